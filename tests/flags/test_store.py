@@ -1,0 +1,280 @@
+"""The store contract: Flipper's layout for every operation, atomic changes, history.
+
+Runs against every Redis we support (the ``store`` fixture is parametrised).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+
+import pytest
+import redis.asyncio as aioredis
+from redis.exceptions import ResponseError
+
+from flags import (
+    ActorId,
+    AuditInfo,
+    ChangeConflict,
+    DeleteFlag,
+    FlagState,
+    FlagStore,
+    GroupName,
+    InvalidActor,
+    InvalidChange,
+    InvalidFlagName,
+    InvalidPercentage,
+    RestoreState,
+    StoreUnavailable,
+    build_change,
+)
+from tests.helpers import keyspace
+
+WHO = AuditInfo(who="alice", channel="#production", command="/chatops run feature set f true")
+FLAG = "enforce_explicit_connection_for_partitioned_shared_models"
+
+
+def users(*names: str) -> list[ActorId]:
+    return [ActorId.of("user", n) for n in names]
+
+
+async def raw_flag(store: FlagStore, name: str = FLAG) -> dict[str, str]:
+    return await store.redis.hgetall(store.keys.flag(name))
+
+
+async def members(store: FlagStore) -> set[str]:
+    return set(await store.redis.smembers(store.keys.features))
+
+
+async def test_set_true_writes_flippers_boolean_gate_and_clears_the_others(store: FlagStore) -> None:
+    await store.apply(FLAG, build_change("25", percentage_of="actors"), WHO)
+    await store.apply(FLAG, build_change("true", actors=users("a")), WHO)
+    result = await store.apply(FLAG, build_change("true"), WHO)
+    assert await raw_flag(store) == {"boolean": "true"}
+    assert await members(store) == {FLAG}
+    assert result.before == FlagState(actors=frozenset({"User:a"}), percentage_of_actors="25")
+    assert result.after == FlagState(boolean=True)
+    assert result.version == 3
+
+
+async def test_set_false_deletes_the_hash_and_keeps_the_name(store: FlagStore) -> None:
+    await store.apply(FLAG, build_change("true"), WHO)
+    result = await store.apply(FLAG, build_change("false"), WHO)
+    assert await store.redis.exists(store.keys.flag(FLAG)) == 0
+    assert await members(store) == {FLAG}
+    assert result.after.is_empty and result.after_exists
+
+
+async def test_actor_gates_add_and_remove_one_field_each(store: FlagStore) -> None:
+    await store.apply(FLAG, build_change("true", actors=users("a", "b")), WHO)
+    project = ActorId.of("project", "gitlab-org/gitaly")
+    await store.apply(FLAG, build_change("true", actors=[project]), WHO)
+    assert await raw_flag(store) == {
+        "actors/User:a": "1",
+        "actors/User:b": "1",
+        "actors/Project:gitlab-org/gitaly": "1",
+    }
+    await store.apply(FLAG, build_change("false", actors=users("a")), WHO)
+    assert await raw_flag(store) == {"actors/User:b": "1", "actors/Project:gitlab-org/gitaly": "1"}
+
+
+async def test_group_gate_and_percentages(store: FlagStore) -> None:
+    await store.apply(FLAG, build_change("true", groups=[GroupName("gitlab_team_members")]), WHO)
+    await store.apply(FLAG, build_change("12.345", percentage_of="actors"), WHO)
+    await store.apply(FLAG, build_change("7.5", percentage_of="time"), WHO)
+    assert await raw_flag(store) == {
+        "groups/gitlab_team_members": "1",
+        "percentage_of_actors": "12.345",
+        "percentage_of_time": "7.5",
+    }
+    await store.apply(FLAG, build_change("false", groups=[GroupName("gitlab_team_members")]), WHO)
+    assert "groups/gitlab_team_members" not in await raw_flag(store)
+
+
+async def test_delete_removes_name_and_hash_and_is_idempotent(store: FlagStore) -> None:
+    await store.apply(FLAG, build_change("true"), WHO)
+    await store.apply("other_flag", build_change("true"), WHO)
+    first = await store.apply(FLAG, DeleteFlag(), WHO)
+    second = await store.apply(FLAG, DeleteFlag(), WHO)
+    assert await members(store) == {"other_flag"}
+    assert await store.redis.exists(store.keys.flag(FLAG)) == 0
+    assert first.before_exists and not first.after_exists
+    assert not second.before_exists and not second.after_exists
+    record = await store.get(FLAG)
+    assert not record.exists and record.state.is_empty and record.version == 3
+
+
+async def test_change_writes_audit_entry_version_and_announcement(store: FlagStore) -> None:
+    pubsub = store.redis.pubsub(ignore_subscribe_messages=True)
+    await pubsub.subscribe(store.keys.changes_channel)
+    info = AuditInfo(
+        who="U012AB3CD",
+        channel="C0PROD",
+        command="/chatops run feature set x 50 --actors",
+        checks={"production_check": "ignored"},
+    )
+    result = await store.apply(FLAG, build_change("50", percentage_of="actors"), info)
+    message = None
+    for _ in range(20):  # the subscribe confirmation comes first and reads as None
+        message = message or await pubsub.get_message(timeout=0.1)
+    await pubsub.aclose()
+    assert message is not None
+    announced = json.loads(message["data"])
+    assert announced["flag"] == FLAG
+    assert announced["version"] == 1
+    assert announced["after"] == {"percentage_of_actors": "50"}
+    assert announced["entry"] == result.entry_id
+
+    [entry] = await store.history(FLAG)
+    assert entry.entry_id == result.entry_id
+    assert (entry.who, entry.channel, entry.command) == (info.who, info.channel, info.command)
+    assert entry.checks == {"production_check": "ignored"}
+    assert entry.environment == "gstg" and entry.version == 1
+    assert entry.before == FlagState() and not entry.before_exists
+    assert entry.after == FlagState(percentage_of_actors="50") and entry.after_exists
+    assert entry.description == "set to 50% of actors"
+    assert await store.entry(FLAG, result.entry_id) == entry
+    assert await store.redis.xlen(store.keys.audit_all) == 1
+    meta = await store.redis.hgetall(store.keys.meta(FLAG))
+    assert meta["version"] == "1" and meta["changed_by"] == "U012AB3CD"
+
+
+async def test_history_is_newest_first_and_limited(store: FlagStore) -> None:
+    for value in ("10", "20", "30", "40"):
+        await store.apply(FLAG, build_change(value, percentage_of="actors"), WHO)
+    entries = await store.history(FLAG, limit=3)
+    assert [e.after.percentage_of_actors for e in entries] == ["40", "30", "20"]
+    assert [e.version for e in entries] == [4, 3, 2]
+
+
+async def test_list_returns_every_flag_with_gates_and_filters(store: FlagStore) -> None:
+    await store.apply("alpha_flag", build_change("true"), WHO)
+    await store.apply("beta_flag", build_change("true", actors=users("x")), WHO)
+    await store.apply("gamma", build_change("false"), WHO)
+    records = await store.list()
+    assert [r.name for r in records] == ["alpha_flag", "beta_flag", "gamma"]
+    assert records[1].state.actors == {"User:x"}
+    assert [r.name for r in await store.list(match="_flag")] == ["alpha_flag", "beta_flag"]
+
+
+async def test_expected_version_conflict_writes_nothing(store: FlagStore) -> None:
+    first = await store.apply(FLAG, build_change("true"), WHO)
+    await store.apply(FLAG, build_change("false"), WHO)
+    before = await keyspace(store.redis, store.keys.prefix)
+    with pytest.raises(ChangeConflict) as raised:
+        await store.apply(
+            FLAG, RestoreState(first.before, first.before_exists), WHO, expected_version=first.version
+        )
+    assert raised.value.actual == 2
+    assert await keyspace(store.redis, store.keys.prefix) == before
+
+
+async def test_restore_puts_back_an_earlier_state_exactly(store: FlagStore) -> None:
+    await store.apply(FLAG, build_change("true", actors=users("a")), WHO)
+    await store.apply(FLAG, build_change("33.3", percentage_of="actors"), WHO)
+    snapshot = await raw_flag(store)
+    change = await store.apply(FLAG, build_change("true"), WHO)
+    await store.apply(
+        FLAG, RestoreState(change.before, change.before_exists), WHO, expected_version=change.version
+    )
+    assert await raw_flag(store) == snapshot
+
+
+async def test_values_written_by_someone_else_are_read_back_verbatim(store: FlagStore) -> None:
+    await store.redis.sadd(store.keys.features, FLAG)
+    await store.redis.hset(store.keys.flag(FLAG), mapping={"percentage_of_actors": "abc", "boolean": "1"})
+    record = await store.get(FLAG)
+    assert record.exists and record.version == 0
+    assert record.state == FlagState(boolean=True, percentage_of_actors="abc")
+
+
+@pytest.mark.parametrize(
+    ("make", "error"),
+    [
+        (lambda: build_change("150", percentage_of="actors"), InvalidPercentage),
+        (lambda: build_change("-1", percentage_of="actors"), InvalidPercentage),
+        (lambda: build_change("12.3456", percentage_of="actors"), InvalidPercentage),
+        (lambda: build_change("fifty", percentage_of="actors"), InvalidPercentage),
+        (lambda: build_change("50"), InvalidChange),
+        (lambda: build_change("50", actors=users("a"), percentage_of="actors"), InvalidChange),
+        (lambda: build_change("true", percentage_of="time"), InvalidChange),
+        (lambda: build_change("true", actors=[ActorId.of("user", " ")]), InvalidActor),
+        (lambda: ActorId(""), InvalidActor),
+        (lambda: GroupName("<!channel>"), InvalidActor),
+    ],
+)
+async def test_bad_changes_raise_before_touching_redis(store: FlagStore, make, error) -> None:  # type: ignore[no-untyped-def]
+    await store.apply(FLAG, build_change("true"), WHO)
+    before = await keyspace(store.redis, store.keys.prefix)
+    with pytest.raises(error):
+        await store.apply(FLAG, make(), WHO)
+    assert await keyspace(store.redis, store.keys.prefix) == before
+
+
+@pytest.mark.parametrize("name", ["", "Upper", "1flag", "with-dash", "x" * 256, "<!channel>", "a b"])
+async def test_invalid_flag_names_raise_before_touching_redis(store: FlagStore, name: str) -> None:
+    before = await keyspace(store.redis, store.keys.prefix)
+    with pytest.raises(InvalidFlagName, match="not a valid flag name"):
+        await store.apply(name, build_change("true"), WHO)
+    with pytest.raises(InvalidFlagName):
+        await store.get(name)
+    assert await keyspace(store.redis, store.keys.prefix) == before
+
+
+async def test_unreachable_redis_is_a_typed_error() -> None:
+    dead = FlagStore.from_url("redis://127.0.0.1:1/0", prefix="x:", environment="gprd")
+    with pytest.raises(StoreUnavailable, match="could not reach Redis for gprd"):
+        await dead.apply(FLAG, build_change("true"), WHO)
+    with pytest.raises(StoreUnavailable):
+        await dead.get(FLAG)
+    await dead.close()
+
+
+async def test_a_change_failing_mid_way_leaves_no_partial_state(store: FlagStore) -> None:
+    await store.apply(FLAG, build_change("true", actors=users("a")), WHO)
+    # Someone clobbered the audit stream with a string: the change must fail as a whole.
+    await store.redis.delete(store.keys.audit(FLAG))
+    await store.redis.set(store.keys.audit(FLAG), "not a stream")
+    before = await keyspace(store.redis, store.keys.prefix)
+    with pytest.raises(StoreUnavailable, match="WRONGTYPE"):
+        await store.apply(FLAG, build_change("true"), WHO)
+    assert await keyspace(store.redis, store.keys.prefix) == before
+
+
+async def test_connections_killed_during_a_stream_of_changes_leave_every_flag_consistent(
+    store: FlagStore,
+) -> None:
+    pool = store.redis.connection_pool
+    victim_pool = aioredis.ConnectionPool(
+        connection_class=pool.connection_class, **{**pool.connection_kwargs, "client_name": "victim"}
+    )
+    victim = FlagStore(aioredis.Redis(connection_pool=victim_pool), prefix=store.keys.prefix)
+    killed = 0
+    names = [f"flag_{i}" for i in range(5)]
+
+    async def change(i: int) -> None:
+        value = build_change(str(i % 100), percentage_of="actors")
+        with contextlib.suppress(StoreUnavailable):
+            await victim.apply(names[i % 5], value, WHO)
+
+    async def killer() -> None:
+        nonlocal killed
+        for _ in range(5):
+            await asyncio.sleep(0.002)
+            for client in await store.redis.client_list():
+                if client.get("name") == "victim":
+                    with contextlib.suppress(ResponseError):
+                        killed += await store.redis.client_kill_filter(_id=client["id"])
+
+    await asyncio.gather(killer(), *(change(i) for i in range(300)))
+    await victim.close()
+    assert killed > 0, "the test must kill connections while changes are in flight"
+    for name in names:
+        record = await store.get(name)
+        entries = await store.history(name, limit=1000)
+        # The gates, the version and the audit moved together for every change that ran.
+        assert record.version == len(entries)
+        if entries:
+            assert entries[0].version == record.version
+            assert entries[0].after == record.state
