@@ -176,6 +176,9 @@ def _lint_file(path: Path) -> list[LintProblem]:
         problem("default_enabled", "a gitlab_com_derisk flag must not be default_enabled: true")
     if "group" in document and not isinstance(document.get("group"), str):
         problem("group", "group must be text, e.g. 'group::database frameworks'")
+    milestone = document.get("milestone")
+    if milestone is not None and not isinstance(milestone, str):
+        problem("milestone", f"milestone must be quoted text, e.g. '16.10', not {milestone!r}")
     for key in ("log_state_changes",):
         if key in document and document[key] is not None and not isinstance(document[key], bool):
             problem(key, f"{key} must be true or false")

@@ -92,7 +92,7 @@ class Snapshot:
             payload: Any = json.loads(message)
             name = payload["flag"]
             exists = bool(payload.get("exists"))
-            after = payload.get("after") or {}
+            after = payload.get("after", {})
             if not isinstance(name, str) or not isinstance(after, dict):
                 raise ValueError("malformed announcement")
             state = FlagState.from_hash({str(k): str(v) for k, v in after.items()})
