@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 import time
@@ -34,9 +35,9 @@ async def test_two_processes_200_concurrent_changes(redis_url: str, prefix: str)
     assert {e.who.split("-")[0] for e in entries} == {"one", "two"}
     assert entries[0].version == 200 and entries[0].after == record.state
     writers_in_order = [e.who.split("-")[0] for e in reversed(entries)]
-    switches = sum(a != b for a, b in zip(writers_in_order, writers_in_order[1:], strict=False))
+    switches = sum(a != b for a, b in itertools.pairwise(writers_in_order))
     print(f"the two writers interleaved {switches} times")
     # Every entry's `before` is the previous entry's `after`: the changes were serialised.
     newest_first = entries
-    for newer, older in zip(newest_first, newest_first[1:], strict=False):
+    for newer, older in itertools.pairwise(newest_first):
         assert newer.before == older.after
