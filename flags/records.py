@@ -29,6 +29,7 @@ class AuditInfo:
     channel: str = ""
     command: str = ""
     checks: Mapping[str, str] = field(default_factory=dict)
+    who_id: str = ""
 
     def __post_init__(self) -> None:
         if not self.who.strip():
@@ -55,6 +56,7 @@ class AuditEntry:
     environment: str
     version: int
     who: str
+    who_id: str
     at: datetime
     channel: str
     command: str
@@ -74,6 +76,7 @@ class AuditEntry:
             environment=fields.get("environment", ""),
             version=int(fields.get("version", "0") or 0),
             who=fields.get("who", ""),
+            who_id=fields.get("who_id", ""),
             at=datetime.fromtimestamp(float(fields.get("at", "0") or 0), UTC),
             channel=fields.get("channel", ""),
             command=fields.get("command", ""),

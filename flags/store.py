@@ -105,6 +105,7 @@ class FlagStore:
             "flag": flag,
             "environment": self.environment,
             "who": audit.who,
+            "who_id": audit.who_id,
             "at": f"{time.time():.6f}",
             "channel": audit.channel,
             "command": audit.command,

@@ -1,0 +1,90 @@
+"""The ``chatops`` command: serve, socket, shell, definitions lint."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import os
+import sys
+from pathlib import Path
+
+from bot.config import ConfigError, Secrets, load_config
+from bot.logs import configure_logging
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="chatops", description="ChatOps for Flipper feature flags")
+    parser.add_argument("--log-format", choices=("json", "console"), help="default: console in a terminal")
+    parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def with_config(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--config", help="configuration file (default: $CHATOPS_CONFIG)")
+
+    serve = commands.add_parser("serve", help="HTTP mode: /slack/events, /healthz, /readyz, /metrics")
+    with_config(serve)
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=3000)
+
+    socket = commands.add_parser("socket", help="Socket Mode (needs SLACK_APP_TOKEN)")
+    with_config(socket)
+
+    shell = commands.add_parser("shell", help="a local console: no Slack needed")
+    with_config(shell)
+    shell.add_argument("--user", default=os.environ.get("USER") or getpass.getuser() or "you")
+    shell.add_argument("--usergroups", default="", help="comma-separated user groups you are a member of")
+    shell.add_argument(
+        "--channel", default="#chatops-shell", help="the channel you type in, e.g. '#production'"
+    )
+    shell.add_argument("-c", dest="line", help="run one line and exit (non-zero when refused or failed)")
+
+    definitions = commands.add_parser("definitions", help="flag definition files")
+    definition_commands = definitions.add_subparsers(dest="definitions_command", required=True)
+    lint = definition_commands.add_parser("lint", help="check definition files; non-zero on any problem")
+    lint.add_argument("folders", nargs="+", type=Path)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    json_logs = None if args.log_format is None else args.log_format == "json"
+    configure_logging(json=json_logs, level=args.log_level)
+    if args.command == "definitions":
+        return _lint(args.folders)
+    try:
+        config = load_config(args.config)
+    except ConfigError as error:
+        print(f"chatops: configuration error: {error}", file=sys.stderr)
+        return 2
+    from bot.runtime import Runtime  # after logging is configured: it may start embedded Redis
+
+    secrets = Secrets.from_environment()
+    if args.command == "shell":
+        from bot.shell import run_shell
+
+        runtime = Runtime.start(config)
+        groups = frozenset(g.strip().lstrip("@") for g in args.usergroups.split(",") if g.strip())
+        return asyncio.run(run_shell(runtime, args.user, groups, args.channel, args.line))
+    from bot import server
+
+    if args.command == "serve":
+        return server.serve(config, secrets, args.host, args.port)
+    return server.socket_mode(config, secrets)
+
+
+def _lint(folders: list[Path]) -> int:
+    from flags import lint_definitions
+
+    problems = lint_definitions(folders)
+    for problem in problems:
+        print(problem)
+    count = sum(1 for folder in folders if folder.is_dir() for _ in folder.rglob("*.y*ml"))
+    print(f"{count} definition file(s) checked, {len(problems)} problem(s)", file=sys.stderr)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,306 @@
+"""The bot's configuration: YAML (SPEC §5), validated at start, secrets only from the environment."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+__all__ = [
+    "AccessRule",
+    "Config",
+    "ConfigError",
+    "Environment",
+    "Secrets",
+    "SlackChannels",
+    "load_config",
+]
+
+_OPTION = re.compile(r"[a-z][a-z0-9-]{0,39}")
+_CHANNEL = re.compile(r"#[a-z0-9][a-z0-9._-]{0,79}|[CGD][A-Z0-9]{2,}")
+RESERVED_OPTIONS = frozenset(
+    {
+        "actors", "random", "user", "project", "group", "namespace", "repository", "feature-group",
+        "match", "limit", "help", "ignore-production-check", "ignore-feature-flag-consistency-check",
+        "ignore-random-deprecation-check",
+    }
+)  # fmt: skip
+
+
+class ConfigError(ValueError):
+    """A configuration problem, naming the key where it is."""
+
+
+@dataclass(frozen=True, slots=True)
+class Environment:
+    option: str
+    name: str
+    host: str = ""
+    redis_url: str | None = None
+    prefix: str = ""
+    production: bool = False
+    default: bool = False
+    channels: tuple[str, ...] = ()
+    qa_channel: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SlackChannels:
+    production_channel: str = "#production"
+    log_channel: str | None = None
+    security_channel: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AccessRule:
+    environments: tuple[str, ...]
+    users: tuple[str, ...] = ()
+    usergroups: tuple[str, ...] = ()
+    anyone: bool = False
+
+    def matches(self, environment: Environment) -> bool:
+        return (
+            "*" in self.environments
+            or environment.option in self.environments
+            or (environment.name in self.environments)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Secrets:
+    """Secrets come only from environment variables, never from the YAML file."""
+
+    bot_token: str | None = None
+    signing_secret: str | None = None
+    app_token: str | None = None
+    api_url: str | None = None
+
+    @classmethod
+    def from_environment(cls, env: Mapping[str, str] | None = None) -> Secrets:
+        values = os.environ if env is None else env
+        return cls(
+            bot_token=values.get("SLACK_BOT_TOKEN") or None,
+            signing_secret=values.get("SLACK_SIGNING_SECRET") or None,
+            app_token=values.get("SLACK_APP_TOKEN") or None,
+            api_url=values.get("SLACK_API_URL") or None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    environments: tuple[Environment, ...]
+    slack: SlackChannels = field(default_factory=SlackChannels)
+    redis_url: str | None = None
+    teams: Mapping[str, str] = field(default_factory=dict)
+    access: tuple[AccessRule, ...] | None = None
+    definitions: tuple[Path, ...] = ()
+    path: Path | None = None
+
+    @property
+    def default_environment(self) -> Environment:
+        return next(e for e in self.environments if e.default)
+
+    def environment(self, option: str) -> Environment | None:
+        return next((e for e in self.environments if e.option == option), None)
+
+    def channels_for(self, environment: Environment) -> tuple[str, ...]:
+        """Where commands changing this environment may run; empty means anywhere."""
+        if environment.channels:
+            return environment.channels
+        if environment.production:
+            return (self.slack.production_channel,)
+        return ()
+
+
+_TOP = ("redis_url", "slack", "environments", "teams", "access", "definitions")
+_SLACK = ("production_channel", "log_channel", "security_channel")
+_ENV = ("option", "name", "host", "redis_url", "prefix", "production", "default", "channels", "qa_channel")
+_ACCESS = ("environments", "users", "usergroups", "anyone")
+
+
+def _unknown_keys(where: str, found: Mapping[str, Any], known: tuple[str, ...]) -> None:
+    for key in found:
+        if key not in known:
+            close = difflib.get_close_matches(str(key), known, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else f"; known keys: {', '.join(known)}"
+            raise ConfigError(f"{where}: unknown key '{key}'{hint}")
+
+
+def _mapping(where: str, value: Any) -> Mapping[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{where}: must be a mapping of key: value, not {type(value).__name__}")
+    return value
+
+
+def _text(where: str, value: Any, *, optional: bool = False) -> str | None:
+    if value is None and optional:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{where}: must be text, not {value!r}")
+    return value
+
+
+def _bool(where: str, value: Any) -> bool:
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where}: must be true or false, not {value!r}")
+    return value
+
+
+def _channel(where: str, value: Any, *, optional: bool = False) -> str | None:
+    text = _text(where, value, optional=optional)
+    if text is not None and not _CHANNEL.fullmatch(text):
+        raise ConfigError(f"{where}: {text!r} is not a channel; write '#name' or a channel ID like C012AB3CD")
+    return text
+
+
+def _list(where: str, value: Any) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ConfigError(f'{where}: must be a list, e.g. ["a", "b"]')
+    return value
+
+
+def _redis_url(where: str, value: Any) -> str | None:
+    text = _text(where, value, optional=True)
+    if text is not None and not text.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError(f"{where}: {text!r} is not a Redis URL (redis://, rediss:// or unix://)")
+    return text
+
+
+def _environment(i: int, raw: Any) -> Environment:
+    where = f"environments[{i}]"
+    data = _mapping(where, raw)
+    _unknown_keys(where, data, _ENV)
+    option = _text(f"{where}.option", data.get("option"))
+    assert option is not None
+    if not _OPTION.fullmatch(option):
+        raise ConfigError(f"{where}.option: {option!r} must be lower-case letters, digits and dashes")
+    if option in RESERVED_OPTIONS:
+        raise ConfigError(f"{where}.option: --{option} is already a command option; choose another")
+    name = _text(f"{where}.name", data.get("name", option))
+    assert name is not None
+    prefix = data.get("prefix", "")
+    if not isinstance(prefix, str):
+        raise ConfigError(f"{where}.prefix: must be text")
+    return Environment(
+        option=option,
+        name=name,
+        host=str(data.get("host") or ""),
+        redis_url=_redis_url(f"{where}.redis_url", data.get("redis_url")),
+        prefix=prefix,
+        production=_bool(f"{where}.production", data.get("production")),
+        default=_bool(f"{where}.default", data.get("default")),
+        channels=tuple(
+            str(_channel(f"{where}.channels[{j}]", c))
+            for j, c in enumerate(_list(f"{where}.channels", data.get("channels")))
+        ),
+        qa_channel=_channel(f"{where}.qa_channel", data.get("qa_channel"), optional=True),
+    )
+
+
+def _access_rule(i: int, raw: Any, environments: tuple[Environment, ...]) -> AccessRule:
+    where = f"access[{i}]"
+    data = _mapping(where, raw)
+    _unknown_keys(where, data, _ACCESS)
+    targets = tuple(str(t) for t in _list(f"{where}.environments", data.get("environments")))
+    if not targets:
+        raise ConfigError(f'{where}.environments: list the environments it covers, or ["*"] for all')
+    known = {e.option for e in environments} | {e.name for e in environments} | {"*"}
+    for target in targets:
+        if target not in known:
+            raise ConfigError(
+                f"{where}.environments: unknown environment {target!r}; known: {', '.join(sorted(known))}"
+            )
+    rule = AccessRule(
+        environments=targets,
+        users=tuple(str(u) for u in _list(f"{where}.users", data.get("users"))),
+        usergroups=tuple(str(g).lstrip("@") for g in _list(f"{where}.usergroups", data.get("usergroups"))),
+        anyone=_bool(f"{where}.anyone", data.get("anyone")),
+    )
+    if not (rule.anyone or rule.users or rule.usergroups):
+        raise ConfigError(f"{where}: name users, usergroups, or set anyone: true")
+    return rule
+
+
+def parse_config(data: Any, path: Path | None = None) -> Config:
+    root = _mapping("configuration", data)
+    _unknown_keys("configuration", root, _TOP)
+    slack_raw = _mapping("slack", root.get("slack"))
+    _unknown_keys("slack", slack_raw, _SLACK)
+    slack = SlackChannels(
+        production_channel=str(
+            _channel("slack.production_channel", slack_raw.get("production_channel", "#production"))
+        ),
+        log_channel=_channel("slack.log_channel", slack_raw.get("log_channel"), optional=True),
+        security_channel=_channel("slack.security_channel", slack_raw.get("security_channel"), optional=True),
+    )
+    env_list = _list("environments", root.get("environments"))
+    if not env_list:
+        raise ConfigError("environments: declare at least one environment (see deploy/chatops.example.yml)")
+    environments = tuple(_environment(i, raw) for i, raw in enumerate(env_list))
+    for attribute in ("option", "name"):
+        values = [getattr(e, attribute) for e in environments]
+        duplicates = sorted({v for v in values if values.count(v) > 1})
+        if duplicates:
+            raise ConfigError(f"environments: {attribute} {duplicates[0]!r} is used twice")
+    defaults = [e.option for e in environments if e.default]
+    if len(defaults) != 1:
+        raise ConfigError(
+            "environments: exactly one environment must have default: true "
+            f"(found {len(defaults)}: {defaults})"
+        )
+    teams_raw = _mapping("teams", root.get("teams"))
+    teams = {str(k): str(_channel(f"teams[{k!r}]", v)) for k, v in teams_raw.items()}
+    access = None
+    if "access" in root and root["access"] is not None:
+        access = tuple(
+            _access_rule(i, r, environments) for i, r in enumerate(_list("access", root["access"]))
+        )
+    base = path.parent if path else Path.cwd()
+    definitions = tuple(
+        (base / str(_text(f"definitions[{i}]", d))).resolve()
+        for i, d in enumerate(_list("definitions", root.get("definitions")))
+    )
+    for i, folder in enumerate(definitions):
+        if not folder.is_dir():
+            raise ConfigError(f"definitions[{i}]: folder {folder} does not exist")
+    return Config(
+        environments=environments,
+        slack=slack,
+        redis_url=_redis_url("redis_url", root.get("redis_url")),
+        teams=teams,
+        access=access,
+        definitions=definitions,
+        path=path,
+    )
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """Load from ``path``, else ``$CHATOPS_CONFIG``. Raises ConfigError naming the bad key."""
+    chosen = path or os.environ.get("CHATOPS_CONFIG")
+    if not chosen:
+        raise ConfigError("no configuration: pass --config FILE or set CHATOPS_CONFIG")
+    file = Path(chosen)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(f"cannot read configuration {file}: {error.strerror or error}") from error
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{file}: not valid YAML: {error}") from error
+    try:
+        return parse_config(data, file.resolve())
+    except ConfigError as error:
+        raise ConfigError(f"{file}: {error}") from error

@@ -1,0 +1,109 @@
+"""The one path every command takes, from Slack or the shell: parse → plan → policy → handler.
+
+``run`` never raises: every outcome, including a bug, becomes a Reply that
+tells the person what happened. Cross-posts are delivered here, and a failed
+one is reported in the reply; it never undoes the change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+import structlog
+
+from bot.chat import ChatBackend
+from bot.grammar import COMMANDS
+from bot.parsing import UsageError, parse
+from bot.policy import authorize
+from bot.runtime import Runtime
+from flags import StoreUnavailable
+from handlers import HANDLERS
+from handlers.context import Caller, Context
+from handlers.help import command_help
+from handlers.reply import Code, CrossPost, Mention, Reply, Section, error_reply, line
+
+__all__ = ["run"]
+
+_log = structlog.get_logger("bot")
+
+
+async def run(text: str, caller: Caller, runtime: Runtime, chat: ChatBackend) -> Reply:
+    started = time.perf_counter()
+    log = _log.bind(user=caller.user_id, channel=caller.channel_id, command=text[:200])
+    try:
+        reply = await _run(text, caller, runtime, chat)
+    except Exception:
+        error_id = uuid.uuid4().hex[:8]
+        log.exception("bot.command_crashed", error_id=error_id)
+        reply = error_reply(
+            f"Something went wrong on our side (error {error_id}); the command may not have finished. "
+            "Check the state with `feature get` before retrying, and tell the bot's maintainers."
+        )
+    reply = await _deliver(reply, chat)
+    log.info(
+        "bot.command", ok=reply.ok, public=reply.public, ms=round((time.perf_counter() - started) * 1000, 1)
+    )
+    return reply
+
+
+async def _run(text: str, caller: Caller, runtime: Runtime, chat: ChatBackend) -> Reply:
+    config = runtime.config
+    try:
+        invocation = parse(text, config)
+    except UsageError as error:
+        return error_reply(str(error))
+    context = Context(config, runtime.stores, caller, runtime.definitions)
+    if invocation.help:
+        spec = COMMANDS[invocation.command]
+        return command_help(spec, config, spec.subcommand(invocation.subcommand))
+    handler = HANDLERS[invocation.command]
+    try:
+        plan = handler.plan(invocation, context)
+    except UsageError as error:
+        return error_reply(str(error))
+    refusal = await authorize(plan, caller, config, chat)
+    if refusal is not None:
+        _log.warning("bot.refused", user=caller.user_id, channel=caller.channel_id, reason=refusal.reason)
+        return _refused(refusal.message, refusal.reason, text, caller, runtime)
+    try:
+        return await handler.handle(plan, context)
+    except StoreUnavailable as error:
+        return error_reply(f"{str(error).capitalize()}. Nothing was reported as done; try again shortly.")
+
+
+def _refused(message: str, reason: str, text: str, caller: Caller, runtime: Runtime) -> Reply:
+    reply = error_reply(message)
+    security = runtime.config.slack.security_channel
+    if security is None:
+        return reply
+    report = Section(
+        (
+            line("Refused: ", Mention(caller.user_id, caller.user_name), f" in {caller.channel_label} ran"),
+            line(Code(f"/chatops {text}"[:500])),
+            line(f"Reason: {reason}."),
+        )
+    )
+    post = CrossPost(
+        security, "security channel", (report,), f"Refused chatops command in {caller.channel_label}"
+    )
+    return Reply(reply.ok, reply.summary, reply.sections, reply.public, (post,))
+
+
+async def _deliver(reply: Reply, chat: ChatBackend) -> Reply:
+    if not reply.cross_posts:
+        return reply
+    results = await asyncio.gather(*(chat.post(p) for p in reply.cross_posts), return_exceptions=True)
+    notes = []
+    for post, result in zip(reply.cross_posts, results, strict=True):
+        if isinstance(result, BaseException):
+            _log.warning(
+                "bot.cross_post_failed", channel=post.channel, purpose=post.purpose, error=str(result)
+            )
+            notes.append(
+                line(
+                    f"Could not post to {post.channel} ({post.purpose}): {result}. The change itself stands."
+                )
+            )
+    return reply.with_notes(*notes) if notes else reply

@@ -1,0 +1,99 @@
+"""``chatops serve`` (HTTP) and ``chatops socket`` (Socket Mode).
+
+HTTP routes: ``/slack/events`` (slash commands and interactivity), ``/healthz``
+(process alive), ``/readyz`` (every Redis answers), ``/metrics`` (Prometheus).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+import structlog
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from bot.config import Config, Secrets
+from bot.runtime import Runtime
+from flags import StoreUnavailable
+
+__all__ = ["create_web_app", "serve", "socket_mode"]
+
+_log = structlog.get_logger("bot")
+MAX_BODY = 1024 * 1024
+
+
+def create_web_app(runtime: Runtime, secrets: Secrets) -> web.Application:
+    from bot.slack import build_app, events_handler
+
+    bolt = build_app(runtime, secrets)
+    app = web.Application(client_max_size=MAX_BODY)
+    app["runtime"] = runtime
+
+    async def healthz(request: web.Request) -> web.Response:
+        return web.Response(text="ok\n")
+
+    async def readyz(request: web.Request) -> web.Response:
+        failing = []
+        for option, store in runtime.stores.items():
+            try:
+                await asyncio.wait_for(store.ping(), timeout=2)
+            except (StoreUnavailable, TimeoutError) as error:
+                failing.append(f"redis for {store.environment or option}: {error}")
+        if failing:
+            return web.Response(status=503, text="not ready: " + "; ".join(failing) + "\n")
+        return web.Response(text="ready\n")
+
+    async def metrics(request: web.Request) -> web.Response:
+        return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    async def close_runtime(app: web.Application) -> None:
+        await runtime.close()
+
+    app.router.add_post("/slack/events", events_handler(bolt))
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
+    app.on_cleanup.append(close_runtime)
+    return app
+
+
+def _require(value: str | None, name: str, mode: str) -> bool:
+    if not value:
+        print(f"chatops: {mode} needs the environment variable {name}", file=sys.stderr)
+        return False
+    return True
+
+
+def serve(config: Config, secrets: Secrets, host: str, port: int) -> int:
+    if not (
+        _require(secrets.bot_token, "SLACK_BOT_TOKEN", "serve")
+        and _require(secrets.signing_secret, "SLACK_SIGNING_SECRET", "serve")
+    ):
+        return 2
+    runtime = Runtime.start(config)
+    _log.info("bot.serving", host=host, port=port)
+    web.run_app(create_web_app(runtime, secrets), host=host, port=port, print=None, access_log=None)
+    return 0
+
+
+def socket_mode(config: Config, secrets: Secrets) -> int:
+    if not (
+        _require(secrets.bot_token, "SLACK_BOT_TOKEN", "socket")
+        and _require(secrets.app_token, "SLACK_APP_TOKEN", "socket")
+    ):
+        return 2
+    from bot.slack import build_app, run_socket_mode
+
+    async def main() -> None:
+        runtime = Runtime.start(config)
+        app = build_app(runtime, secrets, socket_mode=True)
+        assert secrets.app_token is not None
+        try:
+            await run_socket_mode(app, secrets.app_token)
+            await asyncio.Event().wait()
+        finally:
+            await runtime.close()
+
+    asyncio.run(main())
+    return 0

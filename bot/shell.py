@@ -1,0 +1,90 @@
+"""``chatops shell``: a local console backend, like Hubot's shell adapter.
+
+Type ``/chatops run ...`` lines as a chosen user (member of chosen user groups)
+in a chosen channel; see the reply and every cross-post labelled by channel.
+The same parse → policy → handler path runs as in Slack.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from bot import dispatch
+from bot.render import to_text
+from bot.runtime import Runtime
+from handlers.context import Caller
+from handlers.reply import CrossPost, Reply
+
+__all__ = ["ShellBackend", "run_line", "run_shell"]
+
+
+@dataclass
+class ShellBackend:
+    """Channels are their names; user groups are what ``--usergroups`` says."""
+
+    user: str
+    usergroups: frozenset[str]
+    posted: list[CrossPost] = field(default_factory=list)
+
+    async def channel_id(self, channel: str) -> str | None:
+        return channel
+
+    async def usergroup_members(self, usergroup: str) -> frozenset[str]:
+        return frozenset({self.user}) if usergroup.lstrip("@") in self.usergroups else frozenset()
+
+    async def post(self, post: CrossPost) -> None:
+        self.posted.append(post)
+
+
+def _strip_prefix(text: str) -> str:
+    stripped = text.strip()
+    if stripped.startswith("/chatops"):
+        stripped = stripped[len("/chatops") :]
+    return stripped.strip()
+
+
+def _print(reply: Reply, posts: list[CrossPost], channel: str, out: TextIO) -> None:
+    visibility = "in channel" if reply.public else "only visible to you"
+    out.write(f"[{channel}] ({visibility})\n{to_text(reply)}\n")
+    for post in posts:
+        out.write(f"\n[{post.channel}] ({post.purpose})\n{to_text(post)}\n")
+    out.flush()
+
+
+async def run_line(text: str, caller: Caller, runtime: Runtime, backend: ShellBackend, out: TextIO) -> Reply:
+    backend.posted.clear()
+    reply = await dispatch.run(_strip_prefix(text), caller, runtime, backend)
+    _print(reply, list(backend.posted), caller.channel_label, out)
+    return reply
+
+
+async def run_shell(
+    runtime: Runtime, user: str, usergroups: frozenset[str], channel: str, line: str | None
+) -> int:
+    caller = Caller(user_id=user, user_name=user, channel_id=channel, channel_name=channel)
+    backend = ShellBackend(user, usergroups)
+    out = sys.stdout
+    try:
+        if line is not None:
+            reply = await run_line(line, caller, runtime, backend, out)
+            return 0 if reply.ok else 1
+        groups = ", ".join(sorted(usergroups)) or "none"
+        out.write(
+            f"chatops shell: you are {user} (user groups: {groups}) in {channel}. "
+            "Type `/chatops help`; Ctrl-D to leave.\n"
+        )
+        while True:
+            try:
+                text = await asyncio.to_thread(input, "chatops> ")
+            except EOFError:
+                out.write("\n")
+                return 0
+            if text.strip() in ("exit", "quit"):
+                return 0
+            if text.strip():
+                await run_line(text, caller, runtime, backend, out)
+    finally:
+        await runtime.close()

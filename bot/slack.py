@@ -1,0 +1,75 @@
+"""The Slack adapter: the only module that imports slack_bolt.
+
+It builds the Bolt AsyncApp (ack first, work after), the aiohttp handler for
+``/slack/events`` and the Socket Mode runner. Everything else is the same
+dispatch path the shell uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import structlog
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncAck, AsyncApp
+
+from bot import dispatch
+from bot.config import Secrets
+from bot.runtime import Runtime
+from bot.slack_api import SlackBackend, respond, web_client
+from handlers.context import Caller
+from handlers.reply import error_reply
+
+__all__ = ["build_app", "events_handler", "run_socket_mode"]
+
+_log = structlog.get_logger("bot")
+
+
+def build_app(runtime: Runtime, secrets: Secrets, *, socket_mode: bool = False) -> AsyncApp:
+    client = web_client(secrets.bot_token, secrets.api_url)
+    backend = SlackBackend(client)
+    app = AsyncApp(
+        client=client,
+        signing_secret=None if socket_mode else secrets.signing_secret,
+        request_verification_enabled=not socket_mode,
+        process_before_response=False,
+        raise_error_for_unhandled_request=False,
+    )
+
+    @app.command("/chatops")
+    async def chatops(ack: AsyncAck, command: dict[str, Any]) -> None:
+        await ack()  # within Slack's 3 seconds, before any work
+        caller = Caller(
+            user_id=command.get("user_id", ""),
+            user_name=command.get("user_name", ""),
+            channel_id=command.get("channel_id", ""),
+            channel_name=command.get("channel_name", ""),
+        )
+        try:
+            reply = await dispatch.run(command.get("text", ""), caller, runtime, backend)
+        except Exception:  # dispatch.run does not raise; this is the last line of defence
+            _log.exception("bot.dispatch_failed")
+            reply = error_reply("Something went wrong on our side; check the flag with `feature get`.")
+        try:
+            await respond(command["response_url"], reply)
+        except Exception:
+            _log.exception("bot.respond_failed", response_url_host=str(command.get("response_url", ""))[:40])
+
+    return app
+
+
+def events_handler(app: AsyncApp) -> Callable[[web.Request], Awaitable[web.Response]]:
+    async def handle(request: web.Request) -> web.Response:
+        bolt_request = await to_bolt_request(request)
+        bolt_response = await app.async_dispatch(bolt_request)
+        return await to_aiohttp_response(bolt_response)
+
+    return handle
+
+
+async def run_socket_mode(app: AsyncApp, app_token: str) -> None:
+    handler = AsyncSocketModeHandler(app, app_token)
+    await handler.start_async()  # type: ignore[no-untyped-call]

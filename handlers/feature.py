@@ -1,0 +1,440 @@
+"""``/chatops run feature get|set|list|delete|history``: plan (validate) and handle (act).
+
+``plan`` validates in the order of SPEC §3 and raises ``UsageError`` with a
+message that says how to fix the command; it never touches Redis. ``handle``
+reads or writes each target environment's store in configured order and
+returns a Reply with the cross-posts the change needs.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from datetime import UTC
+
+from bot.config import Environment
+from bot.grammar import SCOPE_OPTIONS
+from bot.parsing import Invocation, UsageError
+from flags import (
+    ActorId,
+    AuditEntry,
+    AuditInfo,
+    Change,
+    ChangeResult,
+    DeleteFlag,
+    FlagName,
+    FlagsError,
+    FlagState,
+    GroupName,
+    SetBoolean,
+    SetPercentageOfActors,
+    SetPercentageOfTime,
+    SetScopes,
+    StoreUnavailable,
+    build_change,
+)
+from handlers.context import Context
+from handlers.reply import Code, CrossPost, Line, Link, Mention, Reply, Section, Strong, line
+
+__all__ = ["FeaturePlan", "handle", "plan"]
+
+_WRITES = ("set", "delete")
+_SET_USAGE = "`/chatops run feature set NAME true|false|PERCENTAGE [--actors] [--staging ...]`"
+
+
+@dataclass(frozen=True, slots=True)
+class FeaturePlan:
+    subcommand: str
+    invocation: Invocation
+    targets: tuple[Environment, ...]
+    name: str = ""
+    change: Change | None = None
+    value_label: str = ""
+
+    @property
+    def writes(self) -> bool:
+        return self.subcommand in _WRITES
+
+
+# -- plan ---------------------------------------------------------------------------------------
+
+
+def plan(invocation: Invocation, context: Context) -> FeaturePlan:
+    sub = invocation.subcommand
+    args = invocation.arguments
+    if sub == "list":
+        _no_more(args, 0, "`feature list` takes no flag name; filter with `--match SUBSTRING`.")
+        return FeaturePlan(sub, invocation, invocation.environments)
+    if sub == "set":
+        return _plan_set(invocation, context)
+    if not args:
+        raise UsageError(f"`feature {sub}` needs a flag name: `/chatops run feature {sub} NAME`.")
+    _no_more(args, 1, f"`feature {sub}` takes one flag name: `/chatops run feature {sub} NAME`.")
+    name = _flag_name(args[0])
+    change = DeleteFlag() if sub == "delete" else None
+    return FeaturePlan(sub, invocation, invocation.environments, name, change, "deleted")
+
+
+def _no_more(args: tuple[str, ...], count: int, message: str) -> None:
+    if len(args) > count:
+        raise UsageError(f"Unexpected `{_short(args[count])}`. {message}")
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _flag_name(text: str) -> str:
+    try:
+        return FlagName(text).value
+    except FlagsError:
+        raise UsageError(
+            f"`{_short(text)}` is not a valid flag name: use lower-case letters, digits and "
+            "underscores, starting with a letter (e.g. `my_feature_flag`)."
+        ) from None
+
+
+def _plan_set(invocation: Invocation, context: Context) -> FeaturePlan:
+    args = invocation.arguments
+    # 1. name and value present
+    if len(args) < 2:
+        raise UsageError(f"`feature set` needs a flag name and a value: {_SET_USAGE}.")
+    _no_more(args, 2, f"`feature set` takes a flag name and one value: {_SET_USAGE}.")
+    raw_name, raw_value = args
+    value = raw_value.strip().lower()
+    # 2. the value is true, false or a number 0-100
+    number = _percentage(raw_value) if value not in ("true", "false") else None
+    if value not in ("true", "false") and number is None:
+        raise UsageError(
+            f"`{_short(raw_value)}` is not a valid value: use `true`, `false` or a percentage from 0 "
+            "to 100 (e.g. `25 --actors`)."
+        )
+    actors_pct, random_pct = invocation.flag("actors"), invocation.flag("random")
+    scoped = [o for o in SCOPE_OPTIONS if o in invocation.options]
+    # 3. a percentage strictly between 0 and 100 needs exactly one of --actors / --random
+    if actors_pct and random_pct:
+        raise UsageError(
+            "Use either `--actors` (percentage of actors) or `--random` (percentage of time), not both."
+        )
+    if number is not None and 0 < number < 100 and not (actors_pct or random_pct):
+        raise UsageError(
+            f"A percentage of {raw_value} needs `--actors` (a stable percentage of actors) or "
+            f"`--random` (a percentage of time), e.g. `/chatops run feature set NAME {raw_value} --actors`."
+        )
+    if (actors_pct or random_pct) and number is None:
+        which = "--actors" if actors_pct else "--random"
+        raise UsageError(f"`{which}` needs a percentage, not `{value}`: e.g. `feature set NAME 25 {which}`.")
+    # 4. --actors / --random cannot be combined with scope options
+    if (actors_pct or random_pct) and scoped:
+        which = "--actors" if actors_pct else "--random"
+        raise UsageError(
+            f"`{which}` cannot be combined with `--{scoped[0]}`: set the percentage and the "
+            "actors in two commands."
+        )
+    # 5. --random is deprecated
+    if random_pct and not invocation.flag("ignore-random-deprecation-check"):
+        raise UsageError(
+            "`--random` (percentage of time) is deprecated: each check gets a different answer, so "
+            "users see the feature flicker. Use `--actors`; if you really need it, add "
+            "`--ignore-random-deprecation-check`."
+        )
+    # 6. the flag name, and the typo guard when definitions are configured
+    name = _flag_name(raw_name)
+    if context.config.definitions and name not in context.definitions:
+        close = difflib.get_close_matches(name, list(context.definitions), n=1, cutoff=0.8)
+        hint = f" Did you mean `{close[0]}`?" if close else ""
+        raise UsageError(
+            f"There is no definition for `{name}`.{hint} Check the name, or add its definition "
+            "first (`feature get`, `delete` and `history` work without one)."
+        )
+    if number is not None and not (actors_pct or random_pct):
+        value = "true" if number == 100 else "false"  # 0 and 100 alone mean false and true
+    try:
+        change = build_change(
+            value if number is None or not (actors_pct or random_pct) else raw_value.strip(),
+            actors=_actors(invocation),
+            groups=_groups(invocation),
+            percentage_of="actors" if actors_pct else "time" if random_pct else None,
+        )
+    except FlagsError as error:
+        raise UsageError(str(error)) from None
+    return FeaturePlan("set", invocation, invocation.environments, name, change, _value_label(change, value))
+
+
+def _percentage(text: str) -> float | None:
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    if not text.strip().replace(".", "", 1).isdigit() or not 0 <= number <= 100:
+        return None
+    return number
+
+
+def _actors(invocation: Invocation) -> list[ActorId]:
+    actors: list[ActorId] = []
+    for option in ("user", "project", "group", "namespace", "repository"):
+        values = invocation.options.get(option)
+        if isinstance(values, tuple):
+            try:
+                actors += [ActorId.of(option, v) for v in values]
+            except FlagsError as error:
+                raise UsageError(f"`--{option}`: {error}") from None
+    return actors
+
+
+def _groups(invocation: Invocation) -> list[GroupName]:
+    values = invocation.options.get("feature-group")
+    if not isinstance(values, tuple):
+        return []
+    try:
+        return [GroupName(v) for v in values]
+    except FlagsError as error:
+        raise UsageError(f"`--feature-group`: {error}") from None
+
+
+def _value_label(change: Change, value: str) -> str:
+    """The value as the QA announcement says it: ``true``, ``50% of actors``, ``true for User:a``."""
+    if isinstance(change, SetScopes):
+        names = [a.value for a in change.actors] + [g.value for g in change.groups]
+        return f"{str(change.enabled).lower()} for {', '.join(names)}"
+    return change.describe().removeprefix("set to ")
+
+
+def _enables(change: Change | None) -> bool:
+    if isinstance(change, SetBoolean | SetScopes):
+        return change.enabled if isinstance(change, SetScopes) else change.value
+    if isinstance(change, SetPercentageOfActors | SetPercentageOfTime):
+        return change.percentage.value > 0
+    return False
+
+
+# -- handle -------------------------------------------------------------------------------------
+
+
+async def handle(plan: FeaturePlan, context: Context) -> Reply:
+    if plan.subcommand == "get":
+        return await _get(plan, context)
+    if plan.subcommand == "list":
+        return await _list(plan, context)
+    if plan.subcommand == "history":
+        return await _history(plan, context)
+    return await _change(plan, context)
+
+
+def _unreachable(error: StoreUnavailable, environment: Environment) -> Line:
+    return line(f"{environment.name}: could not reach Redis for {environment.name} ({error.reason}).")
+
+
+async def _get(plan: FeaturePlan, context: Context) -> Reply:
+    lines: list[Line] = []
+    failed = False
+    for environment in plan.targets:
+        store = context.stores[environment.option]
+        try:
+            record = await store.get(plan.name)
+            last = await store.history(plan.name, limit=1)
+        except StoreUnavailable as error:
+            lines.append(_unreachable(error, environment))
+            failed = True
+            continue
+        default = context.definitions.get(plan.name)
+        if not record.exists and record.state.is_empty:
+            state = "not set" + (
+                f" (default_enabled: {str(default.default_enabled).lower()})" if default else ""
+            )
+        else:
+            state = record.state.describe()
+        entry = line(Strong(environment.name), ": ", Code(state))
+        if last:
+            entry += line(f" (version {record.version}, last ", *_by(last[0]), ")")
+        lines.append(entry)
+    sections = [Section(tuple(lines), title=line("Feature flag ", Code(plan.name)))]
+    sections += _definition_section(plan.name, context)
+    return Reply(not failed, f"Feature flag {plan.name}", tuple(sections), public=not failed)
+
+
+def _by(entry: AuditEntry) -> Line:
+    when = entry.at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    who: Line = (Mention(entry.who_id, entry.who),) if entry.who_id else (entry.who,)
+    return line(f"{entry.description} by ", *who, f" at {when}")
+
+
+def _definition_section(name: str, context: Context) -> list[Section]:
+    definition = context.definitions.get(name)
+    if definition is None:
+        return []
+    lines: list[Line] = [
+        line(f"type {definition.type}, group {definition.group}, milestone {definition.milestone}")
+    ]
+    if definition.rollout_issue_url:
+        lines.append(
+            line("Rollout issue: ", Link(definition.rollout_issue_url, definition.rollout_issue_url))
+        )
+    return [Section(tuple(lines))]
+
+
+async def _list(plan: FeaturePlan, context: Context) -> Reply:
+    match = plan.invocation.options.get("match")
+    sections: list[Section] = []
+    failed = False
+    for environment in plan.targets:
+        try:
+            records = await context.stores[environment.option].list(match if isinstance(match, str) else None)
+        except StoreUnavailable as error:
+            sections.append(Section((_unreachable(error, environment),)))
+            failed = True
+            continue
+        title = line(Strong(environment.name), f": {len(records)} flag{'s' if len(records) != 1 else ''}")
+        if isinstance(match, str):
+            title += line(" matching ", Code(match))
+        lines = tuple(line(Code(r.name), " ", r.state.describe()) for r in records)
+        sections.append(Section(lines or (line("no flags"),), title=title))
+    return Reply(not failed, "Feature flags", tuple(sections), public=not failed)
+
+
+async def _history(plan: FeaturePlan, context: Context) -> Reply:
+    limit = int(str(plan.invocation.options.get("limit", "10")))
+    sections: list[Section] = []
+    failed = False
+    for environment in plan.targets:
+        try:
+            entries = await context.stores[environment.option].history(plan.name, limit=limit)
+        except StoreUnavailable as error:
+            sections.append(Section((_unreachable(error, environment),)))
+            failed = True
+            continue
+        lines = tuple(
+            line(
+                f"v{e.version} ", *_by(e), f" in {e.channel or 'unknown channel'}: ", Code(e.after.describe())
+            )
+            + _checks(e.checks)
+            for e in entries
+        )
+        title = line(Strong(environment.name), ": history of ", Code(plan.name))
+        sections.append(Section(lines or (line("no changes recorded"),), title=title))
+    return Reply(not failed, f"History of {plan.name}", tuple(sections), public=not failed)
+
+
+def _checks(checks: dict[str, str] | object) -> Line:
+    if not isinstance(checks, dict) or not checks:
+        return ()
+    return line(" (" + ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in sorted(checks.items())) + ")")
+
+
+async def _change(plan: FeaturePlan, context: Context) -> Reply:
+    assert plan.change is not None
+    caller = context.caller
+    checks = {}
+    if plan.invocation.flag("ignore-production-check") and any(e.production for e in plan.targets):
+        checks["production_check"] = "ignored (--ignore-production-check)"
+    if plan.invocation.flag("ignore-feature-flag-consistency-check"):
+        checks["consistency_check"] = "ignored (--ignore-feature-flag-consistency-check)"
+    audit = AuditInfo(
+        who=caller.user_name or caller.user_id,
+        who_id=caller.user_id,
+        channel=caller.channel_label,
+        command=f"/chatops {plan.invocation.text}".strip(),
+        checks=checks,
+    )
+    done: list[tuple[Environment, ChangeResult]] = []
+    failure: tuple[Environment, StoreUnavailable] | None = None
+    for environment in plan.targets:
+        try:
+            result = await context.stores[environment.option].apply(plan.name, plan.change, audit)
+        except StoreUnavailable as error:
+            failure = (environment, error)
+            break
+        done.append((environment, result))
+    return _change_reply(plan, context, done, failure)
+
+
+def _verb(plan: FeaturePlan) -> str:
+    return plan.change.describe() if plan.change is not None else ""
+
+
+def _change_reply(
+    plan: FeaturePlan,
+    context: Context,
+    done: list[tuple[Environment, ChangeResult]],
+    failure: tuple[Environment, StoreUnavailable] | None,
+) -> Reply:
+    caller = context.caller
+    who = Mention(caller.user_id, caller.user_name)
+    names = ", ".join(e.name for e, _ in done)
+    lines: list[Line] = []
+    for environment, result in done:
+        lines.append(
+            line(
+                Strong(environment.name),
+                ": ",
+                Code(_state(result.before, result.before_exists)),
+                " → ",
+                Code(_state(result.after, result.after_exists)),
+                f" (version {result.version})",
+            )
+        )
+    if failure is not None:
+        environment, error = failure
+        remaining = [e.name for e in plan.targets[len(done) + 1 :]]
+        lines.append(
+            line(
+                "Failed on ",
+                Strong(environment.name),
+                f": could not reach Redis for {environment.name} ({error.reason}).",
+            )
+        )
+        if remaining:
+            lines.append(line("Not attempted: " + ", ".join(remaining) + "."))
+        lines.append(
+            line("Nothing was changed on the failed or later environments; run the command again for them.")
+        )
+    if done:
+        title = line("Feature flag ", Code(plan.name), f" {_verb(plan)} on {names} by ", who)
+    else:
+        title = line("Feature flag ", Code(plan.name), " was not changed")
+    sections = [Section(tuple(lines), title=title), *_definition_section(plan.name, context)]
+    summary = f"Feature flag {plan.name} {_verb(plan)} on {names}" if done else f"{plan.name} was not changed"
+    return Reply(
+        ok=failure is None,
+        summary=summary,
+        sections=tuple(sections),
+        public=bool(done),
+        cross_posts=_cross_posts(plan, context, done),
+    )
+
+
+def _state(state: FlagState, exists: bool) -> str:
+    if not exists and state.is_empty:
+        return "not set"
+    return state.describe()
+
+
+def _cross_posts(
+    plan: FeaturePlan, context: Context, done: list[tuple[Environment, ChangeResult]]
+) -> tuple[CrossPost, ...]:
+    if not done:
+        return ()
+    caller = context.caller
+    who = Mention(caller.user_id, caller.user_name)
+    config = context.config
+    names = ", ".join(e.name for e, _ in done)
+    summary = f"Feature flag {plan.name} {_verb(plan)} on {names}"
+    announce = line(
+        "Feature flag ", Code(plan.name), f" {_verb(plan)} on {names} by ", who, f" in {caller.channel_label}"
+    )
+    command = line(Code(f"/chatops {plan.invocation.text}"))
+    body = (Section((announce, command)), *_definition_section(plan.name, context))
+    posts: list[CrossPost] = []
+    definition = context.definitions.get(plan.name)
+    team_channel = config.teams.get(definition.group) if definition else None
+    if team_channel and any(e.production for e, _ in done):
+        posts.append(CrossPost(team_channel, "team channel", body, summary))
+    if config.slack.log_channel:
+        posts.append(CrossPost(config.slack.log_channel, "log channel", body, summary))
+    if plan.subcommand == "set":
+        for environment, _result in done:
+            if environment.qa_channel and _enables(plan.change):
+                text = f"Feature flag {plan.name} has been set to {plan.value_label} on {environment.name}"
+                posts.append(CrossPost(environment.qa_channel, "QA channel", (Section((line(text),)),), text))
+    return tuple(posts)
