@@ -28,7 +28,6 @@ def create_web_app(runtime: Runtime, secrets: Secrets) -> web.Application:
 
     bolt = build_app(runtime, secrets)
     app = web.Application(client_max_size=MAX_BODY)
-    app["runtime"] = runtime
 
     async def healthz(request: web.Request) -> web.Response:
         return web.Response(text="ok\n")
@@ -83,16 +82,18 @@ def socket_mode(config: Config, secrets: Secrets) -> int:
         and _require(secrets.app_token, "SLACK_APP_TOKEN", "socket")
     ):
         return 2
-    from bot.slack import build_app, run_socket_mode
+    from bot.slack import build_app, connect_socket_mode
 
     async def main() -> None:
         runtime = Runtime.start(config)
         app = build_app(runtime, secrets, socket_mode=True)
         assert secrets.app_token is not None
+        handler = await connect_socket_mode(app, secrets.app_token)
+        _log.info("bot.socket_mode_connected")
         try:
-            await run_socket_mode(app, secrets.app_token)
             await asyncio.Event().wait()
         finally:
+            await handler.close_async()  # type: ignore[no-untyped-call]
             await runtime.close()
 
     asyncio.run(main())

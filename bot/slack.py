@@ -23,7 +23,7 @@ from bot.slack_api import SlackBackend, respond, web_client
 from handlers.context import Caller
 from handlers.reply import error_reply
 
-__all__ = ["build_app", "events_handler", "run_socket_mode"]
+__all__ = ["build_app", "connect_socket_mode", "events_handler"]
 
 _log = structlog.get_logger("bot")
 
@@ -70,6 +70,8 @@ def events_handler(app: AsyncApp) -> Callable[[web.Request], Awaitable[web.Respo
     return handle
 
 
-async def run_socket_mode(app: AsyncApp, app_token: str) -> None:
+async def connect_socket_mode(app: AsyncApp, app_token: str) -> AsyncSocketModeHandler:
+    """Open the Socket Mode connection (apps.connections.open, then the WebSocket)."""
     handler = AsyncSocketModeHandler(app, app_token)
-    await handler.start_async()  # type: ignore[no-untyped-call]
+    await handler.connect_async()  # type: ignore[no-untyped-call]
+    return handler

@@ -49,7 +49,9 @@ def web_client(token: str | None, api_url: str | None) -> AsyncWebClient:
 
 def _error(error: Exception) -> str:
     if isinstance(error, SlackApiError):
-        return str(error.response.get("error") or error.response.status_code)
+        data = error.response.data
+        code = data.get("error") if isinstance(data, dict) else None
+        return str(code or f"HTTP {error.response.status_code}")
     return str(error) or type(error).__name__
 
 

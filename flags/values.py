@@ -93,8 +93,11 @@ class ActorId:
             raise InvalidActor("an actor id cannot be empty: give it as Type:value, e.g. User:alice")
         if self.value != self.value.strip() or any(c.isspace() for c in self.value):
             raise InvalidActor(f"actor id {self.value!r} contains spaces; remove them")
-        if any(ord(c) < 32 for c in self.value):
-            raise InvalidActor(f"actor id {self.value!r} contains control characters")
+        if any(ord(c) < 32 or c in "<>|" for c in self.value):
+            raise InvalidActor(
+                f"actor id {self.value!r} contains '<', '>', '|' or control characters; "
+                "use the plain name, e.g. User:alice"
+            )
 
     @classmethod
     def of(cls, kind: str, value: str) -> ActorId:

@@ -1,0 +1,155 @@
+"""Fixtures for driving the bot as Slack does: a Slack stub, a config, the real HTTP server."""
+
+from __future__ import annotations
+
+import itertools
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+import pytest
+import redis.asyncio as aioredis
+import yaml
+from aiohttp import web
+from slack_sdk.signature import SignatureVerifier
+
+from bot.config import Secrets, load_config
+from bot.runtime import Runtime
+from bot.server import create_web_app
+from tests.bot.slack_stub import SlackStub, message_text
+
+ROOT = Path(__file__).resolve().parents[2]
+SIGNING_SECRET = "test-signing-secret-0123456789abcdef"
+CHANNELS = {
+    "production": "C0PROD",
+    "feature-flag-log": "C0LOG",
+    "chatops-security": "C0SEC",
+    "g_database_frameworks": "C0TEAM",
+    "e2e-run-staging": "C0QA",
+    "random": "C0RAND",
+    "development": "C0DEV",
+}
+SRE = ("S0SRE", ["U0SRE", "U0ONCALL"])
+FLAG = "enforce_explicit_connection_for_partitioned_shared_models"
+
+
+def write_config(directory: Path, redis_url: str, prefix: str, **overrides: Any) -> Path:
+    """The shipped example config, pointed at the test Redis with this test's prefix."""
+    data = yaml.safe_load((ROOT / "deploy" / "chatops.example.yml").read_text())
+    data["redis_url"] = redis_url
+    for environment in data["environments"]:
+        environment["prefix"] = prefix + environment["prefix"]
+    data["definitions"] = [str(ROOT / "deploy" / "feature_flags")]
+    data.update(overrides)
+    path = directory / "chatops.yml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def signed_headers(body: str, timestamp: int | None = None, secret: str = SIGNING_SECRET) -> dict[str, str]:
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    signature = SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)
+    return {
+        "X-Slack-Request-Timestamp": ts,
+        "X-Slack-Signature": signature,
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
+
+
+@dataclass
+class Answer:
+    status: int
+    response_id: str
+
+
+_ids = itertools.count(1)
+
+
+@dataclass
+class BotUnderTest:
+    url: str
+    slack: SlackStub
+    prefix: str
+    redis: aioredis.Redis
+    session: aiohttp.ClientSession
+
+    def form(self, text: str, user: str, channel: str, user_name: str | None = None) -> tuple[str, str]:
+        response_id = f"r{next(_ids)}"
+        channel_id = CHANNELS.get(channel.lstrip("#"), channel)
+        body = urlencode({
+            "token": "legacy-verification-token", "team_id": "T0TEST", "team_domain": "test",
+            "channel_id": channel_id, "channel_name": channel.lstrip("#"), "user_id": user,
+            "user_name": user_name or user.lower(), "command": "/chatops", "text": text,
+            "api_app_id": "A0APP", "response_url": f"{self.slack.url}/respond/{response_id}",
+            "trigger_id": "1.2.3",
+        })  # fmt: skip
+        return body, response_id
+
+    async def send(
+        self,
+        text: str,
+        *,
+        user: str = "U0SRE",
+        channel: str = "#production",
+        headers: dict[str, str] | None = None,
+    ) -> Answer:
+        body, response_id = self.form(text, user, channel)
+        async with self.session.post(
+            f"{self.url}/slack/events", data=body, headers=headers or signed_headers(body)
+        ) as response:
+            await response.read()
+            return Answer(response.status, response_id)
+
+    async def command(
+        self, text: str, *, user: str = "U0SRE", channel: str = "#production", timeout: float = 5.0
+    ) -> dict[str, Any]:
+        """Send a signed slash command; wait for and return its (first) response_url message."""
+        answer = await self.send(text, user=user, channel=channel)
+        assert answer.status == 200, answer
+        await self.slack.wait_for(lambda: self.slack.responses.get(answer.response_id), timeout)
+        return self.slack.responses[answer.response_id][0]
+
+    async def text(self, text: str, **kwargs: Any) -> tuple[str, str]:
+        """(response_type, text) of the answer to a command."""
+        message = await self.command(text, **kwargs)
+        return message.get("response_type", ""), message_text(message)
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[SlackStub]:
+    stub = SlackStub(channels=dict(CHANNELS), usergroups={"sre": SRE})
+    await stub.start()
+    yield stub
+    await stub.stop()
+
+
+async def start_bot(config_path: Path, slack: SlackStub, embedded_dir: Path) -> tuple[web.AppRunner, str]:
+    runtime = Runtime.start(load_config(config_path), embedded_dir)
+    secrets = Secrets(bot_token="xoxb-test-token", signing_secret=SIGNING_SECRET, api_url=f"{slack.url}/api/")
+    runner = web.AppRunner(create_web_app(runtime, secrets), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    return runner, f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+async def bot(tmp_path: Path, redis_url: str, prefix: str, slack: SlackStub) -> AsyncIterator[BotUnderTest]:
+    config = write_config(tmp_path, redis_url, prefix)
+    runner, url = await start_bot(config, slack, tmp_path / ".chatops")
+    client = aioredis.from_url(redis_url, decode_responses=True)
+    async with aiohttp.ClientSession() as session:
+        yield BotUnderTest(url, slack, prefix, client, session)
+    await runner.cleanup()
+    await client.aclose()
+
+
+@pytest.fixture
+def unique() -> str:
+    return uuid.uuid4().hex[:6]

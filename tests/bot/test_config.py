@@ -1,0 +1,100 @@
+"""Configuration: the example loads; mistakes are named by key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from bot.config import ConfigError, Secrets, load_config, parse_config
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_example_configuration() -> None:
+    config = load_config(ROOT / "deploy" / "chatops.example.yml")
+    assert [e.option for e in config.environments] == [
+        "dev",
+        "pre",
+        "staging",
+        "staging-ref",
+        "ops",
+        "production",
+    ]
+    assert [e.name for e in config.environments] == ["dev", "pre", "gstg", "gstg-ref", "ops", "gprd"]
+    assert config.default_environment.name == "gprd" and config.default_environment.production
+    assert config.slack.production_channel == "#production"
+    assert config.slack.log_channel == "#feature-flag-log"
+    assert config.slack.security_channel == "#chatops-security"
+    assert config.teams == {"group::database frameworks": "#g_database_frameworks"}
+    assert config.channels_for(config.default_environment) == ("#production",)
+    assert config.channels_for(config.environments[0]) == ()
+    assert config.definitions == ((ROOT / "deploy" / "feature_flags").resolve(),)
+
+
+def base(**extra: Any) -> dict[str, Any]:
+    return {"environments": [{"option": "production", "name": "gprd", "default": True}], **extra}
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"environment": []}, "configuration: unknown key 'environment' (did you mean 'environments'?)"),
+        ({}, "environments: declare at least one environment"),
+        ({"environments": [{"option": "production"}]}, "exactly one environment must have default: true"),
+        ({"environments": [{"option": "Prod", "default": True}]}, "environments[0].option: 'Prod' must be"),
+        ({"environments": [{"option": "actors", "default": True}]}, "--actors is already a command option"),
+        (
+            base(slack={"production_channel": "production"}),
+            "slack.production_channel: 'production' is not a channel",
+        ),
+        (base(slack={"log_chanel": "#x"}), "slack: unknown key 'log_chanel' (did you mean 'log_channel'?)"),
+        (base(redis_url="localhost:6379"), "redis_url: 'localhost:6379' is not a Redis URL"),
+        (
+            base(access=[{"environments": ["staging"], "anyone": True}]),
+            "access[0].environments: unknown environment 'staging'",
+        ),
+        (base(access=[{"environments": ["*"]}]), "access[0]: name users, usergroups, or set anyone: true"),
+        (base(teams={"g": "team"}), "teams['g']: 'team' is not a channel"),
+        (base(definitions=["/no/such/folder"]), "definitions[0]: folder /no/such/folder does not exist"),
+        ({"environments": [{"option": "a", "default": True}, {"option": "a"}]}, "option 'a' is used twice"),
+        (
+            {"environments": [{"option": "a", "default": "yes"}]},
+            "environments[0].default: must be true or false",
+        ),
+    ],
+)
+def test_mistakes_are_named_by_key(data: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        parse_config(data)
+    assert message in str(raised.value)
+
+
+def test_file_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CHATOPS_CONFIG", raising=False)
+    with pytest.raises(ConfigError, match="pass --config FILE or set CHATOPS_CONFIG"):
+        load_config(None)
+    with pytest.raises(ConfigError, match="cannot read configuration"):
+        load_config(tmp_path / "missing.yml")
+    (tmp_path / "bad.yml").write_text("environments: [\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(tmp_path / "bad.yml")
+    (tmp_path / "ok.yml").write_text(yaml.safe_dump(base()))
+    monkeypatch.setenv("CHATOPS_CONFIG", str(tmp_path / "ok.yml"))
+    assert load_config(None).default_environment.name == "gprd"
+
+
+def test_secrets_come_from_the_environment_only() -> None:
+    secrets = Secrets.from_environment(
+        {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "SLACK_API_URL": "http://x/api/"}
+    )
+    assert (secrets.bot_token, secrets.signing_secret, secrets.app_token, secrets.api_url) == (
+        "xoxb-1",
+        "s",
+        None,
+        "http://x/api/",
+    )
+    with pytest.raises(ConfigError, match="unknown key 'slack_bot_token'"):
+        parse_config(base(slack_bot_token="xoxb-in-the-file"))

@@ -1,0 +1,61 @@
+"""`chatops serve` as a real process: health, a signed command, and its answer via the stub."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import aiohttp
+
+from tests.bot.conftest import FLAG, ROOT, SIGNING_SECRET, BotUnderTest, write_config
+from tests.bot.slack_stub import SlackStub, message_text
+from tests.redis_process import free_port
+
+
+async def test_chatops_serve_process(tmp_path: Path, redis_url: str, prefix: str, slack: SlackStub) -> None:
+    config = write_config(tmp_path, redis_url, prefix)
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "SLACK_BOT_TOKEN": "xoxb-serve", "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+           "SLACK_API_URL": f"{slack.url}/api/"}  # fmt: skip
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bot.cli",
+            "--log-format",
+            "json",
+            "serve",
+            "--config",
+            str(config),
+            "--port",
+            str(port),
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with aiohttp.ClientSession() as session:
+            for _ in range(200):
+                try:
+                    async with session.get(f"{url}/healthz") as response:
+                        if response.status == 200:
+                            break
+                except aiohttp.ClientError:
+                    await asyncio.sleep(0.05)
+            bot = BotUnderTest(url, slack, prefix, None, session)  # type: ignore[arg-type]
+            message = await bot.command(f"run feature set {FLAG} true --staging", channel="#development")
+            assert f"`{FLAG}` set to true on gstg" in message_text(message)
+            async with session.get(f"{url}/metrics") as response:
+                assert response.status == 200 and "python_info" in await response.text()
+    finally:
+        process.terminate()
+        _, stderr = process.communicate(timeout=20)
+    assert '"event": "bot.serving"' in stderr
+    assert "xoxb-serve" not in stderr and SIGNING_SECRET not in stderr
