@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import sys
 
+import aiohttp
 import structlog
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -23,10 +24,12 @@ _log = structlog.get_logger("bot")
 MAX_BODY = 1024 * 1024
 
 
-def create_web_app(runtime: Runtime, secrets: Secrets) -> web.Application:
+async def create_web_app(runtime: Runtime, secrets: Secrets) -> web.Application:
+    """The HTTP application; call it in the running event loop."""
     from bot.slack import build_app, events_handler
 
-    bolt = build_app(runtime, secrets)
+    session = aiohttp.ClientSession()
+    bolt = build_app(runtime, secrets, session)
     app = web.Application(client_max_size=MAX_BODY)
 
     async def healthz(request: web.Request) -> web.Response:
@@ -47,6 +50,7 @@ def create_web_app(runtime: Runtime, secrets: Secrets) -> web.Application:
         return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     async def close_runtime(app: web.Application) -> None:
+        await session.close()
         await runtime.close()
 
     app.router.add_post("/slack/events", events_handler(bolt))
@@ -86,7 +90,8 @@ def socket_mode(config: Config, secrets: Secrets) -> int:
 
     async def main() -> None:
         runtime = Runtime.start(config)
-        app = build_app(runtime, secrets, socket_mode=True)
+        session = aiohttp.ClientSession()
+        app = build_app(runtime, secrets, session, socket_mode=True)
         assert secrets.app_token is not None
         handler = await connect_socket_mode(app, secrets.app_token)
         _log.info("bot.socket_mode_connected")
@@ -94,6 +99,7 @@ def socket_mode(config: Config, secrets: Secrets) -> int:
             await asyncio.Event().wait()
         finally:
             await handler.close_async()  # type: ignore[no-untyped-call]
+            await session.close()
             await runtime.close()
 
     asyncio.run(main())

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import aiohttp
 import structlog
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
@@ -28,8 +29,11 @@ __all__ = ["build_app", "connect_socket_mode", "events_handler"]
 _log = structlog.get_logger("bot")
 
 
-def build_app(runtime: Runtime, secrets: Secrets, *, socket_mode: bool = False) -> AsyncApp:
-    client = web_client(secrets.bot_token, secrets.api_url)
+def build_app(
+    runtime: Runtime, secrets: Secrets, session: aiohttp.ClientSession, *, socket_mode: bool = False
+) -> AsyncApp:
+    """The Bolt app; every Slack call shares ``session`` (create it in the running loop)."""
+    client = web_client(secrets.bot_token, secrets.api_url, session)
     backend = SlackBackend(client)
     app = AsyncApp(
         client=client,
@@ -54,7 +58,7 @@ def build_app(runtime: Runtime, secrets: Secrets, *, socket_mode: bool = False) 
             _log.exception("bot.dispatch_failed")
             reply = error_reply("Something went wrong on our side; check the flag with `feature get`.")
         try:
-            await respond(command["response_url"], reply)
+            await respond(command["response_url"], reply, session)
         except Exception:
             _log.exception("bot.respond_failed", response_url_host=str(command.get("response_url", ""))[:40])
 

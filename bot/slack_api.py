@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 import structlog
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
@@ -42,9 +43,12 @@ def retry_handlers() -> list[AsyncRetryHandler]:
     ]
 
 
-def web_client(token: str | None, api_url: str | None) -> AsyncWebClient:
+def web_client(token: str | None, api_url: str | None, session: aiohttp.ClientSession) -> AsyncWebClient:
+    """A Web API client on a shared HTTP session (kept-alive connections), with retries."""
     base = (api_url or DEFAULT_API_URL).rstrip("/") + "/"
-    return AsyncWebClient(token=token, base_url=base, timeout=10, retry_handlers=retry_handlers())
+    return AsyncWebClient(
+        token=token, base_url=base, timeout=10, retry_handlers=retry_handlers(), session=session
+    )
 
 
 def _error(error: Exception) -> str:
@@ -132,9 +136,9 @@ class SlackBackend:
                 raise PostFailed(_error(error)) from error
 
 
-async def respond(response_url: str, reply: Reply) -> None:
+async def respond(response_url: str, reply: Reply, session: aiohttp.ClientSession) -> None:
     """Answer a slash command on its response_url: in the channel on success, else ephemeral."""
-    webhook = AsyncWebhookClient(response_url, timeout=10, retry_handlers=retry_handlers())
+    webhook = AsyncWebhookClient(response_url, timeout=10, retry_handlers=retry_handlers(), session=session)
     messages: list[SlackMessage] = to_slack(reply)
     if len(messages) > MAX_RESPONSES:
         dropped = len(messages) - MAX_RESPONSES + 1

@@ -131,7 +131,7 @@ async def slack() -> AsyncIterator[SlackStub]:
 async def start_bot(config_path: Path, slack: SlackStub, embedded_dir: Path) -> tuple[web.AppRunner, str]:
     runtime = Runtime.start(load_config(config_path), embedded_dir)
     secrets = Secrets(bot_token="xoxb-test-token", signing_secret=SIGNING_SECRET, api_url=f"{slack.url}/api/")
-    runner = web.AppRunner(create_web_app(runtime, secrets), access_log=None)
+    runner = web.AppRunner(await create_web_app(runtime, secrets), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import aiohttp
+
 from bot.config import Secrets, load_config
 from bot.runtime import Runtime
 from bot.slack import build_app, connect_socket_mode
@@ -16,12 +18,14 @@ async def test_slash_command_over_socket_mode(
 ) -> None:
     runtime = Runtime.start(load_config(write_config(tmp_path, redis_url, prefix)), tmp_path / ".chatops")
     secrets = Secrets(bot_token="xoxb-test", app_token="xapp-test", api_url=f"{slack.url}/api/")
-    app = build_app(runtime, secrets, socket_mode=True)
+    session = aiohttp.ClientSession()
+    app = build_app(runtime, secrets, session, socket_mode=True)
     handler = await connect_socket_mode(app, "xapp-test")
     try:
         await _exercise(slack, runtime)
     finally:
         await handler.close_async()  # type: ignore[no-untyped-call]
+        await session.close()
         await runtime.close()
 
 

@@ -1,0 +1,225 @@
+"""Benchmark of the bot over HTTP (not a timed test).
+
+Starts `chatops serve` against a local Slack stub and, in the same run, a bare
+Bolt AsyncApp whose /chatops handler only acks. Drives signed `feature get` and
+`feature set --staging` requests at 16 concurrent connections for 10 s each,
+and the bare app the same way. Prints readable lines, then one JSON object.
+
+  ack:  request sent -> HTTP answer (Slack needs it within 3 s)
+  e2e:  request sent -> the stub received the command's last Slack call
+        (its response_url answer, sent after every cross-post)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import psutil
+import redis
+from aiohttp import web
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.bot.conftest import FLAG, SIGNING_SECRET, BotUnderTest, signed_headers, write_config  # noqa: E402
+from tests.bot.slack_stub import SlackStub  # noqa: E402
+from tests.redis_process import free_port  # noqa: E402
+
+CONCURRENCY = 16
+
+
+class TimedStub(SlackStub):
+    """The test stub, also resolving a future when a command's response_url answer arrives."""
+
+    def __init__(self) -> None:
+        super().__init__(channels={"feature-flag-log": "C0LOG", "e2e-run-staging": "C0QA"})
+        self.waiting: dict[str, asyncio.Future[float]] = {}
+
+    def expect(self, response_id: str) -> asyncio.Future[float]:
+        future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        self.waiting[response_id] = future
+        return future
+
+    async def _respond(self, request: web.Request) -> web.Response:
+        await request.read()
+        future = self.waiting.pop(request.match_info["id"], None)
+        if future is not None and not future.done():
+            future.set_result(time.perf_counter())
+        return web.Response(text="ok")
+
+    async def _api(self, request: web.Request) -> web.Response:
+        await request.read()  # answer like Slack, without recording (keeps the stub cheap)
+        method = request.match_info["method"]
+        return web.json_response(self._answer(method, {}))
+
+
+async def wait_healthy(session: aiohttp.ClientSession, url: str) -> None:
+    for _ in range(400):
+        try:
+            async with session.get(f"{url}/healthz") as response:
+                if response.status == 200:
+                    return
+        except aiohttp.ClientError:
+            pass
+        await asyncio.sleep(0.05)
+    raise RuntimeError(f"{url} did not become healthy")
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+async def drive(
+    session: aiohttp.ClientSession,
+    url: str,
+    stub: TimedStub,
+    text: str,
+    seconds: float,
+    e2e: bool,
+    process: psutil.Process | None,
+) -> dict[str, Any]:
+    acks: list[float] = []
+    ends: list[float] = []
+    errors = 0
+    rss_peak = 0
+    deadline = time.perf_counter() + seconds
+    helper = BotUnderTest(url, stub, "", None, session)  # type: ignore[arg-type]
+
+    async def worker(n: int) -> None:
+        nonlocal errors
+        while time.perf_counter() < deadline:
+            body, response_id = helper.form(text, "U0SRE", "#development")
+            done = stub.expect(response_id) if e2e else None
+            start = time.perf_counter()
+            async with session.post(
+                f"{url}/slack/events", data=body, headers=signed_headers(body)
+            ) as response:
+                await response.read()
+                status = response.status
+            acks.append((time.perf_counter() - start) * 1000)
+            if status != 200:
+                errors += 1
+                continue
+            if done is not None:
+                try:
+                    finished = await asyncio.wait_for(done, 10)
+                except TimeoutError:
+                    errors += 1
+                    continue
+                ends.append((finished - start) * 1000)
+
+    async def sample_rss() -> None:
+        nonlocal rss_peak
+        while time.perf_counter() < deadline and process is not None:
+            rss_peak = max(rss_peak, process.memory_info().rss)
+            await asyncio.sleep(0.2)
+
+    started = time.perf_counter()
+    await asyncio.gather(sample_rss(), *(worker(n) for n in range(CONCURRENCY)))
+    elapsed = time.perf_counter() - started
+    completed = len(ends) if e2e else len(acks) - errors
+    return {
+        "rps": completed / elapsed,
+        "acks": acks,
+        "ends": ends,
+        "errors": errors,
+        "rss": rss_peak,
+    }
+
+
+def start(command: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+async def main(seconds: float) -> None:
+    stub = await TimedStub().start()
+    work = Path(tempfile.mkdtemp(prefix="chatops-bench-"))
+    redis_url = os.environ.get("REDIS_URL", "")
+    prefix = f"bench-bot:{uuid.uuid4().hex[:8]}:"
+    config = (
+        write_config(work, redis_url, prefix) if redis_url else write_config(work, "", prefix, redis_url=None)
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "SLACK_BOT_TOKEN": "xoxb-bench",
+           "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_API_URL": f"{stub.url}/api/"}  # fmt: skip
+    bot_port, bare_port = free_port(), free_port()
+    bot = start([sys.executable, "-m", "bot.cli", "--log-level", "warning", "--log-format", "json", "serve",
+                 "--config", str(config), "--port", str(bot_port)], env, work)  # fmt: skip
+    bare = start([sys.executable, str(ROOT / "bench" / "bare_bolt.py"), str(bare_port)], env, work)
+    bot_url, bare_url = f"http://127.0.0.1:{bot_port}", f"http://127.0.0.1:{bare_port}"
+    print(f"redis: {redis_url or 'embedded'}; {CONCURRENCY} connections; {seconds:.0f} s per phase; "
+          f"python {sys.version.split()[0]}; cpus {os.cpu_count()}")  # fmt: skip
+    try:
+        connector = aiohttp.TCPConnector(limit=CONCURRENCY * 2)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            await wait_healthy(session, bot_url)
+            await wait_healthy(session, bare_url)
+            process = psutil.Process(bot.pid)
+            await drive(
+                session, bot_url, stub, f"run feature set {FLAG} true --staging", 1.0, True, None
+            )  # warm up
+            get = await drive(
+                session, bot_url, stub, f"run feature get {FLAG} --staging", seconds, True, process
+            )
+            set_ = await drive(
+                session,
+                bot_url,
+                stub,
+                f"run feature set {FLAG} 50 --actors --staging",
+                seconds,
+                True,
+                process,
+            )
+            await drive(session, bare_url, stub, "run feature get x", 1.0, False, None)  # warm up
+            bare_run = await drive(session, bare_url, stub, f"run feature get {FLAG}", seconds, False, None)
+    finally:
+        for process_ in (bot, bare):
+            process_.terminate()
+            process_.wait(timeout=20)
+        await stub.stop()
+        if redis_url:
+            client = redis.Redis.from_url(redis_url)
+            keys = list(client.scan_iter(match=f"{prefix}*"))
+            if keys:
+                client.delete(*keys)
+
+    acks = get["acks"] + set_["acks"]
+    ends = get["ends"] + set_["ends"]
+    errors = get["errors"] + set_["errors"] + bare_run["errors"]
+    print(f"feature get:            {get['rps']:8.0f} commands/s (e2e)")
+    print(f"feature set --staging:  {set_['rps']:8.0f} commands/s (e2e)")
+    print(f"bare Bolt, ack only:    {bare_run['rps']:8.0f} requests/s")
+    print(f"ack latency:   p50 {statistics.median(acks):6.1f} ms   p99 {pct(acks, 99):6.1f} ms")
+    print(f"end to end:    p50 {statistics.median(ends):6.1f} ms   p99 {pct(ends, 99):6.1f} ms")
+    rss = max(get["rss"], set_["rss"]) / 2**20
+    print(f"bot RSS under load: {rss:.0f} MB; errors: {errors}")
+    print(json.dumps({
+        "get_rps": round(get["rps"], 1),
+        "set_rps": round(set_["rps"], 1),
+        "bare_bolt_rps": round(bare_run["rps"], 1),
+        "ratio_get_vs_bare": round(get["rps"] / bare_run["rps"], 2),
+        "ack_p50_ms": round(statistics.median(acks), 1),
+        "ack_p99_ms": round(pct(acks, 99), 1),
+        "e2e_p50_ms": round(statistics.median(ends), 1),
+        "e2e_p99_ms": round(pct(ends, 99), 1),
+        "rss_mb": round(rss, 1),
+        "errors": errors,
+    }))  # fmt: skip
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of each phase")
+    asyncio.run(main(parser.parse_args().seconds))
