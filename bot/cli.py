@@ -18,7 +18,9 @@ __all__ = ["main"]
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="chatops", description="ChatOps for Flipper feature flags")
     parser.add_argument("--log-format", choices=("json", "console"), help="default: console in a terminal")
-    parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
+    parser.add_argument(
+        "--log-level", choices=("debug", "info", "warning", "error"), help="default: info (shell: warning)"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     def with_config(p: argparse.ArgumentParser) -> None:
@@ -51,7 +53,8 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     json_logs = None if args.log_format is None else args.log_format == "json"
-    configure_logging(json=json_logs, level=args.log_level)
+    level = args.log_level or ("warning" if args.command == "shell" else "info")
+    configure_logging(json=json_logs, level=level)
     if args.command == "definitions":
         return _lint(args.folders)
     try:
