@@ -33,7 +33,14 @@ from aiohttp import web
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.bot.conftest import FLAG, SIGNING_SECRET, BotUnderTest, signed_headers, write_config  # noqa: E402
+from tests.bot.conftest import (  # noqa: E402
+    FLAG,
+    SIGNING_SECRET,
+    BotUnderTest,
+    signed_headers,
+    wait_healthy,
+    write_config,
+)
 from tests.bot.slack_stub import SlackStub  # noqa: E402
 from tests.redis_process import free_port  # noqa: E402
 
@@ -63,18 +70,6 @@ class TimedStub(SlackStub):
         await request.read()  # answer like Slack, without recording (keeps the stub cheap)
         method = request.match_info["method"]
         return web.json_response(self._answer(method, {}))
-
-
-async def wait_healthy(session: aiohttp.ClientSession, url: str) -> None:
-    for _ in range(400):
-        try:
-            async with session.get(f"{url}/healthz") as response:
-                if response.status == 200:
-                    return
-        except aiohttp.ClientError:
-            pass
-        await asyncio.sleep(0.05)
-    raise RuntimeError(f"{url} did not become healthy")
 
 
 def pct(values: list[float], p: float) -> float:

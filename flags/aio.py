@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Iterable, Mapping
 from types import TracebackType
 from typing import Any, cast
 
@@ -18,15 +18,12 @@ import redis.asyncio as aioredis
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
-from flags._freshness import Freshness
+from flags._client_base import DEFAULT_POLL_INTERVAL, SnapshotClient
 from flags.definitions import Definition
 from flags.keys import Keys
-from flags.snapshot import Snapshot
 from flags.state import FlagState
 
 __all__ = ["AsyncFlags", "read_all_states"]
-
-DEFAULT_POLL_INTERVAL = 10.0
 
 
 async def read_all_states(client: aioredis.Redis, keys: Keys) -> dict[str, FlagState]:
@@ -39,7 +36,7 @@ async def read_all_states(client: aioredis.Redis, keys: Keys) -> dict[str, FlagS
     return {name: FlagState.from_hash(fields) for name, fields in zip(names, replies, strict=True)}
 
 
-class AsyncFlags:
+class AsyncFlags(SnapshotClient):
     """Evaluate flags from an in-process snapshot of one environment's Redis (asyncio)."""
 
     def __init__(
@@ -50,13 +47,10 @@ class AsyncFlags:
         definitions: Mapping[str, Definition] | None = None,
         poll_interval: float = DEFAULT_POLL_INTERVAL,
     ) -> None:
-        self.keys = Keys(prefix)
-        self.poll_interval = poll_interval
+        super().__init__(url, prefix, definitions, poll_interval)
         self._client = aioredis.Redis.from_url(
             url, decode_responses=True, socket_timeout=5, socket_connect_timeout=5
         )
-        self._snapshot = Snapshot.with_definitions(definitions)
-        self._freshness = Freshness(f"{url.split('@')[-1]} prefix={prefix!r}")
         self._pubsub: PubSub | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -68,20 +62,6 @@ class AsyncFlags:
             await self.reload()
             self._task = asyncio.create_task(self._run(), name="flags-refresh")
         return self
-
-    def enabled(self, name: str, actor: object = None) -> bool:
-        """Whether ``name`` is enabled for ``actor``. Never raises, never waits."""
-        return self._snapshot.enabled(name, actor)
-
-    def register_group(self, name: str, predicate: Callable[[object], bool]) -> None:
-        self._snapshot.register_group(name, predicate)
-
-    def state(self, name: str) -> FlagState | None:
-        return self._snapshot.state(name)
-
-    @property
-    def stale(self) -> bool:
-        return self._freshness.failing_since is not None
 
     async def reload(self) -> bool:
         """Read every flag now; returns False (and keeps the old snapshot) if Redis failed."""

@@ -10,22 +10,19 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from types import TracebackType
 from typing import Any, cast
 
 import redis
 from redis.client import PubSub
 
-from flags._freshness import Freshness
+from flags._client_base import DEFAULT_POLL_INTERVAL, SnapshotClient
 from flags.definitions import Definition
 from flags.keys import Keys
-from flags.snapshot import Snapshot
 from flags.state import FlagState
 
 __all__ = ["Flags"]
-
-DEFAULT_POLL_INTERVAL = 10.0
 
 
 def read_all_states(client: redis.Redis, keys: Keys) -> dict[str, FlagState]:
@@ -37,7 +34,7 @@ def read_all_states(client: redis.Redis, keys: Keys) -> dict[str, FlagState]:
     return {name: FlagState.from_hash(fields) for name, fields in zip(names, pipe.execute(), strict=True)}
 
 
-class Flags:
+class Flags(SnapshotClient):
     """Evaluate flags from an in-process snapshot of one environment's Redis."""
 
     def __init__(
@@ -48,13 +45,10 @@ class Flags:
         definitions: Mapping[str, Definition] | None = None,
         poll_interval: float = DEFAULT_POLL_INTERVAL,
     ) -> None:
-        self.keys = Keys(prefix)
-        self.poll_interval = poll_interval
+        super().__init__(url, prefix, definitions, poll_interval)
         self._client = redis.Redis.from_url(
             url, decode_responses=True, socket_timeout=5, socket_connect_timeout=5
         )
-        self._snapshot = Snapshot.with_definitions(definitions)
-        self._freshness = Freshness(f"{url.split('@')[-1]} prefix={prefix!r}")
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._pubsub: PubSub | None = None
@@ -71,23 +65,6 @@ class Flags:
             self._thread = threading.Thread(target=self._run, name="flags-refresh", daemon=True)
             self._thread.start()
         return self
-
-    def enabled(self, name: str, actor: object = None) -> bool:
-        """Whether ``name`` is enabled for ``actor`` (a Flipper id such as ``"User:alice"``,
-        an object with ``flipper_id``, or None). Never raises."""
-        return self._snapshot.enabled(name, actor)
-
-    def register_group(self, name: str, predicate: Callable[[object], bool]) -> None:
-        """Register the predicate behind a Flipper group (``--feature-group``)."""
-        self._snapshot.register_group(name, predicate)
-
-    def state(self, name: str) -> FlagState | None:
-        return self._snapshot.state(name)
-
-    @property
-    def stale(self) -> bool:
-        """True while Redis cannot be read and the last good snapshot is being served."""
-        return self._freshness.failing_since is not None
 
     def reload(self) -> bool:
         """Read every flag now; returns False (and keeps the old snapshot) if Redis failed."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import time
 import uuid
@@ -59,6 +60,19 @@ def signed_headers(body: str, timestamp: int | None = None, secret: str = SIGNIN
         "X-Slack-Signature": signature,
         "Content-Type": "application/x-www-form-urlencoded",
     }
+
+
+async def wait_healthy(session: aiohttp.ClientSession, url: str) -> None:
+    """Wait until a server's /healthz answers 200 (at most 20 s)."""
+    for _ in range(400):
+        try:
+            async with session.get(f"{url}/healthz") as response:
+                if response.status == 200:
+                    return
+        except aiohttp.ClientError:
+            pass
+        await asyncio.sleep(0.05)
+    raise RuntimeError(f"{url} did not become healthy")
 
 
 @dataclass

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
 import sys
@@ -10,7 +9,7 @@ from pathlib import Path
 
 import aiohttp
 
-from tests.bot.conftest import FLAG, ROOT, SIGNING_SECRET, BotUnderTest, write_config
+from tests.bot.conftest import FLAG, ROOT, SIGNING_SECRET, BotUnderTest, wait_healthy, write_config
 from tests.bot.slack_stub import SlackStub, message_text
 from tests.redis_process import free_port
 
@@ -42,13 +41,7 @@ async def test_chatops_serve_process(tmp_path: Path, redis_url: str, prefix: str
     url = f"http://127.0.0.1:{port}"
     try:
         async with aiohttp.ClientSession() as session:
-            for _ in range(200):
-                try:
-                    async with session.get(f"{url}/healthz") as response:
-                        if response.status == 200:
-                            break
-                except aiohttp.ClientError:
-                    await asyncio.sleep(0.05)
+            await wait_healthy(session, url)
             bot = BotUnderTest(url, slack, prefix, None, session)  # type: ignore[arg-type]
             message = await bot.command(f"run feature set {FLAG} true --staging", channel="#development")
             assert f"`{FLAG}` set to true on gstg" in message_text(message)

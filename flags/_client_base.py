@@ -1,0 +1,43 @@
+"""What the synchronous and asyncio SDK clients share: the snapshot and its read side."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from flags._freshness import Freshness
+from flags.definitions import Definition
+from flags.keys import Keys
+from flags.snapshot import Snapshot
+from flags.state import FlagState
+
+__all__: list[str] = []
+
+DEFAULT_POLL_INTERVAL = 10.0
+
+
+class SnapshotClient:
+    def __init__(
+        self, url: str, prefix: str, definitions: Mapping[str, Definition] | None, poll_interval: float
+    ) -> None:
+        self.keys = Keys(prefix)
+        self.poll_interval = poll_interval
+        self._snapshot = Snapshot.with_definitions(definitions)
+        self._freshness = Freshness(f"{url.split('@')[-1]} prefix={prefix!r}")  # no password in logs
+
+    def enabled(self, name: str, actor: object = None) -> bool:
+        """Whether ``name`` is enabled for ``actor`` (a Flipper id such as ``"User:alice"``,
+        an object with ``flipper_id``, or None). Never raises, never waits on Redis."""
+        return self._snapshot.enabled(name, actor)
+
+    def register_group(self, name: str, predicate: Callable[[object], bool]) -> None:
+        """Register the predicate behind a Flipper group (``--feature-group``)."""
+        self._snapshot.register_group(name, predicate)
+
+    def state(self, name: str) -> FlagState | None:
+        """The gates of a flag as last read, or None when the flag is unknown."""
+        return self._snapshot.state(name)
+
+    @property
+    def stale(self) -> bool:
+        """True while Redis cannot be read and the last good snapshot is being served."""
+        return self._freshness.failing_since is not None
