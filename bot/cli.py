@@ -7,9 +7,10 @@ import asyncio
 import getpass
 import os
 import sys
+import time
 from pathlib import Path
 
-from bot.config import ConfigError, Secrets, load_config
+from bot.config import Config, ConfigError, Secrets, load_config
 from bot.logs import configure_logging
 
 __all__ = ["main"]
@@ -43,6 +44,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     shell.add_argument("-c", dest="line", help="run one line and exit (non-zero when refused or failed)")
 
+    deployments = commands.add_parser("deployments", help="the deployment registry")
+    deployment_commands = deployments.add_subparsers(dest="deployments_command", required=True)
+    record = deployment_commands.add_parser("record", help="record a deployment event (for any CI system)")
+    with_config(record)
+    record.add_argument("--env", required=True, help="deployment environment, e.g. gstg")
+    record.add_argument("--sha", required=True, help="the deployed commit (7-40 hex characters)")
+    record.add_argument("--ref", required=True, help="branch or tag that was deployed")
+    record.add_argument("--status", required=True, choices=("running", "success", "failed", "canceled"))
+    record.add_argument("--package", default="", help="package or version deployed")
+    record.add_argument("--url", default="", help="pipeline or job URL")
+    record.add_argument(
+        "--at", type=float, default=None, help="when the status changed (epoch seconds; default now)"
+    )
+
     definitions = commands.add_parser("definitions", help="flag definition files")
     definition_commands = definitions.add_subparsers(dest="definitions_command", required=True)
     lint = definition_commands.add_parser("lint", help="check definition files; non-zero on any problem")
@@ -65,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     from bot.runtime import Runtime  # after logging is configured: it may start embedded Redis
 
     secrets = Secrets.from_environment()
+    if args.command == "deployments":
+        return asyncio.run(_record(config, args))
     if args.command == "shell":
         from bot.shell import run_shell
 
@@ -76,6 +93,33 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve":
         return server.serve(config, secrets, args.host, args.port)
     return server.socket_mode(config, secrets)
+
+
+async def _record(config: Config, args: argparse.Namespace) -> int:
+    from bot.deployments.registry import Deployment, InvalidDeployment, RegistryUnavailable
+    from bot.runtime import Runtime
+
+    runtime = Runtime.start(config)
+    try:
+        if runtime.deployments is None:
+            print("chatops: the configuration has no `deployments` section", file=sys.stderr)
+            return 2
+        deployment = Deployment(
+            environment=args.env, sha=args.sha.lower(), ref=args.ref, status=args.status,
+            at=args.at if args.at is not None else time.time(), package=args.package, url=args.url,
+        )  # fmt: skip
+        became = await runtime.deployments.record(deployment)
+    except InvalidDeployment as error:
+        print(f"chatops: not recorded: {error}", file=sys.stderr)
+        return 2
+    except RegistryUnavailable as error:
+        print(f"chatops: not recorded: {error}", file=sys.stderr)
+        return 1
+    finally:
+        await runtime.close()
+    print(f"recorded {deployment.status} of {deployment.sha[:11]} on {deployment.environment}"
+          + (f" (now {became})" if became else " (older than what is known: kept in the history only)"))  # fmt: skip
+    return 0
 
 
 def _lint(folders: list[Path]) -> int:

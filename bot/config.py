@@ -16,6 +16,7 @@ __all__ = [
     "AccessRule",
     "Config",
     "ConfigError",
+    "Deployments",
     "Environment",
     "Secrets",
     "SlackChannels",
@@ -80,6 +81,7 @@ class Secrets:
     signing_secret: str | None = None
     app_token: str | None = None
     api_url: str | None = None
+    gitlab_webhook_token: str | None = None
 
     @classmethod
     def from_environment(cls, env: Mapping[str, str] | None = None) -> Secrets:
@@ -89,7 +91,27 @@ class Secrets:
             signing_secret=values.get("SLACK_SIGNING_SECRET") or None,
             app_token=values.get("SLACK_APP_TOKEN") or None,
             api_url=values.get("SLACK_API_URL") or None,
+            gitlab_webhook_token=values.get("GITLAB_WEBHOOK_TOKEN") or None,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Deployments:
+    """Deployment tracking (``auto_deploy status``) and releases (``release check``)."""
+
+    environments: tuple[str, ...]  # deployment environment names, in display order
+    repository: str  # a local path, or a URL the bot clones (a bare mirror) and fetches
+    web_url: str = ""  # the repository's web page, for compare links
+    default_branch: str = "master"
+    fetch_interval: float = 60.0
+    mirror_path: Path | None = None  # where a URL is cloned; default .chatops/mirror
+    history: int = 50
+    tag_pattern: str = "v{major}.{minor}.0"
+    stable_branch_pattern: str = "{major}-{minor}-stable"
+
+    @property
+    def is_url(self) -> bool:
+        return "://" in self.repository or self.repository.startswith("git@")
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +122,7 @@ class Config:
     teams: Mapping[str, str] = field(default_factory=dict)
     access: tuple[AccessRule, ...] | None = None
     definitions: tuple[Path, ...] = ()
+    deployments: Deployments | None = None
     path: Path | None = None
 
     @property
@@ -118,7 +141,11 @@ class Config:
         return ()
 
 
-_TOP = ("redis_url", "slack", "environments", "teams", "access", "definitions")
+_TOP = ("redis_url", "slack", "environments", "teams", "access", "definitions", "deployments")
+_DEPLOYMENTS = (
+    "environments", "repository", "web_url", "default_branch", "fetch_interval", "mirror_path", "history",
+    "tag_pattern", "stable_branch_pattern",
+)  # fmt: skip
 _SLACK = ("production_channel", "log_channel", "security_channel")
 _ENV = ("option", "name", "host", "redis_url", "prefix", "production", "default", "channels", "qa_channel")
 _ACCESS = ("environments", "users", "usergroups", "anyone")
@@ -233,6 +260,53 @@ def _access_rule(i: int, raw: Any, environments: tuple[Environment, ...]) -> Acc
     return rule
 
 
+def _deployments(raw: Any, base: Path) -> Deployments | None:
+    if raw is None:
+        return None
+    data = _mapping("deployments", raw)
+    _unknown_keys("deployments", data, _DEPLOYMENTS)
+    names = tuple(str(_text(f"deployments.environments[{i}]", e)) for i, e in enumerate(
+        _list("deployments.environments", data.get("environments"))
+    ))  # fmt: skip
+    if not names:
+        raise ConfigError("deployments.environments: list the deployment environments, e.g. [gprd, gstg]")
+    repository = str(_text("deployments.repository", data.get("repository")))
+    is_url = "://" in repository or repository.startswith("git@")
+    if not is_url:
+        repository = str((base / repository).resolve())
+    interval = data.get("fetch_interval", 60)
+    if not isinstance(interval, int | float) or isinstance(interval, bool) or interval < 1:
+        raise ConfigError("deployments.fetch_interval: seconds between fetches, at least 1")
+    history = data.get("history", 50)
+    if not isinstance(history, int) or isinstance(history, bool) or not 1 <= history <= 10_000:
+        raise ConfigError("deployments.history: how many deployments to keep per environment, 1-10000")
+    patterns = {}
+    for key, default in (
+        ("tag_pattern", "v{major}.{minor}.0"),
+        ("stable_branch_pattern", "{major}-{minor}-stable"),
+    ):
+        pattern = str(data.get(key, default))
+        try:
+            pattern.format(major=16, minor=5)
+        except (KeyError, IndexError, ValueError) as error:
+            raise ConfigError(
+                f"deployments.{key}: {pattern!r} may only use {{major}} and {{minor}}"
+            ) from error
+        patterns[key] = pattern
+    mirror = data.get("mirror_path")
+    return Deployments(
+        environments=names,
+        repository=repository,
+        web_url=str(data.get("web_url") or "").rstrip("/"),
+        default_branch=str(data.get("default_branch") or "master"),
+        fetch_interval=float(interval),
+        mirror_path=(base / str(mirror)).resolve() if mirror else None,
+        history=history,
+        tag_pattern=patterns["tag_pattern"],
+        stable_branch_pattern=patterns["stable_branch_pattern"],
+    )
+
+
 def parse_config(data: Any, path: Path | None = None) -> Config:
     root = _mapping("configuration", data)
     _unknown_keys("configuration", root, _TOP)
@@ -282,6 +356,7 @@ def parse_config(data: Any, path: Path | None = None) -> Config:
         teams=teams,
         access=access,
         definitions=definitions,
+        deployments=_deployments(root.get("deployments"), base),
         path=path,
     )
 

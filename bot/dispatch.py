@@ -54,7 +54,9 @@ async def _run(text: str, caller: Caller, runtime: Runtime, chat: ChatBackend) -
         invocation = parse(text, config)
     except UsageError as error:
         return error_reply(str(error))
-    context = Context(config, runtime.stores, caller, runtime.definitions)
+    context = Context(
+        config, runtime.stores, caller, runtime.definitions, runtime.deployments, runtime.mirror
+    )
     if invocation.help:
         spec = COMMANDS[invocation.command]
         return command_help(spec, config, spec.subcommand(invocation.subcommand))

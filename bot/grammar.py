@@ -132,6 +132,38 @@ FEATURE = CommandSpec(
     ),
 )
 
+AUTO_DEPLOY = CommandSpec(
+    name="auto_deploy",
+    summary="what is deployed where, and where a commit is deployed",
+    examples=("/chatops run auto_deploy status", "/chatops run auto_deploy status 1a2b3c4d"),
+    subcommands=(
+        SubcommandSpec(
+            "status",
+            ("[SHA]",),
+            "each environment's deployment; with SHA, the environments where that commit is deployed",
+            environments=False,
+            examples=("/chatops run auto_deploy status", "/chatops run auto_deploy status 1a2b3c4d5e6f"),
+        ),
+    ),
+)
+
+RELEASE = CommandSpec(
+    name="release",
+    summary="whether a merge request is included in a release",
+    examples=("/chatops run release check https://gitlab.com/gitlab-org/gitlab/-/merge_requests/123 16.5",),
+    subcommands=(
+        SubcommandSpec(
+            "check",
+            ("MERGE_REQUEST_URL", "MILESTONE"),
+            "is the merge request's merge commit in the release of that milestone?",
+            environments=False,
+            examples=(
+                "/chatops run release check https://gitlab.com/gitlab-org/gitlab/-/merge_requests/123 16.5",
+            ),
+        ),
+    ),
+)
+
 HELP = CommandSpec(
     name="help",
     summary="list the commands and the channel rules of this channel",
@@ -139,4 +171,4 @@ HELP = CommandSpec(
     examples=("/chatops help",),
 )
 
-COMMANDS: dict[str, CommandSpec] = {c.name: c for c in (FEATURE, HELP)}
+COMMANDS: dict[str, CommandSpec] = {c.name: c for c in (FEATURE, AUTO_DEPLOY, RELEASE, HELP)}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,6 +11,8 @@ import redis.asyncio as aioredis
 import structlog
 
 from bot.config import Config
+from bot.deployments.mirror import GitMirror
+from bot.deployments.registry import DeploymentRegistry
 from flags import Definition, FlagStore, load_definitions, resolve_redis_url
 from flags.embedded import DEFAULT_DIRECTORY
 
@@ -24,6 +27,9 @@ class Runtime:
     stores: Mapping[str, FlagStore]
     definitions: Mapping[str, Definition]
     clients: list[aioredis.Redis] = field(default_factory=list)
+    deployments: DeploymentRegistry | None = None
+    mirror: GitMirror | None = None
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
     def start(cls, config: Config, embedded_directory: Path = DEFAULT_DIRECTORY) -> Runtime:
@@ -39,6 +45,21 @@ class Runtime:
                 clients[url], prefix=environment.prefix, environment=environment.name
             )
         definitions = load_definitions(config.definitions) if config.definitions else {}
+        registry = mirror = None
+        if config.deployments is not None:
+            own_url = own or resolve_redis_url(None, embedded_directory)
+            if own_url not in clients:
+                clients[own_url] = aioredis.from_url(own_url, decode_responses=True, health_check_interval=30)
+            settings = config.deployments
+            registry = DeploymentRegistry(clients[own_url], settings.environments, history=settings.history)
+            mirror = GitMirror(
+                Path(settings.repository) if not settings.is_url else (
+                    settings.mirror_path or embedded_directory.resolve() / "mirror.git"
+                ),
+                url=settings.repository if settings.is_url else None,
+                default_branch=settings.default_branch,
+                fetch_interval=settings.fetch_interval,
+            )  # fmt: skip
         if config.access is None:
             _log.warning(
                 "bot.no_access_rules",
@@ -50,8 +71,26 @@ class Runtime:
             definitions=len(definitions),
             config=str(config.path) if config.path else None,
         )
-        return cls(config, stores, definitions, list(clients.values()))
+        return cls(config, stores, definitions, list(clients.values()), registry, mirror)
+
+    async def open(self) -> None:
+        """Start background work: the first fetch of a URL mirror (awaited when there is no clone
+        yet), then fetching on its interval."""
+        mirror = self.mirror
+        if mirror is None or mirror.url is None:
+            return
+        if not (mirror.path / "HEAD").exists():
+            await mirror.fetch()
+
+        async def keep_fresh() -> None:
+            while True:
+                await asyncio.sleep(mirror.fetch_interval)
+                await mirror.fetch()
+
+        self._tasks.append(asyncio.create_task(keep_fresh(), name="mirror-fetch"))
 
     async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
         for client in self.clients:
             await client.aclose()

@@ -16,6 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bot.config import Config, Secrets
 from bot.runtime import Runtime
+from bot.webhooks import gitlab_webhook
 from flags import StoreUnavailable
 
 __all__ = ["create_web_app", "serve", "socket_mode"]
@@ -49,6 +50,9 @@ async def create_web_app(runtime: Runtime, secrets: Secrets) -> web.Application:
     async def metrics(request: web.Request) -> web.Response:
         return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
+    async def open_runtime(app: web.Application) -> None:
+        await runtime.open()
+
     async def close_runtime(app: web.Application) -> None:
         await session.close()
         await runtime.close()
@@ -57,6 +61,8 @@ async def create_web_app(runtime: Runtime, secrets: Secrets) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
+    app.router.add_post("/webhooks/gitlab", gitlab_webhook(runtime, secrets))
+    app.on_startup.append(open_runtime)
     app.on_cleanup.append(close_runtime)
     return app
 
@@ -90,6 +96,7 @@ def socket_mode(config: Config, secrets: Secrets) -> int:
 
     async def main() -> None:
         runtime = Runtime.start(config)
+        await runtime.open()
         session = aiohttp.ClientSession()
         app = build_app(runtime, secrets, session, socket_mode=True)
         assert secrets.app_token is not None

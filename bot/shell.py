@@ -67,6 +67,7 @@ async def run_shell(
     caller = Caller(user_id=user, user_name=user, channel_id=channel, channel_name=channel)
     backend = ShellBackend(user, usergroups)
     out = sys.stdout
+    await runtime.open()
     try:
         if line is not None:
             reply = await run_line(line, caller, runtime, backend, out)

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from bot.config import Config, Environment
+from bot.deployments.mirror import GitMirror
+from bot.deployments.registry import DeploymentRegistry
 from bot.parsing import Invocation
 from flags import Definition, FlagStore
 from handlers.reply import Reply
@@ -35,6 +37,8 @@ class Context:
     stores: Mapping[str, FlagStore]  # by environment option
     caller: Caller
     definitions: Mapping[str, Definition] = field(default_factory=dict)
+    deployments: DeploymentRegistry | None = None
+    mirror: GitMirror | None = None
 
 
 class Plan(Protocol):

@@ -1,0 +1,212 @@
+"""A git mirror of the application's repository, read with real git.
+
+A local path is used as it is; a URL is cloned (``--mirror``) and fetched on an
+interval. When fetching fails the mirror keeps answering from what it has and
+says how old that is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+
+__all__ = ["AmbiguousCommit", "Commit", "CommitNotFound", "GitMirror", "MirrorUnavailable"]
+
+_log = structlog.get_logger("bot")
+_HEX = re.compile(r"[0-9a-f]{7,40}")
+_ERE_SPECIAL = re.compile(r"([.\[\]{}()*+?^$|\\])")
+
+
+class CommitNotFound(LookupError):
+    pass
+
+
+class AmbiguousCommit(LookupError):
+    def __init__(self, prefix: str, candidates: list[str]) -> None:
+        super().__init__(f"{prefix} is ambiguous: it starts {len(candidates)} commits")
+        self.candidates = candidates
+
+
+class MirrorUnavailable(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Commit:
+    sha: str
+    title: str
+
+    @property
+    def short(self) -> str:
+        return self.sha[:11]
+
+
+@dataclass(frozen=True, slots=True)
+class _Result:
+    code: int
+    out: str
+    err: str
+
+
+class GitMirror:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        url: str | None = None,
+        default_branch: str = "master",
+        fetch_interval: float = 60.0,
+    ) -> None:
+        self.path = path
+        self.url = url
+        self.default_branch = default_branch
+        self.fetch_interval = fetch_interval
+        self.fetched_at: float | None = None if url else time.time()
+        self.fetch_error: str | None = None
+        self._fetching = asyncio.Lock()
+
+    async def _git(self, *args: str, stdin: str | None = None, timeout: float = 30.0) -> _Result:
+        return await _run("git", "-C", str(self.path), *args, stdin=stdin, timeout=timeout)
+
+    # -- keeping it fresh ------------------------------------------------------------------------
+
+    async def fetch(self) -> bool:
+        """Clone (first time) or fetch a URL mirror; True when it is now up to date."""
+        if not self.url:
+            return True
+        async with self._fetching:
+            if not (self.path / "HEAD").exists():
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                result = await _run(
+                    "git", "clone", "--mirror", "--quiet", self.url, str(self.path), timeout=600
+                )
+            else:
+                result = await self._git("fetch", "--prune", "--quiet", timeout=600)
+            if result.code != 0:
+                self.fetch_error = (
+                    result.err.strip().splitlines()[-1] if result.err.strip() else f"exit {result.code}"
+                )
+                _log.warning("bot.mirror_fetch_failed", url=_redact(self.url), error=self.fetch_error)
+                return False
+            await self._git("commit-graph", "write", "--reachable", timeout=600)
+            self.fetched_at, self.fetch_error = time.time(), None
+            return True
+
+    def staleness(self) -> str | None:
+        """None when fresh; otherwise a sentence saying how old the answer's data is."""
+        if not self.url or self.fetch_error is None:
+            return None
+        if self.fetched_at is None:
+            return f"the mirror of {_redact(self.url)} could not be cloned: {self.fetch_error}"
+        age = _age(time.time() - self.fetched_at)
+        return f"answered from the mirror as fetched {age} ago; fetching fails: {self.fetch_error}"
+
+    def _ready(self) -> None:
+        if not (self.path / "HEAD").exists() and not (self.path / ".git").exists():
+            raise MirrorUnavailable(self.staleness() or f"the repository {self.path} is not there (yet)")
+
+    # -- questions -----------------------------------------------------------------------------
+
+    async def resolve(self, prefix: str) -> Commit:
+        """The commit a (short) SHA names."""
+        self._ready()
+        prefix = prefix.lower()
+        if not _HEX.fullmatch(prefix):
+            raise CommitNotFound(prefix)
+        result = await self._git(
+            "rev-parse", "--verify", "--quiet", "--end-of-options", f"{prefix}^{{commit}}"
+        )
+        if result.code != 0:
+            candidates = await self._candidates(prefix)
+            if len(candidates) > 1:
+                raise AmbiguousCommit(prefix, candidates)
+            raise CommitNotFound(prefix)
+        sha = result.out.strip()
+        title = await self._git("log", "-1", "--format=%s", sha)
+        return Commit(sha, title.out.strip())
+
+    async def _candidates(self, prefix: str) -> list[str]:
+        listed = await self._git("rev-parse", f"--disambiguate={prefix}")
+        shas = listed.out.split()
+        if not shas:
+            return []
+        kinds = await self._git(
+            "cat-file", "--batch-check=%(objectname) %(objecttype)", stdin="\n".join(shas) + "\n"
+        )
+        return [line.split()[0] for line in kinds.out.splitlines() if line.endswith(" commit")] or shas
+
+    async def contains(self, commit: str, revision: str) -> bool | None:
+        """Whether ``revision`` contains ``commit`` (ancestor or equal); None when unknown here."""
+        result = await self._git("merge-base", "--is-ancestor", commit, revision)
+        if result.code in (0, 1):
+            return result.code == 0
+        return None
+
+    async def ref(self, name: str) -> str | None:
+        """The commit a branch or tag points at, or None."""
+        for full in (f"refs/tags/{name}", f"refs/heads/{name}", f"refs/remotes/origin/{name}"):
+            result = await self._git("rev-parse", "--verify", "--quiet", f"{full}^{{commit}}")
+            if result.code == 0:
+                return result.out.strip()
+        return None
+
+    async def merge_request_commits(
+        self, project: str, iid: int, revision: str | None = None
+    ) -> list[Commit]:
+        """Commits whose message says "See merge request PROJECT!IID" (merges and squashes), newest first.
+
+        Searches ``revision`` (default: the default branch); pass "--all" to search every ref.
+        """
+        self._ready()
+        escaped = _ERE_SPECIAL.sub(r"\\\1", project)
+        pattern = f"See merge request {escaped}!{iid}$"
+        where = ["--all"] if revision == "--all" else [revision or self.default_branch]
+        result = await self._git(
+            "log", "--extended-regexp", f"--grep={pattern}", "--format=%H%x00%s", "--end-of-options", *where
+        )
+        commits = []
+        for line in result.out.splitlines():
+            sha, _, title = line.partition("\x00")
+            if sha:
+                commits.append(Commit(sha, title))
+        return commits
+
+    async def merge_base(self, a: str, b: str) -> str | None:
+        result = await self._git("merge-base", a, b)
+        return result.out.strip() if result.code == 0 else None
+
+
+async def _run(*args: str, stdin: str | None = None, timeout: float) -> _Result:
+    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
+    process = await asyncio.create_subprocess_exec(
+        *args,
+        stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+    )
+    try:
+        out, err = await asyncio.wait_for(process.communicate(stdin.encode() if stdin else None), timeout)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        return _Result(124, "", f"{args[0]} timed out")
+    return _Result(process.returncode or 0, out.decode(errors="replace"), err.decode(errors="replace"))
+
+
+def _redact(url: str) -> str:
+    return re.sub(r"//[^/@]+@", "//", url)
+
+
+def _age(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"

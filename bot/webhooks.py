@@ -1,0 +1,72 @@
+"""``POST /webhooks/gitlab``: GitLab deployment events into the deployment registry.
+
+Answers: 200 recorded; 202 accepted but ignored (another event kind, or an
+environment the bot does not track — GitLab disables hooks that keep failing,
+so these are not errors); 400 malformed; 401 wrong or missing X-Gitlab-Token;
+404 webhooks not configured; 413 body too large; 503 the bot's Redis is down.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Awaitable, Callable
+
+import structlog
+from aiohttp import web
+
+from bot.config import Secrets
+from bot.deployments.gitlab import NotADeploymentEvent, parse_deployment_event
+from bot.deployments.registry import InvalidDeployment, RegistryUnavailable, UnknownEnvironment
+from bot.runtime import Runtime
+
+__all__ = ["MAX_WEBHOOK_BODY", "gitlab_webhook"]
+
+MAX_WEBHOOK_BODY = 256 * 1024
+_log = structlog.get_logger("bot")
+
+
+def _answer(status: int, message: str, **extra: object) -> web.Response:
+    return web.json_response({"message": message, **extra}, status=status)
+
+
+def gitlab_webhook(runtime: Runtime, secrets: Secrets) -> Callable[[web.Request], Awaitable[web.Response]]:
+    async def handle(request: web.Request) -> web.Response:
+        registry = runtime.deployments
+        secret = secrets.gitlab_webhook_token
+        if registry is None or not secret:
+            return _answer(
+                404, "deployment webhooks are not configured (deployments section, GITLAB_WEBHOOK_TOKEN)"
+            )
+        token = request.headers.get("X-Gitlab-Token", "")
+        if not hmac.compare_digest(token.encode(), secret.encode()):
+            _log.warning("bot.webhook_refused", reason="wrong or missing X-Gitlab-Token", peer=request.remote)
+            return _answer(401, "wrong or missing X-Gitlab-Token")
+        if (request.content_length or 0) > MAX_WEBHOOK_BODY:
+            return _answer(413, f"body larger than {MAX_WEBHOOK_BODY} bytes")
+        body = await request.content.read(MAX_WEBHOOK_BODY + 1)
+        if len(body) > MAX_WEBHOOK_BODY:
+            return _answer(413, f"body larger than {MAX_WEBHOOK_BODY} bytes")
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            return _answer(400, "the body is not JSON")
+        try:
+            deployment = parse_deployment_event(payload)
+            became = await registry.record(deployment)
+        except NotADeploymentEvent as error:
+            return _answer(202, f"ignored: {error}")
+        except UnknownEnvironment as error:
+            _log.info("bot.webhook_ignored", reason=str(error))
+            return _answer(202, f"ignored: {error}")
+        except InvalidDeployment as error:
+            return _answer(400, str(error))
+        except RegistryUnavailable as error:
+            return _answer(503, str(error))
+        _log.info(
+            "bot.deployment_recorded", environment=deployment.environment, sha=deployment.sha[:11],
+            status=deployment.status, became=became or "history",
+        )  # fmt: skip
+        return _answer(200, "recorded", became=became or "history")
+
+    return handle

@@ -1,0 +1,24 @@
+"""Times as people read them in chat: an absolute UTC time and how long ago it was."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+__all__ = ["ago", "utc"]
+
+
+def utc(moment: datetime | float) -> str:
+    value = moment if isinstance(moment, datetime) else datetime.fromtimestamp(moment, UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def ago(moment: float, now: float | None = None) -> str:
+    seconds = max(0.0, (now if now is not None else time.time()) - moment)
+    if seconds < 90:
+        return f"{seconds:.0f} s ago"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min ago"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.1f} h ago"
+    return f"{seconds / 86400:.0f} days ago"
