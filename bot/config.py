@@ -119,6 +119,7 @@ class Config:
     environments: tuple[Environment, ...]
     slack: SlackChannels = field(default_factory=SlackChannels)
     redis_url: str | None = None
+    redis_prefix: str = ""  # prefix of the bot's own keys (deployments) in redis_url
     teams: Mapping[str, str] = field(default_factory=dict)
     access: tuple[AccessRule, ...] | None = None
     definitions: tuple[Path, ...] = ()
@@ -141,7 +142,7 @@ class Config:
         return ()
 
 
-_TOP = ("redis_url", "slack", "environments", "teams", "access", "definitions", "deployments")
+_TOP = ("redis_url", "redis_prefix", "slack", "environments", "teams", "access", "definitions", "deployments")
 _DEPLOYMENTS = (
     "environments", "repository", "web_url", "default_branch", "fetch_interval", "mirror_path", "history",
     "tag_pattern", "stable_branch_pattern",
@@ -353,6 +354,7 @@ def parse_config(data: Any, path: Path | None = None) -> Config:
         environments=environments,
         slack=slack,
         redis_url=_redis_url("redis_url", root.get("redis_url")),
+        redis_prefix=str(root.get("redis_prefix") or ""),
         teams=teams,
         access=access,
         definitions=definitions,

@@ -39,7 +39,7 @@ async def run(text: str, caller: Caller, runtime: Runtime, chat: ChatBackend) ->
         log.exception("bot.command_crashed", error_id=error_id)
         reply = error_reply(
             f"Something went wrong on our side (error {error_id}); the command may not have finished. "
-            "Check the state with `feature get` before retrying, and tell the bot's maintainers."
+            "Check the state (e.g. `feature get`) before retrying, and tell the bot's maintainers."
         )
     reply = await _deliver(reply, chat)
     log.info(

@@ -51,7 +51,9 @@ class Runtime:
             if own_url not in clients:
                 clients[own_url] = aioredis.from_url(own_url, decode_responses=True, health_check_interval=30)
             settings = config.deployments
-            registry = DeploymentRegistry(clients[own_url], settings.environments, history=settings.history)
+            registry = DeploymentRegistry(
+                clients[own_url], settings.environments, history=settings.history, prefix=config.redis_prefix
+            )
             mirror = GitMirror(
                 Path(settings.repository) if not settings.is_url else (
                     settings.mirror_path or embedded_directory.resolve() / "mirror.git"
@@ -77,10 +79,15 @@ class Runtime:
         """Start background work: the first fetch of a URL mirror (awaited when there is no clone
         yet), then fetching on its interval."""
         mirror = self.mirror
-        if mirror is None or mirror.url is None:
+        if mirror is None:
+            return
+        if mirror.url is None:
+            self._tasks.append(asyncio.create_task(mirror.warm(), name="mirror-index"))
             return
         if not (mirror.path / "HEAD").exists():
             await mirror.fetch()
+        else:
+            self._tasks.append(asyncio.create_task(mirror.warm(), name="mirror-index"))
 
         async def keep_fresh() -> None:
             while True:

@@ -19,10 +19,11 @@ from bot.runtime import Runtime
 from bot.webhooks import gitlab_webhook
 from flags import StoreUnavailable
 
-__all__ = ["create_web_app", "serve", "socket_mode"]
+__all__ = ["RUNTIME", "create_web_app", "serve", "socket_mode"]
 
 _log = structlog.get_logger("bot")
 MAX_BODY = 1024 * 1024
+RUNTIME = web.AppKey("runtime", Runtime)
 
 
 async def create_web_app(runtime: Runtime, secrets: Secrets) -> web.Application:
@@ -32,6 +33,7 @@ async def create_web_app(runtime: Runtime, secrets: Secrets) -> web.Application:
     session = aiohttp.ClientSession()
     bolt = build_app(runtime, secrets, session)
     app = web.Application(client_max_size=MAX_BODY)
+    app[RUNTIME] = runtime
 
     async def healthz(request: web.Request) -> web.Response:
         return web.Response(text="ok\n")

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 from bot.config import Environment
-from bot.deployments.mirror import Commit, GitMirror, MirrorUnavailable
+from bot.deployments.mirror import GitMirror, MirrorUnavailable
 from bot.parsing import Invocation, UsageError
 from handlers.context import Context
 from handlers.reply import Code, Line, Link, Reply, Section, Strong, error_reply, line
@@ -81,9 +81,8 @@ async def _check(plan: ReleasePlan, mirror: GitMirror, tag_pattern: str, branch_
         )
 
     tag_sha, branch_sha = await mirror.ref(tag), await mirror.ref(branch)
-    merged = await mirror.merge_request_commits(plan.project, plan.iid)
-    anywhere = merged or await mirror.merge_request_commits(plan.project, plan.iid, "--all")
-    if not anywhere:
+    candidates = await mirror.merge_request_commits(plan.project, plan.iid)
+    if not candidates:
         return answer(
             False,
             line(
@@ -98,11 +97,17 @@ async def _check(plan: ReleasePlan, mirror: GitMirror, tag_pattern: str, branch_
             line(":grey_question: ", Strong(f"release {plan.milestone} is unknown"), ": neither tag ", Code(tag),
                  " nor branch ", Code(branch), " exists in the mirror."),
         )  # fmt: skip
-    commit = (merged or anywhere)[0]
+    merged = [c for c in candidates if await mirror.contains(c.sha, mirror.default_branch)]
+    commit = merged[0] if merged else candidates[0]  # the merge commit: the newest on the default branch
+    others = [c for c in candidates if c.sha != commit.sha]
     for name, sha in ((tag, tag_sha), (branch, branch_sha)):
         if sha is None:
             continue
-        found = await _included(mirror, plan, commit, name, sha)
+        found = None
+        for candidate in (commit, *others):
+            if await mirror.contains(candidate.sha, sha):
+                found = candidate
+                break
         if found is not None:
             where = line(":white_check_mark: ", Strong("included"), " in ", Code(name))
             if found.sha != commit.sha:
@@ -118,14 +123,3 @@ async def _check(plan: ReleasePlan, mirror: GitMirror, tag_pattern: str, branch_
         line(":x: ", Strong("not included yet"), ": ", Code(cut), " does not contain merge commit ",
              Code(commit.short), " — it was merged after the release was cut, and not picked into it."),
     )  # fmt: skip
-
-
-async def _included(
-    mirror: GitMirror, plan: ReleasePlan, commit: Commit, name: str, sha: str
-) -> Commit | None:
-    """The commit that brings the merge request into ``name``: the merge commit, or a pick of it."""
-    if await mirror.contains(commit.sha, sha):
-        return commit
-    base = await mirror.merge_base(mirror.default_branch, sha)
-    picks = await mirror.merge_request_commits(plan.project, plan.iid, f"{base}..{sha}" if base else sha)
-    return picks[0] if picks else None

@@ -1,6 +1,6 @@
 """A git mirror of the application's repository, read with real git.
 
-A local path is used as it is; a URL is cloned (``--mirror``) and fetched on an
+A local path is used as it is; a URL is cloned (bare: branches and tags) and fetched on an
 interval. When fetching fails the mirror keeps answering from what it has and
 says how old that is.
 """
@@ -20,7 +20,7 @@ __all__ = ["AmbiguousCommit", "Commit", "CommitNotFound", "GitMirror", "MirrorUn
 
 _log = structlog.get_logger("bot")
 _HEX = re.compile(r"[0-9a-f]{7,40}")
-_ERE_SPECIAL = re.compile(r"([.\[\]{}()*+?^$|\\])")
+_MR_REFERENCE = re.compile(r"^See merge request (\S+![0-9]+)\s*$", re.MULTILINE)
 
 
 class CommitNotFound(LookupError):
@@ -70,6 +70,9 @@ class GitMirror:
         self.fetched_at: float | None = None if url else time.time()
         self.fetch_error: str | None = None
         self._fetching = asyncio.Lock()
+        self._index_lock = asyncio.Lock()
+        self._mr_index: dict[str, list[Commit]] = {}  # "group/project!iid" → commits, newest first
+        self._indexed_tips: frozenset[str] = frozenset()
 
     async def _git(self, *args: str, stdin: str | None = None, timeout: float = 30.0) -> _Result:
         return await _run("git", "-C", str(self.path), *args, stdin=stdin, timeout=timeout)
@@ -82,12 +85,16 @@ class GitMirror:
             return True
         async with self._fetching:
             if not (self.path / "HEAD").exists():
+                # Branches and tags only: a --mirror clone of GitLab would also bring every
+                # refs/merge-requests/* and keep-around ref.
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 result = await _run(
-                    "git", "clone", "--mirror", "--quiet", self.url, str(self.path), timeout=600
+                    "git", "clone", "--bare", "--quiet", self.url, str(self.path), timeout=600
                 )
+                if result.code == 0:
+                    await self._git("config", "remote.origin.fetch", "+refs/heads/*:refs/heads/*")
             else:
-                result = await self._git("fetch", "--prune", "--quiet", timeout=600)
+                result = await self._git("fetch", "--prune", "--tags", "--quiet", "origin", timeout=600)
             if result.code != 0:
                 self.fetch_error = (
                     result.err.strip().splitlines()[-1] if result.err.strip() else f"exit {result.code}"
@@ -96,7 +103,8 @@ class GitMirror:
                 return False
             await self._git("commit-graph", "write", "--reachable", timeout=600)
             self.fetched_at, self.fetch_error = time.time(), None
-            return True
+        await self.warm()
+        return True
 
     def staleness(self) -> str | None:
         """None when fresh; otherwise a sentence saying how old the answer's data is."""
@@ -156,26 +164,48 @@ class GitMirror:
                 return result.out.strip()
         return None
 
-    async def merge_request_commits(
-        self, project: str, iid: int, revision: str | None = None
-    ) -> list[Commit]:
-        """Commits whose message says "See merge request PROJECT!IID" (merges and squashes), newest first.
-
-        Searches ``revision`` (default: the default branch); pass "--all" to search every ref.
-        """
+    async def merge_request_commits(self, project: str, iid: int) -> list[Commit]:
+        """Commits on any branch or tag whose message says "See merge request PROJECT!IID"
+        (merge commits, squashed commits, picks), newest first."""
         self._ready()
-        escaped = _ERE_SPECIAL.sub(r"\\\1", project)
-        pattern = f"See merge request {escaped}!{iid}$"
-        where = ["--all"] if revision == "--all" else [revision or self.default_branch]
-        result = await self._git(
-            "log", "--extended-regexp", f"--grep={pattern}", "--format=%H%x00%s", "--end-of-options", *where
+        async with self._index_lock:
+            await self._refresh_index()
+        return list(self._mr_index.get(f"{project}!{iid}", ()))
+
+    async def warm(self) -> None:
+        """Index merge request references now, so that the first `release check` is fast."""
+        try:
+            self._ready()
+            async with self._index_lock:
+                await self._refresh_index()
+        except MirrorUnavailable as error:
+            _log.warning("bot.mirror_index_failed", error=str(error))
+
+    async def _refresh_index(self) -> None:
+        """Index the messages of commits not indexed yet (all of them, the first time)."""
+        listed = await self._git(
+            "for-each-ref", "--format=%(objectname)", "refs/heads", "refs/tags", "refs/remotes"
         )
-        commits = []
-        for line in result.out.splitlines():
-            sha, _, title = line.partition("\x00")
-            if sha:
-                commits.append(Commit(sha, title))
-        return commits
+        tips = frozenset(listed.out.split())
+        if tips == self._indexed_tips:
+            return
+        new = sorted(tips - self._indexed_tips)
+        old = sorted(self._indexed_tips)
+        revisions = "\n".join([*new, *(f"^{sha}" for sha in old)]) + "\n"
+        result = await self._git(
+            "log", "--stdin", "--format=%H%x00%s%x00%B%x01", stdin=revisions, timeout=600
+        )
+        if result.code != 0:
+            raise MirrorUnavailable(f"could not read the history: {result.err.strip()[:200]}")
+        found: dict[str, list[Commit]] = {}
+        for record in result.out.split("\x01"):
+            sha, _, rest = record.strip("\n").partition("\x00")
+            title, _, body = rest.partition("\x00")
+            for reference in _MR_REFERENCE.findall(body):
+                found.setdefault(reference, []).append(Commit(sha, title))
+        for reference, commits in found.items():
+            self._mr_index[reference] = commits + self._mr_index.get(reference, [])
+        self._indexed_tips = tips
 
     async def merge_base(self, a: str, b: str) -> str | None:
         result = await self._git("merge-base", a, b)

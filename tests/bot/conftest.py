@@ -144,7 +144,13 @@ async def slack() -> AsyncIterator[SlackStub]:
 
 async def start_bot(config_path: Path, slack: SlackStub, embedded_dir: Path) -> tuple[web.AppRunner, str]:
     runtime = Runtime.start(load_config(config_path), embedded_dir)
-    secrets = Secrets(bot_token="xoxb-test-token", signing_secret=SIGNING_SECRET, api_url=f"{slack.url}/api/")
+    secrets = Secrets.from_environment()
+    secrets = Secrets(
+        bot_token="xoxb-test-token",
+        signing_secret=SIGNING_SECRET,
+        api_url=f"{slack.url}/api/",
+        gitlab_webhook_token=secrets.gitlab_webhook_token,
+    )
     runner = web.AppRunner(await create_web_app(runtime, secrets), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
