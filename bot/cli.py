@@ -117,8 +117,8 @@ async def _record(config: Config, args: argparse.Namespace) -> int:
         return 1
     finally:
         await runtime.close()
-    print(f"recorded {deployment.status} of {deployment.sha[:11]} on {deployment.environment}"
-          + (f" (now {became})" if became else " (older than what is known: kept in the history only)"))  # fmt: skip
+    outcome = f"now {became}" if became else "older than what is known: kept in the history only"
+    print(f"recorded {deployment.status} of {deployment.sha[:11]} on {deployment.environment} ({outcome})")
     return 0
 
 

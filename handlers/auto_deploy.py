@@ -105,7 +105,8 @@ async def _status_of_commit(sha: str, statuses: list[EnvironmentStatus], mirror:
     except AmbiguousCommit as error:
         shown = ", ".join(c[:12] for c in error.candidates[:5])
         return error_reply(
-            f"`{sha}` is ambiguous: it starts {len(error.candidates)} commits ({shown}). Give more characters."
+            f"`{sha}` is ambiguous: it starts {len(error.candidates)} commits ({shown}). "
+            "Give more characters."
         )
     except CommitNotFound:
         note = f" ({stale})" if stale else ""

@@ -60,7 +60,8 @@ async def handle(plan: ReleasePlan, context: Context) -> Reply:
     mirror = context.mirror
     if settings is None or mirror is None:
         return error_reply(
-            "Releases are not configured: add a `deployments` section with the repository to the configuration."
+            "Releases are not configured: add a `deployments` section with the repository "
+            "to the configuration."
         )
     try:
         return await _check(plan, mirror, settings.tag_pattern, settings.stable_branch_pattern)
@@ -94,7 +95,8 @@ async def _check(plan: ReleasePlan, mirror: GitMirror, tag_pattern: str, branch_
     if tag_sha is None and branch_sha is None:
         return answer(
             False,
-            line(":grey_question: ", Strong(f"release {plan.milestone} is unknown"), ": neither tag ", Code(tag),
+            line(":grey_question: ", Strong(f"release {plan.milestone} is unknown"), ": neither tag ",
+                 Code(tag),
                  " nor branch ", Code(branch), " exists in the mirror."),
         )  # fmt: skip
     merged = [c for c in candidates if await mirror.contains(c.sha, mirror.default_branch)]
