@@ -99,5 +99,7 @@ class Runtime:
     async def close(self) -> None:
         for task in self._tasks:
             task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
         for client in self.clients:
             await client.aclose()

@@ -227,6 +227,10 @@ async def _run(*args: str, stdin: str | None = None, timeout: float) -> _Result:
         process.kill()
         await process.wait()
         return _Result(124, "", f"{args[0]} timed out")
+    except asyncio.CancelledError:
+        process.kill()
+        await process.wait()
+        raise
     return _Result(process.returncode or 0, out.decode(errors="replace"), err.decode(errors="replace"))
 
 

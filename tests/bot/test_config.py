@@ -32,6 +32,9 @@ def test_the_example_configuration() -> None:
     assert config.channels_for(config.default_environment) == ("#production",)
     assert config.channels_for(config.environments[0]) == ()
     assert config.definitions == ((ROOT / "deploy" / "feature_flags").resolve(),)
+    assert config.deployments is not None
+    assert config.deployments.environments == ("gprd", "gprd-cny", "gstg", "gstg-cny", "gstg-ref")
+    assert config.deployments.repository == str(ROOT) and not config.deployments.is_url
 
 
 def base(**extra: Any) -> dict[str, Any]:
