@@ -17,7 +17,10 @@ __all__ = [
     "Config",
     "ConfigError",
     "Deployments",
+    "E2ETrigger",
     "Environment",
+    "ProductionCheck",
+    "Safety",
     "Secrets",
     "SlackChannels",
     "load_config",
@@ -39,6 +42,16 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
+class E2ETrigger:
+    """A GitLab pipeline trigger that runs the end-to-end tests of an environment."""
+
+    project: str  # GitLab project ID or full path
+    ref: str = "master"
+    token_env: str = "E2E_TRIGGER_TOKEN"  # the environment variable holding the trigger token
+    qa_actors: tuple[str, ...] = ()  # a change scoped to these actors only still triggers
+
+
+@dataclass(frozen=True, slots=True)
 class Environment:
     option: str
     name: str
@@ -49,6 +62,7 @@ class Environment:
     default: bool = False
     channels: tuple[str, ...] = ()
     qa_channel: str | None = None
+    e2e_trigger: E2ETrigger | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +96,7 @@ class Secrets:
     app_token: str | None = None
     api_url: str | None = None
     gitlab_webhook_token: str | None = None
+    gitlab_api_token: str | None = None
 
     @classmethod
     def from_environment(cls, env: Mapping[str, str] | None = None) -> Secrets:
@@ -92,6 +107,7 @@ class Secrets:
             app_token=values.get("SLACK_APP_TOKEN") or None,
             api_url=values.get("SLACK_API_URL") or None,
             gitlab_webhook_token=values.get("GITLAB_WEBHOOK_TOKEN") or None,
+            gitlab_api_token=values.get("GITLAB_API_TOKEN") or None,
         )
 
 
@@ -115,6 +131,29 @@ class Deployments:
 
 
 @dataclass(frozen=True, slots=True)
+class ProductionCheck:
+    timeout: float = 5.0  # for all checks together
+    alertmanager_url: str | None = None
+    alertmanager_matchers: tuple[str, ...] = ()
+    http_urls: tuple[str, ...] = ()
+    deployments: tuple[str, ...] = ()  # a deployment running in these blocks
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.alertmanager_url or self.http_urls or self.deployments)
+
+
+@dataclass(frozen=True, slots=True)
+class Safety:
+    production_check: ProductionCheck = field(default_factory=ProductionCheck)
+    consistency_environment: str | None = "staging"  # paired with production; None: no consistency check
+    percentage_step: float | None = None  # warn when production rises more than this many points
+    require_rollout_issue: bool = False
+    gitlab_url: str = "https://gitlab.com"
+    log_project: str | None = None  # GitLab project for change-log issues; token: GITLAB_API_TOKEN
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     environments: tuple[Environment, ...]
     slack: SlackChannels = field(default_factory=SlackChannels)
@@ -124,6 +163,7 @@ class Config:
     access: tuple[AccessRule, ...] | None = None
     definitions: tuple[Path, ...] = ()
     deployments: Deployments | None = None
+    safety: Safety = field(default_factory=Safety)
     path: Path | None = None
 
     @property
@@ -142,13 +182,33 @@ class Config:
         return ()
 
 
-_TOP = ("redis_url", "redis_prefix", "slack", "environments", "teams", "access", "definitions", "deployments")
+_TOP = (
+    "redis_url",
+    "redis_prefix",
+    "safety",
+    "slack",
+    "environments",
+    "teams",
+    "access",
+    "definitions",
+    "deployments",
+)
 _DEPLOYMENTS = (
     "environments", "repository", "web_url", "default_branch", "fetch_interval", "mirror_path", "history",
     "tag_pattern", "stable_branch_pattern",
 )  # fmt: skip
 _SLACK = ("production_channel", "log_channel", "security_channel")
-_ENV = ("option", "name", "host", "redis_url", "prefix", "production", "default", "channels", "qa_channel")
+_ENV = (
+    "option", "name", "host", "redis_url", "prefix", "production", "default", "channels", "qa_channel",
+    "e2e_trigger",
+)  # fmt: skip
+_TRIGGER = ("project", "ref", "token_env", "qa_actors")
+_SAFETY = (
+    "production_check", "consistency_environment", "percentage_step", "require_rollout_issue", "gitlab_url",
+    "log_project",
+)  # fmt: skip
+_CHECK = ("timeout", "alertmanager", "http", "deployments")
+_ALERTMANAGER = ("url", "matchers")
 _ACCESS = ("environments", "users", "usergroups", "anyone")
 
 
@@ -234,6 +294,67 @@ def _environment(i: int, raw: Any) -> Environment:
             for j, c in enumerate(_list(f"{where}.channels", data.get("channels")))
         ),
         qa_channel=_channel(f"{where}.qa_channel", data.get("qa_channel"), optional=True),
+        e2e_trigger=_trigger(f"{where}.e2e_trigger", data.get("e2e_trigger")),
+    )
+
+
+def _trigger(where: str, raw: Any) -> E2ETrigger | None:
+    if raw is None:
+        return None
+    data = _mapping(where, raw)
+    _unknown_keys(where, data, _TRIGGER)
+    return E2ETrigger(
+        project=str(_text(f"{where}.project", str(data.get("project") or ""))),
+        ref=str(data.get("ref") or "master"),
+        token_env=str(data.get("token_env") or "E2E_TRIGGER_TOKEN"),
+        qa_actors=tuple(str(a) for a in _list(f"{where}.qa_actors", data.get("qa_actors"))),
+    )
+
+
+def _http_url(where: str, value: Any) -> str:
+    text = str(_text(where, value))
+    if not text.startswith(("http://", "https://")):
+        raise ConfigError(f"{where}: {text!r} is not an http(s) URL")
+    return text.rstrip("/")
+
+
+def _safety(raw: Any, environments: tuple[Environment, ...]) -> Safety:
+    data = _mapping("safety", raw)
+    _unknown_keys("safety", data, _SAFETY)
+    check_raw = _mapping("safety.production_check", data.get("production_check"))
+    _unknown_keys("safety.production_check", check_raw, _CHECK)
+    alert_raw = _mapping("safety.production_check.alertmanager", check_raw.get("alertmanager"))
+    _unknown_keys("safety.production_check.alertmanager", alert_raw, _ALERTMANAGER)
+    timeout = check_raw.get("timeout", 5)
+    if not isinstance(timeout, int | float) or isinstance(timeout, bool) or not 0.1 <= timeout <= 60:
+        raise ConfigError("safety.production_check.timeout: seconds for all checks together, 0.1-60")
+    check = ProductionCheck(
+        timeout=float(timeout),
+        alertmanager_url=_http_url("safety.production_check.alertmanager.url", alert_raw["url"])
+        if alert_raw.get("url") else None,
+        alertmanager_matchers=tuple(str(m) for m in _list("safety.production_check.alertmanager.matchers",
+                                                            alert_raw.get("matchers"))),
+        http_urls=tuple(_http_url(f"safety.production_check.http[{i}]", u)
+                        for i, u in enumerate(_list("safety.production_check.http", check_raw.get("http")))),
+        deployments=tuple(str(d) for d in _list("safety.production_check.deployments", check_raw.get("deployments"))),
+    )  # fmt: skip
+    pair: str | None = str(data.get("consistency_environment") or "staging")
+    if not any(e.option == pair for e in environments):
+        if "consistency_environment" in data:
+            raise ConfigError(f"safety.consistency_environment: no environment has option {pair!r}")
+        pair = None  # the default, staging, is not configured: no consistency check
+    step = data.get("percentage_step")
+    if step is not None and (
+        not isinstance(step, int | float) or isinstance(step, bool) or not 0 < step <= 100
+    ):
+        raise ConfigError("safety.percentage_step: percentage points, more than 0 and at most 100")
+    return Safety(
+        production_check=check,
+        consistency_environment=pair,
+        percentage_step=float(step) if step is not None else None,
+        require_rollout_issue=_bool("safety.require_rollout_issue", data.get("require_rollout_issue")),
+        gitlab_url=_http_url("safety.gitlab_url", data.get("gitlab_url") or "https://gitlab.com"),
+        log_project=str(data["log_project"]) if data.get("log_project") else None,
     )
 
 
@@ -359,6 +480,7 @@ def parse_config(data: Any, path: Path | None = None) -> Config:
         access=access,
         definitions=definitions,
         deployments=_deployments(root.get("deployments"), base),
+        safety=_safety(root.get("safety"), environments),
         path=path,
     )
 

@@ -10,30 +10,54 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 
 import structlog
 
 from bot.chat import ChatBackend
 from bot.grammar import COMMANDS
-from bot.parsing import UsageError, parse
+from bot.parsing import Invocation, UsageError, parse
 from bot.policy import authorize
 from bot.runtime import Runtime
 from flags import StoreUnavailable
-from handlers import HANDLERS
+from handlers import HANDLERS, feature
 from handlers.context import Caller, Context
+from handlers.feature import rollback_plan
 from handlers.help import command_help
 from handlers.reply import Code, CrossPost, Mention, Reply, Section, error_reply, line
 
-__all__ = ["run"]
+__all__ = ["Notify", "roll_back", "run"]
 
 _log = structlog.get_logger("bot")
 
 
-async def run(text: str, caller: Caller, runtime: Runtime, chat: ChatBackend) -> Reply:
+Notify = Callable[[str], Awaitable[None]]
+
+
+async def run(
+    text: str, caller: Caller, runtime: Runtime, chat: ChatBackend, notify: Notify | None = None
+) -> Reply:
+    """Run a command typed as ``text`` (what follows ``/chatops``)."""
+    return await _guarded(text, caller, runtime, chat, lambda: _run(text, caller, runtime, chat, notify))
+
+
+async def roll_back(
+    value: str, caller: Caller, runtime: Runtime, chat: ChatBackend, notify: Notify | None = None
+) -> Reply:
+    """Run a Roll back button click: the same rules and checks as `feature set`."""
+    label = f"[Roll back button {value[:120]}]"
+    return await _guarded(
+        label, caller, runtime, chat, lambda: _roll_back(value, label, caller, runtime, chat, notify)
+    )
+
+
+async def _guarded(
+    text: str, caller: Caller, runtime: Runtime, chat: ChatBackend, work: Callable[[], Awaitable[Reply]]
+) -> Reply:
     started = time.perf_counter()
     log = _log.bind(user=caller.user_id, channel=caller.channel_id, command=text[:200])
     try:
-        reply = await _run(text, caller, runtime, chat)
+        reply = await work()
     except Exception:
         error_id = uuid.uuid4().hex[:8]
         log.exception("bot.command_crashed", error_id=error_id)
@@ -48,15 +72,37 @@ async def run(text: str, caller: Caller, runtime: Runtime, chat: ChatBackend) ->
     return reply
 
 
-async def _run(text: str, caller: Caller, runtime: Runtime, chat: ChatBackend) -> Reply:
+def _context(runtime: Runtime, caller: Caller, notify: Notify | None) -> Context:
+    return Context(
+        runtime.config, runtime.stores, caller, runtime.definitions, runtime.deployments, runtime.mirror,
+        runtime.services, notify,
+    )  # fmt: skip
+
+
+async def _roll_back(
+    value: str, label: str, caller: Caller, runtime: Runtime, chat: ChatBackend, notify: Notify | None
+) -> Reply:
+    invocation = Invocation("feature", "rollback", (), {}, (), False, label)
+    try:
+        plan = rollback_plan(value, invocation, runtime.config.environments)
+    except UsageError as error:
+        return error_reply(f"{error} Nothing was changed.")
+    refusal = await authorize(plan, caller, runtime.config, chat)
+    if refusal is not None:
+        _log.warning("bot.refused", user=caller.user_id, channel=caller.channel_id, reason=refusal.reason)
+        return _refused(refusal.message, refusal.reason, label, caller, runtime)
+    return await feature.handle(plan, _context(runtime, caller, notify))
+
+
+async def _run(
+    text: str, caller: Caller, runtime: Runtime, chat: ChatBackend, notify: Notify | None
+) -> Reply:
     config = runtime.config
     try:
         invocation = parse(text, config)
     except UsageError as error:
         return error_reply(str(error))
-    context = Context(
-        config, runtime.stores, caller, runtime.definitions, runtime.deployments, runtime.mirror
-    )
+    context = _context(runtime, caller, notify)
     if invocation.help:
         spec = COMMANDS[invocation.command]
         return command_help(spec, config, spec.subcommand(invocation.subcommand))

@@ -7,9 +7,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from slack_sdk.models.blocks import Block, ContextBlock, MarkdownTextObject, SectionBlock
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ConfirmObject,
+    ContextBlock,
+    MarkdownTextObject,
+    PlainTextObject,
+    SectionBlock,
+)
 
-from handlers.reply import Code, CrossPost, Line, Link, Mention, Reply, Section, Segment, Strong
+from handlers.reply import Action, Code, CrossPost, Line, Link, Mention, Reply, Section, Segment, Strong
 
 __all__ = ["MAX_BLOCKS", "MAX_SECTION_CHARS", "SlackMessage", "escape", "to_slack", "to_text"]
 
@@ -90,12 +99,34 @@ class SlackMessage:
     blocks: list[dict[str, Any]]
 
 
-def _messages(summary: str, sections: Sequence[Section], notes: Sequence[Line] = ()) -> list[SlackMessage]:
+def _button(action: Action) -> ButtonElement:
+    confirm = ConfirmObject(
+        title=PlainTextObject(text="Roll back?"),
+        text=MarkdownTextObject(
+            text=escape(f"{action.label}: restore the flag as it was before this change.")
+        ),
+        confirm=PlainTextObject(text="Roll back"),
+        deny=PlainTextObject(text="Cancel"),
+    )
+    return ButtonElement(
+        text=PlainTextObject(text=action.label[:75]),
+        action_id=action.action_id,
+        value=action.value[:2000],
+        style=action.style or None,
+        confirm=confirm if action.action_id == "rollback" else None,
+    )
+
+
+def _messages(
+    summary: str, sections: Sequence[Section], notes: Sequence[Line] = (), actions: Sequence[Action] = ()
+) -> list[SlackMessage]:
     blocks: list[Block] = []
     for section in sections:
         blocks += [SectionBlock(text=MarkdownTextObject(text=t)) for t in _section_texts(section)]
     for note in notes:
         blocks += [ContextBlock(elements=[MarkdownTextObject(text=t)]) for t in _safe_cuts(_line(note), 2000)]
+    if actions:
+        blocks.append(ActionsBlock(elements=[_button(a) for a in actions[:25]]))
     if not blocks:
         blocks = [SectionBlock(text=MarkdownTextObject(text=escape(summary)[:MAX_SECTION_CHARS]))]
     chunks = [blocks[i : i + MAX_BLOCKS] for i in range(0, len(blocks), MAX_BLOCKS)]
@@ -112,8 +143,9 @@ def _messages(summary: str, sections: Sequence[Section], notes: Sequence[Line] =
 
 def to_slack(reply: Reply | CrossPost) -> list[SlackMessage]:
     """One or more messages, each within 50 blocks and 3,000 characters a section."""
-    notes = reply.notes if isinstance(reply, Reply) else ()
-    return _messages(reply.summary, reply.sections, notes)
+    if isinstance(reply, Reply):
+        return _messages(reply.summary, reply.sections, reply.notes, reply.actions)
+    return _messages(reply.summary, reply.sections)
 
 
 def _plain(segment: Segment) -> str:
@@ -142,4 +174,5 @@ def to_text(reply: Reply | CrossPost) -> str:
         ]
     if isinstance(reply, Reply):
         out += ["! " + "".join(_plain(s) for s in note) for note in reply.notes]
+        out += [f"[{a.label}] to press it, type: :{a.action_id} {a.value}" for a in reply.actions]
     return "\n".join(out) if out else reply.summary

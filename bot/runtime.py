@@ -7,12 +7,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import aiohttp
 import redis.asyncio as aioredis
 import structlog
 
-from bot.config import Config
+from bot.config import Config, Secrets
 from bot.deployments.mirror import GitMirror
 from bot.deployments.registry import DeploymentRegistry
+from bot.services import BotServices
 from flags import Definition, FlagStore, load_definitions, resolve_redis_url
 from flags.embedded import DEFAULT_DIRECTORY
 
@@ -29,7 +31,9 @@ class Runtime:
     clients: list[aioredis.Redis] = field(default_factory=list)
     deployments: DeploymentRegistry | None = None
     mirror: GitMirror | None = None
+    services: BotServices | None = None  # set by open(): it needs the event loop
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _session: aiohttp.ClientSession | None = None
 
     @classmethod
     def start(cls, config: Config, embedded_directory: Path = DEFAULT_DIRECTORY) -> Runtime:
@@ -75,9 +79,14 @@ class Runtime:
         )
         return cls(config, stores, definitions, list(clients.values()), registry, mirror)
 
-    async def open(self) -> None:
-        """Start background work: the first fetch of a URL mirror (awaited when there is no clone
-        yet), then fetching on its interval."""
+    async def open(self, secrets: Secrets | None = None) -> None:
+        """Start what needs the event loop: the HTTP session for checks and GitLab, the first fetch
+        of a URL mirror (awaited when there is no clone yet), then fetching on its interval."""
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
+            self.services = BotServices(
+                self.config, secrets or Secrets.from_environment(), self._session, self.deployments
+            )
         mirror = self.mirror
         if mirror is None:
             return
@@ -101,5 +110,8 @@ class Runtime:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
         for client in self.clients:
             await client.aclose()

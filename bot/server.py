@@ -53,7 +53,7 @@ async def create_web_app(runtime: Runtime, secrets: Secrets) -> web.Application:
         return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     async def open_runtime(app: web.Application) -> None:
-        await runtime.open()
+        await runtime.open(secrets)
 
     async def close_runtime(app: web.Application) -> None:
         await session.close()
@@ -98,7 +98,7 @@ def socket_mode(config: Config, secrets: Secrets) -> int:
 
     async def main() -> None:
         runtime = Runtime.start(config)
-        await runtime.open()
+        await runtime.open(secrets)
         session = aiohttp.ClientSession()
         app = build_app(runtime, secrets, session, socket_mode=True)
         assert secrets.app_token is not None

@@ -55,8 +55,20 @@ def _print(reply: Reply, posts: list[CrossPost], channel: str, out: TextIO) -> N
 
 
 async def run_line(text: str, caller: Caller, runtime: Runtime, backend: ShellBackend, out: TextIO) -> Reply:
+    """A typed line: a command, or ``:rollback VALUE`` to press a Roll back button."""
     backend.posted.clear()
-    reply = await dispatch.run(_strip_prefix(text), caller, runtime, backend)
+
+    async def notify(message: str) -> None:
+        out.write(f"[{caller.channel_label}] (only visible to you) {message}\n")
+        out.flush()
+
+    stripped = text.strip()
+    if stripped.startswith(":rollback "):
+        reply = await dispatch.roll_back(
+            stripped.removeprefix(":rollback ").strip(), caller, runtime, backend, notify
+        )
+    else:
+        reply = await dispatch.run(_strip_prefix(text), caller, runtime, backend, notify)
     _print(reply, list(backend.posted), caller.channel_label, out)
     return reply
 

@@ -22,7 +22,7 @@ from bot.config import Secrets
 from bot.runtime import Runtime
 from bot.slack_api import SlackBackend, respond, web_client
 from handlers.context import Caller
-from handlers.reply import error_reply
+from handlers.reply import Reply, Section, error_reply, line
 
 __all__ = ["build_app", "connect_socket_mode", "events_handler"]
 
@@ -52,15 +52,39 @@ def build_app(
             channel_id=command.get("channel_id", ""),
             channel_name=command.get("channel_name", ""),
         )
+        await _answer(command.get("response_url", ""), lambda notify: dispatch.run(
+            command.get("text", ""), caller, runtime, backend, notify
+        ))  # fmt: skip
+
+    @app.action("rollback")
+    async def rollback(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        user, channel = body.get("user") or {}, body.get("channel") or {}
+        caller = Caller(
+            user_id=str(user.get("id", "")),
+            user_name=str(user.get("username") or user.get("name") or ""),
+            channel_id=str(channel.get("id", "")),
+            channel_name=str(channel.get("name", "")),
+        )
+        actions = body.get("actions") or [{}]
+        value = str(actions[0].get("value", ""))
+        await _answer(body.get("response_url", ""), lambda notify: dispatch.roll_back(
+            value, caller, runtime, backend, notify
+        ))  # fmt: skip
+
+    async def _answer(response_url: str, work: Callable[[dispatch.Notify], Awaitable[Reply]]) -> None:
+        async def notify(text: str) -> None:
+            await respond(response_url, Reply(True, text, (Section((line(text),)),)), session)
+
         try:
-            reply = await dispatch.run(command.get("text", ""), caller, runtime, backend)
-        except Exception:  # dispatch.run does not raise; this is the last line of defence
+            reply = await work(notify)
+        except Exception:  # dispatch does not raise; this is the last line of defence
             _log.exception("bot.dispatch_failed")
             reply = error_reply("Something went wrong on our side; check the flag with `feature get`.")
         try:
-            await respond(command["response_url"], reply, session)
+            await respond(response_url, reply, session)
         except Exception:
-            _log.exception("bot.respond_failed", response_url_host=str(command.get("response_url", ""))[:40])
+            _log.exception("bot.respond_failed")
 
     return app
 

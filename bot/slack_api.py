@@ -153,6 +153,7 @@ async def respond(response_url: str, reply: Reply, session: aiohttp.ClientSessio
             text=message.text,
             blocks=message.blocks or None,
             response_type="in_channel" if reply.public else "ephemeral",
+            replace_original=False,  # a button's answer is a new message: the change it undid stays visible
         )
         if response.status_code >= 400:
             _log.warning("bot.respond_failed", status=response.status_code, body=response.body[:200])

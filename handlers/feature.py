@@ -9,6 +9,7 @@ returns a Reply with the cross-posts the change needs.
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass
 from datetime import UTC
 
@@ -18,27 +19,24 @@ from bot.parsing import Invocation, UsageError
 from flags import (
     ActorId,
     AuditEntry,
-    AuditInfo,
     Change,
-    ChangeResult,
     DeleteFlag,
     FlagName,
     FlagsError,
-    FlagState,
     GroupName,
-    SetBoolean,
-    SetPercentageOfActors,
-    SetPercentageOfTime,
     SetScopes,
     StoreUnavailable,
     build_change,
 )
+from handlers import change
 from handlers.context import Context
-from handlers.reply import Code, CrossPost, Line, Link, Mention, Reply, Section, Strong, line
+from handlers.definition_info import definition_section
+from handlers.reply import Code, Line, Mention, Reply, Section, Strong, line
 
-__all__ = ["FeaturePlan", "handle", "plan"]
+__all__ = ["FeaturePlan", "handle", "plan", "rollback_plan"]
 
-_WRITES = ("set", "delete")
+_WRITES = ("set", "delete", "rollback")
+_ENTRY_ID = re.compile(r"[0-9]{1,20}-[0-9]{1,10}")
 _SET_USAGE = "`/chatops run feature set NAME true|false|PERCENTAGE [--actors] [--staging ...]`"
 
 
@@ -50,6 +48,7 @@ class FeaturePlan:
     name: str = ""
     change: Change | None = None
     value_label: str = ""
+    rollback_of: str = ""  # the audit entry a roll back undoes
 
     @property
     def writes(self) -> bool:
@@ -73,6 +72,18 @@ def plan(invocation: Invocation, context: Context) -> FeaturePlan:
     name = _flag_name(args[0])
     change = DeleteFlag() if sub == "delete" else None
     return FeaturePlan(sub, invocation, invocation.environments, name, change, "deleted")
+
+
+def rollback_plan(value: str, invocation: Invocation, environments: tuple[Environment, ...]) -> FeaturePlan:
+    """The plan of a Roll back button: its value is ``ENV_OPTION|FLAG|AUDIT_ENTRY_ID``."""
+    parts = value.split("|")
+    if len(parts) != 3:
+        raise UsageError("This button does not name a change to roll back.")
+    option, name, entry = parts
+    environment = next((e for e in environments if e.option == option), None)
+    if environment is None or not _ENTRY_ID.fullmatch(entry):
+        raise UsageError("This button does not name a change this bot recorded.")
+    return FeaturePlan("rollback", invocation, (environment,), _flag_name(name), rollback_of=entry)
 
 
 def _no_more(args: tuple[str, ...], count: int, message: str) -> None:
@@ -201,17 +212,6 @@ def _value_label(change: Change, value: str) -> str:
     return change.describe().removeprefix("set to ")
 
 
-def _enables(change: Change | None) -> bool:
-    if isinstance(change, SetBoolean | SetScopes):
-        return change.enabled if isinstance(change, SetScopes) else change.value
-    if isinstance(change, SetPercentageOfActors | SetPercentageOfTime):
-        return change.percentage.value > 0
-    return False
-
-
-# -- handle -------------------------------------------------------------------------------------
-
-
 async def handle(plan: FeaturePlan, context: Context) -> Reply:
     if plan.subcommand == "get":
         return await _get(plan, context)
@@ -219,7 +219,9 @@ async def handle(plan: FeaturePlan, context: Context) -> Reply:
         return await _list(plan, context)
     if plan.subcommand == "history":
         return await _history(plan, context)
-    return await _change(plan, context)
+    if plan.subcommand == "rollback":
+        return await change.roll_back(plan, context)
+    return await change.run_change(plan, context)
 
 
 def _unreachable(error: StoreUnavailable, environment: Environment) -> Line:
@@ -250,7 +252,7 @@ async def _get(plan: FeaturePlan, context: Context) -> Reply:
             entry += line(f" (version {record.version}, last ", *_by(last[0]), ")")
         lines.append(entry)
     sections = [Section(tuple(lines), title=line("Feature flag ", Code(plan.name)))]
-    sections += _definition_section(plan.name, context)
+    sections += definition_section(plan.name, context)
     return Reply(not failed, f"Feature flag {plan.name}", tuple(sections), public=not failed)
 
 
@@ -258,20 +260,6 @@ def _by(entry: AuditEntry) -> Line:
     when = entry.at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
     who: Line = (Mention(entry.who_id, entry.who),) if entry.who_id else (entry.who,)
     return line(f"{entry.description} by ", *who, f" at {when}")
-
-
-def _definition_section(name: str, context: Context) -> list[Section]:
-    definition = context.definitions.get(name)
-    if definition is None:
-        return []
-    lines: list[Line] = [
-        line(f"type {definition.type}, group {definition.group}, milestone {definition.milestone}")
-    ]
-    if definition.rollout_issue_url:
-        lines.append(
-            line("Rollout issue: ", Link(definition.rollout_issue_url, definition.rollout_issue_url))
-        )
-    return [Section(tuple(lines))]
 
 
 async def _list(plan: FeaturePlan, context: Context) -> Reply:
@@ -320,121 +308,3 @@ def _checks(checks: dict[str, str] | object) -> Line:
     if not isinstance(checks, dict) or not checks:
         return ()
     return line(" (" + ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in sorted(checks.items())) + ")")
-
-
-async def _change(plan: FeaturePlan, context: Context) -> Reply:
-    assert plan.change is not None
-    caller = context.caller
-    checks = {}
-    if plan.invocation.flag("ignore-production-check") and any(e.production for e in plan.targets):
-        checks["production_check"] = "ignored (--ignore-production-check)"
-    if plan.invocation.flag("ignore-feature-flag-consistency-check"):
-        checks["consistency_check"] = "ignored (--ignore-feature-flag-consistency-check)"
-    audit = AuditInfo(
-        who=caller.user_name or caller.user_id,
-        who_id=caller.user_id,
-        channel=caller.channel_label,
-        command=f"/chatops {plan.invocation.text}".strip(),
-        checks=checks,
-    )
-    done: list[tuple[Environment, ChangeResult]] = []
-    failure: tuple[Environment, StoreUnavailable] | None = None
-    for environment in plan.targets:
-        try:
-            result = await context.stores[environment.option].apply(plan.name, plan.change, audit)
-        except StoreUnavailable as error:
-            failure = (environment, error)
-            break
-        done.append((environment, result))
-    return _change_reply(plan, context, done, failure)
-
-
-def _verb(plan: FeaturePlan) -> str:
-    return plan.change.describe() if plan.change is not None else ""
-
-
-def _change_reply(
-    plan: FeaturePlan,
-    context: Context,
-    done: list[tuple[Environment, ChangeResult]],
-    failure: tuple[Environment, StoreUnavailable] | None,
-) -> Reply:
-    caller = context.caller
-    who = Mention(caller.user_id, caller.user_name)
-    names = ", ".join(e.name for e, _ in done)
-    lines: list[Line] = []
-    for environment, result in done:
-        lines.append(
-            line(
-                Strong(environment.name),
-                ": ",
-                Code(_state(result.before, result.before_exists)),
-                " → ",
-                Code(_state(result.after, result.after_exists)),
-                f" (version {result.version})",
-            )
-        )
-    if failure is not None:
-        environment, error = failure
-        remaining = [e.name for e in plan.targets[len(done) + 1 :]]
-        lines.append(
-            line(
-                "Failed on ",
-                Strong(environment.name),
-                f": could not reach Redis for {environment.name} ({error.reason}).",
-            )
-        )
-        if remaining:
-            lines.append(line("Not attempted: " + ", ".join(remaining) + "."))
-        lines.append(
-            line("Nothing was changed on the failed or later environments; run the command again for them.")
-        )
-    if done:
-        title = line("Feature flag ", Code(plan.name), f" {_verb(plan)} on {names} by ", who)
-    else:
-        title = line("Feature flag ", Code(plan.name), " was not changed")
-    sections = [Section(tuple(lines), title=title), *_definition_section(plan.name, context)]
-    summary = f"Feature flag {plan.name} {_verb(plan)} on {names}" if done else f"{plan.name} was not changed"
-    return Reply(
-        ok=failure is None,
-        summary=summary,
-        sections=tuple(sections),
-        public=bool(done),
-        cross_posts=_cross_posts(plan, context, done),
-    )
-
-
-def _state(state: FlagState, exists: bool) -> str:
-    if not exists and state.is_empty:
-        return "not set"
-    return state.describe()
-
-
-def _cross_posts(
-    plan: FeaturePlan, context: Context, done: list[tuple[Environment, ChangeResult]]
-) -> tuple[CrossPost, ...]:
-    if not done:
-        return ()
-    caller = context.caller
-    who = Mention(caller.user_id, caller.user_name)
-    config = context.config
-    names = ", ".join(e.name for e, _ in done)
-    summary = f"Feature flag {plan.name} {_verb(plan)} on {names}"
-    announce = line(
-        "Feature flag ", Code(plan.name), f" {_verb(plan)} on {names} by ", who, f" in {caller.channel_label}"
-    )
-    command = line(Code(f"/chatops {plan.invocation.text}"))
-    body = (Section((announce, command)), *_definition_section(plan.name, context))
-    posts: list[CrossPost] = []
-    definition = context.definitions.get(plan.name)
-    team_channel = config.teams.get(definition.group) if definition else None
-    if team_channel and any(e.production for e, _ in done):
-        posts.append(CrossPost(team_channel, "team channel", body, summary))
-    if config.slack.log_channel:
-        posts.append(CrossPost(config.slack.log_channel, "log channel", body, summary))
-    if plan.subcommand == "set":
-        for environment, _result in done:
-            if environment.qa_channel and _enables(plan.change):
-                text = f"Feature flag {plan.name} has been set to {plan.value_label} on {environment.name}"
-                posts.append(CrossPost(environment.qa_channel, "QA channel", (Section((line(text),)),), text))
-    return tuple(posts)

@@ -7,9 +7,10 @@ text can never become a Slack mention or link.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 __all__ = [
+    "Action",
     "Code",
     "CrossPost",
     "Line",
@@ -71,6 +72,16 @@ class CrossPost:
 
 
 @dataclass(frozen=True, slots=True)
+class Action:
+    """A button: Slack shows it; the shell prints how to press it."""
+
+    label: str
+    action_id: str
+    value: str
+    style: str = ""  # "", "primary" or "danger"
+
+
+@dataclass(frozen=True, slots=True)
 class Reply:
     ok: bool
     summary: str
@@ -78,9 +89,10 @@ class Reply:
     public: bool = False
     cross_posts: tuple[CrossPost, ...] = ()
     notes: tuple[Line, ...] = field(default=())
+    actions: tuple[Action, ...] = ()
 
     def with_notes(self, *notes: Line) -> Reply:
-        return Reply(self.ok, self.summary, self.sections, self.public, self.cross_posts, self.notes + notes)
+        return replace(self, notes=self.notes + notes)
 
 
 def error_reply(message: str, *, details: tuple[Line, ...] = ()) -> Reply:

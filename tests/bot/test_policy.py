@@ -15,7 +15,7 @@ from tests.bot.slack_stub import SlackStub, message_text
 async def test_channel_names_are_resolved_to_ids_and_cached(bot: BotUnderTest) -> None:
     # A private channel's slash command carries a name Slack chose ("privategroup"), not "production":
     # only the channel ID can prove this is #production.
-    body, response_id = bot.form(f"run feature set {FLAG} true", "U0SRE", "C0PROD")
+    body, response_id = bot.form(f"run feature set {FLAG} true --staging --production", "U0SRE", "C0PROD")
     body = body.replace("channel_name=C0PROD", "channel_name=privategroup")
     from tests.bot.conftest import signed_headers
 
@@ -26,13 +26,15 @@ async def test_channel_names_are_resolved_to_ids_and_cached(bot: BotUnderTest) -
     await bot.slack.wait_for(lambda: bot.slack.responses.get(response_id))
     assert bot.slack.responses[response_id][0]["response_type"] == "in_channel"
     assert bot.slack.count("conversations.list") == 1
-    await bot.text(f"run feature set {FLAG} false", channel="C0PROD")
+    await bot.text(f"run feature set {FLAG} false --production", channel="C0PROD")
     assert bot.slack.count("conversations.list") == 1  # cached
 
 
 async def test_user_group_membership_is_read_from_slack_and_cached(bot: BotUnderTest) -> None:
-    await bot.text(f"run feature set {FLAG} true", user="U0ONCALL", channel="#production")
-    await bot.text(f"run feature set {FLAG} false", user="U0ONCALL", channel="#production")
+    await bot.text(
+        f"run feature set {FLAG} true --staging --production", user="U0ONCALL", channel="#production"
+    )
+    await bot.text(f"run feature set {FLAG} false --production", user="U0ONCALL", channel="#production")
     assert bot.slack.count("usergroups.list") == 1
     assert bot.slack.count("usergroups.users.list") == 1
     assert await bot.redis.hgetall(f"{bot.prefix}gprd:{FLAG}") == {}
@@ -52,9 +54,9 @@ async def test_channels_given_as_ids_in_the_configuration(
     runner, url = await start_bot(data_path, slack, tmp_path / ".chatops")
     async with aiohttp.ClientSession() as session:
         bot = BotUnderTest(url, slack, prefix, None, session)  # type: ignore[arg-type]
-        ok = await bot.command(f"run feature set {FLAG} true", channel="#production")
+        ok = await bot.command(f"run feature set {FLAG} true --staging --production", channel="#production")
         assert ok["response_type"] == "in_channel"
-        refused = await bot.command(f"run feature set {FLAG} false", channel="#random")
+        refused = await bot.command(f"run feature set {FLAG} false --production", channel="#random")
         assert "may only run in C0PROD" in message_text(refused)
     await runner.cleanup()
 

@@ -27,14 +27,16 @@ def test_shell_runs_a_line_shows_every_cross_post_and_writes_redis(
 ) -> None:
     config = write_config(tmp_path, redis_url, prefix)
     done = shell("shell", "--config", str(config), "--user", "alice", "--usergroups", "sre",
-                 "--channel", "#production", "-c", f"/chatops run feature set {FLAG} true", cwd=tmp_path)  # fmt: skip
+                 "--channel", "#production", "-c", f"/chatops run feature set {FLAG} true --staging --production", cwd=tmp_path)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("[#production] (in channel)\n")
-    assert f"Feature flag `{FLAG}` set to true on gprd by @alice" in done.stdout
+    assert f"Feature flag `{FLAG}` set to true on gstg, gprd by @alice" in done.stdout
     assert "[#g_database_frameworks] (team channel)" in done.stdout
     assert "[#feature-flag-log] (log channel)" in done.stdout
     client = redis.Redis.from_url(redis_url, decode_responses=True)
     assert client.hgetall(f"{prefix}gprd:{FLAG}") == {"boolean": "true"}
+    assert "Checks: consistency check passed; production check not configured" in done.stdout
+    assert "[Roll back gprd] to press it, type: :rollback production|" in done.stdout
     client.close()
 
 

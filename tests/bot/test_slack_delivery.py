@@ -8,7 +8,7 @@ from tests.bot.slack_stub import message_text
 
 async def test_a_failed_cross_post_never_undoes_the_change_and_is_reported(bot: BotUnderTest) -> None:
     bot.slack.missing_channels.add("g_database_frameworks")
-    kind, text = await bot.text(f"run feature set {FLAG} true", channel="#production")
+    kind, text = await bot.text(f"run feature set {FLAG} true --staging --production", channel="#production")
     assert kind == "in_channel"
     assert await bot.redis.hgetall(f"{bot.prefix}gprd:{FLAG}") == {"boolean": "true"}
     assert (

@@ -36,7 +36,7 @@ async def _exercise(slack: SlackStub, runtime: Runtime) -> None:
     payload = {
         "token": "x", "team_id": "T0TEST", "channel_id": CHANNELS["production"], "channel_name": "production",
         "user_id": "U0SRE", "user_name": "sre", "command": "/chatops", "api_app_id": "A0APP",
-        "text": f"run feature set {FLAG} true", "response_url": f"{slack.url}/respond/socket1", "trigger_id": "t",
+        "text": f"run feature set {FLAG} true --staging --production", "response_url": f"{slack.url}/respond/socket1", "trigger_id": "t",
     }  # fmt: skip
     await slack.socket_send(
         {
@@ -50,7 +50,7 @@ async def _exercise(slack: SlackStub, runtime: Runtime) -> None:
     assert [a["envelope_id"] for a in slack.socket_acks] == ["env-1"]  # acked over the socket
     [response] = slack.responses["socket1"]
     assert response["response_type"] == "in_channel"
-    assert f"`{FLAG}` set to true on gprd by <@U0SRE>" in message_text(response)
+    assert f"`{FLAG}` set to true on gstg, gprd by <@U0SRE>" in message_text(response)
     store = runtime.stores["production"]
     assert (await store.get(FLAG)).state.boolean is True
 

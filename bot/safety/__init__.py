@@ -1,0 +1,1 @@
+"""Safety checks and traceability around flag changes (SPEC §5-§6)."""
