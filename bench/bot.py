@@ -99,9 +99,7 @@ async def drive(
             body, response_id = helper.form(text, "U0SRE", "#development")
             done = stub.expect(response_id) if e2e else None
             start = time.perf_counter()
-            async with session.post(
-                f"{url}/slack/events", data=body, headers=signed_headers(body)
-            ) as response:
+            async with session.post(f"{url}/slack/events", data=body, headers=signed_headers(body)) as response:
                 await response.read()
                 status = response.status
             acks.append((time.perf_counter() - start) * 1000)
@@ -144,9 +142,7 @@ async def main(seconds: float) -> None:
     work = Path(tempfile.mkdtemp(prefix="chatops-bench-"))
     redis_url = os.environ.get("REDIS_URL", "")
     prefix = f"bench-bot:{uuid.uuid4().hex[:8]}:"
-    config = (
-        write_config(work, redis_url, prefix) if redis_url else write_config(work, "", prefix, redis_url=None)
-    )
+    config = write_config(work, redis_url, prefix) if redis_url else write_config(work, "", prefix, redis_url=None)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "SLACK_BOT_TOKEN": "xoxb-bench",
            "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_API_URL": f"{stub.url}/api/"}  # fmt: skip
     bot_port, bare_port = free_port(), free_port()
@@ -162,12 +158,8 @@ async def main(seconds: float) -> None:
             await wait_healthy(session, bot_url)
             await wait_healthy(session, bare_url)
             process = psutil.Process(bot.pid)
-            await drive(
-                session, bot_url, stub, f"run feature set {FLAG} true --staging", 1.0, True, None
-            )  # warm up
-            get = await drive(
-                session, bot_url, stub, f"run feature get {FLAG} --staging", seconds, True, process
-            )
+            await drive(session, bot_url, stub, f"run feature set {FLAG} true --staging", 1.0, True, None)  # warm up
+            get = await drive(session, bot_url, stub, f"run feature get {FLAG} --staging", seconds, True, process)
             set_ = await drive(
                 session,
                 bot_url,

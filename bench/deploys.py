@@ -83,9 +83,7 @@ def build_repository(path: Path, commits: int) -> dict[str, int]:
             mainline.append(merge)
             merges[iid] = merge
         else:
-            mainline.append(
-                commit("master", f"Commit {mark + 1} on master", mainline[-1:], f"main/{mark % 100}.txt")
-            )
+            mainline.append(commit("master", f"Commit {mark + 1} on master", mainline[-1:], f"main/{mark % 100}.txt"))
         if stable_tip is None and mark >= cut_at:
             stable_tip = mainline[-1]
             out.append(f"reset refs/heads/16-5-stable\nfrom :{stable_tip}\n\n")
@@ -95,12 +93,8 @@ def build_repository(path: Path, commits: int) -> dict[str, int]:
                   [stable_tip or mainline[0]], "stable.txt")  # fmt: skip
     out.append(f"reset refs/tags/v16.5.0\nfrom :{pick}\n\n")
     out.append(f"reset refs/heads/master\nfrom :{mainline[-1]}\n\n")
-    subprocess.run(
-        ["git", "-C", str(path), "fast-import", "--quiet"], input="".join(out).encode(), check=True
-    )
-    subprocess.run(
-        ["git", "-C", str(path), "commit-graph", "write", "--reachable"], check=True, capture_output=True
-    )
+    subprocess.run(["git", "-C", str(path), "fast-import", "--quiet"], input="".join(out).encode(), check=True)
+    subprocess.run(["git", "-C", str(path), "commit-graph", "write", "--reachable"], check=True, capture_output=True)
     return {
         "merges": len(merges),
         "last_iid": last,
@@ -140,9 +134,7 @@ async def webhook_rate(url: str, token: str, events: list[dict[str, object]]) ->
         async def worker() -> None:
             while queue:
                 event = queue.pop()
-                async with session.post(
-                    f"{url}/webhooks/gitlab", json=event, headers={"X-Gitlab-Token": token}
-                ) as r:
+                async with session.post(f"{url}/webhooks/gitlab", json=event, headers={"X-Gitlab-Token": token}) as r:
                     await r.read()
                     assert r.status == 200, r.status
 
@@ -157,9 +149,7 @@ async def main(commits: int, rounds: int, events: int) -> None:
     started = time.perf_counter()
     shape = build_repository(repo, commits)
     count = int(
-        subprocess.run(
-            ["git", "-C", str(repo), "rev-list", "--all", "--count"], capture_output=True, text=True
-        ).stdout
+        subprocess.run(["git", "-C", str(repo), "rev-list", "--all", "--count"], capture_output=True, text=True).stdout
     )
     print(
         f"repository: {count:,} commits, {shape['merges']:,} merge requests, built in {time.perf_counter() - started:.1f} s"
@@ -187,9 +177,7 @@ async def main(commits: int, rounds: int, events: int) -> None:
         "gstg-ref": "master~50",
     }
     for env, spec in deployed.items():
-        await runtime.deployments.record(
-            Deployment(env, rev(repo, spec), "master", "success", time.time() - 3600)
-        )
+        await runtime.deployments.record(Deployment(env, rev(repo, spec), "master", "success", time.time() - 3600))
 
     old, recent, undeployed = rev(repo, "master~75000"), rev(repo, "master~250"), rev(repo, "master~10")
     status_lines = [f"run auto_deploy status {sha[:10]}" for sha in (old, recent, undeployed)]

@@ -39,9 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     with_config(shell)
     shell.add_argument("--user", default=os.environ.get("USER") or getpass.getuser() or "you")
     shell.add_argument("--usergroups", default="", help="comma-separated user groups you are a member of")
-    shell.add_argument(
-        "--channel", default="#chatops-shell", help="the channel you type in, e.g. '#production'"
-    )
+    shell.add_argument("--channel", default="#chatops-shell", help="the channel you type in, e.g. '#production'")
     shell.add_argument("-c", dest="line", help="run one line and exit (non-zero when refused or failed)")
 
     deployments = commands.add_parser("deployments", help="the deployment registry")
@@ -54,9 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     record.add_argument("--status", required=True, choices=("running", "success", "failed", "canceled"))
     record.add_argument("--package", default="", help="package or version deployed")
     record.add_argument("--url", default="", help="pipeline or job URL")
-    record.add_argument(
-        "--at", type=float, default=None, help="when the status changed (epoch seconds; default now)"
-    )
+    record.add_argument("--at", type=float, default=None, help="when the status changed (epoch seconds; default now)")
 
     definitions = commands.add_parser("definitions", help="flag definition files")
     definition_commands = definitions.add_subparsers(dest="definitions_command", required=True)

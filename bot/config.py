@@ -344,9 +344,7 @@ def _safety(raw: Any, environments: tuple[Environment, ...]) -> Safety:
             raise ConfigError(f"safety.consistency_environment: no environment has option {pair!r}")
         pair = None  # the default, staging, is not configured: no consistency check
     step = data.get("percentage_step")
-    if step is not None and (
-        not isinstance(step, int | float) or isinstance(step, bool) or not 0 < step <= 100
-    ):
+    if step is not None and (not isinstance(step, int | float) or isinstance(step, bool) or not 0 < step <= 100):
         raise ConfigError("safety.percentage_step: percentage points, more than 0 and at most 100")
     return Safety(
         production_check=check,
@@ -411,9 +409,7 @@ def _deployments(raw: Any, base: Path) -> Deployments | None:
         try:
             pattern.format(major=16, minor=5)
         except (KeyError, IndexError, ValueError) as error:
-            raise ConfigError(
-                f"deployments.{key}: {pattern!r} may only use {{major}} and {{minor}}"
-            ) from error
+            raise ConfigError(f"deployments.{key}: {pattern!r} may only use {{major}} and {{minor}}") from error
         patterns[key] = pattern
     mirror = data.get("mirror_path")
     return Deployments(
@@ -453,16 +449,13 @@ def parse_config(data: Any, path: Path | None = None) -> Config:
     defaults = [e.option for e in environments if e.default]
     if len(defaults) != 1:
         raise ConfigError(
-            "environments: exactly one environment must have default: true "
-            f"(found {len(defaults)}: {defaults})"
+            f"environments: exactly one environment must have default: true (found {len(defaults)}: {defaults})"
         )
     teams_raw = _mapping("teams", root.get("teams"))
     teams = {str(k): str(_channel(f"teams[{k!r}]", v)) for k, v in teams_raw.items()}
     access = None
     if "access" in root and root["access"] is not None:
-        access = tuple(
-            _access_rule(i, r, environments) for i, r in enumerate(_list("access", root["access"]))
-        )
+        access = tuple(_access_rule(i, r, environments) for i, r in enumerate(_list("access", root["access"])))
     base = path.parent if path else Path.cwd()
     definitions = tuple(
         (base / str(_text(f"definitions[{i}]", d))).resolve()

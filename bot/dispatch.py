@@ -34,9 +34,7 @@ _log = structlog.get_logger("bot")
 Notify = Callable[[str], Awaitable[None]]
 
 
-async def run(
-    text: str, caller: Caller, runtime: Runtime, chat: ChatBackend, notify: Notify | None = None
-) -> Reply:
+async def run(text: str, caller: Caller, runtime: Runtime, chat: ChatBackend, notify: Notify | None = None) -> Reply:
     """Run a command typed as ``text`` (what follows ``/chatops``)."""
     return await _guarded(text, caller, runtime, chat, lambda: _run(text, caller, runtime, chat, notify))
 
@@ -46,9 +44,7 @@ async def roll_back(
 ) -> Reply:
     """Run a Roll back button click: the same rules and checks as `feature set`."""
     label = f"[Roll back button {value[:120]}]"
-    return await _guarded(
-        label, caller, runtime, chat, lambda: _roll_back(value, label, caller, runtime, chat, notify)
-    )
+    return await _guarded(label, caller, runtime, chat, lambda: _roll_back(value, label, caller, runtime, chat, notify))
 
 
 async def _guarded(
@@ -66,9 +62,7 @@ async def _guarded(
             "Check the state (e.g. `feature get`) before retrying, and tell the bot's maintainers."
         )
     reply = await _deliver(reply, chat)
-    log.info(
-        "bot.command", ok=reply.ok, public=reply.public, ms=round((time.perf_counter() - started) * 1000, 1)
-    )
+    log.info("bot.command", ok=reply.ok, public=reply.public, ms=round((time.perf_counter() - started) * 1000, 1))
     return reply
 
 
@@ -94,9 +88,7 @@ async def _roll_back(
     return await feature.handle(plan, _context(runtime, caller, notify))
 
 
-async def _run(
-    text: str, caller: Caller, runtime: Runtime, chat: ChatBackend, notify: Notify | None
-) -> Reply:
+async def _run(text: str, caller: Caller, runtime: Runtime, chat: ChatBackend, notify: Notify | None) -> Reply:
     config = runtime.config
     try:
         invocation = parse(text, config)
@@ -133,9 +125,7 @@ def _refused(message: str, reason: str, text: str, caller: Caller, runtime: Runt
             line(f"Reason: {reason}."),
         )
     )
-    post = CrossPost(
-        security, "security channel", (report,), f"Refused chatops command in {caller.channel_label}"
-    )
+    post = CrossPost(security, "security channel", (report,), f"Refused chatops command in {caller.channel_label}")
     return Reply(reply.ok, reply.summary, reply.sections, reply.public, (post,))
 
 
@@ -146,12 +136,8 @@ async def _deliver(reply: Reply, chat: ChatBackend) -> Reply:
     notes = []
     for post, result in zip(reply.cross_posts, results, strict=True):
         if isinstance(result, BaseException):
-            _log.warning(
-                "bot.cross_post_failed", channel=post.channel, purpose=post.purpose, error=str(result)
-            )
+            _log.warning("bot.cross_post_failed", channel=post.channel, purpose=post.purpose, error=str(result))
             notes.append(
-                line(
-                    f"Could not post to {post.channel} ({post.purpose}): {result}. The change itself stands."
-                )
+                line(f"Could not post to {post.channel} ({post.purpose}): {result}. The change itself stands.")
             )
     return reply.with_notes(*notes) if notes else reply

@@ -157,9 +157,7 @@ RELEASE = CommandSpec(
             ("MERGE_REQUEST_URL", "MILESTONE"),
             "is the merge request's merge commit in the release of that milestone?",
             environments=False,
-            examples=(
-                "/chatops run release check https://gitlab.com/gitlab-org/gitlab/-/merge_requests/123 16.5",
-            ),
+            examples=("/chatops run release check https://gitlab.com/gitlab-org/gitlab/-/merge_requests/123 16.5",),
         ),
     ),
 )

@@ -21,9 +21,7 @@ __all__ = ["MAX_TEXT", "Invocation", "UsageError", "normalise", "parse", "tokeni
 MAX_TEXT = 4000
 
 _DASHES = re.compile(r"(^|(?<=\s))[\u2014\u2013\u2012\u2212\u2010\u2011]+")
-_QUOTES = str.maketrans(
-    {"\u201c": '"', "\u201d": '"', "\u201e": '"', "\u2018": "'", "\u2019": "'", "\u201a": "'"}
-)
+_QUOTES = str.maketrans({"\u201c": '"', "\u201d": '"', "\u201e": '"', "\u2018": "'", "\u2019": "'", "\u201a": "'"})
 _NBSP = str.maketrans({"\u00a0": " ", "\u2007": " ", "\u202f": " "})
 
 
@@ -172,8 +170,7 @@ def _parse_subcommand(
         if not has_value:
             if i >= len(words) or words[i].startswith("--"):
                 raise UsageError(
-                    f"`--{name}` needs a value, e.g. `--{name}={_placeholder(spec)}`."
-                    + _examples(sub.examples)
+                    f"`--{name}` needs a value, e.g. `--{name}={_placeholder(spec)}`." + _examples(sub.examples)
                 )
             value = words[i]
             i += 1
@@ -197,9 +194,7 @@ def _placeholder(spec: OptionSpec) -> str:
     return {"list": "a,b", "count": "5"}.get(spec.kind, "text")
 
 
-def _option_value(
-    spec: OptionSpec, value: str, previous: str | bool | tuple[str, ...] | None
-) -> str | tuple[str, ...]:
+def _option_value(spec: OptionSpec, value: str, previous: str | bool | tuple[str, ...] | None) -> str | tuple[str, ...]:
     name = spec.name
     if spec.kind == "list":
         items = tuple(v.strip() for v in value.split(","))

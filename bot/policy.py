@@ -32,9 +32,7 @@ async def _in_channel(caller: Caller, allowed: tuple[str, ...], chat: ChatBacken
     return False
 
 
-async def _may_change(
-    caller: Caller, environment: Environment, config: Config, chat: ChatBackend
-) -> str | None:
+async def _may_change(caller: Caller, environment: Environment, config: Config, chat: ChatBackend) -> str | None:
     """None when allowed, else why not."""
     if config.access is None:
         return None

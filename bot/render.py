@@ -102,9 +102,7 @@ class SlackMessage:
 def _button(action: Action) -> ButtonElement:
     confirm = ConfirmObject(
         title=PlainTextObject(text="Roll back?"),
-        text=MarkdownTextObject(
-            text=escape(f"{action.label}: restore the flag as it was before this change.")
-        ),
+        text=MarkdownTextObject(text=escape(f"{action.label}: restore the flag as it was before this change.")),
         confirm=PlainTextObject(text="Roll back"),
         deny=PlainTextObject(text="Cancel"),
     )

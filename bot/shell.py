@@ -64,18 +64,14 @@ async def run_line(text: str, caller: Caller, runtime: Runtime, backend: ShellBa
 
     stripped = text.strip()
     if stripped.startswith(":rollback "):
-        reply = await dispatch.roll_back(
-            stripped.removeprefix(":rollback ").strip(), caller, runtime, backend, notify
-        )
+        reply = await dispatch.roll_back(stripped.removeprefix(":rollback ").strip(), caller, runtime, backend, notify)
     else:
         reply = await dispatch.run(_strip_prefix(text), caller, runtime, backend, notify)
     _print(reply, list(backend.posted), caller.channel_label, out)
     return reply
 
 
-async def run_shell(
-    runtime: Runtime, user: str, usergroups: frozenset[str], channel: str, line: str | None
-) -> int:
+async def run_shell(runtime: Runtime, user: str, usergroups: frozenset[str], channel: str, line: str | None) -> int:
     caller = Caller(user_id=user, user_name=user, channel_id=channel, channel_name=channel)
     backend = ShellBackend(user, usergroups)
     out = sys.stdout

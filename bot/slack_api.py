@@ -46,9 +46,7 @@ def retry_handlers() -> list[AsyncRetryHandler]:
 def web_client(token: str | None, api_url: str | None, session: aiohttp.ClientSession) -> AsyncWebClient:
     """A Web API client on a shared HTTP session (kept-alive connections), with retries."""
     base = (api_url or DEFAULT_API_URL).rstrip("/") + "/"
-    return AsyncWebClient(
-        token=token, base_url=base, timeout=10, retry_handlers=retry_handlers(), session=session
-    )
+    return AsyncWebClient(token=token, base_url=base, timeout=10, retry_handlers=retry_handlers(), session=session)
 
 
 def _error(error: Exception) -> str:
@@ -129,9 +127,7 @@ class SlackBackend:
     async def post(self, post: CrossPost) -> None:
         for message in to_slack(post):
             try:
-                await self.client.chat_postMessage(
-                    channel=post.channel, text=message.text, blocks=message.blocks
-                )
+                await self.client.chat_postMessage(channel=post.channel, text=message.text, blocks=message.blocks)
             except SlackClientError as error:
                 raise PostFailed(_error(error)) from error
 
@@ -144,9 +140,7 @@ async def respond(response_url: str, reply: Reply, session: aiohttp.ClientSessio
         dropped = len(messages) - MAX_RESPONSES + 1
         messages = [
             *messages[: MAX_RESPONSES - 1],
-            SlackMessage(
-                text=f"{dropped} more message(s) not shown: narrow the command (e.g. --match)", blocks=[]
-            ),
+            SlackMessage(text=f"{dropped} more message(s) not shown: narrow the command (e.g. --match)", blocks=[]),
         ]
     for message in messages:
         response = await webhook.send(

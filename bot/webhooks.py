@@ -35,9 +35,7 @@ def gitlab_webhook(runtime: Runtime, secrets: Secrets) -> Callable[[web.Request]
         registry = runtime.deployments
         secret = secrets.gitlab_webhook_token
         if registry is None or not secret:
-            return _answer(
-                404, "deployment webhooks are not configured (deployments section, GITLAB_WEBHOOK_TOKEN)"
-            )
+            return _answer(404, "deployment webhooks are not configured (deployments section, GITLAB_WEBHOOK_TOKEN)")
         token = request.headers.get("X-Gitlab-Token", "")
         if not hmac.compare_digest(token.encode(), secret.encode()):
             _log.warning("bot.webhook_refused", reason="wrong or missing X-Gitlab-Token", peer=request.remote)

@@ -48,9 +48,7 @@ class AsyncFlags(SnapshotClient):
         poll_interval: float = DEFAULT_POLL_INTERVAL,
     ) -> None:
         super().__init__(url, prefix, definitions, poll_interval)
-        self._client = aioredis.Redis.from_url(
-            url, decode_responses=True, socket_timeout=5, socket_connect_timeout=5
-        )
+        self._client = aioredis.Redis.from_url(url, decode_responses=True, socket_timeout=5, socket_connect_timeout=5)
         self._pubsub: PubSub | None = None
         self._task: asyncio.Task[None] | None = None
 

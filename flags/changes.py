@@ -76,9 +76,7 @@ class SetScopes:
                 raise InvalidChange(f"{group!r} is not a GroupName")
 
     def _fields(self) -> tuple[str, ...]:
-        return tuple(f"actors/{a.value}" for a in self.actors) + tuple(
-            f"groups/{g.value}" for g in self.groups
-        )
+        return tuple(f"actors/{a.value}" for a in self.actors) + tuple(f"groups/{g.value}" for g in self.groups)
 
     def mutation(self) -> Mutation:
         if self.enabled:

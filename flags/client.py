@@ -46,9 +46,7 @@ class Flags(SnapshotClient):
         poll_interval: float = DEFAULT_POLL_INTERVAL,
     ) -> None:
         super().__init__(url, prefix, definitions, poll_interval)
-        self._client = redis.Redis.from_url(
-            url, decode_responses=True, socket_timeout=5, socket_connect_timeout=5
-        )
+        self._client = redis.Redis.from_url(url, decode_responses=True, socket_timeout=5, socket_connect_timeout=5)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._pubsub: PubSub | None = None

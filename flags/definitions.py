@@ -26,9 +26,7 @@ __all__ = [
 ]
 
 #: GitLab's feature flag types.
-KNOWN_TYPES = frozenset(
-    {"gitlab_com_derisk", "wip", "beta", "ops", "experiment", "worker", "development", "undefined"}
-)
+KNOWN_TYPES = frozenset({"gitlab_com_derisk", "wip", "beta", "ops", "experiment", "worker", "development", "undefined"})
 REQUIRED_FIELDS = (
     "name",
     "introduced_by_url",

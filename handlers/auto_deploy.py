@@ -105,8 +105,7 @@ async def _status_of_commit(sha: str, statuses: list[EnvironmentStatus], mirror:
     except AmbiguousCommit as error:
         shown = ", ".join(c[:12] for c in error.candidates[:5])
         return error_reply(
-            f"`{sha}` is ambiguous: it starts {len(error.candidates)} commits ({shown}). "
-            "Give more characters."
+            f"`{sha}` is ambiguous: it starts {len(error.candidates)} commits ({shown}). Give more characters."
         )
     except CommitNotFound:
         note = f" ({stale})" if stale else ""
@@ -125,9 +124,7 @@ async def _status_of_commit(sha: str, statuses: list[EnvironmentStatus], mirror:
     where = [s.environment for s, yes in zip(statuses, deployed, strict=True) if yes]
     missing = [s.environment for s, yes in zip(statuses, deployed, strict=True) if yes is False]
     unknown = [s.environment for s, yes in zip(statuses, deployed, strict=True) if yes is None]
-    coming = [
-        s.environment for s, yes in zip(statuses, running, strict=True) if yes and s.environment not in where
-    ]
+    coming = [s.environment for s, yes in zip(statuses, running, strict=True) if yes and s.environment not in where]
     lines: list[Line] = []
     if where:
         lines.append(line(":white_check_mark: deployed to ", Strong(", ".join(where))))
@@ -145,11 +142,7 @@ async def _status_of_commit(sha: str, statuses: list[EnvironmentStatus], mirror:
         lines.append(line("not yet on " + ", ".join(missing)))
     if unknown:
         lines.append(
-            line(
-                "unknown on "
-                + ", ".join(unknown)
-                + " (no deployment recorded, or its revision is not in the mirror)"
-            )
+            line("unknown on " + ", ".join(unknown) + " (no deployment recorded, or its revision is not in the mirror)")
         )
     if stale:
         lines.append(line(f":hourglass: {stale}"))

@@ -53,9 +53,7 @@ if TYPE_CHECKING:
 __all__ = ["roll_back", "run_change"]
 
 SLOW_CHECK_NOTICE_S = 1.0
-OVERRIDE_HINT = (
-    "If you are sure, talk to the on-call SRE, then run the command again with `--ignore-production-check`."
-)
+OVERRIDE_HINT = "If you are sure, talk to the on-call SRE, then run the command again with `--ignore-production-check`."
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,13 +80,9 @@ async def roll_back(plan: FeaturePlan, context: Context) -> Reply:
     try:
         entry = await store.entry(plan.name, plan.rollback_of)
     except StoreUnavailable as error:
-        return error_reply(
-            f"Could not reach Redis for {environment.name} ({error.reason}); nothing was changed."
-        )
+        return error_reply(f"Could not reach Redis for {environment.name} ({error.reason}); nothing was changed.")
     if entry is None:
-        return error_reply(
-            "This button does not point at a change recorded for this flag; nothing was changed."
-        )
+        return error_reply("This button does not point at a change recorded for this flag; nothing was changed.")
     change = RestoreState(entry.before, entry.before_exists)
     return await run_change(plan, context, change=change, expected_version=entry.version, rolling_back=entry)
 
@@ -119,9 +113,7 @@ async def run_change(
 
     checks: dict[str, str] = {}
     warnings: list[Line] = []
-    refusal = _rollout_issue_rule(plan, context, targets) or await _consistency_rule(
-        plan, context, targets, checks
-    )
+    refusal = _rollout_issue_rule(plan, context, targets) or await _consistency_rule(plan, context, targets, checks)
     if refusal is not None:
         return refusal
     refusal = await _production_check(plan, context, targets, checks)
@@ -207,8 +199,7 @@ async def _consistency_rule(
         checks["consistency_check"] = "ignored (--ignore-feature-flag-consistency-check)"
         return None
     hint = (
-        " Or, if you know why, add `--ignore-feature-flag-consistency-check`. "
-        "Nothing was changed in any environment."
+        " Or, if you know why, add `--ignore-feature-flag-consistency-check`. Nothing was changed in any environment."
     )
 
     async def state_of(environment: Environment) -> FlagState:
@@ -234,8 +225,7 @@ async def _consistency_rule(
                 if not state.is_empty:
                     return error_reply(
                         f"{plan.name} is still enabled in {environment.name} ({state.describe()}), so it cannot "
-                        f"be disabled in {pair.environment.name}: disable it in {environment.name} first."
-                        + hint
+                        f"be disabled in {pair.environment.name}: disable it in {environment.name} first." + hint
                     )
     except StoreUnavailable as error:
         return error_reply(
@@ -360,13 +350,9 @@ def _log_title(name: str, change: Change, environment: Environment) -> str:
     if isinstance(change, SetPercentageOfActors):
         return f"Feature flag '{name}' has been set to '{change.percentage.text}%' of actors on {environment.name}"
     if isinstance(change, SetPercentageOfTime):
-        return (
-            f"Feature flag '{name}' has been set to '{change.percentage.text}%' of time on {environment.name}"
-        )
+        return f"Feature flag '{name}' has been set to '{change.percentage.text}%' of time on {environment.name}"
     if isinstance(change, RestoreState):
-        return (
-            f"Feature flag '{name}' has been rolled back to '{change.state.describe()}' on {environment.name}"
-        )
+        return f"Feature flag '{name}' has been rolled back to '{change.state.describe()}' on {environment.name}"
     return f"Feature flag '{name}' has been set to '{_value_text(change)}' on {environment.name}"
 
 
@@ -397,9 +383,7 @@ async def _reply(
         remaining = [t.name for t in plan.targets[len(done) + 1 :]]
         if remaining:
             lines.append(line("Not attempted: " + ", ".join(remaining) + "."))
-        lines.append(
-            line("Nothing was changed there or after; run the command again for those environments.")
-        )
+        lines.append(line("Nothing was changed there or after; run the command again for those environments."))
     lines += warnings
     checks_line = _checks_line(checks)
     if checks_line:
@@ -431,12 +415,8 @@ async def _cross_posts(
     names = ", ".join(e.name for e, _ in done)
     verb = _describe(change)
     summary = f"Feature flag {plan.name} {verb} on {names}"
-    command = (
-        plan.invocation.text if plan.subcommand != "rollback" else f"Roll back button ({plan.rollback_of})"
-    )
-    announce = line(
-        "Feature flag ", Code(plan.name), f" {verb} on {names} by ", who, f" in {caller.channel_label}"
-    )
+    command = plan.invocation.text if plan.subcommand != "rollback" else f"Roll back button ({plan.rollback_of})"
+    announce = line("Feature flag ", Code(plan.name), f" {verb} on {names} by ", who, f" in {caller.channel_label}")
     body_lines = [announce, line(Code(f"/chatops {command}" if plan.subcommand != "rollback" else command))]
     if checks_line:
         body_lines.append(checks_line)
@@ -457,9 +437,7 @@ async def _cross_posts(
     return tuple(posts), notes
 
 
-async def _qa_post(
-    plan: FeaturePlan, context: Context, change: Change, environment: Environment
-) -> CrossPost:
+async def _qa_post(plan: FeaturePlan, context: Context, change: Change, environment: Environment) -> CrossPost:
     text = f"Feature flag {plan.name} has been set to {_value_text(change)} on {environment.name}"
     lines: list[Line] = [line(text)]
     services = context.services
@@ -485,9 +463,7 @@ async def _log_issues(
     caller = context.caller
     ignored = "ignored" in context_checks_text(checks_line)
     for environment, result in done:
-        labels = [environment.host or environment.name, "change"] + (
-            ["Production check ignored"] if ignored else []
-        )
+        labels = [environment.host or environment.name, "change"] + (["Production check ignored"] if ignored else [])
         description = "\n".join([
             f"Changed by {caller.user_name or caller.user_id} in {caller.channel_label}.",
             f"Command: `/chatops {plan.invocation.text}`",

@@ -12,11 +12,7 @@ def definition_section(name: str, context: Context) -> list[Section]:
     definition = context.definitions.get(name)
     if definition is None:
         return []
-    lines: list[Line] = [
-        line(f"type {definition.type}, group {definition.group}, milestone {definition.milestone}")
-    ]
+    lines: list[Line] = [line(f"type {definition.type}, group {definition.group}, milestone {definition.milestone}")]
     if definition.rollout_issue_url:
-        lines.append(
-            line("Rollout issue: ", Link(definition.rollout_issue_url, definition.rollout_issue_url))
-        )
+        lines.append(line("Rollout issue: ", Link(definition.rollout_issue_url, definition.rollout_issue_url)))
     return [Section(tuple(lines))]

@@ -124,9 +124,7 @@ def _plan_set(invocation: Invocation, context: Context) -> FeaturePlan:
     scoped = [o for o in SCOPE_OPTIONS if o in invocation.options]
     # 3. a percentage strictly between 0 and 100 needs exactly one of --actors / --random
     if actors_pct and random_pct:
-        raise UsageError(
-            "Use either `--actors` (percentage of actors) or `--random` (percentage of time), not both."
-        )
+        raise UsageError("Use either `--actors` (percentage of actors) or `--random` (percentage of time), not both.")
     if number is not None and 0 < number < 100 and not (actors_pct or random_pct):
         raise UsageError(
             f"A percentage of {raw_value} needs `--actors` (a stable percentage of actors) or "
@@ -139,8 +137,7 @@ def _plan_set(invocation: Invocation, context: Context) -> FeaturePlan:
     if (actors_pct or random_pct) and scoped:
         which = "--actors" if actors_pct else "--random"
         raise UsageError(
-            f"`{which}` cannot be combined with `--{scoped[0]}`: set the percentage and the "
-            "actors in two commands."
+            f"`{which}` cannot be combined with `--{scoped[0]}`: set the percentage and the actors in two commands."
         )
     # 5. --random is deprecated
     if random_pct and not invocation.flag("ignore-random-deprecation-check"):
@@ -242,9 +239,7 @@ async def _get(plan: FeaturePlan, context: Context) -> Reply:
             continue
         default = context.definitions.get(plan.name)
         if not record.exists and record.state.is_empty:
-            state = "not set" + (
-                f" (default_enabled: {str(default.default_enabled).lower()})" if default else ""
-            )
+            state = "not set" + (f" (default_enabled: {str(default.default_enabled).lower()})" if default else "")
         else:
             state = record.state.describe()
         entry = line(Strong(environment.name), ": ", Code(state))
@@ -293,9 +288,7 @@ async def _history(plan: FeaturePlan, context: Context) -> Reply:
             failed = True
             continue
         lines = tuple(
-            line(
-                f"v{e.version} ", *_by(e), f" in {e.channel or 'unknown channel'}: ", Code(e.after.describe())
-            )
+            line(f"v{e.version} ", *_by(e), f" in {e.channel or 'unknown channel'}: ", Code(e.after.describe()))
             + _checks(e.checks)
             for e in entries
         )

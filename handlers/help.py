@@ -25,11 +25,7 @@ def plan(invocation: Invocation, context: Context) -> HelpPlan:
 
 async def handle(plan: HelpPlan, context: Context) -> Reply:
     commands = (
-        *tuple(
-            line(Code(f"/chatops run {c.name}"), f" — {c.summary}")
-            for c in COMMANDS.values()
-            if c.name != "help"
-        ),
+        *tuple(line(Code(f"/chatops run {c.name}"), f" — {c.summary}") for c in COMMANDS.values() if c.name != "help"),
         line(Code("/chatops run COMMAND --help"), " — every option of a command"),
     )
     return Reply(

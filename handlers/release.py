@@ -13,9 +13,7 @@ from handlers.reply import Code, Line, Link, Reply, Section, Strong, error_reply
 
 __all__ = ["ReleasePlan", "handle", "plan"]
 
-_MR_URL = re.compile(
-    r"https?://[^/\s]+/(?P<project>[^\s?#]+?)/(?:-/)?merge_requests/(?P<iid>[0-9]{1,9})(?:[/?#]\S*)?"
-)
+_MR_URL = re.compile(r"https?://[^/\s]+/(?P<project>[^\s?#]+?)/(?:-/)?merge_requests/(?P<iid>[0-9]{1,9})(?:[/?#]\S*)?")
 _MILESTONE = re.compile(r"(?:%\"?|v)?(?P<major>[0-9]{1,3})\.(?P<minor>[0-9]{1,3})\"?")
 
 
@@ -50,9 +48,7 @@ def plan(invocation: Invocation, context: Context) -> ReleasePlan:
     milestone = _MILESTONE.fullmatch(args[1])
     if not milestone:
         raise UsageError(f"`{args[1][:40]}` is not a milestone: give MAJOR.MINOR, e.g. `16.5`.")
-    return ReleasePlan(
-        raw_url, found["project"], int(found["iid"]), int(milestone["major"]), int(milestone["minor"])
-    )
+    return ReleasePlan(raw_url, found["project"], int(found["iid"]), int(milestone["major"]), int(milestone["minor"]))
 
 
 async def handle(plan: ReleasePlan, context: Context) -> Reply:
@@ -60,8 +56,7 @@ async def handle(plan: ReleasePlan, context: Context) -> Reply:
     mirror = context.mirror
     if settings is None or mirror is None:
         return error_reply(
-            "Releases are not configured: add a `deployments` section with the repository "
-            "to the configuration."
+            "Releases are not configured: add a `deployments` section with the repository to the configuration."
         )
     try:
         return await _check(plan, mirror, settings.tag_pattern, settings.stable_branch_pattern)
@@ -77,9 +72,7 @@ async def _check(plan: ReleasePlan, mirror: GitMirror, tag_pattern: str, branch_
     notes: list[Line] = [line(f":hourglass: {stale}")] if stale else []
 
     def answer(ok: bool, *lines: Line) -> Reply:
-        return Reply(
-            ok, f"{plan.reference} in {plan.milestone}", (Section((*lines, *notes), title=title),), public=ok
-        )
+        return Reply(ok, f"{plan.reference} in {plan.milestone}", (Section((*lines, *notes), title=title),), public=ok)
 
     tag_sha, branch_sha = await mirror.ref(tag), await mirror.ref(branch)
     candidates = await mirror.merge_request_commits(plan.project, plan.iid)

@@ -58,9 +58,7 @@ class GitRepo:
     def checkout(self, branch: str, new: bool = False, start: str | None = None) -> None:
         self.git("checkout", "--quiet", *(["-b", branch] if new else [branch]), *([start] if start else []))
 
-    def merge_request(
-        self, project: str, iid: int, title: str, *, into: str = "master", squash: bool = False
-    ) -> str:
+    def merge_request(self, project: str, iid: int, title: str, *, into: str = "master", squash: bool = False) -> str:
         """A merge request merged GitLab's way: a merge commit (or one squashed commit) that says
         "See merge request PROJECT!IID"."""
         reference = f"See merge request {project}!{iid}"

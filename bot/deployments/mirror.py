@@ -88,17 +88,13 @@ class GitMirror:
                 # Branches and tags only: a --mirror clone of GitLab would also bring every
                 # refs/merge-requests/* and keep-around ref.
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                result = await _run(
-                    "git", "clone", "--bare", "--quiet", self.url, str(self.path), timeout=600
-                )
+                result = await _run("git", "clone", "--bare", "--quiet", self.url, str(self.path), timeout=600)
                 if result.code == 0:
                     await self._git("config", "remote.origin.fetch", "+refs/heads/*:refs/heads/*")
             else:
                 result = await self._git("fetch", "--prune", "--tags", "--quiet", "origin", timeout=600)
             if result.code != 0:
-                self.fetch_error = (
-                    result.err.strip().splitlines()[-1] if result.err.strip() else f"exit {result.code}"
-                )
+                self.fetch_error = result.err.strip().splitlines()[-1] if result.err.strip() else f"exit {result.code}"
                 _log.warning("bot.mirror_fetch_failed", url=_redact(self.url), error=self.fetch_error)
                 return False
             await self._git("commit-graph", "write", "--reachable", timeout=600)
@@ -127,9 +123,7 @@ class GitMirror:
         prefix = prefix.lower()
         if not _HEX.fullmatch(prefix):
             raise CommitNotFound(prefix)
-        result = await self._git(
-            "rev-parse", "--verify", "--quiet", "--end-of-options", f"{prefix}^{{commit}}"
-        )
+        result = await self._git("rev-parse", "--verify", "--quiet", "--end-of-options", f"{prefix}^{{commit}}")
         if result.code != 0:
             candidates = await self._candidates(prefix)
             if len(candidates) > 1:
@@ -144,9 +138,7 @@ class GitMirror:
         shas = listed.out.split()
         if not shas:
             return []
-        kinds = await self._git(
-            "cat-file", "--batch-check=%(objectname) %(objecttype)", stdin="\n".join(shas) + "\n"
-        )
+        kinds = await self._git("cat-file", "--batch-check=%(objectname) %(objecttype)", stdin="\n".join(shas) + "\n")
         return [line.split()[0] for line in kinds.out.splitlines() if line.endswith(" commit")] or shas
 
     async def contains(self, commit: str, revision: str) -> bool | None:
@@ -183,18 +175,14 @@ class GitMirror:
 
     async def _refresh_index(self) -> None:
         """Index the messages of commits not indexed yet (all of them, the first time)."""
-        listed = await self._git(
-            "for-each-ref", "--format=%(objectname)", "refs/heads", "refs/tags", "refs/remotes"
-        )
+        listed = await self._git("for-each-ref", "--format=%(objectname)", "refs/heads", "refs/tags", "refs/remotes")
         tips = frozenset(listed.out.split())
         if tips == self._indexed_tips:
             return
         new = sorted(tips - self._indexed_tips)
         old = sorted(self._indexed_tips)
         revisions = "\n".join([*new, *(f"^{sha}" for sha in old)]) + "\n"
-        result = await self._git(
-            "log", "--stdin", "--format=%H%x00%s%x00%B%x01", stdin=revisions, timeout=600
-        )
+        result = await self._git("log", "--stdin", "--format=%H%x00%s%x00%B%x01", stdin=revisions, timeout=600)
         if result.code != 0:
             raise MirrorUnavailable(f"could not read the history: {result.err.strip()[:200]}")
         found: dict[str, list[Commit]] = {}

@@ -59,18 +59,14 @@ async def create_issue(
     url = f"{gitlab_url}/api/v4/projects/{_project(project)}/issues"
     form = {"title": title, "labels": ",".join(labels), "description": description}
     try:
-        async with session.post(
-            url, data=form, headers={"PRIVATE-TOKEN": token}, timeout=_TIMEOUT
-        ) as response:
+        async with session.post(url, data=form, headers={"PRIVATE-TOKEN": token}, timeout=_TIMEOUT) as response:
             body = await _json(response, "change log issue")
     except (aiohttp.ClientError, TimeoutError) as error:
         raise GitLabError(f"change log issue: {error or type(error).__name__}") from error
     return int(body.get("iid") or 0), str(body.get("web_url") or "")
 
 
-async def close_issue(
-    session: aiohttp.ClientSession, gitlab_url: str, project: str, token: str, iid: int
-) -> None:
+async def close_issue(session: aiohttp.ClientSession, gitlab_url: str, project: str, token: str, iid: int) -> None:
     url = f"{gitlab_url}/api/v4/projects/{_project(project)}/issues/{iid}"
     try:
         async with session.put(url, data={"state_event": "close"}, headers={"PRIVATE-TOKEN": token},

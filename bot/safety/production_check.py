@@ -75,8 +75,7 @@ async def _deployments(registry: DeploymentRegistry, environments: tuple[str, ..
     except RegistryUnavailable as error:
         return CheckResult(name, False, (str(error),))
     running = [
-        f"a deployment to {s.environment} is running ({s.running.sha[:11]} since "
-        f"{s.running.when:%Y-%m-%d %H:%M} UTC)"
+        f"a deployment to {s.environment} is running ({s.running.sha[:11]} since {s.running.when:%Y-%m-%d %H:%M} UTC)"
         for s in statuses
         if s.environment in environments and s.running is not None
     ]
@@ -103,9 +102,7 @@ async def run_production_check(
         try:
             return await check()
         except (aiohttp.ClientError, OSError) as error:
-            return CheckResult(
-                name, False, (f"{name} could not be reached: {error or type(error).__name__}",)
-            )
+            return CheckResult(name, False, (f"{name} could not be reached: {error or type(error).__name__}",))
 
     tasks = [asyncio.create_task(guarded(name, check)) for name, check in checks]
     done, pending = await asyncio.wait(tasks, timeout=settings.timeout) if tasks else (set(), set())
@@ -116,9 +113,7 @@ async def run_production_check(
         if task in done:
             results.append(task.result())
         else:
-            results.append(
-                CheckResult(name, False, (f"{name} did not answer within {settings.timeout:g} s",))
-            )
+            results.append(CheckResult(name, False, (f"{name} did not answer within {settings.timeout:g} s",)))
     return results
 
 

@@ -31,9 +31,7 @@ class BackgroundBot:
     def call(self, coroutine: Coroutine[Any, Any, T]) -> T:
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=30)
 
-    def command(
-        self, text: str, *, user: str = "U0SRE", channel: str = "#production"
-    ) -> tuple[int, str, str]:
+    def command(self, text: str, *, user: str = "U0SRE", channel: str = "#production") -> tuple[int, str, str]:
         """(HTTP status, response_type, text) of a signed slash command."""
         form = BotUnderTest.form(self, text, user, channel)  # type: ignore[arg-type]
         body, response_id = form

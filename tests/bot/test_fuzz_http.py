@@ -42,9 +42,7 @@ def keyspace(client: redis.Redis, prefix: str) -> dict[str, object]:
 
 
 @pytest.fixture(scope="module")
-def background_bot(
-    tmp_path_factory: pytest.TempPathFactory, redis_url: str
-) -> Iterator[tuple[BackgroundBot, str]]:
+def background_bot(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[tuple[BackgroundBot, str]]:
     directory = tmp_path_factory.mktemp("fuzz")
     prefix = "chatops-test:fuzz:"
     bot = BackgroundBot(write_config(Path(directory), redis_url, prefix), Path(directory) / ".chatops")

@@ -14,9 +14,7 @@ async def test_set_on_staging_from_any_channel(bot: BotUnderTest) -> None:
     assert f"`{FLAG}` set to 50% of actors on gstg by <@U0SRE>" in text
     assert await bot.redis.hgetall(f"{bot.prefix}gstg:{FLAG}") == {"percentage_of_actors": "50"}
     await bot.slack.wait_for(lambda: bot.slack.post_texts("#e2e-run-staging"))
-    assert bot.slack.post_texts("#e2e-run-staging") == [
-        f"Feature flag {FLAG} has been set to 50% of actors on gstg"
-    ]
+    assert bot.slack.post_texts("#e2e-run-staging") == [f"Feature flag {FLAG} has been set to 50% of actors on gstg"]
     assert len(bot.slack.post_texts("#feature-flag-log")) == 1
     assert bot.slack.post_texts("#g_database_frameworks") == []  # not production
 

@@ -97,9 +97,7 @@ async def test_every_malformed_command_is_answered_clearly_and_changes_nothing(b
 
 async def test_outside_the_access_rules_is_not_allowed_reported_and_writes_nothing(bot: BotUnderTest) -> None:
     before = await keyspace(bot.redis, bot.prefix)
-    kind, answer = await bot.text(
-        f"run feature set {FLAG} true --staging --production", user="U0DEV", channel=P
-    )
+    kind, answer = await bot.text(f"run feature set {FLAG} true --staging --production", user="U0DEV", channel=P)
     assert kind == "ephemeral"
     assert "This action is not allowed: changing gprd needs @sre or @database-frameworks" in answer
     assert await keyspace(bot.redis, bot.prefix) == before  # staging unchanged too

@@ -19,9 +19,7 @@ async def test_channel_names_are_resolved_to_ids_and_cached(bot: BotUnderTest) -
     body = body.replace("channel_name=C0PROD", "channel_name=privategroup")
     from tests.bot.conftest import signed_headers
 
-    async with bot.session.post(
-        f"{bot.url}/slack/events", data=body, headers=signed_headers(body)
-    ) as response:
+    async with bot.session.post(f"{bot.url}/slack/events", data=body, headers=signed_headers(body)) as response:
         assert response.status == 200
     await bot.slack.wait_for(lambda: bot.slack.responses.get(response_id))
     assert bot.slack.responses[response_id][0]["response_type"] == "in_channel"
@@ -31,9 +29,7 @@ async def test_channel_names_are_resolved_to_ids_and_cached(bot: BotUnderTest) -
 
 
 async def test_user_group_membership_is_read_from_slack_and_cached(bot: BotUnderTest) -> None:
-    await bot.text(
-        f"run feature set {FLAG} true --staging --production", user="U0ONCALL", channel="#production"
-    )
+    await bot.text(f"run feature set {FLAG} true --staging --production", user="U0ONCALL", channel="#production")
     await bot.text(f"run feature set {FLAG} false --production", user="U0ONCALL", channel="#production")
     assert bot.slack.count("usergroups.list") == 1
     assert bot.slack.count("usergroups.users.list") == 1

@@ -69,9 +69,7 @@ async def test_the_rollout_issue_sequence(bot: BotUnderTest) -> None:
     assert bot.slack.post_texts("#e2e-run-staging")[-1] == f"Feature flag {FLAG} has been set to true on gstg"
 
     # 3. production (the default environment), only in #production, by an SRE.
-    text = await step(
-        bot, f"/chatops run feature set {FLAG} true", user="U0SRE", channel="#production", posts=2
-    )
+    text = await step(bot, f"/chatops run feature set {FLAG} true", user="U0SRE", channel="#production", posts=2)
     assert "set to true on gprd by <@U0SRE>" in text
     assert (await states(bot))["gprd"] == (True, {"boolean": "true"})
     team = bot.slack.post_texts("#g_database_frameworks")
@@ -79,9 +77,7 @@ async def test_the_rollout_issue_sequence(bot: BotUnderTest) -> None:
     assert "https://gitlab.com/gitlab-org/gitlab/-/issues/431866" in team[0]  # the rollout issue
 
     # 4. rollback in production by whoever is on call.
-    text = await step(
-        bot, f"/chatops run feature set {FLAG} false", user="U0ONCALL", channel="#production", posts=2
-    )
+    text = await step(bot, f"/chatops run feature set {FLAG} false", user="U0ONCALL", channel="#production", posts=2)
     assert "set to false on gprd by <@U0ONCALL>" in text
     assert (await states(bot))["gprd"] == (True, {})  # the hash is gone, the name stays
     assert len(bot.slack.post_texts("#g_database_frameworks")) == 2

@@ -17,14 +17,10 @@ CHATOPS = [sys.executable, "-m", "bot.cli"]
 def shell(*args: str, cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("CHATOPS_CONFIG", None)
-    return subprocess.run(
-        [*CHATOPS, *args], cwd=cwd, input=stdin, capture_output=True, text=True, timeout=60, env=env
-    )
+    return subprocess.run([*CHATOPS, *args], cwd=cwd, input=stdin, capture_output=True, text=True, timeout=60, env=env)
 
 
-def test_shell_runs_a_line_shows_every_cross_post_and_writes_redis(
-    tmp_path: Path, redis_url: str, prefix: str
-) -> None:
+def test_shell_runs_a_line_shows_every_cross_post_and_writes_redis(tmp_path: Path, redis_url: str, prefix: str) -> None:
     config = write_config(tmp_path, redis_url, prefix)
     done = shell("shell", "--config", str(config), "--user", "alice", "--usergroups", "sre",
                  "--channel", "#production", "-c", f"/chatops run feature set {FLAG} true --staging --production", cwd=tmp_path)  # fmt: skip
@@ -40,9 +36,7 @@ def test_shell_runs_a_line_shows_every_cross_post_and_writes_redis(
     client.close()
 
 
-def test_shell_exits_non_zero_when_refused_and_reports_it(
-    tmp_path: Path, redis_url: str, prefix: str
-) -> None:
+def test_shell_exits_non_zero_when_refused_and_reports_it(tmp_path: Path, redis_url: str, prefix: str) -> None:
     config = write_config(tmp_path, redis_url, prefix)
     done = shell("shell", "--config", str(config), "--user", "mallory", "--channel", "#production",
                  "-c", f"/chatops run feature set {FLAG} true", cwd=tmp_path)  # fmt: skip

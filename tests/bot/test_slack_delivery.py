@@ -12,8 +12,7 @@ async def test_a_failed_cross_post_never_undoes_the_change_and_is_reported(bot: 
     assert kind == "in_channel"
     assert await bot.redis.hgetall(f"{bot.prefix}gprd:{FLAG}") == {"boolean": "true"}
     assert (
-        "Could not post to #g_database_frameworks (team channel): channel_not_found. The change itself stands."
-        in text
+        "Could not post to #g_database_frameworks (team channel): channel_not_found. The change itself stands." in text
     )
     assert len(bot.slack.post_texts("#feature-flag-log")) == 1  # the other cross-post went out
 
@@ -58,9 +57,7 @@ async def test_long_lists_are_split_within_slacks_limits(bot: BotUnderTest) -> N
 
 
 async def test_user_text_is_escaped_everywhere(bot: BotUnderTest) -> None:
-    kind, text = await bot.text(
-        "run feature list --match=<!channel>&<@U0SRE> --staging", channel="#development"
-    )
+    kind, text = await bot.text("run feature list --match=<!channel>&<@U0SRE> --staging", channel="#development")
     assert kind == "in_channel"
     assert "&lt;!channel&gt;&amp;&lt;@U0SRE&gt;" in text
     assert "<!channel>" not in text and "<@U0SRE>" not in text

@@ -13,9 +13,7 @@ from tests.bot.conftest import CHANNELS, FLAG, write_config
 from tests.bot.slack_stub import SlackStub, message_text
 
 
-async def test_slash_command_over_socket_mode(
-    tmp_path: Path, redis_url: str, prefix: str, slack: SlackStub
-) -> None:
+async def test_slash_command_over_socket_mode(tmp_path: Path, redis_url: str, prefix: str, slack: SlackStub) -> None:
     runtime = Runtime.start(load_config(write_config(tmp_path, redis_url, prefix)), tmp_path / ".chatops")
     secrets = Secrets(bot_token="xoxb-test", app_token="xapp-test", api_url=f"{slack.url}/api/")
     session = aiohttp.ClientSession()

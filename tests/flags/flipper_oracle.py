@@ -37,9 +37,7 @@ class FlipperOracle:
         line = self._process.stdout.readline()
         if not line:
             assert self._process.stderr is not None
-            raise RuntimeError(
-                f"Ruby Flipper failed: {self._process.stderr.read()[-2000:]}\n{HOW_TO_INSTALL}"
-            )
+            raise RuntimeError(f"Ruby Flipper failed: {self._process.stderr.read()[-2000:]}\n{HOW_TO_INSTALL}")
         return json.loads(line)["ok"]
 
     def evaluate(self, prefix: str, pairs: list[tuple[str, str | None]]) -> list[bool]:

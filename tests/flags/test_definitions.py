@@ -53,9 +53,7 @@ def test_lint_names_file_line_and_problem(tmp_path: Path) -> None:
     write(tmp_path, "odd_type", GOOD.format(name="odd_type", type="sparkly", default="false"))
     write(tmp_path, "missing", "---\nname: missing\ntype: wip\n")
     write(tmp_path, "broken", "name: broken\n  type: : wip\n")
-    write(
-        tmp_path, "number", GOOD.format(name="number", type="wip", default="false").replace("'16.5'", "16.10")
-    )
+    write(tmp_path, "number", GOOD.format(name="number", type="wip", default="false").replace("'16.5'", "16.10"))
     problems = {(Path(p.path).name, p.line, p.message) for p in lint_definitions([tmp_path])}
     assert ("wrong_name.yml", 2, "name 'other_name' must equal the file name 'wrong_name'") in problems
     assert ("risky.yml", 9, "a gitlab_com_derisk flag must not be default_enabled: true") in problems

@@ -163,9 +163,7 @@ async def test_expected_version_conflict_writes_nothing(store: FlagStore) -> Non
     await store.apply(FLAG, build_change("false"), WHO)
     before = await keyspace(store.redis, store.keys.prefix)
     with pytest.raises(ChangeConflict) as raised:
-        await store.apply(
-            FLAG, RestoreState(first.before, first.before_exists), WHO, expected_version=first.version
-        )
+        await store.apply(FLAG, RestoreState(first.before, first.before_exists), WHO, expected_version=first.version)
     assert raised.value.actual == 2
     assert await keyspace(store.redis, store.keys.prefix) == before
 
@@ -175,9 +173,7 @@ async def test_restore_puts_back_an_earlier_state_exactly(store: FlagStore) -> N
     await store.apply(FLAG, build_change("33.3", percentage_of="actors"), WHO)
     snapshot = await raw_flag(store)
     change = await store.apply(FLAG, build_change("true"), WHO)
-    await store.apply(
-        FLAG, RestoreState(change.before, change.before_exists), WHO, expected_version=change.version
-    )
+    await store.apply(FLAG, RestoreState(change.before, change.before_exists), WHO, expected_version=change.version)
     assert await raw_flag(store) == snapshot
 
 

@@ -76,11 +76,7 @@ def test_percentage_accepts_exactly_plain_numbers_0_to_100_with_3_decimals(text:
     stripped = text.strip()
     plain = stripped.replace(".", "", 1).isascii() and stripped.replace(".", "", 1).isdigit()
     try:
-        valid = (
-            plain
-            and 0 <= Decimal(stripped) <= 100
-            and -Decimal(stripped).normalize().as_tuple().exponent <= 3
-        )  # type: ignore[operator]
+        valid = plain and 0 <= Decimal(stripped) <= 100 and -Decimal(stripped).normalize().as_tuple().exponent <= 3  # type: ignore[operator]
     except ArithmeticError:
         valid = False
     try:

@@ -15,9 +15,7 @@ async def deploy(bot: DeployBot, env: str, sha: str, status: str, at: str, **ext
 async def test_status_lists_each_environment_with_markers_and_compare_links(deploy_bot: DeployBot) -> None:
     h = deploy_bot.history
     assert h is not None
-    await deploy(
-        deploy_bot, "gprd", h.mr101_merge, "success", "2026-11-26 01:00:00 +0000", package="16.6.202611260100"
-    )
+    await deploy(deploy_bot, "gprd", h.mr101_merge, "success", "2026-11-26 01:00:00 +0000", package="16.6.202611260100")
     await deploy(deploy_bot, "gprd-cny", h.mr103_merge, "success", "2026-11-26 02:00:00 +0000")
     await deploy(deploy_bot, "gstg", h.mr103_merge, "success", "2026-11-26 03:00:00 +0000")
     await deploy(deploy_bot, "gstg", h.latest, "running", "2026-11-26 04:00:00 +0000")

@@ -62,12 +62,8 @@ def crowded_repo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
         message = f"commit {i}\n"
         lines.append(f"commit refs/heads/master\nmark :{i + 1}\ncommitter T <t@example.com> {1_700_000_000 + i} +0000\n"
                      f"data {len(message)}\n{message}" + (f"from :{i}\n" if i else "") + "\n")  # fmt: skip
-    subprocess.run(
-        ["git", "-C", str(path), "fast-import", "--quiet"], input="".join(lines).encode(), check=True
-    )
-    shas = subprocess.run(
-        ["git", "-C", str(path), "rev-list", "master"], capture_output=True, text=True, check=True
-    )
+    subprocess.run(["git", "-C", str(path), "fast-import", "--quiet"], input="".join(lines).encode(), check=True)
+    shas = subprocess.run(["git", "-C", str(path), "rev-list", "master"], capture_output=True, text=True, check=True)
     seen: dict[str, str] = {}
     for sha in shas.stdout.split():
         if sha[:7] in seen:
@@ -95,9 +91,7 @@ def test_the_shell_answers_auto_deploy_the_same_way(
     tmp_path: Path, redis_url: str, prefix: str, crowded_repo: tuple[Path, str]
 ) -> None:
     path, ambiguous = crowded_repo
-    config = write_config(
-        tmp_path, redis_url, prefix, redis_prefix=prefix, deployments=deployments_section(str(path))
-    )
+    config = write_config(tmp_path, redis_url, prefix, redis_prefix=prefix, deployments=deployments_section(str(path)))
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     head = subprocess.run(
         ["git", "-C", str(path), "rev-parse", "master"], capture_output=True, text=True
@@ -109,10 +103,7 @@ def test_the_shell_answers_auto_deploy_the_same_way(
 
     recorded = chatops("deployments", "record", "--config", str(config), "--env", "gstg", "--sha", head,
                        "--ref", "master", "--status", "success", "--package", "16.6.1")  # fmt: skip
-    assert (
-        recorded.returncode == 0
-        and f"recorded success of {head[:11]} on gstg (now current)" in recorded.stdout
-    )
+    assert recorded.returncode == 0 and f"recorded success of {head[:11]} on gstg (now current)" in recorded.stdout
     refused = chatops("deployments", "record", "--config", str(config), "--env", "review-app", "--sha", head,
                       "--ref", "master", "--status", "success")  # fmt: skip
     assert refused.returncode == 2 and "unknown deployment environment 'review-app'" in refused.stderr
@@ -120,9 +111,7 @@ def test_the_shell_answers_auto_deploy_the_same_way(
     assert shown.returncode == 0 and "deployed to gstg" in shown.stdout and "commit 59999" in shown.stdout
     status = chatops("shell", "--config", str(config), "-c", "/chatops run auto_deploy status")
     assert "gstg: `" + head[:11] + "` master · package `16.6.1` · success" in status.stdout
-    ambiguous_answer = chatops(
-        "shell", "--config", str(config), "-c", f"/chatops run auto_deploy status {ambiguous}"
-    )
+    ambiguous_answer = chatops("shell", "--config", str(config), "-c", f"/chatops run auto_deploy status {ambiguous}")
     assert (
         ambiguous_answer.returncode == 1
         and f"`{ambiguous}` is ambiguous: it starts 2 commits" in ambiguous_answer.stdout

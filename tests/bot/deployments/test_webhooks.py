@@ -14,9 +14,7 @@ async def registry_keys(bot: DeployBot) -> dict[str, object]:
 
 
 async def test_a_success_event_becomes_the_current_deployment(deploy_bot: DeployBot) -> None:
-    status, body = await deploy_bot.webhook(
-        deployment_event("gstg", SHA_A, "success", "2026-11-26 06:00:00 +0100")
-    )
+    status, body = await deploy_bot.webhook(deployment_event("gstg", SHA_A, "success", "2026-11-26 06:00:00 +0100"))
     assert (status, body["became"]) == (200, "current")
     current = await deploy_bot.redis.hgetall(f"{deploy_bot.prefix}chatops:deploy:gstg:current")
     assert current["sha"] == SHA_A and current["ref"] == "master" and current["status"] == "success"
@@ -25,12 +23,8 @@ async def test_a_success_event_becomes_the_current_deployment(deploy_bot: Deploy
 
 
 async def test_events_are_ordered_by_their_time_not_their_arrival(deploy_bot: DeployBot) -> None:
-    assert (
-        await deploy_bot.webhook(deployment_event("gprd", SHA_B, "success", "2026-11-26 10:00:00 +0000"))
-    )[0] == 200
-    status, body = await deploy_bot.webhook(
-        deployment_event("gprd", SHA_A, "success", "2026-11-26 09:00:00 +0000")
-    )
+    assert (await deploy_bot.webhook(deployment_event("gprd", SHA_B, "success", "2026-11-26 10:00:00 +0000")))[0] == 200
+    status, body = await deploy_bot.webhook(deployment_event("gprd", SHA_A, "success", "2026-11-26 09:00:00 +0000"))
     assert (status, body["became"]) == (200, "history")  # late and older: history only
     late_running = deployment_event("gprd", SHA_A, "running", "2026-11-26 08:50:00 +0000")
     assert (await deploy_bot.webhook(late_running))[1]["became"] == "history"
@@ -71,13 +65,8 @@ async def test_bad_bodies(deploy_bot: DeployBot) -> None:
     del missing["ref"]
     status, body = await deploy_bot.webhook(missing)
     assert (status, body["message"]) == (400, "ref is missing")
-    status, body = await deploy_bot.webhook(
-        deployment_event("gstg", SHA_A, "exploded", "2026-11-26 06:00:00 +0100")
-    )
-    assert (
-        status == 400
-        and "status 'exploded' is not one of running, success, failed, canceled" in body["message"]
-    )
+    status, body = await deploy_bot.webhook(deployment_event("gstg", SHA_A, "exploded", "2026-11-26 06:00:00 +0100"))
+    assert status == 400 and "status 'exploded' is not one of running, success, failed, canceled" in body["message"]
     status, body = await deploy_bot.webhook(deployment_event("gstg", SHA_A, "success", "yesterday"))
     assert status == 400 and "status_changed_at" in body["message"]
     bad_sha = deployment_event("gstg", "zz", "success", "2026-11-26 06:00:00 +0100", short_sha="zz")
