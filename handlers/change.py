@@ -104,7 +104,8 @@ async def run_change(
             record = await context.stores[environment.option].get(plan.name)
         except StoreUnavailable as error:
             return error_reply(
-                f"Could not reach Redis for {environment.name} ({error.reason}). Nothing was changed in any environment."
+                f"Could not reach Redis for {environment.name} ({error.reason}). "
+                "Nothing was changed in any environment."
             )
         after, after_exists = simulate(record.state, record.exists, change)
         targets.append(_Target(environment, record, after, after_exists))
@@ -161,7 +162,8 @@ async def _changed_since(plan: FeaturePlan, context: Context, target: _Target, v
         entry = newer[0]
         who: Line = (Mention(entry.who_id, entry.who),) if entry.who_id else (entry.who,)
         lines.append(line("Newer change: ", Code(entry.description), " by ", *who, f" at {utc(entry.at)} in ",
-                          f"{entry.channel or 'an unknown channel'}; now ", Code(entry.after.describe()), "."))  # fmt: skip
+                          f"{entry.channel or 'an unknown channel'}; now ",
+                          Code(entry.after.describe()), "."))  # fmt: skip
     return Reply(False, f"{plan.name} changed since; not rolled back", (Section(tuple(lines)),))
 
 
@@ -467,7 +469,8 @@ async def _log_issues(
         description = "\n".join([
             f"Changed by {caller.user_name or caller.user_id} in {caller.channel_label}.",
             f"Command: `/chatops {plan.invocation.text}`",
-            f"Before: `{_state(result.before, result.before_exists)}`; after: `{_state(result.after, result.after_exists)}`"
+            f"Before: `{_state(result.before, result.before_exists)}`; "
+            f"after: `{_state(result.after, result.after_exists)}`"
             f" (version {result.version}).",
             "".join(str(s) for s in checks_line),
         ])  # fmt: skip
