@@ -7,7 +7,7 @@ import itertools
 import time
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -145,13 +145,10 @@ async def slack() -> AsyncIterator[SlackStub]:
 
 async def start_bot(config_path: Path, slack: SlackStub, embedded_dir: Path) -> tuple[web.AppRunner, str]:
     runtime = Runtime.start(load_config(config_path), embedded_dir)
-    secrets = Secrets.from_environment()
-    secrets = Secrets(
-        bot_token="xoxb-test-token",
-        signing_secret=SIGNING_SECRET,
+    secrets = replace(
+        Secrets.from_environment(), bot_token="xoxb-test-token", signing_secret=SIGNING_SECRET,
         api_url=f"{slack.url}/api/",
-        gitlab_webhook_token=secrets.gitlab_webhook_token,
-    )
+    )  # fmt: skip
     runner = web.AppRunner(await create_web_app(runtime, secrets), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

@@ -1,0 +1,132 @@
+"""A bot with every safety feature configured: a real Alertmanager, an HTTP check, GitLab's API."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+import pytest
+import redis.asyncio as aioredis
+import yaml
+
+from tests.alertmanager_process import Alertmanager
+from tests.bot.conftest import CHANNELS, ROOT, BotUnderTest, signed_headers, start_bot, write_config
+from tests.bot.http_stubs import ChecksAndGitLab
+from tests.bot.slack_stub import SlackStub, message_text
+from tests.git_repo import GitRepo
+
+
+@pytest.fixture(scope="session")
+def alertmanager(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Alertmanager]:
+    server = Alertmanager(tmp_path_factory.mktemp("alertmanager"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def outside() -> AsyncIterator[ChecksAndGitLab]:
+    stub = await ChecksAndGitLab().start()
+    yield stub
+    await stub.stop()
+
+
+@dataclass
+class SafeBot(BotUnderTest):
+    run_label: str = ""  # alerts with this `test` label are the ones this bot's check sees
+    alertmanager: Alertmanager | None = None
+    outside: ChecksAndGitLab | None = None
+
+    def fire(self, alertname: str, summary: str = "", **labels: str) -> None:
+        assert self.alertmanager is not None
+        self.alertmanager.fire({"alertname": alertname, "test": self.run_label, "env": "gprd", **labels}, summary)
+
+    async def click(self, value: str, *, user: str = "U0SRE", channel: str = "#production",
+                    headers: dict[str, str] | None = None) -> tuple[int, str]:  # fmt: skip
+        """A signed block_actions payload, as Slack sends a button click; returns (HTTP status, response id)."""
+        response_id = f"click-{uuid.uuid4().hex[:8]}"
+        payload = {
+            "type": "block_actions", "team": {"id": "T0TEST", "domain": "test"},
+            "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": "T0TEST"},
+            "api_app_id": "A0APP", "token": "legacy", "trigger_id": "1.2.3",
+            "container": {"type": "message", "message_ts": "1.0", "channel_id": CHANNELS.get(channel.lstrip("#"), channel)},
+            "channel": {"id": CHANNELS.get(channel.lstrip("#"), channel), "name": channel.lstrip("#")},
+            "response_url": f"{self.slack.url}/respond/{response_id}",
+            "actions": [{"action_id": "rollback", "block_id": "b1", "value": value, "type": "button",
+                         "text": {"type": "plain_text", "text": "Roll back"}, "action_ts": "1.1"}],
+        }  # fmt: skip
+        body = urlencode({"payload": json.dumps(payload)})
+        async with self.session.post(f"{self.url}/slack/events", data=body,
+                                     headers=headers or signed_headers(body)) as response:  # fmt: skip
+            await response.read()
+            return response.status, response_id
+
+    async def click_answer(self, value: str, **kwargs: Any) -> tuple[str, str]:
+        status, response_id = await self.click(value, **kwargs)
+        assert status == 200
+        await self.slack.wait_for(lambda: self.slack.responses.get(response_id))
+        message = self.slack.responses[response_id][-1]
+        return message.get("response_type", ""), message_text(message)
+
+
+def rollback_values(message: dict[str, Any]) -> dict[str, str]:
+    """The Roll back buttons of a message: label → value."""
+    values = {}
+    for block in message.get("blocks", []):
+        if block.get("type") == "actions":
+            for element in block["elements"]:
+                values[element["text"]["text"]] = element["value"]
+    return values
+
+
+def safety_config(tmp_path: Path, redis_url: str, prefix: str, outside: ChecksAndGitLab, alertmanager: Alertmanager,
+                  label: str, **safety: Any) -> Path:  # fmt: skip
+    repo = GitRepo(tmp_path / "app")
+    repo.commit("Initial")
+    data = yaml.safe_load((ROOT / "deploy" / "chatops.example.yml").read_text())
+    staging = next(e for e in data["environments"] if e["option"] == "staging")
+    staging["e2e_trigger"] = {"project": "gitlab-org/quality/staging", "ref": "master", "token_env": "TEST_E2E_TOKEN",
+                              "qa_actors": ["User:gitlab-qa"]}  # fmt: skip
+    settings = {
+        "production_check": {
+            "timeout": 2,
+            "alertmanager": {"url": alertmanager.url, "matchers": [f'test="{label}"', 'severity=~"s1|s2"']},
+            "http": [f"{outside.url}/check"],
+            "deployments": ["gprd", "gprd-cny"],
+        },
+        "percentage_step": 25,
+        "gitlab_url": outside.url,
+        "log_project": "gitlab-com/gl-infra/feature-flag-log",
+        **safety,
+    }
+    path = write_config(tmp_path, redis_url, prefix, redis_prefix=prefix, safety=settings,
+                        deployments={"environments": ["gprd", "gprd-cny", "gstg"], "repository": str(repo.path)})  # fmt: skip
+    data = yaml.safe_load(path.read_text())
+    data["environments"] = [
+        {**e, "prefix": prefix + e["prefix"]} if e["option"] != "staging" else {**staging, "prefix": prefix + staging["prefix"]}
+        for e in yaml.safe_load((ROOT / "deploy" / "chatops.example.yml").read_text())["environments"]
+    ]  # fmt: skip
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+@pytest.fixture
+async def safe_bot(
+    tmp_path: Path, redis_url: str, prefix: str, slack: SlackStub, outside: ChecksAndGitLab,
+    alertmanager: Alertmanager, monkeypatch: pytest.MonkeyPatch,
+) -> AsyncIterator[SafeBot]:  # fmt: skip
+    monkeypatch.setenv("TEST_E2E_TOKEN", "e2e-trigger-token")
+    monkeypatch.setenv("GITLAB_API_TOKEN", "glpat-test-token")
+    label = uuid.uuid4().hex[:10]
+    config = safety_config(tmp_path, redis_url, prefix, outside, alertmanager, label)
+    runner, url = await start_bot(config, slack, tmp_path / ".chatops")
+    client = aioredis.from_url(redis_url, decode_responses=True)
+    async with aiohttp.ClientSession() as session:
+        yield SafeBot(url, slack, prefix, client, session, label, alertmanager, outside)
+    await runner.cleanup()
+    await client.aclose()

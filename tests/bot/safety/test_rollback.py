@@ -1,0 +1,102 @@
+"""The Roll back button: signed block_actions clicks through the HTTP endpoint."""
+
+from __future__ import annotations
+
+import json
+import time
+from urllib.parse import urlencode
+
+from tests.bot.conftest import FLAG, signed_headers
+from tests.bot.safety.conftest import SafeBot, rollback_values
+from tests.helpers import keyspace
+
+
+async def change_with_buttons(bot: SafeBot, text: str, channel: str = "#production") -> dict[str, str]:
+    message = await bot.command(text, channel=channel)
+    assert message["response_type"] == "in_channel"
+    return rollback_values(message)
+
+
+async def test_roll_back_restores_the_state_before_that_change(safe_bot: SafeBot) -> None:
+    await safe_bot.text(f"run feature set {FLAG} 25 --actors --staging", channel="#development")
+    buttons = await change_with_buttons(safe_bot, f"run feature set {FLAG} true --staging", "#development")
+    assert list(buttons) == ["Roll back gstg"]
+    kind, text = await safe_bot.click_answer(buttons["Roll back gstg"], channel="#development")
+    assert kind == "in_channel", text
+    assert f"Feature flag `{FLAG}` restored to 25% of actors on gstg by <@U0SRE>" in text
+    assert await safe_bot.redis.hgetall(f"{safe_bot.prefix}gstg:{FLAG}") == {"percentage_of_actors": "25"}
+    [entry] = await safe_bot.redis.xrevrange(f"{safe_bot.prefix}gstg:chatops:audit:{FLAG}", count=1)
+    assert entry[1]["command"].startswith("Roll back button on change ")
+    await safe_bot.slack.wait_for(lambda: len(safe_bot.slack.post_texts("#feature-flag-log")) == 3)
+    assert "restored to 25% of actors on gstg" in safe_bot.slack.post_texts("#feature-flag-log")[-1]
+
+
+async def test_a_double_click_changes_nothing_twice(safe_bot: SafeBot) -> None:
+    buttons = await change_with_buttons(safe_bot, f"run feature set {FLAG} true --staging", "#development")
+    value = buttons["Roll back gstg"]
+    assert (await safe_bot.click_answer(value, channel="#development"))[0] == "in_channel"
+    after_first = await keyspace(safe_bot.redis, safe_bot.prefix)
+    kind, text = await safe_bot.click_answer(value, channel="#development")
+    assert kind == "ephemeral"
+    assert "changed since that change (version 1, now 2), so it was not rolled back and nothing was changed" in text
+    assert "Newer change: `restored to not existing` by <@U0SRE>" in text
+    assert await keyspace(safe_bot.redis, safe_bot.prefix) == after_first
+
+
+async def test_a_newer_change_wins_over_an_old_button(safe_bot: SafeBot) -> None:
+    buttons = await change_with_buttons(safe_bot, f"run feature set {FLAG} true --staging", "#development")
+    await safe_bot.text(f"run feature set {FLAG} 40 --actors --staging", channel="#development")
+    kind, text = await safe_bot.click_answer(buttons["Roll back gstg"], channel="#development")
+    assert kind == "ephemeral"
+    assert "Newer change: `set to 40% of actors` by <@U0SRE>" in text
+    assert await safe_bot.redis.hgetall(f"{safe_bot.prefix}gstg:{FLAG}") == {
+        "boolean": "true",
+        "percentage_of_actors": "40",
+    }
+
+
+async def test_the_click_obeys_channel_rules_and_permissions(safe_bot: SafeBot) -> None:
+    buttons = await change_with_buttons(safe_bot, f"run feature set {FLAG} true --staging --production")
+    before = await keyspace(safe_bot.redis, safe_bot.prefix)
+    kind, text = await safe_bot.click_answer(buttons["Roll back gprd"], channel="#random")
+    assert kind == "ephemeral" and "may only run in #production" in text
+    kind, text = await safe_bot.click_answer(buttons["Roll back gprd"], user="U0DEV")
+    assert kind == "ephemeral" and "This action is not allowed" in text
+    assert await keyspace(safe_bot.redis, safe_bot.prefix) == before
+    await safe_bot.slack.wait_for(lambda: len(safe_bot.slack.post_texts("#chatops-security")) == 2)
+    # an on-call SRE in #production may: the roll back of an enable only reduces exposure
+    safe_bot.fire("HighWebErrorRate", severity="s1")
+    kind, text = await safe_bot.click_answer(buttons["Roll back gprd"])
+    assert kind == "in_channel" and "production check skipped: the change only reduces exposure" in text
+
+
+async def test_forged_and_replayed_clicks_are_refused(safe_bot: SafeBot) -> None:
+    buttons = await change_with_buttons(safe_bot, f"run feature set {FLAG} true --staging", "#development")
+    await safe_bot.text("run feature set other_flag true --staging --ignore-feature-flag-consistency-check",
+                        channel="#development")  # fmt: skip
+    value = buttons["Roll back gstg"]
+    option, name, entry = value.split("|")
+    before = await keyspace(safe_bot.redis, safe_bot.prefix)
+    forged = [
+        (f"{option}|other_flag|{entry}", "does not point at a change recorded for this flag"),
+        (f"{option}|{name}|1-0", "does not point at a change recorded for this flag"),
+        (f"production|{name}|{entry}", "does not point at a change recorded for this flag"),
+        (f"nowhere|{name}|{entry}", "does not name a change this bot recorded"),
+        (f"{option}|{name}|not-an-id", "does not name a change this bot recorded"),
+        ("garbage", "does not name a change to roll back"),
+        (f"{option}|Bad-Name|{entry}", "is not a valid flag name"),
+    ]
+    for forged_value, expected in forged:
+        channel = "#production" if forged_value.startswith("production") else "#development"
+        kind, text = await safe_bot.click_answer(forged_value, channel=channel)
+        assert kind == "ephemeral" and expected in text, (forged_value, text)
+    # bad signature, stale timestamp: 401 and nothing runs
+    body = urlencode({"payload": json.dumps({
+        "type": "block_actions", "user": {"id": "U0SRE"}, "channel": {"id": "C0DEV", "name": "development"},
+        "actions": [{"action_id": "rollback", "value": value}], "response_url": f"{safe_bot.slack.url}/respond/x",
+    })})  # fmt: skip
+    for headers in (signed_headers(body, secret="forged"), signed_headers(body, timestamp=int(time.time()) - 600)):
+        async with safe_bot.session.post(f"{safe_bot.url}/slack/events", data=body, headers=headers) as response:
+            assert response.status == 401
+    assert not safe_bot.slack.responses.get("x")
+    assert await keyspace(safe_bot.redis, safe_bot.prefix) == before
