@@ -97,3 +97,24 @@ async def test_reducing_exposure_is_never_blocked(safe_bot: SafeBot) -> None:
     assert kind == "in_channel" and "skipped: the change only reduces exposure" in text
     kind, text = await safe_bot.text(f"run feature set {FLAG} 20 --actors --production")
     assert kind == "ephemeral" and "EverythingIsOnFire" in text  # back up again: checked
+
+
+async def test_unreachable_checks_fail_with_the_reason(
+    tmp_path, redis_url, prefix, slack, outside, alertmanager, monkeypatch  # type: ignore[no-untyped-def]
+) -> None:
+    from types import SimpleNamespace
+
+    import aiohttp
+
+    from tests.bot.conftest import start_bot
+    from tests.bot.safety.conftest import safety_config
+
+    nowhere = SimpleNamespace(url="http://127.0.0.1:1")
+    config = safety_config(tmp_path, redis_url, prefix, outside, nowhere, "unreachable")  # type: ignore[arg-type]
+    runner, url = await start_bot(config, slack, tmp_path / ".chatops")
+    async with aiohttp.ClientSession() as session:
+        bot = SafeBot(url, slack, prefix, None, session)  # type: ignore[arg-type]
+        kind, text = await bot.text(SET_PROD)
+        assert kind == "ephemeral"
+        assert "Alertmanager could not be reached" in text
+    await runner.cleanup()
