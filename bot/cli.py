@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from bot.config import Config, ConfigError, Secrets, load_config
-from bot.logs import configure_logging
+from bot.logs import add_secrets, configure_logging
 
 __all__ = ["main"]
 
@@ -76,6 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     from bot.runtime import Runtime  # after logging is configured: it may start embedded Redis
 
     secrets = Secrets.from_environment()
+    add_secrets([secrets.bot_token, secrets.signing_secret, secrets.app_token, secrets.gitlab_webhook_token,
+                 secrets.gitlab_api_token])  # fmt: skip
+    add_secrets(_passwords(config))
     if args.command == "deployments":
         return asyncio.run(_record(config, args))
     if args.command == "shell":
@@ -89,6 +92,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve":
         return server.serve(config, secrets, args.host, args.port)
     return server.socket_mode(config, secrets)
+
+
+def _passwords(config: Config) -> list[str]:
+    """Passwords in the configured Redis URLs (redis://user:PASSWORD@host)."""
+    from urllib.parse import urlsplit
+
+    urls = [config.redis_url, *(e.redis_url for e in config.environments)]
+    return [urlsplit(u).password or "" for u in urls if u]
 
 
 async def _record(config: Config, args: argparse.Namespace) -> int:

@@ -11,11 +11,13 @@ import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 import structlog
 
 from bot.chat import ChatBackend
-from bot.grammar import COMMANDS
+from bot.grammar import COMMANDS as GRAMMAR
+from bot.metrics import COMMAND_SECONDS, COMMANDS
 from bot.parsing import Invocation, UsageError, parse
 from bot.policy import authorize
 from bot.runtime import Runtime
@@ -34,9 +36,20 @@ _log = structlog.get_logger("bot")
 Notify = Callable[[str], Awaitable[None]]
 
 
+@dataclass
+class _Trace:
+    """What a command turned out to be, for metrics and logs."""
+
+    command: str = "unknown"
+    subcommand: str = ""
+    environments: tuple[str, ...] = ()
+    refused: bool = False
+
+
 async def run(text: str, caller: Caller, runtime: Runtime, chat: ChatBackend, notify: Notify | None = None) -> Reply:
     """Run a command typed as ``text`` (what follows ``/chatops``)."""
-    return await _guarded(text, caller, runtime, chat, lambda: _run(text, caller, runtime, chat, notify))
+    trace = _Trace()
+    return await _guarded(text, caller, runtime, chat, trace, lambda: _run(text, caller, runtime, chat, notify, trace))
 
 
 async def roll_back(
@@ -44,14 +57,26 @@ async def roll_back(
 ) -> Reply:
     """Run a Roll back button click: the same rules and checks as `feature set`."""
     label = f"[Roll back button {value[:120]}]"
-    return await _guarded(label, caller, runtime, chat, lambda: _roll_back(value, label, caller, runtime, chat, notify))
+    trace = _Trace("feature", "rollback")
+    return await _guarded(
+        label, caller, runtime, chat, trace, lambda: _roll_back(value, label, caller, runtime, chat, notify, trace)
+    )
 
 
 async def _guarded(
-    text: str, caller: Caller, runtime: Runtime, chat: ChatBackend, work: Callable[[], Awaitable[Reply]]
-) -> Reply:
+    text: str, caller: Caller, runtime: Runtime, chat: ChatBackend, trace: _Trace,
+    work: Callable[[], Awaitable[Reply]],
+) -> Reply:  # fmt: skip
     started = time.perf_counter()
-    log = _log.bind(user=caller.user_id, channel=caller.channel_id, command=text[:200])
+    with structlog.contextvars.bound_contextvars(
+        request_id=uuid.uuid4().hex[:12], user=caller.user_id, channel=caller.channel_id, command=text[:200]
+    ):
+        reply = await _work(work, chat, trace, started)
+    return reply
+
+
+async def _work(work: Callable[[], Awaitable[Reply]], chat: ChatBackend, trace: _Trace, started: float) -> Reply:
+    log = _log  # request_id, user, channel and command come from the bound context
     try:
         reply = await work()
     except Exception:
@@ -62,7 +87,12 @@ async def _guarded(
             "Check the state (e.g. `feature get`) before retrying, and tell the bot's maintainers."
         )
     reply = await _deliver(reply, chat)
-    log.info("bot.command", ok=reply.ok, public=reply.public, ms=round((time.perf_counter() - started) * 1000, 1))
+    elapsed = time.perf_counter() - started
+    outcome = "ok" if reply.ok else "refused" if trace.refused else "error"
+    for environment in trace.environments or ("",):
+        COMMANDS.labels(trace.command, trace.subcommand, environment, outcome).inc()
+    COMMAND_SECONDS.labels(trace.command).observe(elapsed)
+    log.info("bot.command", ok=reply.ok, outcome=outcome, public=reply.public, ms=round(elapsed * 1000, 1))
     return reply
 
 
@@ -74,29 +104,35 @@ def _context(runtime: Runtime, caller: Caller, notify: Notify | None) -> Context
 
 
 async def _roll_back(
-    value: str, label: str, caller: Caller, runtime: Runtime, chat: ChatBackend, notify: Notify | None
+    value: str, label: str, caller: Caller, runtime: Runtime, chat: ChatBackend, notify: Notify | None, trace: _Trace
 ) -> Reply:
     invocation = Invocation("feature", "rollback", (), {}, (), False, label)
     try:
         plan = rollback_plan(value, invocation, runtime.config.environments)
     except UsageError as error:
         return error_reply(f"{error} Nothing was changed.")
+    trace.environments = tuple(e.name for e in plan.targets)
     refusal = await authorize(plan, caller, runtime.config, chat)
     if refusal is not None:
-        _log.warning("bot.refused", user=caller.user_id, channel=caller.channel_id, reason=refusal.reason)
+        trace.refused = True
+        _log.warning("bot.refused", reason=refusal.reason)
         return _refused(refusal.message, refusal.reason, label, caller, runtime)
     return await feature.handle(plan, _context(runtime, caller, notify))
 
 
-async def _run(text: str, caller: Caller, runtime: Runtime, chat: ChatBackend, notify: Notify | None) -> Reply:
+async def _run(
+    text: str, caller: Caller, runtime: Runtime, chat: ChatBackend, notify: Notify | None, trace: _Trace
+) -> Reply:
     config = runtime.config
     try:
         invocation = parse(text, config)
     except UsageError as error:
         return error_reply(str(error))
+    trace.command, trace.subcommand = invocation.command, invocation.subcommand
+    trace.environments = tuple(e.name for e in invocation.environments)
     context = _context(runtime, caller, notify)
     if invocation.help:
-        spec = COMMANDS[invocation.command]
+        spec = GRAMMAR[invocation.command]
         return command_help(spec, config, spec.subcommand(invocation.subcommand))
     handler = HANDLERS[invocation.command]
     try:
@@ -105,7 +141,8 @@ async def _run(text: str, caller: Caller, runtime: Runtime, chat: ChatBackend, n
         return error_reply(str(error))
     refusal = await authorize(plan, caller, config, chat)
     if refusal is not None:
-        _log.warning("bot.refused", user=caller.user_id, channel=caller.channel_id, reason=refusal.reason)
+        trace.refused = True
+        _log.warning("bot.refused", reason=refusal.reason)
         return _refused(refusal.message, refusal.reason, text, caller, runtime)
     try:
         return await handler.handle(plan, context)

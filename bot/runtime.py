@@ -14,6 +14,8 @@ import structlog
 from bot.config import Config, Secrets
 from bot.deployments.mirror import GitMirror
 from bot.deployments.registry import DeploymentRegistry
+from bot.inflight import InFlight
+from bot.metrics import REDIS_ERRORS
 from bot.services import BotServices
 from flags import Definition, FlagStore, load_definitions, resolve_redis_url
 from flags.embedded import DEFAULT_DIRECTORY
@@ -32,6 +34,7 @@ class Runtime:
     deployments: DeploymentRegistry | None = None
     mirror: GitMirror | None = None
     services: BotServices | None = None  # set by open(): it needs the event loop
+    inflight: InFlight = field(default_factory=InFlight)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _session: aiohttp.ClientSession | None = None
 
@@ -46,8 +49,9 @@ class Runtime:
             if url not in clients:
                 clients[url] = aioredis.from_url(url, decode_responses=True, health_check_interval=30)
             stores[environment.option] = FlagStore(
-                clients[url], prefix=environment.prefix, environment=environment.name
-            )
+                clients[url], prefix=environment.prefix, environment=environment.name,
+                on_unavailable=lambda name: REDIS_ERRORS.labels(name).inc(),
+            )  # fmt: skip
         definitions = load_definitions(config.definitions) if config.definitions else {}
         registry = mirror = None
         if config.deployments is not None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
 
 import aiohttp
 import structlog
@@ -23,6 +24,7 @@ __all__ = ["RUNTIME", "create_web_app", "serve", "socket_mode"]
 
 _log = structlog.get_logger("bot")
 MAX_BODY = 1024 * 1024
+SHUTDOWN_GRACE_S = 10.0  # how long SIGTERM waits for acknowledged commands to finish
 RUNTIME = web.AppKey("runtime", Runtime)
 
 
@@ -38,6 +40,18 @@ async def create_web_app(runtime: Runtime, secrets: Secrets) -> web.Application:
     async def healthz(request: web.Request) -> web.Response:
         return web.Response(text="ok\n")
 
+    slack_auth: dict[str, object] = {"ok": None, "error": "not checked yet", "at": 0.0}
+
+    async def check_slack_auth() -> None:
+        try:
+            answer = await bolt.client.auth_test()
+            slack_auth.update(ok=True, error=None)
+            _log.info("bot.slack_auth", team=answer.get("team"), bot_user=answer.get("user_id"))
+        except Exception as error:  # any failure makes the bot not ready, with the reason
+            slack_auth.update(ok=False, error=str(getattr(error, "response", {}).get("error", error))[:200])
+            _log.warning("bot.slack_auth_failed", error=slack_auth["error"])
+        slack_auth["at"] = time.monotonic()
+
     async def readyz(request: web.Request) -> web.Response:
         failing = []
         for option, store in runtime.stores.items():
@@ -45,6 +59,15 @@ async def create_web_app(runtime: Runtime, secrets: Secrets) -> web.Application:
                 await asyncio.wait_for(store.ping(), timeout=2)
             except (StoreUnavailable, TimeoutError) as error:
                 failing.append(f"redis for {store.environment or option}: {error}")
+        if runtime.deployments is not None:
+            try:
+                await asyncio.wait_for(runtime.deployments.ping(), timeout=2)
+            except Exception as error:  # the bot's own Redis
+                failing.append(f"the bot's own redis: {error}")
+        if not slack_auth["ok"] and time.monotonic() - float(str(slack_auth["at"])) > 30:
+            await check_slack_auth()
+        if not slack_auth["ok"]:
+            failing.append(f"slack auth: {slack_auth['error']}")
         if failing:
             return web.Response(status=503, text="not ready: " + "; ".join(failing) + "\n")
         return web.Response(text="ready\n")
@@ -54,6 +77,11 @@ async def create_web_app(runtime: Runtime, secrets: Secrets) -> web.Application:
 
     async def open_runtime(app: web.Application) -> None:
         await runtime.open(secrets)
+        await check_slack_auth()
+
+    async def finish_in_flight(app: web.Application) -> None:
+        left = await runtime.inflight.drain(SHUTDOWN_GRACE_S)
+        _log.info("bot.shutdown", unfinished_commands=left)
 
     async def close_runtime(app: web.Application) -> None:
         await session.close()
@@ -65,6 +93,7 @@ async def create_web_app(runtime: Runtime, secrets: Secrets) -> web.Application:
     app.router.add_get("/metrics", metrics)
     app.router.add_post("/webhooks/gitlab", gitlab_webhook(runtime, secrets))
     app.on_startup.append(open_runtime)
+    app.on_shutdown.append(finish_in_flight)
     app.on_cleanup.append(close_runtime)
     return app
 

@@ -19,6 +19,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot import dispatch
 from bot.config import Secrets
+from bot.metrics import ACK_SECONDS
 from bot.runtime import Runtime
 from bot.slack_api import SlackBackend, respond, web_client
 from handlers.context import Caller
@@ -76,24 +77,26 @@ def build_app(
         async def notify(text: str) -> None:
             await respond(response_url, Reply(True, text, (Section((line(text),)),)), session)
 
-        try:
-            reply = await work(notify)
-        except Exception:  # dispatch does not raise; this is the last line of defence
-            _log.exception("bot.dispatch_failed")
-            reply = error_reply("Something went wrong on our side; check the flag with `feature get`.")
-        try:
-            await respond(response_url, reply, session)
-        except Exception:
-            _log.exception("bot.respond_failed")
+        async with runtime.inflight.track():  # a shutdown waits for this answer
+            try:
+                reply = await work(notify)
+            except Exception:  # dispatch does not raise; this is the last line of defence
+                _log.exception("bot.dispatch_failed")
+                reply = error_reply("Something went wrong on our side; check the flag with `feature get`.")
+            try:
+                await respond(response_url, reply, session)
+            except Exception:
+                _log.exception("bot.respond_failed")
 
     return app
 
 
 def events_handler(app: AsyncApp) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def handle(request: web.Request) -> web.Response:
-        bolt_request = await to_bolt_request(request)
-        bolt_response = await app.async_dispatch(bolt_request)
-        return await to_aiohttp_response(bolt_response)
+        with ACK_SECONDS.time():  # Bolt answers as soon as the listener acks
+            bolt_request = await to_bolt_request(request)
+            bolt_response = await app.async_dispatch(bolt_request)
+            return await to_aiohttp_response(bolt_response)
 
     return handle
 

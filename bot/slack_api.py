@@ -23,6 +23,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.chat import PostFailed
+from bot.metrics import SLACK_API_ERRORS
 from bot.render import SlackMessage, to_slack
 from handlers.reply import CrossPost, Reply
 
@@ -75,6 +76,7 @@ class SlackBackend:
                 await self._load_channels()
             except SlackClientError as error:
                 _log.warning("bot.slack_lookup_failed", method="conversations.list", error=_error(error))
+                SLACK_API_ERRORS.labels("conversations.list", _error(error)).inc()
                 return None
         return self._channels.get(name)
 
@@ -104,6 +106,7 @@ class SlackBackend:
             answer = await self.client.usergroups_users_list(usergroup=group_id)
         except SlackClientError as error:
             _log.warning("bot.slack_lookup_failed", method="usergroups.users.list", error=_error(error))
+            SLACK_API_ERRORS.labels("usergroups.users.list", _error(error)).inc()
             return frozenset()
         users: list[str] = answer.get("users", [])
         members = frozenset(users)
@@ -118,6 +121,7 @@ class SlackBackend:
                 answer = await self.client.usergroups_list()
             except SlackClientError as error:
                 _log.warning("bot.slack_lookup_failed", method="usergroups.list", error=_error(error))
+                SLACK_API_ERRORS.labels("usergroups.list", _error(error)).inc()
                 return None
             groups: list[dict[str, Any]] = answer.get("usergroups", [])
             self._usergroup_ids = {g["handle"]: g["id"] for g in groups}
@@ -129,6 +133,7 @@ class SlackBackend:
             try:
                 await self.client.chat_postMessage(channel=post.channel, text=message.text, blocks=message.blocks)
             except SlackClientError as error:
+                SLACK_API_ERRORS.labels("chat.postMessage", _error(error)).inc()
                 raise PostFailed(_error(error)) from error
 
 
@@ -151,3 +156,4 @@ async def respond(response_url: str, reply: Reply, session: aiohttp.ClientSessio
         )
         if response.status_code >= 400:
             _log.warning("bot.respond_failed", status=response.status_code, body=response.body[:200])
+            SLACK_API_ERRORS.labels("response_url", f"HTTP {response.status_code}").inc()

@@ -18,6 +18,7 @@ from aiohttp import web
 from bot.config import Secrets
 from bot.deployments.gitlab import NotADeploymentEvent, parse_deployment_event
 from bot.deployments.registry import InvalidDeployment, RegistryUnavailable, UnknownEnvironment
+from bot.metrics import WEBHOOK_EVENTS
 from bot.runtime import Runtime
 
 __all__ = ["MAX_WEBHOOK_BODY", "gitlab_webhook"]
@@ -26,7 +27,11 @@ MAX_WEBHOOK_BODY = 256 * 1024
 _log = structlog.get_logger("bot")
 
 
+_OUTCOMES = {200: "recorded", 202: "ignored", 401: "refused", 404: "refused", 503: "unavailable"}
+
+
 def _answer(status: int, message: str, **extra: object) -> web.Response:
+    WEBHOOK_EVENTS.labels(_OUTCOMES.get(status, "invalid")).inc()
     return web.json_response({"message": message, **extra}, status=status)
 
 

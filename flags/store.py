@@ -10,7 +10,7 @@ from __future__ import annotations
 import builtins
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from importlib import resources
 from typing import Any
@@ -37,8 +37,16 @@ AUDIT_PER_ENVIRONMENT = 100_000
 class FlagStore:
     """Flags of one environment: a Redis connection and an optional key prefix."""
 
-    def __init__(self, client: aioredis.Redis, *, prefix: str = "", environment: str = "") -> None:
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        *,
+        prefix: str = "",
+        environment: str = "",
+        on_unavailable: Callable[[str], None] | None = None,
+    ) -> None:
         self._redis = client
+        self._on_unavailable = on_unavailable  # e.g. to count Redis errors per environment
         self.keys = Keys(prefix)
         self.environment = environment
         self._apply = client.register_script(_SCRIPT)
@@ -185,9 +193,15 @@ class FlagStore:
         try:
             yield
         except ResponseError as error:
+            self._unavailable()
             raise StoreUnavailable(self.environment, f"Redis refused the command: {error}") from error
         except (RedisError, OSError) as error:
+            self._unavailable()
             raise StoreUnavailable(self.environment, str(error) or type(error).__name__) from error
+
+    def _unavailable(self) -> None:
+        if self._on_unavailable is not None:
+            self._on_unavailable(self.environment)
 
 
 def _int(value: Any) -> int:

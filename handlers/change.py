@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bot.config import Environment
+from bot.metrics import PRODUCTION_CHECKS
 from flags import (
     AuditInfo,
     Change,
@@ -260,11 +261,13 @@ async def _production_check(
         return None
     if not any(t.increases for t in productions):
         checks["production_check"] = "skipped: the change only reduces exposure"
+        PRODUCTION_CHECKS.labels("skipped").inc()
         return None
     if plan.invocation.flag("ignore-production-check"):
         checks["production_check"] = (
             f"ignored (--ignore-production-check) by {context.caller.user_name or context.caller.user_id}"
         )
+        PRODUCTION_CHECKS.labels("ignored").inc()
         return None
     services = context.services
     if services is None or not services.production_check_configured:
@@ -278,6 +281,7 @@ async def _production_check(
         with contextlib.suppress(asyncio.CancelledError):
             await notice
     failed = [r for r in results if not r.ok]
+    PRODUCTION_CHECKS.labels("failed" if failed else "passed").inc()
     if not failed:
         checks["production_check"] = "passed"
         return None

@@ -157,6 +157,12 @@ class DeploymentRegistry:
             for i, env in enumerate(self.environments)
         ]
 
+    async def ping(self) -> None:
+        try:
+            await self._redis.ping()
+        except (RedisError, OSError) as error:
+            raise RegistryUnavailable(f"could not reach the bot's Redis: {error}") from error
+
     async def history(self, environment: str, limit: int = 10) -> list[Deployment]:
         if environment not in self.environments:
             raise UnknownEnvironment(environment, self.environments)

@@ -100,7 +100,13 @@ async def test_reducing_exposure_is_never_blocked(safe_bot: SafeBot) -> None:
 
 
 async def test_unreachable_checks_fail_with_the_reason(
-    tmp_path, redis_url, prefix, slack, outside, alertmanager, monkeypatch  # type: ignore[no-untyped-def]
+    tmp_path,
+    redis_url,
+    prefix,
+    slack,
+    outside,
+    alertmanager,
+    monkeypatch,  # type: ignore[no-untyped-def]
 ) -> None:
     from types import SimpleNamespace
 
