@@ -1,0 +1,68 @@
+"""Everything in deploy/ parses, and what can be checked offline is right."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import yaml
+
+from bot.config import parse_config
+from bot.server import create_web_app  # noqa: F401  (the routes below are the server's)
+
+ROOT = Path(__file__).resolve().parents[1]
+DEPLOY = ROOT / "deploy"
+SCOPES = {"commands", "chat:write", "chat:write.public", "usergroups:read", "channels:read", "groups:read"}
+SERVER_ROUTES = set(re.findall(r'add_(?:get|post)\("([^"]+)"', (ROOT / "bot" / "server.py").read_text()))
+
+
+def test_slack_manifests_have_the_command_scopes_and_mode() -> None:
+    for name, socket in (("slack-app-manifest.yml", False), ("slack-app-manifest.socket-mode.yml", True)):
+        manifest = yaml.safe_load((DEPLOY / name).read_text())
+        [command] = manifest["features"]["slash_commands"]
+        assert command["command"] == "/chatops"
+        assert set(manifest["oauth_config"]["scopes"]["bot"]) == SCOPES
+        assert manifest["settings"]["socket_mode_enabled"] is socket
+        assert manifest["settings"]["interactivity"]["is_enabled"] is True
+        if not socket:
+            assert command["url"].endswith("/slack/events")
+            assert manifest["settings"]["interactivity"]["request_url"].endswith("/slack/events")
+            assert "/slack/events" in SERVER_ROUTES
+
+
+def test_kubernetes_manifests() -> None:
+    documents = [
+        d for f in sorted((DEPLOY / "kubernetes").glob("*.yml")) for d in yaml.safe_load_all(f.read_text()) if d
+    ]
+    kinds = {d["kind"] for d in documents}
+    assert {"Deployment", "Service", "ConfigMap", "Secret", "PodDisruptionBudget", "NetworkPolicy"} <= kinds
+    deployment = next(d for d in documents if d["kind"] == "Deployment")
+    [container] = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["readinessProbe"]["httpGet"]["path"] in SERVER_ROUTES
+    assert container["livenessProbe"]["httpGet"]["path"] in SERVER_ROUTES
+    assert container["resources"]["requests"]["cpu"] and container["resources"]["requests"]["memory"]
+    assert deployment["spec"]["template"]["spec"]["securityContext"]["runAsNonRoot"] is True
+    configmap = next(d for d in documents if d["kind"] == "ConfigMap")
+    config = parse_config(yaml.safe_load(configmap["data"]["chatops.yml"]))
+    assert config.default_environment.production
+
+
+def test_dockerfile_and_compose() -> None:
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    assert re.search(r"^FROM python:3\.11-slim$", dockerfile, re.M)
+    assert re.search(r"^USER chatops$", dockerfile, re.M)
+    assert "HEALTHCHECK" in dockerfile and "/healthz" in dockerfile and "/healthz" in SERVER_ROUTES
+    entrypoint = re.search(r'^ENTRYPOINT \["([^"]+)"\]', dockerfile, re.M)
+    assert entrypoint is not None
+    scripts = (ROOT / "pyproject.toml").read_text()
+    assert f'{entrypoint.group(1)} = "bot.cli:main"' in scripts
+    assert shutil.which("chatops") or (ROOT / ".venv" / "bin" / "chatops").exists()
+    for copied in re.findall(r"^COPY (?!--from)(\S+)", dockerfile, re.M):
+        assert (ROOT / copied).exists(), copied
+    compose = yaml.safe_load((DEPLOY / "compose.yml").read_text())
+    assert set(compose["services"]) == {"redis", "chatops"}
+    config = yaml.safe_load((DEPLOY / "compose.chatops.yml").read_text())
+    assert config.pop("definitions") == ["/etc/chatops/feature_flags"]  # the mount in compose.yml
+    assert "./feature_flags:/etc/chatops/feature_flags:ro" in compose["services"]["chatops"]["volumes"]
+    parse_config(config)
