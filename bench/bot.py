@@ -117,7 +117,8 @@ async def drive(
     async def sample_rss() -> None:
         nonlocal rss_peak
         while time.perf_counter() < deadline and process is not None:
-            rss_peak = max(rss_peak, process.memory_info().rss)
+            family = [process, *process.children(recursive=True)]  # the workers, with --workers
+            rss_peak = max(rss_peak, sum(p.memory_info().rss for p in family))
             await asyncio.sleep(0.2)
 
     started = time.perf_counter()
@@ -137,7 +138,7 @@ def start(command: list[str], env: dict[str, str], cwd: Path) -> subprocess.Pope
     return subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-async def main(seconds: float) -> None:
+async def main(seconds: float, workers: int) -> None:
     stub = await TimedStub().start()
     work = Path(tempfile.mkdtemp(prefix="chatops-bench-"))
     redis_url = os.environ.get("REDIS_URL", "")
@@ -147,10 +148,10 @@ async def main(seconds: float) -> None:
            "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_API_URL": f"{stub.url}/api/"}  # fmt: skip
     bot_port, bare_port = free_port(), free_port()
     bot = start([sys.executable, "-m", "bot.cli", "--log-level", "warning", "--log-format", "json", "serve",
-                 "--config", str(config), "--port", str(bot_port)], env, work)  # fmt: skip
+                 "--config", str(config), "--port", str(bot_port), "--workers", str(workers)], env, work)  # fmt: skip
     bare = start([sys.executable, str(ROOT / "bench" / "bare_bolt.py"), str(bare_port)], env, work)
     bot_url, bare_url = f"http://127.0.0.1:{bot_port}", f"http://127.0.0.1:{bare_port}"
-    print(f"redis: {redis_url or 'embedded'}; {CONCURRENCY} connections; {seconds:.0f} s per phase; "
+    print(f"redis: {redis_url or 'embedded'}; {workers} worker(s); {CONCURRENCY} connections; {seconds:.0f} s per phase; "
           f"python {sys.version.split()[0]}; cpus {os.cpu_count()}")  # fmt: skip
     try:
         connector = aiohttp.TCPConnector(limit=CONCURRENCY * 2)
@@ -201,6 +202,7 @@ async def main(seconds: float) -> None:
         "ack_p99_ms": round(pct(acks, 99), 1),
         "e2e_p50_ms": round(statistics.median(ends), 1),
         "e2e_p99_ms": round(pct(ends, 99), 1),
+        "workers": workers,
         "rss_mb": round(rss, 1),
         "errors": errors,
     }))  # fmt: skip
@@ -209,4 +211,6 @@ async def main(seconds: float) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each phase")
-    asyncio.run(main(parser.parse_args().seconds))
+    parser.add_argument("--workers", type=int, default=1, help="`chatops serve --workers N`")
+    arguments = parser.parse_args()
+    asyncio.run(main(arguments.seconds, arguments.workers))

@@ -31,6 +31,8 @@ def _parser() -> argparse.ArgumentParser:
     with_config(serve)
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=3000)
+    serve.add_argument("--workers", type=int, default=1, help="worker processes sharing the port (default 1)")
+    serve.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
 
     socket = commands.add_parser("socket", help="Socket Mode (needs SLACK_APP_TOKEN)")
     with_config(socket)
@@ -90,7 +92,10 @@ def main(argv: list[str] | None = None) -> int:
     from bot import server
 
     if args.command == "serve":
-        return server.serve(config, secrets, args.host, args.port)
+        if args.workers < 1:
+            print("chatops: --workers must be at least 1", file=sys.stderr)
+            return 2
+        return server.serve(config, secrets, args.host, args.port, args.workers, args.reuse_port)
     return server.socket_mode(config, secrets)
 
 

@@ -19,6 +19,7 @@ from bot.metrics import REDIS_ERRORS
 from bot.services import BotServices
 from flags import Definition, FlagStore, load_definitions, resolve_redis_url
 from flags.embedded import DEFAULT_DIRECTORY
+from flags.store import redis_client
 
 __all__ = ["Runtime"]
 
@@ -47,7 +48,7 @@ class Runtime:
         for environment in config.environments:
             url = environment.redis_url or own or resolve_redis_url(None, embedded_directory)
             if url not in clients:
-                clients[url] = aioredis.from_url(url, decode_responses=True, health_check_interval=30)
+                clients[url] = redis_client(url)
             stores[environment.option] = FlagStore(
                 clients[url], prefix=environment.prefix, environment=environment.name,
                 on_unavailable=lambda name: REDIS_ERRORS.labels(name).inc(),
@@ -57,7 +58,7 @@ class Runtime:
         if config.deployments is not None:
             own_url = own or resolve_redis_url(None, embedded_directory)
             if own_url not in clients:
-                clients[own_url] = aioredis.from_url(own_url, decode_responses=True, health_check_interval=30)
+                clients[own_url] = redis_client(own_url)
             settings = config.deployments
             registry = DeploymentRegistry(
                 clients[own_url], settings.environments, history=settings.history, prefix=config.redis_prefix

@@ -7,6 +7,9 @@ HTTP routes: ``/slack/events`` (slash commands and interactivity), ``/healthz``
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import subprocess
 import sys
 import time
 
@@ -19,6 +22,7 @@ from bot.config import Config, Secrets
 from bot.runtime import Runtime
 from bot.webhooks import gitlab_webhook
 from flags import StoreUnavailable
+from flags.embedded import SHARED_URL_VARIABLE, resolve_redis_url
 
 __all__ = ["RUNTIME", "create_web_app", "serve", "socket_mode"]
 
@@ -105,16 +109,47 @@ def _require(value: str | None, name: str, mode: str) -> bool:
     return True
 
 
-def serve(config: Config, secrets: Secrets, host: str, port: int) -> int:
+def serve(config: Config, secrets: Secrets, host: str, port: int, workers: int = 1, reuse_port: bool = False) -> int:
     if not (
         _require(secrets.bot_token, "SLACK_BOT_TOKEN", "serve")
         and _require(secrets.signing_secret, "SLACK_SIGNING_SECRET", "serve")
     ):
         return 2
+    if workers > 1:
+        return _serve_workers(config, workers)
     runtime = Runtime.start(config)
-    _log.info("bot.serving", host=host, port=port)
-    web.run_app(create_web_app(runtime, secrets), host=host, port=port, print=None, access_log=None)
+    _log.info("bot.serving", host=host, port=port, pid=os.getpid())
+    web.run_app(
+        create_web_app(runtime, secrets), host=host, port=port, print=None, access_log=None, reuse_port=reuse_port
+    )
     return 0
+
+
+def _serve_workers(config: Config, workers: int) -> int:
+    """N worker processes on one port (SO_REUSEPORT: the kernel spreads connections).
+
+    SIGTERM and SIGINT are passed on; each worker finishes its acknowledged commands.
+    Exits non-zero if any worker did.
+    """
+    env = dict(os.environ)
+    needs_embedded = not config.redis_url or any(not e.redis_url for e in config.environments)
+    if needs_embedded and SHARED_URL_VARIABLE not in env:
+        env[SHARED_URL_VARIABLE] = resolve_redis_url(None)  # one embedded server for every worker
+    argv = [a for a in sys.argv[1:]]
+    at = argv.index("--workers")
+    argv[at : at + 2] = ["--workers", "1", "--reuse-port"]
+    children = [subprocess.Popen([sys.executable, "-m", "bot.cli", *argv], env=env) for _ in range(workers)]
+    _log.info("bot.workers_started", workers=workers, pids=[c.pid for c in children])
+
+    def forward(signum: int, frame: object) -> None:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    codes = [child.wait() for child in children]
+    return 0 if all(code == 0 for code in codes) else 1
 
 
 def socket_mode(config: Config, secrets: Secrets) -> int:

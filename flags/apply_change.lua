@@ -3,9 +3,12 @@
 --
 -- KEYS: 1 features set, 2 flag hash, 3 meta hash, 4 flag audit stream, 5 environment audit stream
 -- ARGV: 1 name, 2 clear (0|1), 3 remove (0|1), 4 expected version or "",
---       5 announcement channel, 6 max entries per flag stream, 7 max entries in environment stream,
+--       5 announcement channel, 6 max entries per flag stream, 7 change id,
 --       8 n set fields, then field/value pairs, then n deleted fields, then fields,
 --       then n audit pairs, then name/value pairs.
+--
+-- A change id seen already returns that change's result without applying it again, so a client
+-- may safely retry a change whose reply was lost with the connection.
 
 local function expect_type(key, wanted)
   local found = redis.call('TYPE', key)['ok']
@@ -27,6 +30,9 @@ for i, wanted in ipairs({'set', 'hash', 'hash', 'stream', 'stream'}) do
 end
 
 local name = ARGV[1]
+if redis.call('HGET', KEYS[3], 'change_id') == ARGV[7] then
+  return cjson.decode(redis.call('HGET', KEYS[3], 'result'))
+end
 local version = tonumber(redis.call('HGET', KEYS[3], 'version') or '0') or 0
 if ARGV[4] ~= '' and tonumber(ARGV[4]) ~= version then
   return {'conflict', tostring(version)}
@@ -70,14 +76,16 @@ for j = 1, #audit do entry[#entry + 1] = audit[j] end
 local entry_id = redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[6], '*', unpack(entry))
 entry[#entry + 1] = 'entry'
 entry[#entry + 1] = entry_id
-redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[7], '*', unpack(entry))
+redis.call('XADD', KEYS[5], 'MAXLEN', '~', '100000', '*', unpack(entry))
 
 local info = as_table(audit)
+local result = {'ok', tostring(version), entry_id, before_json, after_json, tostring(existed), tostring(exists)}
 redis.call('HSET', KEYS[3], 'version', tostring(version), 'entry', entry_id,
-           'changed_at', info['at'] or '', 'changed_by', info['who'] or '')
+           'changed_at', info['at'] or '', 'changed_by', info['who'] or '',
+           'change_id', ARGV[7], 'result', cjson.encode(result))
 
 redis.call('PUBLISH', ARGV[5], cjson.encode({
   flag = name, version = version, entry = entry_id, after = as_table(after), exists = exists,
 }))
 
-return {'ok', tostring(version), entry_id, before_json, after_json, tostring(existed), tostring(exists)}
+return result

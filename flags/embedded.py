@@ -6,13 +6,14 @@ with nothing installed. Data is persisted under ``.chatops/`` by default.
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 from typing import Any
 
 import structlog
 
-__all__ = ["DEFAULT_DIRECTORY", "EmbeddedRedis", "resolve_redis_url"]
+__all__ = ["DEFAULT_DIRECTORY", "SHARED_URL_VARIABLE", "EmbeddedRedis", "resolve_redis_url"]
 
 DEFAULT_DIRECTORY = Path(".chatops")
 
@@ -59,8 +60,15 @@ class EmbeddedRedis:
             _log.debug("flags.embedded_redis_stop", error=repr(error))
 
 
+#: Set by a parent process that started the embedded server, so that its workers share it.
+SHARED_URL_VARIABLE = "CHATOPS_EMBEDDED_REDIS_URL"
+
+
 def resolve_redis_url(url: str | None, directory: Path = DEFAULT_DIRECTORY) -> str:
     """``url`` itself, or the URL of the embedded server when ``url`` is empty."""
     if url:
         return url
+    inherited = os.environ.get(SHARED_URL_VARIABLE)
+    if inherited:
+        return inherited
     return EmbeddedRedis.shared(directory).url

@@ -10,12 +10,15 @@ from __future__ import annotations
 import builtins
 import json
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from importlib import resources
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import RedisError, ResponseError
 
 from flags.changes import Change
@@ -25,13 +28,12 @@ from flags.records import AuditEntry, AuditInfo, ChangeResult, FlagRecord
 from flags.state import FlagState
 from flags.values import FlagName
 
-__all__ = ["FlagStore"]
+__all__ = ["FlagStore", "redis_client"]
 
 _SCRIPT = resources.files("flags").joinpath("apply_change.lua").read_text(encoding="utf-8")
 
-#: Audit entries kept per flag, and per environment (approximate trimming).
+#: Audit entries kept per flag (approximate trimming); per environment, 100,000 (in the script).
 AUDIT_PER_FLAG = 1000
-AUDIT_PER_ENVIRONMENT = 100_000
 
 
 class FlagStore:
@@ -53,8 +55,7 @@ class FlagStore:
 
     @classmethod
     def from_url(cls, url: str, *, prefix: str = "", environment: str = "") -> FlagStore:
-        client = aioredis.from_url(url, decode_responses=True, health_check_interval=30)
-        return cls(client, prefix=prefix, environment=environment)
+        return cls(redis_client(url), prefix=prefix, environment=environment)
 
     @property
     def redis(self) -> aioredis.Redis:
@@ -100,11 +101,14 @@ class FlagStore:
         audit: AuditInfo,
         *,
         expected_version: int | None = None,
+        change_id: str | None = None,
     ) -> ChangeResult:
         """Apply one change atomically and return the states before and after.
 
         With ``expected_version`` the change is applied only if the flag is still
         at that version; otherwise ``ChangeConflict`` is raised and nothing is written.
+        Applying again with the same ``change_id`` (the default is a new one) returns the first
+        result and writes nothing: a change whose reply was lost can be retried safely.
         """
         flag = FlagName(name).value
         mutation = change.mutation()
@@ -127,7 +131,7 @@ class FlagStore:
             "" if expected_version is None else expected_version,
             self.keys.changes_channel,
             AUDIT_PER_FLAG,
-            AUDIT_PER_ENVIRONMENT,
+            change_id or uuid.uuid4().hex,  # a retried change is applied once
             len(mutation.set_fields),
         ]
         for field, value in mutation.set_fields:
@@ -202,6 +206,15 @@ class FlagStore:
     def _unavailable(self) -> None:
         if self._on_unavailable is not None:
             self._on_unavailable(self.environment)
+
+
+def redis_client(url: str) -> aioredis.Redis:
+    """A client that reconnects with backoff: a command that meets a dropped connection is retried
+    (up to 3 times, 50 ms to 1 s apart). Changes are safe to retry: each carries a change id."""
+    retry = Retry(ExponentialWithJitterBackoff(base=0.05, cap=1.0), retries=3)
+    return aioredis.from_url(
+        url, decode_responses=True, health_check_interval=30, retry=retry, socket_connect_timeout=5, socket_timeout=10
+    )
 
 
 def _int(value: Any) -> int:

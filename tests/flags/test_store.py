@@ -274,3 +274,13 @@ async def test_connections_killed_during_a_stream_of_changes_leave_every_flag_co
         if entries:
             assert entries[0].version == record.version
             assert entries[0].after == record.state
+
+
+async def test_a_retried_change_is_applied_once(store: FlagStore) -> None:
+    first = await store.apply(FLAG, build_change("true", actors=users("a")), WHO, change_id="retry-1")
+    again = await store.apply(FLAG, build_change("true", actors=users("a")), WHO, change_id="retry-1")
+    assert again == first
+    assert (await store.get(FLAG)).version == 1
+    assert len(await store.history(FLAG)) == 1
+    other = await store.apply(FLAG, build_change("true", actors=users("b")), WHO, change_id="retry-2")
+    assert other.version == 2
