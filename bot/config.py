@@ -12,6 +12,8 @@ from typing import Any
 
 import yaml
 
+from flags.redis_url import parse_sentinel_url
+
 __all__ = [
     "AccessRule",
     "Config",
@@ -261,8 +263,18 @@ def _list(where: str, value: Any) -> list[Any]:
 
 def _redis_url(where: str, value: Any) -> str | None:
     text = _text(where, value, optional=True)
-    if text is not None and not text.startswith(("redis://", "rediss://", "unix://")):
-        raise ConfigError(f"{where}: {text!r} is not a Redis URL (redis://, rediss:// or unix://)")
+    if text is not None and not text.startswith(
+        ("redis://", "rediss://", "unix://", "redis+sentinel://", "rediss+sentinel://")
+    ):
+        raise ConfigError(
+            f"{where}: {text!r} is not a Redis URL (redis://, rediss://, unix:// or "
+            "redis+sentinel://host:port,host:port/MASTER)"
+        )
+    if text is not None:
+        try:
+            parse_sentinel_url(text)
+        except ValueError as error:
+            raise ConfigError(f"{where}: {error}") from error
     return text
 
 

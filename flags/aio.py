@@ -22,6 +22,7 @@ from flags._client_base import DEFAULT_POLL_INTERVAL, SnapshotClient
 from flags.definitions import Definition
 from flags.keys import Keys
 from flags.state import FlagState
+from flags.store import redis_client
 
 __all__ = ["AsyncFlags", "read_all_states"]
 
@@ -48,7 +49,7 @@ class AsyncFlags(SnapshotClient):
         poll_interval: float = DEFAULT_POLL_INTERVAL,
     ) -> None:
         super().__init__(url, prefix, definitions, poll_interval)
-        self._client = aioredis.Redis.from_url(url, decode_responses=True, socket_timeout=5, socket_connect_timeout=5)
+        self._client = redis_client(url)
         self._pubsub: PubSub | None = None
         self._task: asyncio.Task[None] | None = None
 

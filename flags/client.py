@@ -16,10 +16,12 @@ from typing import Any, cast
 
 import redis
 from redis.client import PubSub
+from redis.sentinel import Sentinel
 
 from flags._client_base import DEFAULT_POLL_INTERVAL, SnapshotClient
 from flags.definitions import Definition
 from flags.keys import Keys
+from flags.redis_url import parse_sentinel_url
 from flags.state import FlagState
 
 __all__ = ["Flags"]
@@ -34,6 +36,18 @@ def read_all_states(client: redis.Redis, keys: Keys) -> dict[str, FlagState]:
     return {name: FlagState.from_hash(fields) for name, fields in zip(names, pipe.execute(), strict=True)}
 
 
+def _sync_client(url: str) -> redis.Redis:
+    options: dict[str, Any] = {"decode_responses": True, "socket_timeout": 5, "socket_connect_timeout": 5}
+    sentinel = parse_sentinel_url(url)
+    if sentinel is None:
+        return redis.Redis.from_url(url, **options)
+    sentinels = Sentinel(list(sentinel.sentinels), sentinel_kwargs={"password": sentinel.password}, ssl=sentinel.tls)  # type: ignore[no-untyped-call]
+    client: redis.Redis = sentinels.master_for(  # type: ignore[no-untyped-call]
+        sentinel.master, db=sentinel.db, username=sentinel.username, password=sentinel.password, **options
+    )
+    return client
+
+
 class Flags(SnapshotClient):
     """Evaluate flags from an in-process snapshot of one environment's Redis."""
 
@@ -46,7 +60,7 @@ class Flags(SnapshotClient):
         poll_interval: float = DEFAULT_POLL_INTERVAL,
     ) -> None:
         super().__init__(url, prefix, definitions, poll_interval)
-        self._client = redis.Redis.from_url(url, decode_responses=True, socket_timeout=5, socket_connect_timeout=5)
+        self._client = _sync_client(url)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._pubsub: PubSub | None = None

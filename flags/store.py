@@ -18,6 +18,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
+from redis.asyncio.sentinel import Sentinel
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import RedisError, ResponseError
 
@@ -25,6 +26,7 @@ from flags.changes import Change
 from flags.errors import ChangeConflict, StoreUnavailable
 from flags.keys import Keys
 from flags.records import AuditEntry, AuditInfo, ChangeResult, FlagRecord
+from flags.redis_url import parse_sentinel_url
 from flags.state import FlagState
 from flags.values import FlagName
 
@@ -34,6 +36,8 @@ _SCRIPT = resources.files("flags").joinpath("apply_change.lua").read_text(encodi
 
 #: Audit entries kept per flag (approximate trimming); per environment, 100,000 (in the script).
 AUDIT_PER_FLAG = 1000
+#: How long a change waits for its replicas (behind Sentinel) before it is not reported as done.
+REPLICA_WAIT_MS = 1000
 
 
 class FlagStore:
@@ -46,8 +50,12 @@ class FlagStore:
         prefix: str = "",
         environment: str = "",
         on_unavailable: Callable[[str], None] | None = None,
+        min_replicas: int | None = None,
     ) -> None:
         self._redis = client
+        # A change counts as done only once this many replicas have it (WAIT): after a failover the
+        # promoted replica has every change reported as done. Default: 1 behind Sentinel, else 0.
+        self.min_replicas = min_replicas if min_replicas is not None else getattr(client, "chatops_min_replicas", 0)
         self._on_unavailable = on_unavailable  # e.g. to count Redis errors per environment
         self.keys = Keys(prefix)
         self.environment = environment
@@ -149,7 +157,20 @@ class FlagStore:
             self.keys.audit_all,
         ]
         async with self._unavailable_as_error():
-            reply = await self._apply(keys=keys, args=args)
+            if self.min_replicas:
+                pipe = self._redis.pipeline(transaction=False)  # one connection: WAIT covers the change
+                await self._apply(keys=keys, args=args, client=pipe)
+                pipe.execute_command("WAIT", self.min_replicas, REPLICA_WAIT_MS)
+                reply, replicas = await pipe.execute()
+                if reply[0] == "ok" and int(replicas) < self.min_replicas:
+                    self._unavailable()
+                    raise StoreUnavailable(
+                        self.environment,
+                        f"no replica confirmed the change within {REPLICA_WAIT_MS} ms (a failover?); it may not "
+                        "be saved: check with `feature get` and run it again",
+                    )
+            else:
+                reply = await self._apply(keys=keys, args=args)
         if reply[0] == "conflict":
             raise ChangeConflict(flag, expected_version or 0, int(reply[1]))
         _, version, entry_id, before, after, existed, exists = reply
@@ -212,9 +233,24 @@ def redis_client(url: str) -> aioredis.Redis:
     """A client that reconnects with backoff: a command that meets a dropped connection is retried
     (up to 3 times, 50 ms to 1 s apart). Changes are safe to retry: each carries a change id."""
     retry = Retry(ExponentialWithJitterBackoff(base=0.05, cap=1.0), retries=3)
-    return aioredis.from_url(
-        url, decode_responses=True, health_check_interval=30, retry=retry, socket_connect_timeout=5, socket_timeout=10
+    options: dict[str, Any] = {
+        "decode_responses": True, "health_check_interval": 30, "retry": retry,
+        "socket_connect_timeout": 5, "socket_timeout": 10,
+    }  # fmt: skip
+    sentinel = parse_sentinel_url(url)
+    if sentinel is None:
+        return aioredis.from_url(url, **options)
+    auth: dict[str, Any] = {"username": sentinel.username, "password": sentinel.password}
+    sentinels = Sentinel(  # type: ignore[no-untyped-call]
+        list(sentinel.sentinels),
+        sentinel_kwargs={"password": sentinel.password, "socket_timeout": 2}
+        if sentinel.password
+        else {"socket_timeout": 2},
+        ssl=sentinel.tls,
     )
+    client: aioredis.Redis = sentinels.master_for(sentinel.master, db=sentinel.db, **auth, **options)
+    client.chatops_min_replicas = 1  # type: ignore[attr-defined]  # read by FlagStore
+    return client
 
 
 def _int(value: Any) -> int:

@@ -389,7 +389,8 @@ async def _reply(
         remaining = [t.name for t in plan.targets[len(done) + 1 :]]
         if remaining:
             lines.append(line("Not attempted: " + ", ".join(remaining) + "."))
-        lines.append(line("Nothing was changed there or after; run the command again for those environments."))
+        lines.append(line("Nothing is reported as done there or after: check with `feature get` and run the command "
+                          "again for those environments."))  # fmt: skip
     lines += warnings
     checks_line = _checks_line(checks)
     if checks_line:

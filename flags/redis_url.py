@@ -1,0 +1,54 @@
+"""Redis URLs, including Sentinel: ``redis+sentinel://[user:password@]host:port[,host:port…]/master[/db]``.
+
+``rediss+sentinel://`` reaches the master over TLS. The password is the master's (and, if the
+sentinels require one, theirs too). Plain ``redis://``, ``rediss://`` and ``unix://`` URLs are
+redis-py's own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
+
+__all__ = ["SentinelURL", "parse_sentinel_url"]
+
+
+@dataclass(frozen=True, slots=True)
+class SentinelURL:
+    sentinels: tuple[tuple[str, int], ...]
+    master: str
+    db: int = 0
+    username: str | None = None
+    password: str | None = None
+    tls: bool = False
+
+
+def parse_sentinel_url(url: str) -> SentinelURL | None:
+    """The parts of a Sentinel URL, or None for any other URL. Raises ValueError when malformed."""
+    scheme, _, rest = url.partition("://")
+    if scheme not in ("redis+sentinel", "rediss+sentinel"):
+        return None
+    credentials, _, location = rest.rpartition("@")
+    hosts, _, path = location.partition("/")
+    parts = [p for p in path.split("/") if p]
+    if not hosts or not parts:
+        raise ValueError("a Sentinel URL is redis+sentinel://host:port[,host:port]/MASTER_NAME[/DB]")
+    sentinels = []
+    for host in hosts.split(","):
+        name, _, port = host.rpartition(":")
+        if not name or not port.isdigit():
+            raise ValueError(f"sentinel address {host!r} must be host:port")
+        sentinels.append((name, int(port)))
+    user = password = None
+    if credentials:
+        split = urlsplit(f"redis://{credentials}@x")
+        user = unquote(split.username) if split.username else None
+        password = unquote(split.password) if split.password else None
+    return SentinelURL(
+        sentinels=tuple(sentinels),
+        master=unquote(parts[0]),
+        db=int(parts[1]) if len(parts) > 1 else 0,
+        username=user,
+        password=password,
+        tls=scheme == "rediss+sentinel",
+    )
