@@ -62,6 +62,17 @@ def _revision(deployment: Deployment) -> Line:
     return line(Code(deployment.sha[:11]), f" {deployment.ref}")
 
 
+def _details(deployment: Deployment, when: str) -> Line:
+    """Revision, ref, package, ``when`` and the pipeline link of a deployment."""
+    details = _revision(deployment)
+    if deployment.package:
+        details += line(" · package ", Code(deployment.package))
+    details += line(when)
+    if deployment.url:
+        details += line(" · ", Link(deployment.url, "pipeline"))
+    return details
+
+
 def _status(statuses: list[EnvironmentStatus], context: Context) -> Reply:
     web_url = context.config.deployments.web_url if context.config.deployments else ""
     lines: list[Line] = []
@@ -71,21 +82,11 @@ def _status(statuses: list[EnvironmentStatus], context: Context) -> Reply:
         if current is None:
             entry += line("no successful deployment recorded")
         else:
-            entry += _revision(current)
-            if current.package:
-                entry += line(" · package ", Code(current.package))
-            entry += line(f" · {current.status} · deployed {utc(current.at)} ({ago(current.at)})")
-            if current.url:
-                entry += line(" · ", Link(current.url, "pipeline"))
+            entry += _details(current, f" · {current.status} · deployed {utc(current.at)} ({ago(current.at)})")
         lines.append(entry)
         if running is not None:
-            marker = line("   :arrows_counterclockwise: new deployment running: ", *_revision(running))
-            if running.package:
-                marker += line(" · package ", Code(running.package))
-            marker += line(f" since {utc(running.at)}")
-            if running.url:
-                marker += line(" · ", Link(running.url, "pipeline"))
-            lines.append(marker)
+            lines.append(line("   :arrows_counterclockwise: new deployment running: ")
+                         + _details(running, f" since {utc(running.at)}"))  # fmt: skip
         following = statuses[i + 1] if i + 1 < len(statuses) else None
         if current and following and following.current and following.current.sha != current.sha and web_url:
             compare = f"{web_url}/-/compare/{following.current.sha}...{current.sha}"

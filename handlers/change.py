@@ -317,10 +317,6 @@ def _percentage_jump(target: _Target, step: float | None) -> list[Line]:
 # -- after the writes ------------------------------------------------------------------------------
 
 
-def _describe(change: Change) -> str:
-    return change.describe()
-
-
 def _checks_line(checks: dict[str, str]) -> Line:
     if not checks:
         return ()
@@ -378,7 +374,7 @@ async def _reply(
     caller = context.caller
     who = Mention(caller.user_id, caller.user_name)
     names = ", ".join(e.name for e, _ in done)
-    verb = _describe(change)
+    verb = change.describe()
     lines: list[Line] = [
         line(Strong(environment.name), ": ", Code(_state(result.before, result.before_exists)), " → ",
              Code(_state(result.after, result.after_exists)), f" (version {result.version})")
@@ -420,7 +416,7 @@ async def _cross_posts(
     caller, config = context.caller, context.config
     who = Mention(caller.user_id, caller.user_name)
     names = ", ".join(e.name for e, _ in done)
-    verb = _describe(change)
+    verb = change.describe()
     summary = f"Feature flag {plan.name} {verb} on {names}"
     command = plan.invocation.text if plan.subcommand != "rollback" else f"Roll back button ({plan.rollback_of})"
     announce = line("Feature flag ", Code(plan.name), f" {verb} on {names} by ", who, f" in {caller.channel_label}")
@@ -468,7 +464,7 @@ async def _log_issues(
     assert services is not None
     notes: list[Line] = []
     caller = context.caller
-    ignored = "ignored" in context_checks_text(checks_line)
+    ignored = "production check ignored" in "".join(s for s in checks_line if isinstance(s, str))
     for environment, result in done:
         labels = [environment.host or environment.name, "change"] + (["Production check ignored"] if ignored else [])
         description = "\n".join([
@@ -484,7 +480,3 @@ async def _log_issues(
         except Exception as error:  # the change stands; say what could not be logged
             notes.append(line(f"Could not record the change-log issue for {environment.name}: {error}."))
     return notes
-
-
-def context_checks_text(checks_line: Line) -> str:
-    return "".join(s for s in checks_line if isinstance(s, str))

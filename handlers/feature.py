@@ -24,7 +24,6 @@ from flags import (
     FlagName,
     FlagsError,
     GroupName,
-    SetScopes,
     StoreUnavailable,
     build_change,
 )
@@ -47,7 +46,6 @@ class FeaturePlan:
     targets: tuple[Environment, ...]
     name: str = ""
     change: Change | None = None
-    value_label: str = ""
     rollback_of: str = ""  # the audit entry a roll back undoes
 
     @property
@@ -71,7 +69,7 @@ def plan(invocation: Invocation, context: Context) -> FeaturePlan:
     _no_more(args, 1, f"`feature {sub}` takes one flag name: `/chatops run feature {sub} NAME`.")
     name = _flag_name(args[0])
     change = DeleteFlag() if sub == "delete" else None
-    return FeaturePlan(sub, invocation, invocation.environments, name, change, "deleted")
+    return FeaturePlan(sub, invocation, invocation.environments, name, change)
 
 
 def rollback_plan(value: str, invocation: Invocation, environments: tuple[Environment, ...]) -> FeaturePlan:
@@ -166,7 +164,7 @@ def _plan_set(invocation: Invocation, context: Context) -> FeaturePlan:
         )
     except FlagsError as error:
         raise UsageError(str(error)) from None
-    return FeaturePlan("set", invocation, invocation.environments, name, change, _value_label(change, value))
+    return FeaturePlan("set", invocation, invocation.environments, name, change)
 
 
 def _percentage(text: str) -> float | None:
@@ -199,14 +197,6 @@ def _groups(invocation: Invocation) -> list[GroupName]:
         return [GroupName(v) for v in values]
     except FlagsError as error:
         raise UsageError(f"`--feature-group`: {error}") from None
-
-
-def _value_label(change: Change, value: str) -> str:
-    """The value as the QA announcement says it: ``true``, ``50% of actors``, ``true for User:a``."""
-    if isinstance(change, SetScopes):
-        names = [a.value for a in change.actors] + [g.value for g in change.groups]
-        return f"{str(change.enabled).lower()} for {', '.join(names)}"
-    return change.describe().removeprefix("set to ")
 
 
 async def handle(plan: FeaturePlan, context: Context) -> Reply:

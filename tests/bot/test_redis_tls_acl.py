@@ -48,15 +48,20 @@ def tls_redis(tmp_path: Path) -> tuple[str, str]:
     process.wait(timeout=10)
 
 
+def staging_on(url: str, tmp_path: Path, redis_url: str, prefix: str) -> Path:
+    """The example configuration with staging's flags on ``url`` and the rest on ``redis_url``."""
+    data = yaml.safe_load(write_config(tmp_path, redis_url, prefix).read_text())
+    next(e for e in data["environments"] if e["option"] == "staging")["redis_url"] = url
+    config = tmp_path / "tls.yml"
+    config.write_text(yaml.safe_dump(data))
+    return config
+
+
 async def test_flags_on_tls_with_an_acl_user(
     tmp_path: Path, redis_url: str, prefix: str, slack: SlackStub, tls_redis: tuple[str, str]
 ) -> None:
     url, _ = tls_redis
-    data = yaml.safe_load(write_config(tmp_path, redis_url, prefix).read_text())
-    staging = next(e for e in data["environments"] if e["option"] == "staging")
-    staging["redis_url"] = url
-    config = tmp_path / "tls.yml"
-    config.write_text(yaml.safe_dump(data))
+    config = staging_on(url, tmp_path, redis_url, prefix)
     runner, bot_url = await start_bot(config, slack, tmp_path / ".chatops")
     async with aiohttp.ClientSession() as session:
         bot = BotUnderTest(bot_url, slack, prefix, None, session)  # type: ignore[arg-type]
