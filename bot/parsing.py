@@ -203,7 +203,7 @@ def _option_value(spec: OptionSpec, value: str, previous: str | bool | tuple[str
         earlier = previous if isinstance(previous, tuple) else ()
         return earlier + tuple(v for v in items if v not in earlier)
     if spec.kind == "count":
-        if not value.isdigit() or not 1 <= int(value) <= 100:
+        if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= 100:
             raise UsageError(f"`--{name}` must be a whole number from 1 to 100, not `{_show(value)}`.")
         return value
     if not value:

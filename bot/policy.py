@@ -24,10 +24,12 @@ class Refusal:
 
 
 async def _in_channel(caller: Caller, allowed: tuple[str, ...], chat: ChatBackend) -> bool:
+    """By channel ID only: a `#name` is resolved to its ID (names can be renamed or reused)."""
     for channel in allowed:
-        if channel in (caller.channel_id, caller.channel_label):
-            return True
-        if channel.startswith("#") and await chat.channel_id(channel) == caller.channel_id:
+        if channel.startswith("#"):
+            if await chat.channel_id(channel) == caller.channel_id:
+                return True
+        elif channel == caller.channel_id:
             return True
     return False
 
@@ -39,11 +41,11 @@ async def _may_change(caller: Caller, environment: Environment, config: Config, 
     rule = next((r for r in config.access if r.matches(environment)), None)
     if rule is None:
         return f"no access rule covers {environment.name}"
-    if rule.anyone or caller.user_id in rule.users or (caller.user_name and caller.user_name in rule.users):
+    # By user ID only: Slack's user_name is deprecated and can change.
+    if rule.anyone or caller.user_id in rule.users:
         return None
     for group in rule.usergroups:
-        members = await chat.usergroup_members(group)
-        if caller.user_id in members or (caller.user_name and caller.user_name in members):
+        if caller.user_id in await chat.usergroup_members(group):
             return None
     needed = [f"@{g}" for g in rule.usergroups] + list(rule.users)
     return f"changing {environment.name} needs " + (" or ".join(needed) if needed else "an access rule")

@@ -42,7 +42,8 @@ def gitlab_webhook(runtime: Runtime, secrets: Secrets) -> Callable[[web.Request]
         if registry is None or not secret:
             return _answer(404, "deployment webhooks are not configured (deployments section, GITLAB_WEBHOOK_TOKEN)")
         token = request.headers.get("X-Gitlab-Token", "")
-        if not hmac.compare_digest(token.encode(), secret.encode()):
+        # surrogateescape: aiohttp keeps undecodable header bytes that way; they must compare, not crash
+        if not hmac.compare_digest(token.encode("utf-8", "surrogateescape"), secret.encode()):
             _log.warning("bot.webhook_refused", reason="wrong or missing X-Gitlab-Token", peer=request.remote)
             return _answer(401, "wrong or missing X-Gitlab-Token")
         if (request.content_length or 0) > MAX_WEBHOOK_BODY:

@@ -52,6 +52,16 @@ local n_audit = tonumber(ARGV[i]); i = i + 1
 local audit = {}
 for j = 1, n_audit * 2 do audit[j] = ARGV[i]; i = i + 1 end
 
+-- Calls with many arguments go in slices: Lua's unpack() stops at about 8,000 values, and an
+-- error after the first write would leave a half-made change behind.
+local function in_slices(command, key, values, step)
+  for first = 1, #values, step do
+    local slice = {}
+    for j = first, math.min(first + step - 1, #values) do slice[#slice + 1] = values[j] end
+    redis.call(command, key, unpack(slice))
+  end
+end
+
 -- The mutation (Flipper semantics).
 if ARGV[3] == '1' then
   redis.call('SREM', KEYS[1], name)
@@ -59,8 +69,8 @@ if ARGV[3] == '1' then
 else
   redis.call('SADD', KEYS[1], name)
   if ARGV[2] == '1' then redis.call('DEL', KEYS[2]) end
-  if n_set > 0 then redis.call('HSET', KEYS[2], unpack(set_fields)) end
-  if n_del > 0 then redis.call('HDEL', KEYS[2], unpack(del_fields)) end
+  in_slices('HSET', KEYS[2], set_fields, 1000)  -- an even step keeps field/value pairs together
+  in_slices('HDEL', KEYS[2], del_fields, 1000)
 end
 
 local after = redis.call('HGETALL', KEYS[2])

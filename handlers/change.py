@@ -111,7 +111,7 @@ async def run_change(
         after, after_exists = simulate(record.state, record.exists, change)
         targets.append(_Target(environment, record, after, after_exists))
     if expected_version is not None and targets[0].record.version != expected_version:
-        return await _changed_since(plan, context, targets[0], expected_version)
+        return await _changed_since(plan, context, targets[0], expected_version, targets[0].record.version)
 
     checks: dict[str, str] = {}
     warnings: list[Line] = []
@@ -144,9 +144,9 @@ async def run_change(
             failure = line("Failed on ", Strong(target.environment.name),
                            f": could not reach Redis for {target.environment.name} ({error.reason}).")  # fmt: skip
             break
-        except ChangeConflict:
+        except ChangeConflict as conflict:
             if rolling_back is not None:
-                return await _changed_since(plan, context, target, version)
+                return await _changed_since(plan, context, target, version, conflict.actual)
             failure = line("Stopped at ", Strong(target.environment.name),
                            ": the flag changed there while the checks ran.")  # fmt: skip
             break
@@ -154,11 +154,15 @@ async def run_change(
     return await _reply(plan, context, change, done, failure, checks, warnings)
 
 
-async def _changed_since(plan: FeaturePlan, context: Context, target: _Target, version: int) -> Reply:
+async def _changed_since(plan: FeaturePlan, context: Context, target: _Target, version: int, now: int) -> Reply:
     store = context.stores[target.environment.option]
-    newer = await store.history(plan.name, limit=1)
     lines = [line(f"{plan.name} on {target.environment.name} changed since that change (version {version}, "
-                  f"now {target.record.version}), so it was not rolled back and nothing was changed.")]  # fmt: skip
+                  f"now {now}), so it was not rolled back and nothing was changed.")]  # fmt: skip
+    try:
+        newer = await store.history(plan.name, limit=1)
+    except StoreUnavailable as error:
+        lines.append(line(f"(The newer change could not be read: could not reach Redis for {error.environment}.)"))
+        newer = []
     if newer:
         entry = newer[0]
         who: Line = (Mention(entry.who_id, entry.who),) if entry.who_id else (entry.who,)

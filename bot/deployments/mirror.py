@@ -183,6 +183,11 @@ class GitMirror:
         old = sorted(self._indexed_tips)
         revisions = "\n".join([*new, *(f"^{sha}" for sha in old)]) + "\n"
         result = await self._git("log", "--stdin", "--format=%H%x00%s%x00%B%x01", stdin=revisions, timeout=600)
+        if result.code != 0 and old:
+            # A tip indexed before is gone (force-push, pruned branch, gc): index everything again.
+            self._mr_index, self._indexed_tips = {}, frozenset()
+            await self._refresh_index()
+            return
         if result.code != 0:
             raise MirrorUnavailable(f"could not read the history: {result.err.strip()[:200]}")
         found: dict[str, list[Commit]] = {}

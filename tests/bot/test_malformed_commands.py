@@ -72,6 +72,7 @@ CASES: list[tuple[str, str, str]] = [
     ("run feature list --match", D, "`--match` needs a value"),
     (f"run feature history {FLAG} --limit 0", D, "`--limit` must be a whole number from 1 to 100"),
     (f"run feature history {FLAG} --limit abc", D, "`--limit` must be a whole number from 1 to 100"),
+    (f"run feature history {FLAG} --limit ²", D, "`--limit` must be a whole number from 1 to 100"),
     ("run feature set " + "a" * 10_000 + " true", P, "the limit is 4,000"),
     # channel rules and access (each also reported to the security channel)
     (f"run feature set {FLAG} true --production", D, "may only run in #production"),

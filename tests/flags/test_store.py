@@ -284,3 +284,13 @@ async def test_a_retried_change_is_applied_once(store: FlagStore) -> None:
     assert len(await store.history(FLAG)) == 1
     other = await store.apply(FLAG, build_change("true", actors=users("b")), WHO, change_id="retry-2")
     assert other.version == 2
+
+
+async def test_a_restore_of_thousands_of_actors_is_one_whole_change(store: FlagStore) -> None:
+    # More values than Lua's unpack() takes at once: the script writes them in slices.
+    many = FlagState(actors=frozenset(f"User:{i}" for i in range(4100)), percentage_of_actors="5")
+    result = await store.apply(FLAG, RestoreState(many, True), WHO)
+    assert result.after == many and result.version == 1
+    assert await store.redis.hlen(store.keys.flag(FLAG)) == 4101
+    removed = await store.apply(FLAG, build_change("false", actors=[ActorId(f"User:{i}") for i in range(1000)]), WHO)
+    assert len(removed.after.actors) == 3100

@@ -119,3 +119,20 @@ def test_the_shell_answers_auto_deploy_the_same_way(
     client = redis.Redis.from_url(redis_url, decode_responses=True)
     assert client.hget(f"{prefix}chatops:deploy:gstg:current", "package") == "16.6.1"
     client.close()
+
+
+async def test_the_merge_request_index_survives_a_vanished_tip(tmp_path: Path) -> None:
+    repo = GitRepo(tmp_path / "repo")
+    repo.commit("Initial")
+    repo.checkout("doomed", new=True)
+    repo.commit("Experiment\n\nSee merge request g/p!7")
+    repo.checkout("master")
+    mirror = GitMirror(repo.path)
+    assert [c.title for c in await mirror.merge_request_commits("g/p", 7)] == ["Experiment"]
+    # The branch is force-deleted and its commits collected: the indexed tip no longer exists.
+    repo.git("branch", "-D", "doomed")
+    repo.git("reflog", "expire", "--expire=now", "--all")
+    repo.git("gc", "--quiet", "--prune=now")
+    repo.merge_request("g/p", 8, "Merged for real")
+    assert [c.title for c in await mirror.merge_request_commits("g/p", 8)] == ["Merge branch 'mr-8' into 'master'"]
+    assert await mirror.merge_request_commits("g/p", 7) == []  # gone with its branch

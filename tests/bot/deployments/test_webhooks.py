@@ -51,7 +51,7 @@ async def test_running_then_finished(deploy_bot: DeployBot) -> None:
 
 async def test_wrong_or_missing_token_is_401_and_stores_nothing(deploy_bot: DeployBot) -> None:
     event = deployment_event("gstg", SHA_A, "success", "2026-11-26 06:00:00 +0100")
-    for token in (None, "", "wrong", "test-webhook-token-5f0"):
+    for token in (None, "", "wrong", "test-webhook-token-5f0", "\xff\xfe-not-utf-8"):
         status, _ = await deploy_bot.webhook(event, token=token)
         assert status == 401
     assert await registry_keys(deploy_bot) == {}
