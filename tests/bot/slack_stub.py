@@ -163,6 +163,10 @@ class SlackStub:
 
     async def _respond(self, request: web.Request) -> web.Response:
         params = await self._params(request)
+        if self.scripted["response_url"]:
+            status, headers, body = self.scripted["response_url"].popleft()
+            self._record(Call("response_url (failed)", params, dict(request.headers)))
+            return web.json_response(body, status=status, headers=headers)
         self.responses[request.match_info["id"]].append(params)
         self._record(Call("response_url", params, dict(request.headers)))
         return web.Response(text="ok")

@@ -54,7 +54,9 @@ async def test_metrics_count_commands_latency_and_outcomes(bot: BotUnderTest) ->
         delta("chatops_commands_total", command="feature", subcommand="set", environment="gprd", outcome="refused") == 1
     )
     assert delta("chatops_commands_total", command="unknown", outcome="error") == 0
-    assert delta("chatops_commands_total", command="feature", subcommand="set", environment="gprd", outcome="error") == 1
+    assert (
+        delta("chatops_commands_total", command="feature", subcommand="set", environment="gprd", outcome="error") == 1
+    )
     assert delta("chatops_ack_seconds_count") == 3
     assert delta("chatops_command_seconds_count", command="feature") == 3
 

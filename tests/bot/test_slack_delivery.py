@@ -84,3 +84,11 @@ async def test_history_lists_changes_newest_first(bot: BotUnderTest) -> None:
     assert text.index("v3 set to 30% of actors") < text.index("v2 set to 20% of actors")
     assert "v1" not in text
     assert "in #development" in text
+
+
+async def test_the_answer_itself_is_retried_through_429_and_5xx(bot: BotUnderTest) -> None:
+    bot.slack.fail_next("response_url", 429, retry_after=1)
+    bot.slack.fail_next("response_url", 502)
+    kind, text = await bot.text(f"run feature set {FLAG} true --dev", channel="#development", timeout=30)
+    assert kind == "in_channel" and "set to true on dev" in text
+    assert bot.slack.count("response_url (failed)") == 2 and bot.slack.count("response_url") == 1
