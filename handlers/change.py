@@ -66,8 +66,7 @@ class _Target:
 
     @property
     def increases(self) -> bool:
-        return increases_exposure(self.record.state, self.after) or (self.after_exists and not self.record.exists
-                                                                      and not self.after.is_empty)  # fmt: skip
+        return increases_exposure(self.record.state, self.after)
 
 
 def _state(state: FlagState, exists: bool) -> str:
@@ -85,7 +84,7 @@ async def roll_back(plan: FeaturePlan, context: Context) -> Reply:
     if entry is None:
         return error_reply("This button does not point at a change recorded for this flag; nothing was changed.")
     change = RestoreState(entry.before, entry.before_exists)
-    return await run_change(plan, context, change=change, expected_version=entry.version, rolling_back=entry)
+    return await run_change(plan, context, change=change, expected_version=entry.version, rolling_back=True)
 
 
 async def run_change(
@@ -94,7 +93,7 @@ async def run_change(
     *,
     change: Change | None = None,
     expected_version: int | None = None,
-    rolling_back: object | None = None,
+    rolling_back: bool = False,
 ) -> Reply:
     change = change or plan.change
     assert change is not None
@@ -145,7 +144,7 @@ async def run_change(
                            f": could not reach Redis for {target.environment.name} ({error.reason}).")  # fmt: skip
             break
         except ChangeConflict as conflict:
-            if rolling_back is not None:
+            if rolling_back:
                 return await _changed_since(plan, context, target, version, conflict.actual)
             failure = line("Stopped at ", Strong(target.environment.name),
                            ": the flag changed there while the checks ran.")  # fmt: skip
