@@ -18,6 +18,13 @@ from tests.sentinel_setup import SentinelSetup
 
 async def test_failover_loses_no_reported_change(tmp_path: Path, prefix: str, slack: SlackStub) -> None:
     setup = await asyncio.to_thread(SentinelSetup, tmp_path)
+    try:
+        await _stream_through_a_failover(setup, tmp_path, prefix, slack)
+    finally:
+        setup.stop()  # also when an assertion fails: no Redis left running
+
+
+async def _stream_through_a_failover(setup: SentinelSetup, tmp_path: Path, prefix: str, slack: SlackStub) -> None:
     config = write_config(tmp_path, setup.url, prefix)
     runner, url = await start_bot(config, slack, tmp_path / ".chatops")
     first_master = setup.master_port
@@ -52,4 +59,3 @@ async def test_failover_loses_no_reported_change(tmp_path: Path, prefix: str, sl
     missing = [v for v in reported if v not in recorded]
     assert not missing, f"reported as done but lost: {missing} (refused during failover: {refused})"
     assert new_master.hgetall(f"{prefix}gstg:{FLAG}") == {"percentage_of_actors": str(reported[-1])}
-    setup.stop()
