@@ -44,7 +44,7 @@ from tests.bot.conftest import (  # noqa: E402
 from tests.bot.slack_stub import SlackStub  # noqa: E402
 from tests.redis_process import free_port  # noqa: E402
 
-CONCURRENCY = 16
+CONCURRENCY = 16  # --connections
 
 
 class TimedStub(SlackStub):
@@ -138,7 +138,7 @@ def start(command: list[str], env: dict[str, str], cwd: Path) -> subprocess.Pope
     return subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-async def main(seconds: float, workers: int) -> None:
+async def main(seconds: float, workers: int, scaling: bool) -> None:
     stub = await TimedStub().start()
     work = Path(tempfile.mkdtemp(prefix="chatops-bench-"))
     redis_url = os.environ.get("REDIS_URL", "")
@@ -193,7 +193,13 @@ async def main(seconds: float, workers: int) -> None:
     print(f"end to end:    p50 {statistics.median(ends):6.1f} ms   p99 {pct(ends, 99):6.1f} ms")
     rss = max(get["rss"], set_["rss"]) / 2**20
     print(f"bot RSS under load: {rss:.0f} MB; errors: {errors}")
+    extra: dict[str, Any] = {}
+    if scaling:
+        from bench.scaling import measure_scaling
+
+        extra = await measure_scaling(int(seconds))
     print(json.dumps({
+        **extra,
         "get_rps": round(get["rps"], 1),
         "set_rps": round(set_["rps"], 1),
         "bare_bolt_rps": round(bare_run["rps"], 1),
@@ -203,6 +209,7 @@ async def main(seconds: float, workers: int) -> None:
         "e2e_p50_ms": round(statistics.median(ends), 1),
         "e2e_p99_ms": round(pct(ends, 99), 1),
         "workers": workers,
+        "connections": CONCURRENCY,
         "rss_mb": round(rss, 1),
         "errors": errors,
     }))  # fmt: skip
@@ -212,5 +219,11 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each phase")
     parser.add_argument("--workers", type=int, default=1, help="`chatops serve --workers N`")
+    parser.add_argument("--connections", type=int, default=16, help="concurrent connections (default 16)")
+    parser.add_argument(
+        "--scaling", action="store_true",
+        help="also measure 1 vs 2 workers with wrk and a minimal Slack sink (bench/scaling.py; needs wrk)",
+    )  # fmt: skip
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.seconds, arguments.workers))
+    CONCURRENCY = arguments.connections
+    asyncio.run(main(arguments.seconds, arguments.workers, arguments.scaling))
