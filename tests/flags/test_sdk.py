@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -159,8 +159,16 @@ def test_actor_objects_with_a_flipper_id(redis_url: str, prefix: str, raw: redis
         assert client.enabled("for_users", "User:7") is True
 
 
-def test_redis_outage_keeps_the_last_good_snapshot_and_recovers(tmp_path: Path) -> None:
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisProcess]:
+    """A redis-server of this test's own, stopped afterwards even when the test fails."""
     server = RedisProcess(tmp_path).start()
+    yield server
+    server.stop()
+
+
+def test_redis_outage_keeps_the_last_good_snapshot_and_recovers(redis_server: RedisProcess) -> None:
+    server = redis_server
     writer = redis.Redis.from_url(server.url, decode_responses=True)
     writer.sadd("flipper_features", "survivor")
     writer.hset("survivor", "boolean", "true")
@@ -184,8 +192,8 @@ def test_redis_outage_keeps_the_last_good_snapshot_and_recovers(tmp_path: Path) 
     server.stop()
 
 
-async def test_async_client_survives_an_outage(tmp_path: Path) -> None:
-    server = RedisProcess(tmp_path).start()
+async def test_async_client_survives_an_outage(redis_server: RedisProcess) -> None:
+    server = redis_server
     writer = redis.Redis.from_url(server.url, decode_responses=True)
     writer.sadd("flipper_features", "survivor")
     writer.hset("survivor", "boolean", "true")
