@@ -22,8 +22,8 @@ from bot.parsing import Invocation, UsageError, parse
 from bot.policy import authorize
 from bot.runtime import Runtime
 from flags import StoreUnavailable
-from handlers import HANDLERS, feature
-from handlers.context import Caller, Context
+from handlers import HANDLERS
+from handlers.context import Caller, Context, Handler, Plan
 from handlers.feature import rollback_plan
 from handlers.help import command_help
 from handlers.reply import Code, CrossPost, Mention, Reply, Section, error_reply, line
@@ -68,31 +68,26 @@ async def _guarded(
     work: Callable[[], Awaitable[Reply]],
 ) -> Reply:  # fmt: skip
     started = time.perf_counter()
+    # Every line logged while the command runs carries request_id, user, channel and command.
     with structlog.contextvars.bound_contextvars(
         request_id=uuid.uuid4().hex[:12], user=caller.user_id, channel=caller.channel_id, command=text[:200]
     ):
-        reply = await _work(work, chat, trace, started)
-    return reply
-
-
-async def _work(work: Callable[[], Awaitable[Reply]], chat: ChatBackend, trace: _Trace, started: float) -> Reply:
-    log = _log  # request_id, user, channel and command come from the bound context
-    try:
-        reply = await work()
-    except Exception:
-        error_id = uuid.uuid4().hex[:8]
-        log.exception("bot.command_crashed", error_id=error_id)
-        reply = error_reply(
-            f"Something went wrong on our side (error {error_id}); the command may not have finished. "
-            "Check the state (e.g. `feature get`) before retrying, and tell the bot's maintainers."
-        )
-    reply = await _deliver(reply, chat)
-    elapsed = time.perf_counter() - started
-    outcome = "ok" if reply.ok else "refused" if trace.refused else "error"
-    for environment in trace.environments or ("",):
-        COMMANDS.labels(trace.command, trace.subcommand, environment, outcome).inc()
-    COMMAND_SECONDS.labels(trace.command).observe(elapsed)
-    log.info("bot.command", ok=reply.ok, outcome=outcome, public=reply.public, ms=round(elapsed * 1000, 1))
+        try:
+            reply = await work()
+        except Exception:
+            error_id = uuid.uuid4().hex[:8]
+            _log.exception("bot.command_crashed", error_id=error_id)
+            reply = error_reply(
+                f"Something went wrong on our side (error {error_id}); the command may not have finished. "
+                "Check the state (e.g. `feature get`) before retrying, and tell the bot's maintainers."
+            )
+        reply = await _deliver(reply, chat)
+        elapsed = time.perf_counter() - started
+        outcome = "ok" if reply.ok else "refused" if trace.refused else "error"
+        for environment in trace.environments or ("",):
+            COMMANDS.labels(trace.command, trace.subcommand, environment, outcome).inc()
+        COMMAND_SECONDS.labels(trace.command).observe(elapsed)
+        _log.info("bot.command", ok=reply.ok, outcome=outcome, public=reply.public, ms=round(elapsed * 1000, 1))
     return reply
 
 
@@ -112,12 +107,7 @@ async def _roll_back(
     except UsageError as error:
         return error_reply(f"{error} Nothing was changed.")
     trace.environments = tuple(e.name for e in plan.targets)
-    refusal = await authorize(plan, caller, runtime.config, chat)
-    if refusal is not None:
-        trace.refused = True
-        _log.warning("bot.refused", reason=refusal.reason)
-        return _refused(refusal.message, refusal.reason, label, caller, runtime)
-    return await feature.handle(plan, _context(runtime, caller, notify))
+    return await _authorized(HANDLERS["feature"], plan, _context(runtime, caller, notify), label, runtime, chat, trace)
 
 
 async def _run(
@@ -139,7 +129,15 @@ async def _run(
         plan = handler.plan(invocation, context)
     except UsageError as error:
         return error_reply(str(error))
-    refusal = await authorize(plan, caller, config, chat)
+    return await _authorized(handler, plan, context, text, runtime, chat, trace)
+
+
+async def _authorized(
+    handler: Handler, plan: Plan, context: Context, text: str, runtime: Runtime, chat: ChatBackend, trace: _Trace
+) -> Reply:
+    """The policy filter, then the handler: what every command and button click goes through."""
+    caller = context.caller
+    refusal = await authorize(plan, caller, runtime.config, chat)
     if refusal is not None:
         trace.refused = True
         _log.warning("bot.refused", reason=refusal.reason)
