@@ -19,6 +19,7 @@ from bot.metrics import REDIS_ERRORS
 from bot.services import BotServices
 from flags import Definition, FlagStore, load_definitions, resolve_redis_url
 from flags.embedded import DEFAULT_DIRECTORY
+from flags.redis_url import replicas_to_wait_for
 from flags.store import redis_client
 
 __all__ = ["Runtime"]
@@ -51,7 +52,7 @@ class Runtime:
                 clients[url] = redis_client(url)
             stores[environment.option] = FlagStore(
                 clients[url], prefix=environment.prefix, environment=environment.name,
-                on_unavailable=lambda name: REDIS_ERRORS.labels(name).inc(),
+                on_unavailable=lambda name: REDIS_ERRORS.labels(name).inc(), min_replicas=replicas_to_wait_for(url),
             )  # fmt: skip
         definitions = load_definitions(config.definitions) if config.definitions else {}
         registry = mirror = None

@@ -76,6 +76,11 @@ def _error(error: Exception) -> str:
     return str(error) or type(error).__name__
 
 
+def _lookup_failed(method: str, error: Exception) -> None:
+    _log.warning("bot.slack_lookup_failed", method=method, error=_error(error))
+    SLACK_API_ERRORS.labels(method, _error(error)).inc()
+
+
 @dataclass
 class SlackBackend:
     client: AsyncWebClient
@@ -93,8 +98,7 @@ class SlackBackend:
             try:
                 await self._load_channels()
             except SlackClientError as error:
-                _log.warning("bot.slack_lookup_failed", method="conversations.list", error=_error(error))
-                SLACK_API_ERRORS.labels("conversations.list", _error(error)).inc()
+                _lookup_failed("conversations.list", error)
                 return None
         return self._channels.get(name)
 
@@ -123,8 +127,7 @@ class SlackBackend:
         try:
             answer = await self.client.usergroups_users_list(usergroup=group_id)
         except SlackClientError as error:
-            _log.warning("bot.slack_lookup_failed", method="usergroups.users.list", error=_error(error))
-            SLACK_API_ERRORS.labels("usergroups.users.list", _error(error)).inc()
+            _lookup_failed("usergroups.users.list", error)
             return frozenset()
         users: list[str] = answer.get("users", [])
         members = frozenset(users)
@@ -138,8 +141,7 @@ class SlackBackend:
             try:
                 answer = await self.client.usergroups_list()
             except SlackClientError as error:
-                _log.warning("bot.slack_lookup_failed", method="usergroups.list", error=_error(error))
-                SLACK_API_ERRORS.labels("usergroups.list", _error(error)).inc()
+                _lookup_failed("usergroups.list", error)
                 return None
             groups: list[dict[str, Any]] = answer.get("usergroups", [])
             self._usergroup_ids = {g["handle"]: g["id"] for g in groups}

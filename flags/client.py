@@ -41,9 +41,11 @@ def _sync_client(url: str) -> redis.Redis:
     sentinel = parse_sentinel_url(url)
     if sentinel is None:
         return redis.Redis.from_url(url, **options)
-    sentinels = Sentinel(list(sentinel.sentinels), sentinel_kwargs={"password": sentinel.password}, ssl=sentinel.tls)  # type: ignore[no-untyped-call]
+    sentinels = Sentinel(  # type: ignore[no-untyped-call]
+        list(sentinel.sentinels), sentinel_kwargs=sentinel.sentinel_options(), ssl=sentinel.tls
+    )
     client: redis.Redis = sentinels.master_for(  # type: ignore[no-untyped-call]
-        sentinel.master, db=sentinel.db, username=sentinel.username, password=sentinel.password, **options
+        sentinel.master, **sentinel.master_options(), **options
     )
     return client
 

@@ -8,9 +8,10 @@ redis-py's own.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
-__all__ = ["SentinelURL", "parse_sentinel_url"]
+__all__ = ["SentinelURL", "parse_sentinel_url", "replicas_to_wait_for"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +22,20 @@ class SentinelURL:
     username: str | None = None
     password: str | None = None
     tls: bool = False
+
+    def sentinel_options(self) -> dict[str, Any]:
+        """Options for the connections to the sentinels themselves."""
+        return {"password": self.password, "socket_timeout": 2} if self.password else {"socket_timeout": 2}
+
+    def master_options(self) -> dict[str, Any]:
+        """Options for the connections to the master the sentinels name."""
+        return {"db": self.db, "username": self.username, "password": self.password}
+
+
+def replicas_to_wait_for(url: str) -> int:
+    """How many replicas must confirm a change before it counts as done: 1 behind Sentinel (so a
+    failover keeps it), 0 otherwise."""
+    return 1 if parse_sentinel_url(url) is not None else 0
 
 
 def parse_sentinel_url(url: str) -> SentinelURL | None:

@@ -26,7 +26,7 @@ from flags.changes import Change
 from flags.errors import ChangeConflict, StoreUnavailable
 from flags.keys import Keys
 from flags.records import AuditEntry, AuditInfo, ChangeResult, FlagRecord
-from flags.redis_url import parse_sentinel_url
+from flags.redis_url import parse_sentinel_url, replicas_to_wait_for
 from flags.state import FlagState
 from flags.values import FlagName
 
@@ -50,12 +50,12 @@ class FlagStore:
         prefix: str = "",
         environment: str = "",
         on_unavailable: Callable[[str], None] | None = None,
-        min_replicas: int | None = None,
+        min_replicas: int = 0,
     ) -> None:
         self._redis = client
         # A change counts as done only once this many replicas have it (WAIT): after a failover the
-        # promoted replica has every change reported as done. Default: 1 behind Sentinel, else 0.
-        self.min_replicas = min_replicas if min_replicas is not None else getattr(client, "chatops_min_replicas", 0)
+        # promoted replica has every change reported as done. See replicas_to_wait_for(url).
+        self.min_replicas = min_replicas
         self._on_unavailable = on_unavailable  # e.g. to count Redis errors per environment
         self.keys = Keys(prefix)
         self.environment = environment
@@ -63,7 +63,7 @@ class FlagStore:
 
     @classmethod
     def from_url(cls, url: str, *, prefix: str = "", environment: str = "") -> FlagStore:
-        return cls(redis_client(url), prefix=prefix, environment=environment)
+        return cls(redis_client(url), prefix=prefix, environment=environment, min_replicas=replicas_to_wait_for(url))
 
     @property
     def redis(self) -> aioredis.Redis:
@@ -240,16 +240,10 @@ def redis_client(url: str) -> aioredis.Redis:
     sentinel = parse_sentinel_url(url)
     if sentinel is None:
         return aioredis.from_url(url, **options)
-    auth: dict[str, Any] = {"username": sentinel.username, "password": sentinel.password}
     sentinels = Sentinel(  # type: ignore[no-untyped-call]
-        list(sentinel.sentinels),
-        sentinel_kwargs={"password": sentinel.password, "socket_timeout": 2}
-        if sentinel.password
-        else {"socket_timeout": 2},
-        ssl=sentinel.tls,
+        list(sentinel.sentinels), sentinel_kwargs=sentinel.sentinel_options(), ssl=sentinel.tls
     )
-    client: aioredis.Redis = sentinels.master_for(sentinel.master, db=sentinel.db, **auth, **options)
-    client.chatops_min_replicas = 1  # type: ignore[attr-defined]  # read by FlagStore
+    client: aioredis.Redis = sentinels.master_for(sentinel.master, **sentinel.master_options(), **options)
     return client
 
 
