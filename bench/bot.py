@@ -144,15 +144,40 @@ async def main(seconds: float, workers: int, scaling: bool) -> None:
     redis_url = os.environ.get("REDIS_URL", "")
     prefix = f"bench-bot:{uuid.uuid4().hex[:8]}:"
     config = write_config(work, redis_url, prefix) if redis_url else write_config(work, "", prefix, redis_url=None)
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "SLACK_BOT_TOKEN": "xoxb-bench",
-           "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_API_URL": f"{stub.url}/api/"}  # fmt: skip
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "SLACK_BOT_TOKEN": "xoxb-bench",
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": f"{stub.url}/api/",
+    }
     bot_port, bare_port = free_port(), free_port()
-    bot = start([sys.executable, "-m", "bot.cli", "--log-level", "warning", "--log-format", "json", "serve",
-                 "--config", str(config), "--port", str(bot_port), "--workers", str(workers)], env, work)  # fmt: skip
+    bot = start(
+        [
+            sys.executable,
+            "-m",
+            "bot.cli",
+            "--log-level",
+            "warning",
+            "--log-format",
+            "json",
+            "serve",
+            "--config",
+            str(config),
+            "--port",
+            str(bot_port),
+            "--workers",
+            str(workers),
+        ],
+        env,
+        work,
+    )
     bare = start([sys.executable, str(ROOT / "bench" / "bare_bolt.py"), str(bare_port)], env, work)
     bot_url, bare_url = f"http://127.0.0.1:{bot_port}", f"http://127.0.0.1:{bare_port}"
-    print(f"redis: {redis_url or 'embedded'}; {workers} worker(s); {CONCURRENCY} connections; {seconds:.0f} s per phase; "
-          f"python {sys.version.split()[0]}; cpus {os.cpu_count()}")  # fmt: skip
+    print(
+        f"redis: {redis_url or 'embedded'}; {workers} worker(s); {CONCURRENCY} connections; {seconds:.0f} s per phase; "
+        f"python {sys.version.split()[0]}; cpus {os.cpu_count()}"
+    )
     try:
         connector = aiohttp.TCPConnector(limit=CONCURRENCY * 2)
         async with aiohttp.ClientSession(connector=connector) as session:
@@ -198,21 +223,25 @@ async def main(seconds: float, workers: int, scaling: bool) -> None:
         from bench.scaling import measure_scaling
 
         extra = await measure_scaling(int(seconds))
-    print(json.dumps({
-        **extra,
-        "get_rps": round(get["rps"], 1),
-        "set_rps": round(set_["rps"], 1),
-        "bare_bolt_rps": round(bare_run["rps"], 1),
-        "ratio_get_vs_bare": round(get["rps"] / bare_run["rps"], 2),
-        "ack_p50_ms": round(statistics.median(acks), 1),
-        "ack_p99_ms": round(pct(acks, 99), 1),
-        "e2e_p50_ms": round(statistics.median(ends), 1),
-        "e2e_p99_ms": round(pct(ends, 99), 1),
-        "workers": workers,
-        "connections": CONCURRENCY,
-        "rss_mb": round(rss, 1),
-        "errors": errors,
-    }))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                **extra,
+                "get_rps": round(get["rps"], 1),
+                "set_rps": round(set_["rps"], 1),
+                "bare_bolt_rps": round(bare_run["rps"], 1),
+                "ratio_get_vs_bare": round(get["rps"] / bare_run["rps"], 2),
+                "ack_p50_ms": round(statistics.median(acks), 1),
+                "ack_p99_ms": round(pct(acks, 99), 1),
+                "e2e_p50_ms": round(statistics.median(ends), 1),
+                "e2e_p99_ms": round(pct(ends, 99), 1),
+                "workers": workers,
+                "connections": CONCURRENCY,
+                "rss_mb": round(rss, 1),
+                "errors": errors,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":
@@ -221,9 +250,10 @@ if __name__ == "__main__":
     parser.add_argument("--workers", type=int, default=1, help="`chatops serve --workers N`")
     parser.add_argument("--connections", type=int, default=16, help="concurrent connections (default 16)")
     parser.add_argument(
-        "--scaling", action="store_true",
+        "--scaling",
+        action="store_true",
         help="also measure 1 vs 2 workers with wrk and a minimal Slack sink (bench/scaling.py; needs wrk)",
-    )  # fmt: skip
+    )
     arguments = parser.parse_args()
     CONCURRENCY = arguments.connections
     asyncio.run(main(arguments.seconds, arguments.workers, arguments.scaling))

@@ -25,12 +25,12 @@ from aiohttp import web
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot import dispatch  # noqa: E402
-from bot.config import load_config  # noqa: E402
-from bot.render import to_text  # noqa: E402
 from bot.runtime import Runtime  # noqa: E402
 from bot.shell import ShellBackend  # noqa: E402
-from handlers.context import Caller  # noqa: E402
+from bot.text_render import to_text  # noqa: E402
+from handlers.config import load_config  # noqa: E402
+from handlers.core import pipeline  # noqa: E402
+from handlers.core.context import Caller  # noqa: E402
 from tests.alertmanager_process import Alertmanager  # noqa: E402
 
 FLAG = "enforce_explicit_connection_for_partitioned_shared_models"
@@ -50,11 +50,13 @@ async def measure(config_path: Path, work: Path, rounds: int, expect: str) -> li
     try:
         for _ in range(rounds):
             start = time.perf_counter()
-            reply = await dispatch.run(f"run feature set {FLAG} true --staging --production", caller, runtime, backend)
+            reply = await pipeline.run(
+                f"run feature set {FLAG} true --staging --production", caller, runtime.app, backend
+            )
             timings.append((time.perf_counter() - start) * 1000)
             assert reply.ok and expect in to_text(reply), to_text(reply)
-            await dispatch.run(f"run feature set {FLAG} false --production", caller, runtime, backend)
-            await dispatch.run(f"run feature set {FLAG} false --staging", caller, runtime, backend)
+            await pipeline.run(f"run feature set {FLAG} false --production", caller, runtime.app, backend)
+            await pipeline.run(f"run feature set {FLAG} false --staging", caller, runtime.app, backend)
     finally:
         await runtime.close()
     return timings
@@ -85,10 +87,20 @@ async def main(rounds: int) -> None:
     await site.start()
     check_url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/check"  # type: ignore[union-attr]
     checked = work / "checked.yml"
-    checked.write_text(yaml.safe_dump({**base, "safety": {"production_check": {
-        "timeout": 5, "alertmanager": {"url": alertmanager.url, "matchers": ['env="gprd"', 'severity=~"s1|s2"']},
-        "http": [check_url],
-    }}}))  # fmt: skip
+    checked.write_text(
+        yaml.safe_dump(
+            {
+                **base,
+                "safety": {
+                    "production_check": {
+                        "timeout": 5,
+                        "alertmanager": {"url": alertmanager.url, "matchers": ['env="gprd"', 'severity=~"s1|s2"']},
+                        "http": [check_url],
+                    }
+                },
+            }
+        )
+    )
     try:
         without = await measure(plain, work, rounds, "production check not configured")
         with_checks = await measure(checked, work, rounds, "production check passed")
@@ -105,13 +117,17 @@ async def main(rounds: int) -> None:
     print(
         f"  Alertmanager + HTTP:     p50 {statistics.median(with_checks):6.1f} ms  p99 {pct(with_checks, 99):6.1f} ms"
     )
-    print(json.dumps({
-        "prod_set_no_check_p50_ms": round(statistics.median(without), 1),
-        "prod_set_no_check_p99_ms": round(pct(without, 99), 1),
-        "prod_set_with_checks_p50_ms": round(statistics.median(with_checks), 1),
-        "prod_set_with_checks_p99_ms": round(pct(with_checks, 99), 1),
-        "check_cost_p50_ms": round(statistics.median(with_checks) - statistics.median(without), 1),
-    }))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "prod_set_no_check_p50_ms": round(statistics.median(without), 1),
+                "prod_set_no_check_p99_ms": round(pct(without, 99), 1),
+                "prod_set_with_checks_p50_ms": round(statistics.median(with_checks), 1),
+                "prod_set_with_checks_p99_ms": round(pct(with_checks, 99), 1),
+                "check_cost_p50_ms": round(statistics.median(with_checks) - statistics.median(without), 1),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

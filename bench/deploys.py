@@ -28,12 +28,12 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot import dispatch  # noqa: E402
-from bot.config import load_config  # noqa: E402
-from bot.deployments.registry import Deployment  # noqa: E402
 from bot.runtime import Runtime  # noqa: E402
 from bot.shell import ShellBackend  # noqa: E402
-from handlers.context import Caller  # noqa: E402
+from handlers.config import load_config  # noqa: E402
+from handlers.core import pipeline  # noqa: E402
+from handlers.core.context import Caller  # noqa: E402
+from handlers.deployments.registry import Deployment  # noqa: E402
 from tests.bot.conftest import ROOT as _ROOT  # noqa: E402,F401
 from tests.bot.conftest import wait_healthy  # noqa: E402
 from tests.bot.deployments.conftest import deployment_event  # noqa: E402
@@ -59,8 +59,10 @@ def build_repository(path: Path, commits: int) -> dict[str, int]:
         stamp += 30
         data = message.encode()
         content = f"{mark}\n"
-        out.append(f"commit refs/heads/{branch}\nmark :{mark}\ncommitter Dev <dev@example.com> {stamp} +0000\n"
-                   f"data {len(data)}\n{message}\n")  # fmt: skip
+        out.append(
+            f"commit refs/heads/{branch}\nmark :{mark}\ncommitter Dev <dev@example.com> {stamp} +0000\n"
+            f"data {len(data)}\n{message}\n"
+        )
         if parents:
             out.append(f"from :{parents[0]}\n")
         for parent in parents[1:]:
@@ -78,8 +80,9 @@ def build_repository(path: Path, commits: int) -> dict[str, int]:
             merge = commit(
                 "master",
                 f"Merge branch 'mr-{iid}' into 'master'\n\nMerge request {iid}\n\nSee merge request {PROJECT}!{iid}",
-                [mainline[-1], side], f"main/{iid % 100}.txt",
-            )  # fmt: skip
+                [mainline[-1], side],
+                f"main/{iid % 100}.txt",
+            )
             mainline.append(merge)
             merges[iid] = merge
         else:
@@ -89,8 +92,12 @@ def build_repository(path: Path, commits: int) -> dict[str, int]:
             out.append(f"reset refs/heads/16-5-stable\nfrom :{stable_tip}\n\n")
     # Pick the last merge request into the stable branch, then tag it.
     last = iid
-    pick = commit("16-5-stable", f"Merge request {last} (picked)\n\nSee merge request {PROJECT}!{last}",
-                  [stable_tip or mainline[0]], "stable.txt")  # fmt: skip
+    pick = commit(
+        "16-5-stable",
+        f"Merge request {last} (picked)\n\nSee merge request {PROJECT}!{last}",
+        [stable_tip or mainline[0]],
+        "stable.txt",
+    )
     out.append(f"reset refs/tags/v16.5.0\nfrom :{pick}\n\n")
     out.append(f"reset refs/heads/master\nfrom :{mainline[-1]}\n\n")
     subprocess.run(["git", "-C", str(path), "fast-import", "--quiet"], input="".join(out).encode(), check=True)
@@ -120,7 +127,7 @@ async def time_commands(runtime: Runtime, lines: list[str], rounds: int) -> list
     for _ in range(rounds):
         for line in lines:
             start = time.perf_counter()
-            reply = await dispatch.run(line, caller, runtime, backend)
+            reply = await pipeline.run(line, caller, runtime.app, backend)
             timings.append((time.perf_counter() - start) * 1000)
             assert reply.sections, line
     return timings
@@ -159,9 +166,15 @@ async def main(commits: int, rounds: int, events: int) -> None:
     prefix = f"bench-deploys:{uuid.uuid4().hex[:8]}:"
     config_data = yaml.safe_load((ROOT / "deploy" / "chatops.example.yml").read_text())
     config_data.update(
-        redis_url=redis_url, redis_prefix=prefix, definitions=[str(ROOT / "deploy" / "feature_flags")],
-        deployments={"environments": ENVIRONMENTS, "repository": str(repo), "web_url": "https://gitlab.com/gitlab-org/gitlab"},
-    )  # fmt: skip
+        redis_url=redis_url,
+        redis_prefix=prefix,
+        definitions=[str(ROOT / "deploy" / "feature_flags")],
+        deployments={
+            "environments": ENVIRONMENTS,
+            "repository": str(repo),
+            "web_url": "https://gitlab.com/gitlab-org/gitlab",
+        },
+    )
     config_path = work / "chatops.yml"
     config_path.write_text(yaml.safe_dump(config_data))
     runtime = Runtime.start(load_config(config_path), work / ".chatops")
@@ -182,8 +195,10 @@ async def main(commits: int, rounds: int, events: int) -> None:
     old, recent, undeployed = rev(repo, "master~75000"), rev(repo, "master~250"), rev(repo, "master~10")
     status_lines = [f"run auto_deploy status {sha[:10]}" for sha in (old, recent, undeployed)]
     status_times = await time_commands(runtime, status_lines, rounds)
-    print(f"auto_deploy status SHA (old, recent, undeployed) x{rounds}: p50 {statistics.median(status_times):.1f} ms, "
-          f"p99 {pct(status_times, 99):.1f} ms")  # fmt: skip
+    print(
+        f"auto_deploy status SHA (old, recent, undeployed) x{rounds}: p50 {statistics.median(status_times):.1f} ms, "
+        f"p99 {pct(status_times, 99):.1f} ms"
+    )
     mr = "https://gitlab.com/gitlab-org/gitlab/-/merge_requests/"
     release_lines = [
         f"run release check {mr}10 16.5",  # merged long before the cut: included
@@ -192,24 +207,51 @@ async def main(commits: int, rounds: int, events: int) -> None:
         f"run release check {mr}99999999 16.5",  # not found
     ]
     release_times = await time_commands(runtime, release_lines, max(5, rounds // 4))
-    print(f"release check (included, picked, not included, not found): p50 {statistics.median(release_times):.1f} ms, "
-          f"p99 {pct(release_times, 99):.1f} ms")  # fmt: skip
+    print(
+        f"release check (included, picked, not included, not found): p50 {statistics.median(release_times):.1f} ms, "
+        f"p99 {pct(release_times, 99):.1f} ms"
+    )
 
     token = "bench-webhook-token"
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "SLACK_BOT_TOKEN": "xoxb-bench", "SLACK_SIGNING_SECRET": "bench",
-           "GITLAB_WEBHOOK_TOKEN": token}  # fmt: skip
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "SLACK_BOT_TOKEN": "xoxb-bench",
+        "SLACK_SIGNING_SECRET": "bench",
+        "GITLAB_WEBHOOK_TOKEN": token,
+    }
     server = subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "--log-level", "warning", "--log-format", "json", "serve", "--config",
-         str(config_path), "--port", str(port)], cwd=work, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "bot.cli",
+            "--log-level",
+            "warning",
+            "--log-format",
+            "json",
+            "serve",
+            "--config",
+            str(config_path),
+            "--port",
+            str(port),
+        ],
+        cwd=work,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         base = time.time()
         payloads = [
-            deployment_event(ENVIRONMENTS[i % 5], rev(repo, "master") if i == 0 else f"{i:040x}",
-                             ("running", "success")[i % 2], time.strftime("%Y-%m-%d %H:%M:%S +0000", time.gmtime(base + i)))
+            deployment_event(
+                ENVIRONMENTS[i % 5],
+                rev(repo, "master") if i == 0 else f"{i:040x}",
+                ("running", "success")[i % 2],
+                time.strftime("%Y-%m-%d %H:%M:%S +0000", time.gmtime(base + i)),
+            )
             for i in range(events)
-        ]  # fmt: skip
+        ]
         rate = await webhook_rate(f"http://127.0.0.1:{port}", token, payloads)
     finally:
         server.terminate()
@@ -221,12 +263,16 @@ async def main(commits: int, rounds: int, events: int) -> None:
             if keys:
                 client.delete(*keys)
     print(f"webhook events: {rate:.0f} /s over {events} events, 16 connections")
-    print(json.dumps({
-        "status_sha_p50_ms": round(statistics.median(status_times), 1),
-        "status_sha_p99_ms": round(pct(status_times, 99), 1),
-        "release_check_p99_ms": round(pct(release_times, 99), 1),
-        "webhook_events_per_s": round(rate),
-    }))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "status_sha_p50_ms": round(statistics.median(status_times), 1),
+                "status_sha_p99_ms": round(pct(status_times, 99), 1),
+                "release_check_p99_ms": round(pct(release_times, 99), 1),
+                "webhook_events_per_s": round(rate),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -32,8 +32,17 @@ from tests.redis_process import free_port  # noqa: E402
 # Bolt answers a request only after its ack poll (every 10 ms), so 16 connections cap a server
 # near 1,300 requests/s whatever its CPU: enough connections are needed to measure capacity.
 CONNECTIONS = int(os.environ.get("CONNECTIONS", "64"))
-AUTH = json.dumps({"ok": True, "url": "https://t.slack.com/", "team": "T", "user": "bot", "team_id": "T0",
-                   "user_id": "U0BOT", "bot_id": "B0BOT"}).encode()  # fmt: skip
+AUTH = json.dumps(
+    {
+        "ok": True,
+        "url": "https://t.slack.com/",
+        "team": "T",
+        "user": "bot",
+        "team_id": "T0",
+        "user_id": "U0BOT",
+        "bot_id": "B0BOT",
+    }
+).encode()
 
 
 class Sink:
@@ -51,19 +60,31 @@ class Sink:
                     await reader.readexactly(int(length.group(1)))
                 if head.startswith(b"POST /respond/"):
                     self.answers += 1
-                writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
-                             % (len(AUTH), AUTH))  # fmt: skip
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+                    % (len(AUTH), AUTH)
+                )
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
             writer.close()  # the bot went away, or the benchmark is over
 
 
 def wrk_script(path: Path, url_base: str) -> Path:
-    body = urlencode({
-        "token": "x", "team_id": "T0", "channel_id": "C0DEV", "channel_name": "development", "user_id": "U0SRE",
-        "user_name": "sre", "command": "/chatops", "text": f"run feature get {FLAG} --staging",
-        "response_url": f"{url_base}/respond/1", "trigger_id": "t", "api_app_id": "A0",
-    })  # fmt: skip
+    body = urlencode(
+        {
+            "token": "x",
+            "team_id": "T0",
+            "channel_id": "C0DEV",
+            "channel_name": "development",
+            "user_id": "U0SRE",
+            "user_name": "sre",
+            "command": "/chatops",
+            "text": f"run feature get {FLAG} --staging",
+            "response_url": f"{url_base}/respond/1",
+            "trigger_id": "t",
+            "api_app_id": "A0",
+        }
+    )
     headers = signed_headers(body)
     lines = ['wrk.method = "POST"', f"wrk.body = {json.dumps(body)}"]
     lines += [f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}" for k, v in headers.items()]
@@ -76,29 +97,56 @@ async def run(workers: int, seconds: int, work: Path, sink: Sink, sink_url: str,
     prefix = f"bench-scaling:{uuid.uuid4().hex[:8]}:"
     config = write_config(work, redis_url, prefix) if redis_url else write_config(work, "", prefix, redis_url=None)
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "SLACK_BOT_TOKEN": "xoxb-bench", "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-           "SLACK_API_URL": f"{sink_url}/api/"}  # fmt: skip
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "SLACK_BOT_TOKEN": "xoxb-bench",
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": f"{sink_url}/api/",
+    }
     server = subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "--log-level", "warning", "--log-format", "json", "serve", "--config",
-         str(config), "--port", str(port), "--workers", str(workers)],
-        cwd=work, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "bot.cli",
+            "--log-level",
+            "warning",
+            "--log-format",
+            "json",
+            "serve",
+            "--config",
+            str(config),
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+        ],
+        cwd=work,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         for _ in range(200):
-            done = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", f"http://127.0.0.1:{port}/healthz"],
-                                  capture_output=True, text=True)  # fmt: skip
+            done = subprocess.run(
+                ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", f"http://127.0.0.1:{port}/healthz"],
+                capture_output=True,
+                text=True,
+            )
             if done.stdout == "200":
                 break
             await asyncio.sleep(0.1)
         script = wrk_script(work, sink_url)
         url = f"http://127.0.0.1:{port}/slack/events"
-        warm = await asyncio.create_subprocess_exec("wrk", "-t1", "-c8", "-d2s", "-s", str(script), url,
-                                                    stdout=asyncio.subprocess.DEVNULL)  # fmt: skip
+        warm = await asyncio.create_subprocess_exec(
+            "wrk", "-t1", "-c8", "-d2s", "-s", str(script), url, stdout=asyncio.subprocess.DEVNULL
+        )
         await warm.wait()
         await asyncio.sleep(1)
         start_count, started = sink.answers, time.perf_counter()
-        load = await asyncio.create_subprocess_exec("wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s", "-s", str(script), url,
-                                                    stdout=asyncio.subprocess.PIPE)  # fmt: skip
+        load = await asyncio.create_subprocess_exec(
+            "wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s", "-s", str(script), url, stdout=asyncio.subprocess.PIPE
+        )
         await load.communicate()
         # Commands still being worked on when wrk stops are counted when answered (bounded wait).
         last, quiet_since = sink.answers, time.perf_counter()
@@ -130,8 +178,11 @@ async def measure_scaling(seconds: int = 10) -> dict[str, float]:
         )
     server.close()
     print(f"scaling: {results[2] / results[1]:.2f}x on {os.cpu_count()} cores")
-    return {"workers_1_rps": round(results[1], 1), "workers_2_rps": round(results[2], 1),
-            "scaling_2_vs_1": round(results[2] / results[1], 2)}  # fmt: skip
+    return {
+        "workers_1_rps": round(results[1], 1),
+        "workers_2_rps": round(results[2], 1),
+        "scaling_2_vs_1": round(results[2] / results[1], 2),
+    }
 
 
 async def main() -> None:

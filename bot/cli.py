@@ -10,8 +10,8 @@ import sys
 import time
 from pathlib import Path
 
-from bot.config import Config, ConfigError, Secrets, load_config
 from bot.logs import add_secrets, configure_logging
+from handlers.config import Config, ConfigError, Secrets, load_config
 
 __all__ = ["main"]
 
@@ -78,8 +78,15 @@ def main(argv: list[str] | None = None) -> int:
     from bot.runtime import Runtime  # after logging is configured: it may start embedded Redis
 
     secrets = Secrets.from_environment()
-    add_secrets([secrets.bot_token, secrets.signing_secret, secrets.app_token, secrets.gitlab_webhook_token,
-                 secrets.gitlab_api_token])  # fmt: skip
+    add_secrets(
+        [
+            secrets.bot_token,
+            secrets.signing_secret,
+            secrets.app_token,
+            secrets.gitlab_webhook_token,
+            secrets.gitlab_api_token,
+        ]
+    )
     add_secrets(_passwords(config))
     if args.command == "deployments":
         return asyncio.run(_record(config, args))
@@ -95,8 +102,23 @@ def main(argv: list[str] | None = None) -> int:
         if args.workers < 1:
             print("chatops: --workers must be at least 1", file=sys.stderr)
             return 2
-        return server.serve(config, secrets, args.host, args.port, args.workers, args.reuse_port)
+        return server.serve(
+            config, secrets, args.host, args.port, args.workers, args.reuse_port, worker_argv=_worker_argv(args)
+        )
     return server.socket_mode(config, secrets)
+
+
+def _worker_argv(args: argparse.Namespace) -> list[str]:
+    """The arguments of one worker of ``serve --workers N``, however N was written (``--workers=2``)."""
+    argv = []
+    if args.log_format:
+        argv += ["--log-format", args.log_format]
+    if args.log_level:
+        argv += ["--log-level", args.log_level]
+    argv += ["serve", "--host", args.host, "--port", str(args.port), "--workers", "1", "--reuse-port"]
+    if args.config:
+        argv += ["--config", str(Path(args.config).resolve())]
+    return argv
 
 
 def _passwords(config: Config) -> list[str]:
@@ -108,8 +130,8 @@ def _passwords(config: Config) -> list[str]:
 
 
 async def _record(config: Config, args: argparse.Namespace) -> int:
-    from bot.deployments.registry import Deployment, InvalidDeployment, RegistryUnavailable
     from bot.runtime import Runtime
+    from handlers.deployments.registry import Deployment, InvalidDeployment, RegistryUnavailable
 
     runtime = Runtime.start(config)
     try:
@@ -117,9 +139,14 @@ async def _record(config: Config, args: argparse.Namespace) -> int:
             print("chatops: the configuration has no `deployments` section", file=sys.stderr)
             return 2
         deployment = Deployment(
-            environment=args.env, sha=args.sha.lower(), ref=args.ref, status=args.status,
-            at=args.at if args.at is not None else time.time(), package=args.package, url=args.url,
-        )  # fmt: skip
+            environment=args.env,
+            sha=args.sha.lower(),
+            ref=args.ref,
+            status=args.status,
+            at=args.at if args.at is not None else time.time(),
+            package=args.package,
+            url=args.url,
+        )
         became = await runtime.deployments.record(deployment)
     except InvalidDeployment as error:
         print(f"chatops: not recorded: {error}", file=sys.stderr)

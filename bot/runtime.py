@@ -1,4 +1,5 @@
-"""What a running bot holds: configuration, one store per environment, definitions."""
+"""The composition root: builds the application once (stores, definitions, the deployment
+registry and git mirror, services, the command registry) and owns what must be closed."""
 
 from __future__ import annotations
 
@@ -11,16 +12,18 @@ import aiohttp
 import redis.asyncio as aioredis
 import structlog
 
-from bot.config import Config, Secrets
-from bot.deployments.mirror import GitMirror
-from bot.deployments.registry import DeploymentRegistry
 from bot.inflight import InFlight
 from bot.metrics import REDIS_ERRORS
-from bot.services import BotServices
 from flags import Definition, FlagStore, load_definitions, resolve_redis_url
 from flags.embedded import DEFAULT_DIRECTORY
 from flags.redis_url import replicas_to_wait_for
 from flags.store import redis_client
+from handlers import COMMANDS
+from handlers.config import Config, Secrets
+from handlers.core.context import Application
+from handlers.deployments.mirror import GitMirror
+from handlers.deployments.registry import DeploymentRegistry
+from handlers.services import AppServices
 
 __all__ = ["Runtime"]
 
@@ -35,10 +38,11 @@ class Runtime:
     clients: list[aioredis.Redis] = field(default_factory=list)
     deployments: DeploymentRegistry | None = None
     mirror: GitMirror | None = None
-    services: BotServices | None = None  # set by open(): it needs the event loop
+    services: AppServices | None = None  # set by open(): it needs the event loop
     inflight: InFlight = field(default_factory=InFlight)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _session: aiohttp.ClientSession | None = None
+    _app: Application | None = None
 
     @classmethod
     def start(cls, config: Config, embedded_directory: Path = DEFAULT_DIRECTORY) -> Runtime:
@@ -51,9 +55,12 @@ class Runtime:
             if url not in clients:
                 clients[url] = redis_client(url)
             stores[environment.option] = FlagStore(
-                clients[url], prefix=environment.prefix, environment=environment.name,
-                on_unavailable=lambda name: REDIS_ERRORS.labels(name).inc(), min_replicas=replicas_to_wait_for(url),
-            )  # fmt: skip
+                clients[url],
+                prefix=environment.prefix,
+                environment=environment.name,
+                on_unavailable=lambda name: REDIS_ERRORS.labels(name).inc(),
+                min_replicas=replicas_to_wait_for(url),
+            )
         definitions = load_definitions(config.definitions) if config.definitions else {}
         registry = mirror = None
         if config.deployments is not None:
@@ -65,13 +72,13 @@ class Runtime:
                 clients[own_url], settings.environments, history=settings.history, prefix=config.redis_prefix
             )
             mirror = GitMirror(
-                Path(settings.repository) if not settings.is_url else (
-                    settings.mirror_path or embedded_directory.resolve() / "mirror.git"
-                ),
+                Path(settings.repository)
+                if not settings.is_url
+                else (settings.mirror_path or embedded_directory.resolve() / "mirror.git"),
                 url=settings.repository if settings.is_url else None,
                 default_branch=settings.default_branch,
                 fetch_interval=settings.fetch_interval,
-            )  # fmt: skip
+            )
         if config.access is None:
             _log.warning(
                 "bot.no_access_rules",
@@ -85,14 +92,24 @@ class Runtime:
         )
         return cls(config, stores, definitions, list(clients.values()), registry, mirror)
 
+    @property
+    def app(self) -> Application:
+        """The application object every request runs against (after ``open``)."""
+        if self._app is None:
+            self._app = Application(
+                self.config, self.stores, COMMANDS, self.definitions, self.deployments, self.mirror, self.services
+            )
+        return self._app
+
     async def open(self, secrets: Secrets | None = None) -> None:
         """Start what needs the event loop: the HTTP session for checks and GitLab, the first fetch
         of a URL mirror (awaited when there is no clone yet), then fetching on its interval."""
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
-            self.services = BotServices(
+            self.services = AppServices(
                 self.config, secrets or Secrets.from_environment(), self._session, self.deployments
             )
+            self._app = None  # rebuilt with the services
         mirror = self.mirror
         if mirror is None:
             return

@@ -18,11 +18,11 @@ import structlog
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from bot.config import Config, Secrets
 from bot.runtime import Runtime
 from bot.webhooks import gitlab_webhook
 from flags import StoreUnavailable
 from flags.embedded import SHARED_URL_VARIABLE, resolve_redis_url
+from handlers.config import Config, Secrets
 
 __all__ = ["RUNTIME", "create_web_app", "serve", "socket_mode"]
 
@@ -109,14 +109,25 @@ def _require(value: str | None, name: str, mode: str) -> bool:
     return True
 
 
-def serve(config: Config, secrets: Secrets, host: str, port: int, workers: int = 1, reuse_port: bool = False) -> int:
+def serve(
+    config: Config,
+    secrets: Secrets,
+    host: str,
+    port: int,
+    workers: int = 1,
+    reuse_port: bool = False,
+    worker_argv: list[str] | None = None,
+) -> int:
+    """Serve on host:port; with ``workers`` > 1, start that many processes running ``worker_argv``
+    (the chatops arguments of one worker) on the same port."""
     if not (
         _require(secrets.bot_token, "SLACK_BOT_TOKEN", "serve")
         and _require(secrets.signing_secret, "SLACK_SIGNING_SECRET", "serve")
     ):
         return 2
     if workers > 1:
-        return _serve_workers(config, workers)
+        assert worker_argv is not None, "several workers need the arguments of one"
+        return _serve_workers(config, workers, worker_argv)
     runtime = Runtime.start(config)
     _log.info("bot.serving", host=host, port=port, pid=os.getpid())
     web.run_app(
@@ -125,7 +136,7 @@ def serve(config: Config, secrets: Secrets, host: str, port: int, workers: int =
     return 0
 
 
-def _serve_workers(config: Config, workers: int) -> int:
+def _serve_workers(config: Config, workers: int, argv: list[str]) -> int:
     """N worker processes on one port (SO_REUSEPORT: the kernel spreads connections).
 
     SIGTERM and SIGINT are passed on; each worker finishes its acknowledged commands.
@@ -135,9 +146,6 @@ def _serve_workers(config: Config, workers: int) -> int:
     needs_embedded = not config.redis_url or any(not e.redis_url for e in config.environments)
     if needs_embedded and SHARED_URL_VARIABLE not in env:
         env[SHARED_URL_VARIABLE] = resolve_redis_url(None)  # one embedded server for every worker
-    argv = [a for a in sys.argv[1:]]
-    at = argv.index("--workers")
-    argv[at : at + 2] = ["--workers", "1", "--reuse-port"]
     children = [subprocess.Popen([sys.executable, "-m", "bot.cli", *argv], env=env) for _ in range(workers)]
     _log.info("bot.workers_started", workers=workers, pids=[c.pid for c in children])
 

@@ -12,11 +12,11 @@ import sys
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from bot import dispatch
-from bot.render import to_text
 from bot.runtime import Runtime
-from handlers.context import Caller
-from handlers.reply import CrossPost, Reply
+from bot.text_render import to_text
+from handlers.core import pipeline
+from handlers.core.context import Caller
+from handlers.core.reply import CrossPost, Reply
 
 __all__ = ["ShellBackend", "run_line", "run_shell"]
 
@@ -55,7 +55,7 @@ def _print(reply: Reply, posts: list[CrossPost], channel: str, out: TextIO) -> N
 
 
 async def run_line(text: str, caller: Caller, runtime: Runtime, backend: ShellBackend, out: TextIO) -> Reply:
-    """A typed line: a command, or ``:rollback VALUE`` to press a Roll back button."""
+    """A typed line: a command, or ``:ACTION_ID VALUE`` to press a button (e.g. ``:rollback VALUE``)."""
     backend.posted.clear()
 
     async def notify(message: str) -> None:
@@ -63,10 +63,11 @@ async def run_line(text: str, caller: Caller, runtime: Runtime, backend: ShellBa
         out.flush()
 
     stripped = text.strip()
-    if stripped.startswith(":rollback "):
-        reply = await dispatch.roll_back(stripped.removeprefix(":rollback ").strip(), caller, runtime, backend, notify)
+    if stripped.startswith(":"):
+        action_id, _, value = stripped[1:].partition(" ")
+        reply = await pipeline.press(action_id, value.strip(), caller, runtime.app, backend, notify)
     else:
-        reply = await dispatch.run(_strip_prefix(text), caller, runtime, backend, notify)
+        reply = await pipeline.run(_strip_prefix(text), caller, runtime.app, backend, notify)
     _print(reply, list(backend.posted), caller.channel_label, out)
     return reply
 

@@ -1,8 +1,8 @@
 """The Slack adapter: the only module that imports slack_bolt.
 
 It builds the Bolt AsyncApp (ack first, work after), the aiohttp handler for
-``/slack/events`` and the Socket Mode runner. Everything else is the same
-dispatch path the shell uses.
+``/slack/events`` and the Socket Mode runner. The slash command and every button
+action the registered commands declare are routed to the same pipeline the shell uses.
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
-from bot import dispatch
-from bot.config import Secrets
 from bot.metrics import ACK_SECONDS
 from bot.runtime import Runtime
 from bot.slack_api import SlackBackend, respond, web_client
-from handlers.context import Caller
-from handlers.reply import Reply, Section, error_reply, line
+from handlers.config import Secrets
+from handlers.core import pipeline
+from handlers.core.context import Caller, Notify
+from handlers.core.reply import Reply, Section, error_reply, line
 
 __all__ = ["build_app", "connect_socket_mode", "events_handler"]
 
@@ -53,12 +53,12 @@ def build_app(
             channel_id=command.get("channel_id", ""),
             channel_name=command.get("channel_name", ""),
         )
-        await _answer(command.get("response_url", ""), lambda notify: dispatch.run(
-            command.get("text", ""), caller, runtime, backend, notify
-        ))  # fmt: skip
+        text = command.get("text", "")
+        await _answer(
+            command.get("response_url", ""), lambda notify: pipeline.run(text, caller, runtime.app, backend, notify)
+        )
 
-    @app.action("rollback")
-    async def rollback(ack: AsyncAck, body: dict[str, Any]) -> None:
+    async def button(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
         user, channel = body.get("user") or {}, body.get("channel") or {}
         caller = Caller(
@@ -68,12 +68,16 @@ def build_app(
             channel_name=str(channel.get("name", "")),
         )
         actions = body.get("actions") or [{}]
-        value = str(actions[0].get("value", ""))
-        await _answer(body.get("response_url", ""), lambda notify: dispatch.roll_back(
-            value, caller, runtime, backend, notify
-        ))  # fmt: skip
+        action_id, value = str(actions[0].get("action_id", "")), str(actions[0].get("value", ""))
+        await _answer(
+            body.get("response_url", ""),
+            lambda notify: pipeline.press(action_id, value, caller, runtime.app, backend, notify),
+        )
 
-    async def _answer(response_url: str, work: Callable[[dispatch.Notify], Awaitable[Reply]]) -> None:
+    for action_id in runtime.app.commands.action_ids:
+        app.action(action_id)(button)
+
+    async def _answer(response_url: str, work: Callable[[Notify], Awaitable[Reply]]) -> None:
         async def notify(text: str) -> None:
             await respond(response_url, Reply(True, text, (Section((line(text),)),)), session)
 

@@ -25,10 +25,10 @@ from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from bot.chat import PostFailed
 from bot.metrics import SLACK_API_ERRORS
-from bot.render import SlackMessage, to_slack
-from handlers.reply import CrossPost, Reply
+from bot.slack_blocks import SlackMessage, to_slack
+from handlers.core.chat import PostFailed
+from handlers.core.reply import CrossPost, Reply
 
 __all__ = ["SlackBackend", "respond", "retry_handlers", "web_client"]
 

@@ -15,11 +15,11 @@ from collections.abc import Awaitable, Callable
 import structlog
 from aiohttp import web
 
-from bot.config import Secrets
-from bot.deployments.gitlab import NotADeploymentEvent, parse_deployment_event
-from bot.deployments.registry import InvalidDeployment, RegistryUnavailable, UnknownEnvironment
 from bot.metrics import WEBHOOK_EVENTS
 from bot.runtime import Runtime
+from handlers.config import Secrets
+from handlers.deployments.gitlab import NotADeploymentEvent, parse_deployment_event
+from handlers.deployments.registry import InvalidDeployment, RegistryUnavailable, UnknownEnvironment
 
 __all__ = ["MAX_WEBHOOK_BODY", "gitlab_webhook"]
 
@@ -68,9 +68,12 @@ def gitlab_webhook(runtime: Runtime, secrets: Secrets) -> Callable[[web.Request]
         except RegistryUnavailable as error:
             return _answer(503, str(error))
         _log.info(
-            "bot.deployment_recorded", environment=deployment.environment, sha=deployment.sha[:11],
-            status=deployment.status, became=became or "history",
-        )  # fmt: skip
+            "bot.deployment_recorded",
+            environment=deployment.environment,
+            sha=deployment.sha[:11],
+            status=deployment.status,
+            became=became or "history",
+        )
         return _answer(200, "recorded", became=became or "history")
 
     return handle

@@ -1,6 +1,7 @@
 """Flag changes as values: each is validated when built and knows its hash mutation.
 
-The mutations follow Flipper's semantics (SPEC §4): enabling the boolean gate
+Each change also describes itself for people (``describe``, ``value_text``) and says whether
+it switches something on (``enables``). The mutations follow Flipper's semantics: enabling the boolean gate
 clears the other gates, disabling it deletes the hash, actor and group gates
 add or remove one field each, percentages set one field, and ``delete``
 removes the flag from the feature set as well.
@@ -54,6 +55,13 @@ class SetBoolean:
     def describe(self) -> str:
         return f"set to {str(self.value).lower()}"
 
+    def value_text(self) -> str:
+        return str(self.value).lower()
+
+    @property
+    def enables(self) -> bool:
+        return self.value
+
 
 @dataclass(frozen=True, slots=True)
 class SetScopes:
@@ -88,6 +96,14 @@ class SetScopes:
         verb = "enabled" if self.enabled else "disabled"
         return f"{verb} for " + ", ".join(names)
 
+    def value_text(self) -> str:
+        names = [a.value for a in self.actors] + [g.value for g in self.groups]
+        return f"{str(self.enabled).lower()} for {', '.join(names)}"
+
+    @property
+    def enables(self) -> bool:
+        return self.enabled
+
 
 @dataclass(frozen=True, slots=True)
 class SetPercentageOfActors:
@@ -98,6 +114,13 @@ class SetPercentageOfActors:
 
     def describe(self) -> str:
         return f"set to {self.percentage.text}% of actors"
+
+    def value_text(self) -> str:
+        return f"{self.percentage.text}% of actors"
+
+    @property
+    def enables(self) -> bool:
+        return self.percentage.value > 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +133,13 @@ class SetPercentageOfTime:
     def describe(self) -> str:
         return f"set to {self.percentage.text}% of time"
 
+    def value_text(self) -> str:
+        return f"{self.percentage.text}% of time"
+
+    @property
+    def enables(self) -> bool:
+        return self.percentage.value > 0
+
 
 @dataclass(frozen=True, slots=True)
 class DeleteFlag:
@@ -118,6 +148,13 @@ class DeleteFlag:
 
     def describe(self) -> str:
         return "deleted"
+
+    def value_text(self) -> str:
+        return "deleted"
+
+    @property
+    def enables(self) -> bool:
+        return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +173,13 @@ class RestoreState:
         if not self.exists:
             return "restored to not existing"
         return f"restored to {self.state.describe()}"
+
+    def value_text(self) -> str:
+        return self.state.describe() if self.exists else "not set"
+
+    @property
+    def enables(self) -> bool:
+        return False  # a roll back puts back what was; it triggers no end-to-end run
 
 
 Change = SetBoolean | SetScopes | SetPercentageOfActors | SetPercentageOfTime | DeleteFlag | RestoreState

@@ -234,9 +234,12 @@ def redis_client(url: str) -> aioredis.Redis:
     (up to 3 times, 50 ms to 1 s apart). Changes are safe to retry: each carries a change id."""
     retry = Retry(ExponentialWithJitterBackoff(base=0.05, cap=1.0), retries=3)
     options: dict[str, Any] = {
-        "decode_responses": True, "health_check_interval": 30, "retry": retry,
-        "socket_connect_timeout": 5, "socket_timeout": 10,
-    }  # fmt: skip
+        "decode_responses": True,
+        "health_check_interval": 30,
+        "retry": retry,
+        "socket_connect_timeout": 5,
+        "socket_timeout": 10,
+    }
     sentinel = parse_sentinel_url(url)
     if sentinel is None:
         return aioredis.from_url(url, **options)

@@ -1,18 +1,25 @@
-"""One module per chatops command. A handler plans (validates) and handles (acts); it
-returns a Reply as plain data and never imports slack_bolt."""
+"""The chatops application: commands, the pipeline they run through, their rules and services.
+
+Delivery (Slack, the shell, HTTP) lives in ``bot`` and calls ``handlers.core.pipeline``;
+flag state lives in ``flags``. Adding a command: one module in ``handlers/commands`` and one
+line below.
+"""
 
 from __future__ import annotations
 
-from typing import cast
+from handlers.commands.auto_deploy import AutoDeployCommand
+from handlers.commands.feature import FeatureCommand
+from handlers.commands.help import HelpCommand
+from handlers.commands.release import ReleaseCommand
+from handlers.core.registry import CommandRegistry
 
-from handlers import auto_deploy, feature, help, release
-from handlers.context import Handler
+__all__ = ["COMMANDS"]
 
-__all__ = ["HANDLERS"]
-
-# Each module's plan() returns its own plan type and its handle() takes it: a module is a
-# Handler for its own plans, which the Protocol cannot say, hence the cast.
-HANDLERS = cast(
-    dict[str, Handler],
-    {"feature": feature, "auto_deploy": auto_deploy, "release": release, "help": help},
+COMMANDS = CommandRegistry(
+    [
+        FeatureCommand(),
+        AutoDeployCommand(),
+        ReleaseCommand(),
+        HelpCommand(),
+    ]
 )

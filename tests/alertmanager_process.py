@@ -32,10 +32,16 @@ class Alertmanager:
         config = directory / "alertmanager.yml"
         config.write_text("route:\n  receiver: none\nreceivers:\n  - name: none\n")
         self._process = subprocess.Popen(
-            [alertmanager_binary(), f"--config.file={config}", f"--storage.path={directory / 'data'}",
-             f"--web.listen-address=127.0.0.1:{self.port}", "--cluster.listen-address="],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+            [
+                alertmanager_binary(),
+                f"--config.file={config}",
+                f"--storage.path={directory / 'data'}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+                "--cluster.listen-address=",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 20
         while True:
             try:
@@ -52,9 +58,11 @@ class Alertmanager:
         """Post an alert through Alertmanager's v2 API, as Prometheus does."""
         alert: dict[str, Any] = {"labels": labels, "annotations": {"summary": summary} if summary else {}}
         request = urllib.request.Request(
-            f"{self.url}/api/v2/alerts", data=json.dumps([alert]).encode(), method="POST",
+            f"{self.url}/api/v2/alerts",
+            data=json.dumps([alert]).encode(),
+            method="POST",
             headers={"Content-Type": "application/json"},
-        )  # fmt: skip
+        )
         with urllib.request.urlopen(request, timeout=5) as response:
             assert response.status == 200
         deadline = time.monotonic() + 5  # visible once Alertmanager has processed it

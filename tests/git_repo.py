@@ -7,10 +7,13 @@ import subprocess
 from pathlib import Path
 
 _ENV = {
-    "GIT_AUTHOR_NAME": "Test Author", "GIT_AUTHOR_EMAIL": "author@example.com",
-    "GIT_COMMITTER_NAME": "Test Committer", "GIT_COMMITTER_EMAIL": "committer@example.com",
-    "GIT_CONFIG_NOSYSTEM": "1", "GIT_TERMINAL_PROMPT": "0",
-}  # fmt: skip
+    "GIT_AUTHOR_NAME": "Test Author",
+    "GIT_AUTHOR_EMAIL": "author@example.com",
+    "GIT_COMMITTER_NAME": "Test Committer",
+    "GIT_COMMITTER_EMAIL": "committer@example.com",
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_TERMINAL_PROMPT": "0",
+}
 
 
 class GitRepo:
@@ -69,8 +72,14 @@ class GitRepo:
         self.checkout(branch, new=True, start=into)
         self.commit(title, file=f"mr{iid}.txt")
         self.checkout(into)
-        self.git("merge", "--quiet", "--no-ff", branch, "-m",
-                 f"Merge branch '{branch}' into '{into}'\n\n{title}\n\n{reference}")  # fmt: skip
+        self.git(
+            "merge",
+            "--quiet",
+            "--no-ff",
+            branch,
+            "-m",
+            f"Merge branch '{branch}' into '{into}'\n\n{title}\n\n{reference}",
+        )
         return self.head()
 
     def cherry_pick(self, commit: str, onto: str) -> str:

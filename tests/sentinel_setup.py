@@ -30,9 +30,13 @@ class SentinelSetup:
                 f"sentinel monitor {MASTER} 127.0.0.1 {self.master_port} 2\n"
                 f"sentinel down-after-milliseconds {MASTER} 1000\nsentinel failover-timeout {MASTER} 5000\n"
             )
-            self._processes.append(subprocess.Popen(
-                [redis_server_binary(), str(config), "--sentinel"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-            ))  # fmt: skip
+            self._processes.append(
+                subprocess.Popen(
+                    [redis_server_binary(), str(config), "--sentinel"],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
         self.url = "redis+sentinel://" + ",".join(f"127.0.0.1:{p}" for p in self.sentinel_ports) + f"/{MASTER}/0"
         self._wait(lambda: self.sentinel(0).execute_command("SENTINEL", "REPLICAS", MASTER), "the replica is known")
         self._wait(
@@ -41,12 +45,30 @@ class SentinelSetup:
         )
 
     def _server(self, port: int, *extra: str) -> None:
-        self._processes.append(subprocess.Popen(
-            [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.directory), "--repl-diskless-sync-delay", "0", "--dbfilename", f"dump-{port}.rdb",
-             *extra],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        ))  # fmt: skip
+        self._processes.append(
+            subprocess.Popen(
+                [
+                    redis_server_binary(),
+                    "--port",
+                    str(port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--dir",
+                    str(self.directory),
+                    "--repl-diskless-sync-delay",
+                    "0",
+                    "--dbfilename",
+                    f"dump-{port}.rdb",
+                    *extra,
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
         self._wait(lambda: redis.Redis(port=port).ping(), f"redis on {port}")
 
     def sentinel(self, i: int) -> redis.Redis:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import yaml
 
-from bot.config import parse_config
 from bot.server import create_web_app  # noqa: F401  (the routes below are the server's)
+from handlers.config import parse_config
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"

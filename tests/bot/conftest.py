@@ -19,9 +19,9 @@ import yaml
 from aiohttp import web
 from slack_sdk.signature import SignatureVerifier
 
-from bot.config import Secrets, load_config
 from bot.runtime import Runtime
 from bot.server import create_web_app
+from handlers.config import Secrets, load_config
 from tests.bot.slack_stub import SlackStub, message_text
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -96,13 +96,22 @@ class BotUnderTest:
     def form(self, text: str, user: str, channel: str, user_name: str | None = None) -> tuple[str, str]:
         response_id = f"r{next(_ids)}"
         channel_id = CHANNELS.get(channel.lstrip("#"), channel)
-        body = urlencode({
-            "token": "legacy-verification-token", "team_id": "T0TEST", "team_domain": "test",
-            "channel_id": channel_id, "channel_name": channel.lstrip("#"), "user_id": user,
-            "user_name": user_name or user.lower(), "command": "/chatops", "text": text,
-            "api_app_id": "A0APP", "response_url": f"{self.slack.url}/respond/{response_id}",
-            "trigger_id": "1.2.3",
-        })  # fmt: skip
+        body = urlencode(
+            {
+                "token": "legacy-verification-token",
+                "team_id": "T0TEST",
+                "team_domain": "test",
+                "channel_id": channel_id,
+                "channel_name": channel.lstrip("#"),
+                "user_id": user,
+                "user_name": user_name or user.lower(),
+                "command": "/chatops",
+                "text": text,
+                "api_app_id": "A0APP",
+                "response_url": f"{self.slack.url}/respond/{response_id}",
+                "trigger_id": "1.2.3",
+            }
+        )
         return body, response_id
 
     async def send(
@@ -146,9 +155,11 @@ async def slack() -> AsyncIterator[SlackStub]:
 async def start_bot(config_path: Path, slack: SlackStub, embedded_dir: Path) -> tuple[web.AppRunner, str]:
     runtime = Runtime.start(load_config(config_path), embedded_dir)
     secrets = replace(
-        Secrets.from_environment(), bot_token="xoxb-test-token", signing_secret=SIGNING_SECRET,
+        Secrets.from_environment(),
+        bot_token="xoxb-test-token",
+        signing_secret=SIGNING_SECRET,
         api_url=f"{slack.url}/api/",
-    )  # fmt: skip
+    )
     runner = web.AppRunner(await create_web_app(runtime, secrets), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

@@ -72,8 +72,9 @@ class ChecksAndGitLab:
         if self.trigger_status >= 300:
             return web.json_response({"message": "500 Internal Server Error"}, status=self.trigger_status)
         project = request.match_info["project"]
-        return web.json_response({"id": 4242, "web_url": f"https://gitlab.example.com/{project}/-/pipelines/4242"},
-                                 status=201)  # fmt: skip
+        return web.json_response(
+            {"id": 4242, "web_url": f"https://gitlab.example.com/{project}/-/pipelines/4242"}, status=201
+        )
 
     async def _create_issue(self, request: web.Request) -> web.Response:
         form = await self._record(request)
@@ -82,8 +83,9 @@ class ChecksAndGitLab:
         if not form.get("title"):
             self.problems.append("issue without a title")
         self._issues += 1
-        return web.json_response({"iid": self._issues, "web_url": f"https://gitlab.example.com/log/-/issues/{self._issues}"},
-                                 status=201)  # fmt: skip
+        return web.json_response(
+            {"iid": self._issues, "web_url": f"https://gitlab.example.com/log/-/issues/{self._issues}"}, status=201
+        )
 
     async def _close_issue(self, request: web.Request) -> web.Response:
         form = await self._record(request)

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from bot.config import ConfigError, Secrets, load_config, parse_config
+from handlers.config import ConfigError, Secrets, load_config, parse_config
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -65,8 +65,29 @@ def base(**extra: Any) -> dict[str, Any]:
         ({"environments": [{"option": "a", "default": True}, {"option": "a"}]}, "option 'a' is used twice"),
         (
             {"environments": [{"option": "a", "default": "yes"}]},
-            "environments[0].default: must be true or false",
+            "environments[0].default: must be true or false, not 'yes'",
         ),
+        (
+            {"environments": [{"option": "a", "default": True}, {"option": "b"}, {"option": "c", "prefix": 5}]},
+            "environments[2].prefix: must be text, not 5",
+        ),
+        (
+            base(safety={"production_check": {"alertmanager": {"url": "alertmanager:9093"}}}),
+            "safety.production_check.alertmanager.url: 'alertmanager:9093' is not an http(s) URL",
+        ),
+        (
+            base(safety={"production_check": {"htp": ["https://x"]}}),
+            "safety.production_check: unknown key 'htp' (did you mean 'http'?)",
+        ),
+        (
+            base(safety={"production_check": {"timeout": 0}}),
+            "safety.production_check.timeout: seconds for all checks together, 0.1-60",
+        ),
+        (
+            base(deployments={"environments": ["gprd"], "repository": ".", "fetch_interval": "1m"}),
+            "deployments.fetch_interval: seconds between fetches, at least 1",
+        ),
+        (base(safety={"percentage_step": 0}), "safety.percentage_step: percentage points, more than 0"),
     ],
 )
 def test_mistakes_are_named_by_key(data: dict[str, Any], message: str) -> None:

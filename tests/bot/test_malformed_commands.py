@@ -107,9 +107,16 @@ async def test_outside_the_access_rules_is_not_allowed_reported_and_writes_nothi
     assert "Refused: <@U0DEV> in #production" in report and "changing gprd needs" in report
 
 
-@pytest.mark.parametrize("line", [
-    f"run feature get {FLAG} --help", "run feature --help", "run feature set --help", "run help", "help",
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "line",
+    [
+        f"run feature get {FLAG} --help",
+        "run feature --help",
+        "run feature set --help",
+        "run help",
+        "help",
+    ],
+)
 async def test_help_is_an_ephemeral_answer(bot: BotUnderTest, line: str) -> None:
     kind, answer = await bot.text(line, channel=D)
     assert kind == "ephemeral"

@@ -69,8 +69,13 @@ async def test_webhook_metrics(
 
     repo = GitRepo(tmp_path / "repo")
     sha = repo.commit("one")
-    config = write_config(tmp_path, redis_url, prefix, redis_prefix=prefix,
-                          deployments={"environments": ["gstg"], "repository": str(repo.path)})  # fmt: skip
+    config = write_config(
+        tmp_path,
+        redis_url,
+        prefix,
+        redis_prefix=prefix,
+        deployments={"environments": ["gstg"], "repository": str(repo.path)},
+    )
     runner, url = await start_bot(config, slack, tmp_path / ".chatops")
     async with aiohttp.ClientSession() as session:
         bot = DeployBot(url, slack, prefix, None, session)  # type: ignore[arg-type]
@@ -81,8 +86,11 @@ async def test_webhook_metrics(
         after = await scrape(bot)
     await runner.cleanup()
     for outcome in ("recorded", "refused", "ignored"):
-        assert metric(after, "chatops_webhook_events_total", outcome=outcome) - metric(
-            before, "chatops_webhook_events_total", outcome=outcome) == 1  # fmt: skip
+        assert (
+            metric(after, "chatops_webhook_events_total", outcome=outcome)
+            - metric(before, "chatops_webhook_events_total", outcome=outcome)
+            == 1
+        )
 
 
 async def test_readiness_names_what_is_failing(tmp_path: Path, redis_url: str, prefix: str, slack: SlackStub) -> None:
@@ -109,8 +117,13 @@ def test_no_secret_reaches_a_log_line(capsys: pytest.CaptureFixture[str]) -> Non
     configure_logging(json=True, level="debug")
     add_secrets(["signing-secret-0123456789", "hunter2-redis-password"])
     log = structlog.get_logger("test")
-    log.info("event", token="xoxb-1234-5678-abcdefghijkl", url="rediss://default:hunter2-redis-password@redis:6380/0",
-             nested={"secret": "signing-secret-0123456789", "app": "xapp-1-A0-123-abc"}, gitlab="glpat-abcdef123456")  # fmt: skip
+    log.info(
+        "event",
+        token="xoxb-1234-5678-abcdefghijkl",
+        url="rediss://default:hunter2-redis-password@redis:6380/0",
+        nested={"secret": "signing-secret-0123456789", "app": "xapp-1-A0-123-abc"},
+        gitlab="glpat-abcdef123456",
+    )
     try:
         raise RuntimeError("connecting with hunter2-redis-password failed")
     except RuntimeError:
@@ -131,12 +144,32 @@ async def test_sigterm_finishes_acknowledged_commands_then_exits_0(
         tmp_path, redis_url, prefix, safety={"production_check": {"timeout": 5, "http": [f"{checks.url}/check"]}}
     )
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "SLACK_BOT_TOKEN": "xoxb-shutdown-test",
-           "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_API_URL": f"{slack.url}/api/"}  # fmt: skip
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "SLACK_BOT_TOKEN": "xoxb-shutdown-test",
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": f"{slack.url}/api/",
+    }
     process = subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "--log-format", "json", "serve", "--config", str(config), "--port", str(port)],
-        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "bot.cli",
+            "--log-format",
+            "json",
+            "serve",
+            "--config",
+            str(config),
+            "--port",
+            str(port),
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         async with aiohttp.ClientSession() as session:

@@ -20,9 +20,16 @@ async def states(bot: BotUnderTest) -> dict[str, tuple[bool, dict[str, str]]]:
 
 
 def channel_counts(bot: BotUnderTest) -> dict[str, int]:
-    return {c: len(bot.slack.post_texts(c)) for c in (
-        "#production", "#feature-flag-log", "#g_database_frameworks", "#e2e-run-staging", "#chatops-security",
-    )}  # fmt: skip
+    return {
+        c: len(bot.slack.post_texts(c))
+        for c in (
+            "#production",
+            "#feature-flag-log",
+            "#g_database_frameworks",
+            "#e2e-run-staging",
+            "#chatops-security",
+        )
+    }
 
 
 async def step(bot: BotUnderTest, line: str, *, user: str, channel: str, posts: int) -> str:

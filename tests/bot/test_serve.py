@@ -17,8 +17,13 @@ from tests.redis_process import free_port
 async def test_chatops_serve_process(tmp_path: Path, redis_url: str, prefix: str, slack: SlackStub) -> None:
     config = write_config(tmp_path, redis_url, prefix)
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "SLACK_BOT_TOKEN": "xoxb-serve", "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-           "SLACK_API_URL": f"{slack.url}/api/"}  # fmt: skip
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "SLACK_BOT_TOKEN": "xoxb-serve",
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": f"{slack.url}/api/",
+    }
     process = subprocess.Popen(
         [
             sys.executable,

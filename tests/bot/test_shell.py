@@ -22,8 +22,20 @@ def shell(*args: str, cwd: Path, stdin: str | None = None) -> subprocess.Complet
 
 def test_shell_runs_a_line_shows_every_cross_post_and_writes_redis(tmp_path: Path, redis_url: str, prefix: str) -> None:
     config = write_config(tmp_path, redis_url, prefix)
-    done = shell("shell", "--config", str(config), "--user", "alice", "--usergroups", "sre",
-                 "--channel", "#production", "-c", f"/chatops run feature set {FLAG} true --staging --production", cwd=tmp_path)  # fmt: skip
+    done = shell(
+        "shell",
+        "--config",
+        str(config),
+        "--user",
+        "alice",
+        "--usergroups",
+        "sre",
+        "--channel",
+        "#production",
+        "-c",
+        f"/chatops run feature set {FLAG} true --staging --production",
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("[#production] (in channel)\n")
     assert f"Feature flag `{FLAG}` set to true on gstg, gprd by @alice" in done.stdout
@@ -38,8 +50,18 @@ def test_shell_runs_a_line_shows_every_cross_post_and_writes_redis(tmp_path: Pat
 
 def test_shell_exits_non_zero_when_refused_and_reports_it(tmp_path: Path, redis_url: str, prefix: str) -> None:
     config = write_config(tmp_path, redis_url, prefix)
-    done = shell("shell", "--config", str(config), "--user", "mallory", "--channel", "#production",
-                 "-c", f"/chatops run feature set {FLAG} true", cwd=tmp_path)  # fmt: skip
+    done = shell(
+        "shell",
+        "--config",
+        str(config),
+        "--user",
+        "mallory",
+        "--channel",
+        "#production",
+        "-c",
+        f"/chatops run feature set {FLAG} true",
+        cwd=tmp_path,
+    )
     assert done.returncode == 1
     assert "(only visible to you)" in done.stdout and "This action is not allowed" in done.stdout
     assert "[#chatops-security] (security channel)" in done.stdout
@@ -48,13 +70,25 @@ def test_shell_exits_non_zero_when_refused_and_reports_it(tmp_path: Path, redis_
 
 
 def test_interactive_shell_with_the_example_config_and_embedded_redis(tmp_path: Path) -> None:
-    lines = "\n".join([
-        f"/chatops run feature set {FLAG} 50 --actors --dev --pre --staging --staging-ref",
-        f"/chatops run feature get {FLAG} --staging",
-        "/chatops help",
-    ]) + "\n"  # fmt: skip
-    done = shell("shell", "--config", str(ROOT / "deploy" / "chatops.example.yml"), "--channel", "#development",
-                 cwd=tmp_path, stdin=lines)  # fmt: skip
+    lines = (
+        "\n".join(
+            [
+                f"/chatops run feature set {FLAG} 50 --actors --dev --pre --staging --staging-ref",
+                f"/chatops run feature get {FLAG} --staging",
+                "/chatops help",
+            ]
+        )
+        + "\n"
+    )
+    done = shell(
+        "shell",
+        "--config",
+        str(ROOT / "deploy" / "chatops.example.yml"),
+        "--channel",
+        "#development",
+        cwd=tmp_path,
+        stdin=lines,
+    )
     assert done.returncode == 0, done.stderr
     assert "set to 50% of actors on dev, pre, gstg, gstg-ref" in done.stdout
     assert "[#e2e-run-staging] (QA channel)" in done.stdout

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import aiohttp
 
-from bot.config import Secrets, load_config
 from bot.runtime import Runtime
 from bot.slack import build_app, connect_socket_mode
+from handlers.config import Secrets, load_config
 from tests.bot.conftest import CHANNELS, FLAG, write_config
 from tests.bot.slack_stub import SlackStub, message_text
 
@@ -32,10 +32,18 @@ async def _exercise(slack: SlackStub, runtime: Runtime) -> None:
     await slack.wait_for(lambda: slack._sockets)
 
     payload = {
-        "token": "x", "team_id": "T0TEST", "channel_id": CHANNELS["production"], "channel_name": "production",
-        "user_id": "U0SRE", "user_name": "sre", "command": "/chatops", "api_app_id": "A0APP",
-        "text": f"run feature set {FLAG} true --staging --production", "response_url": f"{slack.url}/respond/socket1", "trigger_id": "t",
-    }  # fmt: skip
+        "token": "x",
+        "team_id": "T0TEST",
+        "channel_id": CHANNELS["production"],
+        "channel_name": "production",
+        "user_id": "U0SRE",
+        "user_name": "sre",
+        "command": "/chatops",
+        "api_app_id": "A0APP",
+        "text": f"run feature set {FLAG} true --staging --production",
+        "response_url": f"{slack.url}/respond/socket1",
+        "trigger_id": "t",
+    }
     await slack.socket_send(
         {
             "envelope_id": "env-1",

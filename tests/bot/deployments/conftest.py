@@ -74,8 +74,13 @@ def deployments_section(repository: str, **extra: object) -> dict[str, object]:
 class DeployBot(BotUnderTest):
     history: History | None = None
 
-    async def webhook(self, payload: object, *, token: str | None = WEBHOOK_TOKEN, raw: bytes | None = None,
-                      ) -> tuple[int, dict[str, object]]:  # fmt: skip
+    async def webhook(
+        self,
+        payload: object,
+        *,
+        token: str | None = WEBHOOK_TOKEN,
+        raw: bytes | None = None,
+    ) -> tuple[int, dict[str, object]]:
         headers = {"Content-Type": "application/json"}
         if token is not None:
             headers["X-Gitlab-Token"] = token
@@ -90,9 +95,13 @@ class DeployBot(BotUnderTest):
 
 @pytest.fixture
 async def deploy_bot(
-    tmp_path: Path, redis_url: str, prefix: str, slack: SlackStub, history: History,
+    tmp_path: Path,
+    redis_url: str,
+    prefix: str,
+    slack: SlackStub,
+    history: History,
     monkeypatch: pytest.MonkeyPatch,
-) -> AsyncIterator[DeployBot]:  # fmt: skip
+) -> AsyncIterator[DeployBot]:
     monkeypatch.setenv("GITLAB_WEBHOOK_TOKEN", WEBHOOK_TOKEN)
     config = write_config(
         tmp_path,
@@ -114,13 +123,27 @@ def deployment_event(
 ) -> dict[str, object]:
     """A deployment event in GitLab's documented shape."""
     return {
-        "object_kind": "deployment", "status": status, "status_changed_at": at, "deployment_id": 15,
-        "deployable_id": 796, "deployable_url": "https://gitlab.com/gitlab-org/gitlab/-/jobs/796",
-        "environment": env, "environment_slug": env, "environment_external_url": f"https://{env}.example.com",
-        "project": {"id": 30, "name": "gitlab", "path_with_namespace": PROJECT,
-                    "web_url": "https://gitlab.com/gitlab-org/gitlab", "default_branch": "master"},
-        "short_sha": sha[:8], "user": {"id": 1, "name": "Release Tools", "username": "release-tools"},
+        "object_kind": "deployment",
+        "status": status,
+        "status_changed_at": at,
+        "deployment_id": 15,
+        "deployable_id": 796,
+        "deployable_url": "https://gitlab.com/gitlab-org/gitlab/-/jobs/796",
+        "environment": env,
+        "environment_slug": env,
+        "environment_external_url": f"https://{env}.example.com",
+        "project": {
+            "id": 30,
+            "name": "gitlab",
+            "path_with_namespace": PROJECT,
+            "web_url": "https://gitlab.com/gitlab-org/gitlab",
+            "default_branch": "master",
+        },
+        "short_sha": sha[:8],
+        "user": {"id": 1, "name": "Release Tools", "username": "release-tools"},
         "user_url": "https://gitlab.com/release-tools",
-        "commit_url": f"https://gitlab.com/gitlab-org/gitlab/-/commit/{sha}", "commit_title": "A commit",
-        "ref": ref, **extra,
-    }  # fmt: skip
+        "commit_url": f"https://gitlab.com/gitlab-org/gitlab/-/commit/{sha}",
+        "commit_title": "A commit",
+        "ref": ref,
+        **extra,
+    }

@@ -11,8 +11,8 @@ import aiohttp
 import pytest
 import redis
 
-from bot.deployments.mirror import AmbiguousCommit, CommitNotFound, GitMirror
 from bot.server import RUNTIME
+from handlers.deployments.mirror import AmbiguousCommit, CommitNotFound, GitMirror
 from tests.bot.conftest import ROOT, start_bot, write_config
 from tests.bot.deployments.conftest import WEBHOOK_TOKEN, DeployBot, deployment_event, deployments_section
 from tests.bot.slack_stub import SlackStub
@@ -60,8 +60,10 @@ def crowded_repo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     lines = []
     for i in range(60_000):
         message = f"commit {i}\n"
-        lines.append(f"commit refs/heads/master\nmark :{i + 1}\ncommitter T <t@example.com> {1_700_000_000 + i} +0000\n"
-                     f"data {len(message)}\n{message}" + (f"from :{i}\n" if i else "") + "\n")  # fmt: skip
+        lines.append(
+            f"commit refs/heads/master\nmark :{i + 1}\ncommitter T <t@example.com> {1_700_000_000 + i} +0000\n"
+            f"data {len(message)}\n{message}" + (f"from :{i}\n" if i else "") + "\n"
+        )
     subprocess.run(["git", "-C", str(path), "fast-import", "--quiet"], input="".join(lines).encode(), check=True)
     shas = subprocess.run(["git", "-C", str(path), "rev-list", "master"], capture_output=True, text=True, check=True)
     seen: dict[str, str] = {}
@@ -98,14 +100,41 @@ def test_the_shell_answers_auto_deploy_the_same_way(
     ).stdout.strip()
 
     def chatops(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "bot.cli", *args], cwd=tmp_path, env=env, capture_output=True,
-                              text=True, timeout=60)  # fmt: skip
+        return subprocess.run(
+            [sys.executable, "-m", "bot.cli", *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+        )
 
-    recorded = chatops("deployments", "record", "--config", str(config), "--env", "gstg", "--sha", head,
-                       "--ref", "master", "--status", "success", "--package", "16.6.1")  # fmt: skip
+    recorded = chatops(
+        "deployments",
+        "record",
+        "--config",
+        str(config),
+        "--env",
+        "gstg",
+        "--sha",
+        head,
+        "--ref",
+        "master",
+        "--status",
+        "success",
+        "--package",
+        "16.6.1",
+    )
     assert recorded.returncode == 0 and f"recorded success of {head[:11]} on gstg (now current)" in recorded.stdout
-    refused = chatops("deployments", "record", "--config", str(config), "--env", "review-app", "--sha", head,
-                      "--ref", "master", "--status", "success")  # fmt: skip
+    refused = chatops(
+        "deployments",
+        "record",
+        "--config",
+        str(config),
+        "--env",
+        "review-app",
+        "--sha",
+        head,
+        "--ref",
+        "master",
+        "--status",
+        "success",
+    )
     assert refused.returncode == 2 and "unknown deployment environment 'review-app'" in refused.stderr
     shown = chatops("shell", "--config", str(config), "-c", f"/chatops run auto_deploy status {head[:9]}")
     assert shown.returncode == 0 and "deployed to gstg" in shown.stdout and "commit 59999" in shown.stdout

@@ -46,23 +46,40 @@ class SafeBot(BotUnderTest):
         assert self.alertmanager is not None
         self.alertmanager.fire({"alertname": alertname, "test": self.run_label, "env": "gprd", **labels}, summary)
 
-    async def click(self, value: str, *, user: str = "U0SRE", channel: str = "#production",
-                    headers: dict[str, str] | None = None) -> tuple[int, str]:  # fmt: skip
+    async def click(
+        self, value: str, *, user: str = "U0SRE", channel: str = "#production", headers: dict[str, str] | None = None
+    ) -> tuple[int, str]:
         """A signed block_actions payload, as Slack sends a button click; returns (HTTP status, response id)."""
         response_id = f"click-{uuid.uuid4().hex[:8]}"
         payload = {
-            "type": "block_actions", "team": {"id": "T0TEST", "domain": "test"},
+            "type": "block_actions",
+            "team": {"id": "T0TEST", "domain": "test"},
             "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": "T0TEST"},
-            "api_app_id": "A0APP", "token": "legacy", "trigger_id": "1.2.3",
-            "container": {"type": "message", "message_ts": "1.0", "channel_id": CHANNELS.get(channel.lstrip("#"), channel)},
+            "api_app_id": "A0APP",
+            "token": "legacy",
+            "trigger_id": "1.2.3",
+            "container": {
+                "type": "message",
+                "message_ts": "1.0",
+                "channel_id": CHANNELS.get(channel.lstrip("#"), channel),
+            },
             "channel": {"id": CHANNELS.get(channel.lstrip("#"), channel), "name": channel.lstrip("#")},
             "response_url": f"{self.slack.url}/respond/{response_id}",
-            "actions": [{"action_id": "rollback", "block_id": "b1", "value": value, "type": "button",
-                         "text": {"type": "plain_text", "text": "Roll back"}, "action_ts": "1.1"}],
-        }  # fmt: skip
+            "actions": [
+                {
+                    "action_id": "rollback",
+                    "block_id": "b1",
+                    "value": value,
+                    "type": "button",
+                    "text": {"type": "plain_text", "text": "Roll back"},
+                    "action_ts": "1.1",
+                }
+            ],
+        }
         body = urlencode({"payload": json.dumps(payload)})
-        async with self.session.post(f"{self.url}/slack/events", data=body,
-                                     headers=headers or signed_headers(body)) as response:  # fmt: skip
+        async with self.session.post(
+            f"{self.url}/slack/events", data=body, headers=headers or signed_headers(body)
+        ) as response:
             await response.read()
             return response.status, response_id
 
@@ -84,14 +101,25 @@ def rollback_values(message: dict[str, Any]) -> dict[str, str]:
     return values
 
 
-def safety_config(tmp_path: Path, redis_url: str, prefix: str, outside: ChecksAndGitLab, alertmanager: Alertmanager,
-                  label: str, **safety: Any) -> Path:  # fmt: skip
+def safety_config(
+    tmp_path: Path,
+    redis_url: str,
+    prefix: str,
+    outside: ChecksAndGitLab,
+    alertmanager: Alertmanager,
+    label: str,
+    **safety: Any,
+) -> Path:
     repo = GitRepo(tmp_path / "app")
     repo.commit("Initial")
     data = yaml.safe_load((ROOT / "deploy" / "chatops.example.yml").read_text())
     staging = next(e for e in data["environments"] if e["option"] == "staging")
-    staging["e2e_trigger"] = {"project": "gitlab-org/quality/staging", "ref": "master", "token_env": "TEST_E2E_TOKEN",
-                              "qa_actors": ["User:gitlab-qa"]}  # fmt: skip
+    staging["e2e_trigger"] = {
+        "project": "gitlab-org/quality/staging",
+        "ref": "master",
+        "token_env": "TEST_E2E_TOKEN",
+        "qa_actors": ["User:gitlab-qa"],
+    }
     settings = {
         "production_check": {
             "timeout": 2,
@@ -104,22 +132,35 @@ def safety_config(tmp_path: Path, redis_url: str, prefix: str, outside: ChecksAn
         "log_project": "gitlab-com/gl-infra/feature-flag-log",
         **safety,
     }
-    path = write_config(tmp_path, redis_url, prefix, redis_prefix=prefix, safety=settings,
-                        deployments={"environments": ["gprd", "gprd-cny", "gstg"], "repository": str(repo.path)})  # fmt: skip
+    path = write_config(
+        tmp_path,
+        redis_url,
+        prefix,
+        redis_prefix=prefix,
+        safety=settings,
+        deployments={"environments": ["gprd", "gprd-cny", "gstg"], "repository": str(repo.path)},
+    )
     data = yaml.safe_load(path.read_text())
     data["environments"] = [
-        {**e, "prefix": prefix + e["prefix"]} if e["option"] != "staging" else {**staging, "prefix": prefix + staging["prefix"]}
+        {**e, "prefix": prefix + e["prefix"]}
+        if e["option"] != "staging"
+        else {**staging, "prefix": prefix + staging["prefix"]}
         for e in yaml.safe_load((ROOT / "deploy" / "chatops.example.yml").read_text())["environments"]
-    ]  # fmt: skip
+    ]
     path.write_text(yaml.safe_dump(data))
     return path
 
 
 @pytest.fixture
 async def safe_bot(
-    tmp_path: Path, redis_url: str, prefix: str, slack: SlackStub, outside: ChecksAndGitLab,
-    alertmanager: Alertmanager, monkeypatch: pytest.MonkeyPatch,
-) -> AsyncIterator[SafeBot]:  # fmt: skip
+    tmp_path: Path,
+    redis_url: str,
+    prefix: str,
+    slack: SlackStub,
+    outside: ChecksAndGitLab,
+    alertmanager: Alertmanager,
+    monkeypatch: pytest.MonkeyPatch,
+) -> AsyncIterator[SafeBot]:
     monkeypatch.setenv("TEST_E2E_TOKEN", "e2e-trigger-token")
     monkeypatch.setenv("GITLAB_API_TOKEN", "glpat-test-token")
     label = uuid.uuid4().hex[:10]

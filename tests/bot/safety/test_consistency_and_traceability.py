@@ -39,8 +39,9 @@ async def test_staging_cannot_be_disabled_while_production_is_enabled(safe_bot: 
     assert kind == "ephemeral"
     assert f"{FLAG} is still enabled in gprd (enabled (true)), so it cannot be disabled in gstg" in text
     assert await keyspace(safe_bot.redis, safe_bot.prefix) == before
-    kind, text = await safe_bot.text(f"run feature set {FLAG} false --staging --ignore-feature-flag-consistency-check",
-                                     channel="#development")  # fmt: skip
+    kind, text = await safe_bot.text(
+        f"run feature set {FLAG} false --staging --ignore-feature-flag-consistency-check", channel="#development"
+    )
     assert kind == "in_channel" and "consistency check ignored" in text
     # the rollout order works: production off first, then staging
     await safe_bot.text(f"run feature set {FLAG} true --staging", channel="#development")
@@ -67,8 +68,13 @@ async def test_qa_post_triggers_the_end_to_end_pipeline(safe_bot: SafeBot) -> No
     assert "End-to-end tests: <https://gitlab.example.com/gitlab-org/quality/staging/-/pipelines/4242|" in qa
     [(method, path, _headers, form)] = outside.of("/trigger/pipeline")
     assert (method, path) == ("POST", "/api/v4/projects/gitlab-org%2Fquality%2Fstaging/trigger/pipeline")
-    assert form == {"token": "e2e-trigger-token", "ref": "master", "variables[FEATURE_FLAG]": FLAG,
-                    "variables[FEATURE_FLAG_VALUE]": "true", "variables[FEATURE_FLAG_ENVIRONMENT]": "gstg"}  # fmt: skip
+    assert form == {
+        "token": "e2e-trigger-token",
+        "ref": "master",
+        "variables[FEATURE_FLAG]": FLAG,
+        "variables[FEATURE_FLAG_VALUE]": "true",
+        "variables[FEATURE_FLAG_ENVIRONMENT]": "gstg",
+    }
     assert outside.problems == []
 
     # scoped to the QA user only: still triggers; scoped to someone else: a QA post, no pipeline
@@ -123,9 +129,14 @@ async def test_history_shows_when_who_where_what_and_checks(safe_bot: SafeBot) -
 
 
 async def test_enabling_production_can_require_a_rollout_issue(
-    tmp_path: Path, redis_url: str, prefix: str, slack: SlackStub, outside: ChecksAndGitLab,
-    alertmanager: Alertmanager, monkeypatch: pytest.MonkeyPatch,
-) -> None:  # fmt: skip
+    tmp_path: Path,
+    redis_url: str,
+    prefix: str,
+    slack: SlackStub,
+    outside: ChecksAndGitLab,
+    alertmanager: Alertmanager,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     config = safety_config(tmp_path, redis_url, prefix, outside, alertmanager, "rollout", require_rollout_issue=True)
     definitions = tmp_path / "defs"
     definitions.mkdir()

@@ -64,9 +64,16 @@ async def test_a_check_that_does_not_answer_in_time_fails_and_the_user_hears_it_
 
 
 async def test_a_running_production_deployment_blocks(safe_bot: SafeBot) -> None:
-    await safe_bot.redis.hset(f"{safe_bot.prefix}chatops:deploy:gprd-cny:running",
-                              mapping={"environment": "gprd-cny", "sha": "a" * 40, "ref": "master",
-                                       "status": "running", "at": str(time.time())})  # fmt: skip
+    await safe_bot.redis.hset(
+        f"{safe_bot.prefix}chatops:deploy:gprd-cny:running",
+        mapping={
+            "environment": "gprd-cny",
+            "sha": "a" * 40,
+            "ref": "master",
+            "status": "running",
+            "at": str(time.time()),
+        },
+    )
     kind, text = await safe_bot.text(SET_PROD)
     assert kind == "ephemeral" and "a deployment to gprd-cny is running (aaaaaaaaaaa since" in text
 

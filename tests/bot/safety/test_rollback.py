@@ -72,8 +72,9 @@ async def test_the_click_obeys_channel_rules_and_permissions(safe_bot: SafeBot) 
 
 async def test_forged_and_replayed_clicks_are_refused(safe_bot: SafeBot) -> None:
     buttons = await change_with_buttons(safe_bot, f"run feature set {FLAG} true --staging", "#development")
-    await safe_bot.text("run feature set other_flag true --staging --ignore-feature-flag-consistency-check",
-                        channel="#development")  # fmt: skip
+    await safe_bot.text(
+        "run feature set other_flag true --staging --ignore-feature-flag-consistency-check", channel="#development"
+    )
     value = buttons["Roll back gstg"]
     option, name, entry = value.split("|")
     before = await keyspace(safe_bot.redis, safe_bot.prefix)
@@ -91,10 +92,19 @@ async def test_forged_and_replayed_clicks_are_refused(safe_bot: SafeBot) -> None
         kind, text = await safe_bot.click_answer(forged_value, channel=channel)
         assert kind == "ephemeral" and expected in text, (forged_value, text)
     # bad signature, stale timestamp: 401 and nothing runs
-    body = urlencode({"payload": json.dumps({
-        "type": "block_actions", "user": {"id": "U0SRE"}, "channel": {"id": "C0DEV", "name": "development"},
-        "actions": [{"action_id": "rollback", "value": value}], "response_url": f"{safe_bot.slack.url}/respond/x",
-    })})  # fmt: skip
+    body = urlencode(
+        {
+            "payload": json.dumps(
+                {
+                    "type": "block_actions",
+                    "user": {"id": "U0SRE"},
+                    "channel": {"id": "C0DEV", "name": "development"},
+                    "actions": [{"action_id": "rollback", "value": value}],
+                    "response_url": f"{safe_bot.slack.url}/respond/x",
+                }
+            )
+        }
+    )
     for headers in (signed_headers(body, secret="forged"), signed_headers(body, timestamp=int(time.time()) - 600)):
         async with safe_bot.session.post(f"{safe_bot.url}/slack/events", data=body, headers=headers) as response:
             assert response.status == 401

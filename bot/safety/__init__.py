@@ -1,1 +1,0 @@
-"""Safety checks and traceability around flag changes (SPEC §5-§6)."""

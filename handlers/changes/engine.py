@@ -1,0 +1,127 @@
+"""The change engine: read every target, run the safety rules, write, then say what happened.
+
+Each environment is written in configured order on condition that it did not change since it
+was read; the first failure stops the rest and the answer says where. A roll back restores what
+a recorded change found, if the flag is still as that change left it.
+"""
+
+from __future__ import annotations
+
+from flags import AuditInfo, ChangeConflict, FlagRecord, RestoreState, StoreUnavailable
+from flags.exposure import simulate
+from handlers.changes.announce import Outcome, announce
+from handlers.changes.request import ChangeRequest, Target
+from handlers.changes.rules import RULES, SafetyRule
+from handlers.changes.rules.base import NOTHING_CHANGED
+from handlers.config import Environment
+from handlers.core.context import Context
+from handlers.core.reply import Code, Line, Mention, Reply, Section, Strong, error_reply, line
+from handlers.core.timefmt import utc
+
+__all__ = ["apply_change", "roll_back"]
+
+
+async def roll_back(flag: str, environment: Environment, entry_id: str, context: Context) -> Reply:
+    """Restore the gates a recorded change found, if the flag is still as that change left it."""
+    store = context.stores[environment.option]
+    try:
+        entry = await store.entry(flag, entry_id)
+    except StoreUnavailable as error:
+        return error_reply(f"Could not reach Redis for {environment.name} ({error.reason}); nothing was changed.")
+    if entry is None:
+        return error_reply("This button does not point at a change recorded for this flag; nothing was changed.")
+    request = ChangeRequest(
+        flag=flag,
+        targets=(environment,),
+        change=RestoreState(entry.before, entry.before_exists),
+        who=context.caller,
+        command=f"Roll back button on change {entry_id}",
+        expected_version=entry.version,
+        rollback_of=entry_id,
+    )
+    return await apply_change(request, context)
+
+
+async def apply_change(request: ChangeRequest, context: Context, rules: tuple[SafetyRule, ...] = RULES) -> Reply:
+    targets: list[Target] = []
+    for environment in request.targets:
+        try:
+            record = await context.stores[environment.option].get(request.flag)
+        except StoreUnavailable as error:
+            return error_reply(f"Could not reach Redis for {environment.name} ({error.reason}). {NOTHING_CHANGED}")
+        targets.append(_target(environment, record, request))
+    expected = request.expected_version
+    if expected is not None and targets[0].record.version != expected:
+        return await _changed_since(request, context, targets[0], expected, targets[0].record.version)
+
+    outcome = Outcome()
+    for rule in rules:
+        if not rule.applies(request, targets, context):
+            continue
+        verdict = await rule.check(request, targets, context)
+        if verdict.refusal is not None:
+            return verdict.refusal
+        if verdict.record is not None:
+            outcome.checks[rule.name] = verdict.record
+        outcome.warnings += verdict.warnings
+
+    who = request.who
+    audit = AuditInfo(
+        who=who.who, who_id=who.user_id, channel=who.channel_label, command=request.command, checks=outcome.checks
+    )
+    for target in targets:
+        version = expected if expected is not None else target.record.version
+        environment = target.environment
+        try:
+            result = await context.stores[environment.option].apply(
+                request.flag, request.change, audit, expected_version=version
+            )
+        except StoreUnavailable as error:
+            reason = f": could not reach Redis for {environment.name} ({error.reason})."
+            outcome.failure = line("Failed on ", Strong(environment.name), reason)
+            break
+        except ChangeConflict as conflict:
+            if request.rollback_of:
+                return await _changed_since(request, context, target, version, conflict.actual)
+            outcome.failure = line(
+                "Stopped at ", Strong(environment.name), ": the flag changed there while the checks ran."
+            )
+            break
+        outcome.done.append((environment, result))
+    return await announce(request, context, outcome)
+
+
+def _target(environment: Environment, record: FlagRecord, request: ChangeRequest) -> Target:
+    after, after_exists = simulate(record.state, record.exists, request.change)
+    return Target(environment, record, after, after_exists)
+
+
+async def _changed_since(request: ChangeRequest, context: Context, target: Target, version: int, now: int) -> Reply:
+    flag, environment = request.flag, target.environment
+    lines = [
+        line(
+            f"{flag} on {environment.name} changed since that change (version {version}, "
+            f"now {now}), so it was not rolled back and nothing was changed."
+        )
+    ]
+    try:
+        newer = await context.stores[environment.option].history(flag, limit=1)
+    except StoreUnavailable as error:
+        lines.append(line(f"(The newer change could not be read: could not reach Redis for {error.environment}.)"))
+        newer = []
+    if newer:
+        entry = newer[0]
+        who: Line = (Mention(entry.who_id, entry.who),) if entry.who_id else (entry.who,)
+        where = entry.channel or "an unknown channel"
+        lines.append(
+            line(
+                "Newer change: ",
+                Code(entry.description),
+                " by ",
+                *who,
+                f" at {utc(entry.at)} in {where}; now ",
+                Code(entry.after.describe()),
+                ".",
+            )
+        )
+    return Reply(False, f"{flag} changed since; not rolled back", (Section(tuple(lines)),))

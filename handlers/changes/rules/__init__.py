@@ -1,0 +1,18 @@
+"""Safety rules, run in this order before any write. A new rule: one module, one line here."""
+
+from __future__ import annotations
+
+from handlers.changes.rules.base import SafetyRule, Verdict
+from handlers.changes.rules.consistency import ConsistencyRule
+from handlers.changes.rules.percentage_step import PercentageStepRule
+from handlers.changes.rules.production_check import ProductionCheckRule
+from handlers.changes.rules.rollout_issue import RolloutIssueRule
+
+__all__ = ["RULES", "SafetyRule", "Verdict"]
+
+RULES: tuple[SafetyRule, ...] = (
+    RolloutIssueRule(),
+    ConsistencyRule(),
+    ProductionCheckRule(),
+    PercentageStepRule(),
+)

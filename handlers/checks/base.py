@@ -1,0 +1,48 @@
+"""What a production check is: a kind of check with its own settings, and the probes it runs."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol
+
+import aiohttp
+from pydantic import BaseModel
+
+from handlers.deployments.registry import DeploymentRegistry
+
+__all__ = ["CheckKind", "CheckResult", "Probe", "ProbeDeps"]
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    name: str
+    ok: bool
+    reasons: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeDeps:
+    """What probes may use: one shared HTTP session and the deployment registry (if configured)."""
+
+    session: aiohttp.ClientSession
+    registry: DeploymentRegistry | None
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """One thing to ask, named for the person reading why the check failed."""
+
+    name: str
+    run: Callable[[], Awaitable[CheckResult]]
+
+
+class CheckKind(Protocol):
+    """A kind of production check. ``key`` is its key under ``safety.production_check`` in the
+    configuration and ``Settings`` the pydantic model of that key; register it in
+    ``handlers.checks.CHECKS``."""
+
+    key: ClassVar[str]
+    Settings: ClassVar[type[BaseModel]]
+
+    def probes(self, settings: Any, deps: ProbeDeps) -> Sequence[Probe]: ...

@@ -1,0 +1,47 @@
+"""``/chatops run feature ...`` and its Roll back button."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from handlers.changes import ROLL_BACK_ACTION, ChangeRequest, apply_change, roll_back
+from handlers.commands.feature import reads
+from handlers.commands.feature.grammar import FEATURE
+from handlers.commands.feature.plans import FeaturePlan, plan, rollback_plan
+from handlers.core.command import ButtonAction, Command
+from handlers.core.context import Context
+from handlers.core.grammar import CommandSpec
+from handlers.core.parsing import Invocation
+from handlers.core.reply import Reply
+
+__all__ = ["FeatureCommand"]
+
+_READS = {"get": reads.get, "list": reads.list_flags, "history": reads.history}
+
+
+class FeatureCommand(Command[FeaturePlan]):
+    spec: ClassVar[CommandSpec] = FEATURE
+
+    def plan(self, invocation: Invocation, context: Context) -> FeaturePlan:
+        return plan(invocation, context)
+
+    async def handle(self, plan: FeaturePlan, context: Context) -> Reply:
+        read = _READS.get(plan.subcommand)
+        if read is not None:
+            return await read(plan, context)
+        if plan.subcommand == "rollback":
+            environment = plan.targets[0]
+            return await roll_back(plan.name, environment, plan.rollback_of, context)
+        assert plan.change is not None
+        request = ChangeRequest(
+            flag=plan.name,
+            targets=plan.targets,
+            change=plan.change,
+            who=context.caller,
+            command=f"/chatops {plan.invocation.text}".strip(),
+            overrides=plan.overrides,
+        )
+        return await apply_change(request, context)
+
+    def actions(self) -> tuple[ButtonAction[FeaturePlan], ...]:
+        return (ButtonAction(ROLL_BACK_ACTION, "Roll back button", rollback_plan),)

@@ -1,0 +1,89 @@
+"""The grammar of ``/chatops run feature get|set|list|delete|history``."""
+
+from __future__ import annotations
+
+from handlers.core.grammar import CommandSpec, OptionSpec, SubcommandSpec
+
+__all__ = ["FEATURE", "SCOPE_OPTIONS"]
+
+#: Scope option → what it names (actor type, or the group gate).
+SCOPE_OPTIONS: dict[str, str] = {
+    "user": "User",
+    "project": "Project",
+    "group": "Group",
+    "namespace": "Namespace",
+    "repository": "Repository",
+    "feature-group": "feature group",
+}
+
+_SCOPES = tuple(
+    OptionSpec(name, "list", f"enable/disable for these {what} (comma-separated)", "NAMES")
+    for name, what in (
+        ("user", "users (User:…)"),
+        ("project", "projects (Project:…, e.g. gitlab-org/gitaly)"),
+        ("group", "groups (Group:…)"),
+        ("namespace", "namespaces (Namespace:…)"),
+        ("repository", "repositories (Repository:…)"),
+        ("feature-group", "Flipper feature groups (registered in the application)"),
+    )
+)
+
+FEATURE = CommandSpec(
+    name="feature",
+    summary="get, set, list, delete and show the history of feature flags",
+    examples=(
+        "/chatops run feature get my_flag --staging",
+        "/chatops run feature set my_flag 50 --actors --dev --staging",
+        "/chatops run feature list --match database",
+    ),
+    subcommands=(
+        SubcommandSpec(
+            "get",
+            ("NAME",),
+            "show a flag's state in each environment",
+            examples=("/chatops run feature get my_flag --staging --production",),
+        ),
+        SubcommandSpec(
+            "set",
+            ("NAME", "VALUE"),
+            "set a flag: VALUE is true, false or a percentage 0-100",
+            options=(
+                OptionSpec("actors", "flag", "the percentage is a percentage of actors (up to 3 decimals)"),
+                OptionSpec("random", "flag", "the percentage is a percentage of time (deprecated)"),
+                *_SCOPES,
+                OptionSpec("ignore-production-check", "flag", "skip the production check (recorded)"),
+                OptionSpec(
+                    "ignore-feature-flag-consistency-check",
+                    "flag",
+                    "skip the staging/production consistency check",
+                ),
+                OptionSpec("ignore-random-deprecation-check", "flag", "allow the deprecated --random"),
+            ),
+            examples=(
+                "/chatops run feature set my_flag true --dev --staging",
+                "/chatops run feature set my_flag 25 --actors --staging",
+                "/chatops run feature set my_flag true --user=alice,bob --staging",
+            ),
+        ),
+        SubcommandSpec(
+            "list",
+            (),
+            "list flags with their state",
+            options=(OptionSpec("match", "value", "only flags whose name contains SUBSTRING", "SUBSTRING"),),
+            examples=("/chatops run feature list --match database --staging",),
+        ),
+        SubcommandSpec(
+            "delete",
+            ("NAME",),
+            "delete a flag (its state and its name) from each environment",
+            examples=("/chatops run feature delete my_flag --dev --staging --production",),
+        ),
+        SubcommandSpec(
+            "history",
+            ("NAME",),
+            "show a flag's last changes in each environment",
+            options=(OptionSpec("limit", "count", "how many changes to show (default 10)", "N"),),
+            examples=("/chatops run feature history my_flag --production --limit 5",),
+        ),
+    ),
+)

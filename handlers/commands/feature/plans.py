@@ -1,0 +1,192 @@
+"""Planning ``feature`` commands: validate what was typed (or the value of a Roll back button).
+
+``set`` is validated in a fixed order — name and value present, the value, percentage kind,
+scopes, the deprecated ``--random``, then the flag name and its definition — and the first
+problem is raised as ``UsageError`` saying how to fix the command. Nothing here touches Redis.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+
+from flags import ActorId, Change, DeleteFlag, FlagName, FlagsError, GroupName, build_change
+from handlers.commands.feature.grammar import SCOPE_OPTIONS
+from handlers.config import Environment
+from handlers.core.context import Context
+from handlers.core.parsing import Invocation, UsageError
+
+__all__ = ["OVERRIDES", "FeaturePlan", "plan", "rollback_plan"]
+
+_WRITES = ("set", "delete", "rollback")
+#: The options by which a person overrides a safety rule, as the rules name them.
+OVERRIDES = ("ignore-production-check", "ignore-feature-flag-consistency-check")
+_ENTRY_ID = re.compile(r"[0-9]{1,20}-[0-9]{1,10}")
+_SET_USAGE = "`/chatops run feature set NAME true|false|PERCENTAGE [--actors] [--staging ...]`"
+
+
+@dataclass(frozen=True, slots=True)
+class FeaturePlan:
+    subcommand: str
+    invocation: Invocation
+    targets: tuple[Environment, ...]
+    name: str = ""
+    change: Change | None = None
+    rollback_of: str = ""  # the audit entry a roll back undoes
+
+    @property
+    def writes(self) -> bool:
+        return self.subcommand in _WRITES
+
+    @property
+    def overrides(self) -> frozenset[str]:
+        return frozenset(o for o in OVERRIDES if self.invocation.flag(o))
+
+
+# -- plan ---------------------------------------------------------------------------------------
+
+
+def plan(invocation: Invocation, context: Context) -> FeaturePlan:
+    sub = invocation.subcommand
+    args = invocation.arguments
+    if sub == "list":
+        _no_more(args, 0, "`feature list` takes no flag name; filter with `--match SUBSTRING`.")
+        return FeaturePlan(sub, invocation, invocation.environments)
+    if sub == "set":
+        return _plan_set(invocation, context)
+    if not args:
+        raise UsageError(f"`feature {sub}` needs a flag name: `/chatops run feature {sub} NAME`.")
+    _no_more(args, 1, f"`feature {sub}` takes one flag name: `/chatops run feature {sub} NAME`.")
+    name = _flag_name(args[0])
+    change = DeleteFlag() if sub == "delete" else None
+    return FeaturePlan(sub, invocation, invocation.environments, name, change)
+
+
+def rollback_plan(value: str, context: Context) -> FeaturePlan:
+    """The plan of a Roll back button: its value is ``ENV_OPTION|FLAG|AUDIT_ENTRY_ID``."""
+    environments = context.config.environments
+    invocation = Invocation("feature", "rollback", (), {}, (), False, f"[Roll back button {value[:120]}]")
+    parts = value.split("|")
+    if len(parts) != 3:
+        raise UsageError("This button does not name a change to roll back.")
+    option, name, entry = parts
+    environment = next((e for e in environments if e.option == option), None)
+    if environment is None or not _ENTRY_ID.fullmatch(entry):
+        raise UsageError("This button does not name a change this bot recorded.")
+    return FeaturePlan("rollback", invocation, (environment,), _flag_name(name), rollback_of=entry)
+
+
+def _no_more(args: tuple[str, ...], count: int, message: str) -> None:
+    if len(args) > count:
+        raise UsageError(f"Unexpected `{_short(args[count])}`. {message}")
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _flag_name(text: str) -> str:
+    try:
+        return FlagName(text).value
+    except FlagsError:
+        raise UsageError(
+            f"`{_short(text)}` is not a valid flag name: use lower-case letters, digits and "
+            "underscores, starting with a letter (e.g. `my_feature_flag`)."
+        ) from None
+
+
+def _plan_set(invocation: Invocation, context: Context) -> FeaturePlan:
+    args = invocation.arguments
+    # 1. name and value present
+    if len(args) < 2:
+        raise UsageError(f"`feature set` needs a flag name and a value: {_SET_USAGE}.")
+    _no_more(args, 2, f"`feature set` takes a flag name and one value: {_SET_USAGE}.")
+    raw_name, raw_value = args
+    value = raw_value.strip().lower()
+    # 2. the value is true, false or a number 0-100
+    number = _percentage(raw_value) if value not in ("true", "false") else None
+    if value not in ("true", "false") and number is None:
+        raise UsageError(
+            f"`{_short(raw_value)}` is not a valid value: use `true`, `false` or a percentage from 0 "
+            "to 100 (e.g. `25 --actors`)."
+        )
+    actors_pct, random_pct = invocation.flag("actors"), invocation.flag("random")
+    scoped = [o for o in SCOPE_OPTIONS if o in invocation.options]
+    # 3. a percentage strictly between 0 and 100 needs exactly one of --actors / --random
+    if actors_pct and random_pct:
+        raise UsageError("Use either `--actors` (percentage of actors) or `--random` (percentage of time), not both.")
+    if number is not None and 0 < number < 100 and not (actors_pct or random_pct):
+        raise UsageError(
+            f"A percentage of {raw_value} needs `--actors` (a stable percentage of actors) or "
+            f"`--random` (a percentage of time), e.g. `/chatops run feature set NAME {raw_value} --actors`."
+        )
+    if (actors_pct or random_pct) and number is None:
+        which = "--actors" if actors_pct else "--random"
+        raise UsageError(f"`{which}` needs a percentage, not `{value}`: e.g. `feature set NAME 25 {which}`.")
+    # 4. --actors / --random cannot be combined with scope options
+    if (actors_pct or random_pct) and scoped:
+        which = "--actors" if actors_pct else "--random"
+        raise UsageError(
+            f"`{which}` cannot be combined with `--{scoped[0]}`: set the percentage and the actors in two commands."
+        )
+    # 5. --random is deprecated
+    if random_pct and not invocation.flag("ignore-random-deprecation-check"):
+        raise UsageError(
+            "`--random` (percentage of time) is deprecated: each check gets a different answer, so "
+            "users see the feature flicker. Use `--actors`; if you really need it, add "
+            "`--ignore-random-deprecation-check`."
+        )
+    # 6. the flag name, and the typo guard when definitions are configured
+    name = _flag_name(raw_name)
+    if context.config.definitions and name not in context.definitions:
+        close = difflib.get_close_matches(name, list(context.definitions), n=1, cutoff=0.8)
+        hint = f" Did you mean `{close[0]}`?" if close else ""
+        raise UsageError(
+            f"There is no definition for `{name}`.{hint} Check the name, or add its definition "
+            "first (`feature get`, `delete` and `history` work without one)."
+        )
+    if number is not None and not (actors_pct or random_pct):
+        value = "true" if number == 100 else "false"  # 0 and 100 alone mean false and true
+    try:
+        change = build_change(
+            value if number is None or not (actors_pct or random_pct) else raw_value.strip(),
+            actors=_actors(invocation),
+            groups=_groups(invocation),
+            percentage_of="actors" if actors_pct else "time" if random_pct else None,
+        )
+    except FlagsError as error:
+        raise UsageError(str(error)) from None
+    return FeaturePlan("set", invocation, invocation.environments, name, change)
+
+
+def _percentage(text: str) -> float | None:
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    if not text.strip().replace(".", "", 1).isdigit() or not 0 <= number <= 100:
+        return None
+    return number
+
+
+def _actors(invocation: Invocation) -> list[ActorId]:
+    actors: list[ActorId] = []
+    for option in ("user", "project", "group", "namespace", "repository"):
+        values = invocation.options.get(option)
+        if isinstance(values, tuple):
+            try:
+                actors += [ActorId.of(option, v) for v in values]
+            except FlagsError as error:
+                raise UsageError(f"`--{option}`: {error}") from None
+    return actors
+
+
+def _groups(invocation: Invocation) -> list[GroupName]:
+    values = invocation.options.get("feature-group")
+    if not isinstance(values, tuple):
+        return []
+    try:
+        return [GroupName(v) for v in values]
+    except FlagsError as error:
+        raise UsageError(f"`--feature-group`: {error}") from None

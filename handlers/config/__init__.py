@@ -1,0 +1,33 @@
+"""The bot's configuration: a YAML file validated at start; secrets only from the environment."""
+
+from __future__ import annotations
+
+from handlers.config.load import ConfigError, load_config, parse_config
+from handlers.config.model import (
+    RESERVED_OPTIONS,
+    AccessRule,
+    Config,
+    Deployments,
+    E2ETrigger,
+    Environment,
+    ProductionCheckSettings,
+    Safety,
+    SlackChannels,
+)
+from handlers.config.secrets import Secrets
+
+__all__ = [
+    "RESERVED_OPTIONS",
+    "AccessRule",
+    "Config",
+    "ConfigError",
+    "Deployments",
+    "E2ETrigger",
+    "Environment",
+    "ProductionCheckSettings",
+    "Safety",
+    "Secrets",
+    "SlackChannels",
+    "load_config",
+    "parse_config",
+]

@@ -1,0 +1,241 @@
+"""The configuration's shape: frozen pydantic models, checked key by key and then across keys."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from functools import cache, partial
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    PrivateAttr,
+    RootModel,
+    StrictBool,
+    StrictStr,
+    ValidationInfo,
+    create_model,
+    field_validator,
+    model_validator,
+)
+
+from handlers.config.types import (
+    RESERVED_OPTIONS,
+    Channel,
+    Folder,
+    HttpUrl,
+    LocalPath,
+    Option,
+    Pattern,
+    Project,
+    RedisUrl,
+    Text,
+    base_folder,
+    fail,
+    in_range,
+    nonempty,
+)
+
+__all__ = ["RESERVED_OPTIONS", "AccessRule", "Config", "Deployments", "E2ETrigger", "Environment"]
+__all__ += ["ProductionCheckSettings", "Safety", "SlackChannels", "known_keys", "production_check_model"]
+
+
+def known_keys(model: type[BaseModel], data: Any) -> Any:
+    """Refuse keys ``model`` does not have, naming the closest known one; a key set to null counts as absent."""
+    if not isinstance(data, dict) or issubclass(model, RootModel):
+        return data
+    for key in data:
+        if key not in (known := list(model.model_fields)):
+            close = difflib.get_close_matches(str(key), known, n=1)
+            raise fail(
+                f"unknown key '{key}'"
+                + (f" (did you mean '{close[0]}'?)" if close else f"; known keys: {', '.join(known)}")
+            )
+    return {key: value for key, value in data.items() if value is not None}
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_keys(cls, data: Any) -> Any:
+        return known_keys(cls, data)
+
+
+class E2ETrigger(_Model):
+    """A GitLab pipeline trigger that runs the end-to-end tests of an environment."""
+
+    project: Project  # GitLab project ID or full path
+    ref: Text = "master"
+    token_env: Text = "E2E_TRIGGER_TOKEN"  # the environment variable holding the trigger token
+    qa_actors: tuple[str, ...] = ()  # a change scoped to these actors only still triggers
+
+
+class Environment(_Model):
+    option: Option
+    name: Text = Field(default_factory=lambda data: data.get("option", ""))
+    host: str = ""
+    redis_url: RedisUrl | None = None  # None: the bot's own Redis
+    prefix: StrictStr = ""
+    production: StrictBool = False
+    default: StrictBool = False
+    channels: tuple[Channel, ...] = ()
+    qa_channel: Channel | None = None
+    e2e_trigger: E2ETrigger | None = None
+
+
+class SlackChannels(_Model):
+    production_channel: Channel = "#production"
+    log_channel: Channel | None = None
+    security_channel: Channel | None = None
+
+
+class AccessRule(_Model):
+    environments: Annotated[tuple[str, ...], nonempty('list the environments it covers, or ["*"] for all')] = ()
+    users: tuple[str, ...] = ()
+    usergroups: tuple[Annotated[str, AfterValidator(lambda group: group.lstrip("@"))], ...] = ()
+    anyone: StrictBool = False
+
+    @model_validator(mode="after")
+    def _names_someone(self) -> AccessRule:
+        if not (self.anyone or self.users or self.usergroups):
+            raise fail("name users, usergroups, or set anyone: true")
+        return self
+
+    def matches(self, environment: Environment) -> bool:
+        return bool({"*", environment.option, environment.name} & set(self.environments))
+
+
+def _is_url(repository: str) -> bool:
+    return "://" in repository or repository.startswith("git@")
+
+
+def _repository(repository: str, info: ValidationInfo) -> str:
+    return repository if _is_url(repository) else str((base_folder(info) / repository).resolve())
+
+
+class Deployments(_Model):
+    """Deployment tracking (``auto_deploy status``) and releases (``release check``)."""
+
+    environments: Annotated[tuple[Text, ...], nonempty("list the deployment environments, e.g. [gprd, gstg]")] = ()
+    repository: Annotated[Text, AfterValidator(_repository)]  # a local path, or a URL to clone (a bare mirror)
+    web_url: Annotated[str, AfterValidator(lambda url: url.rstrip("/"))] = ""  # for compare links
+    default_branch: Text = "master"
+    fetch_interval: Annotated[float, in_range("seconds between fetches, at least 1", lambda s: s >= 1)] = 60.0
+    mirror_path: LocalPath | None = None  # where a URL is cloned; None: .chatops/mirror
+    history: Annotated[int, in_range("deployments kept per environment, 1-10000", lambda n: 0 < n <= 10_000, int)] = 50
+    tag_pattern: Pattern = "v{major}.{minor}.0"
+    stable_branch_pattern: Pattern = "{major}-{minor}-stable"
+
+    @property
+    def is_url(self) -> bool:
+        return _is_url(self.repository)
+
+
+class ProductionCheckSettings(_Model):
+    """``safety.production_check``: a time limit, and (see :func:`production_check_model`) one optional section
+    per kind of check in ``handlers.checks.CHECKS``."""
+
+    timeout: Annotated[float, in_range("seconds for all checks together, 0.1-60", lambda s: 0.1 <= s <= 60)] = 5.0
+
+    @property
+    def configured(self) -> bool:
+        sections = [getattr(self, key) for key in type(self).model_fields if key != "timeout"]
+        return any(s is not None and (bool(s.root) if isinstance(s, RootModel) else True) for s in sections)
+
+
+@cache
+def production_check_model() -> type[ProductionCheckSettings]:
+    """The settings with a field per registered check, built on first use (the checks import this package)."""
+    from handlers.checks import CHECKS
+
+    fields: dict[str, Any] = {
+        check.key: (Annotated[check.Settings | None, BeforeValidator(partial(known_keys, check.Settings))], None)
+        for check in CHECKS
+    }
+    return create_model("ProductionCheck", __base__=ProductionCheckSettings, **fields)
+
+
+def _production_check(value: Any, info: ValidationInfo) -> ProductionCheckSettings:
+    return production_check_model().model_validate(value, context=info.context)
+
+
+class Safety(_Model):
+    production_check: Annotated[ProductionCheckSettings, PlainValidator(_production_check)] = Field(
+        default_factory=lambda: production_check_model()()
+    )
+    consistency_environment: str | None = "staging"  # paired with production; None: no consistency check
+    percentage_step: (
+        Annotated[float, in_range("percentage points, more than 0 and at most 100", lambda p: 0 < p <= 100)] | None
+    ) = None
+    require_rollout_issue: StrictBool = False
+    gitlab_url: HttpUrl = "https://gitlab.com"
+    log_project: Project | None = None  # GitLab project for change-log issues; token: GITLAB_API_TOKEN
+
+
+class Config(_Model):
+    environments: Annotated[
+        tuple[Environment, ...], nonempty("declare at least one environment (see deploy/chatops.example.yml)")
+    ] = ()
+    slack: SlackChannels = Field(default_factory=SlackChannels)
+    redis_url: RedisUrl | None = None  # the bot's own Redis; None: an embedded one
+    redis_prefix: str = ""  # prefix of the bot's own keys (deployments) in redis_url
+    teams: Mapping[str, Channel] = Field(default_factory=dict)  # definition group -> its team's channel
+    access: tuple[AccessRule, ...] | None = None  # None: everyone may run everything
+    definitions: tuple[Folder, ...] = ()  # folders of flag definitions
+    deployments: Deployments | None = None
+    safety: Safety = Field(default_factory=Safety)
+    _path: Path | None = PrivateAttr(None)
+
+    @field_validator("safety")
+    @classmethod
+    def _pair_exists(cls, safety: Safety, info: ValidationInfo) -> Safety:
+        pair = safety.consistency_environment
+        if pair is None or pair in {e.option for e in info.data.get("environments", ())}:
+            return safety
+        if "consistency_environment" in safety.model_fields_set:
+            raise fail(f"no environment has option {pair!r}", "consistency_environment")
+        return safety.model_copy(update={"consistency_environment": None})  # the default, staging, is absent
+
+    @model_validator(mode="after")
+    def _consistent(self, info: ValidationInfo) -> Config:
+        environments = self.environments
+        for attribute in ("option", "name"):
+            values = [getattr(e, attribute) for e in environments]
+            if duplicates := sorted({v for v in values if values.count(v) > 1}):
+                raise fail(f"{attribute} {duplicates[0]!r} is used twice", "environments")
+        if len(defaults := [e.option for e in environments if e.default]) != 1:
+            found = f"found {len(defaults)}: {defaults}"
+            raise fail(f"exactly one environment must have default: true ({found})", "environments")
+        known = {e.option for e in environments} | {e.name for e in environments} | {"*"}
+        for i, rule in enumerate(self.access or ()):
+            if unknown := [target for target in rule.environments if target not in known]:
+                known_list = ", ".join(sorted(known))
+                raise fail(f"unknown environment {unknown[0]!r}; known: {known_list}", f"access[{i}].environments")
+        self._path = (info.context or {}).get("path")
+        return self
+
+    @property
+    def path(self) -> Path | None:
+        """The file this configuration was read from."""
+        return self._path
+
+    @property
+    def default_environment(self) -> Environment:
+        return next(e for e in self.environments if e.default)
+
+    def environment(self, option: str) -> Environment | None:
+        return next((e for e in self.environments if e.option == option), None)
+
+    def channels_for(self, environment: Environment) -> tuple[str, ...]:
+        """Where commands changing this environment may run; empty means anywhere."""
+        if environment.channels:
+            return environment.channels
+        return (self.slack.production_channel,) if environment.production else ()

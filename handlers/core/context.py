@@ -1,0 +1,103 @@
+"""What a command may use: configuration, stores, definitions, services, and who is asking where."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+from flags import Definition, FlagStore
+from handlers.checks import CheckResult
+from handlers.config import Config, Environment
+from handlers.core.chat import ChatBackend
+from handlers.deployments.mirror import GitMirror
+from handlers.deployments.registry import DeploymentRegistry
+
+if TYPE_CHECKING:
+    from handlers.core.registry import CommandRegistry
+
+__all__ = ["Caller", "Context", "Notify", "Plan", "Services"]
+
+Notify = Callable[[str], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    user_id: str
+    user_name: str
+    channel_id: str
+    channel_name: str
+
+    @property
+    def channel_label(self) -> str:
+        name = self.channel_name
+        if name and not name.startswith("#") and not name.startswith(("directmessage", "privategroup")):
+            name = f"#{name}"
+        return name or self.channel_id
+
+    @property
+    def who(self) -> str:
+        return self.user_name or self.user_id
+
+
+class Services(Protocol):
+    """What commands may ask of the outside world besides Redis and git."""
+
+    @property
+    def production_check_configured(self) -> bool: ...
+
+    async def production_check(self) -> list[CheckResult]: ...
+
+    async def trigger_e2e(self, environment: Environment, variables: dict[str, str]) -> str:
+        """Trigger the environment's end-to-end pipeline; its web URL. Raises GitLabError."""
+
+    async def log_issue(self, title: str, labels: list[str], description: str) -> str:
+        """Record a change as a (closed) issue in the log project; its web URL. Raises GitLabError."""
+
+    @property
+    def logs_issues(self) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Application:
+    """The application object, built once by the composition root and shared by every request."""
+
+    config: Config
+    stores: Mapping[str, FlagStore]  # by environment option
+    commands: CommandRegistry
+    definitions: Mapping[str, Definition] = field(default_factory=dict)
+    deployments: DeploymentRegistry | None = None
+    mirror: GitMirror | None = None
+    services: Services | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """One request: the application, who asks where, the chat it came through."""
+
+    app: Application
+    caller: Caller
+    chat: ChatBackend
+    notify: Notify | None = None  # an interim, ephemeral message
+
+    @property
+    def config(self) -> Config:
+        return self.app.config
+
+    @property
+    def stores(self) -> Mapping[str, FlagStore]:
+        return self.app.stores
+
+    @property
+    def definitions(self) -> Mapping[str, Definition]:
+        return self.app.definitions
+
+
+class Plan(Protocol):
+    """A validated command: which environments it targets and whether it writes."""
+
+    @property
+    def targets(self) -> tuple[Environment, ...]: ...
+
+    @property
+    def writes(self) -> bool: ...

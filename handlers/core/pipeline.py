@@ -1,0 +1,164 @@
+"""The one path every command and button click takes, from Slack or the shell:
+parse → plan → authorize (policy) → handle → deliver.
+
+``run`` and ``press`` never raise: every outcome, including a bug, becomes a Reply that tells
+the person what happened. Cross-posts are delivered here, and a failed one is reported in the
+reply; it never undoes the change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from flags import StoreUnavailable
+from handlers.core.chat import ChatBackend
+from handlers.core.command import Command
+from handlers.core.context import Application, Caller, Context, Notify, Plan
+from handlers.core.parsing import UsageError, parse
+from handlers.core.policy import authorize
+from handlers.core.reply import Code, CrossPost, Mention, Reply, Section, error_reply, line
+from handlers.core.usage import command_help
+from handlers.metrics import COMMAND_SECONDS, COMMANDS
+
+__all__ = ["press", "run"]
+
+_log = structlog.get_logger("bot")
+
+
+@dataclass
+class _Trace:
+    """What a command turned out to be, for metrics and logs."""
+
+    command: str = "unknown"
+    subcommand: str = ""
+    environments: tuple[str, ...] = ()
+    refused: bool = False
+
+
+async def run(text: str, caller: Caller, app: Application, chat: ChatBackend, notify: Notify | None = None) -> Reply:
+    """Run a command typed as ``text`` (what follows ``/chatops``)."""
+    context = Context(app, caller, chat, notify)
+    trace = _Trace()
+    return await _guarded(text, context, trace, lambda: _run(text, context, trace))
+
+
+async def press(
+    action_id: str, value: str, caller: Caller, app: Application, chat: ChatBackend, notify: Notify | None = None
+) -> Reply:
+    """Run a button click: the plan its command makes of the value, then the same policy and handler."""
+    context = Context(app, caller, chat, notify)
+    found = app.commands.action(action_id)
+    label = f"[{found[1].label if found else action_id} {value[:120]}]"
+    trace = _Trace(found[0].spec.name if found else "unknown", action_id)
+    return await _guarded(label, context, trace, lambda: _press(action_id, value, label, context, trace))
+
+
+async def _guarded(text: str, context: Context, trace: _Trace, work: Callable[[], Awaitable[Reply]]) -> Reply:
+    started = time.perf_counter()
+    caller = context.caller
+    # Every line logged while the command runs carries request_id, user, channel and command.
+    with structlog.contextvars.bound_contextvars(
+        request_id=uuid.uuid4().hex[:12], user=caller.user_id, channel=caller.channel_id, command=text[:200]
+    ):
+        try:
+            reply = await work()
+        except Exception:
+            error_id = uuid.uuid4().hex[:8]
+            _log.exception("bot.command_crashed", error_id=error_id)
+            reply = error_reply(
+                f"Something went wrong on our side (error {error_id}); the command may not have finished. "
+                "Check the state (e.g. `feature get`) before retrying, and tell the bot's maintainers."
+            )
+        reply = await _deliver(reply, context.chat)
+        elapsed = time.perf_counter() - started
+        outcome = "ok" if reply.ok else "refused" if trace.refused else "error"
+        for environment in trace.environments or ("",):
+            COMMANDS.labels(trace.command, trace.subcommand, environment, outcome).inc()
+        COMMAND_SECONDS.labels(trace.command).observe(elapsed)
+        _log.info("bot.command", ok=reply.ok, outcome=outcome, public=reply.public, ms=round(elapsed * 1000, 1))
+    return reply
+
+
+async def _run(text: str, context: Context, trace: _Trace) -> Reply:
+    commands = context.app.commands
+    try:
+        invocation = parse(text, context.config, commands.grammar)
+    except UsageError as error:
+        return error_reply(str(error))
+    trace.command, trace.subcommand = invocation.command, invocation.subcommand
+    trace.environments = tuple(e.name for e in invocation.environments)
+    command = commands.command(invocation.command)
+    assert command is not None  # the parser only knows registered commands
+    if invocation.help:
+        spec = command.spec
+        return command_help(spec, context.config, spec.subcommand(invocation.subcommand))
+    try:
+        plan = command.plan(invocation, context)
+    except UsageError as error:
+        return error_reply(str(error))
+    return await _authorized(command, plan, text, context, trace)
+
+
+async def _press(action_id: str, value: str, label: str, context: Context, trace: _Trace) -> Reply:
+    found = context.app.commands.action(action_id)
+    if found is None:
+        return error_reply(f"This bot has no button `{action_id[:60]}`; nothing was changed.")
+    command, action = found
+    try:
+        plan = action.plan(value, context)
+    except UsageError as error:
+        return error_reply(f"{error} Nothing was changed.")
+    trace.environments = tuple(e.name for e in plan.targets)
+    return await _authorized(command, plan, label, context, trace)
+
+
+async def _authorized(command: Command[Any], plan: Plan, text: str, context: Context, trace: _Trace) -> Reply:
+    """The policy filter, then the handler: what every command and button click goes through."""
+    caller = context.caller
+    refusal = await authorize(plan, caller, context.config, context.chat)
+    if refusal is not None:
+        trace.refused = True
+        _log.warning("bot.refused", reason=refusal.reason)
+        return _refused(refusal.message, refusal.reason, text, context)
+    try:
+        return await command.handle(plan, context)
+    except StoreUnavailable as error:
+        return error_reply(f"{str(error).capitalize()}. Nothing was reported as done; try again shortly.")
+
+
+def _refused(message: str, reason: str, text: str, context: Context) -> Reply:
+    reply = error_reply(message)
+    security = context.config.slack.security_channel
+    if security is None:
+        return reply
+    caller = context.caller
+    report = Section(
+        (
+            line("Refused: ", Mention(caller.user_id, caller.user_name), f" in {caller.channel_label} ran"),
+            line(Code(f"/chatops {text}"[:500])),
+            line(f"Reason: {reason}."),
+        )
+    )
+    post = CrossPost(security, "security channel", (report,), f"Refused chatops command in {caller.channel_label}")
+    return Reply(reply.ok, reply.summary, reply.sections, reply.public, (post,))
+
+
+async def _deliver(reply: Reply, chat: ChatBackend) -> Reply:
+    if not reply.cross_posts:
+        return reply
+    results = await asyncio.gather(*(chat.post(p) for p in reply.cross_posts), return_exceptions=True)
+    notes = []
+    for post, result in zip(reply.cross_posts, results, strict=True):
+        if isinstance(result, BaseException):
+            _log.warning("bot.cross_post_failed", channel=post.channel, purpose=post.purpose, error=str(result))
+            notes.append(
+                line(f"Could not post to {post.channel} ({post.purpose}): {result}. The change itself stands.")
+            )
+    return reply.with_notes(*notes) if notes else reply

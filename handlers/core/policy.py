@@ -1,0 +1,97 @@
+"""Channel rules and access rules, checked before any command acts.
+
+A filter in the Errbot sense: it sees the validated plan (which environments a command targets
+and whether it writes) and either lets it through or refuses it whole. All-or-nothing: one
+refused environment refuses the command. ``help`` asks the same functions what they would decide.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from handlers.config import AccessRule, Config, Environment
+from handlers.core.chat import ChatBackend
+from handlers.core.context import Caller, Plan
+
+__all__ = ["Refusal", "access_rule", "authorize", "channel_allows", "may_change"]
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    message: str  # for the person: what was refused, why, and what to do
+    reason: str  # for the security channel
+    kind: str  # "channel" or "access"
+
+
+async def _channel_ids(allowed: tuple[str, ...], chat: ChatBackend) -> dict[str, str | None]:
+    """Each allowed channel's ID: a `#name` is resolved (names can be renamed or reused)."""
+    return {c: (await chat.channel_id(c)) if c.startswith("#") else c for c in allowed}
+
+
+async def channel_allows(caller: Caller, environment: Environment, config: Config, chat: ChatBackend) -> bool:
+    """Whether commands changing ``environment`` may run in the caller's channel (by channel ID only)."""
+    allowed = config.channels_for(environment)
+    return not allowed or caller.channel_id in (await _channel_ids(allowed, chat)).values()
+
+
+def access_rule(environment: Environment, config: Config) -> AccessRule | None:
+    return next((r for r in config.access or () if r.matches(environment)), None)
+
+
+async def may_change(caller: Caller, environment: Environment, config: Config, chat: ChatBackend) -> str | None:
+    """None when the caller may change ``environment``, else why not."""
+    if config.access is None:
+        return None
+    rule = access_rule(environment, config)
+    if rule is None:
+        return f"no access rule covers {environment.name}"
+    # By user ID only: Slack's user_name is deprecated and can change.
+    if rule.anyone or caller.user_id in rule.users:
+        return None
+    for group in rule.usergroups:
+        if caller.user_id in await chat.usergroup_members(group):
+            return None
+    needed = [f"@{g}" for g in rule.usergroups] + list(rule.users)
+    return f"changing {environment.name} needs " + (" or ".join(needed) if needed else "an access rule")
+
+
+async def _wrong_channel(caller: Caller, environment: Environment, config: Config, chat: ChatBackend) -> Refusal:
+    allowed = config.channels_for(environment)
+    ids = await _channel_ids(allowed, chat)
+    where = " or ".join(allowed)
+    here = caller.channel_label
+    if here in allowed:  # same name, another channel (e.g. a private channel reusing the name)
+        named = " or ".join(f"{c} (channel ID {ids[c] or 'not found in Slack'})" for c in allowed)
+        here = f"{here} by name but channel ID {caller.channel_id}, a different channel"
+        where_long = named
+    else:
+        where_long = where
+    return Refusal(
+        message=(
+            f"Commands that change {environment.name} may only run in {where_long}; this is {here}. "
+            f"Nothing was changed in any environment. Run it in {where}."
+        ),
+        reason=f"{environment.name} may only be changed in {where}",
+        kind="channel",
+    )
+
+
+async def authorize(plan: Plan, caller: Caller, config: Config, chat: ChatBackend) -> Refusal | None:
+    """Refuse the whole command if any target environment may not be changed here, by this person."""
+    if not plan.writes:
+        return None  # reading flags is harmless and on-call engineers need it everywhere
+    for environment in plan.targets:
+        if not await channel_allows(caller, environment, config, chat):
+            return await _wrong_channel(caller, environment, config, chat)
+    for environment in plan.targets:
+        why = await may_change(caller, environment, config, chat)
+        if why is not None:
+            return Refusal(
+                message=(
+                    f"This action is not allowed: {why}. Nothing was changed in any environment. "
+                    "Ask someone who may, or ask to be added to the group."
+                ),
+                reason=why,
+                kind="access",
+            )
+    return None

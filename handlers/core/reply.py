@@ -1,0 +1,113 @@
+"""A reply as plain data: what to say, to whom, and what to cross-post where.
+
+Commands build these; the bot renders them as Block Kit for Slack or as text
+for the shell. Text segments are plain: the renderer escapes them, so user
+text can never become a Slack mention or link.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+__all__ = [
+    "Action",
+    "Code",
+    "Confirm",
+    "CrossPost",
+    "Line",
+    "Link",
+    "Mention",
+    "Reply",
+    "Section",
+    "Segment",
+    "Strong",
+    "error_reply",
+    "line",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    url: str
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class Code:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Strong:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Mention:
+    """A Slack user, by the id Slack gave us (never by text a person typed)."""
+
+    user_id: str
+    name: str
+
+
+Segment = str | Link | Code | Strong | Mention
+Line = tuple[Segment, ...]
+
+
+def line(*segments: Segment) -> Line:
+    return tuple(segments)
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    lines: tuple[Line, ...]
+    title: Line | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CrossPost:
+    channel: str
+    purpose: str  # "team channel", "log channel", "security channel", "QA channel"
+    sections: tuple[Section, ...]
+    summary: str
+
+
+@dataclass(frozen=True, slots=True)
+class Confirm:
+    """A confirmation asked before a button acts (Slack's confirm dialog)."""
+
+    title: str
+    text: str
+    confirm: str
+    deny: str = "Cancel"
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """A button: Slack shows it; the shell prints how to press it."""
+
+    label: str
+    action_id: str
+    value: str
+    style: str = ""  # "", "primary" or "danger"
+    confirm: Confirm | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    ok: bool
+    summary: str
+    sections: tuple[Section, ...] = ()
+    public: bool = False
+    cross_posts: tuple[CrossPost, ...] = ()
+    notes: tuple[Line, ...] = field(default=())
+    actions: tuple[Action, ...] = ()
+
+    def with_notes(self, *notes: Line) -> Reply:
+        return replace(self, notes=self.notes + notes)
+
+
+def error_reply(message: str, *, details: tuple[Line, ...] = ()) -> Reply:
+    """An error, visible only to the person who typed the command."""
+    lines = tuple(line(text) for text in message.split("\n") if text)
+    return Reply(ok=False, summary=message.split("\n", 1)[0], sections=(Section(lines + details),))

@@ -1,0 +1,58 @@
+"""The outside world for commands: the production check and GitLab (triggers, change-log issues)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import aiohttp
+
+from handlers.checks import CHECKS, CheckResult, ProbeDeps
+from handlers.checks.runner import configured_probes, run_production_check
+from handlers.config import Config, Environment, Secrets
+from handlers.deployments.registry import DeploymentRegistry
+from handlers.gitlab import GitLabError, close_issue, create_issue, trigger_pipeline
+
+__all__ = ["AppServices"]
+
+
+@dataclass
+class AppServices:
+    config: Config
+    secrets: Secrets
+    session: aiohttp.ClientSession
+    registry: DeploymentRegistry | None
+
+    @property
+    def production_check_configured(self) -> bool:
+        return self.config.safety.production_check.configured
+
+    async def production_check(self) -> list[CheckResult]:
+        settings = self.config.safety.production_check
+        probes = configured_probes(settings, CHECKS, ProbeDeps(self.session, self.registry))
+        return await run_production_check(probes, settings.timeout)
+
+    async def trigger_e2e(self, environment: Environment, variables: dict[str, str]) -> str:
+        trigger = environment.e2e_trigger
+        if trigger is None:
+            raise GitLabError(f"{environment.name} has no e2e_trigger")
+        token = os.environ.get(trigger.token_env)
+        if not token:
+            raise GitLabError(f"the trigger token variable {trigger.token_env} is not set")
+        return await trigger_pipeline(
+            self.session, self.config.safety.gitlab_url, trigger.project, token, trigger.ref, variables
+        )
+
+    @property
+    def logs_issues(self) -> bool:
+        return self.config.safety.log_project is not None
+
+    async def log_issue(self, title: str, labels: list[str], description: str) -> str:
+        project = self.config.safety.log_project
+        token = self.secrets.gitlab_api_token
+        if project is None or not token:
+            raise GitLabError("the change log project needs GITLAB_API_TOKEN")
+        url = self.config.safety.gitlab_url
+        iid, web_url = await create_issue(self.session, url, project, token, title, labels, description)
+        await close_issue(self.session, url, project, token, iid)
+        return web_url
