@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TextIO
 
@@ -23,14 +24,16 @@ __all__ = ["ShellBackend", "run_line", "run_shell"]
 
 @dataclass
 class ShellBackend:
-    """Channels are their names; user groups are what ``--usergroups`` says."""
+    """Channels are their names (or the IDs ``channels`` maps them to); user groups are what
+    ``--usergroups`` says."""
 
     user: str
     usergroups: frozenset[str]
     posted: list[CrossPost] = field(default_factory=list)
+    channels: Mapping[str, str] = field(default_factory=dict)
 
     async def channel_id(self, channel: str) -> str | None:
-        return channel
+        return self.channels.get(channel, channel)
 
     async def usergroup_members(self, usergroup: str) -> frozenset[str]:
         return frozenset({self.user}) if usergroup.lstrip("@") in self.usergroups else frozenset()

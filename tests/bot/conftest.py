@@ -15,7 +15,6 @@ from urllib.parse import urlencode
 import aiohttp
 import pytest
 import redis.asyncio as aioredis
-import yaml
 from aiohttp import web
 from slack_sdk.signature import SignatureVerifier
 
@@ -23,8 +22,20 @@ from bot.runtime import Runtime
 from bot.server import create_web_app
 from handlers.config import Secrets, load_config
 from tests.bot.slack_stub import SlackStub, message_text
+from tests.configs import FLAG, ROOT, write_config
 
-ROOT = Path(__file__).resolve().parents[2]
+__all__ = [
+    "CHANNELS",
+    "FLAG",
+    "ROOT",
+    "SIGNING_SECRET",
+    "SRE",
+    "BotUnderTest",
+    "signed_headers",
+    "start_bot",
+    "write_config",
+]
+
 SIGNING_SECRET = "test-signing-secret-0123456789abcdef"
 CHANNELS = {
     "production": "C0PROD",
@@ -36,21 +47,6 @@ CHANNELS = {
     "development": "C0DEV",
 }
 SRE = ("S0SRE", ["U0SRE", "U0ONCALL"])
-FLAG = "enforce_explicit_connection_for_partitioned_shared_models"
-
-
-def write_config(directory: Path, redis_url: str, prefix: str, **overrides: Any) -> Path:
-    """The shipped example config, pointed at the test Redis with this test's prefix."""
-    data = yaml.safe_load((ROOT / "deploy" / "chatops.example.yml").read_text())
-    data["redis_url"] = redis_url
-    for environment in data["environments"]:
-        environment["prefix"] = prefix + environment["prefix"]
-    data["definitions"] = [str(ROOT / "deploy" / "feature_flags")]
-    data.pop("deployments", None)  # tests that need one pass their own repository
-    data.update(overrides)
-    path = directory / "chatops.yml"
-    path.write_text(yaml.safe_dump(data))
-    return path
 
 
 def signed_headers(body: str, timestamp: int | None = None, secret: str = SIGNING_SECRET) -> dict[str, str]:

@@ -19,8 +19,8 @@ import yaml
 from bot.logs import add_secrets, configure_logging
 from tests.bot.conftest import FLAG, ROOT, SIGNING_SECRET, BotUnderTest, start_bot, wait_healthy, write_config
 from tests.bot.deployments.conftest import WEBHOOK_TOKEN, DeployBot, deployment_event
-from tests.bot.http_stubs import ChecksAndGitLab
 from tests.bot.slack_stub import SlackStub, message_text
+from tests.http_stubs import ChecksAndGitLab
 from tests.redis_process import free_port
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,23 +17,9 @@ import yaml
 
 from tests.alertmanager_process import Alertmanager
 from tests.bot.conftest import CHANNELS, ROOT, BotUnderTest, signed_headers, start_bot, write_config
-from tests.bot.http_stubs import ChecksAndGitLab
 from tests.bot.slack_stub import SlackStub, message_text
 from tests.git_repo import GitRepo
-
-
-@pytest.fixture(scope="session")
-def alertmanager(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Alertmanager]:
-    server = Alertmanager(tmp_path_factory.mktemp("alertmanager"))
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-async def outside() -> AsyncIterator[ChecksAndGitLab]:
-    stub = await ChecksAndGitLab().start()
-    yield stub
-    await stub.stop()
+from tests.http_stubs import ChecksAndGitLab
 
 
 @dataclass

@@ -10,10 +10,10 @@ import pytest
 
 from tests.alertmanager_process import Alertmanager
 from tests.bot.conftest import FLAG, start_bot
-from tests.bot.http_stubs import ChecksAndGitLab
 from tests.bot.safety.conftest import SafeBot, safety_config
 from tests.bot.slack_stub import SlackStub
 from tests.helpers import keyspace
+from tests.http_stubs import ChecksAndGitLab
 
 
 async def test_production_needs_staging_enabled_first(safe_bot: SafeBot) -> None:

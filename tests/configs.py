@@ -1,0 +1,27 @@
+"""Configurations for tests: the shipped example, pointed at the test's Redis and key prefix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+__all__ = ["FLAG", "ROOT", "write_config"]
+
+ROOT = Path(__file__).resolve().parents[1]
+FLAG = "enforce_explicit_connection_for_partitioned_shared_models"  # defined in deploy/feature_flags
+
+
+def write_config(directory: Path, redis_url: str, prefix: str, **overrides: Any) -> Path:
+    """The shipped example config, pointed at the test Redis with this test's prefix."""
+    data = yaml.safe_load((ROOT / "deploy" / "chatops.example.yml").read_text())
+    data["redis_url"] = redis_url
+    for environment in data["environments"]:
+        environment["prefix"] = prefix + environment["prefix"]
+    data["definitions"] = [str(ROOT / "deploy" / "feature_flags")]
+    data.pop("deployments", None)  # tests that need one pass their own repository
+    data.update(overrides)
+    path = directory / "chatops.yml"
+    path.write_text(yaml.safe_dump(data))
+    return path

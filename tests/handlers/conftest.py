@@ -1,0 +1,154 @@
+"""The in-process tier: the whole pipeline (parse → plan → authorize → handle → deliver) driven
+through the shell backend against real Redis, with no HTTP in between.
+
+One fixture, ``chatops``, builds a harness from the shipped example configuration (pointed at
+this test's Redis prefix) plus any overrides; ``await chatops()`` is the plain example, and
+``await chatops(safety=True)`` adds a real Alertmanager, the local check and GitLab stubs and
+a staging end-to-end trigger. Every harness is closed when the test ends.
+"""
+
+from __future__ import annotations
+
+import io
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+import yaml
+
+from bot.runtime import Runtime
+from bot.shell import ShellBackend, run_line
+from handlers.config import Secrets, load_config
+from handlers.core.context import Caller
+from handlers.core.reply import CrossPost, Reply
+from tests.alertmanager_process import Alertmanager
+from tests.configs import FLAG, write_config
+from tests.helpers import keyspace
+from tests.http_stubs import ChecksAndGitLab
+
+__all__ = ["FLAG", "Answer", "Chatops", "MakeChatops"]
+
+#: Channel names → IDs, as Slack would resolve them. The shell passes names through unchanged;
+#: the harness maps them so the policy's by-ID comparisons are exercised.
+CHANNELS = {"#production": "C0PROD", "#development": "C0DEV", "#random": "C0RAND"}
+
+
+@dataclass
+class Answer:
+    """What one typed line produced: the reply, the cross-posts by channel, the shell's text."""
+
+    reply: Reply
+    posts: list[CrossPost]
+    text: str
+
+    @property
+    def ok(self) -> bool:
+        return self.reply.ok
+
+    def posted_to(self, channel: str) -> list[CrossPost]:
+        return [p for p in self.posts if p.channel == channel]
+
+
+@dataclass
+class Chatops:
+    runtime: Runtime
+    redis: aioredis.Redis
+    prefix: str
+    alerts_label: str = ""
+    alertmanager: Alertmanager | None = None
+    outside: ChecksAndGitLab | None = None
+    channels: dict[str, str] = field(default_factory=lambda: dict(CHANNELS))
+
+    async def run(
+        self,
+        line: str,
+        *,
+        user: str = "alice",
+        groups: tuple[str, ...] = ("sre",),
+        channel: str = "#production",
+        channel_id: str | None = None,
+    ) -> Answer:
+        """Type ``line`` (``/chatops ...``, ``run ...`` or ``:ACTION_ID VALUE``) as ``user``,
+        a member of ``groups``, in ``channel`` (whose Slack ID is ``channel_id`` if given)."""
+        backend = ShellBackend(user, frozenset(groups), channels=self.channels)
+        caller = Caller(user, user, channel_id or self.channels.get(channel, channel), channel.lstrip("#"))
+        out = io.StringIO()
+        reply = await run_line(line, caller, self.runtime, backend, out)
+        return Answer(reply, list(backend.posted), out.getvalue())
+
+    async def keyspace(self) -> dict[str, Any]:
+        """Every key under this test's prefix, to prove a refusal changed nothing."""
+        return await keyspace(self.redis, self.prefix)
+
+    def fire(self, alertname: str, summary: str = "", **labels: str) -> None:
+        """Fire an alert this harness's production check sees (needs ``safety=True``)."""
+        assert self.alertmanager is not None, "chatops(safety=True) has an Alertmanager"
+        self.alertmanager.fire({"alertname": alertname, "test": self.alerts_label, "env": "gprd", **labels}, summary)
+
+
+MakeChatops = Callable[..., Awaitable[Chatops]]
+
+
+def _safety_section(alertmanager: Alertmanager, outside: ChecksAndGitLab, label: str) -> dict[str, Any]:
+    return {
+        "production_check": {
+            "timeout": 2,
+            "alertmanager": {"url": alertmanager.url, "matchers": [f'test="{label}"', 'severity=~"s1|s2"']},
+            "http": [f"{outside.url}/check"],
+            "deployments": ["gprd", "gprd-cny"],
+        },
+        "percentage_step": 25,
+        "gitlab_url": outside.url,
+        "log_project": "gitlab-com/gl-infra/feature-flag-log",
+    }
+
+
+@pytest.fixture
+async def chatops(
+    tmp_path: Path, redis_url: str, prefix: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[MakeChatops]:
+    made: list[Chatops] = []
+
+    async def make(*, safety: bool | dict[str, Any] = False, **overrides: Any) -> Chatops:
+        """A harness on the example configuration; ``overrides`` replace top-level keys, and
+        ``safety`` adds the production check (a dict adds or replaces keys of its section)."""
+        folder = tmp_path / f"harness-{len(made)}"
+        folder.mkdir()
+        alertmanager = outside = None
+        label = uuid.uuid4().hex[:10]
+        if safety is not False:
+            alertmanager = request.getfixturevalue("alertmanager")
+            outside = await ChecksAndGitLab().start()
+            monkeypatch.setenv("TEST_E2E_TOKEN", "e2e-trigger-token")
+            monkeypatch.setenv("GITLAB_API_TOKEN", "glpat-test-token")
+            extra = safety if isinstance(safety, dict) else {}
+            overrides.setdefault("safety", {**_safety_section(alertmanager, outside, label), **extra})
+        path = write_config(folder, redis_url, prefix, redis_prefix=prefix, **overrides)
+        if safety is not False:
+            assert outside is not None
+            data = yaml.safe_load(path.read_text())
+            staging = next(e for e in data["environments"] if e["option"] == "staging")
+            staging["e2e_trigger"] = {
+                "project": "gitlab-org/quality/staging",
+                "token_env": "TEST_E2E_TOKEN",
+                "qa_actors": ["User:gitlab-qa"],
+            }
+            path.write_text(yaml.safe_dump(data))
+        runtime = Runtime.start(load_config(path), folder / ".chatops")
+        await runtime.open(Secrets.from_environment())
+        harness = Chatops(
+            runtime, aioredis.from_url(redis_url, decode_responses=True), prefix, label, alertmanager, outside
+        )
+        made.append(harness)
+        return harness
+
+    yield make
+    for harness in made:
+        await harness.runtime.close()
+        await harness.redis.aclose()
+        if harness.outside is not None:
+            await harness.outside.stop()
