@@ -143,7 +143,7 @@ async def main(seconds: float, workers: int, scaling: bool) -> None:
     work = Path(tempfile.mkdtemp(prefix="chatops-bench-"))
     redis_url = os.environ.get("REDIS_URL", "")
     prefix = f"bench-bot:{uuid.uuid4().hex[:8]}:"
-    config = write_config(work, redis_url, prefix) if redis_url else write_config(work, "", prefix, redis_url=None)
+    config = write_config(work, redis_url or None, prefix)  # None: the embedded Redis server
     env = {
         **os.environ,
         "PYTHONPATH": str(ROOT),

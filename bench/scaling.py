@@ -95,7 +95,7 @@ def wrk_script(path: Path, url_base: str) -> Path:
 
 async def run(workers: int, seconds: int, work: Path, sink: Sink, sink_url: str, redis_url: str) -> float:
     prefix = f"bench-scaling:{uuid.uuid4().hex[:8]}:"
-    config = write_config(work, redis_url, prefix) if redis_url else write_config(work, "", prefix, redis_url=None)
+    config = write_config(work, redis_url or None, prefix)  # None: the embedded Redis server
     port = free_port()
     env = {
         **os.environ,

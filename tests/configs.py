@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 FLAG = "enforce_explicit_connection_for_partitioned_shared_models"  # defined in deploy/feature_flags
 
 
-def write_config(directory: Path, redis_url: str, prefix: str, **overrides: Any) -> Path:
+def write_config(directory: Path, redis_url: str | None, prefix: str, **overrides: Any) -> Path:
     """The shipped example config, pointed at the test Redis with this test's prefix."""
     data = yaml.safe_load((ROOT / "deploy" / "chatops.example.yml").read_text())
     data["redis_url"] = redis_url

@@ -6,6 +6,7 @@ import re
 import shutil
 from pathlib import Path
 
+import pytest
 import yaml
 
 from bot.server import create_web_app  # noqa: F401  (the routes below are the server's)
@@ -48,6 +49,7 @@ def test_kubernetes_manifests() -> None:
     assert config.default_environment.production
 
 
+@pytest.mark.slow
 def test_dockerfile_and_compose() -> None:
     dockerfile = (DEPLOY / "Dockerfile").read_text()
     assert re.search(r"^FROM python:3\.11-slim$", dockerfile, re.M)

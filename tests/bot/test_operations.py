@@ -135,6 +135,7 @@ def test_no_secret_reaches_a_log_line(capsys: pytest.CaptureFixture[str]) -> Non
     structlog.reset_defaults()
 
 
+@pytest.mark.slow
 async def test_sigterm_finishes_acknowledged_commands_then_exits_0(
     tmp_path: Path, redis_url: str, prefix: str, slack: SlackStub
 ) -> None:

@@ -6,12 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from tests.bot.conftest import FLAG, BotUnderTest, start_bot, write_config
 from tests.bot.slack_stub import SlackStub
 from tests.redis_process import RedisProcess
 
 
+@pytest.mark.slow
 async def test_commands_during_a_redis_outage(tmp_path: Path, prefix: str, slack: SlackStub) -> None:
     server = RedisProcess(tmp_path).start()
     config = write_config(tmp_path, server.url, prefix)

@@ -1,4 +1,4 @@
-"""The `feature` lines of the rollout issue (SPEC §1), verbatim, end to end through HTTP.
+"""The `feature` lines of the rollout issue, verbatim, end to end through HTTP.
 
 After each step: the Redis state of every environment and every message in every channel.
 """

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import aiohttp
+import pytest
 import redis
 
 from tests.bot.conftest import FLAG, BotUnderTest, start_bot, write_config
@@ -16,6 +17,7 @@ from tests.bot.slack_stub import SlackStub
 from tests.sentinel_setup import SentinelSetup
 
 
+@pytest.mark.slow
 async def test_failover_loses_no_reported_change(tmp_path: Path, prefix: str, slack: SlackStub) -> None:
     setup = await asyncio.to_thread(SentinelSetup, tmp_path)
     try:

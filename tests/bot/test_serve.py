@@ -8,13 +8,17 @@ import sys
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from tests.bot.conftest import FLAG, ROOT, SIGNING_SECRET, BotUnderTest, wait_healthy, write_config
 from tests.bot.slack_stub import SlackStub, message_text
 from tests.redis_process import free_port
 
 
-async def test_chatops_serve_process(tmp_path: Path, redis_url: str, prefix: str, slack: SlackStub) -> None:
+@pytest.mark.parametrize("workers", [[], ["--workers=2"]], ids=["one process", "--workers=2"])
+async def test_chatops_serve_process(
+    tmp_path: Path, redis_url: str, prefix: str, slack: SlackStub, workers: list[str]
+) -> None:
     config = write_config(tmp_path, redis_url, prefix)
     port = free_port()
     env = {
@@ -36,6 +40,7 @@ async def test_chatops_serve_process(tmp_path: Path, redis_url: str, prefix: str
             str(config),
             "--port",
             str(port),
+            *workers,
         ],
         cwd=tmp_path,
         env=env,
@@ -50,10 +55,16 @@ async def test_chatops_serve_process(tmp_path: Path, redis_url: str, prefix: str
             bot = BotUnderTest(url, slack, prefix, None, session)  # type: ignore[arg-type]
             message = await bot.command(f"run feature set {FLAG} true --staging", channel="#development")
             assert f"`{FLAG}` set to true on gstg" in message_text(message)
+            for n in range(4):  # with workers, the kernel spreads these connections over them
+                async with aiohttp.ClientSession() as fresh:
+                    bot = BotUnderTest(url, slack, prefix, None, fresh)  # type: ignore[arg-type]
+                    message = await bot.command(f"run feature get {FLAG} --staging", channel="#development")
+                    assert "enabled (true)" in message_text(message), n
             async with session.get(f"{url}/metrics") as response:
                 assert response.status == 200 and "python_info" in await response.text()
     finally:
         process.terminate()
         _, stderr = process.communicate(timeout=20)
-    assert '"event": "bot.serving"' in stderr
+    assert stderr.count('"event": "bot.serving"') == max(1, len(workers) * 2), stderr[-2000:]
+    assert "Traceback" not in stderr, stderr[-2000:]
     assert "xoxb-serve" not in stderr and SIGNING_SECRET not in stderr

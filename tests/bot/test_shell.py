@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import redis
 
 from tests.bot.conftest import FLAG, ROOT, write_config
@@ -69,6 +70,7 @@ def test_shell_exits_non_zero_when_refused_and_reports_it(tmp_path: Path, redis_
     assert done.returncode == 1 and "`maybe` is not a valid value" in done.stdout
 
 
+@pytest.mark.slow
 def test_interactive_shell_with_the_example_config_and_embedded_redis(tmp_path: Path) -> None:
     lines = (
         "\n".join(

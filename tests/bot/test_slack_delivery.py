@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.bot.conftest import FLAG, BotUnderTest
 from tests.bot.slack_stub import message_text
 
@@ -17,6 +19,7 @@ async def test_a_failed_cross_post_never_undoes_the_change_and_is_reported(bot: 
     assert len(bot.slack.post_texts("#feature-flag-log")) == 1  # the other cross-post went out
 
 
+@pytest.mark.slow
 async def test_rate_limits_and_server_errors_are_retried(bot: BotUnderTest) -> None:
     bot.slack.fail_next("chat.postMessage", 429, retry_after=1)
     bot.slack.fail_next("chat.postMessage", 500)
@@ -28,6 +31,7 @@ async def test_rate_limits_and_server_errors_are_retried(bot: BotUnderTest) -> N
     assert len(attempts) == 4  # 429, 500, 503, then delivered
 
 
+@pytest.mark.slow
 async def test_retries_give_up_and_say_so(bot: BotUnderTest) -> None:
     for _ in range(10):
         bot.slack.fail_next("chat.postMessage", 500)
@@ -86,6 +90,7 @@ async def test_history_lists_changes_newest_first(bot: BotUnderTest) -> None:
     assert "in #development" in text
 
 
+@pytest.mark.slow
 async def test_the_answer_itself_is_retried_through_429_and_5xx(bot: BotUnderTest) -> None:
     bot.slack.fail_next("response_url", 429, retry_after=1)
     bot.slack.fail_next("response_url", 502)

@@ -8,11 +8,14 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from flags import FlagStore
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow
 async def test_two_processes_200_concurrent_changes(redis_url: str, prefix: str) -> None:
     start_at = f"{time.time() + 1.5:.3f}"
     writers = [

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 SCRIPT = """
@@ -38,6 +40,7 @@ def run(directory: Path, mode: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_embedded_redis_starts_says_so_and_persists_across_restarts(tmp_path: Path) -> None:
     first = run(tmp_path / ".chatops", "write")
     assert "STATE True True" in first.stdout

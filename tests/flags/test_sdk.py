@@ -167,6 +167,7 @@ def redis_server(tmp_path: Path) -> Iterator[RedisProcess]:
     server.stop()
 
 
+@pytest.mark.slow
 def test_redis_outage_keeps_the_last_good_snapshot_and_recovers(redis_server: RedisProcess) -> None:
     server = redis_server
     writer = redis.Redis.from_url(server.url, decode_responses=True)

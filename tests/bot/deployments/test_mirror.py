@@ -74,6 +74,7 @@ def crowded_repo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     raise AssertionError("no two commits share a 7-character prefix")
 
 
+@pytest.mark.slow
 async def test_short_shas_resolve_and_an_ambiguous_one_is_named(crowded_repo: tuple[Path, str]) -> None:
     path, ambiguous = crowded_repo
     mirror = GitMirror(path)
@@ -89,6 +90,7 @@ async def test_short_shas_resolve_and_an_ambiguous_one_is_named(crowded_repo: tu
         await mirror.resolve("0000000000000000000000000000000000000000")
 
 
+@pytest.mark.slow
 def test_the_shell_answers_auto_deploy_the_same_way(
     tmp_path: Path, redis_url: str, prefix: str, crowded_repo: tuple[Path, str]
 ) -> None:

@@ -3,7 +3,7 @@
 #
 # Debian packages Flipper's core but not its flipper-redis gem, so the adapter
 # below implements Flipper's adapter contract over ruby-redis with the key layout
-# the spec fixes (SPEC §4). Everything else - typecasting gate values, the gates,
+# our README documents (Redis layout). Everything else - typecasting gate values, the gates,
 # groups, the CRC32 percentage arithmetic, Feature#enable/#disable - is Flipper's.
 #
 # Protocol: one JSON request per line on stdin, one JSON answer per line on stdout.

@@ -1,0 +1,29 @@
+"""The benchmarks run as the README says, also without REDIS_URL (on the embedded Redis server)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.configs import ROOT
+
+
+@pytest.mark.slow
+def test_bench_bot_runs_on_the_embedded_redis_without_redis_url() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "bot.py"), "--seconds", "0.3"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=100,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "redis: embedded" in done.stdout
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    assert figures["errors"] == 0 and figures["get_rps"] > 0 and figures["set_rps"] > 0
