@@ -42,6 +42,7 @@ from tests.bot.conftest import (  # noqa: E402
     write_config,
 )
 from tests.bot.slack_stub import SlackStub  # noqa: E402
+from tests.configs import serve_command  # noqa: E402
 from tests.redis_process import free_port  # noqa: E402
 
 CONCURRENCY = 16  # --connections
@@ -153,22 +154,7 @@ async def main(seconds: float, workers: int, scaling: bool) -> None:
     }
     bot_port, bare_port = free_port(), free_port()
     bot = start(
-        [
-            sys.executable,
-            "-m",
-            "bot.cli",
-            "--log-level",
-            "warning",
-            "--log-format",
-            "json",
-            "serve",
-            "--config",
-            str(config),
-            "--port",
-            str(bot_port),
-            "--workers",
-            str(workers),
-        ],
+        serve_command(config, bot_port, "--workers", str(workers), log_level="warning"),
         env,
         work,
     )

@@ -37,6 +37,7 @@ from handlers.deployments.registry import Deployment  # noqa: E402
 from tests.bot.conftest import ROOT as _ROOT  # noqa: E402,F401
 from tests.bot.conftest import wait_healthy  # noqa: E402
 from tests.bot.deployments.conftest import deployment_event  # noqa: E402
+from tests.configs import serve_command  # noqa: E402
 from tests.redis_process import free_port  # noqa: E402
 
 PROJECT = "gitlab-org/gitlab"
@@ -222,20 +223,7 @@ async def main(commits: int, rounds: int, events: int) -> None:
         "GITLAB_WEBHOOK_TOKEN": token,
     }
     server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "bot.cli",
-            "--log-level",
-            "warning",
-            "--log-format",
-            "json",
-            "serve",
-            "--config",
-            str(config_path),
-            "--port",
-            str(port),
-        ],
+        serve_command(config_path, port, log_level="warning"),
         cwd=work,
         env=env,
         stdout=subprocess.DEVNULL,

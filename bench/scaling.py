@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.bot.conftest import FLAG, SIGNING_SECRET, signed_headers, write_config  # noqa: E402
+from tests.configs import serve_command  # noqa: E402
 from tests.redis_process import free_port  # noqa: E402
 
 # Bolt answers a request only after its ack poll (every 10 ms), so 16 connections cap a server
@@ -105,22 +106,7 @@ async def run(workers: int, seconds: int, work: Path, sink: Sink, sink_url: str,
         "SLACK_API_URL": f"{sink_url}/api/",
     }
     server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "bot.cli",
-            "--log-level",
-            "warning",
-            "--log-format",
-            "json",
-            "serve",
-            "--config",
-            str(config),
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-        ],
+        serve_command(config, port, "--workers", str(workers), log_level="warning"),
         cwd=work,
         env=env,
         stdout=subprocess.DEVNULL,

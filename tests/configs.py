@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-__all__ = ["FLAG", "ROOT", "write_config"]
+__all__ = ["FLAG", "ROOT", "serve_command", "write_config"]
 
 ROOT = Path(__file__).resolve().parents[1]
 FLAG = "enforce_explicit_connection_for_partitioned_shared_models"  # defined in deploy/feature_flags
@@ -25,3 +26,10 @@ def write_config(directory: Path, redis_url: str | None, prefix: str, **override
     path = directory / "chatops.yml"
     path.write_text(yaml.safe_dump(data))
     return path
+
+
+def serve_command(config: Path, port: int, *extra: str, log_level: str | None = None) -> list[str]:
+    """``chatops serve`` as a child process runs it, logging JSON."""
+    levels = ["--log-level", log_level] if log_level else []
+    serve = ["serve", "--config", str(config), "--port", str(port), *extra]
+    return [sys.executable, "-m", "bot.cli", *levels, "--log-format", "json", *serve]

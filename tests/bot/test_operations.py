@@ -8,7 +8,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import aiohttp
@@ -20,6 +19,7 @@ from bot.logs import add_secrets, configure_logging
 from tests.bot.conftest import FLAG, ROOT, SIGNING_SECRET, BotUnderTest, start_bot, wait_healthy, write_config
 from tests.bot.deployments.conftest import WEBHOOK_TOKEN, DeployBot, deployment_event
 from tests.bot.slack_stub import SlackStub, message_text
+from tests.configs import serve_command
 from tests.http_stubs import ChecksAndGitLab
 from tests.redis_process import free_port
 
@@ -153,18 +153,7 @@ async def test_sigterm_finishes_acknowledged_commands_then_exits_0(
         "SLACK_API_URL": f"{slack.url}/api/",
     }
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "bot.cli",
-            "--log-format",
-            "json",
-            "serve",
-            "--config",
-            str(config),
-            "--port",
-            str(port),
-        ],
+        serve_command(config, port),
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,

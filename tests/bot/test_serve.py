@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import aiohttp
@@ -12,6 +11,7 @@ import pytest
 
 from tests.bot.conftest import FLAG, ROOT, SIGNING_SECRET, BotUnderTest, wait_healthy, write_config
 from tests.bot.slack_stub import SlackStub, message_text
+from tests.configs import serve_command
 from tests.redis_process import free_port
 
 
@@ -29,19 +29,7 @@ async def test_chatops_serve_process(
         "SLACK_API_URL": f"{slack.url}/api/",
     }
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "bot.cli",
-            "--log-format",
-            "json",
-            "serve",
-            "--config",
-            str(config),
-            "--port",
-            str(port),
-            *workers,
-        ],
+        serve_command(config, port, *workers),
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import ClassVar
 
 from handlers.changes import ROLL_BACK_ACTION, ChangeRequest, apply_change, roll_back
-from handlers.commands.feature import reads
 from handlers.commands.feature.grammar import FEATURE
 from handlers.commands.feature.plans import FeaturePlan, plan, rollback_plan
+from handlers.commands.feature.reads import get, history, list_flags
 from handlers.core.command import ButtonAction, Command
 from handlers.core.context import Context
 from handlers.core.grammar import CommandSpec
@@ -16,7 +16,7 @@ from handlers.core.reply import Reply
 
 __all__ = ["FeatureCommand"]
 
-_READS = {"get": reads.get, "list": reads.list_flags, "history": reads.history}
+_READS = {"get": get, "list": list_flags, "history": history}
 
 
 class FeatureCommand(Command[FeaturePlan]):
