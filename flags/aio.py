@@ -26,6 +26,8 @@ from flags.store import redis_client
 
 __all__ = ["AsyncFlags", "read_all_states"]
 
+_STOP_GRACE_S = 2.0  # how long close() waits for the refresh task, asked to stop, then cancelled
+
 
 async def read_all_states(client: aioredis.Redis, keys: Keys) -> dict[str, FlagState]:
     """Every flag in the feature set with its gates: one SMEMBERS, one pipelined HGETALL each."""
@@ -52,6 +54,7 @@ class AsyncFlags(SnapshotClient):
         self._client = redis_client(url)
         self._pubsub: PubSub | None = None
         self._task: asyncio.Task[None] | None = None
+        self._closing = False
 
     async def start(self) -> AsyncFlags:
         """Load the snapshot and start keeping it fresh. Never raises: with Redis down it
@@ -77,11 +80,20 @@ class AsyncFlags(SnapshotClient):
         return True
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        """Stop the refresh task and disconnect. The task is asked to stop and notices within one
+        wait for announcements (at most 0.5 s); it is cancelled only if it does not (e.g. stuck
+        reconnecting). Cancelling is not the first resort: a cancel that lands as a read times out
+        can be taken for that timeout by redis-py, and the loop would then run on forever."""
+        self._closing = True
+        task, self._task = self._task, None
+        if task is not None:
+            done, _ = await asyncio.wait({task}, timeout=_STOP_GRACE_S)
+            if not done:
+                task.cancel()
+                await asyncio.wait({task}, timeout=_STOP_GRACE_S)
+            if task.done() and not task.cancelled():
+                with contextlib.suppress(RedisError, OSError):
+                    task.result()
         if self._pubsub is not None:
             await self._pubsub.aclose()  # type: ignore[no-untyped-call]
         await self._client.aclose()
@@ -120,7 +132,7 @@ class AsyncFlags(SnapshotClient):
     async def _run(self) -> None:
         next_poll = time.monotonic() + self.poll_interval
         backoff = 0.1
-        while True:
+        while not self._closing:
             try:
                 if self._pubsub is None:
                     if not await self._subscribe():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -237,3 +238,21 @@ def test_malformed_announcements_are_ignored(message: str) -> None:
         assert snapshot.apply_announcement(message) is None
     assert logs[0]["event"] == "flags.bad_announcement"
     assert len(snapshot) == 0
+
+
+async def test_close_returns_even_when_a_cancel_is_swallowed(
+    redis_server: RedisProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # redis-py can take a cancel that lands as a pub/sub read times out for that timeout: the
+    # refresh loop then never sees the cancel. close() must not depend on it (this hung CI once).
+
+    async def drain_swallowing_cancels(self: AsyncFlags, timeout: float = 0.0) -> None:
+        with contextlib.suppress(asyncio.CancelledError):  # as if the cancel were the read timeout
+            await asyncio.sleep(timeout)
+
+    monkeypatch.setattr(AsyncFlags, "_drain", drain_swallowing_cancels)
+    client = await AsyncFlags(redis_server.url, poll_interval=0.2).start()
+    started = time.monotonic()
+    await asyncio.wait_for(client.close(), timeout=10)
+    assert time.monotonic() - started < 3
+    assert client._task is None
