@@ -3,8 +3,8 @@ through the shell backend against real Redis, with no HTTP in between.
 
 One fixture, ``chatops``, builds a harness from the shipped example configuration (pointed at
 this test's Redis prefix) plus any overrides; ``await chatops()`` is the plain example, and
-``await chatops(safety=True)`` adds a real Alertmanager, the local check and GitLab stubs and
-a staging end-to-end trigger. Every harness is closed when the test ends.
+``await chatops(safety=True)`` adds a real Alertmanager, the local check and GitLab stubs, a
+deployment registry on a fresh git repository and a staging end-to-end trigger. Every harness is closed when the test ends.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from handlers.core.context import Caller
 from handlers.core.reply import CrossPost, Reply
 from tests.alertmanager_process import Alertmanager
 from tests.configs import FLAG, write_config
+from tests.git_repo import GitRepo
 from tests.helpers import keyspace
 from tests.http_stubs import ChecksAndGitLab
 
@@ -127,6 +128,10 @@ async def chatops(
             monkeypatch.setenv("GITLAB_API_TOKEN", "glpat-test-token")
             extra = safety if isinstance(safety, dict) else {}
             overrides.setdefault("safety", {**_safety_section(alertmanager, outside, label), **extra})
+            if "deployments" not in overrides:  # the deployments check needs a registry (and so a repository)
+                repo = GitRepo(folder / "app")
+                repo.commit("Initial")
+                overrides["deployments"] = {"environments": ["gprd", "gprd-cny", "gstg"], "repository": str(repo.path)}
         path = write_config(folder, redis_url, prefix, redis_prefix=prefix, **overrides)
         if safety is not False:
             assert outside is not None

@@ -1,4 +1,5 @@
-"""The Roll back button: signed block_actions clicks through the HTTP endpoint."""
+"""The Roll back button over HTTP: Block Kit buttons with confirm dialogs, signed block_actions clicks, the
+click's channel and user from Slack's payload. What a roll back does: tests/handlers/test_change_engine.py."""
 
 from __future__ import annotations
 
@@ -19,8 +20,17 @@ async def change_with_buttons(bot: SafeBot, text: str, channel: str = "#producti
 
 async def test_roll_back_restores_the_state_before_that_change(safe_bot: SafeBot) -> None:
     await safe_bot.text(f"run feature set {FLAG} 25 --actors --staging", channel="#development")
-    buttons = await change_with_buttons(safe_bot, f"run feature set {FLAG} true --staging", "#development")
+    message = await safe_bot.command(f"run feature set {FLAG} true --staging", channel="#development")
+    buttons = rollback_values(message)
     assert list(buttons) == ["Roll back gstg"]
+    [button] = [e for b in message["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert (button["action_id"], button["style"]) == ("rollback", "danger")
+    assert button["confirm"] == {
+        "title": {"type": "plain_text", "text": "Roll back?"},
+        "text": {"type": "mrkdwn", "text": "Roll back gstg: restore the flag as it was before this change."},
+        "confirm": {"type": "plain_text", "text": "Roll back"},
+        "deny": {"type": "plain_text", "text": "Cancel"},
+    }
     kind, text = await safe_bot.click_answer(buttons["Roll back gstg"], channel="#development")
     assert kind == "in_channel", text
     assert f"Feature flag `{FLAG}` restored to 25% of actors on gstg by <@U0SRE>" in text
@@ -29,30 +39,6 @@ async def test_roll_back_restores_the_state_before_that_change(safe_bot: SafeBot
     assert entry[1]["command"].startswith("Roll back button on change ")
     await safe_bot.slack.wait_for(lambda: len(safe_bot.slack.post_texts("#feature-flag-log")) == 3)
     assert "restored to 25% of actors on gstg" in safe_bot.slack.post_texts("#feature-flag-log")[-1]
-
-
-async def test_a_double_click_changes_nothing_twice(safe_bot: SafeBot) -> None:
-    buttons = await change_with_buttons(safe_bot, f"run feature set {FLAG} true --staging", "#development")
-    value = buttons["Roll back gstg"]
-    assert (await safe_bot.click_answer(value, channel="#development"))[0] == "in_channel"
-    after_first = await keyspace(safe_bot.redis, safe_bot.prefix)
-    kind, text = await safe_bot.click_answer(value, channel="#development")
-    assert kind == "ephemeral"
-    assert "changed since that change (version 1, now 2), so it was not rolled back and nothing was changed" in text
-    assert "Newer change: `restored to not existing` by <@U0SRE>" in text
-    assert await keyspace(safe_bot.redis, safe_bot.prefix) == after_first
-
-
-async def test_a_newer_change_wins_over_an_old_button(safe_bot: SafeBot) -> None:
-    buttons = await change_with_buttons(safe_bot, f"run feature set {FLAG} true --staging", "#development")
-    await safe_bot.text(f"run feature set {FLAG} 40 --actors --staging", channel="#development")
-    kind, text = await safe_bot.click_answer(buttons["Roll back gstg"], channel="#development")
-    assert kind == "ephemeral"
-    assert "Newer change: `set to 40% of actors` by <@U0SRE>" in text
-    assert await safe_bot.redis.hgetall(f"{safe_bot.prefix}gstg:{FLAG}") == {
-        "boolean": "true",
-        "percentage_of_actors": "40",
-    }
 
 
 async def test_the_click_obeys_channel_rules_and_permissions(safe_bot: SafeBot) -> None:
@@ -72,25 +58,12 @@ async def test_the_click_obeys_channel_rules_and_permissions(safe_bot: SafeBot) 
 
 async def test_forged_and_replayed_clicks_are_refused(safe_bot: SafeBot) -> None:
     buttons = await change_with_buttons(safe_bot, f"run feature set {FLAG} true --staging", "#development")
-    await safe_bot.text(
-        "run feature set other_flag true --staging --ignore-feature-flag-consistency-check", channel="#development"
-    )
     value = buttons["Roll back gstg"]
-    option, name, entry = value.split("|")
+    option, name, _ = value.split("|")
     before = await keyspace(safe_bot.redis, safe_bot.prefix)
-    forged = [
-        (f"{option}|other_flag|{entry}", "does not point at a change recorded for this flag"),
-        (f"{option}|{name}|1-0", "does not point at a change recorded for this flag"),
-        (f"production|{name}|{entry}", "does not point at a change recorded for this flag"),
-        (f"nowhere|{name}|{entry}", "does not name a change this bot recorded"),
-        (f"{option}|{name}|not-an-id", "does not name a change this bot recorded"),
-        ("garbage", "does not name a change to roll back"),
-        (f"{option}|Bad-Name|{entry}", "is not a valid flag name"),
-    ]
-    for forged_value, expected in forged:
-        channel = "#production" if forged_value.startswith("production") else "#development"
-        kind, text = await safe_bot.click_answer(forged_value, channel=channel)
-        assert kind == "ephemeral" and expected in text, (forged_value, text)
+    # a signed click with a forged value (the full list: tests/handlers/test_change_engine.py)
+    kind, text = await safe_bot.click_answer(f"{option}|{name}|1-0", channel="#development")
+    assert kind == "ephemeral" and "does not point at a change recorded for this flag" in text
     # bad signature, stale timestamp: 401 and nothing runs
     body = urlencode(
         {

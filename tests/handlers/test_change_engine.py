@@ -1,0 +1,290 @@
+"""The change engine through the pipeline: ordered writes, the reply, cross-posts, change log, roll back."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from flags import AuditInfo, SetBoolean
+from handlers.core.reply import Confirm
+from tests.configs import ROOT
+from tests.handlers.conftest import FLAG, MakeChatops
+from tests.redis_process import RedisProcess
+
+D = "#development"
+SET = "/chatops run feature set"
+
+
+async def test_writes_in_configured_order_with_versions_and_a_button_each(chatops: MakeChatops) -> None:
+    bot = await chatops()
+    answer = await bot.run(f"{SET} {FLAG} true --production --staging --dev")
+    assert answer.ok and answer.reply.public
+    assert f"Feature flag `{FLAG}` set to true on dev, gstg, gprd by @alice\n" in answer.text
+    for name in ("dev", "gstg", "gprd"):
+        assert f"  {name}: `not set` → `enabled (true)` (version 1)" in answer.text
+    assert "Rollout issue: https://gitlab.com/gitlab-org/gitlab/-/issues/431866" in answer.text
+    entries = {o: (await bot.runtime.stores[o].history(FLAG))[0] for o in ("dev", "staging", "production")}
+    assert entries["dev"].at < entries["staging"].at < entries["production"].at  # written in configured order
+    assert [(a.label, a.action_id, a.value, a.style) for a in answer.reply.actions] == [
+        (f"Roll back {n}", "rollback", f"{o}|{FLAG}|{entries[o].entry_id}", "danger")
+        for n, o in (("dev", "dev"), ("gstg", "staging"), ("gprd", "production"))
+    ]
+    assert answer.reply.actions[2].confirm == Confirm(
+        "Roll back?", "Roll back gprd: restore the flag as it was before this change.", "Roll back", "Cancel"
+    )
+    assert f"[Roll back gprd] to press it, type: :rollback production|{FLAG}|" in answer.text
+    answer = await bot.run(f"{SET} {FLAG} 30 --actors --dev --staging")
+    assert "  gstg: `enabled (true)` → `enabled (true)` (version 2)" in answer.text
+    assert "  dev: `enabled (true)` → `enabled (true)` (version 2)" in answer.text
+    assert await bot.redis.hgetall(f"{bot.prefix}dev:{FLAG}") == {"boolean": "true", "percentage_of_actors": "30"}
+    assert await bot.redis.hget(f"{bot.prefix}gprd:chatops:meta:{FLAG}", "version") == "1"
+
+
+async def test_cross_posts_go_where_they_must(chatops: MakeChatops) -> None:
+    bot = await chatops()
+    answer = await bot.run(f"{SET} {FLAG} true --staging --production")
+    assert [(p.channel, p.purpose) for p in answer.posts] == [
+        ("#g_database_frameworks", "team channel"),
+        ("#feature-flag-log", "log channel"),
+        ("#e2e-run-staging", "QA channel"),
+    ]
+    log = answer.text.split("[#feature-flag-log] (log channel)\n")[1]
+    assert log.startswith(f"Feature flag `{FLAG}` set to true on gstg, gprd by @alice in #production\n")
+    assert f"`{SET} {FLAG} true --staging --production`" in log
+    qa = answer.posted_to("#e2e-run-staging")[0]
+    assert qa.summary == f"Feature flag {FLAG} has been set to true on gstg"
+    assert "End-to-end tests" not in answer.text  # no e2e_trigger in the plain example
+    answer = await bot.run(f"{SET} {FLAG} 25 --actors --dev --staging", channel=D)
+    assert [p.channel for p in answer.posts] == ["#feature-flag-log", "#e2e-run-staging"]  # no production: no team
+    answer = await bot.run(f"{SET} {FLAG} false --dev", channel=D)
+    assert [p.channel for p in answer.posts] == ["#feature-flag-log"]
+
+
+async def test_the_qa_channel_triggers_the_e2e_pipeline_unless_scoped_beyond_qa_actors(
+    chatops: MakeChatops, tmp_path: Path
+) -> None:
+    bot = await chatops(safety=True)
+    assert bot.outside is not None
+    answer = await bot.run(f"{SET} {FLAG} true --staging", channel=D)
+    pipeline = "https://gitlab.example.com/gitlab-org/quality/staging/-/pipelines/4242"
+    qa = f"[#e2e-run-staging] (QA channel)\nFeature flag {FLAG} has been set to true on gstg\n"
+    assert f"{qa}End-to-end tests: {pipeline}" in answer.text and len(answer.posted_to("#e2e-run-staging")) == 1
+    [(method, path, _, form)] = bot.outside.of("/trigger/pipeline")
+    assert (method, path) == ("POST", "/api/v4/projects/gitlab-org%2Fquality%2Fstaging/trigger/pipeline")
+    assert form == {
+        "token": "e2e-trigger-token",
+        "ref": "master",
+        "variables[FEATURE_FLAG]": FLAG,
+        "variables[FEATURE_FLAG_VALUE]": "true",
+        "variables[FEATURE_FLAG_ENVIRONMENT]": "gstg",
+    }
+    answer = await bot.run(f"{SET} {FLAG} true --user=gitlab-qa --staging", channel=D)
+    assert f"set to true for User:gitlab-qa on gstg\nEnd-to-end tests: {pipeline}" in answer.text
+    answer = await bot.run(f"{SET} {FLAG} true --user=gitlab-qa,alice --staging", channel=D)
+    assert len(answer.posted_to("#e2e-run-staging")) == 1 and "End-to-end tests" not in answer.text
+    answer = await bot.run(f"{SET} {FLAG} false --staging", channel=D)
+    assert answer.posted_to("#e2e-run-staging") == []
+    assert len(bot.outside.of("/trigger/pipeline")) == 2 and bot.outside.problems == []
+
+
+async def test_change_log_issues_one_per_environment(chatops: MakeChatops, tmp_path: Path) -> None:
+    bot = await chatops(safety=True)
+    assert bot.outside is not None
+    await bot.run(f"{SET} {FLAG} 25 --actors --staging", channel=D)
+    await bot.run(f"/chatops run feature delete {FLAG} --staging", channel=D)
+    bot.fire("HighErrorRate", severity="s1")
+    assert (await bot.run(f"{SET} {FLAG} true --staging --production --ignore-production-check")).ok
+    posted = [form for method, _, _, form in bot.outside.of("/issues") if method == "POST"]
+    [actors, deleted, staging, production] = posted
+    assert [actors["title"], deleted["title"], production["title"]] == [
+        f"Feature flag '{FLAG}' has been set to '25%' of actors on gstg",
+        f"Feature flag '{FLAG}' has been deleted on gstg",
+        f"Feature flag '{FLAG}' has been set to 'true' on gprd",
+    ]
+    assert (actors["labels"], deleted["labels"]) == ("staging.gitlab.com,change", "staging.gitlab.com,change")
+    assert staging["labels"] == "staging.gitlab.com,change,Production check ignored"
+    assert production["labels"] == "gitlab.com,change,Production check ignored"
+    assert actors["description"] == (
+        f"Changed by alice in #development.\nCommand: `{SET} {FLAG} 25 --actors --staging`\n"
+        "Before: `not set`; after: `25% of actors` (version 1).\n"
+    )
+    assert production["description"].splitlines()[2:] == [
+        "Before: `not set`; after: `enabled (true)` (version 1).",
+        "Checks: consistency check passed; production check ignored (--ignore-production-check) by alice",
+    ]
+    log = "/api/v4/projects/gitlab-com%2Fgl-infra%2Ffeature-flag-log/issues"
+    calls = [(method, path, headers["PRIVATE-TOKEN"]) for method, path, headers, _ in bot.outside.of("/issues")]
+    token = "glpat-test-token"  # every issue created, then closed
+    assert calls == [c for n in (1, 2, 3, 4) for c in (("POST", log, token), ("PUT", f"{log}/{n}", token))]
+    assert bot.outside.problems == []
+
+
+async def test_failed_gitlab_calls_are_notes_and_the_change_stands(chatops: MakeChatops, tmp_path: Path) -> None:
+    bot = await chatops(safety={"gitlab_url": "http://127.0.0.1:1"})
+    answer = await bot.run(f"{SET} {FLAG} true --staging", channel=D)
+    assert answer.ok and await bot.redis.hgetall(f"{bot.prefix}gstg:{FLAG}") == {"boolean": "true"}
+    assert "\n! Could not record the change-log issue for gstg: change log issue: Cannot connect" in answer.text
+    qa = answer.text.split("(QA channel)\n")[1]
+    assert ":warning: the end-to-end pipeline could not be triggered: pipeline trigger: Cannot connect" in qa
+    bot = await chatops(safety=True)  # the same Redis prefix: the flag is true on gstg
+    assert bot.outside is not None
+    bot.outside.trigger_status = 500
+    answer = await bot.run(f"{SET} {FLAG} 10 --actors --staging", channel=D)
+    state = await bot.redis.hgetall(f"{bot.prefix}gstg:{FLAG}")
+    assert answer.ok and state == {"boolean": "true", "percentage_of_actors": "10"}
+    assert "could not be triggered: pipeline trigger: GitLab answered HTTP 500" in answer.text
+
+
+async def test_delete_removes_the_flag_and_says_what_it_was(chatops: MakeChatops) -> None:
+    bot = await chatops()
+    await bot.run(f"{SET} {FLAG} true --user=alice --dev", channel=D)
+    answer = await bot.run(f"/chatops run feature delete {FLAG} --dev", channel=D)
+    assert answer.ok and f"Feature flag `{FLAG}` deleted on dev by @alice" in answer.text
+    assert "  dev: `actors: User:alice` → `not set` (version 2)" in answer.text
+    assert not await bot.redis.exists(f"{bot.prefix}dev:{FLAG}")
+    assert not await bot.redis.sismember(f"{bot.prefix}dev:flipper_features", FLAG)
+    assert [p.channel for p in answer.posts] == ["#feature-flag-log"]
+
+
+async def test_roll_back_restores_exactly_the_previous_state(chatops: MakeChatops) -> None:
+    bot = await chatops()
+    first = await bot.run(f"{SET} {FLAG} true --user=a,b --staging", channel=D)
+    await bot.run(f"{SET} {FLAG} 25 --actors --staging", channel=D)
+    before = await bot.redis.hgetall(f"{bot.prefix}gstg:{FLAG}")
+    assert before == {"actors/User:a": "1", "actors/User:b": "1", "percentage_of_actors": "25"}
+    change = await bot.run(f"{SET} {FLAG} true --staging", channel=D)
+    [button] = change.reply.actions
+    answer = await bot.run(f":rollback {button.value}", channel=D)
+    assert answer.ok and "restored to actors: User:a, User:b; 25% of actors on gstg by @alice" in answer.text
+    assert await bot.redis.hgetall(f"{bot.prefix}gstg:{FLAG}") == before
+    [entry] = await bot.runtime.stores["staging"].history(FLAG, limit=1)
+    entry_id = button.value.split("|")[2]
+    assert (entry.command, entry.who, entry.version) == (f"Roll back button on change {entry_id}", "alice", 4)
+    assert [p.channel for p in answer.posts] == ["#feature-flag-log"]  # a roll back triggers no QA run
+    # back to "not existing": the first change's button, once the flag is back at that version
+    await bot.run(f":rollback {answer.reply.actions[0].value}", channel=D)  # undo the roll back (version 5)
+    versions = [e.version for e in await bot.runtime.stores["staging"].history(FLAG, limit=10)]
+    assert versions == [5, 4, 3, 2, 1]
+    refused = await bot.run(f":rollback {first.reply.actions[0].value}", channel=D)
+    assert not refused.ok and "(version 1, now 5)" in refused.text
+    fresh = await bot.run(f"{SET} {FLAG} true --pre", channel=D)
+    assert (await bot.run(f":rollback {fresh.reply.actions[0].value}", channel=D)).ok
+    assert not await bot.redis.exists(f"{bot.prefix}pre:{FLAG}")
+    assert not await bot.redis.sismember(f"{bot.prefix}pre:flipper_features", FLAG)
+
+
+async def test_roll_back_refuses_when_the_flag_changed_since(chatops: MakeChatops) -> None:
+    bot = await chatops()
+    change = await bot.run(f"{SET} {FLAG} true --staging", channel=D)
+    await bot.run(f"{SET} {FLAG} 40 --actors --staging", channel="#random")
+    before = await bot.keyspace()
+    answer = await bot.run(f":rollback {change.reply.actions[0].value}", channel=D)
+    assert not answer.ok and not answer.reply.public and answer.posts == []
+    assert (
+        f"{FLAG} on gstg changed since that change (version 1, now 2), so it was not rolled back and nothing was changed."
+        in answer.text
+    )
+    assert "Newer change: `set to 40% of actors` by @alice at " in answer.text
+    assert " UTC in #random; now `enabled (true)`." in answer.text
+    assert await bot.keyspace() == before
+    # a double click: the second changes nothing
+    fresh = await bot.run(f"{SET} {FLAG} false --staging", channel=D)
+    assert (await bot.run(f":rollback {fresh.reply.actions[0].value}", channel=D)).ok
+    after_first = await bot.keyspace()
+    again = await bot.run(f":rollback {fresh.reply.actions[0].value}", channel=D)
+    assert not again.ok and "(version 3, now 4)" in again.text and "`restored to enabled (true)" in again.text
+    assert await bot.keyspace() == after_first
+
+
+async def test_forged_button_values_are_refused(chatops: MakeChatops) -> None:
+    bot = await chatops()
+    other = await bot.runtime.stores["staging"].apply("other_flag", SetBoolean(True), AuditInfo(who="carol"))
+    await asyncio.sleep(0.005)  # audit ids are per flag and by millisecond: keep the two apart
+    change = await bot.run(f"{SET} {FLAG} true --staging", channel=D)
+    option, name, entry = change.reply.actions[0].value.split("|")
+    before = await bot.keyspace()
+    not_recorded = "This button does not point at a change recorded for this flag; nothing was changed."
+    not_ours = "This button does not name a change this bot recorded. Nothing was changed."
+    forged = [
+        (f"{option}|other_flag|{entry}", not_recorded),
+        (f"{option}|{name}|{other.entry_id}", not_recorded),
+        (f"{option}|{name}|1-0", not_recorded),
+        (f"dev|{name}|{entry}", not_recorded),
+        (f"nowhere|{name}|{entry}", not_ours),
+        (f"{option}|{name}|not-an-id", not_ours),
+        ("garbage", "This button does not name a change to roll back. Nothing was changed."),
+        (f"{option}|Bad-Name|{entry}", "`Bad-Name` is not a valid flag name"),
+    ]
+    for value, expected in forged:
+        answer = await bot.run(f":rollback {value}", channel=D)
+        assert not answer.ok and expected in answer.text and answer.posts == [], (value, answer.text)
+    assert await bot.keyspace() == before
+
+
+async def test_an_unreachable_environment_is_named_and_nothing_is_written(chatops: MakeChatops, prefix: str) -> None:
+    environments = yaml.safe_load((ROOT / "deploy" / "chatops.example.yml").read_text())["environments"]
+    for environment in environments:
+        environment["prefix"] = prefix + environment["prefix"]
+        if environment["option"] == "ops":
+            environment["redis_url"] = "redis://127.0.0.1:1/0"
+    bot = await chatops(environments=environments)
+    answer = await bot.run(f"{SET} {FLAG} true --dev --ops --pre", channel=D)
+    assert not answer.ok and "Could not reach Redis for ops (" in answer.text
+    assert "Nothing was changed in any environment." in answer.text and await bot.keyspace() == {}
+
+
+async def test_redis_lost_mid_way_says_what_was_done_and_what_was_not(
+    chatops: MakeChatops, tmp_path: Path, prefix: str
+) -> None:
+    server = RedisProcess(tmp_path).start()
+    environments = yaml.safe_load((ROOT / "deploy" / "chatops.example.yml").read_text())["environments"]
+    for environment in environments:
+        environment["prefix"] = prefix + environment["prefix"]
+        if environment["option"] == "ops":
+            environment["redis_url"] = server.url
+    try:
+        bot = await chatops(safety=True, environments=environments)
+        assert bot.runtime.services is not None
+        real_check = bot.runtime.services.production_check
+
+        async def check_then_lose_ops() -> Any:
+            server.stop()  # ops was read; it goes away before the writes
+            return await real_check()
+
+        bot.runtime.services.production_check = check_then_lose_ops  # type: ignore[method-assign]
+        answer = await bot.run(f"{SET} {FLAG} true --dev --staging --ops --production")
+    finally:
+        server.stop()
+    assert not answer.ok and answer.reply.public
+    assert "  dev: `not set` → `enabled (true)` (version 1)\n  gstg: `not set` → `enabled (true)`" in answer.text
+    assert "  Failed on ops: could not reach Redis for ops (" in answer.text
+    assert "  Not attempted: gprd.\n  Nothing is reported as done there or after" in answer.text
+    assert [a.label for a in answer.reply.actions] == ["Roll back dev", "Roll back gstg"]
+    assert not await bot.redis.exists(f"{bot.prefix}gprd:{FLAG}")
+    assert await bot.redis.hgetall(f"{bot.prefix}gstg:{FLAG}") == {"boolean": "true"}
+
+
+async def test_reading_commands_show_state_and_audit(chatops: MakeChatops) -> None:
+    bot = await chatops()
+    await bot.run(f"{SET} {FLAG} 25 --actors --staging", channel=D)
+    await bot.run(f"{SET} {FLAG} true --staging --production")
+    await bot.runtime.stores["staging"].apply("other_flag", SetBoolean(True), AuditInfo(who="carol"))
+    answer = await bot.run(f"/chatops run feature get {FLAG} --dev --staging --production", channel="#random")
+    assert answer.ok and answer.reply.public
+    assert "  dev: `not set (default_enabled: false)`\n" in answer.text
+    assert "  gstg: `enabled (true)` (version 2, last set to true by @alice at " in answer.text
+    assert "  gprd: `enabled (true)` (version 1, last set to true by @alice at " in answer.text
+    answer = await bot.run("/chatops run feature list --match shared --staging", channel="#random")
+    assert "gstg: 1 flag matching `shared`\n" in answer.text and f"  `{FLAG}` enabled (true)" in answer.text
+    assert "other_flag" not in answer.text
+    assert "gstg: 2 flags" in (await bot.run("/chatops run feature list --staging", channel="#random")).text
+    answer = await bot.run(f"/chatops run feature history {FLAG} --limit 1 --staging --production", channel="#random")
+    assert answer.ok and "gstg: history of" in answer.text and "gprd: history of" in answer.text
+    assert "  v2 set to true by @alice at " in answer.text and " UTC in #production: `enabled (true)` (" in answer.text
+    assert "(consistency check: passed, production check: not configured)" in answer.text
+    assert "v1 set to 25% of actors" not in answer.text
+    answer = await bot.run(f"/chatops run feature history {FLAG} --staging", channel="#random")
+    assert " UTC in #development: `25% of actors`" in answer.text
