@@ -11,7 +11,10 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import redis
 import structlog
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 __all__ = ["DEFAULT_DIRECTORY", "SHARED_URL_VARIABLE", "EmbeddedRedis", "resolve_redis_url"]
 
@@ -51,13 +54,21 @@ class EmbeddedRedis:
             return server
 
     def stop(self) -> None:
-        """Save and stop the server."""
+        """Save and stop the server, at once.
+
+        SHUTDOWN goes through a client that does not retry: the server closing the connection is
+        the answer, and redis-py's default retries would reconnect to a socket that is gone, with
+        seconds of backoff.
+        """
         with _lock:
             _servers.pop(self.directory, None)
+        client = redis.Redis(unix_socket_path=self._server.socket_file, retry=Retry(NoBackoff(), 0), socket_timeout=10)
         try:
-            self._server.shutdown(save=True)
-        except Exception as error:  # the server closes our connection as it stops
+            client.shutdown(save=True)
+        except redis.RedisError as error:  # the server closes our connection as it stops
             _log.debug("flags.embedded_redis_stop", error=repr(error))
+        finally:
+            client.close()
 
 
 #: Set by a parent process that started the embedded server, so that its workers share it.

@@ -97,7 +97,7 @@ MakeChatops = Callable[..., Awaitable[Chatops]]
 def _safety_section(alertmanager: Alertmanager, outside: ChecksAndGitLab, label: str) -> dict[str, Any]:
     return {
         "production_check": {
-            "timeout": 2,
+            "timeout": 1.5,
             "alertmanager": {"url": alertmanager.url, "matchers": [f'test="{label}"', 'severity=~"s1|s2"']},
             "http": [f"{outside.url}/check"],
             "deployments": ["gprd", "gprd-cny"],

@@ -159,12 +159,12 @@ async def test_an_unsafe_or_broken_http_check_blocks_with_its_reasons(chatops: M
 async def test_a_late_check_fails_and_the_person_hears_it_is_running(chatops: MakeChatops, tmp_path: Path) -> None:
     bot = await chatops(safety=True)
     assert bot.outside is not None
-    bot.outside.check_delay = 3  # the limit is 2 s
+    bot.outside.check_delay = 1.8  # the limit is 1.5 s
     before = await bot.keyspace()
     answer = await bot.run(PROD)
     notice = "[#production] (only visible to you) Production check running… (Alertmanager, HTTP checks, deployments)"
     assert answer.text.startswith(notice + "\n"), answer.text
-    assert f"• HTTP check {bot.outside.url}/check did not answer within 2 s" in answer.text
+    assert f"• HTTP check {bot.outside.url}/check did not answer within 1.5 s" in answer.text
     assert not answer.ok and await bot.keyspace() == before
 
 
