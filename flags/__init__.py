@@ -28,6 +28,7 @@ from flags.errors import (
     InvalidFlagName,
     InvalidPercentage,
     StoreUnavailable,
+    WrongKeyType,
 )
 from flags.evaluation import compile_flag
 from flags.keys import Keys
@@ -68,6 +69,7 @@ __all__ = [
     "SetPercentageOfTime",
     "SetScopes",
     "StoreUnavailable",
+    "WrongKeyType",
     "build_change",
     "compile_flag",
     "lint_definitions",

@@ -54,6 +54,22 @@ class StoreUnavailable(FlagsError):
         self.reason = reason
 
 
+class WrongKeyType(FlagsError):
+    """A key of the layout holds another Redis type than the layout puts there (written by hand,
+    or by another tool). Nothing was read or changed through it; it is not an outage."""
+
+    def __init__(self, environment: str, key: str, actual: str, expected: str) -> None:
+        super().__init__(
+            f"the Redis key '{key}' on {environment or 'this environment'} holds a {actual}, where the "
+            f"flag layout keeps a {expected}, so it cannot be used. Someone wrote it by hand or with "
+            f"another tool: look at it (TYPE, then DEL or repair it) before using this flag there"
+        )
+        self.environment = environment
+        self.key = key
+        self.actual = actual
+        self.expected = expected
+
+
 class ChangeConflict(FlagsError):
     """A change made on condition of a flag version found another version."""
 

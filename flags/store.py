@@ -11,7 +11,7 @@ import builtins
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from importlib import resources
 from typing import Any
@@ -23,7 +23,7 @@ from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import RedisError, ResponseError
 
 from flags.changes import Change
-from flags.errors import ChangeConflict, StoreUnavailable
+from flags.errors import ChangeConflict, StoreUnavailable, WrongKeyType
 from flags.keys import Keys
 from flags.records import AuditEntry, AuditInfo, ChangeResult, FlagRecord
 from flags.redis_url import parse_sentinel_url, replicas_to_wait_for
@@ -75,7 +75,8 @@ class FlagStore:
     async def get(self, name: str) -> FlagRecord:
         """One flag's gates, whether it is in the feature set, and its version."""
         flag = FlagName(name).value
-        async with self._unavailable_as_error():
+        layout = {self.keys.flag(flag): "hash", self.keys.features: "set", self.keys.meta(flag): "hash"}
+        async with self._unavailable_as_error(layout):
             pipe = self._redis.pipeline(transaction=True)
             pipe.hgetall(self.keys.flag(flag))
             pipe.sismember(self.keys.features, flag)
@@ -85,13 +86,15 @@ class FlagStore:
 
     async def list(self, match: str | None = None) -> builtins.list[FlagRecord]:
         """Every flag in the feature set (sorted by name), optionally those containing ``match``."""
-        async with self._unavailable_as_error():
+        layout = {self.keys.features: "set"}
+        async with self._unavailable_as_error(layout):
             members = await self._await(self._redis.smembers(self.keys.features))
             names: list[str] = sorted(str(m) for m in members)
             if match:
                 names = [n for n in names if match in n]
             if not names:
                 return []
+            layout.update({self.keys.flag(n): "hash" for n in names} | {self.keys.meta(n): "hash" for n in names})
             pipe = self._redis.pipeline(transaction=False)
             for name in names:
                 pipe.hgetall(self.keys.flag(name))
@@ -191,14 +194,16 @@ class FlagStore:
         flag = FlagName(name).value
         if limit < 1:
             raise ValueError("limit must be at least 1")
-        async with self._unavailable_as_error():
+        async with self._unavailable_as_error({self.keys.audit(flag): "stream"}):
             entries: Any = await self._redis.xrevrange(self.keys.audit(flag), count=limit)
         return [AuditEntry.from_stream(entry_id, fields) for entry_id, fields in entries]
 
     async def entry(self, name: str, entry_id: str) -> AuditEntry | None:
         """One audit entry of a flag by its id, or None when there is none."""
         flag = FlagName(name).value
-        async with self._unavailable_as_error():
+        if not _stream_id(entry_id):
+            return None  # not an id Redis could have given: there is no such entry
+        async with self._unavailable_as_error({self.keys.audit(flag): "stream"}):
             entries: Any = await self._redis.xrange(self.keys.audit(flag), entry_id, entry_id, count=1)
         return AuditEntry.from_stream(*entries[0]) if entries else None
 
@@ -214,15 +219,31 @@ class FlagStore:
         return value
 
     @asynccontextmanager
-    async def _unavailable_as_error(self) -> AsyncIterator[None]:
+    async def _unavailable_as_error(self, layout: Mapping[str, str] | None = None) -> AsyncIterator[None]:
+        """Redis failing becomes StoreUnavailable; a key of ``layout`` (key → type) holding another
+        type becomes WrongKeyType, which names it and is bad data, not an outage."""
         try:
             yield
         except ResponseError as error:
+            if "WRONGTYPE" in str(error) and layout:
+                await self._raise_wrong_type(layout)
             self._unavailable()
             raise StoreUnavailable(self.environment, f"Redis refused the command: {error}") from error
         except (RedisError, OSError) as error:
             self._unavailable()
             raise StoreUnavailable(self.environment, str(error) or type(error).__name__) from error
+
+    async def _raise_wrong_type(self, layout: Mapping[str, str]) -> None:
+        try:
+            pipe = self._redis.pipeline(transaction=False)
+            for key in layout:
+                pipe.type(key)
+            actual = await pipe.execute()
+        except (RedisError, OSError):
+            return
+        for (key, expected), found in zip(layout.items(), actual, strict=True):
+            if found not in ("none", expected):
+                raise WrongKeyType(self.environment, key, str(found), expected)
 
     def _unavailable(self) -> None:
         if self._on_unavailable is not None:
@@ -248,6 +269,12 @@ def redis_client(url: str) -> aioredis.Redis:
     )
     client: aioredis.Redis = sentinels.master_for(sentinel.master, **sentinel.master_options(), **options)
     return client
+
+
+def _stream_id(text: str) -> bool:
+    """Whether ``text`` is a Redis stream id (two unsigned 64-bit numbers, ``MS-SEQ``)."""
+    ms, dash, seq = text.partition("-")
+    return bool(dash) and all(p.isascii() and p.isdigit() and int(p) < 2**64 for p in (ms, seq))
 
 
 def _int(value: Any) -> int:

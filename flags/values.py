@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal
 
 from flags.errors import InvalidActor, InvalidFlagName, InvalidPercentage
 
-__all__ = ["ACTOR_TYPES", "ActorId", "FlagName", "GroupName", "Percentage"]
+__all__ = ["ACTOR_TYPES", "RESERVED_FLAG_NAMES", "ActorId", "FlagName", "GroupName", "Percentage"]
 
 _FLAG_NAME = re.compile(r"[a-z][a-z0-9_]{0,254}")
 _NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?|\.[0-9]+")
@@ -24,6 +25,14 @@ ACTOR_TYPES: dict[str, str] = {
 }
 
 
+#: Names a flag may not have: Flipper's own key in each environment (the set of all flags).
+#: The bot's keys contain a colon, which no flag name can, so they need no entry here.
+RESERVED_FLAG_NAMES = frozenset({"flipper_features"})
+#: Unicode categories that are invisible or reorder text: control, format (zero-width, bidi, soft
+#: hyphen), unassigned, private use and surrogates. An actor id containing one looks like another.
+_HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cn", "Co", "Cs"})
+
+
 @dataclass(frozen=True, slots=True)
 class FlagName:
     """A flag name as Flipper and GitLab's definitions spell it."""
@@ -36,6 +45,11 @@ class FlagName:
                 f"{self.value!r} is not a valid flag name: use lower-case letters, digits "
                 "and underscores, starting with a letter, at most 255 characters "
                 "(for example enforce_explicit_connection_for_partitioned_shared_models)"
+            )
+        if self.value in RESERVED_FLAG_NAMES:
+            raise InvalidFlagName(
+                f"{self.value!r} is reserved: it is the key of Flipper's set of all flags in each "
+                "environment, so a flag of that name would break them all; choose another name"
             )
 
     def __str__(self) -> str:
@@ -97,6 +111,13 @@ class ActorId:
             raise InvalidActor(
                 f"actor id {self.value!r} contains '<', '>', '|' or control characters; "
                 "use the plain name, e.g. User:alice"
+            )
+        hidden = next((c for c in self.value if c == "`" or unicodedata.category(c) in _HIDDEN_CATEGORIES), None)
+        if hidden is not None:
+            what = "a backtick" if hidden == "`" else f"the invisible character U+{ord(hidden):04X}"
+            raise InvalidActor(
+                f"actor id {self.value!r} contains {what} ({unicodedata.name(hidden, 'a control character')}); "
+                "type the plain name, e.g. User:alice"
             )
 
     @classmethod

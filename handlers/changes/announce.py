@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from flags import Change, ChangeResult, FlagState, RestoreState, SetPercentageOfActors, SetPercentageOfTime, SetScopes
+from handlers.changes.markdown import code_block, code_span
 from handlers.changes.request import ChangeRequest
 from handlers.config import Environment
 from handlers.core.context import Context
@@ -25,6 +26,10 @@ class Outcome:
     warnings: tuple[Line, ...] = ()
     done: list[tuple[Environment, ChangeResult]] = field(default_factory=list)
     failure: Line | None = None
+    not_attempted: list[Environment] = field(default_factory=list)  # after the failure
+
+    def stop(self, failure: Line, rest: list[Environment]) -> None:
+        self.failure, self.not_attempted = failure, rest
 
 
 def _state(state: FlagState, exists: bool) -> str:
@@ -55,7 +60,7 @@ async def announce(request: ChangeRequest, context: Context, outcome: Outcome) -
     ]
     if outcome.failure is not None:
         lines.append(outcome.failure)
-        remaining = [t.name for t in request.targets[len(done) + 1 :]]
+        remaining = [e.name for e in outcome.not_attempted]
         if remaining:
             lines.append(line("Not attempted: " + ", ".join(remaining) + "."))
         lines.append(
@@ -181,13 +186,15 @@ async def _log_issues(request: ChangeRequest, context: Context, outcome: Outcome
     ignored = "production check ignored" in "".join(s for s in checks_line if isinstance(s, str))
     for environment, result in outcome.done:
         labels = [environment.host or environment.name, "change"] + (["Production check ignored"] if ignored else [])
+        checks = "".join(str(s) for s in checks_line).removeprefix("Checks: ")
         description = "\n".join(
             [
-                f"Changed by {caller.who} in {caller.channel_label}.",
-                f"Command: `{request.command}`",
-                f"Before: `{_state(result.before, result.before_exists)}`; "
-                f"after: `{_state(result.after, result.after_exists)}` (version {result.version}).",
-                "".join(str(s) for s in checks_line),
+                f"Changed by {code_span(caller.who)} in {code_span(caller.channel_label)}.",
+                "Command:",
+                code_block(request.command),
+                f"Before: {code_span(_state(result.before, result.before_exists))}; "
+                f"after: {code_span(_state(result.after, result.after_exists))} (version {result.version}).",
+                *([f"Checks: {code_span(checks)}"] if checks else []),
             ]
         )
         try:

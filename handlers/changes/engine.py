@@ -7,7 +7,7 @@ a recorded change found, if the flag is still as that change left it.
 
 from __future__ import annotations
 
-from flags import AuditInfo, ChangeConflict, FlagRecord, RestoreState, StoreUnavailable
+from flags import AuditInfo, ChangeConflict, DeleteFlag, FlagRecord, RestoreState, StoreUnavailable
 from flags.exposure import simulate
 from handlers.changes.announce import Outcome, announce
 from handlers.changes.request import ChangeRequest, Target
@@ -50,11 +50,18 @@ async def apply_change(request: ChangeRequest, context: Context, rules: tuple[Sa
         except StoreUnavailable as error:
             return error_reply(f"Could not reach Redis for {environment.name} ({error.reason}). {NOTHING_CHANGED}")
         targets.append(_target(environment, record, request))
+    targets, absent = _without_absent(request, targets)
+    if not targets:
+        where = ", ".join(e.name for e in absent)
+        return error_reply(f"There is no flag {request.flag} on {where}: nothing was deleted.")
     expected = request.expected_version
     if expected is not None and targets[0].record.version != expected:
         return await _changed_since(request, context, targets[0], expected, targets[0].record.version)
 
     outcome = Outcome()
+    if absent:
+        where = ", ".join(e.name for e in absent)
+        outcome.warnings += (line(f"There is no flag {request.flag} on {where}: nothing to delete there."),)
     for rule in rules:
         if not rule.applies(request, targets, context):
             continue
@@ -69,7 +76,8 @@ async def apply_change(request: ChangeRequest, context: Context, rules: tuple[Sa
     audit = AuditInfo(
         who=who.who, who_id=who.user_id, channel=who.channel_label, command=request.command, checks=outcome.checks
     )
-    for target in targets:
+    for index, target in enumerate(targets):
+        rest = [t.environment for t in targets[index + 1 :]]
         version = expected if expected is not None else target.record.version
         environment = target.environment
         try:
@@ -78,17 +86,25 @@ async def apply_change(request: ChangeRequest, context: Context, rules: tuple[Sa
             )
         except StoreUnavailable as error:
             reason = f": could not reach Redis for {environment.name} ({error.reason})."
-            outcome.failure = line("Failed on ", Strong(environment.name), reason)
+            outcome.stop(line("Failed on ", Strong(environment.name), reason), rest)
             break
         except ChangeConflict as conflict:
             if request.rollback_of:
                 return await _changed_since(request, context, target, version, conflict.actual)
-            outcome.failure = line(
-                "Stopped at ", Strong(environment.name), ": the flag changed there while the checks ran."
-            )
+            reason = ": the flag changed there while the checks ran."
+            outcome.stop(line("Stopped at ", Strong(environment.name), reason), rest)
             break
         outcome.done.append((environment, result))
     return await announce(request, context, outcome)
+
+
+def _without_absent(request: ChangeRequest, targets: list[Target]) -> tuple[list[Target], list[Environment]]:
+    """For a delete, the targets where the flag exists, and the environments where it does not
+    (deleting a name that is not there would write a version and an audit entry for nothing)."""
+    if not isinstance(request.change, DeleteFlag):
+        return targets, []
+    absent = [t.environment for t in targets if not t.record.exists and t.record.state.is_empty]
+    return [t for t in targets if t.environment not in absent], absent
 
 
 def _target(environment: Environment, record: FlagRecord, request: ChangeRequest) -> Target:

@@ -17,7 +17,7 @@ from typing import Any
 
 import structlog
 
-from flags import StoreUnavailable
+from flags import StoreUnavailable, WrongKeyType
 from handlers.core.chat import ChatBackend
 from handlers.core.command import Command
 from handlers.core.context import Application, Caller, Context, Notify, Plan
@@ -131,6 +131,8 @@ async def _authorized(command: Command[Any], plan: Plan, text: str, context: Con
         return await command.handle(plan, context)
     except StoreUnavailable as error:
         return error_reply(f"{str(error).capitalize()}. Nothing was reported as done; try again shortly.")
+    except WrongKeyType as error:  # bad data, not an outage: nothing to retry
+        return error_reply(f"{str(error)[0].upper()}{str(error)[1:]}. Nothing was changed in any environment.")
 
 
 def _refused(message: str, reason: str, text: str, context: Context) -> Reply:

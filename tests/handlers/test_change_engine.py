@@ -108,12 +108,12 @@ async def test_change_log_issues_one_per_environment(chatops: MakeChatops, tmp_p
     assert staging["labels"] == "staging.gitlab.com,change,Production check ignored"
     assert production["labels"] == "gitlab.com,change,Production check ignored"
     assert actors["description"] == (
-        f"Changed by alice in #development.\nCommand: `{SET} {FLAG} 25 --actors --staging`\n"
-        "Before: `not set`; after: `25% of actors` (version 1).\n"
+        f"Changed by `alice` in `#development`.\nCommand:\n```\n{SET} {FLAG} 25 --actors --staging\n```\n"
+        "Before: `not set`; after: `25% of actors` (version 1)."
     )
-    assert production["description"].splitlines()[2:] == [
+    assert production["description"].splitlines()[-2:] == [
         "Before: `not set`; after: `enabled (true)` (version 1).",
-        "Checks: consistency check passed; production check ignored (--ignore-production-check) by alice",
+        "Checks: `consistency check passed; production check ignored (--ignore-production-check) by alice`",
     ]
     log = "/api/v4/projects/gitlab-com%2Fgl-infra%2Ffeature-flag-log/issues"
     calls = [(method, path, headers["PRIVATE-TOKEN"]) for method, path, headers, _ in bot.outside.of("/issues")]

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 
 from flags import ActorId, Change, DeleteFlag, FlagName, FlagsError, GroupName, build_change
+from flags.values import RESERVED_FLAG_NAMES
 from handlers.commands.feature.grammar import SCOPE_OPTIONS
 from handlers.config import Environment
 from handlers.core.context import Context
@@ -87,6 +88,11 @@ def _short(text: str) -> str:
 
 
 def _flag_name(text: str) -> str:
+    if text in RESERVED_FLAG_NAMES:
+        raise UsageError(
+            f"`{text}` cannot be a flag name: it is the key of Flipper's set of all flags in each "
+            "environment, and a flag of that name would break every flag there. Choose another name."
+        )
     try:
         return FlagName(text).value
     except FlagsError:

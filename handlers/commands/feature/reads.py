@@ -5,7 +5,7 @@ An environment whose Redis cannot be reached is named in the answer; the others 
 
 from __future__ import annotations
 
-from flags import AuditEntry, StoreUnavailable
+from flags import AuditEntry, StoreUnavailable, WrongKeyType
 from handlers.commands.feature.plans import FeaturePlan
 from handlers.config import Environment
 from handlers.core.context import Context
@@ -16,7 +16,9 @@ from handlers.core.timefmt import utc
 __all__ = ["get", "history", "list_flags"]
 
 
-def _unreachable(error: StoreUnavailable, environment: Environment) -> Line:
+def _unreachable(error: StoreUnavailable | WrongKeyType, environment: Environment) -> Line:
+    if isinstance(error, WrongKeyType):
+        return line(f"{environment.name}: {error}.")
     return line(f"{environment.name}: could not reach Redis for {environment.name} ({error.reason}).")
 
 
@@ -28,7 +30,7 @@ async def get(plan: FeaturePlan, context: Context) -> Reply:
         try:
             record = await store.get(plan.name)
             last = await store.history(plan.name, limit=1)
-        except StoreUnavailable as error:
+        except (StoreUnavailable, WrongKeyType) as error:
             lines.append(_unreachable(error, environment))
             failed = True
             continue
@@ -58,7 +60,7 @@ async def list_flags(plan: FeaturePlan, context: Context) -> Reply:
     for environment in plan.targets:
         try:
             records = await context.stores[environment.option].list(match if isinstance(match, str) else None)
-        except StoreUnavailable as error:
+        except (StoreUnavailable, WrongKeyType) as error:
             sections.append(Section((_unreachable(error, environment),)))
             failed = True
             continue
@@ -77,7 +79,7 @@ async def history(plan: FeaturePlan, context: Context) -> Reply:
     for environment in plan.targets:
         try:
             entries = await context.stores[environment.option].history(plan.name, limit=limit)
-        except StoreUnavailable as error:
+        except (StoreUnavailable, WrongKeyType) as error:
             sections.append(Section((_unreachable(error, environment),)))
             failed = True
             continue

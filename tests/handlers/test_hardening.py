@@ -1,0 +1,113 @@
+"""Bad data and hostile input: reserved names, keys of the wrong type, forged ids, hidden characters,
+deleting what is not there, and Markdown that must stay literal in the change-log issue."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.metrics import REDIS_ERRORS
+from handlers.changes.markdown import code_block, code_span
+from tests.handlers.conftest import FLAG, MakeChatops
+
+D = "#development"
+
+
+@pytest.mark.parametrize("command", ["set flipper_features true --dev", "get flipper_features --dev"])
+async def test_the_name_of_flippers_own_set_is_refused(chatops: MakeChatops, command: str) -> None:
+    bot = await chatops()
+    assert (await bot.run(f"/chatops run feature set {FLAG} true --dev", channel=D)).ok
+    before = await bot.keyspace()
+    answer = await bot.run(f"/chatops run feature {command}", channel=D)
+    assert not answer.ok and "`flipper_features` cannot be a flag name" in answer.text, answer.text
+    assert await bot.keyspace() == before
+    assert (await bot.run(f"/chatops run feature get {FLAG} --dev", channel=D)).ok  # dev still works
+
+
+async def test_a_key_of_the_wrong_type_is_named_and_is_not_an_outage(chatops: MakeChatops) -> None:
+    bot = await chatops()
+    key = f"{bot.prefix}gstg:{FLAG}"
+    await bot.redis.set(key, "not a hash")
+    errors = REDIS_ERRORS.labels("gstg")._value.get()
+    before = await bot.keyspace()
+    for command in (f"get {FLAG} --staging", f"set {FLAG} true --staging", f"history {FLAG} --staging"):
+        answer = await bot.run(f"/chatops run feature {command}", channel=D)
+        if command.startswith("history"):
+            assert answer.ok, answer.text  # the audit stream is fine
+            continue
+        assert not answer.ok, answer.text
+        assert f"Redis key '{key}' on gstg holds a string, where the flag layout keeps a hash" in answer.text
+        assert "could not reach Redis" not in answer.text
+    assert await bot.keyspace() == before
+    assert REDIS_ERRORS.labels("gstg")._value.get() == errors
+
+
+async def test_a_forged_roll_back_id_beyond_redis_range_is_bad_input(chatops: MakeChatops) -> None:
+    bot = await chatops()
+    assert (await bot.run(f"/chatops run feature set {FLAG} true --staging", channel=D)).ok
+    before = await bot.keyspace()
+    answer = await bot.run(f":rollback staging|{FLAG}|99999999999999999999-0", channel=D)
+    assert not answer.ok and "does not point at a change recorded for this flag" in answer.text, answer.text
+    assert await bot.keyspace() == before
+
+
+@pytest.mark.parametrize(
+    ("user", "what"),
+    [
+        ("alice\u200b", "U+200B (ZERO WIDTH SPACE)"),
+        ("alice\u202e", "U+202E (RIGHT-TO-LEFT OVERRIDE)"),
+        ("alice\xad", "U+00AD (SOFT HYPHEN)"),
+        ("alice\x7f", "U+007F"),
+        ("a`@all`b", "a backtick"),
+    ],
+)
+async def test_actor_ids_with_hidden_characters_or_backticks_are_refused(
+    chatops: MakeChatops, user: str, what: str
+) -> None:
+    bot = await chatops()
+    before = await bot.keyspace()
+    answer = await bot.run(f"/chatops run feature set {FLAG} true --staging --user='{user}'", channel=D)
+    assert not answer.ok and what in answer.text and "type the plain name" in answer.text, answer.text
+    assert await bot.keyspace() == before
+
+
+async def test_deleting_a_flag_that_is_not_there_writes_nothing(chatops: MakeChatops) -> None:
+    bot = await chatops()
+    before = await bot.keyspace()
+    answer = await bot.run(f"/chatops run feature delete {FLAG} --dev --staging", channel=D)
+    assert not answer.ok and f"There is no flag {FLAG} on dev, gstg: nothing was deleted." in answer.text
+    assert answer.posts == [] and await bot.keyspace() == before
+    assert (await bot.run(f"/chatops run feature set {FLAG} true --staging", channel=D)).ok
+    answer = await bot.run(f"/chatops run feature delete {FLAG} --dev --staging", channel=D)
+    assert answer.ok and f"There is no flag {FLAG} on dev: nothing to delete there." in answer.text
+    assert [a.label for a in answer.reply.actions] == ["Roll back gstg"]
+    assert await bot.redis.exists(f"{bot.prefix}dev:chatops:meta:{FLAG}") == 0  # no version written on dev
+    assert FLAG not in await bot.redis.smembers(f"{bot.prefix}gstg:flipper_features")
+
+
+async def test_names_and_commands_stay_literal_in_the_change_log_issue(chatops: MakeChatops) -> None:
+    bot = await chatops(safety=True)
+    assert bot.outside is not None
+    user = "eve` ![x](https://evil.example/t.png) `@all"
+    answer = await bot.run(f"/chatops run feature set `{FLAG}` true --staging", user=user, channel=D)
+    assert answer.ok, answer.text
+    [issue] = [form for method, _, _, form in bot.outside.of("/issues") if method == "POST"]
+    lines = issue["description"].splitlines()
+    assert lines[0] == f"Changed by ``{user}`` in `#development`."
+    assert lines[1:4] == ["Command:", "```", f"/chatops run feature set `{FLAG}` true --staging"]
+    assert lines[4] == "```"
+
+
+@given(st.text())
+def test_code_spans_and_blocks_cannot_be_closed_from_inside(text: str) -> None:
+    span = code_span(text)
+    fence = re.match(r"`+", span)
+    assert fence is not None and span.endswith(fence.group())
+    inner = span[len(fence.group()) : -len(fence.group())]
+    assert fence.group() not in inner and "\n" not in span
+    block = code_block(text).split("\n")
+    assert block[0] == block[-1] and set(block[0]) == {"`"} and len(block[0]) >= 3
+    assert all(block[0] not in line for line in block[1:-1])
