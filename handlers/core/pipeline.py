@@ -158,9 +158,11 @@ async def _deliver(reply: Reply, chat: ChatBackend) -> Reply:
     results = await asyncio.gather(*(chat.post(p) for p in reply.cross_posts), return_exceptions=True)
     notes = []
     for post, result in zip(reply.cross_posts, results, strict=True):
-        if isinstance(result, BaseException):
-            _log.warning("bot.cross_post_failed", channel=post.channel, purpose=post.purpose, error=str(result))
-            notes.append(
-                line(f"Could not post to {post.channel} ({post.purpose}): {result}. The change itself stands.")
-            )
+        if not isinstance(result, BaseException):
+            continue
+        if not reply.ok:  # a refusal's report: the refused person is not told whether the alarm went off
+            _log.error("bot.refusal_report_failed", channel=post.channel, purpose=post.purpose, error=str(result))
+            continue
+        _log.warning("bot.cross_post_failed", channel=post.channel, purpose=post.purpose, error=str(result))
+        notes.append(line(f"Could not post to {post.channel} ({post.purpose}): {result}. The change itself stands."))
     return reply.with_notes(*notes) if notes else reply

@@ -3,14 +3,22 @@ deleting what is not there, and Markdown that must stay literal in the change-lo
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from structlog.testing import capture_logs
 
 from bot.metrics import REDIS_ERRORS
+from bot.shell import ShellBackend
+from bot.text_render import to_text
 from handlers.changes.markdown import code_block, code_span
+from handlers.core import pipeline
+from handlers.core.chat import PostFailed
+from handlers.core.context import Caller
+from handlers.core.reply import CrossPost
 from tests.handlers.conftest import FLAG, MakeChatops
 
 D = "#development"
@@ -111,3 +119,37 @@ def test_code_spans_and_blocks_cannot_be_closed_from_inside(text: str) -> None:
     block = code_block(text).split("\n")
     assert block[0] == block[-1] and set(block[0]) == {"`"} and len(block[0]) >= 3
     assert all(block[0] not in line for line in block[1:-1])
+
+
+class _UnreachableChannels(ShellBackend):
+    async def post(self, post: CrossPost) -> None:
+        raise PostFailed("channel_not_found")
+
+
+async def test_a_failed_refusal_report_is_logged_not_told_to_the_refused_person(chatops: MakeChatops) -> None:
+    bot = await chatops()
+    backend = _UnreachableChannels("bob", frozenset())
+    caller = Caller("bob", "bob", "C0DEV", "development")
+    with capture_logs() as logs:
+        refused = await pipeline.run(f"run feature set {FLAG} true --production", caller, bot.runtime.app, backend)
+        changed = await pipeline.run(f"run feature set {FLAG} true --staging", caller, bot.runtime.app, backend)
+    text = to_text(refused)
+    assert not refused.ok and "may only run in #production" in text
+    assert "Could not post" not in text and "stands" not in text
+    assert [e["channel"] for e in logs if e["event"] == "bot.refusal_report_failed"] == ["#chatops-security"]
+    assert (
+        changed.ok
+        and "Could not post to #feature-flag-log (log channel): channel_not_found. The change itself stands."
+        in to_text(changed)
+    )
+
+
+async def test_a_burst_of_400_commands_queues_for_connections_instead_of_failing(chatops: MakeChatops) -> None:
+    bot = await chatops()
+    assert (await bot.run(f"/chatops run feature set {FLAG} 50 --actors --staging", channel=D)).ok
+    caller = Caller("alice", "alice", "C0DEV", "development")
+    backend = ShellBackend("alice", frozenset())
+    text = f"run feature get {FLAG} --staging --dev --pre"
+    replies = await asyncio.gather(*(pipeline.run(text, caller, bot.runtime.app, backend) for _ in range(400)))
+    failed = [to_text(r) for r in replies if not r.ok]
+    assert failed == [], failed[:3]
