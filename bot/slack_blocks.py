@@ -76,7 +76,7 @@ def _safe_cuts(text: str, limit: int) -> list[str]:
 def _section_texts(section: Section) -> list[str]:
     lines: list[str] = []
     if section.title:
-        lines.append(_line(section.title))
+        lines += _safe_cuts(_line(section.title), MAX_SECTION_CHARS)
     for entry in section.lines:
         lines += _safe_cuts(_line(entry), MAX_SECTION_CHARS)
     texts: list[str] = []

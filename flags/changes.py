@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from flags.errors import InvalidChange
-from flags.state import FlagState
+from flags.state import FlagState, listing
 from flags.values import ActorId, GroupName, Percentage
 
 __all__ = [
@@ -94,11 +94,11 @@ class SetScopes:
     def describe(self) -> str:
         names = [a.value for a in self.actors] + [f"group {g.value}" for g in self.groups]
         verb = "enabled" if self.enabled else "disabled"
-        return f"{verb} for " + ", ".join(names)
+        return f"{verb} for " + listing(names, "actors and groups")
 
     def value_text(self) -> str:
         names = [a.value for a in self.actors] + [g.value for g in self.groups]
-        return f"{str(self.enabled).lower()} for {', '.join(names)}"
+        return f"{str(self.enabled).lower()} for {listing(names, 'actors and groups')}"
 
     @property
     def enables(self) -> bool:

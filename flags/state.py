@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["FlagState"]
+__all__ = ["SHOWN_NAMES", "FlagState", "listing"]
 
 _ACTORS = "actors/"
 _GROUPS = "groups/"
+
+
+#: How many names a description shows before "… and N more".
+SHOWN_NAMES = 10
+
+
+def listing(names: Sequence[str], noun: str, *, labelled: bool = False, shown: int = SHOWN_NAMES) -> str:
+    """``a, b, c`` (``actors: a, b, c`` when ``labelled``); past ``shown`` names, always
+    ``300 actors: a, b, … and 290 more``, so that an answer about many names stays readable."""
+    if len(names) <= shown + 2:
+        return (f"{noun}: " if labelled else "") + ", ".join(names)
+    return f"{len(names)} {noun}: " + ", ".join(names[:shown]) + f", … and {len(names) - shown} more"
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,9 +89,9 @@ class FlagState:
             return "enabled (true)"
         parts: list[str] = []
         if self.actors:
-            parts.append("actors: " + ", ".join(sorted(self.actors)))
+            parts.append(listing(sorted(self.actors), "actors", labelled=True))
         if self.groups:
-            parts.append("groups: " + ", ".join(sorted(self.groups)))
+            parts.append(listing(sorted(self.groups), "groups", labelled=True))
         if self.percentage_of_actors not in (None, "0"):
             parts.append(f"{self.percentage_of_actors}% of actors")
         if self.percentage_of_time not in (None, "0"):
