@@ -91,7 +91,7 @@ async def create_web_app(runtime: Runtime, secrets: Secrets) -> web.Application:
         await session.close()
         await runtime.close()
 
-    app.router.add_post("/slack/events", events_handler(bolt))
+    app.router.add_post("/slack/events", events_handler(bolt, secrets.signing_secret or ""))
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)

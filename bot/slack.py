@@ -7,19 +7,22 @@ action the registered commands declare are routed to the same pipeline the shell
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import aiohttp
 import structlog
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
 
 from bot.metrics import ACK_SECONDS
 from bot.runtime import Runtime
 from bot.slack_api import SlackBackend, respond, web_client
+from bot.slack_requests import BadRequest, check_request
 from handlers.config import Secrets
 from handlers.core import pipeline
 from handlers.core.context import Caller, Notify
@@ -95,14 +98,35 @@ def build_app(
     return app
 
 
-def events_handler(app: AsyncApp) -> Callable[[web.Request], Awaitable[web.Response]]:
+def events_handler(app: AsyncApp, signing_secret: str) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """``POST /slack/events``: the signature is checked and the body's shape validated here,
+    so Bolt only ever sees authenticated, well-formed requests (401/400, never a 500)."""
+
     async def handle(request: web.Request) -> web.Response:
         with ACK_SECONDS.time():  # Bolt answers as soon as the listener acks
-            bolt_request = await to_bolt_request(request)
+            headers: dict[str, str] = {}
+            for name, value in request.headers.items():
+                headers.setdefault(name.lower(), value)  # the first of repeated headers, for us and Bolt
+            body = await request.read()  # bounded by the application's client_max_size (413)
+            try:
+                text = check_request(headers, body, signing_secret, time.time())
+                bolt_headers: dict[str, str | Sequence[str]] = dict(headers)
+                bolt_request = AsyncBoltRequest(body=text, query=request.query_string, headers=bolt_headers)
+            except BadRequest as error:
+                return _refuse(request, error.status, error.reason)
+            except Exception as error:  # a shape Bolt cannot read that the checks above missed
+                return _refuse(request, 400, f"malformed request ({type(error).__name__})")
             bolt_response = await app.async_dispatch(bolt_request)
             return await to_aiohttp_response(bolt_response)
 
     return handle
+
+
+def _refuse(request: web.Request, status: int, reason: str) -> web.Response:
+    _log.warning("bot.bad_request", status=status, reason=reason, path=request.path, peer=request.remote)
+    if status == 401:  # as Bolt answers; the reason is only logged
+        return web.json_response({"error": "invalid request"}, status=401)
+    return web.json_response({"error": f"bad request: {reason}"}, status=status)
 
 
 async def connect_socket_mode(app: AsyncApp, app_token: str) -> AsyncSocketModeHandler:

@@ -35,6 +35,18 @@ def _answer(status: int, message: str, **extra: object) -> web.Response:
     return web.json_response({"message": message, **extra}, status=status)
 
 
+async def _read_body(request: web.Request) -> bytes | None:
+    """The whole body, however many TCP segments it came in; None past MAX_WEBHOOK_BODY bytes."""
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await request.content.read(64 * 1024):  # b"" only at the end of the body
+        size += len(chunk)
+        if size > MAX_WEBHOOK_BODY:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def gitlab_webhook(runtime: Runtime, secrets: Secrets) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def handle(request: web.Request) -> web.Response:
         registry = runtime.deployments
@@ -48,12 +60,12 @@ def gitlab_webhook(runtime: Runtime, secrets: Secrets) -> Callable[[web.Request]
             return _answer(401, "wrong or missing X-Gitlab-Token")
         if (request.content_length or 0) > MAX_WEBHOOK_BODY:
             return _answer(413, f"body larger than {MAX_WEBHOOK_BODY} bytes")
-        body = await request.content.read(MAX_WEBHOOK_BODY + 1)
-        if len(body) > MAX_WEBHOOK_BODY:
+        body = await _read_body(request)
+        if body is None:
             return _answer(413, f"body larger than {MAX_WEBHOOK_BODY} bytes")
         try:
             payload = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):
             return _answer(400, "the body is not JSON")
         try:
             deployment = parse_deployment_event(payload)
