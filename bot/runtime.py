@@ -129,6 +129,7 @@ class Runtime:
         self._tasks.append(asyncio.create_task(keep_fresh(), name="mirror-fetch"))
 
     async def close(self) -> None:
+        await self.app.deliveries.drain(timeout=10)  # cross-posts still in flight get their chance
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

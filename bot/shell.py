@@ -71,6 +71,7 @@ async def run_line(text: str, caller: Caller, runtime: Runtime, backend: ShellBa
         reply = await pipeline.press(action_id, value.strip(), caller, runtime.app, backend, notify)
     else:
         reply = await pipeline.run(_strip_prefix(text), caller, runtime.app, backend, notify)
+    await runtime.app.deliveries.drain()  # print every cross-post, including slow ones
     _print(reply, list(backend.posted), caller.channel_label, out)
     return reply
 

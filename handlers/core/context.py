@@ -10,6 +10,7 @@ from flags import Definition, FlagStore
 from handlers.checks import CheckResult
 from handlers.config import Config, Environment
 from handlers.core.chat import ChatBackend
+from handlers.core.delivery import Deliveries
 from handlers.deployments.mirror import GitMirror
 from handlers.deployments.registry import DeploymentRegistry
 
@@ -69,6 +70,7 @@ class Application:
     deployments: DeploymentRegistry | None = None
     mirror: GitMirror | None = None
     services: Services | None = None
+    deliveries: Deliveries = field(default_factory=Deliveries)  # cross-posts still in flight
 
 
 @dataclass(frozen=True, slots=True)

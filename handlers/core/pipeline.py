@@ -8,7 +8,6 @@ reply; it never undoes the change.
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -76,7 +75,7 @@ async def _guarded(text: str, context: Context, trace: _Trace, work: Callable[[]
                 f"Something went wrong on our side (error {error_id}); the command may not have finished. "
                 "Check the state (e.g. `feature get`) before retrying, and tell the bot's maintainers."
             )
-        reply = await _deliver(reply, context.chat)
+        reply = await context.app.deliveries.deliver(reply, context.chat, context.notify)
         elapsed = time.perf_counter() - started
         outcome = "ok" if reply.ok else "refused" if trace.refused else "error"
         for environment in trace.environments or ("",):
@@ -150,19 +149,3 @@ def _refused(message: str, reason: str, text: str, context: Context) -> Reply:
     )
     post = CrossPost(security, "security channel", (report,), f"Refused chatops command in {caller.channel_label}")
     return Reply(reply.ok, reply.summary, reply.sections, reply.public, (post,))
-
-
-async def _deliver(reply: Reply, chat: ChatBackend) -> Reply:
-    if not reply.cross_posts:
-        return reply
-    results = await asyncio.gather(*(chat.post(p) for p in reply.cross_posts), return_exceptions=True)
-    notes = []
-    for post, result in zip(reply.cross_posts, results, strict=True):
-        if not isinstance(result, BaseException):
-            continue
-        if not reply.ok:  # a refusal's report: the refused person is not told whether the alarm went off
-            _log.error("bot.refusal_report_failed", channel=post.channel, purpose=post.purpose, error=str(result))
-            continue
-        _log.warning("bot.cross_post_failed", channel=post.channel, purpose=post.purpose, error=str(result))
-        notes.append(line(f"Could not post to {post.channel} ({post.purpose}): {result}. The change itself stands."))
-    return reply.with_notes(*notes) if notes else reply

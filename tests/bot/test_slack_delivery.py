@@ -24,9 +24,10 @@ async def test_rate_limits_and_server_errors_are_retried(bot: BotUnderTest) -> N
     bot.slack.fail_next("chat.postMessage", 429, retry_after=1)
     bot.slack.fail_next("chat.postMessage", 500)
     bot.slack.fail_next("chat.postMessage", 503)
-    kind, text = await bot.text(f"run feature set {FLAG} true --dev", channel="#development", timeout=30)
-    assert kind == "in_channel" and "Could not post" not in text
-    assert len(bot.slack.post_texts("#feature-flag-log")) == 1
+    answer = await bot.send(f"run feature set {FLAG} true --dev", channel="#development")
+    await bot.slack.wait_for(lambda: bot.slack.post_texts("#feature-flag-log"), 30)
+    [message] = bot.slack.responses[answer.response_id]  # the answer; no follow-up: it was delivered
+    assert message["response_type"] == "in_channel" and "Could not post" not in message_text(message)
     attempts = [c for c in bot.slack.calls if c.method == "chat.postMessage"]
     assert len(attempts) == 4  # 429, 500, 503, then delivered
 
@@ -35,9 +36,14 @@ async def test_rate_limits_and_server_errors_are_retried(bot: BotUnderTest) -> N
 async def test_retries_give_up_and_say_so(bot: BotUnderTest) -> None:
     for _ in range(10):
         bot.slack.fail_next("chat.postMessage", 500)
-    kind, text = await bot.text(f"run feature set {FLAG} true --dev", channel="#development", timeout=30)
-    assert kind == "in_channel"
-    assert "Could not post to #feature-flag-log (log channel)" in text
+    answer = await bot.send(f"run feature set {FLAG} true --dev", channel="#development")
+    failed = "Could not post to #feature-flag-log (log channel)"
+
+    def told() -> bool:
+        return any(failed in message_text(m) for m in bot.slack.responses.get(answer.response_id, []))
+
+    await bot.slack.wait_for(told, 30)  # in the answer, or as a follow-up when Slack was slow to fail
+    assert bot.slack.responses[answer.response_id][0]["response_type"] == "in_channel"
     assert await bot.redis.hgetall(f"{bot.prefix}dev:{FLAG}") == {"boolean": "true"}
 
 

@@ -1,0 +1,88 @@
+"""Cross-posts are delivered beside the answer, never in front of it.
+
+The answer waits at most ``ANSWER_WAIT_S`` for them: what failed by then is a note in the answer.
+The rest go on in the background, each bounded by ``DELIVERY_DEADLINE_S``; one that then fails
+is told to the person as a follow-up (and logged). A refusal's report to the security channel
+is never told to the refused person, only logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+
+import structlog
+
+from handlers.core.chat import ChatBackend
+from handlers.core.reply import CrossPost, Line, Reply, line
+
+__all__ = ["ANSWER_WAIT_S", "DELIVERY_DEADLINE_S", "Deliveries"]
+
+ANSWER_WAIT_S = 2.0
+DELIVERY_DEADLINE_S = 60.0
+
+_log = structlog.get_logger("bot")
+Notify = Callable[[str], Awaitable[None]]
+
+
+class Deliveries:
+    """The cross-posts still in flight, so that a shutdown (or the shell) can wait for them."""
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def deliver(self, reply: Reply, chat: ChatBackend, notify: Notify | None) -> Reply:
+        """Post ``reply``'s cross-posts; the reply, with notes for the ones that failed in time."""
+        if not reply.cross_posts:
+            return reply
+        posts = {asyncio.create_task(_bounded(chat.post(p))): p for p in reply.cross_posts}
+        done, pending = await asyncio.wait(posts, timeout=ANSWER_WAIT_S)
+        notes = [n for task in done if (n := _failure(posts[task], task, reply.ok)) is not None]
+        for task in pending:
+            follow_up = self._spawn(_follow_up(posts[task], task, reply.ok, notify))
+            follow_up.add_done_callback(self._tasks.discard)
+        if pending:
+            notes.append(line(f"Still posting to {', '.join(posts[t].channel for t in pending)}: Slack is slow."))
+        return reply.with_notes(*notes) if notes else reply
+
+    def _spawn(self, work: Awaitable[None]) -> asyncio.Task[None]:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        return task
+
+    async def drain(self, timeout: float = DELIVERY_DEADLINE_S) -> None:
+        """Wait for the cross-posts in flight (at most ``timeout``)."""
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=timeout)
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._tasks)
+
+
+async def _bounded(post: Awaitable[None]) -> None:
+    async with asyncio.timeout(DELIVERY_DEADLINE_S):
+        await post
+
+
+def _failure(post: CrossPost, task: asyncio.Task[None], ok: bool) -> Line | None:
+    error = task.exception()
+    if error is None:
+        return None
+    if isinstance(error, TimeoutError):
+        error = TimeoutError(f"Slack did not answer within {DELIVERY_DEADLINE_S:g} s")
+    if not ok:  # a refusal's report: the refused person is not told whether the alarm went off
+        _log.error("bot.refusal_report_failed", channel=post.channel, purpose=post.purpose, error=str(error))
+        return None
+    _log.warning("bot.cross_post_failed", channel=post.channel, purpose=post.purpose, error=str(error))
+    return line(f"Could not post to {post.channel} ({post.purpose}): {error}. The change itself stands.")
+
+
+async def _follow_up(post: CrossPost, task: asyncio.Task[None], ok: bool, notify: Notify | None) -> None:
+    with contextlib.suppress(Exception):
+        await task
+    failure = _failure(post, task, ok)
+    if failure is not None and notify is not None:
+        with contextlib.suppress(Exception):  # the person's answer already went; this is a courtesy
+            await notify("".join(str(s) for s in failure))

@@ -1,0 +1,67 @@
+"""The answer never waits long for cross-posts: slow ones go on in the background with a deadline,
+and one that fails then is told to the person as a follow-up."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from bot.shell import ShellBackend
+from bot.text_render import to_text
+from handlers.core import delivery, pipeline
+from handlers.core.context import Caller
+from handlers.core.reply import CrossPost
+from tests.handlers.conftest import FLAG, MakeChatops
+
+
+class _SlowLogChannel(ShellBackend):
+    """The log channel hangs (as chat.postMessage did behind a 429 that never ended)."""
+
+    async def post(self, post: CrossPost) -> None:
+        if post.channel == "#feature-flag-log":
+            await asyncio.sleep(3600)
+        await super().post(post)
+
+
+async def test_a_hanging_cross_post_does_not_hold_the_answer(
+    chatops: MakeChatops, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(delivery, "ANSWER_WAIT_S", 0.3)
+    monkeypatch.setattr(delivery, "DELIVERY_DEADLINE_S", 1.0)
+    bot = await chatops()
+    backend = _SlowLogChannel("alice", frozenset({"sre"}))
+    follow_ups: list[str] = []
+
+    async def notify(text: str) -> None:
+        follow_ups.append(text)
+
+    caller = Caller("alice", "alice", "C0DEV", "development")
+    started = time.monotonic()
+    reply = await pipeline.run(f"run feature set {FLAG} true --staging", caller, bot.runtime.app, backend, notify)
+    assert time.monotonic() - started < 0.9
+    assert reply.ok and "Still posting to #feature-flag-log: Slack is slow." in to_text(reply)
+    assert await bot.redis.hgetall(f"{bot.prefix}gstg:{FLAG}") == {"boolean": "true"}
+    assert [p.channel for p in backend.posted] == ["#e2e-run-staging"]  # the others were not held back
+    await bot.runtime.app.deliveries.drain(timeout=5)
+    assert bot.runtime.app.deliveries.in_flight == 0
+    assert follow_ups == [
+        "Could not post to #feature-flag-log (log channel): Slack did not answer within 1 s. The change itself stands."
+    ]
+
+
+async def test_fast_cross_posts_fail_into_the_answer_itself(chatops: MakeChatops) -> None:
+    bot = await chatops()
+
+    class Missing(ShellBackend):
+        async def post(self, post: CrossPost) -> None:
+            raise RuntimeError("channel_not_found")
+
+    caller = Caller("alice", "alice", "C0DEV", "development")
+    reply = await pipeline.run(
+        f"run feature set {FLAG} true --staging", caller, bot.runtime.app, Missing("a", frozenset())
+    )
+    text = to_text(reply)
+    assert "Could not post to #feature-flag-log (log channel): channel_not_found. The change itself stands." in text
+    assert "Still posting" not in text and bot.runtime.app.deliveries.in_flight == 0
