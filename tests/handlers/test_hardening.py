@@ -153,3 +153,19 @@ async def test_a_burst_of_400_commands_queues_for_connections_instead_of_failing
     replies = await asyncio.gather(*(pipeline.run(text, caller, bot.runtime.app, backend) for _ in range(400)))
     failed = [to_text(r) for r in replies if not r.ok]
     assert failed == [], failed[:3]
+
+
+@pytest.mark.parametrize(
+    ("user", "warning"),
+    [
+        ("\u0430lice", "mixes Cyrillic and Latin letters (`\u0430` is cyrillic small letter a)"),
+        ("\uff41\uff4c\uff49\uff43\uff45", "uses full-width or compatibility characters (it reads like `alice`)"),
+    ],
+)
+async def test_look_alike_actor_names_are_applied_with_a_warning(chatops: MakeChatops, user: str, warning: str) -> None:
+    bot = await chatops()
+    answer = await bot.run(f"/chatops run feature set {FLAG} true --staging --user={user}", channel=D)
+    assert answer.ok and f":warning: User:{user} {warning}: check it is the one you mean." in answer.text
+    assert await bot.redis.hgetall(f"{bot.prefix}gstg:{FLAG}") == {f"actors/User:{user}": "1"}
+    plain = await bot.run(f"/chatops run feature set {FLAG} true --staging --user=alice", channel=D)
+    assert plain.ok and ":warning:" not in plain.text

@@ -12,7 +12,7 @@ from handlers.core.command import ButtonAction, Command
 from handlers.core.context import Context
 from handlers.core.grammar import CommandSpec
 from handlers.core.parsing import Invocation
-from handlers.core.reply import Reply
+from handlers.core.reply import Reply, line
 
 __all__ = ["FeatureCommand"]
 
@@ -41,7 +41,8 @@ class FeatureCommand(Command[FeaturePlan]):
             command=f"/chatops {plan.invocation.text}".strip(),
             overrides=plan.overrides,
         )
-        return await apply_change(request, context)
+        reply = await apply_change(request, context)
+        return reply.with_notes(*(line(w) for w in plan.warnings)) if plan.warnings else reply
 
     def actions(self) -> tuple[ButtonAction[FeaturePlan], ...]:
         return (ButtonAction(ROLL_BACK_ACTION, "Roll back button", rollback_plan),)

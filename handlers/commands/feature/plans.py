@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from flags import ActorId, Change, DeleteFlag, FlagName, FlagsError, GroupName, build_change
 from flags.values import RESERVED_FLAG_NAMES
 from handlers.commands.feature.grammar import SCOPE_OPTIONS
+from handlers.commands.feature.lookalikes import lookalike_warnings
 from handlers.config import Environment
 from handlers.core.context import Context
 from handlers.core.parsing import Invocation, UsageError
@@ -35,6 +36,7 @@ class FeaturePlan:
     name: str = ""
     change: Change | None = None
     rollback_of: str = ""  # the audit entry a roll back undoes
+    warnings: tuple[str, ...] = ()  # said with the answer (e.g. look-alike actor names)
 
     @property
     def writes(self) -> bool:
@@ -163,7 +165,9 @@ def _plan_set(invocation: Invocation, context: Context) -> FeaturePlan:
         )
     except FlagsError as error:
         raise UsageError(str(error)) from None
-    return FeaturePlan("set", invocation, invocation.environments, name, change)
+    actors = [a.value for a in getattr(change, "actors", ())]
+    warnings = tuple(lookalike_warnings(actors))
+    return FeaturePlan("set", invocation, invocation.environments, name, change, warnings=warnings)
 
 
 def _percentage(text: str) -> float | None:
