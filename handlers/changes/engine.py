@@ -7,7 +7,11 @@ a recorded change found, if the flag is still as that change left it.
 
 from __future__ import annotations
 
-from flags import AuditInfo, ChangeConflict, DeleteFlag, FlagRecord, RestoreState, StoreUnavailable
+import asyncio
+import contextlib
+from collections.abc import Awaitable
+
+from flags import AuditInfo, ChangeConflict, ChangeResult, DeleteFlag, FlagRecord, RestoreState, StoreUnavailable
 from flags.exposure import simulate
 from handlers.changes.announce import Outcome, announce
 from handlers.changes.request import ChangeRequest, Target
@@ -18,7 +22,10 @@ from handlers.core.context import Context
 from handlers.core.reply import Code, Line, Mention, Reply, Section, Strong, error_reply, line
 from handlers.core.timefmt import utc
 
-__all__ = ["apply_change", "roll_back"]
+__all__ = ["STILL_TRYING_S", "WRITE_DEADLINE_S", "apply_change", "roll_back"]
+
+STILL_TRYING_S = 3.0  # a write slower than this is announced ("still trying")
+WRITE_DEADLINE_S = 15.0  # a write not confirmed by then is reported as unknown, and the rest not attempted
 
 
 async def roll_back(flag: str, environment: Environment, entry_id: str, context: Context) -> Reply:
@@ -80,10 +87,16 @@ async def apply_change(request: ChangeRequest, context: Context, rules: tuple[Sa
         rest = [t.environment for t in targets[index + 1 :]]
         version = expected if expected is not None else target.record.version
         environment = target.environment
+        write = context.stores[environment.option].apply(request.flag, request.change, audit, expected_version=version)
         try:
-            result = await context.stores[environment.option].apply(
-                request.flag, request.change, audit, expected_version=version
+            result = await _bounded_write(write, environment, context)
+        except TimeoutError:
+            reason = (
+                f": Redis did not confirm the write within {WRITE_DEADLINE_S:g} s. It may still be applied "
+                "when Redis accepts writes again: check with `feature get` before running it again."
             )
+            outcome.stop(line("No answer from ", Strong(environment.name), reason), rest)
+            break
         except StoreUnavailable as error:
             reason = f": could not reach Redis for {environment.name} ({error.reason})."
             outcome.stop(line("Failed on ", Strong(environment.name), reason), rest)
@@ -96,6 +109,24 @@ async def apply_change(request: ChangeRequest, context: Context, rules: tuple[Sa
             break
         outcome.done.append((environment, result))
     return await announce(request, context, outcome)
+
+
+async def _bounded_write(write: Awaitable[ChangeResult], environment: Environment, context: Context) -> ChangeResult:
+    """The write, within WRITE_DEADLINE_S; the person hears "still trying" after STILL_TRYING_S."""
+
+    async def still_trying() -> None:
+        await asyncio.sleep(STILL_TRYING_S)
+        if context.notify is not None:
+            await context.notify(f"Still trying to write to Redis for {environment.name}…")
+
+    notice = asyncio.create_task(still_trying())
+    try:
+        async with asyncio.timeout(WRITE_DEADLINE_S):
+            return await write
+    finally:
+        notice.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await notice
 
 
 def _without_absent(request: ChangeRequest, targets: list[Target]) -> tuple[list[Target], list[Environment]]:

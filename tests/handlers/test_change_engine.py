@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+import redis
 import yaml
 
 from flags import AuditInfo, SetBoolean
+from handlers.changes import engine
 from handlers.core.reply import Confirm
 from tests.configs import ROOT
 from tests.handlers.conftest import FLAG, MakeChatops
@@ -288,3 +292,32 @@ async def test_reading_commands_show_state_and_audit(chatops: MakeChatops) -> No
     assert "v1 set to 25% of actors" not in answer.text
     answer = await bot.run(f"/chatops run feature history {FLAG} --staging", channel="#random")
     assert " UTC in #development: `25% of actors`" in answer.text
+
+
+async def test_redis_refusing_writes_gets_a_bounded_honest_answer(
+    chatops: MakeChatops, tmp_path: Path, prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(engine, "STILL_TRYING_S", 0.3)
+    monkeypatch.setattr(engine, "WRITE_DEADLINE_S", 1.0)
+    server = RedisProcess(tmp_path).start()
+    environments = yaml.safe_load((ROOT / "deploy" / "chatops.example.yml").read_text())["environments"]
+    for environment in environments:
+        environment["prefix"] = prefix + environment["prefix"]
+        if environment["option"] == "ops":
+            environment["redis_url"] = server.url
+    try:
+        bot = await chatops(environments=environments)
+        paused = redis.Redis.from_url(server.url)
+        paused.execute_command("CLIENT", "PAUSE", "4000", "WRITE")  # as a failover or a full disk does
+        started = time.monotonic()
+        answer = await bot.run(f"{SET} {FLAG} true --dev --ops --staging", channel=D)
+        elapsed = time.monotonic() - started
+        paused.close()
+    finally:
+        server.stop()
+    assert elapsed < 3, elapsed
+    assert "(only visible to you) Still trying to write to Redis for ops…" in answer.text
+    assert "No answer from ops: Redis did not confirm the write within 1 s. It may still be applied" in answer.text
+    assert not answer.ok and [a.label for a in answer.reply.actions] == ["Roll back dev", "Roll back gstg"]
+    assert await bot.redis.hgetall(f"{bot.prefix}dev:{FLAG}") == {"boolean": "true"}  # dev, gstg, then ops
+    assert await bot.redis.hgetall(f"{bot.prefix}gstg:{FLAG}") == {"boolean": "true"}
