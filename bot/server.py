@@ -2,6 +2,8 @@
 
 HTTP routes: ``/slack/events`` (slash commands and interactivity), ``/healthz``
 (process alive), ``/readyz`` (every Redis answers), ``/metrics`` (Prometheus).
+
+Every connection is held to the limits in ``bot.http_limits`` (slow and idle peers).
 """
 
 from __future__ import annotations
@@ -18,13 +20,14 @@ import structlog
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from bot.http_limits import MAX_FIELD_SIZE, MAX_LINE_SIZE, ConnectionLimits, GuardedSite, body_deadline
 from bot.runtime import Runtime
 from bot.webhooks import gitlab_webhook
 from flags import StoreUnavailable
 from flags.embedded import SHARED_URL_VARIABLE, resolve_redis_url
 from handlers.config import Config, Secrets
 
-__all__ = ["RUNTIME", "create_web_app", "serve", "socket_mode"]
+__all__ = ["RUNTIME", "ConnectionLimits", "create_web_app", "serve", "socket_mode"]
 
 _log = structlog.get_logger("bot")
 MAX_BODY = 1024 * 1024
@@ -32,13 +35,15 @@ SHUTDOWN_GRACE_S = 10.0  # how long SIGTERM waits for acknowledged commands to f
 RUNTIME = web.AppKey("runtime", Runtime)
 
 
-async def create_web_app(runtime: Runtime, secrets: Secrets) -> web.Application:
-    """The HTTP application; call it in the running event loop."""
+async def create_web_app(runtime: Runtime, secrets: Secrets, limits: ConnectionLimits | None = None) -> web.Application:
+    """The HTTP application; call it in the running event loop. ``limits`` sets the body timeout
+    (the connection limits are the server's: :func:`serve`)."""
     from bot.slack import build_app, events_handler
 
+    limits = limits or ConnectionLimits()
     session = aiohttp.ClientSession()
     bolt = build_app(runtime, secrets, session)
-    app = web.Application(client_max_size=MAX_BODY)
+    app = web.Application(client_max_size=MAX_BODY, middlewares=[body_deadline(limits.body_timeout_s)])
     app[RUNTIME] = runtime
 
     async def healthz(request: web.Request) -> web.Response:
@@ -128,12 +133,49 @@ def serve(
     if workers > 1:
         assert worker_argv is not None, "several workers need the arguments of one"
         return _serve_workers(config, workers, worker_argv)
+    try:
+        limits = ConnectionLimits.from_environment()
+    except ValueError as error:
+        print(f"chatops: serve: {error}", file=sys.stderr)
+        return 2
     runtime = Runtime.start(config)
-    _log.info("bot.serving", host=host, port=port, pid=os.getpid())
-    web.run_app(
-        create_web_app(runtime, secrets), host=host, port=port, print=None, access_log=None, reuse_port=reuse_port
+    _log.info(
+        "bot.serving",
+        host=host,
+        port=port,
+        pid=os.getpid(),
+        header_timeout_s=limits.header_timeout_s,
+        body_timeout_s=limits.body_timeout_s,
+        keepalive_timeout_s=limits.keepalive_timeout_s,
+        max_connections=limits.max_connections,
     )
+    asyncio.run(_run_server(runtime, secrets, host, port, reuse_port, limits))
     return 0
+
+
+async def _run_server(
+    runtime: Runtime, secrets: Secrets, host: str, port: int, reuse_port: bool, limits: ConnectionLimits
+) -> None:
+    """Serve until SIGTERM or SIGINT, then shut down as ``web.run_app`` does (on_shutdown first)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):  # from the start: a SIGTERM while starting stops too
+        loop.add_signal_handler(signum, stop.set)
+    app = await create_web_app(runtime, secrets, limits)
+    runner = web.AppRunner(
+        app,
+        access_log=None,
+        keepalive_timeout=limits.keepalive_timeout_s,  # also closes a connection that never sends a byte
+        max_line_size=MAX_LINE_SIZE,
+        max_field_size=MAX_FIELD_SIZE,
+    )
+    await runner.setup()
+    try:
+        site = GuardedSite(runner, host, port, reuse_port=reuse_port, limits=limits)
+        await site.start()
+        await stop.wait()
+    finally:
+        await runner.cleanup()
 
 
 def _serve_workers(config: Config, workers: int, argv: list[str]) -> int:
