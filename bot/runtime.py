@@ -14,6 +14,7 @@ import structlog
 
 from bot.inflight import InFlight
 from bot.metrics import REDIS_ERRORS
+from bot.replays import ReplayGuard
 from flags import Definition, FlagStore, load_definitions, resolve_redis_url
 from flags.embedded import DEFAULT_DIRECTORY
 from flags.redis_url import replicas_to_wait_for
@@ -40,6 +41,7 @@ class Runtime:
     mirror: GitMirror | None = None
     services: AppServices | None = None  # set by open(): it needs the event loop
     inflight: InFlight = field(default_factory=InFlight)
+    replays: ReplayGuard | None = None  # requests already handled, in the bot's own Redis
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _session: aiohttp.ClientSession | None = None
     _app: Application | None = None
@@ -63,10 +65,11 @@ class Runtime:
             )
         definitions = load_definitions(config.definitions) if config.definitions else {}
         registry = mirror = None
+        own_url = own or resolve_redis_url(None, embedded_directory)
+        if own_url not in clients:
+            clients[own_url] = redis_client(own_url)
+        replays = ReplayGuard(clients[own_url], config.redis_prefix)
         if config.deployments is not None:
-            own_url = own or resolve_redis_url(None, embedded_directory)
-            if own_url not in clients:
-                clients[own_url] = redis_client(own_url)
             settings = config.deployments
             registry = DeploymentRegistry(
                 clients[own_url], settings.environments, history=settings.history, prefix=config.redis_prefix
@@ -90,7 +93,7 @@ class Runtime:
             definitions=len(definitions),
             config=str(config.path) if config.path else None,
         )
-        return cls(config, stores, definitions, list(clients.values()), registry, mirror)
+        return cls(config, stores, definitions, list(clients.values()), registry, mirror, replays=replays)
 
     @property
     def app(self) -> Application:

@@ -3,6 +3,8 @@
 It builds the Bolt AsyncApp (ack first, work after), the aiohttp handler for
 ``/slack/events`` and the Socket Mode runner. The slash command and every button
 action the registered commands declare are routed to the same pipeline the shell uses.
+A request already handled (the same signature again, or Slack's own retry) is answered
+200 and does nothing; user group events drop the cached membership of that group.
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
 
 from bot.metrics import ACK_SECONDS
+from bot.replays import SLACK_WINDOW_S, ReplayCheckFailed
 from bot.runtime import Runtime
 from bot.slack_api import SlackBackend, respond, web_client
 from bot.slack_requests import BadRequest, check_request
@@ -38,7 +42,8 @@ def build_app(
 ) -> AsyncApp:
     """The Bolt app; every Slack call shares ``session`` (create it in the running loop)."""
     client = web_client(secrets.bot_token, secrets.api_url, session)
-    backend = SlackBackend(client)
+    config = runtime.config
+    backend = SlackBackend(client, config.production_usergroups(), config.slack.production_group_cache_seconds)
     app = AsyncApp(
         client=client,
         signing_secret=None if socket_mode else secrets.signing_secret,
@@ -46,6 +51,44 @@ def build_app(
         process_before_response=False,
         raise_error_for_unhandled_request=False,
     )
+
+    async def once(req: AsyncBoltRequest, resp: BoltResponse, next: Callable[[], Awaitable[None]]) -> BoltResponse:
+        """Runs before every listener: a replayed signature or a Slack retry is answered 200, doing nothing."""
+        retry = _header(req, "x-slack-retry-num")
+        signature = _header(req, "x-slack-signature")  # absent in Socket Mode
+        if retry:
+            _log.info(
+                "bot.replay",
+                reason="slack retry",
+                retry_num=retry[:8],
+                retry_reason=_header(req, "x-slack-retry-reason")[:40],
+            )
+            return BoltResponse(status=200, body="")
+        if signature and runtime.replays is not None:
+            try:
+                first = await runtime.replays.first_time("slack", signature, SLACK_WINDOW_S)
+            except ReplayCheckFailed as error:  # let it through: the change path checks Redis itself
+                _log.warning("bot.replay_check_failed", error=str(error)[:200])
+                first = True
+            if not first:
+                _log.warning("bot.replay", reason="signature seen before")
+                return BoltResponse(status=200, body="")
+        await next()
+        return resp
+
+    app.middleware(once)
+
+    @app.event("subteam_members_changed")
+    async def members_changed(event: dict[str, Any]) -> None:
+        backend.forget_usergroup(str(event.get("subteam_id", "")))
+        _log.info("bot.usergroup_changed", usergroup=str(event.get("subteam_id", ""))[:40])
+
+    @app.event("subteam_updated")
+    async def group_updated(event: dict[str, Any]) -> None:
+        subteam = event.get("subteam")
+        group_id = str(subteam.get("id", "")) if isinstance(subteam, dict) else ""
+        backend.forget_usergroup(group_id, handles=True)  # the handle may have changed too
+        _log.info("bot.usergroup_changed", usergroup=group_id[:40])
 
     @app.command("/chatops")
     async def chatops(ack: AsyncAck, command: dict[str, Any]) -> None:
@@ -120,6 +163,11 @@ def events_handler(app: AsyncApp, signing_secret: str) -> Callable[[web.Request]
             return await to_aiohttp_response(bolt_response)
 
     return handle
+
+
+def _header(req: AsyncBoltRequest, name: str) -> str:
+    values = req.headers.get(name) or ()
+    return str(values[0]) if values else ""
 
 
 def _refuse(request: web.Request, status: int, reason: str) -> web.Response:

@@ -1,12 +1,16 @@
 """The Slack Web API side of the bot, with slack_sdk (not Bolt): posts, channel names, user groups.
 
 Every client retries Slack's 429 (honouring Retry-After), 5xx answers and
-dropped connections. Lookups are cached briefly.
+dropped connections; every call is bounded (SLACK_CALL_TIMEOUT, also on a shared
+session) and a timed-out call is not retried. Lookups are cached briefly; a lookup
+that fails raises ChannelUnknown or MembershipUnknown with Slack's reason.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,15 +31,19 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.metrics import SLACK_API_ERRORS
 from bot.slack_blocks import SlackMessage, to_slack
-from handlers.core.chat import PostFailed
+from handlers.core.chat import ChannelUnknown, MembershipUnknown, PostFailed
 from handlers.core.reply import CrossPost, Reply
 
-__all__ = ["SlackBackend", "respond", "retry_handlers", "web_client"]
+__all__ = ["SLACK_CALL_TIMEOUT", "SlackBackend", "respond", "retry_handlers", "web_client"]
 
 _log = structlog.get_logger("bot")
 DEFAULT_API_URL = "https://slack.com/api/"
 CHANNEL_CACHE_S = 300.0
 USERGROUP_CACHE_S = 60.0
+# aiohttp's session default (300 s total) would apply to the shared session: every attempt gets this instead.
+SLACK_CALL_TIMEOUT = aiohttp.ClientTimeout(total=10, connect=5)
+RESPOND_TIMEOUT_S = 30.0  # one response_url message, retries included
+_FAILURES = (SlackClientError, aiohttp.ClientError, TimeoutError)
 MAX_RESPONSES = 5  # Slack accepts up to five messages on one response_url
 
 
@@ -53,19 +61,47 @@ class _AnyServerErrorRetryHandler(AsyncServerErrorRetryHandler):
         return response is not None and 500 <= response.status_code <= 599
 
 
+class _ConnectionErrorRetryHandler(AsyncConnectionErrorRetryHandler):
+    """Dropped connections are retried; a timeout is not (Slack may have acted, and it bounds the wait)."""
+
+    async def _can_retry_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if isinstance(error, TimeoutError):  # aiohttp's ServerTimeoutError is a connection error too
+            return False
+        return await super()._can_retry_async(state=state, request=request, response=response, error=error)
+
+
 def retry_handlers() -> list[AsyncRetryHandler]:
     """429 (honouring Retry-After), any 5xx, and dropped connections are retried."""
     return [
         AsyncRateLimitErrorRetryHandler(max_retry_count=3),
         _AnyServerErrorRetryHandler(max_retry_count=3),
-        AsyncConnectionErrorRetryHandler(max_retry_count=2),
+        _ConnectionErrorRetryHandler(max_retry_count=2),
     ]
 
 
+class _BoundedWebClient(AsyncWebClient):
+    """slack_sdk applies ``timeout`` only to sessions it creates: on a shared session, each request gets it."""
+
+    async def _request(self, *, http_verb: str, api_url: str, req_args: dict[str, Any]) -> dict[str, Any]:
+        req_args.setdefault("timeout", SLACK_CALL_TIMEOUT)
+        answer: dict[str, Any] = await super()._request(http_verb=http_verb, api_url=api_url, req_args=req_args)
+        return answer
+
+
 def web_client(token: str | None, api_url: str | None, session: aiohttp.ClientSession) -> AsyncWebClient:
-    """A Web API client on a shared HTTP session (kept-alive connections), with retries."""
+    """A Web API client on a shared HTTP session (kept-alive connections), with retries and a bound per call."""
     base = (api_url or DEFAULT_API_URL).rstrip("/") + "/"
-    return AsyncWebClient(token=token, base_url=base, timeout=10, retry_handlers=retry_handlers(), session=session)
+    timeout = int(SLACK_CALL_TIMEOUT.total or 10)
+    return _BoundedWebClient(
+        token=token, base_url=base, timeout=timeout, retry_handlers=retry_handlers(), session=session
+    )
 
 
 def _error(error: Exception) -> str:
@@ -73,7 +109,18 @@ def _error(error: Exception) -> str:
         data = error.response.data
         code = data.get("error") if isinstance(data, dict) else None
         return str(code or f"HTTP {error.response.status_code}")
+    if isinstance(error, TimeoutError):
+        return "timeout"
     return str(error) or type(error).__name__
+
+
+def _reason(error: Exception) -> str:
+    """Why a lookup failed, for the person: "Slack answered ratelimited", "Slack did not answer"."""
+    if isinstance(error, SlackApiError):
+        return f"Slack answered {_error(error)}"
+    if isinstance(error, TimeoutError):
+        return "Slack did not answer"
+    return f"Slack could not be reached ({_error(error)})"
 
 
 def _lookup_failed(method: str, error: Exception) -> None:
@@ -83,7 +130,12 @@ def _lookup_failed(method: str, error: Exception) -> None:
 
 @dataclass
 class SlackBackend:
+    """``short_lived`` user groups (handles or IDs: those production access rules name) are re-read
+    after ``short_cache_s``; others after USERGROUP_CACHE_S. ``forget_usergroup`` drops one at once."""
+
     client: AsyncWebClient
+    short_lived: Collection[str] = frozenset()
+    short_cache_s: float = USERGROUP_CACHE_S
     _channels: dict[str, str] = field(default_factory=dict)
     _channels_at: float = 0.0
     _usergroup_ids: dict[str, str] = field(default_factory=dict)
@@ -97,9 +149,9 @@ class SlackBackend:
         if time.monotonic() - self._channels_at > CHANNEL_CACHE_S or name not in self._channels:
             try:
                 await self._load_channels()
-            except SlackClientError as error:
+            except _FAILURES as error:
                 _lookup_failed("conversations.list", error)
-                return None
+                raise ChannelUnknown(_reason(error)) from error
         return self._channels.get(name)
 
     async def _load_channels(self) -> None:
@@ -118,21 +170,29 @@ class SlackBackend:
         self._channels, self._channels_at = channels, time.monotonic()
 
     async def usergroup_members(self, usergroup: str) -> frozenset[str]:
-        group_id = await self._usergroup_id(usergroup.lstrip("@"))
+        handle = usergroup.lstrip("@")
+        group_id = await self._usergroup_id(handle)
         if group_id is None:
             return frozenset()
+        short = handle in self.short_lived or group_id in self.short_lived
         cached = self._members.get(group_id)
-        if cached and time.monotonic() - cached[0] < USERGROUP_CACHE_S:
+        if cached and time.monotonic() - cached[0] < (self.short_cache_s if short else USERGROUP_CACHE_S):
             return cached[1]
         try:
             answer = await self.client.usergroups_users_list(usergroup=group_id)
-        except SlackClientError as error:
+        except _FAILURES as error:
             _lookup_failed("usergroups.users.list", error)
-            return frozenset()
+            raise MembershipUnknown(_reason(error)) from error
         users: list[str] = answer.get("users", [])
         members = frozenset(users)
         self._members[group_id] = (time.monotonic(), members)
         return members
+
+    def forget_usergroup(self, group_id: str, *, handles: bool = False) -> None:
+        """Slack said the group changed: its members (and, with ``handles``, the handle map) are re-read."""
+        self._members.pop(group_id, None)
+        if handles:
+            self._usergroup_ids_at = 0.0
 
     async def _usergroup_id(self, handle: str) -> str | None:
         if handle.startswith("S") and handle.isupper():
@@ -140,9 +200,9 @@ class SlackBackend:
         if time.monotonic() - self._usergroup_ids_at > CHANNEL_CACHE_S or handle not in self._usergroup_ids:
             try:
                 answer = await self.client.usergroups_list()
-            except SlackClientError as error:
+            except _FAILURES as error:
                 _lookup_failed("usergroups.list", error)
-                return None
+                raise MembershipUnknown(_reason(error)) from error
             groups: list[dict[str, Any]] = answer.get("usergroups", [])
             self._usergroup_ids = {g["handle"]: g["id"] for g in groups}
             self._usergroup_ids_at = time.monotonic()
@@ -152,7 +212,7 @@ class SlackBackend:
         for message in to_slack(post):
             try:
                 await self.client.chat_postMessage(channel=post.channel, text=message.text, blocks=message.blocks)
-            except SlackClientError as error:
+            except _FAILURES as error:
                 SLACK_API_ERRORS.labels("chat.postMessage", _error(error)).inc()
                 raise PostFailed(_error(error)) from error
 
@@ -168,12 +228,13 @@ async def respond(response_url: str, reply: Reply, session: aiohttp.ClientSessio
             SlackMessage(text=f"{dropped} more message(s) not shown: narrow the command (e.g. --match)", blocks=[]),
         ]
     for message in messages:
-        response = await webhook.send(
-            text=message.text,
-            blocks=message.blocks or None,
-            response_type="in_channel" if reply.public else "ephemeral",
-            replace_original=False,  # a button's answer is a new message: the change it undid stays visible
-        )
+        async with asyncio.timeout(RESPOND_TIMEOUT_S):  # the webhook client takes no per-request timeout
+            response = await webhook.send(
+                text=message.text,
+                blocks=message.blocks or None,
+                response_type="in_channel" if reply.public else "ephemeral",
+                replace_original=False,  # a button's answer is a new message: the change it undid stays visible
+            )
         if response.status_code >= 400:
             _log.warning("bot.respond_failed", status=response.status_code, body=response.body[:200])
             SLACK_API_ERRORS.labels("response_url", f"HTTP {response.status_code}").inc()

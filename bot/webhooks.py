@@ -4,6 +4,8 @@ Answers: 200 recorded; 202 accepted but ignored (another event kind, or an
 environment the bot does not track — GitLab disables hooks that keep failing,
 so these are not errors); 400 malformed; 401 wrong or missing X-Gitlab-Token;
 404 webhooks not configured; 413 body too large; 503 the bot's Redis is down.
+A delivery repeated with the same Idempotency-Key (or X-Gitlab-Event-UUID) is
+answered 200 "already recorded" and records nothing; when that cannot be checked, 503.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import structlog
 from aiohttp import web
 
 from bot.metrics import WEBHOOK_EVENTS
+from bot.replays import GITLAB_WINDOW_S, ReplayCheckFailed
 from bot.runtime import Runtime
 from handlers.config import Secrets
 from handlers.deployments.gitlab import NotADeploymentEvent, parse_deployment_event
@@ -67,6 +70,16 @@ def gitlab_webhook(runtime: Runtime, secrets: Secrets) -> Callable[[web.Request]
             payload = json.loads(body)
         except (ValueError, RecursionError):
             return _answer(400, "the body is not JSON")
+        delivery = request.headers.get("Idempotency-Key") or request.headers.get("X-Gitlab-Event-UUID") or ""
+        guard = runtime.replays if delivery else None
+        if guard is not None:
+            try:
+                first = await guard.first_time("gitlab", delivery, GITLAB_WINDOW_S)
+            except ReplayCheckFailed as error:  # fail closed: GitLab retries a 503
+                return _answer(503, f"could not check for a repeated delivery: {error}")
+            if not first:
+                _log.info("bot.replay", reason="webhook delivery seen before", delivery=delivery[:64])
+                return _answer(200, "already recorded")
         try:
             deployment = parse_deployment_event(payload)
             became = await registry.record(deployment)
@@ -75,10 +88,14 @@ def gitlab_webhook(runtime: Runtime, secrets: Secrets) -> Callable[[web.Request]
         except UnknownEnvironment as error:
             _log.info("bot.webhook_ignored", reason=str(error))
             return _answer(202, f"ignored: {error}")
-        except InvalidDeployment as error:
-            return _answer(400, str(error))
-        except RegistryUnavailable as error:
-            return _answer(503, str(error))
+        except (InvalidDeployment, RegistryUnavailable) as error:  # after UnknownEnvironment, a kind of it
+            if guard is not None:  # not recorded: a redelivery must go through
+                await guard.forget("gitlab", delivery)
+            return _answer(400 if isinstance(error, InvalidDeployment) else 503, str(error))
+        except Exception:  # a bug: not recorded either
+            if guard is not None:
+                await guard.forget("gitlab", delivery)
+            raise
         _log.info(
             "bot.deployment_recorded",
             environment=deployment.environment,

@@ -95,6 +95,9 @@ class SlackChannels(_Model):
     production_channel: Channel = "#production"
     log_channel: Channel | None = None
     security_channel: Channel | None = None
+    # Members of user groups that production access rules name are re-read from Slack after this
+    # (other groups: 60 s); Slack's subteam events drop the cache at once.
+    production_group_cache_seconds: Annotated[float, in_range("seconds, 1-3600", lambda s: 1 <= s <= 3600)] = 15.0
 
 
 class AccessRule(_Model):
@@ -233,6 +236,11 @@ class Config(_Model):
 
     def environment(self, option: str) -> Environment | None:
         return next((e for e in self.environments if e.option == option), None)
+
+    def production_usergroups(self) -> frozenset[str]:
+        """User groups named by an access rule that covers a production environment."""
+        production = [e for e in self.environments if e.production]
+        return frozenset(g for r in self.access or () if any(map(r.matches, production)) for g in r.usergroups)
 
     def channels_for(self, environment: Environment) -> tuple[str, ...]:
         """Where commands changing this environment may run; empty means anywhere."""

@@ -6,19 +6,37 @@ from typing import Protocol
 
 from handlers.core.reply import CrossPost
 
-__all__ = ["ChatBackend", "PostFailed"]
+__all__ = ["ChannelUnknown", "ChatBackend", "MembershipUnknown", "PostFailed"]
 
 
 class PostFailed(Exception):
     """A message could not be delivered; the text says why (e.g. ``channel_not_found``)."""
 
 
+class ChannelUnknown(Exception):
+    """A channel name could not be resolved (not "no such channel"); ``reason`` says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class MembershipUnknown(Exception):
+    """A user group's members could not be read (not "not a member"); ``reason`` says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 class ChatBackend(Protocol):
     async def channel_id(self, channel: str) -> str | None:
-        """The ID of a channel given as ``#name`` or ID, or None when it cannot be found."""
+        """The ID of a channel given as ``#name`` or ID, or None when there is no such channel;
+        raise ChannelUnknown when the chat service could not be asked."""
 
     async def usergroup_members(self, usergroup: str) -> frozenset[str]:
-        """User IDs (and, for the shell, names) of a user group given by handle or ID."""
+        """User IDs (and, for the shell, names) of a user group given by handle or ID; raise
+        MembershipUnknown when the chat service could not be asked."""
 
     async def post(self, post: CrossPost) -> None:
         """Deliver a cross-post; raise PostFailed when it cannot be delivered."""

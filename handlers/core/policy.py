@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from handlers.config import AccessRule, Config, Environment
-from handlers.core.chat import ChatBackend
+from handlers.core.chat import ChannelUnknown, ChatBackend, MembershipUnknown
 from handlers.core.context import Caller, Plan
 
-__all__ = ["Refusal", "access_rule", "authorize", "channel_allows", "may_change"]
+__all__ = ["Refusal", "access_rule", "authorize", "channel_allows", "channel_check", "may_change"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,15 +23,41 @@ class Refusal:
     kind: str  # "channel" or "access"
 
 
-async def _channel_ids(allowed: tuple[str, ...], chat: ChatBackend) -> dict[str, str | None]:
-    """Each allowed channel's ID: a `#name` is resolved (names can be renamed or reused)."""
-    return {c: (await chat.channel_id(c)) if c.startswith("#") else c for c in allowed}
+async def _channel_ids(allowed: tuple[str, ...], chat: ChatBackend) -> dict[str, str | ChannelUnknown | None]:
+    """Each allowed channel's ID: a `#name` is resolved (names can be renamed or reused); a name
+    that could not be resolved maps to why (ChannelUnknown), one that does not exist to None."""
+    ids: dict[str, str | ChannelUnknown | None] = {}
+    for channel in allowed:
+        try:
+            ids[channel] = (await chat.channel_id(channel)) if channel.startswith("#") else channel
+        except ChannelUnknown as error:
+            ids[channel] = error
+    return ids
+
+
+async def channel_check(caller: Caller, environment: Environment, config: Config, chat: ChatBackend) -> bool:
+    """Whether commands changing ``environment`` may run in the caller's channel (by channel ID only).
+    Raises ChannelUnknown (its reason naming the channel) when the answer depends on a name that
+    could not be resolved: "could not resolve #production" is not "this is another channel"."""
+    allowed = config.channels_for(environment)
+    if not allowed:
+        return True
+    ids = await _channel_ids(allowed, chat)
+    if caller.channel_id in ids.values():
+        return True
+    unknown = next(((c, i) for c, i in ids.items() if isinstance(i, ChannelUnknown)), None)
+    if unknown is not None:
+        raise ChannelUnknown(f"could not resolve {unknown[0]}: {unknown[1].reason}")
+    return False
 
 
 async def channel_allows(caller: Caller, environment: Environment, config: Config, chat: ChatBackend) -> bool:
-    """Whether commands changing ``environment`` may run in the caller's channel (by channel ID only)."""
-    allowed = config.channels_for(environment)
-    return not allowed or caller.channel_id in (await _channel_ids(allowed, chat)).values()
+    """Whether commands changing ``environment`` may run in the caller's channel; False also when
+    that cannot be decided (``channel_check`` says why)."""
+    try:
+        return await channel_check(caller, environment, config, chat)
+    except ChannelUnknown:
+        return False
 
 
 def access_rule(environment: Environment, config: Config) -> AccessRule | None:
@@ -48,9 +74,15 @@ async def may_change(caller: Caller, environment: Environment, config: Config, c
     # By user ID only: Slack's user_name is deprecated and can change.
     if rule.anyone or caller.user_id in rule.users:
         return None
+    unknown: str | None = None
     for group in rule.usergroups:
-        if caller.user_id in await chat.usergroup_members(group):
-            return None
+        try:
+            if caller.user_id in await chat.usergroup_members(group):
+                return None
+        except MembershipUnknown as error:  # another group may still let the caller in
+            unknown = unknown or f"could not check membership of @{group}: {error.reason}"
+    if unknown is not None:
+        return unknown
     needed = [f"@{g}" for g in rule.usergroups] + list(rule.users)
     return f"changing {environment.name} needs " + (" or ".join(needed) if needed else "an access rule")
 
@@ -61,7 +93,7 @@ async def _wrong_channel(caller: Caller, environment: Environment, config: Confi
     where = " or ".join(allowed)
     here = caller.channel_label
     if here in allowed:  # same name, another channel (e.g. a private channel reusing the name)
-        named = " or ".join(f"{c} (channel ID {ids[c] or 'not found in Slack'})" for c in allowed)
+        named = " or ".join(f"{c} (channel ID {_shown(ids[c])})" for c in allowed)
         here = f"{here} by name but channel ID {caller.channel_id}, a different channel"
         where_long = named
     else:
@@ -76,12 +108,29 @@ async def _wrong_channel(caller: Caller, environment: Environment, config: Confi
     )
 
 
+def _shown(channel_id: str | ChannelUnknown | None) -> str:
+    if isinstance(channel_id, ChannelUnknown):
+        return f"unknown: {channel_id.reason}"
+    return channel_id or "not found in Slack"
+
+
 async def authorize(plan: Plan, caller: Caller, config: Config, chat: ChatBackend) -> Refusal | None:
     """Refuse the whole command if any target environment may not be changed here, by this person."""
     if not plan.writes:
         return None  # reading flags is harmless and on-call engineers need it everywhere
     for environment in plan.targets:
-        if not await channel_allows(caller, environment, config, chat):
+        try:
+            allowed = await channel_check(caller, environment, config, chat)
+        except ChannelUnknown as error:
+            return Refusal(
+                message=(
+                    f"This action is not allowed: {error.reason}, so it is not known whether commands changing "
+                    f"{environment.name} may run here. Nothing was changed in any environment. Try again in a minute."
+                ),
+                reason=f"{environment.name}: {error.reason}",
+                kind="channel",
+            )
+        if not allowed:
             return await _wrong_channel(caller, environment, config, chat)
     for environment in plan.targets:
         why = await may_change(caller, environment, config, chat)
@@ -89,7 +138,11 @@ async def authorize(plan: Plan, caller: Caller, config: Config, chat: ChatBacken
             return Refusal(
                 message=(
                     f"This action is not allowed: {why}. Nothing was changed in any environment. "
-                    "Ask someone who may, or ask to be added to the group."
+                    + (
+                        "Try again in a minute."
+                        if why.startswith("could not check")
+                        else "Ask someone who may, or ask to be added to the group."
+                    )
                 ),
                 reason=why,
                 kind="access",

@@ -193,3 +193,23 @@ def message_text(message: dict[str, Any]) -> str:
         elif block.get("type") == "context":
             texts += [e.get("text", "") for e in block.get("elements", [])]
     return "\n".join(texts) if texts else str(message.get("text", ""))
+
+
+@dataclass
+class HangingSlackStub(SlackStub):
+    """A Slack stub that never answers the Web API methods in ``hanging`` (until it stops)."""
+
+    hanging: set[str] = field(default_factory=set)
+    _release: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        if method in self.hanging:
+            self._record(Call(method, await self._params(request), dict(request.headers)))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._release.wait(), 60)
+        return await super()._api(request)
+
+    async def stop(self) -> None:
+        self._release.set()
+        await super().stop()
