@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
@@ -17,7 +18,9 @@ from handlers.deployments.registry import DeploymentRegistry
 if TYPE_CHECKING:
     from handlers.core.registry import CommandRegistry
 
-__all__ = ["Caller", "Context", "Notify", "Plan", "Services"]
+__all__ = ["MAX_CONCURRENT_COMMANDS", "Application", "Caller", "Context", "Notify", "Plan", "Services"]
+
+MAX_CONCURRENT_COMMANDS = 64
 
 Notify = Callable[[str], Awaitable[None]]
 
@@ -71,6 +74,8 @@ class Application:
     mirror: GitMirror | None = None
     services: Services | None = None
     deliveries: Deliveries = field(default_factory=Deliveries)  # cross-posts still in flight
+    #: Commands this process runs at once; more wait for a slot (a burst queues rather than fails).
+    slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(MAX_CONCURRENT_COMMANDS))
 
 
 @dataclass(frozen=True, slots=True)

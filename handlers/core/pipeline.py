@@ -67,7 +67,8 @@ async def _guarded(text: str, context: Context, trace: _Trace, work: Callable[[]
         request_id=uuid.uuid4().hex[:12], user=caller.user_id, channel=caller.channel_id, command=text[:200]
     ):
         try:
-            reply = await work()
+            async with context.app.slots:
+                reply = await work()
         except Exception:
             error_id = uuid.uuid4().hex[:8]
             _log.exception("bot.command_crashed", error_id=error_id)

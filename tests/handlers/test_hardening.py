@@ -4,7 +4,9 @@ deleting what is not there, and Markdown that must stay literal in the change-lo
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -169,3 +171,32 @@ async def test_look_alike_actor_names_are_applied_with_a_warning(chatops: MakeCh
     assert await bot.redis.hgetall(f"{bot.prefix}gstg:{FLAG}") == {f"actors/User:{user}": "1"}
     plain = await bot.run(f"/chatops run feature set {FLAG} true --staging --user=alice", channel=D)
     assert plain.ok and ":warning:" not in plain.text
+
+
+async def test_a_burst_runs_a_bounded_number_of_commands_at_once(
+    chatops: MakeChatops, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bot = await chatops()
+    app = dataclasses.replace(bot.runtime.app, slots=asyncio.Semaphore(8))
+    running, most = 0, 0
+    feature = app.commands.command("feature")
+    assert feature is not None
+    real_handle = feature.handle
+
+    async def counted(plan: Any, context: Any) -> Any:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        try:
+            await asyncio.sleep(0.01)
+            return await real_handle(plan, context)
+        finally:
+            running -= 1
+
+    caller = Caller("alice", "alice", "C0DEV", "development")
+    backend = ShellBackend("alice", frozenset())
+    monkeypatch.setattr(feature, "handle", counted)  # the real handler, counted
+    replies = await asyncio.gather(
+        *(pipeline.run(f"run feature get {FLAG} --staging", caller, app, backend) for _ in range(200))
+    )
+    assert all(r.ok for r in replies) and most == 8
