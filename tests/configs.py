@@ -18,6 +18,7 @@ def write_config(directory: Path, redis_url: str | None, prefix: str, **override
     """The shipped example config, pointed at the test Redis with this test's prefix."""
     data = yaml.safe_load((ROOT / "deploy" / "chatops.example.yml").read_text())
     data["redis_url"] = redis_url
+    data["redis_prefix"] = prefix  # the bot's own keys (deployments, replay markers) are the test's too
     for environment in data["environments"]:
         environment["prefix"] = prefix + environment["prefix"]
     data["definitions"] = [str(ROOT / "deploy" / "feature_flags")]

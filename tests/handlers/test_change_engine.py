@@ -297,8 +297,8 @@ async def test_reading_commands_show_state_and_audit(chatops: MakeChatops) -> No
 async def test_redis_refusing_writes_gets_a_bounded_honest_answer(
     chatops: MakeChatops, tmp_path: Path, prefix: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(engine, "STILL_TRYING_S", 0.3)
-    monkeypatch.setattr(engine, "WRITE_DEADLINE_S", 1.0)
+    monkeypatch.setattr(engine, "STILL_TRYING_S", 0.2)
+    monkeypatch.setattr(engine, "WRITE_DEADLINE_S", 0.6)
     server = RedisProcess(tmp_path).start()
     environments = yaml.safe_load((ROOT / "deploy" / "chatops.example.yml").read_text())["environments"]
     for environment in environments:
@@ -317,7 +317,7 @@ async def test_redis_refusing_writes_gets_a_bounded_honest_answer(
         server.stop()
     assert elapsed < 3, elapsed
     assert "(only visible to you) Still trying to write to Redis for ops…" in answer.text
-    assert "No answer from ops: Redis did not confirm the write within 1 s. It may still be applied" in answer.text
+    assert "No answer from ops: Redis did not confirm the write within 0.6 s. It may still be applied" in answer.text
     assert not answer.ok and [a.label for a in answer.reply.actions] == ["Roll back dev", "Roll back gstg"]
     assert await bot.redis.hgetall(f"{bot.prefix}dev:{FLAG}") == {"boolean": "true"}  # dev, gstg, then ops
     assert await bot.redis.hgetall(f"{bot.prefix}gstg:{FLAG}") == {"boolean": "true"}
