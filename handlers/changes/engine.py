@@ -104,6 +104,13 @@ async def apply_change(request: ChangeRequest, context: Context, rules: tuple[Sa
         except ChangeConflict as conflict:
             if request.rollback_of:
                 return await _changed_since(request, context, target, version, conflict.actual)
+            if await _already_so(target, request.flag, context):
+                outcome.warnings += (
+                    line(
+                        f"{environment.name}: already so — someone made the same change meanwhile; not written again."
+                    ),
+                )
+                continue
             reason = ": the flag changed there while the checks ran."
             outcome.stop(line("Stopped at ", Strong(environment.name), reason), rest)
             break
@@ -127,6 +134,16 @@ async def _bounded_write(write: Awaitable[ChangeResult], environment: Environmen
         notice.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await notice
+
+
+async def _already_so(target: Target, flag: str, context: Context) -> bool:
+    """Whether the flag, changed meanwhile, is now exactly as this change would leave it (two people
+    making the same change at once): then there is nothing left to do there, and no reason to stop."""
+    try:
+        now = await context.stores[target.environment.option].get(flag)
+    except StoreUnavailable:
+        return False
+    return now.state == target.after and now.exists == target.after_exists
 
 
 def _without_absent(request: ChangeRequest, targets: list[Target]) -> tuple[list[Target], list[Environment]]:

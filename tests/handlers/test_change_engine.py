@@ -11,8 +11,12 @@ import pytest
 import redis
 import yaml
 
+from bot.shell import ShellBackend
+from bot.text_render import to_text
 from flags import AuditInfo, SetBoolean
-from handlers.changes import engine
+from handlers.changes import ChangeRequest, engine
+from handlers.changes.rules import Verdict
+from handlers.core.context import Caller, Context
 from handlers.core.reply import Confirm
 from tests.configs import ROOT
 from tests.handlers.conftest import FLAG, MakeChatops
@@ -321,3 +325,40 @@ async def test_redis_refusing_writes_gets_a_bounded_honest_answer(
     assert not answer.ok and [a.label for a in answer.reply.actions] == ["Roll back dev", "Roll back gstg"]
     assert await bot.redis.hgetall(f"{bot.prefix}dev:{FLAG}") == {"boolean": "true"}  # dev, gstg, then ops
     assert await bot.redis.hgetall(f"{bot.prefix}gstg:{FLAG}") == {"boolean": "true"}
+
+
+class _MeanwhileRule:
+    """A rule that, while the checks run, has someone else change the flag on staging."""
+
+    name = "meanwhile"
+
+    def __init__(self, change: SetBoolean) -> None:
+        self.change = change
+
+    def applies(self, request: ChangeRequest, targets: Any, context: Context) -> bool:
+        return True
+
+    async def check(self, request: ChangeRequest, targets: Any, context: Context) -> Verdict:
+        await context.stores["staging"].apply(request.flag, self.change, AuditInfo(who="bob"))
+        return Verdict()
+
+
+@pytest.mark.parametrize(("meanwhile", "same"), [(True, True), (False, False)], ids=["same change", "other change"])
+async def test_a_change_made_meanwhile_stops_the_write_unless_it_is_the_same(
+    chatops: MakeChatops, meanwhile: bool, same: bool
+) -> None:
+    bot = await chatops()
+    app = bot.runtime.app
+    staging = app.config.environment("staging")
+    assert staging is not None
+    caller = Caller("alice", "alice", "C0DEV", "development")
+    request = ChangeRequest(FLAG, (staging,), SetBoolean(True), caller, f"{SET} {FLAG} true --staging")
+    context = Context(app, caller, ShellBackend("alice", frozenset()))
+    reply = await engine.apply_change(request, context, rules=(_MeanwhileRule(SetBoolean(meanwhile)),))
+    text = to_text(reply)
+    history = await app.stores["staging"].history(FLAG)
+    assert [e.who for e in history] == ["bob"]  # alice's write was never made on top of bob's
+    if same:
+        assert reply.ok and "gstg: already so — someone made the same change meanwhile; not written again." in text
+    else:
+        assert not reply.ok and "Stopped at gstg: the flag changed there while the checks ran." in text
