@@ -15,13 +15,13 @@ import subprocess
 import sys
 import time
 
-import aiohttp
 import structlog
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bot.http_limits import MAX_FIELD_SIZE, MAX_LINE_SIZE, ConnectionLimits, GuardedSite, body_deadline
 from bot.runtime import Runtime
+from bot.slack_api import slack_session
 from bot.webhooks import gitlab_webhook
 from flags import StoreUnavailable
 from flags.embedded import SHARED_URL_VARIABLE, resolve_redis_url
@@ -41,7 +41,7 @@ async def create_web_app(runtime: Runtime, secrets: Secrets, limits: ConnectionL
     from bot.slack import build_app, events_handler
 
     limits = limits or ConnectionLimits()
-    session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10, connect=5))
+    session = slack_session()
     bolt = build_app(runtime, secrets, session)
     app = web.Application(client_max_size=MAX_BODY, middlewares=[body_deadline(limits.body_timeout_s)])
     app[RUNTIME] = runtime
@@ -213,7 +213,7 @@ def socket_mode(config: Config, secrets: Secrets) -> int:
     async def main() -> None:
         runtime = Runtime.start(config)
         await runtime.open(secrets)
-        session = aiohttp.ClientSession()  # Web API calls carry their own bound (bot/slack_api.py)
+        session = slack_session()
         app = build_app(runtime, secrets, session, socket_mode=True)
         assert secrets.app_token is not None
         handler = await connect_socket_mode(app, secrets.app_token)

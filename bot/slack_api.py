@@ -40,7 +40,7 @@ _log = structlog.get_logger("bot")
 DEFAULT_API_URL = "https://slack.com/api/"
 CHANNEL_CACHE_S = 300.0
 USERGROUP_CACHE_S = 60.0
-# aiohttp's session default (300 s total) would apply to the shared session: every attempt gets this instead.
+# Every attempt of a Slack call (aiohttp's session default would be 300 s total).
 SLACK_CALL_TIMEOUT = aiohttp.ClientTimeout(total=10, connect=5)
 RESPOND_TIMEOUT_S = 30.0  # one response_url message, retries included
 _FAILURES = (SlackClientError, aiohttp.ClientError, TimeoutError)
@@ -86,22 +86,17 @@ def retry_handlers() -> list[AsyncRetryHandler]:
     ]
 
 
-class _BoundedWebClient(AsyncWebClient):
-    """slack_sdk applies ``timeout`` only to sessions it creates: on a shared session, each request gets it."""
-
-    async def _request(self, *, http_verb: str, api_url: str, req_args: dict[str, Any]) -> dict[str, Any]:
-        req_args.setdefault("timeout", SLACK_CALL_TIMEOUT)
-        answer: dict[str, Any] = await super()._request(http_verb=http_verb, api_url=api_url, req_args=req_args)
-        return answer
+def slack_session() -> aiohttp.ClientSession:
+    """The HTTP session every Web API call and response_url answer shares (kept-alive connections).
+    slack_sdk applies its own ``timeout`` only to sessions it creates, so the bound is the session's."""
+    return aiohttp.ClientSession(timeout=SLACK_CALL_TIMEOUT)
 
 
 def web_client(token: str | None, api_url: str | None, session: aiohttp.ClientSession) -> AsyncWebClient:
-    """A Web API client on a shared HTTP session (kept-alive connections), with retries and a bound per call."""
+    """A Web API client on the shared ``slack_session()``, with retries; each call is bounded by the session."""
     base = (api_url or DEFAULT_API_URL).rstrip("/") + "/"
     timeout = int(SLACK_CALL_TIMEOUT.total or 10)
-    return _BoundedWebClient(
-        token=token, base_url=base, timeout=timeout, retry_handlers=retry_handlers(), session=session
-    )
+    return AsyncWebClient(token=token, base_url=base, timeout=timeout, retry_handlers=retry_handlers(), session=session)
 
 
 def _error(error: Exception) -> str:
