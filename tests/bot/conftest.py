@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
+import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -22,7 +24,7 @@ from bot.runtime import Runtime
 from bot.server import create_web_app
 from handlers.config import Secrets, load_config
 from tests.bot.slack_stub import SlackStub, message_text
-from tests.configs import FLAG, ROOT, write_config
+from tests.configs import FLAG, ROOT, serve_command, write_config
 
 __all__ = [
     "CHANNELS",
@@ -47,6 +49,29 @@ CHANNELS = {
     "development": "C0DEV",
 }
 SRE = ("S0SRE", ["U0SRE", "U0ONCALL"])
+
+
+def serve_process(
+    config: Path, port: int, slack_url: str, *args: str, token: str, **environment: str
+) -> subprocess.Popen[str]:
+    """``chatops serve`` as a child process against the Slack stub at ``slack_url`` (its stdout
+    and stderr piped as text); ``environment`` adds variables, e.g. CHATOPS_MAX_CONNECTIONS="70"."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "SLACK_BOT_TOKEN": token,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": f"{slack_url}/api/",
+        **environment,
+    }
+    return subprocess.Popen(
+        serve_command(config, port, *args),
+        cwd=config.parent,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def signed_headers(body: str, timestamp: int | None = None, secret: str = SIGNING_SECRET) -> dict[str, str]:

@@ -4,10 +4,8 @@ and a SIGTERM that lets acknowledged commands finish."""
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import signal
-import subprocess
 from pathlib import Path
 
 import aiohttp
@@ -16,10 +14,17 @@ import structlog
 import yaml
 
 from bot.logs import add_secrets, configure_logging
-from tests.bot.conftest import FLAG, ROOT, SIGNING_SECRET, BotUnderTest, start_bot, wait_healthy, write_config
+from tests.bot.conftest import (
+    FLAG,
+    SIGNING_SECRET,
+    BotUnderTest,
+    serve_process,
+    start_bot,
+    wait_healthy,
+    write_config,
+)
 from tests.bot.deployments.conftest import WEBHOOK_TOKEN, DeployBot, deployment_event
 from tests.bot.slack_stub import SlackStub, message_text
-from tests.configs import serve_command
 from tests.http_stubs import ChecksAndGitLab
 from tests.redis_process import free_port
 
@@ -145,21 +150,7 @@ async def test_sigterm_finishes_acknowledged_commands_then_exits_0(
         tmp_path, redis_url, prefix, safety={"production_check": {"timeout": 5, "http": [f"{checks.url}/check"]}}
     )
     port = free_port()
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "SLACK_BOT_TOKEN": "xoxb-shutdown-test",
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_API_URL": f"{slack.url}/api/",
-    }
-    process = subprocess.Popen(
-        serve_command(config, port),
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = serve_process(config, port, slack.url, token="xoxb-shutdown-test")
     url = f"http://127.0.0.1:{port}"
     try:
         async with aiohttp.ClientSession() as session:

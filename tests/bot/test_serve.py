@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 from pathlib import Path
 
 import aiohttp
 import pytest
 
-from tests.bot.conftest import FLAG, ROOT, SIGNING_SECRET, BotUnderTest, wait_healthy, write_config
+from tests.bot.conftest import FLAG, SIGNING_SECRET, BotUnderTest, serve_process, wait_healthy, write_config
 from tests.bot.slack_stub import SlackStub, message_text
-from tests.configs import serve_command
 from tests.redis_process import free_port
 
 
@@ -21,21 +18,7 @@ async def test_chatops_serve_process(
 ) -> None:
     config = write_config(tmp_path, redis_url, prefix)
     port = free_port()
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "SLACK_BOT_TOKEN": "xoxb-serve",
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_API_URL": f"{slack.url}/api/",
-    }
-    process = subprocess.Popen(
-        serve_command(config, port, *workers),
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = serve_process(config, port, slack.url, *workers, token="xoxb-serve")
     url = f"http://127.0.0.1:{port}"
     try:
         async with aiohttp.ClientSession() as session:

@@ -5,17 +5,14 @@ closed, connections beyond the cap are refused, and signed commands are answered
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
 import time
 from pathlib import Path
 
 import aiohttp
 import psutil  # type: ignore[import-untyped]
 
-from tests.bot.conftest import FLAG, ROOT, SIGNING_SECRET, BotUnderTest, wait_healthy, write_config
+from tests.bot.conftest import FLAG, BotUnderTest, serve_process, wait_healthy, write_config
 from tests.bot.slack_stub import SlackStub, message_text
-from tests.configs import serve_command
 from tests.redis_process import free_port
 
 HEADER_TIMEOUT_S = 1.0
@@ -45,24 +42,15 @@ async def test_slow_and_idle_peers_are_closed_while_commands_are_answered(
 ) -> None:
     config = write_config(tmp_path, redis_url, prefix)
     port = free_port()
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "SLACK_BOT_TOKEN": "xoxb-slow-peers",
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_API_URL": f"{slack.url}/api/",
-        "CHATOPS_HEADER_TIMEOUT_S": str(HEADER_TIMEOUT_S),
-        "CHATOPS_BODY_TIMEOUT_S": str(BODY_TIMEOUT_S),
-        "CHATOPS_KEEPALIVE_TIMEOUT_S": str(KEEPALIVE_TIMEOUT_S),
-        "CHATOPS_MAX_CONNECTIONS": str(MAX_CONNECTIONS),
-    }
-    process = subprocess.Popen(
-        serve_command(config, port),
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    process = serve_process(
+        config,
+        port,
+        slack.url,
+        token="xoxb-slow-peers",
+        CHATOPS_HEADER_TIMEOUT_S=str(HEADER_TIMEOUT_S),
+        CHATOPS_BODY_TIMEOUT_S=str(BODY_TIMEOUT_S),
+        CHATOPS_KEEPALIVE_TIMEOUT_S=str(KEEPALIVE_TIMEOUT_S),
+        CHATOPS_MAX_CONNECTIONS=str(MAX_CONNECTIONS),
     )
     url = f"http://127.0.0.1:{port}"
     streams: list[asyncio.StreamWriter] = []
