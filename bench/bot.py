@@ -27,7 +27,6 @@ from typing import Any
 
 import aiohttp
 import psutil
-import redis
 from aiohttp import web
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,6 +42,7 @@ from tests.bot.conftest import (  # noqa: E402
 )
 from tests.bot.slack_stub import SlackStub  # noqa: E402
 from tests.configs import serve_command  # noqa: E402
+from tests.helpers import delete_prefixed  # noqa: E402
 from tests.redis_process import free_port  # noqa: E402
 
 CONCURRENCY = 16  # --connections
@@ -189,10 +189,7 @@ async def main(seconds: float, workers: int, scaling: bool) -> None:
             process_.wait(timeout=20)
         await stub.stop()
         if redis_url:
-            client = redis.Redis.from_url(redis_url)
-            keys = list(client.scan_iter(match=f"{prefix}*"))
-            if keys:
-                client.delete(*keys)
+            delete_prefixed(redis_url, prefix)
 
     acks = get["acks"] + set_["acks"]
     ends = get["ends"] + set_["ends"]

@@ -31,7 +31,6 @@ from typing import Any
 
 import aiohttp
 import psutil  # type: ignore[import-untyped]
-import redis
 from aiohttp import web
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,6 +40,7 @@ from bench.bot import TimedStub, pct, start  # noqa: E402
 from tests.bot.conftest import FLAG, SIGNING_SECRET, BotUnderTest, signed_headers, wait_healthy, write_config  # noqa: E402
 from tests.bot.slack_stub import message_text  # noqa: E402
 from tests.configs import serve_command  # noqa: E402
+from tests.helpers import delete_prefixed  # noqa: E402
 from tests.redis_process import free_port  # noqa: E402
 
 BURST = 400
@@ -261,10 +261,7 @@ async def main(seconds: float) -> None:
         bot.wait(timeout=30)
         await stub.stop()
         if redis_url:
-            client = redis.Redis.from_url(redis_url)
-            keys = list(client.scan_iter(match=f"{prefix}*"))
-            if keys:
-                client.delete(*keys)
+            delete_prefixed(redis_url, prefix)
     targets = {
         "burst_400_errors": results["burst_400_errors"] == 0,
         "burst_400_last_answer_s": results["burst_400_last_answer_s"] <= 3,

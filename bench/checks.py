@@ -18,7 +18,6 @@ import time
 import uuid
 from pathlib import Path
 
-import redis
 import yaml
 from aiohttp import web
 
@@ -32,6 +31,7 @@ from handlers.config import load_config  # noqa: E402
 from handlers.core import pipeline  # noqa: E402
 from handlers.core.context import Caller  # noqa: E402
 from tests.alertmanager_process import Alertmanager  # noqa: E402
+from tests.helpers import delete_prefixed  # noqa: E402
 
 FLAG = "enforce_explicit_connection_for_partitioned_shared_models"
 
@@ -108,10 +108,7 @@ async def main(rounds: int) -> None:
         await runner.cleanup()
         alertmanager.stop()
         if redis_url:
-            client = redis.Redis.from_url(redis_url)
-            keys = list(client.scan_iter(match=f"{prefix}*"))
-            if keys:
-                client.delete(*keys)
+            delete_prefixed(redis_url, prefix)
     print(f"production set (staging + production), {rounds} rounds each, cross-posts off")
     print(f"  no production check:     p50 {statistics.median(without):6.1f} ms  p99 {pct(without, 99):6.1f} ms")
     print(

@@ -22,7 +22,6 @@ import uuid
 from pathlib import Path
 
 import aiohttp
-import redis
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,6 +37,7 @@ from tests.bot.conftest import ROOT as _ROOT  # noqa: E402,F401
 from tests.bot.conftest import wait_healthy  # noqa: E402
 from tests.bot.deployments.conftest import deployment_event  # noqa: E402
 from tests.configs import serve_command  # noqa: E402
+from tests.helpers import delete_prefixed  # noqa: E402
 from tests.redis_process import free_port  # noqa: E402
 
 PROJECT = "gitlab-org/gitlab"
@@ -245,11 +245,8 @@ async def main(commits: int, rounds: int, events: int) -> None:
         server.terminate()
         server.wait(timeout=20)
         await runtime.close()
-        client = redis.Redis.from_url(redis_url) if redis_url else None
-        if client is not None:
-            keys = list(client.scan_iter(match=f"{prefix}*"))
-            if keys:
-                client.delete(*keys)
+        if redis_url:
+            delete_prefixed(redis_url, prefix)
     print(f"webhook events: {rate:.0f} /s over {events} events, 16 connections")
     print(
         json.dumps(

@@ -19,6 +19,7 @@ import redis
 from flags.embedded import EmbeddedRedis
 from flags.store import FlagStore
 from tests.alertmanager_process import Alertmanager
+from tests.helpers import delete_prefixed
 from tests.http_stubs import ChecksAndGitLab
 
 
@@ -42,11 +43,7 @@ def prefix(redis_url: str) -> Iterator[str]:
     """A key prefix of this test's own; every key under it is deleted afterwards."""
     value = f"chatops-test:{uuid.uuid4().hex[:12]}:"
     yield value
-    client = redis.Redis.from_url(redis_url)
-    keys = list(client.scan_iter(match=f"{value}*", count=1000))
-    if keys:
-        client.delete(*keys)
-    client.close()
+    delete_prefixed(redis_url, value)
 
 
 @pytest.fixture
@@ -65,11 +62,7 @@ async def store(request: pytest.FixtureRequest, prefix: str) -> AsyncIterator[Fl
     flag_store = FlagStore.from_url(url, prefix=prefix, environment="gstg")
     yield flag_store
     await flag_store.close()
-    client = redis.Redis.from_url(url)
-    keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
-    if keys:
-        client.delete(*keys)
-    client.close()
+    delete_prefixed(url, prefix)
 
 
 @pytest.fixture(scope="session")

@@ -4,14 +4,29 @@ from __future__ import annotations
 
 from typing import Any
 
+import redis
 import redis.asyncio as aioredis
+
+#: Part of the key of the bot's memory of requests it handled (replay protection): not state a
+#: command changed, so keyspace comparisons leave it out.
+REPLAY_MARKER = ":chatops:seen:"
+
+
+def delete_prefixed(url: str, prefix: str) -> None:
+    """Delete every key under ``prefix`` (a test's or a benchmark's own)."""
+    client = redis.Redis.from_url(url)
+    try:
+        keys = list(client.scan_iter(match=f"{prefix}*", count=5000))
+        for i in range(0, len(keys), 5000):
+            client.delete(*keys[i : i + 5000])
+    finally:
+        client.close()
 
 
 async def keyspace(client: aioredis.Redis, prefix: str) -> dict[str, Any]:
     """Every key under ``prefix`` with its type and value, to compare before and after."""
     dump: dict[str, Any] = {}
-    # The bot's memory of requests it has handled (replay protection) is not state a command changed.
-    keys = sorted([k async for k in client.scan_iter(match=f"{prefix}*", count=1000) if ":chatops:seen:" not in str(k)])
+    keys = sorted([k async for k in client.scan_iter(match=f"{prefix}*", count=1000) if REPLAY_MARKER not in str(k)])
     for key in keys:
         kind = await client.type(key)
         kind = kind.decode() if isinstance(kind, bytes) else kind

@@ -16,6 +16,7 @@ from structlog.testing import capture_logs
 
 from tests.bot.background import BackgroundBot
 from tests.bot.conftest import FLAG, write_config
+from tests.helpers import REPLAY_MARKER, delete_prefixed
 
 WORDS = [
     "run",
@@ -85,7 +86,7 @@ commands = st.one_of(grammar_like, grammar_like.map(lambda s: "run feature " + s
 def keyspace(client: redis.Redis, prefix: str) -> dict[str, object]:
     dump: dict[str, object] = {}
     for key in sorted(client.scan_iter(match=f"{prefix}*", count=1000)):
-        if ":chatops:seen:" in key:  # the bot's memory of requests it handled, not flag state
+        if REPLAY_MARKER in key:
             continue
         kind = client.type(key)
         if kind == "hash":
@@ -104,10 +105,7 @@ def background_bot(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> 
     bot = BackgroundBot(write_config(Path(directory), redis_url, prefix), Path(directory) / ".chatops")
     yield bot, prefix
     bot.stop()
-    client = redis.Redis.from_url(redis_url)
-    keys = list(client.scan_iter(match=f"{prefix}*"))
-    if keys:
-        client.delete(*keys)
+    delete_prefixed(redis_url, prefix)
 
 
 @pytest.mark.slow
