@@ -8,7 +8,15 @@ from typing import Any
 
 import yaml
 
-__all__ = ["FLAG", "ROOT", "serve_command", "write_config"]
+__all__ = [
+    "FLAG",
+    "ROOT",
+    "add_staging_e2e_trigger",
+    "deployments_section",
+    "safety_section",
+    "serve_command",
+    "write_config",
+]
 
 ROOT = Path(__file__).resolve().parents[1]
 FLAG = "enforce_explicit_connection_for_partitioned_shared_models"  # defined in deploy/feature_flags
@@ -34,3 +42,38 @@ def serve_command(config: Path, port: int, *extra: str, log_level: str | None = 
     levels = ["--log-level", log_level] if log_level else []
     serve = ["serve", "--config", str(config), "--port", str(port), *extra]
     return [sys.executable, "-m", "bot.cli", *levels, "--log-format", "json", *serve]
+
+
+def safety_section(alertmanager_url: str, outside_url: str, label: str, timeout: float, **extra: Any) -> dict[str, Any]:
+    """Every safety feature on: the production check asks Alertmanager (for alerts labelled
+    ``test=label``), the HTTP check and running deployments; change-log issues go to GitLab at
+    ``outside_url``. ``extra`` adds or replaces keys of the section."""
+    return {
+        "production_check": {
+            "timeout": timeout,
+            "alertmanager": {"url": alertmanager_url, "matchers": [f'test="{label}"', 'severity=~"s1|s2"']},
+            "http": [f"{outside_url}/check"],
+            "deployments": ["gprd", "gprd-cny"],
+        },
+        "percentage_step": 25,
+        "gitlab_url": outside_url,
+        "log_project": "gitlab-com/gl-infra/feature-flag-log",
+        **extra,
+    }
+
+
+def deployments_section(repository: Path) -> dict[str, Any]:
+    """Deployments tracked for the production check's deployments probe."""
+    return {"environments": ["gprd", "gprd-cny", "gstg"], "repository": str(repository)}
+
+
+def add_staging_e2e_trigger(config: Path) -> None:
+    """Staging triggers the end-to-end pipeline (token from TEST_E2E_TOKEN; QA actor User:gitlab-qa)."""
+    data = yaml.safe_load(config.read_text())
+    staging = next(e for e in data["environments"] if e["option"] == "staging")
+    staging["e2e_trigger"] = {
+        "project": "gitlab-org/quality/staging",
+        "token_env": "TEST_E2E_TOKEN",
+        "qa_actors": ["User:gitlab-qa"],
+    }
+    config.write_text(yaml.safe_dump(data))

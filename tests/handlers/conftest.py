@@ -18,7 +18,6 @@ from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
-import yaml
 
 from bot.runtime import Runtime
 from bot.shell import ShellBackend, run_line
@@ -26,7 +25,7 @@ from handlers.config import Secrets, load_config
 from handlers.core.context import Caller
 from handlers.core.reply import CrossPost, Reply
 from tests.alertmanager_process import Alertmanager
-from tests.configs import FLAG, write_config
+from tests.configs import FLAG, add_staging_e2e_trigger, deployments_section, safety_section, write_config
 from tests.git_repo import GitRepo
 from tests.helpers import keyspace
 from tests.http_stubs import ChecksAndGitLab
@@ -94,20 +93,6 @@ class Chatops:
 MakeChatops = Callable[..., Awaitable[Chatops]]
 
 
-def _safety_section(alertmanager: Alertmanager, outside: ChecksAndGitLab, label: str) -> dict[str, Any]:
-    return {
-        "production_check": {
-            "timeout": 1.5,
-            "alertmanager": {"url": alertmanager.url, "matchers": [f'test="{label}"', 'severity=~"s1|s2"']},
-            "http": [f"{outside.url}/check"],
-            "deployments": ["gprd", "gprd-cny"],
-        },
-        "percentage_step": 25,
-        "gitlab_url": outside.url,
-        "log_project": "gitlab-com/gl-infra/feature-flag-log",
-    }
-
-
 @pytest.fixture
 async def chatops(
     tmp_path: Path, redis_url: str, prefix: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
@@ -127,22 +112,14 @@ async def chatops(
             monkeypatch.setenv("TEST_E2E_TOKEN", "e2e-trigger-token")
             monkeypatch.setenv("GITLAB_API_TOKEN", "glpat-test-token")
             extra = safety if isinstance(safety, dict) else {}
-            overrides.setdefault("safety", {**_safety_section(alertmanager, outside, label), **extra})
+            overrides.setdefault("safety", safety_section(alertmanager.url, outside.url, label, 1.5, **extra))
             if "deployments" not in overrides:  # the deployments check needs a registry (and so a repository)
                 repo = GitRepo(folder / "app")
                 repo.commit("Initial")
-                overrides["deployments"] = {"environments": ["gprd", "gprd-cny", "gstg"], "repository": str(repo.path)}
+                overrides["deployments"] = deployments_section(repo.path)
         path = write_config(folder, redis_url, prefix, redis_prefix=prefix, **overrides)
         if safety is not False:
-            assert outside is not None
-            data = yaml.safe_load(path.read_text())
-            staging = next(e for e in data["environments"] if e["option"] == "staging")
-            staging["e2e_trigger"] = {
-                "project": "gitlab-org/quality/staging",
-                "token_env": "TEST_E2E_TOKEN",
-                "qa_actors": ["User:gitlab-qa"],
-            }
-            path.write_text(yaml.safe_dump(data))
+            add_staging_e2e_trigger(path)
         runtime = Runtime.start(load_config(path), folder / ".chatops")
         await runtime.open(Secrets.from_environment())
         harness = Chatops(

@@ -26,6 +26,18 @@ D = "#development"
 SET = "/chatops run feature set"
 
 
+def _ops_on(redis_url: str, prefix: str) -> list[dict[str, Any]]:
+    """The example's environments under this test's prefix, with ops on a Redis of its own."""
+    environments: list[dict[str, Any]] = yaml.safe_load((ROOT / "deploy" / "chatops.example.yml").read_text())[
+        "environments"
+    ]
+    for environment in environments:
+        environment["prefix"] = prefix + environment["prefix"]
+        if environment["option"] == "ops":
+            environment["redis_url"] = redis_url
+    return environments
+
+
 async def test_writes_in_configured_order_with_versions_and_a_button_each(chatops: MakeChatops) -> None:
     bot = await chatops()
     answer = await bot.run(f"{SET} {FLAG} true --production --staging --dev")
@@ -233,11 +245,7 @@ async def test_forged_button_values_are_refused(chatops: MakeChatops) -> None:
 
 
 async def test_an_unreachable_environment_is_named_and_nothing_is_written(chatops: MakeChatops, prefix: str) -> None:
-    environments = yaml.safe_load((ROOT / "deploy" / "chatops.example.yml").read_text())["environments"]
-    for environment in environments:
-        environment["prefix"] = prefix + environment["prefix"]
-        if environment["option"] == "ops":
-            environment["redis_url"] = "redis://127.0.0.1:1/0"
+    environments = _ops_on("redis://127.0.0.1:1/0", prefix)
     bot = await chatops(environments=environments)
     answer = await bot.run(f"{SET} {FLAG} true --dev --ops --pre", channel=D)
     assert not answer.ok and "Could not reach Redis for ops (" in answer.text
@@ -248,11 +256,7 @@ async def test_redis_lost_mid_way_says_what_was_done_and_what_was_not(
     chatops: MakeChatops, tmp_path: Path, prefix: str
 ) -> None:
     server = RedisProcess(tmp_path).start()
-    environments = yaml.safe_load((ROOT / "deploy" / "chatops.example.yml").read_text())["environments"]
-    for environment in environments:
-        environment["prefix"] = prefix + environment["prefix"]
-        if environment["option"] == "ops":
-            environment["redis_url"] = server.url
+    environments = _ops_on(server.url, prefix)
     try:
         bot = await chatops(safety=True, environments=environments)
         assert bot.runtime.services is not None
@@ -304,11 +308,7 @@ async def test_redis_refusing_writes_gets_a_bounded_honest_answer(
     monkeypatch.setattr(engine, "STILL_TRYING_S", 0.2)
     monkeypatch.setattr(engine, "WRITE_DEADLINE_S", 0.6)
     server = RedisProcess(tmp_path).start()
-    environments = yaml.safe_load((ROOT / "deploy" / "chatops.example.yml").read_text())["environments"]
-    for environment in environments:
-        environment["prefix"] = prefix + environment["prefix"]
-        if environment["option"] == "ops":
-            environment["redis_url"] = server.url
+    environments = _ops_on(server.url, prefix)
     try:
         bot = await chatops(environments=environments)
         paused = redis.Redis.from_url(server.url)

@@ -13,11 +13,11 @@ from urllib.parse import urlencode
 import aiohttp
 import pytest
 import redis.asyncio as aioredis
-import yaml
 
 from tests.alertmanager_process import Alertmanager
-from tests.bot.conftest import CHANNELS, ROOT, BotUnderTest, signed_headers, start_bot, write_config
+from tests.bot.conftest import CHANNELS, BotUnderTest, signed_headers, start_bot, write_config
 from tests.bot.slack_stub import SlackStub, message_text
+from tests.configs import add_staging_e2e_trigger, deployments_section, safety_section
 from tests.git_repo import GitRepo
 from tests.http_stubs import ChecksAndGitLab
 
@@ -98,42 +98,15 @@ def safety_config(
 ) -> Path:
     repo = GitRepo(tmp_path / "app")
     repo.commit("Initial")
-    data = yaml.safe_load((ROOT / "deploy" / "chatops.example.yml").read_text())
-    staging = next(e for e in data["environments"] if e["option"] == "staging")
-    staging["e2e_trigger"] = {
-        "project": "gitlab-org/quality/staging",
-        "ref": "master",
-        "token_env": "TEST_E2E_TOKEN",
-        "qa_actors": ["User:gitlab-qa"],
-    }
-    settings = {
-        "production_check": {
-            "timeout": 2,
-            "alertmanager": {"url": alertmanager.url, "matchers": [f'test="{label}"', 'severity=~"s1|s2"']},
-            "http": [f"{outside.url}/check"],
-            "deployments": ["gprd", "gprd-cny"],
-        },
-        "percentage_step": 25,
-        "gitlab_url": outside.url,
-        "log_project": "gitlab-com/gl-infra/feature-flag-log",
-        **safety,
-    }
     path = write_config(
         tmp_path,
         redis_url,
         prefix,
         redis_prefix=prefix,
-        safety=settings,
-        deployments={"environments": ["gprd", "gprd-cny", "gstg"], "repository": str(repo.path)},
+        safety=safety_section(alertmanager.url, outside.url, label, 2, **safety),
+        deployments=deployments_section(repo.path),
     )
-    data = yaml.safe_load(path.read_text())
-    data["environments"] = [
-        {**e, "prefix": prefix + e["prefix"]}
-        if e["option"] != "staging"
-        else {**staging, "prefix": prefix + staging["prefix"]}
-        for e in yaml.safe_load((ROOT / "deploy" / "chatops.example.yml").read_text())["environments"]
-    ]
-    path.write_text(yaml.safe_dump(data))
+    add_staging_e2e_trigger(path)
     return path
 
 
