@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from handlers.core.reply import CrossPost
 
-__all__ = ["ChannelUnknown", "ChatBackend", "MembershipUnknown", "PostFailed"]
+__all__ = ["ChannelUnknown", "ChatBackend", "MembershipUnknown", "Notify", "PostFailed"]
+
+#: Says something to the person who typed the command, only to them, while (or after) it runs.
+Notify = Callable[[str], Awaitable[None]]
 
 
 class PostFailed(Exception):

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from flags import Definition, FlagStore
 from handlers.checks import CheckResult
 from handlers.config import Config, Environment
-from handlers.core.chat import ChatBackend
+from handlers.core.chat import ChatBackend, Notify
 from handlers.core.delivery import Deliveries
 from handlers.deployments.mirror import GitMirror
 from handlers.deployments.registry import DeploymentRegistry
@@ -21,8 +21,6 @@ if TYPE_CHECKING:
 __all__ = ["MAX_CONCURRENT_COMMANDS", "Application", "Caller", "Context", "Notify", "Plan", "Services"]
 
 MAX_CONCURRENT_COMMANDS = 64
-
-Notify = Callable[[str], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 
 import structlog
 
-from handlers.core.chat import ChatBackend
+from handlers.core.chat import ChatBackend, Notify
 from handlers.core.reply import CrossPost, Line, Reply, line
 
 __all__ = ["ANSWER_WAIT_S", "DELIVERY_DEADLINE_S", "Deliveries"]
@@ -23,7 +23,6 @@ ANSWER_WAIT_S = 2.0
 DELIVERY_DEADLINE_S = 60.0
 
 _log = structlog.get_logger("bot")
-Notify = Callable[[str], Awaitable[None]]
 
 
 class Deliveries:

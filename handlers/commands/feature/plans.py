@@ -19,11 +19,9 @@ from handlers.config import Environment
 from handlers.core.context import Context
 from handlers.core.parsing import Invocation, UsageError
 
-__all__ = ["OVERRIDES", "FeaturePlan", "plan", "rollback_plan"]
+__all__ = ["FeaturePlan", "plan", "rollback_plan"]
 
 _WRITES = ("set", "delete", "rollback")
-#: The options by which a person overrides a safety rule, as the rules name them.
-OVERRIDES = ("ignore-production-check", "ignore-feature-flag-consistency-check")
 _ENTRY_ID = re.compile(r"[0-9]{1,20}-[0-9]{1,10}")
 _SET_USAGE = "`/chatops run feature set NAME true|false|PERCENTAGE [--actors] [--staging ...]`"
 
@@ -44,7 +42,8 @@ class FeaturePlan:
 
     @property
     def overrides(self) -> frozenset[str]:
-        return frozenset(o for o in OVERRIDES if self.invocation.flag(o))
+        """The ``--ignore-…`` options given: each safety rule looks for its own."""
+        return frozenset(o for o, given in self.invocation.options.items() if o.startswith("ignore-") and given is True)
 
 
 # -- plan ---------------------------------------------------------------------------------------
