@@ -8,7 +8,6 @@ a recorded change found, if the flag is still as that change left it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable
 
 from flags import AuditInfo, ChangeConflict, ChangeResult, DeleteFlag, FlagRecord, RestoreState, StoreUnavailable
@@ -19,6 +18,7 @@ from handlers.changes.rules import RULES, SafetyRule
 from handlers.changes.rules.base import NOTHING_CHANGED
 from handlers.config import Environment
 from handlers.core.context import Context
+from handlers.core.notices import notice_if_slow
 from handlers.core.reply import Code, Line, Mention, Reply, Section, Strong, error_reply, line
 from handlers.core.timefmt import utc
 
@@ -120,20 +120,9 @@ async def apply_change(request: ChangeRequest, context: Context, rules: tuple[Sa
 
 async def _bounded_write(write: Awaitable[ChangeResult], environment: Environment, context: Context) -> ChangeResult:
     """The write, within WRITE_DEADLINE_S; the person hears "still trying" after STILL_TRYING_S."""
-
-    async def still_trying() -> None:
-        await asyncio.sleep(STILL_TRYING_S)
-        if context.notify is not None:
-            await context.notify(f"Still trying to write to Redis for {environment.name}…")
-
-    notice = asyncio.create_task(still_trying())
-    try:
-        async with asyncio.timeout(WRITE_DEADLINE_S):
-            return await write
-    finally:
-        notice.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await notice
+    still_trying = f"Still trying to write to Redis for {environment.name}…"
+    async with notice_if_slow(context.notify, STILL_TRYING_S, still_trying), asyncio.timeout(WRITE_DEADLINE_S):
+        return await write
 
 
 async def _already_so(target: Target, flag: str, context: Context) -> bool:

@@ -3,14 +3,13 @@ running deployments). A change that only reduces exposure is never blocked."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Sequence
 from typing import ClassVar
 
 from handlers.changes.request import ChangeRequest, Target
 from handlers.changes.rules.base import Verdict
 from handlers.core.context import Context
+from handlers.core.notices import notice_if_slow
 from handlers.core.reply import Line, Reply, Section, Strong, line
 from handlers.metrics import PRODUCTION_CHECKS
 
@@ -37,13 +36,9 @@ class ProductionCheckRule:
         services = context.app.services
         if services is None or not services.production_check_configured:
             return Verdict(record="not configured")
-        notice = asyncio.create_task(_notice_if_slow(context))
-        try:
+        running = "Production check running… (Alertmanager, HTTP checks, deployments)"
+        async with notice_if_slow(context.notify, SLOW_CHECK_NOTICE_S, running):
             results = await services.production_check()
-        finally:
-            notice.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await notice
         failed = [r for r in results if not r.ok]
         PRODUCTION_CHECKS.labels("failed" if failed else "passed").inc()
         if not failed:
@@ -55,9 +50,3 @@ class ProductionCheckRule:
         lines.append(line(OVERRIDE_HINT))
         title = line(Strong("Production check failed"))
         return Verdict(refusal=Reply(False, "Production check failed", (Section(tuple(lines), title=title),)))
-
-
-async def _notice_if_slow(context: Context) -> None:
-    await asyncio.sleep(SLOW_CHECK_NOTICE_S)
-    if context.notify is not None:
-        await context.notify("Production check running… (Alertmanager, HTTP checks, deployments)")
