@@ -16,12 +16,15 @@ from bot.inflight import InFlight
 from bot.metrics import REDIS_ERRORS
 from bot.replays import ReplayGuard
 from flags import Definition, FlagStore, load_definitions, resolve_redis_url
+from flags.connection import redis_client
 from flags.embedded import DEFAULT_DIRECTORY
 from flags.redis_url import replicas_to_wait_for
-from flags.store import redis_client
 from handlers import COMMANDS
+from handlers.changes.recovery import keep_recovering
 from handlers.config import Config, Secrets
+from handlers.core.chat import ChatBackend
 from handlers.core.context import Application
+from handlers.core.journal import ChangeJournal
 from handlers.deployments.mirror import GitMirror
 from handlers.deployments.registry import DeploymentRegistry
 from handlers.services import AppServices
@@ -42,6 +45,7 @@ class Runtime:
     services: AppServices | None = None  # set by open(): it needs the event loop
     inflight: InFlight = field(default_factory=InFlight)
     replays: ReplayGuard | None = None  # requests already handled, in the bot's own Redis
+    journal: ChangeJournal | None = None  # changes being written, in the bot's own Redis
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _session: aiohttp.ClientSession | None = None
     _app: Application | None = None
@@ -69,6 +73,7 @@ class Runtime:
         if own_url not in clients:
             clients[own_url] = redis_client(own_url)
         replays = ReplayGuard(clients[own_url], config.redis_prefix)
+        journal = ChangeJournal(clients[own_url], config.redis_prefix)
         if config.deployments is not None:
             settings = config.deployments
             registry = DeploymentRegistry(
@@ -93,14 +98,23 @@ class Runtime:
             definitions=len(definitions),
             config=str(config.path) if config.path else None,
         )
-        return cls(config, stores, definitions, list(clients.values()), registry, mirror, replays=replays)
+        return cls(
+            config, stores, definitions, list(clients.values()), registry, mirror, replays=replays, journal=journal
+        )
 
     @property
     def app(self) -> Application:
         """The application object every request runs against (after ``open``)."""
         if self._app is None:
             self._app = Application(
-                self.config, self.stores, COMMANDS, self.definitions, self.deployments, self.mirror, self.services
+                self.config,
+                self.stores,
+                COMMANDS,
+                self.definitions,
+                self.deployments,
+                self.mirror,
+                self.services,
+                self.journal,
             )
         return self._app
 
@@ -130,6 +144,12 @@ class Runtime:
                 await mirror.fetch()
 
         self._tasks.append(asyncio.create_task(keep_fresh(), name="mirror-fetch"))
+
+    def start_recovery(self, chat: ChatBackend) -> None:
+        """Finish or undo, now and every few seconds, changes a dead process left half-written,
+        telling the people who ran them through ``chat``."""
+        if self.journal is not None:
+            self._tasks.append(asyncio.create_task(keep_recovering(self.app, chat, self.journal), name="recovery"))
 
     async def close(self) -> None:
         await self.app.deliveries.drain(timeout=10)  # cross-posts still in flight get their chance

@@ -81,6 +81,7 @@ async def run_shell(runtime: Runtime, user: str, usergroups: frozenset[str], cha
     backend = ShellBackend(user, usergroups)
     out = sys.stdout
     await runtime.open()
+    runtime.start_recovery(backend)
     try:
         if line is not None:
             reply = await run_line(line, caller, runtime, backend, out)

@@ -34,7 +34,7 @@ from flags.evaluation import compile_flag
 from flags.keys import Keys
 from flags.records import AuditEntry, AuditInfo, ChangeResult, FlagRecord
 from flags.state import FlagState
-from flags.store import FlagStore
+from flags.store import FlagStore, Write, apply_together
 from flags.values import ActorId, FlagName, GroupName, Percentage
 
 __all__ = [
@@ -69,7 +69,9 @@ __all__ = [
     "SetPercentageOfTime",
     "SetScopes",
     "StoreUnavailable",
+    "Write",
     "WrongKeyType",
+    "apply_together",
     "build_change",
     "compile_flag",
     "lint_definitions",

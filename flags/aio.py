@@ -19,10 +19,10 @@ from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
 from flags._client_base import DEFAULT_POLL_INTERVAL, SnapshotClient
+from flags.connection import redis_client
 from flags.definitions import Definition
 from flags.keys import Keys
 from flags.state import FlagState
-from flags.store import redis_client
 
 __all__ = ["AsyncFlags", "read_all_states"]
 

@@ -73,8 +73,9 @@ class WrongKeyType(FlagsError):
 class ChangeConflict(FlagsError):
     """A change made on condition of a flag version found another version."""
 
-    def __init__(self, name: str, expected: int, actual: int) -> None:
+    def __init__(self, name: str, expected: int, actual: int, *, environment: str = "") -> None:
         super().__init__(f"flag {name} is at version {actual}, not {expected}: it changed since")
         self.name = name
+        self.environment = environment
         self.expected = expected
         self.actual = actual

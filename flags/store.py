@@ -11,26 +11,25 @@ import builtins
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis.asyncio.retry import Retry
-from redis.asyncio.sentinel import Sentinel
-from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import RedisError, ResponseError
 
 from flags.changes import Change
+from flags.connection import redis_client
 from flags.errors import ChangeConflict, StoreUnavailable, WrongKeyType
 from flags.keys import Keys
 from flags.records import AuditEntry, AuditInfo, ChangeResult, FlagRecord
-from flags.redis_url import parse_sentinel_url, replicas_to_wait_for
+from flags.redis_url import replicas_to_wait_for
 from flags.state import FlagState
 from flags.values import FlagName
 
-__all__ = ["FlagStore", "redis_client"]
+__all__ = ["FlagStore", "Write", "apply_together"]
 
 _SCRIPT = resources.files("flags").joinpath("apply_change.lua").read_text(encoding="utf-8")
 
@@ -121,73 +120,17 @@ class FlagStore:
         Applying again with the same ``change_id`` (the default is a new one) returns the first
         result and writes nothing: a change whose reply was lost can be retried safely.
         """
+        (result,) = await apply_together([Write(self, name, change, audit, expected_version, change_id)])
+        return result
+
+    async def last_change(self, name: str, change_id: str) -> ChangeResult | None:
+        """The result of the change with this id, if it is the flag's last change; else None."""
         flag = FlagName(name).value
-        mutation = change.mutation()
-        description = change.describe()
-        audit_fields = {
-            "flag": flag,
-            "environment": self.environment,
-            "who": audit.who,
-            "who_id": audit.who_id,
-            "at": f"{time.time():.6f}",
-            "channel": audit.channel,
-            "command": audit.command,
-            "description": description,
-            "checks": json.dumps(dict(audit.checks), sort_keys=True),
-        }
-        args: list[str | int] = [
-            flag,
-            int(mutation.clear),
-            int(mutation.remove),
-            "" if expected_version is None else expected_version,
-            self.keys.changes_channel,
-            AUDIT_PER_FLAG,
-            change_id or uuid.uuid4().hex,  # a retried change is applied once
-            len(mutation.set_fields),
-        ]
-        for field, value in mutation.set_fields:
-            args += [field, value]
-        args.append(len(mutation.delete_fields))
-        args += list(mutation.delete_fields)
-        args.append(len(audit_fields))
-        for key, value in audit_fields.items():
-            args += [key, value]
-        keys = [
-            self.keys.features,
-            self.keys.flag(flag),
-            self.keys.meta(flag),
-            self.keys.audit(flag),
-            self.keys.audit_all,
-        ]
-        async with self._unavailable_as_error():
-            if self.min_replicas:
-                pipe = self._redis.pipeline(transaction=False)  # one connection: WAIT covers the change
-                await self._apply(keys=keys, args=args, client=pipe)
-                pipe.execute_command("WAIT", self.min_replicas, REPLICA_WAIT_MS)
-                reply, replicas = await pipe.execute()
-                if reply[0] == "ok" and int(replicas) < self.min_replicas:
-                    self._unavailable()
-                    raise StoreUnavailable(
-                        self.environment,
-                        f"no replica confirmed the change within {REPLICA_WAIT_MS} ms (a failover?); it may not "
-                        "be saved: check with `feature get` and run it again",
-                    )
-            else:
-                reply = await self._apply(keys=keys, args=args)
-        if reply[0] == "conflict":
-            raise ChangeConflict(flag, expected_version or 0, int(reply[1]))
-        _, version, entry_id, before, after, existed, exists = reply
-        return ChangeResult(
-            name=flag,
-            environment=self.environment,
-            version=int(version),
-            entry_id=entry_id,
-            description=description,
-            before=FlagState.from_hash(_decode_hash(before)),
-            before_exists=existed == "1",
-            after=FlagState.from_hash(_decode_hash(after)),
-            after_exists=exists == "1",
-        )
+        async with self._unavailable_as_error({self.keys.meta(flag): "hash"}):
+            last_id, result = await self._redis.hmget(self.keys.meta(flag), ["change_id", "result"])
+        if last_id != change_id or not result:
+            return None
+        return _result(flag, self.environment, "", json.loads(result))
 
     async def history(self, name: str, limit: int = 10) -> builtins.list[AuditEntry]:
         """The flag's last ``limit`` changes, newest first."""
@@ -250,35 +193,113 @@ class FlagStore:
             self._on_unavailable(self.environment)
 
 
-#: Connections one client (one Redis URL, shared by its environments) keeps at most; a command
-#: that finds them all busy waits for one, up to POOL_WAIT_S, instead of failing at once.
-POOL_CONNECTIONS = 64
-POOL_WAIT_S = 5.0
+@dataclass(frozen=True, slots=True)
+class Write:
+    """One change of one flag in one store, as ``FlagStore.apply`` takes it."""
+
+    store: FlagStore
+    name: str
+    change: Change
+    audit: AuditInfo
+    expected_version: int | None = None
+    change_id: str | None = None  # None: a new one
+
+    def script_input(self) -> tuple[list[str], list[str | int]]:
+        """The five keys and the arguments of this change in the change script."""
+        flag, keys = FlagName(self.name).value, self.store.keys
+        mutation = self.change.mutation()
+        audit = self.audit
+        audit_fields = {
+            "flag": flag,
+            "environment": self.store.environment,
+            "who": audit.who,
+            "who_id": audit.who_id,
+            "at": f"{time.time():.6f}",
+            "channel": audit.channel,
+            "command": audit.command,
+            "description": self.change.describe(),
+            "checks": json.dumps(dict(audit.checks), sort_keys=True),
+        }
+        args: list[str | int] = [
+            flag,
+            int(mutation.clear),
+            int(mutation.remove),
+            "" if self.expected_version is None else self.expected_version,
+            keys.changes_channel,
+            AUDIT_PER_FLAG,
+            self.change_id or uuid.uuid4().hex,  # a retried change is applied once
+            len(mutation.set_fields),
+        ]
+        for field, value in mutation.set_fields:
+            args += [field, value]
+        args.append(len(mutation.delete_fields))
+        args += list(mutation.delete_fields)
+        args.append(len(audit_fields))
+        for key, value in audit_fields.items():
+            args += [key, value]
+        return [keys.features, keys.flag(flag), keys.meta(flag), keys.audit(flag), keys.audit_all], args
 
 
-def redis_client(url: str) -> aioredis.Redis:
-    """A client that reconnects with backoff: a command that meets a dropped connection is retried
-    (up to 3 times, 50 ms to 1 s apart). Changes are safe to retry: each carries a change id.
-    Its pool is bounded and blocking: a burst queues for connections rather than failing."""
-    retry = Retry(ExponentialWithJitterBackoff(base=0.05, cap=1.0), retries=3)
-    options: dict[str, Any] = {
-        "decode_responses": True,
-        "health_check_interval": 30,
-        "retry": retry,
-        "socket_connect_timeout": 5,
-        "socket_timeout": 10,
-    }
-    sentinel = parse_sentinel_url(url)
-    if sentinel is None:
-        pool = aioredis.BlockingConnectionPool.from_url(
-            url, max_connections=POOL_CONNECTIONS, timeout=POOL_WAIT_S, **options
+async def apply_together(writes: Sequence[Write]) -> list[ChangeResult]:
+    """Apply changes to stores sharing one Redis client as one atomic step: all or none.
+
+    A write whose flag is not at its expected version raises ``ChangeConflict`` (its
+    ``environment`` says which) and nothing at all is written. Results are in the order given.
+    """
+    if not writes:
+        return []
+    store = writes[0].store
+    if any(w.store.redis is not store.redis for w in writes):
+        raise ValueError("changes written together must share one Redis client")
+    keys: list[str] = []
+    args: list[str | int] = [len(writes)]
+    for write in writes:
+        write_keys, write_args = write.script_input()
+        keys += write_keys
+        args += [len(write_args), *write_args]
+    wait_for = max(w.store.min_replicas for w in writes)
+    async with store._unavailable_as_error():
+        if wait_for:
+            pipe = store.redis.pipeline(transaction=False)  # one connection: WAIT covers the change
+            await store._apply(keys=keys, args=args, client=pipe)
+            pipe.execute_command("WAIT", wait_for, REPLICA_WAIT_MS)
+            reply, replicas = await pipe.execute()
+            if reply[0] != "conflict" and int(replicas) < wait_for:
+                store._unavailable()
+                raise StoreUnavailable(
+                    store.environment,
+                    f"no replica confirmed the change within {REPLICA_WAIT_MS} ms (a failover?); it may not "
+                    "be saved: check with `feature get` and run it again",
+                )
+        else:
+            reply = await store._apply(keys=keys, args=args)
+    if reply[0] == "conflict":
+        conflicted = writes[int(reply[1]) - 1]
+        raise ChangeConflict(
+            FlagName(conflicted.name).value,
+            conflicted.expected_version or 0,
+            int(reply[2]),
+            environment=conflicted.store.environment,
         )
-        return aioredis.Redis.from_pool(pool)  # closing the client closes its pool
-    sentinels = Sentinel(  # type: ignore[no-untyped-call]
-        list(sentinel.sentinels), sentinel_kwargs=sentinel.sentinel_options(), ssl=sentinel.tls
+    return [
+        _result(FlagName(w.name).value, w.store.environment, w.change.describe(), answer)
+        for w, answer in zip(writes, reply, strict=True)
+    ]
+
+
+def _result(flag: str, environment: str, description: str, reply: list[str]) -> ChangeResult:
+    _, version, entry_id, before, after, existed, exists = reply
+    return ChangeResult(
+        name=flag,
+        environment=environment,
+        version=int(version),
+        entry_id=entry_id,
+        description=description,
+        before=FlagState.from_hash(_decode_hash(before)),
+        before_exists=existed == "1",
+        after=FlagState.from_hash(_decode_hash(after)),
+        after_exists=exists == "1",
     )
-    client: aioredis.Redis = sentinels.master_for(sentinel.master, **sentinel.master_options(), **options)
-    return client
 
 
 def _stream_id(text: str) -> bool:

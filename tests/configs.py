@@ -37,6 +37,19 @@ def write_config(directory: Path, redis_url: str | None, prefix: str, **override
     return path
 
 
+def example_environments(prefix: str, **redis_urls: str) -> list[dict[str, Any]]:
+    """The example's environments under this test's prefix; ``redis_urls`` (by option) puts some
+    on a Redis of their own, e.g. ``ops="redis://127.0.0.1:1/0"``."""
+    environments: list[dict[str, Any]] = yaml.safe_load((ROOT / "deploy" / "chatops.example.yml").read_text())[
+        "environments"
+    ]
+    for environment in environments:
+        environment["prefix"] = prefix + environment["prefix"]
+        if environment["option"] in redis_urls:
+            environment["redis_url"] = redis_urls[environment["option"]]
+    return environments
+
+
 def serve_command(config: Path, port: int, *extra: str, log_level: str | None = None) -> list[str]:
     """``chatops serve`` as a child process runs it, logging JSON."""
     levels = ["--log-level", log_level] if log_level else []

@@ -1,16 +1,31 @@
 """The change engine: read every target, run the safety rules, write, then say what happened.
 
 Each environment is written in configured order on condition that it did not change since it
-was read; the first failure stops the rest and the answer says where. A roll back restores what
+was read (environments sharing one Redis server together, atomically); the first failure stops
+the rest and the answer says where. The change is journalled in the bot's own Redis before the
+first write, so that if this process dies midway another one finishes or undoes it. A roll back restores what
 a recorded change found, if the flag is still as that change left it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Awaitable
 
-from flags import AuditInfo, ChangeConflict, ChangeResult, DeleteFlag, FlagRecord, RestoreState, StoreUnavailable
+from redis.exceptions import RedisError
+
+from flags import (
+    AuditInfo,
+    ChangeConflict,
+    ChangeResult,
+    DeleteFlag,
+    FlagRecord,
+    RestoreState,
+    StoreUnavailable,
+    Write,
+    apply_together,
+)
 from flags.exposure import simulate
 from handlers.changes.announce import Outcome, announce
 from handlers.changes.request import ChangeRequest, Target
@@ -18,11 +33,12 @@ from handlers.changes.rules import RULES, SafetyRule
 from handlers.changes.rules.base import NOTHING_CHANGED
 from handlers.config import Environment
 from handlers.core.context import Context
+from handlers.core.journal import Holding, JournalEntry, JournalTarget, LeaseLost
 from handlers.core.notices import notice_if_slow
 from handlers.core.reply import Code, Line, Mention, Reply, Section, Strong, error_reply, line
 from handlers.core.timefmt import utc
 
-__all__ = ["STILL_TRYING_S", "WRITE_DEADLINE_S", "apply_change", "roll_back"]
+__all__ = ["STILL_TRYING_S", "WRITE_DEADLINE_S", "apply_change", "journal_entry", "roll_back"]
 
 STILL_TRYING_S = 3.0  # a write slower than this is announced ("still trying")
 WRITE_DEADLINE_S = 15.0  # a write not confirmed by then is reported as unknown, and the rest not attempted
@@ -83,44 +99,138 @@ async def apply_change(request: ChangeRequest, context: Context, rules: tuple[Sa
     audit = AuditInfo(
         who=who.who, who_id=who.user_id, channel=who.channel_label, command=request.command, checks=outcome.checks
     )
-    for index, target in enumerate(targets):
-        rest = [t.environment for t in targets[index + 1 :]]
-        version = expected if expected is not None else target.record.version
-        environment = target.environment
-        write = context.stores[environment.option].apply(request.flag, request.change, audit, expected_version=version)
+    entry = journal_entry(request, targets)
+    journal = context.app.journal
+    if journal is None:
+        return await _write(request, targets, audit, context, outcome, entry, None) or await announce(
+            request, context, outcome
+        )
+    try:
+        holding = await journal.open(entry)
+    except (RedisError, OSError) as error:
+        reason = str(error) or type(error).__name__
+        return error_reply(
+            f"Could not record the change in the bot's own Redis ({reason}), so it was not written: a change "
+            f"the bot could neither finish nor undo after a crash is not started. {NOTHING_CHANGED}"
+        )
+    async with holding.renewed():  # closed once answered; left open only if this process dies
+        return await _write(request, targets, audit, context, outcome, entry, holding) or await announce(
+            request, context, outcome
+        )
+
+
+async def _write(
+    request: ChangeRequest,
+    targets: list[Target],
+    audit: AuditInfo,
+    context: Context,
+    outcome: Outcome,
+    entry: JournalEntry,
+    holding: Holding | None,
+) -> Reply | None:
+    """Write every target in configured order, the environments sharing one Redis server together
+    in one atomic script; the first failure stops the rest. A reply here replaces the announcement."""
+    change_ids = {t.option: t.change_id for t in entry.targets}
+    pending = _groups(targets, context)
+    while pending:
+        group = pending.pop(0)
+        rest = [t.environment for g in pending for t in g]
+        names = ", ".join(t.environment.name for t in group)
+        writes = [
+            Write(
+                context.stores[t.environment.option],
+                request.flag,
+                request.change,
+                audit,
+                expected_version=_version(request, t),
+                change_id=change_ids[t.environment.option],
+            )
+            for t in group
+        ]
         try:
-            result = await _bounded_write(write, environment, context)
+            if holding is not None:
+                await holding.check()
+            results = await _bounded_write(apply_together(writes), names, context)
+        except LeaseLost:
+            reason = ": this worker was too slow and another one took the change over; it finishes or undoes it."
+            outcome.stop(line("Stopped before ", Strong(names), reason), [t.environment for t in group] + rest)
+            return None
         except TimeoutError:
             reason = (
                 f": Redis did not confirm the write within {WRITE_DEADLINE_S:g} s. It may still be applied "
                 "when Redis accepts writes again: check with `feature get` before running it again."
             )
-            outcome.stop(line("No answer from ", Strong(environment.name), reason), rest)
-            break
+            outcome.stop(line("No answer from ", Strong(names), reason), rest)
+            return None
         except StoreUnavailable as error:
-            reason = f": could not reach Redis for {environment.name} ({error.reason})."
-            outcome.stop(line("Failed on ", Strong(environment.name), reason), rest)
-            break
+            reason = f": could not reach Redis for {names} ({error.reason})."
+            outcome.stop(line("Failed on ", Strong(names), reason), rest)
+            return None
         except ChangeConflict as conflict:
+            target = next((t for t in group if t.environment.name == conflict.environment), group[0])
             if request.rollback_of:
-                return await _changed_since(request, context, target, version, conflict.actual)
-            if await _already_so(target, request.flag, context):
-                outcome.warnings += (
-                    line(
-                        f"{environment.name}: already so — someone made the same change meanwhile; not written again."
-                    ),
-                )
-                continue
-            reason = ": the flag changed there while the checks ran."
-            outcome.stop(line("Stopped at ", Strong(environment.name), reason), rest)
-            break
-        outcome.done.append((environment, result))
-    return await announce(request, context, outcome)
+                return await _changed_since(request, context, target, _version(request, target), conflict.actual)
+            if not await _already_so(target, request.flag, context):
+                reason = ": the flag changed there while the checks ran"
+                if len(group) > 1:  # written together: nothing of the group is
+                    reason += f", so nothing was written on {names} (they share one Redis and are written together)"
+                outcome.stop(line("Stopped at ", Strong(target.environment.name), reason + "."), rest)
+                return None
+            outcome.warnings += (
+                line(
+                    f"{target.environment.name}: already so — someone made the same change meanwhile; "
+                    "not written again."
+                ),
+            )
+            others = [t for t in group if t is not target]
+            if others:
+                pending.insert(0, others)  # the rest of the group, without the one already so
+            continue
+        for target, result in zip(group, results, strict=True):
+            outcome.done.append((target.environment, result))
+            if holding is not None:
+                await holding.mark_done(target.environment.option, result.version)
+    return None
 
 
-async def _bounded_write(write: Awaitable[ChangeResult], environment: Environment, context: Context) -> ChangeResult:
+def _version(request: ChangeRequest, target: Target) -> int:
+    return request.expected_version if request.expected_version is not None else target.record.version
+
+
+def _groups(targets: list[Target], context: Context) -> list[list[Target]]:
+    """The targets in configured order, runs of environments on one Redis server (sharing one
+    client) together: each run is written atomically, and order still says what is written first."""
+    groups: list[list[Target]] = []
+    for target in targets:
+        client = context.stores[target.environment.option].redis
+        if groups and context.stores[groups[-1][0].environment.option].redis is client:
+            groups[-1].append(target)
+        else:
+            groups.append([target])
+    return groups
+
+
+def journal_entry(request: ChangeRequest, targets: list[Target]) -> JournalEntry:
+    """What the journal keeps of this change while it is written."""
+    journalled = tuple(
+        JournalTarget(
+            option=t.environment.option,
+            expected_version=_version(request, t),
+            change_id=uuid.uuid4().hex,
+            before=t.record.state,
+            before_exists=t.record.exists,
+            after=t.after,
+            after_exists=t.after_exists,
+        )
+        for t in targets
+    )
+    reduces_only = not any(t.increases for t in targets)
+    return JournalEntry.new(request.flag, request.command, request.who, journalled, reduces_only=reduces_only)
+
+
+async def _bounded_write(write: Awaitable[list[ChangeResult]], names: str, context: Context) -> list[ChangeResult]:
     """The write, within WRITE_DEADLINE_S; the person hears "still trying" after STILL_TRYING_S."""
-    still_trying = f"Still trying to write to Redis for {environment.name}…"
+    still_trying = f"Still trying to write to Redis for {names}…"
     async with notice_if_slow(context.notify, STILL_TRYING_S, still_trying), asyncio.timeout(WRITE_DEADLINE_S):
         return await write
 

@@ -20,6 +20,7 @@ _MESSAGES = {
     "bool_type": "must be true or false, not {input!r}",
     "string_type": "must be text, not {input!r}",
     "missing": "required, but missing",
+    "literal_error": "must be {expected}, not {input!r}",
     "model_type": _MAPPING,
     "model_attributes_type": _MAPPING,
     "dict_type": _MAPPING,
@@ -44,7 +45,10 @@ def _describe(error: ErrorDetails) -> str:
     if error["type"] == "config":
         message = error["ctx"]["message"]
     elif template := _MESSAGES.get(error["type"]):
-        message = template.format(input=error["input"], kind=type(error["input"]).__name__)
+        context = error.get("ctx", {})
+        message = template.format(
+            input=error["input"], kind=type(error["input"]).__name__, expected=context.get("expected", "")
+        )
     else:
         message = error["msg"].removeprefix("Value error, ")
     return f"{where or 'configuration'}: {message}"

@@ -6,7 +6,7 @@ import difflib
 from collections.abc import Mapping
 from functools import cache, partial
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -179,6 +179,8 @@ class Safety(_Model):
         Annotated[float, in_range("percentage points, more than 0 and at most 100", lambda p: 0 < p <= 100)] | None
     ) = None
     require_rollout_issue: StrictBool = False
+    # Actor names that look like others (mixed scripts, full-width letters): applied with a warning, or refused.
+    lookalike_actors: Literal["warn", "refuse"] = "warn"
     gitlab_url: HttpUrl = "https://gitlab.com"
     log_project: Project | None = None  # GitLab project for change-log issues; token: GITLAB_API_TOKEN
 
@@ -214,6 +216,15 @@ class Config(_Model):
             values = [getattr(e, attribute) for e in environments]
             if duplicates := sorted({v for v in values if values.count(v) > 1}):
                 raise fail(f"{attribute} {duplicates[0]!r} is used twice", "environments")
+        places = [(e.redis_url or self.redis_url, e.prefix) for e in environments]
+        for i, place in enumerate(places):
+            if place in places[:i]:
+                other = environments[places.index(place)].option
+                raise fail(
+                    f"{other!r} and {environments[i].option!r} would be the same flags: they use the same Redis "
+                    f"and the same prefix {place[1]!r}; give each environment its own prefix",
+                    f"environments[{i}].prefix",
+                )
         if len(defaults := [e.option for e in environments if e.default]) != 1:
             found = f"found {len(defaults)}: {defaults}"
             raise fail(f"exactly one environment must have default: true ({found})", "environments")

@@ -16,6 +16,7 @@ from handlers.deployments.mirror import GitMirror
 from handlers.deployments.registry import DeploymentRegistry
 
 if TYPE_CHECKING:
+    from handlers.core.journal import ChangeJournal
     from handlers.core.registry import CommandRegistry
 
 __all__ = ["MAX_CONCURRENT_COMMANDS", "Application", "Caller", "Context", "Notify", "Plan", "Services"]
@@ -71,6 +72,7 @@ class Application:
     deployments: DeploymentRegistry | None = None
     mirror: GitMirror | None = None
     services: Services | None = None
+    journal: ChangeJournal | None = None  # changes being written, for recovery after a crash
     deliveries: Deliveries = field(default_factory=Deliveries)  # cross-posts still in flight
     #: Commands this process runs at once; more wait for a slot (a burst queues rather than fails).
     slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(MAX_CONCURRENT_COMMANDS))

@@ -64,6 +64,11 @@ def base(**extra: Any) -> dict[str, Any]:
         (base(definitions=["/no/such/folder"]), "definitions[0]: folder /no/such/folder does not exist"),
         ({"environments": [{"option": "a", "default": True}, {"option": "a"}]}, "option 'a' is used twice"),
         (
+            {"environments": [{"option": "a", "default": True, "prefix": "x:"}, {"option": "b", "prefix": "x:"}]},
+            "environments[1].prefix: 'a' and 'b' would be the same flags: they use the same Redis and the same "
+            "prefix 'x:'; give each environment its own prefix",
+        ),
+        (
             {"environments": [{"option": "a", "default": "yes"}]},
             "environments[0].default: must be true or false, not 'yes'",
         ),
@@ -88,6 +93,10 @@ def base(**extra: Any) -> dict[str, Any]:
             "deployments.fetch_interval: seconds between fetches, at least 1",
         ),
         (base(safety={"percentage_step": 0}), "safety.percentage_step: percentage points, more than 0"),
+        (
+            base(safety={"lookalike_actors": "block"}),
+            "safety.lookalike_actors: must be 'warn' or 'refuse', not 'block'",
+        ),
     ],
 )
 def test_mistakes_are_named_by_key(data: dict[str, Any], message: str) -> None:

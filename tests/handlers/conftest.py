@@ -117,7 +117,8 @@ async def chatops(
                 repo = GitRepo(folder / "app")
                 repo.commit("Initial")
                 overrides["deployments"] = deployments_section(repo.path)
-        path = write_config(folder, redis_url, prefix, redis_prefix=prefix, **overrides)
+        own_redis = overrides.pop("redis_url", redis_url)  # the bot's own Redis, unless the test moves it
+        path = write_config(folder, own_redis, prefix, redis_prefix=prefix, **overrides)
         if safety is not False:
             add_staging_e2e_trigger(path)
         runtime = Runtime.start(load_config(path), folder / ".chatops")

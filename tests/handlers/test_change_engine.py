@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 import redis
-import yaml
 
 from bot.shell import ShellBackend
 from bot.text_render import to_text
@@ -18,24 +17,12 @@ from handlers.changes import ChangeRequest, engine
 from handlers.changes.rules import Verdict
 from handlers.core.context import Caller, Context
 from handlers.core.reply import Confirm
-from tests.configs import ROOT
+from tests.configs import example_environments
 from tests.handlers.conftest import FLAG, MakeChatops
 from tests.redis_process import RedisProcess
 
 D = "#development"
 SET = "/chatops run feature set"
-
-
-def _ops_on(redis_url: str, prefix: str) -> list[dict[str, Any]]:
-    """The example's environments under this test's prefix, with ops on a Redis of its own."""
-    environments: list[dict[str, Any]] = yaml.safe_load((ROOT / "deploy" / "chatops.example.yml").read_text())[
-        "environments"
-    ]
-    for environment in environments:
-        environment["prefix"] = prefix + environment["prefix"]
-        if environment["option"] == "ops":
-            environment["redis_url"] = redis_url
-    return environments
 
 
 async def test_writes_in_configured_order_with_versions_and_a_button_each(chatops: MakeChatops) -> None:
@@ -245,7 +232,7 @@ async def test_forged_button_values_are_refused(chatops: MakeChatops) -> None:
 
 
 async def test_an_unreachable_environment_is_named_and_nothing_is_written(chatops: MakeChatops, prefix: str) -> None:
-    environments = _ops_on("redis://127.0.0.1:1/0", prefix)
+    environments = example_environments(prefix, ops="redis://127.0.0.1:1/0")
     bot = await chatops(environments=environments)
     answer = await bot.run(f"{SET} {FLAG} true --dev --ops --pre", channel=D)
     assert not answer.ok and "Could not reach Redis for ops (" in answer.text
@@ -256,7 +243,7 @@ async def test_redis_lost_mid_way_says_what_was_done_and_what_was_not(
     chatops: MakeChatops, tmp_path: Path, prefix: str
 ) -> None:
     server = RedisProcess(tmp_path).start()
-    environments = _ops_on(server.url, prefix)
+    environments = example_environments(prefix, ops=server.url)
     try:
         bot = await chatops(safety=True, environments=environments)
         assert bot.runtime.services is not None
@@ -308,7 +295,7 @@ async def test_redis_refusing_writes_gets_a_bounded_honest_answer(
     monkeypatch.setattr(engine, "STILL_TRYING_S", 0.2)
     monkeypatch.setattr(engine, "WRITE_DEADLINE_S", 0.6)
     server = RedisProcess(tmp_path).start()
-    environments = _ops_on(server.url, prefix)
+    environments = example_environments(prefix, ops=server.url)
     try:
         bot = await chatops(environments=environments)
         paused = redis.Redis.from_url(server.url)

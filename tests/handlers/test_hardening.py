@@ -200,3 +200,15 @@ async def test_a_burst_runs_a_bounded_number_of_commands_at_once(
         *(pipeline.run(f"run feature get {FLAG} --staging", caller, app, backend) for _ in range(200))
     )
     assert all(r.ok for r in replies) and most == 8
+
+
+@pytest.mark.parametrize("user", ["\u0430lice", "\uff41\uff4c\uff49\uff43\uff45"])
+async def test_look_alike_actor_names_can_be_refused(chatops: MakeChatops, user: str) -> None:
+    bot = await chatops(safety={"lookalike_actors": "refuse"})
+    before = await bot.keyspace()
+    answer = await bot.run(f"/chatops run feature set {FLAG} true --staging --user=bob,{user}", channel=D)
+    assert not answer.ok and f"User:{user} " in answer.text
+    assert "Look-alike actor names are refused here (`safety.lookalike_actors: refuse`)" in answer.text
+    assert await bot.keyspace() == before
+    plain = await bot.run(f"/chatops run feature set {FLAG} true --staging --user=alice", channel=D)
+    assert plain.ok

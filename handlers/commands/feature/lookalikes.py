@@ -1,12 +1,13 @@
 """Actor names that look like others: mixed scripts (a Cyrillic a, U+0430, in "alice") or
-full-width forms (U+FF41...). They are valid ids, so they are not refused; the answer warns."""
+full-width forms (U+FF41...). They are valid ids: the answer warns, or, with
+``safety.lookalike_actors: refuse``, the command is refused."""
 
 from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterable
 
-__all__ = ["lookalike_warnings"]
+__all__ = ["lookalike_warnings", "lookalikes"]
 
 _SCRIPTS = ("LATIN", "CYRILLIC", "GREEK", "ARMENIAN", "CHEROKEE", "COPTIC")
 
@@ -28,11 +29,16 @@ def _why(name: str) -> str | None:
     return None
 
 
-def lookalike_warnings(actor_ids: Iterable[str]) -> list[str]:
-    """A warning for each actor id whose name could be mistaken for another."""
-    warnings = []
+def lookalikes(actor_ids: Iterable[str]) -> list[str]:
+    """For each actor id whose name could be mistaken for another: the id and why."""
+    found = []
     for actor in actor_ids:
         why = _why(actor.partition(":")[2] or actor)
         if why:
-            warnings.append(f":warning: {actor} {why}: check it is the one you mean.")
-    return warnings
+            found.append(f"{actor} {why}")
+    return found
+
+
+def lookalike_warnings(actor_ids: Iterable[str]) -> list[str]:
+    """A warning for each actor id whose name could be mistaken for another."""
+    return [f":warning: {found}: check it is the one you mean." for found in lookalikes(actor_ids)]

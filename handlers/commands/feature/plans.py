@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from flags import ActorId, Change, DeleteFlag, FlagName, FlagsError, GroupName, build_change
 from flags.values import RESERVED_FLAG_NAMES
 from handlers.commands.feature.grammar import SCOPE_OPTIONS
-from handlers.commands.feature.lookalikes import lookalike_warnings
+from handlers.commands.feature.lookalikes import lookalike_warnings, lookalikes
 from handlers.config import Environment
 from handlers.core.context import Context
 from handlers.core.parsing import Invocation, UsageError
@@ -165,6 +165,11 @@ def _plan_set(invocation: Invocation, context: Context) -> FeaturePlan:
     except FlagsError as error:
         raise UsageError(str(error)) from None
     actors = [a.value for a in getattr(change, "actors", ())]
+    if context.config.safety.lookalike_actors == "refuse" and (found := lookalikes(actors)):
+        raise UsageError(
+            f"{'; '.join(found)}. Look-alike actor names are refused here (`safety.lookalike_actors: refuse`): "
+            "type the name in plain letters, as it is in the application."
+        )
     warnings = tuple(lookalike_warnings(actors))
     return FeaturePlan("set", invocation, invocation.environments, name, change, warnings=warnings)
 
