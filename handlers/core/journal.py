@@ -197,7 +197,9 @@ class Holding:
 
     @contextlib.asynccontextmanager
     async def renewed(self) -> AsyncIterator[None]:
-        """Keep the lease while the block runs, and close the entry after it (unless this process dies)."""
+        """Keep the lease while the block runs, and close the entry when it completes. A block that
+        raises or is cancelled (a shutdown cutting a change short) leaves the entry, unrenewed:
+        it is recovered like the change of a process that died."""
         renewal = asyncio.create_task(self._keep_renewed())
         try:
             yield
@@ -205,7 +207,7 @@ class Holding:
             renewal.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await renewal
-            await self.close()
+        await self.close()
 
     async def _keep_renewed(self) -> None:
         while True:

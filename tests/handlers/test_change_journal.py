@@ -10,9 +10,13 @@ tests/bot/test_crash_recovery.py.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
+from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 
 from bot.shell import ShellBackend
 from bot.text_render import to_text
@@ -28,6 +32,7 @@ from handlers.core.reply import Reply
 from tests.configs import example_environments
 from tests.handlers.conftest import FLAG, Chatops, MakeChatops
 from tests.handlers.test_change_engine import _MeanwhileRule
+from tests.redis_process import RedisProcess
 
 SET = "/chatops run feature set"
 D = "#development"
@@ -224,3 +229,38 @@ async def test_environments_on_one_redis_are_written_together_or_not_at_all(chat
             "gprd (they share one Redis and are written together)." in text
         )
         assert await _state(bot, "dev") == ({}, False) and await _state(bot, "production") == ({}, False)
+
+
+async def test_a_change_cut_short_in_process_is_left_for_recovery(
+    chatops: MakeChatops, tmp_path: Path, prefix: str
+) -> None:
+    """A shutdown that cancels a change midway (not a crash) leaves its entry too."""
+    server = RedisProcess(tmp_path).start()
+    paused = redis.Redis.from_url(server.url)
+    try:
+        bot = await chatops(environments=example_environments(prefix, ops=server.url))
+        app = dataclasses.replace(bot.runtime.app, journal=ChangeJournal(bot.redis, bot.prefix, lease_s=0.2))
+        targets = tuple(e for e in app.config.environments if e.option in ("dev", "staging", "ops"))
+        request = ChangeRequest(FLAG, targets, SetBoolean(True), ALICE, f"{SET} {FLAG} true --dev --staging --ops")
+        paused.execute_command("CLIENT", "PAUSE", "5000", "WRITE")
+        change = asyncio.create_task(
+            engine.apply_change(request, Context(app, ALICE, ShellBackend("alice", frozenset())))
+        )
+        for _ in range(100):  # dev and gstg are written; ops waits
+            if (await _state(bot, "staging"))[1]:
+                break
+            await asyncio.sleep(0.02)
+        change.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await change
+        paused.execute_command("CLIENT", "UNPAUSE")
+        assert await bot.redis.hlen(f"{bot.prefix}chatops:journal") == 1
+        await asyncio.sleep(0.5)  # nobody renews it
+        settled, told = await _recover(bot)
+        assert settled == 1
+        for option in ("dev", "staging", "ops"):
+            assert await _state(bot, option) == ({}, False), option
+        assert "It had been written to dev, gstg." in _texts(told)["U0ALICE"]
+    finally:
+        paused.close()
+        server.stop()
