@@ -25,13 +25,18 @@ from handlers.config import Config, Secrets
 from handlers.core.chat import ChatBackend
 from handlers.core.context import Application
 from handlers.core.journal import ChangeJournal
+from handlers.core.lease import Lease
+from handlers.core.schedules import ScheduleStore
 from handlers.deployments.mirror import GitMirror
 from handlers.deployments.registry import DeploymentRegistry
+from handlers.jobs.driver import LEASE_S, Driver
 from handlers.services import AppServices
 
 __all__ = ["Runtime"]
 
 _log = structlog.get_logger("bot")
+
+BACKGROUND_GRACE_S = 15.0  # how long a shutdown waits for a change being recovered or a schedule being run
 
 
 @dataclass
@@ -46,7 +51,10 @@ class Runtime:
     inflight: InFlight = field(default_factory=InFlight)
     replays: ReplayGuard | None = None  # requests already handled, in the bot's own Redis
     journal: ChangeJournal | None = None  # changes being written, in the bot's own Redis
+    schedules: ScheduleStore | None = None  # scheduled and time-boxed changes, in the bot's own Redis
+    driver: Driver | None = None  # set by start_background()
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _stopping: asyncio.Event = field(default_factory=asyncio.Event)  # background loops end their round
     _session: aiohttp.ClientSession | None = None
     _app: Application | None = None
 
@@ -74,6 +82,7 @@ class Runtime:
             clients[own_url] = redis_client(own_url)
         replays = ReplayGuard(clients[own_url], config.redis_prefix)
         journal = ChangeJournal(clients[own_url], config.redis_prefix)
+        schedules = ScheduleStore(clients[own_url], config.redis_prefix)
         if config.deployments is not None:
             settings = config.deployments
             registry = DeploymentRegistry(
@@ -99,7 +108,15 @@ class Runtime:
             config=str(config.path) if config.path else None,
         )
         return cls(
-            config, stores, definitions, list(clients.values()), registry, mirror, replays=replays, journal=journal
+            config,
+            stores,
+            definitions,
+            list(clients.values()),
+            registry,
+            mirror,
+            replays=replays,
+            journal=journal,
+            schedules=schedules,
         )
 
     @property
@@ -115,6 +132,7 @@ class Runtime:
                 self.mirror,
                 self.services,
                 self.journal,
+                self.schedules,
             )
         return self._app
 
@@ -145,13 +163,25 @@ class Runtime:
 
         self._tasks.append(asyncio.create_task(keep_fresh(), name="mirror-fetch"))
 
-    def start_recovery(self, chat: ChatBackend) -> None:
-        """Finish or undo, now and every few seconds, changes a dead process left half-written,
-        telling the people who ran them through ``chat``."""
+    def start_background(self, chat: ChatBackend) -> None:
+        """Start the background work, which talks to people through ``chat``: finishing or undoing
+        changes a dead process left half-written, and the timer driver (scheduled and time-boxed
+        changes; one process at a time drives it)."""
         if self.journal is not None:
-            self._tasks.append(asyncio.create_task(keep_recovering(self.app, chat, self.journal), name="recovery"))
+            recovery = keep_recovering(self.app, chat, self.journal, self._stopping)
+            self._tasks.append(asyncio.create_task(recovery, name="recovery"))
+        if self.schedules is not None and self.driver is None:
+            lease = Lease(self.schedules.client, self.schedules.lease_key, LEASE_S)
+            self.driver = Driver(self.app, chat, self.schedules, lease)
+            self._tasks.append(asyncio.create_task(self.driver.run(), name="driver"))
 
     async def close(self) -> None:
+        self._stopping.set()  # background loops finish their round (a change being settled or run)
+        if self.driver is not None:
+            self.driver.stop()
+        background = [t for t in self._tasks if t.get_name() in ("recovery", "driver")]
+        if background:
+            await asyncio.wait(background, timeout=BACKGROUND_GRACE_S)
         await self.app.deliveries.drain(timeout=10)  # cross-posts still in flight get their chance
         for task in self._tasks:
             task.cancel()

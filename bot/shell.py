@@ -31,6 +31,7 @@ class ShellBackend:
     usergroups: frozenset[str]
     posted: list[CrossPost] = field(default_factory=list)
     channels: Mapping[str, str] = field(default_factory=dict)
+    live: TextIO | None = None  # print each post as it comes (background work), instead of keeping it
 
     async def channel_id(self, channel: str) -> str | None:
         return self.channels.get(channel, channel)
@@ -39,7 +40,11 @@ class ShellBackend:
         return frozenset({self.user}) if usergroup.lstrip("@") in self.usergroups else frozenset()
 
     async def post(self, post: CrossPost) -> None:
-        self.posted.append(post)
+        if self.live is None:
+            self.posted.append(post)
+            return
+        self.live.write(f"\n[{post.channel}] ({post.purpose})\n{to_text(post)}\n")
+        self.live.flush()
 
 
 def _strip_prefix(text: str) -> str:
@@ -81,7 +86,7 @@ async def run_shell(runtime: Runtime, user: str, usergroups: frozenset[str], cha
     backend = ShellBackend(user, usergroups)
     out = sys.stdout
     await runtime.open()
-    runtime.start_recovery(backend)
+    runtime.start_background(ShellBackend(user, usergroups, live=out))  # schedules and recovery print as they happen
     try:
         if line is not None:
             reply = await run_line(line, caller, runtime, backend, out)

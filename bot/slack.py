@@ -44,7 +44,7 @@ def build_app(
     client = web_client(secrets.bot_token, secrets.api_url, session)
     config = runtime.config
     backend = SlackBackend(client, config.production_usergroups(), config.slack.production_group_cache_seconds)
-    runtime.start_recovery(backend)  # people whose change a dead process left half-written hear it on Slack
+    runtime.start_background(backend)  # people whose change a dead process left half-written hear it on Slack
     app = AsyncApp(
         client=client,
         signing_secret=None if socket_mode else secrets.signing_secret,

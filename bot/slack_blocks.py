@@ -148,4 +148,4 @@ def to_slack(reply: Reply | CrossPost) -> list[SlackMessage]:
     """One or more messages, each within 50 blocks and 3,000 characters a section."""
     if isinstance(reply, Reply):
         return _messages(reply.summary, reply.sections, reply.notes, reply.actions)
-    return _messages(reply.summary, reply.sections)
+    return _messages(reply.summary, reply.sections, actions=reply.actions)

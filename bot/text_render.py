@@ -33,5 +33,5 @@ def to_text(reply: Reply | CrossPost) -> str:
         ]
     if isinstance(reply, Reply):
         out += ["! " + "".join(_plain(s) for s in note) for note in reply.notes]
-        out += [f"[{a.label}] to press it, type: :{a.action_id} {a.value}" for a in reply.actions]
+    out += [f"[{a.label}] to press it, type: :{a.action_id} {a.value}" for a in reply.actions]
     return "\n".join(out) if out else reply.summary

@@ -58,7 +58,7 @@ async def roll_back(flag: str, environment: Environment, entry_id: str, context:
         targets=(environment,),
         change=RestoreState(entry.before, entry.before_exists),
         who=context.caller,
-        command=f"Roll back button on change {entry_id}",
+        command=f"Roll back button on change {entry_id}{context.origin}",
         expected_version=entry.version,
         rollback_of=entry_id,
     )

@@ -13,6 +13,7 @@ from the journal's, so a recovery that itself dies and is recovered again never 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -59,11 +60,13 @@ class _Unreachable(Exception):
     pass
 
 
-async def keep_recovering(app: Application, chat: ChatBackend, journal: ChangeJournal) -> None:
-    """Look for interrupted changes now and every RECOVERY_INTERVAL_S (run as a background task)."""
-    while True:
+async def keep_recovering(app: Application, chat: ChatBackend, journal: ChangeJournal, stop: asyncio.Event) -> None:
+    """Look for interrupted changes now and every RECOVERY_INTERVAL_S, until ``stop`` is set
+    (between rounds: a round is never cut short)."""
+    while not stop.is_set():
         await recover_interrupted(app, chat, journal)
-        await asyncio.sleep(RECOVERY_INTERVAL_S)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), RECOVERY_INTERVAL_S)
 
 
 async def recover_interrupted(app: Application, chat: ChatBackend, journal: ChangeJournal) -> int:

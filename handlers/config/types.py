@@ -34,6 +34,9 @@ RESERVED_OPTIONS = frozenset(
         "ignore-production-check",
         "ignore-feature-flag-consistency-check",
         "ignore-random-deprecation-check",
+        "at",
+        "in",
+        "for",
     }
 )
 

@@ -18,6 +18,7 @@ from handlers.deployments.registry import DeploymentRegistry
 if TYPE_CHECKING:
     from handlers.core.journal import ChangeJournal
     from handlers.core.registry import CommandRegistry
+    from handlers.core.schedules import ScheduleStore
 
 __all__ = ["MAX_CONCURRENT_COMMANDS", "Application", "Caller", "Context", "Notify", "Plan", "Services"]
 
@@ -41,6 +42,15 @@ class Caller:
     @property
     def who(self) -> str:
         return self.user_name or self.user_id
+
+    def to_list(self) -> list[str]:
+        """As kept in Redis records (the journal, schedules)."""
+        return [self.user_id, self.user_name, self.channel_id, self.channel_name]
+
+    @classmethod
+    def from_list(cls, values: list[object]) -> Caller:
+        user_id, user_name, channel_id, channel_name = (str(v) for v in values)
+        return cls(user_id, user_name, channel_id, channel_name)
 
 
 class Services(Protocol):
@@ -73,6 +83,7 @@ class Application:
     mirror: GitMirror | None = None
     services: Services | None = None
     journal: ChangeJournal | None = None  # changes being written, for recovery after a crash
+    schedules: ScheduleStore | None = None  # scheduled and time-boxed changes
     deliveries: Deliveries = field(default_factory=Deliveries)  # cross-posts still in flight
     #: Commands this process runs at once; more wait for a slot (a burst queues rather than fails).
     slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(MAX_CONCURRENT_COMMANDS))
@@ -86,6 +97,7 @@ class Context:
     caller: Caller
     chat: ChatBackend
     notify: Notify | None = None  # an interim, ephemeral message
+    origin: str = ""  # what ran this on the person's behalf (" (schedule S3)"): recorded with the command
 
     @property
     def config(self) -> Config:

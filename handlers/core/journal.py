@@ -98,13 +98,12 @@ class JournalEntry:
         return cls(uuid.uuid4().hex, flag, command, who, time.time(), targets, reduces_only)
 
     def to_json(self) -> str:
-        who = self.who
         return json.dumps(
             {
                 "id": self.id,
                 "flag": self.flag,
                 "command": self.command,
-                "who": [who.user_id, who.user_name, who.channel_id, who.channel_name],
+                "who": self.who.to_list(),
                 "started_at": f"{self.started_at:.3f}",
                 "reduces_only": self.reduces_only,
                 "targets": [t.to_json() for t in self.targets],
@@ -114,12 +113,11 @@ class JournalEntry:
     @classmethod
     def from_json(cls, text: str) -> JournalEntry:
         data = json.loads(text)
-        user_id, user_name, channel_id, channel_name = (str(v) for v in data["who"])
         return cls(
             id=str(data["id"]),
             flag=str(data["flag"]),
             command=str(data["command"]),
-            who=Caller(user_id, user_name, channel_id, channel_name),
+            who=Caller.from_list(data["who"]),
             started_at=float(data["started_at"]),
             targets=tuple(JournalTarget.from_json(t) for t in data["targets"]),
             reduces_only=bool(data.get("reduces_only")),

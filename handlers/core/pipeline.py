@@ -41,18 +41,28 @@ class _Trace:
     refused: bool = False
 
 
-async def run(text: str, caller: Caller, app: Application, chat: ChatBackend, notify: Notify | None = None) -> Reply:
-    """Run a command typed as ``text`` (what follows ``/chatops``)."""
-    context = Context(app, caller, chat, notify)
+async def run(
+    text: str, caller: Caller, app: Application, chat: ChatBackend, notify: Notify | None = None, *, origin: str = ""
+) -> Reply:
+    """Run a command typed as ``text`` (what follows ``/chatops``); ``origin`` says what runs it on
+    the person's behalf (a schedule), and is recorded with the command."""
+    context = Context(app, caller, chat, notify, origin)
     trace = _Trace()
     return await _guarded(text, context, trace, lambda: _run(text, context, trace))
 
 
 async def press(
-    action_id: str, value: str, caller: Caller, app: Application, chat: ChatBackend, notify: Notify | None = None
+    action_id: str,
+    value: str,
+    caller: Caller,
+    app: Application,
+    chat: ChatBackend,
+    notify: Notify | None = None,
+    *,
+    origin: str = "",
 ) -> Reply:
     """Run a button click: the plan its command makes of the value, then the same policy and handler."""
-    context = Context(app, caller, chat, notify)
+    context = Context(app, caller, chat, notify, origin)
     found = app.commands.action(action_id)
     label = f"[{found[1].label if found else action_id} {value[:120]}]"
     trace = _Trace(found[0].spec.name if found else "unknown", action_id)

@@ -70,6 +70,7 @@ class CrossPost:
     purpose: str  # "team channel", "log channel", "security channel", "QA channel"
     sections: tuple[Section, ...]
     summary: str
+    actions: tuple[Action, ...] = ()  # buttons (e.g. a scheduled change's Roll back buttons)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +106,9 @@ class Reply:
 
     def with_notes(self, *notes: Line) -> Reply:
         return replace(self, notes=self.notes + notes)
+
+    def with_actions(self, *actions: Action) -> Reply:
+        return replace(self, actions=self.actions + actions)
 
 
 def error_reply(message: str, *, details: tuple[Line, ...] = ()) -> Reply:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
-__all__ = ["ago", "utc"]
+__all__ = ["ago", "span", "utc"]
 
 
 def utc(moment: datetime | float) -> str:
@@ -22,3 +22,17 @@ def ago(moment: float, now: float | None = None) -> str:
     if seconds < 2 * 86400:
         return f"{seconds / 3600:.1f} h ago"
     return f"{seconds / 86400:.0f} days ago"
+
+
+def span(seconds: float) -> str:
+    """A duration for people: ``45 s``, ``30 min``, ``2 h``, ``1 h 30 min``, ``3 days``."""
+    seconds = max(0.0, seconds)
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    minutes = round(seconds / 60)
+    if minutes < 120:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h" + (f" {minutes} min" if minutes else "")
+    return f"{hours / 24:.0f} days"

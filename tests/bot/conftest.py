@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import signal
 import subprocess
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -72,6 +73,18 @@ def serve_process(
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def stop_processes(processes: Iterable[subprocess.Popen[str]]) -> None:
+    """SIGTERM each process still running (SIGKILL if it does not exit within 15 s); collect its output."""
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        process.communicate(timeout=10)
 
 
 def signed_headers(body: str, timestamp: int | None = None, secret: str = SIGNING_SECRET) -> dict[str, str]:

@@ -17,7 +17,7 @@ import aiohttp
 import pytest
 import redis.asyncio as aioredis
 
-from tests.bot.conftest import FLAG, BotUnderTest, serve_process, wait_healthy, write_config
+from tests.bot.conftest import FLAG, BotUnderTest, serve_process, stop_processes, wait_healthy, write_config
 from tests.bot.slack_stub import SlackStub
 from tests.configs import example_environments
 from tests.redis_process import RedisProcess, free_port
@@ -105,14 +105,7 @@ async def test_kill_9_midway_is_finished_or_undone_once_and_told(
         assert audits == {o: versions[o] + added[o] for o in OPTIONS}
         assert await here.hlen(f"{prefix}chatops:journal") == 0
     finally:
-        for process in processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(15)
-                except Exception:
-                    process.kill()
-            process.communicate(timeout=10)
+        stop_processes(processes)
         other.stop()
         await here.aclose()
         await there.aclose()

@@ -33,7 +33,12 @@ REFUSALS = [
     case("command typo", "run fature set x true", P, "Unknown command `fature`. Did you mean `feature`?"),
     case("unknown command", "run deploy now", P, "Valid commands: `feature`"),
     case("sub typo", "run feature sett x true", P, "Unknown subcommand `sett` for `feature`. Did you mean `set`?"),
-    case("unknown sub", "run feature enable x", P, "Valid subcommands: `get`, `set`, `list`, `delete`, `history`"),
+    case(
+        "unknown sub",
+        "run feature enable x",
+        P,
+        "Valid subcommands: `get`, `set`, `list`, `delete`, `schedule`, `history`",
+    ),
     case("set alone", "run feature set", P, SET_USAGE),
     case("set without value", SET, P, SET_USAGE),
     case("word value", f"{SET} maybe", P, "`maybe` is not a valid value"),
@@ -167,7 +172,7 @@ async def test_help_is_a_private_answer(bot: Chatops, text: str, expected: tuple
 async def test_set_help_lists_every_option_with_a_description(bot: Chatops) -> None:
     answer = await bot.run("/chatops run feature set --help", channel=D)
     set_spec = COMMANDS.grammar["feature"].subcommand("set")
-    assert set_spec is not None and len(set_spec.options) == 11
+    assert set_spec is not None and len(set_spec.options) == 14
     for option in set_spec.options:
         assert f"`--{option.name}" in answer.text and option.help in answer.text, option
     assert "`--dev --pre --staging --staging-ref --ops --production` — target these environments" in answer.text

@@ -6,8 +6,9 @@ from typing import ClassVar
 
 from handlers.changes import ROLL_BACK_ACTION, ChangeRequest, apply_change, roll_back
 from handlers.commands.feature.grammar import FEATURE
-from handlers.commands.feature.plans import FeaturePlan, plan, rollback_plan
+from handlers.commands.feature.plans import FeaturePlan, cancel_plan, plan, rollback_plan
 from handlers.commands.feature.reads import get, history, list_flags
+from handlers.commands.feature.scheduling import CANCEL_ACTION, cancel, list_schedules, schedule_expiry, schedule_run
 from handlers.core.command import ButtonAction, Command
 from handlers.core.context import Context
 from handlers.core.grammar import CommandSpec
@@ -32,17 +33,26 @@ class FeatureCommand(Command[FeaturePlan]):
         if plan.subcommand == "rollback":
             environment = plan.targets[0]
             return await roll_back(plan.name, environment, plan.rollback_of, context)
+        if plan.subcommand == "schedule":
+            return await (cancel(plan, context) if plan.schedule_id else list_schedules(context))
+        if plan.scheduled:
+            return await schedule_run(plan, context)
         assert plan.change is not None
         request = ChangeRequest(
             flag=plan.name,
             targets=plan.targets,
             change=plan.change,
             who=context.caller,
-            command=f"/chatops {plan.invocation.text}".strip(),
+            command=f"/chatops {plan.invocation.text}{context.origin}".strip(),
             overrides=plan.overrides,
         )
         reply = await apply_change(request, context)
+        if plan.lasts is not None and reply.ok:
+            reply = await schedule_expiry(plan, reply, context)
         return reply.with_notes(*(line(w) for w in plan.warnings)) if plan.warnings else reply
 
     def actions(self) -> tuple[ButtonAction[FeaturePlan], ...]:
-        return (ButtonAction(ROLL_BACK_ACTION, "Roll back button", rollback_plan),)
+        return (
+            ButtonAction(ROLL_BACK_ACTION, "Roll back button", rollback_plan),
+            ButtonAction(CANCEL_ACTION, "Cancel button", cancel_plan),
+        )

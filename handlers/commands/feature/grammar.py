@@ -58,9 +58,14 @@ FEATURE = CommandSpec(
                     "skip the staging/production consistency check",
                 ),
                 OptionSpec("ignore-random-deprecation-check", "flag", "allow the deprecated --random"),
+                OptionSpec("at", "value", 'run it then instead of now (UTC): "2026-12-01 09:00 UTC" or 14:30', "TIME"),
+                OptionSpec("in", "value", "run it after this long instead of now: 30m, 2h, 1d", "DURATION"),
+                OptionSpec("for", "value", "time-boxed: the previous state comes back after this long", "DURATION"),
             ),
             examples=(
                 "/chatops run feature set my_flag true --dev --staging",
+                '/chatops run feature set my_flag true --staging --at "2026-12-01 09:00 UTC"',
+                "/chatops run feature set my_flag true --staging --for 2h",
                 "/chatops run feature set my_flag 25 --actors --staging",
                 "/chatops run feature set my_flag true --user=alice,bob --staging",
             ),
@@ -77,6 +82,13 @@ FEATURE = CommandSpec(
             ("NAME",),
             "delete a flag (its state and its name) from each environment",
             examples=("/chatops run feature delete my_flag --dev --staging --production",),
+        ),
+        SubcommandSpec(
+            "schedule",
+            ("list|cancel", "[ID]"),
+            "list scheduled changes, or cancel one before it runs",
+            environments=False,
+            examples=("/chatops run feature schedule list", "/chatops run feature schedule cancel S3"),
         ),
         SubcommandSpec(
             "history",

@@ -9,20 +9,23 @@ from __future__ import annotations
 
 import difflib
 import re
+import time
 from dataclasses import dataclass
 
 from flags import ActorId, Change, DeleteFlag, FlagName, FlagsError, GroupName, build_change
 from flags.values import RESERVED_FLAG_NAMES
 from handlers.commands.feature.grammar import SCOPE_OPTIONS
 from handlers.commands.feature.lookalikes import lookalike_warnings, lookalikes
+from handlers.commands.feature.timing import parse_at, parse_duration
 from handlers.config import Environment
 from handlers.core.context import Context
 from handlers.core.parsing import Invocation, UsageError
 
-__all__ = ["FeaturePlan", "plan", "rollback_plan"]
+__all__ = ["FeaturePlan", "cancel_plan", "plan", "rollback_plan"]
 
 _WRITES = ("set", "delete", "rollback")
 _ENTRY_ID = re.compile(r"[0-9]{1,20}-[0-9]{1,10}")
+_SCHEDULE_ID = re.compile(r"S[0-9]{1,12}")
 _SET_USAGE = "`/chatops run feature set NAME true|false|PERCENTAGE [--actors] [--staging ...]`"
 
 
@@ -35,6 +38,13 @@ class FeaturePlan:
     change: Change | None = None
     rollback_of: str = ""  # the audit entry a roll back undoes
     warnings: tuple[str, ...] = ()  # said with the answer (e.g. look-alike actor names)
+    at: float | None = None  # set: run then (epoch seconds) instead of now
+    lasts: float | None = None  # set: seconds until the previous state comes back
+    schedule_id: str = ""  # schedule cancel: which one
+
+    @property
+    def scheduled(self) -> bool:
+        return self.at is not None
 
     @property
     def writes(self) -> bool:
@@ -57,6 +67,8 @@ def plan(invocation: Invocation, context: Context) -> FeaturePlan:
         return FeaturePlan(sub, invocation, invocation.environments)
     if sub == "set":
         return _plan_set(invocation, context)
+    if sub == "schedule":
+        return _plan_schedule(invocation)
     if not args:
         raise UsageError(f"`feature {sub}` needs a flag name: `/chatops run feature {sub} NAME`.")
     _no_more(args, 1, f"`feature {sub}` takes one flag name: `/chatops run feature {sub} NAME`.")
@@ -77,6 +89,47 @@ def rollback_plan(value: str, context: Context) -> FeaturePlan:
     if environment is None or not _ENTRY_ID.fullmatch(entry):
         raise UsageError("This button does not name a change this bot recorded.")
     return FeaturePlan("rollback", invocation, (environment,), _flag_name(name), rollback_of=entry)
+
+
+def cancel_plan(value: str, context: Context) -> FeaturePlan:
+    """The plan of a schedule's Cancel button: its value is the schedule id."""
+    invocation = Invocation("feature", "schedule", ("cancel", value[:40]), {}, (), False, f"[Cancel {value[:40]}]")
+    return _plan_schedule(invocation)
+
+
+def _plan_schedule(invocation: Invocation) -> FeaturePlan:
+    args = invocation.arguments
+    action = args[0] if args else ""
+    if action == "list":
+        _no_more(args, 1, "`feature schedule list` takes nothing more.")
+        return FeaturePlan("schedule", invocation, ())
+    if action == "cancel":
+        if len(args) < 2:
+            raise UsageError("`feature schedule cancel` needs a schedule id, e.g. `S3`: see `feature schedule list`.")
+        _no_more(args, 2, "`feature schedule cancel` takes one schedule id, e.g. `S3`.")
+        if not _SCHEDULE_ID.fullmatch(args[1]):
+            raise UsageError(
+                f"`{_short(args[1])}` is not a schedule id: they look like `S3` (see `feature schedule list`)."
+            )
+        return FeaturePlan("schedule", invocation, (), schedule_id=args[1])
+    raise UsageError("`feature schedule` takes `list` or `cancel ID`: e.g. `/chatops run feature schedule list`.")
+
+
+def _timing(invocation: Invocation, context: Context) -> tuple[float | None, float | None]:
+    """When a ``set`` runs (None: now) and how long it lasts (None: for good). A scheduled run
+    ignores its ``--at``/``--in``: its time has come."""
+    at_text, in_text, for_text = (invocation.options.get(o) for o in ("at", "in", "for"))
+    if isinstance(at_text, str) and isinstance(in_text, str):
+        raise UsageError("Use either `--at TIME` or `--in DURATION`, not both.")
+    now = time.time()
+    at = None
+    if not context.origin:
+        if isinstance(at_text, str):
+            at = parse_at(at_text, now)
+        elif isinstance(in_text, str):
+            at = now + parse_duration("in", in_text)
+    lasts = parse_duration("for", for_text) if isinstance(for_text, str) else None
+    return at, lasts
 
 
 def _no_more(args: tuple[str, ...], count: int, message: str) -> None:
@@ -171,7 +224,8 @@ def _plan_set(invocation: Invocation, context: Context) -> FeaturePlan:
             "type the name in plain letters, as it is in the application."
         )
     warnings = tuple(lookalike_warnings(actors))
-    return FeaturePlan("set", invocation, invocation.environments, name, change, warnings=warnings)
+    at, lasts = _timing(invocation, context)
+    return FeaturePlan("set", invocation, invocation.environments, name, change, warnings=warnings, at=at, lasts=lasts)
 
 
 def _percentage(text: str) -> float | None:

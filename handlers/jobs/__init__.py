@@ -1,0 +1,1 @@
+"""Background work that runs exactly once across every worker and replica: the timer driver."""
