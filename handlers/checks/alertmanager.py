@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict
 from handlers.checks.base import CheckResult, Probe, ProbeDeps
 from handlers.config.types import HttpUrl
 
-__all__ = ["AlertmanagerCheck"]
+__all__ = ["AlertmanagerCheck", "AlertmanagerSettings", "alerts_firing"]
 
 
 class AlertmanagerSettings(BaseModel):
@@ -51,3 +51,28 @@ async def firing_alerts(session: aiohttp.ClientSession, url: str, matchers: tupl
         label = str(labels.get("alertname", "unnamed alert"))
         firing.append(f"alert {label} is firing" + (f": {summary}" if summary else ""))
     return CheckResult(name, not firing, tuple(firing))
+
+
+async def alerts_firing(session: aiohttp.ClientSession, url: str, matchers: tuple[str, ...]) -> list[str]:
+    """Firing, unsilenced, uninhibited alerts matching every matcher, as ``NAME {k="v", ...}``.
+    An Alertmanager that cannot be asked counts as a firing alert (a guard fails closed)."""
+    params = [("active", "true"), ("silenced", "false"), ("inhibited", "false")]
+    params += [("filter", m) for m in matchers]
+    try:
+        async with session.get(f"{url}/api/v2/alerts", params=params) as response:
+            if response.status != 200:
+                return [f"(Alertmanager answered HTTP {response.status})"]
+            alerts: Any = await response.json(content_type=None)
+    except (aiohttp.ClientError, TimeoutError, ValueError) as error:
+        return [f"(Alertmanager could not be asked: {type(error).__name__})"]
+    if not isinstance(alerts, list):
+        return ["(Alertmanager answered something that is not a list of alerts)"]
+    found = []
+    for alert in alerts:
+        labels: dict[str, Any] = {}
+        if isinstance(alert, dict) and isinstance(alert.get("labels"), dict):
+            labels = alert["labels"]
+        name = str(labels.get("alertname", "unnamed alert"))
+        rest = ", ".join(f'{k}="{v}"' for k, v in sorted(labels.items()) if k != "alertname")
+        found.append(f"{name} {{{rest}}}")
+    return found

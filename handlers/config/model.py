@@ -179,6 +179,8 @@ class Safety(_Model):
         Annotated[float, in_range("percentage points, more than 0 and at most 100", lambda p: 0 < p <= 100)] | None
     ) = None
     require_rollout_issue: StrictBool = False
+    # The shortest time between rollout steps in production (seconds); other environments: 1 s.
+    rollout_min_every_seconds: Annotated[float, in_range("seconds, 1-86400", lambda s: 1 <= s <= 86400)] = 60.0
     # Actor names that look like others (mixed scripts, full-width letters): applied with a warning, or refused.
     lookalike_actors: Literal["warn", "refuse"] = "warn"
     gitlab_url: HttpUrl = "https://gitlab.com"

@@ -37,6 +37,9 @@ RESERVED_OPTIONS = frozenset(
         "at",
         "in",
         "for",
+        "steps",
+        "every",
+        "guard",
     }
 )
 

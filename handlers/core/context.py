@@ -61,6 +61,10 @@ class Services(Protocol):
 
     async def production_check(self) -> list[CheckResult]: ...
 
+    async def firing_alerts(self, matchers: tuple[str, ...]) -> list[str]:
+        """Alerts firing now (not silenced or inhibited) in the configured Alertmanager that match
+        every matcher, as ``NAME {label="value", ...}``; an unreachable Alertmanager counts as one."""
+
     async def trigger_e2e(self, environment: Environment, variables: dict[str, str]) -> str:
         """Trigger the environment's end-to-end pipeline; its web URL. Raises GitLabError."""
 

@@ -13,7 +13,7 @@ from handlers.config import AccessRule, Config, Environment
 from handlers.core.chat import ChannelUnknown, ChatBackend, MembershipUnknown
 from handlers.core.context import Caller, Plan
 
-__all__ = ["Refusal", "access_rule", "authorize", "channel_allows", "channel_check", "may_change"]
+__all__ = ["Refusal", "Writes", "access_rule", "authorize", "channel_allows", "channel_check", "may_change"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +112,15 @@ def _shown(channel_id: str | ChannelUnknown | None) -> str:
     if isinstance(channel_id, ChannelUnknown):
         return f"unknown: {channel_id.reason}"
     return channel_id or "not found in Slack"
+
+
+@dataclass(frozen=True, slots=True)
+class Writes:
+    """A plan that changes ``targets``: to ask ``authorize`` about an action on something already
+    planned (cancelling a schedule, steering a rollout)."""
+
+    targets: tuple[Environment, ...]
+    writes: bool = True
 
 
 async def authorize(plan: Plan, caller: Caller, config: Config, chat: ChatBackend) -> Refusal | None:

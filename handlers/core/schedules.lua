@@ -3,7 +3,7 @@
 -- ARGV: 1 lease token, 2 operation, then
 --   due  NOW_S RETRY_S LIMIT  -> {id, json, ...}: due schedules, each pushed RETRY_S later (re-fired
 --                                  then if its driver dies before it is done)
---   done ID                    -> 1
+--   done ID                    -> 1 (a schedule is removed; a rollout only loses its timer)
 --FENCED_CHECK--
 local op = ARGV[2]
 if op == 'due' then
@@ -22,7 +22,7 @@ if op == 'due' then
   end
   return out
 elseif op == 'done' then
-  redis.call('HDEL', KEYS[2], ARGV[3])
+  if string.sub(ARGV[3], 1, 1) == 'S' then redis.call('HDEL', KEYS[2], ARGV[3]) end  -- a rollout's record stays
   redis.call('ZREM', KEYS[3], ARGV[3])
   return 1
 end

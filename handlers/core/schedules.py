@@ -89,8 +89,8 @@ class ScheduleStore:
     def __init__(self, client: aioredis.Redis, prefix: str = "") -> None:
         self._redis = self.client = client
         self.lease_key = f"{prefix}{DRIVER_LEASE_KEY}"
-        self._hash = f"{prefix}chatops:schedules"
-        self._timers = f"{prefix}chatops:timers"
+        self._hash = self.hash_key = f"{prefix}chatops:schedules"
+        self._timers = self.timers_key = f"{prefix}chatops:timers"
         self._seq = f"{prefix}chatops:schedules:seq"
         self._script = client.register_script(_SCRIPT)
 
@@ -118,16 +118,18 @@ class ScheduleStore:
 
     async def pending(self) -> list[Schedule]:
         records: Any = await self._redis.hgetall(self._hash)
-        return sorted((Schedule.from_json(t) for t in records.values()), key=lambda s: (s.due, s.id))
+        found = (Schedule.from_json(t) for i, t in records.items() if str(i).startswith("S"))
+        return sorted(found, key=lambda s: (s.due, s.id))
 
     async def next_due(self) -> float | None:
         first = await self._redis.zrange(self._timers, 0, 0, withscores=True)
         return float(first[0][1]) if first else None
 
-    async def take_due(self, token: int, retry_s: float, limit: int = 100) -> list[Schedule]:
-        """Due schedules (each pushed ``retry_s`` later until done); Fenced without the lease."""
+    async def take_due(self, token: int, retry_s: float, limit: int = 100) -> list[tuple[str, str]]:
+        """Due records as (id, JSON): schedules (``S…``) and rollouts (``R…``), each pushed ``retry_s``
+        later until done; Fenced without the lease."""
         reply = await self._call(token, "due", f"{time.time():.3f}", retry_s, limit)
-        return [Schedule.from_json(reply[i + 1]) for i in range(0, len(reply), 2)]
+        return [(str(reply[i]), str(reply[i + 1])) for i in range(0, len(reply), 2)]
 
     async def done(self, token: int, schedule_id: str) -> None:
         await self._call(token, "done", schedule_id)

@@ -19,8 +19,10 @@ from redis.exceptions import RedisError
 from handlers.core.chat import ChatBackend, PostFailed
 from handlers.core.context import Application
 from handlers.core.lease import Lease
+from handlers.core.rollouts import Rollout, RolloutStore
 from handlers.core.schedules import Fenced, Schedule, ScheduleStore
 from handlers.jobs.fire import fire
+from handlers.jobs.rollout_step import step
 
 __all__ = ["ACQUIRE_EVERY_S", "LEASE_S", "RETRY_S", "TICK_S", "Driver"]
 
@@ -35,6 +37,7 @@ RETRY_S = 120.0  # a taken schedule not done by then is taken again (its driver 
 class Driver:
     def __init__(self, app: Application, chat: ChatBackend, store: ScheduleStore, client_lease: Lease) -> None:
         self.app, self.chat, self.store, self.lease = app, chat, store, client_lease
+        self.rollouts = RolloutStore(store.client, store)
         self.token: int | None = None
         self._running: dict[str, asyncio.Task[None]] = {}
         self._stop = asyncio.Event()
@@ -81,9 +84,14 @@ class Driver:
         except (RedisError, OSError) as error:
             _log.warning("driver.redis_unavailable", error=str(error)[:200])
             return ACQUIRE_EVERY_S
-        for schedule in due:
-            if schedule.id not in self._running:
-                self._running[schedule.id] = asyncio.create_task(self._fire(schedule, token))
+        for record_id, record in due:
+            if record_id not in self._running:
+                work = (
+                    self._step(record, token)
+                    if record_id.startswith("R")
+                    else self._fire(Schedule.from_json(record), token)
+                )
+                self._running[record_id] = asyncio.create_task(work)
         if upcoming is None:
             return TICK_S
         return min(TICK_S, max(0.01, upcoming - time.time()))
@@ -103,6 +111,21 @@ class Driver:
             _log.exception("driver.fire_failed", schedule=schedule.id)
         finally:
             self._running.pop(schedule.id, None)
+
+    async def _step(self, record: str, token: int) -> None:
+        rollout = Rollout.from_json(record)
+        try:
+            for post in await step(rollout, self.app, self.chat, self.rollouts, token):
+                try:
+                    await self.chat.post(post)
+                except PostFailed as error:
+                    _log.error("driver.post_failed", rollout=rollout.id, channel=post.channel, error=str(error)[:200])
+        except Fenced:
+            _log.warning("driver.fenced", rollout=rollout.id)
+        except Exception:
+            _log.exception("driver.step_failed", rollout=rollout.id)
+        finally:
+            self._running.pop(rollout.id, None)
 
     def stop(self) -> None:
         """Ask ``run`` to end after its current tick."""

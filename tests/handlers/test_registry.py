@@ -148,7 +148,15 @@ async def test_an_unknown_button_gets_a_clear_refusal(toy_bot: ToyBot) -> None:
 def test_the_registry_routes_every_button_to_its_command() -> None:
     toy = Toy()
     registry = CommandRegistry([FeatureCommand(), toy])
-    assert registry.action_ids == ("rollback", "schedule_cancel", "toy_poke")
+    assert registry.action_ids == (
+        "rollback",
+        "schedule_cancel",
+        "rollout_pause",
+        "rollout_resume",
+        "rollout_next",
+        "rollout_abort",
+        "toy_poke",
+    )
     found = registry.action("toy_poke")
     assert found is not None and found[0] is toy and found[1].label == "Poke button"
     assert registry.action("nope") is None and registry.command("nope") is None

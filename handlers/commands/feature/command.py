@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar
 
 from handlers.changes import ROLL_BACK_ACTION, ChangeRequest, apply_change, roll_back
 from handlers.commands.feature.grammar import FEATURE
 from handlers.commands.feature.plans import FeaturePlan, cancel_plan, plan, rollback_plan
 from handlers.commands.feature.reads import get, history, list_flags
+from handlers.commands.feature.rollout_plans import rollout_plan
+from handlers.commands.feature.rollouts import ROLLOUT_ACTIONS, rollout
 from handlers.commands.feature.scheduling import CANCEL_ACTION, cancel, list_schedules, schedule_expiry, schedule_run
 from handlers.core.command import ButtonAction, Command
 from handlers.core.context import Context
 from handlers.core.grammar import CommandSpec
-from handlers.core.parsing import Invocation
+from handlers.core.parsing import Invocation, UsageError
 from handlers.core.reply import Reply, line
 
 __all__ = ["FeatureCommand"]
@@ -24,6 +27,8 @@ class FeatureCommand(Command[FeaturePlan]):
     spec: ClassVar[CommandSpec] = FEATURE
 
     def plan(self, invocation: Invocation, context: Context) -> FeaturePlan:
+        if invocation.subcommand == "rollout":
+            return rollout_plan(invocation, context)
         return plan(invocation, context)
 
     async def handle(self, plan: FeaturePlan, context: Context) -> Reply:
@@ -33,6 +38,8 @@ class FeatureCommand(Command[FeaturePlan]):
         if plan.subcommand == "rollback":
             environment = plan.targets[0]
             return await roll_back(plan.name, environment, plan.rollback_of, context)
+        if plan.subcommand == "rollout":
+            return await rollout(plan, context)
         if plan.subcommand == "schedule":
             return await (cancel(plan, context) if plan.schedule_id else list_schedules(context))
         if plan.scheduled:
@@ -55,4 +62,17 @@ class FeatureCommand(Command[FeaturePlan]):
         return (
             ButtonAction(ROLL_BACK_ACTION, "Roll back button", rollback_plan),
             ButtonAction(CANCEL_ACTION, "Cancel button", cancel_plan),
+            *(ButtonAction(a, f"{v.capitalize()} button", _rollout_button(v)) for a, v in ROLLOUT_ACTIONS.items()),
         )
+
+
+def _rollout_button(action: str) -> Callable[[str, Context], FeaturePlan]:
+    """The plan of a rollout button: its value is the rollout id."""
+
+    def plan_of(value: str, context: Context) -> FeaturePlan:
+        invocation = Invocation("feature", "rollout", (action, value[:20]), {}, (), False, f"[{action} {value[:20]}]")
+        if not (value.startswith("R") and value[1:].isdigit() and len(value) <= 13):
+            raise UsageError("This button does not name a rollout.")
+        return FeaturePlan("rollout", invocation, (), value, rollout_action=action)
+
+    return plan_of

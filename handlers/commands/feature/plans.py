@@ -11,6 +11,7 @@ import difflib
 import re
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from flags import ActorId, Change, DeleteFlag, FlagName, FlagsError, GroupName, build_change
 from flags.values import RESERVED_FLAG_NAMES
@@ -21,9 +22,9 @@ from handlers.config import Environment
 from handlers.core.context import Context
 from handlers.core.parsing import Invocation, UsageError
 
-__all__ = ["FeaturePlan", "cancel_plan", "plan", "rollback_plan"]
+__all__ = ["FeaturePlan", "cancel_plan", "flag_name", "no_more", "plan", "rollback_plan", "short"]
 
-_WRITES = ("set", "delete", "rollback")
+_WRITES = ("set", "delete", "rollback")  # and a rollout's start
 _ENTRY_ID = re.compile(r"[0-9]{1,20}-[0-9]{1,10}")
 _SCHEDULE_ID = re.compile(r"S[0-9]{1,12}")
 _SET_USAGE = "`/chatops run feature set NAME true|false|PERCENTAGE [--actors] [--staging ...]`"
@@ -41,6 +42,8 @@ class FeaturePlan:
     at: float | None = None  # set: run then (epoch seconds) instead of now
     lasts: float | None = None  # set: seconds until the previous state comes back
     schedule_id: str = ""  # schedule cancel: which one
+    rollout_action: str = ""  # rollout: start, list, status, pause, resume, next or abort
+    rollout: Any = None  # rollout start: its validated steps, interval, kind and guard (a RolloutStart)
 
     @property
     def scheduled(self) -> bool:
@@ -48,7 +51,7 @@ class FeaturePlan:
 
     @property
     def writes(self) -> bool:
-        return self.subcommand in _WRITES
+        return self.subcommand in _WRITES or self.rollout_action == "start"
 
     @property
     def overrides(self) -> frozenset[str]:
@@ -63,7 +66,7 @@ def plan(invocation: Invocation, context: Context) -> FeaturePlan:
     sub = invocation.subcommand
     args = invocation.arguments
     if sub == "list":
-        _no_more(args, 0, "`feature list` takes no flag name; filter with `--match SUBSTRING`.")
+        no_more(args, 0, "`feature list` takes no flag name; filter with `--match SUBSTRING`.")
         return FeaturePlan(sub, invocation, invocation.environments)
     if sub == "set":
         return _plan_set(invocation, context)
@@ -71,8 +74,8 @@ def plan(invocation: Invocation, context: Context) -> FeaturePlan:
         return _plan_schedule(invocation)
     if not args:
         raise UsageError(f"`feature {sub}` needs a flag name: `/chatops run feature {sub} NAME`.")
-    _no_more(args, 1, f"`feature {sub}` takes one flag name: `/chatops run feature {sub} NAME`.")
-    name = _flag_name(args[0])
+    no_more(args, 1, f"`feature {sub}` takes one flag name: `/chatops run feature {sub} NAME`.")
+    name = flag_name(args[0])
     change = DeleteFlag() if sub == "delete" else None
     return FeaturePlan(sub, invocation, invocation.environments, name, change)
 
@@ -88,7 +91,7 @@ def rollback_plan(value: str, context: Context) -> FeaturePlan:
     environment = next((e for e in environments if e.option == option), None)
     if environment is None or not _ENTRY_ID.fullmatch(entry):
         raise UsageError("This button does not name a change this bot recorded.")
-    return FeaturePlan("rollback", invocation, (environment,), _flag_name(name), rollback_of=entry)
+    return FeaturePlan("rollback", invocation, (environment,), flag_name(name), rollback_of=entry)
 
 
 def cancel_plan(value: str, context: Context) -> FeaturePlan:
@@ -101,15 +104,15 @@ def _plan_schedule(invocation: Invocation) -> FeaturePlan:
     args = invocation.arguments
     action = args[0] if args else ""
     if action == "list":
-        _no_more(args, 1, "`feature schedule list` takes nothing more.")
+        no_more(args, 1, "`feature schedule list` takes nothing more.")
         return FeaturePlan("schedule", invocation, ())
     if action == "cancel":
         if len(args) < 2:
             raise UsageError("`feature schedule cancel` needs a schedule id, e.g. `S3`: see `feature schedule list`.")
-        _no_more(args, 2, "`feature schedule cancel` takes one schedule id, e.g. `S3`.")
+        no_more(args, 2, "`feature schedule cancel` takes one schedule id, e.g. `S3`.")
         if not _SCHEDULE_ID.fullmatch(args[1]):
             raise UsageError(
-                f"`{_short(args[1])}` is not a schedule id: they look like `S3` (see `feature schedule list`)."
+                f"`{short(args[1])}` is not a schedule id: they look like `S3` (see `feature schedule list`)."
             )
         return FeaturePlan("schedule", invocation, (), schedule_id=args[1])
     raise UsageError("`feature schedule` takes `list` or `cancel ID`: e.g. `/chatops run feature schedule list`.")
@@ -132,16 +135,16 @@ def _timing(invocation: Invocation, context: Context) -> tuple[float | None, flo
     return at, lasts
 
 
-def _no_more(args: tuple[str, ...], count: int, message: str) -> None:
+def no_more(args: tuple[str, ...], count: int, message: str) -> None:
     if len(args) > count:
-        raise UsageError(f"Unexpected `{_short(args[count])}`. {message}")
+        raise UsageError(f"Unexpected `{short(args[count])}`. {message}")
 
 
-def _short(text: str) -> str:
+def short(text: str) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _flag_name(text: str) -> str:
+def flag_name(text: str) -> str:
     if text in RESERVED_FLAG_NAMES:
         raise UsageError(
             f"`{text}` cannot be a flag name: it is the key of Flipper's set of all flags in each "
@@ -151,7 +154,7 @@ def _flag_name(text: str) -> str:
         return FlagName(text).value
     except FlagsError:
         raise UsageError(
-            f"`{_short(text)}` is not a valid flag name: use lower-case letters, digits and "
+            f"`{short(text)}` is not a valid flag name: use lower-case letters, digits and "
             "underscores, starting with a letter (e.g. `my_feature_flag`)."
         ) from None
 
@@ -161,14 +164,14 @@ def _plan_set(invocation: Invocation, context: Context) -> FeaturePlan:
     # 1. name and value present
     if len(args) < 2:
         raise UsageError(f"`feature set` needs a flag name and a value: {_SET_USAGE}.")
-    _no_more(args, 2, f"`feature set` takes a flag name and one value: {_SET_USAGE}.")
+    no_more(args, 2, f"`feature set` takes a flag name and one value: {_SET_USAGE}.")
     raw_name, raw_value = args
     value = raw_value.strip().lower()
     # 2. the value is true, false or a number 0-100
     number = _percentage(raw_value) if value not in ("true", "false") else None
     if value not in ("true", "false") and number is None:
         raise UsageError(
-            f"`{_short(raw_value)}` is not a valid value: use `true`, `false` or a percentage from 0 "
+            f"`{short(raw_value)}` is not a valid value: use `true`, `false` or a percentage from 0 "
             "to 100 (e.g. `25 --actors`)."
         )
     actors_pct, random_pct = invocation.flag("actors"), invocation.flag("random")
@@ -198,7 +201,7 @@ def _plan_set(invocation: Invocation, context: Context) -> FeaturePlan:
             "`--ignore-random-deprecation-check`."
         )
     # 6. the flag name, and the typo guard when definitions are configured
-    name = _flag_name(raw_name)
+    name = flag_name(raw_name)
     if context.config.definitions and name not in context.definitions:
         close = difflib.get_close_matches(name, list(context.definitions), n=1, cutoff=0.8)
         hint = f" Did you mean `{close[0]}`?" if close else ""

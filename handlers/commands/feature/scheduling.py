@@ -9,14 +9,12 @@ each back through the Roll back path (which leaves alone what changed since).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 from flags import StoreUnavailable
 from handlers.changes import ROLL_BACK_ACTION
 from handlers.commands.feature.plans import FeaturePlan
-from handlers.config import Environment
 from handlers.core.context import Context
-from handlers.core.policy import authorize
+from handlers.core.policy import Writes, authorize
 from handlers.core.reply import Action, Code, Line, Mention, Reply, Section, Strong, error_reply, line
 from handlers.core.schedules import Schedule, ScheduleStore
 from handlers.core.timefmt import span, utc
@@ -137,7 +135,7 @@ async def cancel(plan: FeaturePlan, context: Context) -> Reply:
     if context.caller.user_id != schedule.who.user_id:
         options = set(schedule.versions) | set(schedule.entries)
         targets = tuple(e for e in context.config.environments if e.option in options)
-        refusal = await authorize(_Writes(targets), context.caller, context.config, context.chat)
+        refusal = await authorize(Writes(targets), context.caller, context.config, context.chat)
         if refusal is not None:
             return error_reply(
                 f"{refusal.message} (Only its author, or someone who may change those environments here, "
@@ -149,11 +147,3 @@ async def cancel(plan: FeaturePlan, context: Context) -> Reply:
     what: Line = (Code(f"/chatops {schedule.text}"),) if schedule.kind == "run" else (schedule.summary,)
     lines = (line("Cancelled ", Strong(schedule.id), ": ", *what, f", due {utc(schedule.due)}, by ", who, "."),)
     return Reply(True, f"cancelled {schedule.id}", (Section(lines),), public=True)
-
-
-@dataclass(frozen=True, slots=True)
-class _Writes:
-    """What ``authorize`` needs of a plan: the environments a cancel touches, as a write."""
-
-    targets: tuple[Environment, ...]
-    writes: bool = True

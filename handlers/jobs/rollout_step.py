@@ -1,0 +1,148 @@
+"""One step of a rollout, as the driver writes it when it is due.
+
+Before writing: the rollout must still be running; every environment must still be at the version
+the rollout last saw (else someone changed it by hand: the rollout pauses and says who); no alert
+matching its guard may be firing (else it aborts). The step itself is an ordinary ``feature set``
+run as the person who started the rollout, through the same pipeline: channel and access rules of
+now, consistency and production checks, the journalled, version-conditioned write, the audit
+entry ("(rollout R1 step 3/5)"), cross-posts and Roll back buttons. A refusal or a failure pauses
+the rollout (the step is not skipped) and says why.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+from flags import FlagsError
+from handlers.changes.rollouts import abort, pause
+from handlers.core import pipeline
+from handlers.core.chat import ChatBackend
+from handlers.core.context import Application, Context
+from handlers.core.reply import Code, CrossPost, Line, Mention, Reply, Section, line
+from handlers.core.rollouts import Rollout, RolloutStore, Stale
+from handlers.core.timefmt import utc
+
+__all__ = ["step", "step_command"]
+
+
+def step_command(rollout: Rollout, percentage: float) -> str:
+    """The ``feature set`` a step runs (100% is ``true``: enabled for everyone, as a rollout ends)."""
+    value = "true" if percentage >= 100 else f"{percentage:g} --{'random' if rollout.kind == 'random' else 'actors'}"
+    options = " ".join(f"--{o}" for o in (*rollout.options, *rollout.overrides))
+    return f"run feature set {rollout.flag} {value} {options}"
+
+
+async def step(
+    rollout: Rollout, app: Application, chat: ChatBackend, store: RolloutStore, token: int
+) -> list[CrossPost]:
+    """Write the rollout's next step if it may be written; what to post in its channel."""
+    if rollout.status != "running" or rollout.done >= len(rollout.steps):
+        return []
+    manual = await _changed_by_hand(rollout, app)
+    if manual:
+        paused = await pause(store, rollout, manual, token=token)
+        return [_post(paused, line(f"Rollout {rollout.id} of ", Code(rollout.flag), " paused: ", manual))]
+    firing = await _guard_firing(rollout, app)
+    if firing:
+        context = Context(app, rollout.who, chat, origin=f" (rollout {rollout.id})")
+        aborted, replies = await abort(store, rollout, f"alert {firing} is firing", context)
+        return [
+            _post(
+                aborted,
+                line(f"Rollout {rollout.id} of ", Code(rollout.flag), f" aborted: alert {firing} is firing"),
+                replies,
+            )
+        ]
+    number = rollout.done + 1
+    percentage = rollout.steps[number - 1]
+    origin = f" (rollout {rollout.id} step {rollout.step_label(number)})"
+    started = time.monotonic()
+    reply = await pipeline.run(step_command(rollout, percentage), rollout.who, app, chat, origin=origin)
+    took = time.monotonic() - started
+    where = ", ".join(_name(app, o) for o in rollout.options)
+    what = (
+        "100% (true)" if percentage >= 100 else f"{percentage:g}% of {'time' if rollout.kind == 'random' else 'actors'}"
+    )
+    if not reply.ok:
+        reason = f"step {rollout.step_label(number)} was not written: {reply.summary}"
+        paused = await pause(store, rollout, reason, token=token)
+        return [_post(paused, line(f"Rollout {rollout.id} paused: ", reason), [reply])]
+    versions = {o: v for o in rollout.options if (v := await _version(app, rollout.flag, o)) is not None}
+    finished = number == len(rollout.steps)
+    event = f"step {rollout.step_label(number)}: {what} on {where} ({took:.1f} s)"
+    written = replace(
+        rollout,
+        done=number,
+        versions={**rollout.versions, **versions},
+        status="done" if finished else "running",
+        due=None if finished else time.time() + rollout.every_s,
+        history=(*rollout.history, f"{utc(time.time())}: {event}"),
+    )
+    try:
+        written = await store.save(written, token=token)
+    except Stale:  # paused or aborted while the step was written: the step stands; they said what next
+        fresh = await store.get(rollout.id)
+        if fresh is not None:
+            written = await store.save(replace(fresh, done=number, versions={**fresh.versions, **versions}))
+    title = line(f"Step {rollout.step_label(number)}: {what} on {where}", " — done" if finished else "")
+    return [_post(written, title, [reply])]
+
+
+async def _changed_by_hand(rollout: Rollout, app: Application) -> str:
+    for option in rollout.options:
+        store = app.stores.get(option)
+        if store is None:
+            return f"environment {option} is no longer configured"
+        try:
+            record = await store.get(rollout.flag)
+            if record.version == rollout.versions.get(option, record.version):
+                continue
+            latest = await store.history(rollout.flag, limit=1)
+        except FlagsError as error:
+            return f"could not read {_name(app, option)} ({error})"
+        who = latest[0].who if latest else "someone"
+        what = latest[0].description if latest else "a change"
+        return f"{rollout.flag} was changed by hand on {_name(app, option)} ({what} by {who}): the manual change wins"
+    return ""
+
+
+async def _guard_firing(rollout: Rollout, app: Application) -> str:
+    """The name and labels of an alert matching the guard that fires now, or ''."""
+    if not rollout.guard or app.services is None:
+        return ""
+    firing = await app.services.firing_alerts(rollout.guard)
+    return firing[0] if firing else ""
+
+
+async def _version(app: Application, flag: str, option: str) -> int | None:
+    try:
+        return (await app.stores[option].get(flag)).version
+    except FlagsError:
+        return None
+
+
+def _name(app: Application, option: str) -> str:
+    environment = app.config.environment(option)
+    return environment.name if environment is not None else option
+
+
+def _post(rollout: Rollout, title: Line, replies: list[Reply] | None = None) -> CrossPost:
+    lines: list[Line] = []
+    actions = []
+    for reply in replies or []:
+        for section in reply.sections:
+            if section.title:
+                lines.append(section.title)
+            lines += section.lines
+        lines += reply.notes
+        actions += list(reply.actions)
+    who = Mention(rollout.who.user_id, rollout.who.user_name)
+    lines.append(
+        line(
+            f"Rollout {rollout.id} started by ", who, f": {rollout.done}/{len(rollout.steps)} steps, {rollout.status}."
+        )
+    )
+    return CrossPost(
+        rollout.who.channel_id, "rollout", (Section(tuple(lines), title),), f"rollout {rollout.id}", tuple(actions)
+    )
