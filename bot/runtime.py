@@ -53,6 +53,7 @@ class Runtime:
     journal: ChangeJournal | None = None  # changes being written, in the bot's own Redis
     schedules: ScheduleStore | None = None  # scheduled and time-boxed changes, in the bot's own Redis
     driver: Driver | None = None  # set by start_background()
+    chat: ChatBackend | None = None  # what background work and webhooks talk through (set by start_background)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)  # background loops end their round
     _session: aiohttp.ClientSession | None = None
@@ -167,6 +168,7 @@ class Runtime:
         """Start the background work, which talks to people through ``chat``: finishing or undoing
         changes a dead process left half-written, and the timer driver (scheduled and time-boxed
         changes; one process at a time drives it)."""
+        self.chat = chat
         if self.journal is not None:
             recovery = keep_recovering(self.app, chat, self.journal, self._stopping)
             self._tasks.append(asyncio.create_task(recovery, name="recovery"))

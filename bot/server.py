@@ -22,7 +22,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from bot.http_limits import MAX_FIELD_SIZE, MAX_LINE_SIZE, ConnectionLimits, GuardedSite, body_deadline
 from bot.runtime import Runtime
 from bot.slack_api import slack_session
-from bot.webhooks import gitlab_webhook
+from bot.webhooks import alertmanager_webhook, gitlab_webhook
 from flags import StoreUnavailable
 from flags.embedded import SHARED_URL_VARIABLE, resolve_redis_url
 from handlers.config import Config, Secrets
@@ -101,6 +101,7 @@ async def create_web_app(runtime: Runtime, secrets: Secrets, limits: ConnectionL
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
     app.router.add_post("/webhooks/gitlab", gitlab_webhook(runtime, secrets))
+    app.router.add_post("/webhooks/alertmanager", alertmanager_webhook(runtime, secrets))
     app.on_startup.append(open_runtime)
     app.on_shutdown.append(finish_in_flight)
     app.on_cleanup.append(close_runtime)

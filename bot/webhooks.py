@@ -1,4 +1,5 @@
-"""``POST /webhooks/gitlab``: GitLab deployment events into the deployment registry.
+"""Webhooks. ``POST /webhooks/gitlab``: GitLab deployment events into the deployment registry.
+``POST /webhooks/alertmanager``: firing alerts, for rollout guards (at the end of this module).
 
 Answers: 200 recorded; 202 accepted but ignored (another event kind, or an
 environment the bot does not track — GitLab disables hooks that keep failing,
@@ -23,8 +24,9 @@ from bot.runtime import Runtime
 from handlers.config import Secrets
 from handlers.deployments.gitlab import NotADeploymentEvent, parse_deployment_event
 from handlers.deployments.registry import InvalidDeployment, RegistryUnavailable, UnknownEnvironment
+from handlers.jobs.guard import alerts_pushed
 
-__all__ = ["MAX_WEBHOOK_BODY", "gitlab_webhook"]
+__all__ = ["MAX_WEBHOOK_BODY", "alertmanager_webhook", "gitlab_webhook"]
 
 MAX_WEBHOOK_BODY = 256 * 1024
 _log = structlog.get_logger("bot")
@@ -104,5 +106,39 @@ def gitlab_webhook(runtime: Runtime, secrets: Secrets) -> Callable[[web.Request]
             became=became or "history",
         )
         return _answer(200, "recorded", became=became or "history")
+
+    return handle
+
+
+def alertmanager_webhook(runtime: Runtime, secrets: Secrets) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """``POST /webhooks/alertmanager``: Alertmanager's webhook receiver (``Authorization: Bearer``,
+    token from ALERTMANAGER_WEBHOOK_TOKEN). Firing alerts abort the rollouts whose guard they match.
+    200 with the rollouts aborted; 400 malformed; 401 wrong token; 404 not configured."""
+
+    async def handle(request: web.Request) -> web.Response:
+        secret = secrets.alertmanager_webhook_token
+        if not secret or runtime.chat is None:
+            return _answer(404, "the Alertmanager webhook is not configured (ALERTMANAGER_WEBHOOK_TOKEN)")
+        given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        if not hmac.compare_digest(given.encode("utf-8", "surrogateescape"), secret.encode()):
+            _log.warning("bot.webhook_refused", reason="wrong or missing bearer token", peer=request.remote)
+            return _answer(401, "wrong or missing bearer token")
+        body = await _read_body(request)
+        if body is None:
+            return _answer(413, f"body larger than {MAX_WEBHOOK_BODY} bytes")
+        try:
+            payload = json.loads(body)
+        except (ValueError, RecursionError):
+            return _answer(400, "the body is not JSON")
+        alerts = payload.get("alerts") if isinstance(payload, dict) else None
+        if not isinstance(alerts, list):
+            return _answer(400, "not an Alertmanager notification: no list of alerts")
+        firing = [
+            {str(k): str(v) for k, v in alert["labels"].items()}
+            for alert in alerts
+            if isinstance(alert, dict) and alert.get("status") == "firing" and isinstance(alert.get("labels"), dict)
+        ]
+        aborted = await alerts_pushed(runtime.app, runtime.chat, firing)
+        return _answer(200, "received", firing=len(firing), aborted=aborted)
 
     return handle

@@ -26,11 +26,20 @@ def alertmanager_binary() -> str:
 
 
 class Alertmanager:
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, webhook: str = "", bearer: str = "") -> None:
+        """With ``webhook``, every alert is sent there at once (``Authorization: Bearer bearer``)."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = directory / "alertmanager.yml"
-        config.write_text("route:\n  receiver: none\nreceivers:\n  - name: none\n")
+        if webhook:
+            config.write_text(
+                "route:\n  receiver: bot\n  group_by: ['...']\n  group_wait: 100ms\n  group_interval: 1s\n"
+                "  repeat_interval: 1h\nreceivers:\n  - name: bot\n    webhook_configs:\n"
+                f"      - url: {webhook}\n        send_resolved: true\n        http_config:\n"
+                f"          authorization: {{type: Bearer, credentials: {bearer}}}\n"
+            )
+        else:
+            config.write_text("route:\n  receiver: none\nreceivers:\n  - name: none\n")
         self._process = subprocess.Popen(
             [
                 alertmanager_binary(),

@@ -37,11 +37,14 @@ async def pause(store: RolloutStore, rollout: Rollout, reason: str, *, token: in
             rollout = fresh
 
 
-async def abort(store: RolloutStore, rollout: Rollout, reason: str, context: Context) -> tuple[Rollout, list[Reply]]:
-    """Mark ``rollout`` aborted, then restore each environment to its state before the rollout."""
+async def abort(
+    store: RolloutStore, rollout: Rollout, reason: str, context: Context
+) -> tuple[Rollout, list[Reply]] | None:
+    """Mark ``rollout`` aborted, then restore each environment to its state before the rollout; the
+    aborted rollout and the restoring changes, or None if it was not active (someone aborted it first)."""
     while True:
         if not rollout.active:
-            return rollout, []
+            return None
         aborted = replace(
             rollout, status="aborted", reason=reason, history=(*rollout.history, _event(f"aborted: {reason}"))
         )
@@ -51,7 +54,7 @@ async def abort(store: RolloutStore, rollout: Rollout, reason: str, context: Con
         except Stale:
             fresh = await store.get(rollout.id)
             if fresh is None:
-                return rollout, []
+                return None
             rollout = fresh
     replies = []
     for option in aborted.options:

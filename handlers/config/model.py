@@ -181,6 +181,8 @@ class Safety(_Model):
     require_rollout_issue: StrictBool = False
     # The shortest time between rollout steps in production (seconds); other environments: 1 s.
     rollout_min_every_seconds: Annotated[float, in_range("seconds, 1-86400", lambda s: 1 <= s <= 86400)] = 60.0
+    # How often the driver asks Alertmanager about running rollouts' guards between steps (seconds).
+    rollout_guard_poll_seconds: Annotated[float, in_range("seconds, 1-3600", lambda s: 1 <= s <= 3600)] = 15.0
     # Actor names that look like others (mixed scripts, full-width letters): applied with a warning, or refused.
     lookalike_actors: Literal["warn", "refuse"] = "warn"
     gitlab_url: HttpUrl = "https://gitlab.com"

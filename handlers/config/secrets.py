@@ -16,6 +16,7 @@ class Secrets:
     app_token: str | None = None
     api_url: str | None = None
     gitlab_webhook_token: str | None = None
+    alertmanager_webhook_token: str | None = None
     gitlab_api_token: str | None = None
 
     @classmethod
@@ -27,5 +28,6 @@ class Secrets:
             app_token=values.get("SLACK_APP_TOKEN") or None,
             api_url=values.get("SLACK_API_URL") or None,
             gitlab_webhook_token=values.get("GITLAB_WEBHOOK_TOKEN") or None,
+            alertmanager_webhook_token=values.get("ALERTMANAGER_WEBHOOK_TOKEN") or None,
             gitlab_api_token=values.get("GITLAB_API_TOKEN") or None,
         )

@@ -22,6 +22,7 @@ from handlers.core.lease import Lease
 from handlers.core.rollouts import Rollout, RolloutStore
 from handlers.core.schedules import Fenced, Schedule, ScheduleStore
 from handlers.jobs.fire import fire
+from handlers.jobs.guard import poll_guards
 from handlers.jobs.rollout_step import step
 
 __all__ = ["ACQUIRE_EVERY_S", "LEASE_S", "RETRY_S", "TICK_S", "Driver"]
@@ -41,6 +42,7 @@ class Driver:
         self.token: int | None = None
         self._running: dict[str, asyncio.Task[None]] = {}
         self._stop = asyncio.Event()
+        self._polled = 0.0  # when the guards were last polled (monotonic)
 
     async def run(self) -> None:
         """Tick until ``stop()`` (between ticks: a tick is never cut short); then wait for the
@@ -84,6 +86,10 @@ class Driver:
         except (RedisError, OSError) as error:
             _log.warning("driver.redis_unavailable", error=str(error)[:200])
             return ACQUIRE_EVERY_S
+        guard_every = self.app.config.safety.rollout_guard_poll_seconds
+        if time.monotonic() - self._polled >= guard_every and "guard" not in self._running:
+            self._polled = time.monotonic()
+            self._running["guard"] = asyncio.create_task(self._poll())
         for record_id, record in due:
             if record_id not in self._running:
                 work = (
@@ -126,6 +132,14 @@ class Driver:
             _log.exception("driver.step_failed", rollout=rollout.id)
         finally:
             self._running.pop(rollout.id, None)
+
+    async def _poll(self) -> None:
+        try:
+            await poll_guards(self.app, self.chat)
+        except Exception:
+            _log.exception("driver.guard_poll_failed")
+        finally:
+            self._running.pop("guard", None)
 
     def stop(self) -> None:
         """Ask ``run`` to end after its current tick."""

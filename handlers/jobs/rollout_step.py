@@ -46,14 +46,12 @@ async def step(
     firing = await _guard_firing(rollout, app)
     if firing:
         context = Context(app, rollout.who, chat, origin=f" (rollout {rollout.id})")
-        aborted, replies = await abort(store, rollout, f"alert {firing} is firing", context)
-        return [
-            _post(
-                aborted,
-                line(f"Rollout {rollout.id} of ", Code(rollout.flag), f" aborted: alert {firing} is firing"),
-                replies,
-            )
-        ]
+        outcome = await abort(store, rollout, f"alert {firing} is firing", context)
+        if outcome is None:
+            return []  # aborted meanwhile, and said so then
+        aborted, replies = outcome
+        title = line(f"Rollout {rollout.id} of ", Code(rollout.flag), f" aborted: alert {firing} is firing")
+        return [_post(aborted, title, replies)]
     number = rollout.done + 1
     percentage = rollout.steps[number - 1]
     origin = f" (rollout {rollout.id} step {rollout.step_label(number)})"

@@ -186,7 +186,9 @@ async def slack() -> AsyncIterator[SlackStub]:
     await stub.stop()
 
 
-async def start_bot(config_path: Path, slack: SlackStub, embedded_dir: Path) -> tuple[web.AppRunner, str]:
+async def start_bot(
+    config_path: Path, slack: SlackStub, embedded_dir: Path, port: int = 0
+) -> tuple[web.AppRunner, str]:
     runtime = Runtime.start(load_config(config_path), embedded_dir)
     secrets = replace(
         Secrets.from_environment(),
@@ -196,7 +198,7 @@ async def start_bot(config_path: Path, slack: SlackStub, embedded_dir: Path) -> 
     )
     runner = web.AppRunner(await create_web_app(runtime, secrets), access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
+    site = web.TCPSite(runner, "127.0.0.1", port)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     return runner, f"http://127.0.0.1:{port}"

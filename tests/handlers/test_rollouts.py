@@ -189,3 +189,16 @@ async def test_pause_resume_next_and_abort_by_people_and_buttons(chatops: MakeCh
     assert await _state(bot, "production") == {}
     listed = await bot.run(f"{ROLLOUT} list", channel=D)
     assert "R2 · " in listed.text and "R1 · " in listed.text
+
+
+async def test_the_guard_is_polled_between_steps(chatops: MakeChatops) -> None:
+    bot = await chatops(safety={"rollout_min_every_seconds": 1, "rollout_guard_poll_seconds": 1})
+    consistency = "--ignore-feature-flag-consistency-check"
+    assert (await bot.run(f"{ROLLOUT} {FLAG} --steps 10,50 --every 1h --production {consistency}")).ok
+    await _drive(bot, 0.5)
+    assert await _state(bot, "production") == {"percentage_of_actors": "10"}
+    bot.fire("HighErrorRate", "errors", severity="s1")
+    await _drive(bot, 1.5)  # long before the next step is due
+    assert await _state(bot, "production") == {}
+    status = await bot.run(f"{ROLLOUT} status {FLAG}")
+    assert ": aborted" in status.text and "Aborted: alert HighErrorRate {" in status.text

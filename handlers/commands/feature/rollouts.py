@@ -162,9 +162,10 @@ async def _may_steer(found: Rollout, context: Context) -> Reply | None:
 async def _steer(found: Rollout, action: str, store: RolloutStore, context: Context) -> Reply:
     who = context.caller.who
     if action == "abort":
-        aborted, replies = await abort(store, found, f"by {who}", context)
-        if aborted.status != "aborted":
+        outcome = await abort(store, found, f"by {who}", context)
+        if outcome is None:
             return error_reply(f"{found.id} is {found.status}: there is nothing to abort.")
+        aborted, replies = outcome
         reply = _status(aborted, context)
         for change in replies:
             reply = replace(reply, sections=reply.sections + change.sections, actions=reply.actions + change.actions)

@@ -1,0 +1,86 @@
+"""A real Alertmanager, configured with a webhook receiver pointing at the bot: an alert posted to
+its API aborts a running rollout, the flag is back to its state before the rollout in Redis, and
+Ruby's Flipper reads it so."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from pathlib import Path
+
+import aiohttp
+import pytest
+import redis.asyncio as aioredis
+
+from tests.alertmanager_process import Alertmanager
+from tests.bot.conftest import FLAG, BotUnderTest, start_bot, wait_healthy, write_config
+from tests.bot.slack_stub import SlackStub
+from tests.flags.flipper_oracle import FlipperOracle
+from tests.redis_process import free_port
+
+pytestmark = pytest.mark.slow
+
+TOKEN = "alertmanager-webhook-token-for-tests"
+
+
+async def test_an_alert_pushed_by_alertmanager_aborts_the_rollout(
+    tmp_path: Path, redis_url: str, prefix: str, slack: SlackStub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ALERTMANAGER_WEBHOOK_TOKEN", TOKEN)
+    port = free_port()
+    alertmanager = Alertmanager(tmp_path, webhook=f"http://127.0.0.1:{port}/webhooks/alertmanager", bearer=TOKEN)
+    label = uuid.uuid4().hex[:8]
+    safety = {
+        "production_check": {"alertmanager": {"url": alertmanager.url, "matchers": [f'test="{label}"']}},
+        "rollout_min_every_seconds": 1,
+        "rollout_guard_poll_seconds": 3600,  # only the push can abort it in time
+    }
+    config = write_config(tmp_path, redis_url, prefix, safety=safety)
+    runner, url = await start_bot(config, slack, tmp_path / ".chatops", port)
+    client = aioredis.from_url(redis_url, decode_responses=True)
+    flipper = FlipperOracle(redis_url)
+    actors = [(FLAG, f"User:{i}") for i in range(200)]
+    try:
+        async with aiohttp.ClientSession() as session:
+            await wait_healthy(session, url)
+            bot = BotUnderTest(url, slack, prefix, client, session)
+            start = f"run feature rollout {FLAG} --steps 10,50,100 --every 1h --production"
+            _, text = await bot.text(start + " --ignore-feature-flag-consistency-check")
+            assert f"Rollout R1 of `{FLAG}` on gprd: *started*" in text, text
+            for _ in range(100):  # the driver writes step 1 at once
+                if await client.hget(f"{prefix}gprd:{FLAG}", "percentage_of_actors") == "10":
+                    break
+                await asyncio.sleep(0.05)
+            during = flipper.evaluate(f"{prefix}gprd:", actors)
+            assert 0 < sum(during) < 200  # about 10% of actors
+            fired_at = time.monotonic()
+            alertmanager.fire({"alertname": "HighErrorRate", "test": label, "env": "gprd"}, "errors")
+            for _ in range(200):
+                if not await client.sismember(f"{prefix}gprd:flipper_features", FLAG) and not await client.exists(
+                    f"{prefix}gprd:{FLAG}"
+                ):
+                    break
+                await asyncio.sleep(0.05)
+            took = time.monotonic() - fired_at
+            await slack.wait_for(lambda: _aborted(slack), timeout=5)
+            # Alertmanager repeats itself; a wrong token is refused
+            async with session.post(
+                f"{url}/webhooks/alertmanager", json={"alerts": []}, headers={"Authorization": "Bearer nope"}
+            ) as refused:
+                assert refused.status == 401
+        assert took < 5, took
+        assert flipper.evaluate(f"{prefix}gprd:", actors) == [False] * 200  # Ruby reads it as before the rollout
+        (post,) = _aborted(slack)
+        assert f"Rollout R1 of `{FLAG}` aborted: alert HighErrorRate {{" in post and "(pushed by Alertmanager)" in post
+        history = await client.xrevrange(f"{prefix}gprd:chatops:audit:{FLAG}", count=1)
+        assert history[0][1]["command"].startswith("rollout R1 aborted: alert HighErrorRate")
+    finally:
+        flipper.close()
+        alertmanager.stop()
+        await runner.cleanup()
+        await client.aclose()
+
+
+def _aborted(slack: SlackStub) -> list[str]:
+    return [t for t in slack.post_texts("#production") if t.startswith("Rollout R1 of") and "aborted" in t]
