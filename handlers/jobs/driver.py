@@ -29,10 +29,10 @@ __all__ = ["ACQUIRE_EVERY_S", "LEASE_S", "RETRY_S", "TICK_S", "Driver"]
 
 _log = structlog.get_logger("chatops.driver")
 
-LEASE_S = 6.0  # the lease outlives its last renewal by this much
-ACQUIRE_EVERY_S = 2.0  # how often a process without the lease tries to take it
+LEASE_S = 4.0  # the lease outlives its last renewal by this much
+ACQUIRE_EVERY_S = 1.0  # how often a process without the lease tries to take it
 TICK_S = 0.25  # how often the holder looks for due schedules (and renews)
-RETRY_S = 120.0  # a taken schedule not done by then is taken again (its driver died)
+RETRY_S = 5.0  # a schedule or step taken by a driver that then died is taken again after this
 
 
 class Driver:

@@ -39,7 +39,14 @@ async def step(
     """Write the rollout's next step if it may be written; what to post in its channel."""
     if rollout.status != "running" or rollout.done >= len(rollout.steps):
         return []
-    manual = await _changed_by_hand(rollout, app)
+    number = rollout.done + 1
+    origin = f" (rollout {rollout.id} step {rollout.step_label(number)})"
+    manual = await _changed_by_hand(rollout, app, origin)
+    if manual == _OURS:  # a driver that died wrote this step but did not record it: record it now
+        versions = {o: v for o in rollout.options if (v := await _version(app, rollout.flag, o)) is not None}
+        written = await _record_step(rollout, number, versions, store, token, "found written by a driver that stopped")
+        title = line(f"Step {rollout.step_label(number)} was written by a driver that stopped; recorded now")
+        return [_post(written, title)]
     if manual:
         paused = await pause(store, rollout, manual, token=token)
         return [_post(paused, line(f"Rollout {rollout.id} of ", Code(rollout.flag), " paused: ", manual))]
@@ -52,42 +59,49 @@ async def step(
         aborted, replies = outcome
         title = line(f"Rollout {rollout.id} of ", Code(rollout.flag), f" aborted: alert {firing} is firing")
         return [_post(aborted, title, replies)]
-    number = rollout.done + 1
     percentage = rollout.steps[number - 1]
-    origin = f" (rollout {rollout.id} step {rollout.step_label(number)})"
     started = time.monotonic()
     reply = await pipeline.run(step_command(rollout, percentage), rollout.who, app, chat, origin=origin)
     took = time.monotonic() - started
     where = ", ".join(_name(app, o) for o in rollout.options)
-    what = (
-        "100% (true)" if percentage >= 100 else f"{percentage:g}% of {'time' if rollout.kind == 'random' else 'actors'}"
-    )
+    what = "100% (true)" if percentage >= 100 else f"{percentage:g}% of {_of(rollout)}"
     if not reply.ok:
         reason = f"step {rollout.step_label(number)} was not written: {reply.summary}"
         paused = await pause(store, rollout, reason, token=token)
         return [_post(paused, line(f"Rollout {rollout.id} paused: ", reason), [reply])]
     versions = {o: v for o in rollout.options if (v := await _version(app, rollout.flag, o)) is not None}
+    written = await _record_step(rollout, number, versions, store, token, f"{what} on {where} ({took:.1f} s)")
     finished = number == len(rollout.steps)
-    event = f"step {rollout.step_label(number)}: {what} on {where} ({took:.1f} s)"
+    title = line(f"Step {rollout.step_label(number)}: {what} on {where}", " — done" if finished else "")
+    return [_post(written, title, [reply])]
+
+
+_OURS = "ours"  # what _changed_by_hand says of a change this very step made
+
+
+async def _record_step(
+    rollout: Rollout, number: int, versions: dict[str, int], store: RolloutStore, token: int, event: str
+) -> Rollout:
+    """Save that step ``number`` is written (and when the next is due)."""
+    finished = number == len(rollout.steps)
     written = replace(
         rollout,
         done=number,
         versions={**rollout.versions, **versions},
         status="done" if finished else "running",
         due=None if finished else time.time() + rollout.every_s,
-        history=(*rollout.history, f"{utc(time.time())}: {event}"),
+        history=(*rollout.history, f"{utc(time.time())}: step {rollout.step_label(number)}: {event}"),
     )
     try:
-        written = await store.save(written, token=token)
+        return await store.save(written, token=token)
     except Stale:  # paused or aborted while the step was written: the step stands; they said what next
         fresh = await store.get(rollout.id)
-        if fresh is not None:
-            written = await store.save(replace(fresh, done=number, versions={**fresh.versions, **versions}))
-    title = line(f"Step {rollout.step_label(number)}: {what} on {where}", " — done" if finished else "")
-    return [_post(written, title, [reply])]
+        if fresh is None:
+            return written
+        return await store.save(replace(fresh, done=number, versions={**fresh.versions, **versions}))
 
 
-async def _changed_by_hand(rollout: Rollout, app: Application) -> str:
+async def _changed_by_hand(rollout: Rollout, app: Application, origin: str) -> str:
     for option in rollout.options:
         store = app.stores.get(option)
         if store is None:
@@ -99,6 +113,8 @@ async def _changed_by_hand(rollout: Rollout, app: Application) -> str:
             latest = await store.history(rollout.flag, limit=1)
         except FlagsError as error:
             return f"could not read {_name(app, option)} ({error})"
+        if latest and latest[0].command.endswith(origin):
+            return _OURS
         who = latest[0].who if latest else "someone"
         what = latest[0].description if latest else "a change"
         return f"{rollout.flag} was changed by hand on {_name(app, option)} ({what} by {who}): the manual change wins"
@@ -144,3 +160,7 @@ def _post(rollout: Rollout, title: Line, replies: list[Reply] | None = None) -> 
     return CrossPost(
         rollout.who.channel_id, "rollout", (Section(tuple(lines), title),), f"rollout {rollout.id}", tuple(actions)
     )
+
+
+def _of(rollout: Rollout) -> str:
+    return "time" if rollout.kind == "random" else "actors"

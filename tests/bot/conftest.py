@@ -26,6 +26,7 @@ from bot.server import create_web_app
 from handlers.config import Secrets, load_config
 from tests.bot.slack_stub import SlackStub, message_text
 from tests.configs import FLAG, ROOT, serve_command, write_config
+from tests.redis_process import free_port
 
 __all__ = [
     "CHANNELS",
@@ -85,6 +86,30 @@ def stop_processes(processes: Iterable[subprocess.Popen[str]]) -> None:
             except subprocess.TimeoutExpired:
                 process.kill()
         process.communicate(timeout=10)
+
+
+async def start_servers(
+    config: Path, slack_url: str, session: aiohttp.ClientSession, count: int = 2
+) -> dict[int, tuple[subprocess.Popen[str], str]]:
+    """``count`` ``chatops serve`` processes on one configuration, healthy: pid → (process, URL)."""
+    servers = {}
+    for _ in range(count):
+        port = free_port()
+        process = serve_process(config, port, slack_url, token="xoxb-servers-test")
+        servers[process.pid] = (process, f"http://127.0.0.1:{port}")
+    for _, url in servers.values():
+        await wait_healthy(session, url)
+    return servers
+
+
+async def lease_holder(client: aioredis.Redis, prefix: str) -> int:
+    """The pid of the process holding the timer driver's lease (waiting up to 10 s for one)."""
+    for _ in range(100):
+        held = await client.get(f"{prefix}chatops:driver")
+        if held:
+            return int(str(held).split(" ", 1)[1].split(":")[1])
+        await asyncio.sleep(0.1)
+    raise AssertionError("no process took the driver lease")
 
 
 def signed_headers(body: str, timestamp: int | None = None, secret: str = SIGNING_SECRET) -> dict[str, str]:

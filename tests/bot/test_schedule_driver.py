@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -13,9 +14,8 @@ import aiohttp
 import pytest
 import redis.asyncio as aioredis
 
-from tests.bot.conftest import FLAG, BotUnderTest, serve_process, stop_processes, wait_healthy, write_config
+from tests.bot.conftest import FLAG, BotUnderTest, lease_holder, start_servers, stop_processes, write_config
 from tests.bot.slack_stub import SlackStub
-from tests.redis_process import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -25,21 +25,11 @@ async def test_a_schedule_runs_once_when_its_driver_is_killed(
 ) -> None:
     config = write_config(tmp_path, redis_url, prefix)
     client = aioredis.from_url(redis_url, decode_responses=True)
-    processes = {}
+    processes: dict[int, tuple[subprocess.Popen[str], str]] = {}
     try:
         async with aiohttp.ClientSession() as session:
-            for _ in range(2):
-                port = free_port()
-                process = serve_process(config, port, slack.url, token="xoxb-driver-test")
-                processes[process.pid] = (process, f"http://127.0.0.1:{port}")
-            for _, url in processes.values():
-                await wait_healthy(session, url)
-            lease = f"{prefix}chatops:driver"
-            for _ in range(100):  # one of them takes the lease
-                if await client.get(lease):
-                    break
-                await asyncio.sleep(0.1)
-            holder = int(str(await client.get(lease)).split(" ", 1)[1].split(":")[1])
+            processes = await start_servers(config, slack.url, session)
+            holder = await lease_holder(client, prefix)
             other = next(pid for pid in processes if pid != holder)
             bot = BotUnderTest(processes[other][1], slack, prefix, client, session)
             _, text = await bot.text(f"run feature set {FLAG} true --staging --in 4s", channel="#development")
@@ -55,7 +45,7 @@ async def test_a_schedule_runs_once_when_its_driver_is_killed(
         (post,) = _scheduled(slack)
         assert "*gstg*: `not set` → `enabled (true)`" in post
         assert took < 12, took  # the survivor took over (within the lease) and ran it when due
-        assert str(await client.get(lease)).split(" ", 1)[1].split(":")[1] == str(other)
+        assert await lease_holder(client, prefix) == other
     finally:
         stop_processes(p for p, _ in processes.values())
         await client.aclose()
