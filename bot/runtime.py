@@ -146,6 +146,8 @@ class Runtime:
                 self.config, secrets or Secrets.from_environment(), self._session, self.deployments
             )
             self._app = None  # rebuilt with the services
+            if self.chat is not None:
+                self._start_background(self.chat)
         mirror = self.mirror
         if mirror is None:
             return
@@ -167,9 +169,14 @@ class Runtime:
     def start_background(self, chat: ChatBackend) -> None:
         """Start the background work, which talks to people through ``chat``: finishing or undoing
         changes a dead process left half-written, and the timer driver (scheduled and time-boxed
-        changes; one process at a time drives it)."""
+        changes, rollouts; one process at a time drives it). Before ``open`` it waits for it: the
+        work needs the application with its services."""
         self.chat = chat
-        if self.journal is not None:
+        if self.services is not None:
+            self._start_background(chat)
+
+    def _start_background(self, chat: ChatBackend) -> None:
+        if self.journal is not None and not any(t.get_name() == "recovery" for t in self._tasks):
             recovery = keep_recovering(self.app, chat, self.journal, self._stopping)
             self._tasks.append(asyncio.create_task(recovery, name="recovery"))
         if self.schedules is not None and self.driver is None:

@@ -64,6 +64,16 @@ async def test_an_alert_pushed_by_alertmanager_aborts_the_rollout(
                 await asyncio.sleep(0.05)
             took = time.monotonic() - fired_at
             await slack.wait_for(lambda: _aborted(slack), timeout=5)
+            # While the alert fires, a new rollout under the same guard never writes a step: the driver
+            # asks Alertmanager before each one (and so needs the application with its services)
+            again = f"run feature rollout {FLAG} --steps 10,50 --every 1h --staging --guard='test=\"{label}\"'"
+            _, text = await bot.text(again, channel="#development")
+            assert "Rollout R2" in text, text
+            for _ in range(100):
+                if '"status": "aborted"' in str(await client.hget(f"{prefix}chatops:schedules", "R2")):
+                    break
+                await asyncio.sleep(0.05)
+            assert not await client.exists(f"{prefix}gstg:{FLAG}")
             # Alertmanager repeats itself; a wrong token is refused
             async with session.post(
                 f"{url}/webhooks/alertmanager", json={"alerts": []}, headers={"Authorization": "Bearer nope"}
@@ -71,7 +81,7 @@ async def test_an_alert_pushed_by_alertmanager_aborts_the_rollout(
                 assert refused.status == 401
         assert took < 5, took
         assert flipper.evaluate(f"{prefix}gprd:", actors) == [False] * 200  # Ruby reads it as before the rollout
-        (post,) = _aborted(slack)
+        (post, *_) = _aborted(slack)
         assert f"Rollout R1 of `{FLAG}` aborted: alert HighErrorRate {{" in post and "(pushed by Alertmanager)" in post
         history = await client.xrevrange(f"{prefix}gprd:chatops:audit:{FLAG}", count=1)
         assert history[0][1]["command"].startswith("rollout R1 aborted: alert HighErrorRate")

@@ -53,6 +53,8 @@ async def _state(bot: Chatops, option: str) -> dict[str, str]:
         ("--steps 10 --every 1s --actors --random", "Use either `--actors` (the default) or `--random`, not both."),
         ("--steps 10 --every 1s --production", "`--every 1s` is too short for production: at least 60 s"),
         ("--steps 10 --every 1s --guard=", "`--guard` has an empty name"),
+        ('--steps 10 --every 1s --guard=alertname="X"', "`--guard`: `alertname=X` is not an Alertmanager matcher"),
+        ("--steps 10 --every 1s --guard='a=~\"(\"'", '`--guard`: `a=~"("`: the regex does not compile'),
     ],
 )
 async def test_bad_rollouts_are_refused_and_change_nothing(chatops: MakeChatops, options: str, message: str) -> None:

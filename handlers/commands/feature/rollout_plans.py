@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from handlers.checks.matchers import InvalidMatcher, check_matcher
 from handlers.commands.feature.plans import FeaturePlan, flag_name, no_more, short
 from handlers.commands.feature.timing import parse_duration
 from handlers.core.context import Context
@@ -57,6 +58,11 @@ def rollout_plan(invocation: Invocation, context: Context) -> FeaturePlan:
         )
     guard = invocation.options.get("guard")
     matchers = guard if isinstance(guard, tuple) else _default_guard(context)
+    for matcher in matchers:
+        try:
+            check_matcher(matcher)
+        except InvalidMatcher as error:
+            raise UsageError(f"`--guard`: {error}") from None
     start = RolloutStart(steps, every_s, "random" if invocation.flag("random") else "actors", matchers)
     return FeaturePlan("rollout", invocation, invocation.environments, name, rollout_action="start", rollout=start)
 
