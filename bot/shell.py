@@ -39,12 +39,15 @@ class ShellBackend:
     async def usergroup_members(self, usergroup: str) -> frozenset[str]:
         return frozenset({self.user}) if usergroup.lstrip("@") in self.usergroups else frozenset()
 
-    async def post(self, post: CrossPost) -> None:
+    async def post(self, post: CrossPost) -> str:
+        reference = post.replaces or f"shell|{len(self.posted) + 1}|{id(post)}"
         if self.live is None:
             self.posted.append(post)
-            return
-        self.live.write(f"\n[{post.channel}] ({post.purpose})\n{to_text(post)}\n")
+            return reference
+        how = ", updated" if post.replaces else ", in its thread" if post.thread else ""
+        self.live.write(f"\n[{post.channel}] ({post.purpose}{how})\n{to_text(post)}\n")
         self.live.flush()
+        return reference
 
 
 def _strip_prefix(text: str) -> str:
@@ -58,7 +61,8 @@ def _print(reply: Reply, posts: list[CrossPost], channel: str, out: TextIO) -> N
     visibility = "in channel" if reply.public else "only visible to you"
     out.write(f"[{channel}] ({visibility})\n{to_text(reply)}\n")
     for post in posts:
-        out.write(f"\n[{post.channel}] ({post.purpose})\n{to_text(post)}\n")
+        how = ", updated" if post.replaces else ", in its thread" if post.thread else ""
+        out.write(f"\n[{post.channel}] ({post.purpose}{how})\n{to_text(post)}\n")
     out.flush()
 
 

@@ -203,13 +203,30 @@ class SlackBackend:
             self._usergroup_ids_at = time.monotonic()
         return self._usergroup_ids.get(handle)
 
-    async def post(self, post: CrossPost) -> None:
-        for message in to_slack(post):
+    async def post(self, post: CrossPost) -> str:
+        """A new message (or several, split to Slack's limits), a thread reply, or an update of
+        one (chat.update, its first message only); the reference is ``CHANNEL_ID|TS``."""
+        messages = to_slack(post)
+        if post.replaces:
+            channel, _, ts = post.replaces.partition("|")
             try:
-                await self.client.chat_postMessage(channel=post.channel, text=message.text, blocks=message.blocks)
+                await self.client.chat_update(channel=channel, ts=ts, text=messages[0].text, blocks=messages[0].blocks)
+            except _FAILURES as error:
+                SLACK_API_ERRORS.labels("chat.update", _error(error)).inc()
+                raise PostFailed(_error(error)) from error
+            return post.replaces
+        thread = post.thread.partition("|")[2] or None
+        reference = ""
+        for message in messages:
+            try:
+                sent = await self.client.chat_postMessage(
+                    channel=post.channel, text=message.text, blocks=message.blocks, thread_ts=thread
+                )
             except _FAILURES as error:
                 SLACK_API_ERRORS.labels("chat.postMessage", _error(error)).inc()
                 raise PostFailed(_error(error)) from error
+            reference = reference or f"{sent.get('channel', post.channel)}|{sent.get('ts', '')}"
+        return reference
 
 
 async def respond(response_url: str, reply: Reply, session: aiohttp.ClientSession) -> None:

@@ -42,5 +42,7 @@ class ChatBackend(Protocol):
         """User IDs (and, for the shell, names) of a user group given by handle or ID; raise
         MembershipUnknown when the chat service could not be asked."""
 
-    async def post(self, post: CrossPost) -> None:
-        """Deliver a cross-post; raise PostFailed when it cannot be delivered."""
+    async def post(self, post: CrossPost) -> str:
+        """Deliver a cross-post (a new message, a thread reply, or an update of one, as it says);
+        a reference to the message, for later updates and replies. Raise PostFailed when it cannot
+        be delivered."""

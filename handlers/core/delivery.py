@@ -60,7 +60,7 @@ class Deliveries:
         return len(self._tasks)
 
 
-async def _bounded(post: Awaitable[None]) -> None:
+async def _bounded(post: Awaitable[object]) -> None:
     async with asyncio.timeout(DELIVERY_DEADLINE_S):
         await post
 

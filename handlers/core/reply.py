@@ -71,6 +71,8 @@ class CrossPost:
     sections: tuple[Section, ...]
     summary: str
     actions: tuple[Action, ...] = ()  # buttons (e.g. a scheduled change's Roll back buttons)
+    thread: str = ""  # a reply in the thread of this message (a reference ``post`` returned)
+    replaces: str = ""  # update this message (a reference ``post`` returned) instead of posting a new one
 
 
 @dataclass(frozen=True, slots=True)

@@ -50,6 +50,7 @@ class Rollout:
     before: dict[str, tuple[FlagState, bool]] = field(default_factory=dict)  # each environment before it began
     reason: str = ""  # why it is paused or was aborted
     history: tuple[str, ...] = ()  # one line per event, newest last
+    message: str = ""  # its message in the channel (a chat reference), updated as it goes
     rev: int = 0
 
     @property
@@ -80,6 +81,7 @@ class Rollout:
                 "before": {o: [s.to_hash(), e] for o, (s, e) in self.before.items()},
                 "reason": self.reason,
                 "history": list(self.history),
+                "message": self.message,
                 "rev": self.rev,
             }
         )
@@ -108,6 +110,7 @@ class Rollout:
             },
             reason=str(data.get("reason", "")),
             history=tuple(str(h) for h in data.get("history") or ()),
+            message=str(data.get("message", "")),
             rev=int(data.get("rev", 0)),
         )
 

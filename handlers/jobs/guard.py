@@ -13,9 +13,10 @@ import structlog
 
 from handlers.changes.rollouts import abort
 from handlers.checks.matchers import InvalidMatcher, matches
+from handlers.commands.feature.rollouts import progress_posts
 from handlers.core.chat import ChatBackend, PostFailed
 from handlers.core.context import Application, Context
-from handlers.core.reply import Code, CrossPost, Line, Reply, Section, line
+from handlers.core.reply import Code, line
 from handlers.core.rollouts import Rollout, RolloutStore
 
 __all__ = ["alerts_pushed", "poll_guards"]
@@ -73,35 +74,14 @@ async def _abort(
     outcome = await abort(store, rollout, f"alert {alert} is firing", context)
     if outcome is None:
         return False  # aborted already (another process, or an earlier notification)
-    replies = outcome[1]
     _log.warning("guard.aborted", rollout=rollout.id, flag=rollout.flag, alert=alert, how=how)
-    lines: list[Line] = []
-    actions = []
-    for reply in replies:
-        lines += _lines(reply)
-        actions += list(reply.actions)
     title = line(f"Rollout {rollout.id} of ", Code(rollout.flag), f" aborted: alert {alert} is firing ({how})")
-    post = CrossPost(
-        rollout.who.channel_id,
-        "rollout",
-        (Section(tuple(lines), title),),
-        f"rollout {rollout.id} aborted",
-        tuple(actions),
-    )
-    try:
-        await chat.post(post)
-    except PostFailed as error:
-        _log.error("guard.post_failed", rollout=rollout.id, error=str(error)[:200])
+    for post in progress_posts(outcome[0], app.config, title, outcome[1]):
+        try:
+            await chat.post(post)
+        except PostFailed as error:
+            _log.error("guard.post_failed", rollout=rollout.id, error=str(error)[:200])
     return True
-
-
-def _lines(reply: Reply) -> list[Line]:
-    out: list[Line] = []
-    for section in reply.sections:
-        if section.title:
-            out.append(section.title)
-        out += section.lines
-    return out
 
 
 def _store(app: Application) -> RolloutStore | None:

@@ -16,10 +16,11 @@ from dataclasses import replace
 
 from flags import FlagsError
 from handlers.changes.rollouts import abort, pause
+from handlers.commands.feature.rollouts import progress_posts
 from handlers.core import pipeline
 from handlers.core.chat import ChatBackend
 from handlers.core.context import Application, Context
-from handlers.core.reply import Code, CrossPost, Line, Mention, Reply, Section, line
+from handlers.core.reply import Code, CrossPost, Line, Reply, line
 from handlers.core.rollouts import Rollout, RolloutStore, Stale
 from handlers.core.timefmt import utc
 
@@ -46,10 +47,10 @@ async def step(
         versions = {o: v for o in rollout.options if (v := await _version(app, rollout.flag, o)) is not None}
         written = await _record_step(rollout, number, versions, store, token, "found written by a driver that stopped")
         title = line(f"Step {rollout.step_label(number)} was written by a driver that stopped; recorded now")
-        return [_post(written, title)]
+        return _post(app, written, title)
     if manual:
         paused = await pause(store, rollout, manual, token=token)
-        return [_post(paused, line(f"Rollout {rollout.id} of ", Code(rollout.flag), " paused: ", manual))]
+        return _post(app, paused, line(f"Rollout {rollout.id} of ", Code(rollout.flag), " paused: ", manual))
     firing = await _guard_firing(rollout, app)
     if firing:
         context = Context(app, rollout.who, chat, origin=f" (rollout {rollout.id})")
@@ -58,7 +59,7 @@ async def step(
             return []  # aborted meanwhile, and said so then
         aborted, replies = outcome
         title = line(f"Rollout {rollout.id} of ", Code(rollout.flag), f" aborted: alert {firing} is firing")
-        return [_post(aborted, title, replies)]
+        return _post(app, aborted, title, replies)
     percentage = rollout.steps[number - 1]
     started = time.monotonic()
     reply = await pipeline.run(step_command(rollout, percentage), rollout.who, app, chat, origin=origin)
@@ -68,12 +69,12 @@ async def step(
     if not reply.ok:
         reason = f"step {rollout.step_label(number)} was not written: {reply.summary}"
         paused = await pause(store, rollout, reason, token=token)
-        return [_post(paused, line(f"Rollout {rollout.id} paused: ", reason), [reply])]
+        return _post(app, paused, line(f"Rollout {rollout.id} paused: ", reason), [reply])
     versions = {o: v for o in rollout.options if (v := await _version(app, rollout.flag, o)) is not None}
     written = await _record_step(rollout, number, versions, store, token, f"{what} on {where} ({took:.1f} s)")
     finished = number == len(rollout.steps)
     title = line(f"Step {rollout.step_label(number)}: {what} on {where}", " — done" if finished else "")
-    return [_post(written, title, [reply])]
+    return _post(app, written, title, [reply])
 
 
 _OURS = "ours"  # what _changed_by_hand says of a change this very step made
@@ -141,25 +142,8 @@ def _name(app: Application, option: str) -> str:
     return environment.name if environment is not None else option
 
 
-def _post(rollout: Rollout, title: Line, replies: list[Reply] | None = None) -> CrossPost:
-    lines: list[Line] = []
-    actions = []
-    for reply in replies or []:
-        for section in reply.sections:
-            if section.title:
-                lines.append(section.title)
-            lines += section.lines
-        lines += reply.notes
-        actions += list(reply.actions)
-    who = Mention(rollout.who.user_id, rollout.who.user_name)
-    lines.append(
-        line(
-            f"Rollout {rollout.id} started by ", who, f": {rollout.done}/{len(rollout.steps)} steps, {rollout.status}."
-        )
-    )
-    return CrossPost(
-        rollout.who.channel_id, "rollout", (Section(tuple(lines), title),), f"rollout {rollout.id}", tuple(actions)
-    )
+def _post(app: Application, rollout: Rollout, title: Line, replies: list[Reply] | None = None) -> list[CrossPost]:
+    return progress_posts(rollout, app.config, title, replies or [])
 
 
 def _of(rollout: Rollout) -> str:

@@ -156,7 +156,19 @@ class SlackStub:
             channel = str(params.get("channel", ""))
             if channel.lstrip("#") in self.missing_channels or channel in self.missing_channels:
                 return {"ok": False, "error": "channel_not_found"}
-            return {"ok": True, "channel": channel, "ts": f"{len(self.calls)}.000100"}
+            ts = f"{len(self.calls)}.000100"
+            params["_ts"] = ts
+            return {"ok": True, "channel": channel, "ts": ts}
+        if method == "chat.update":
+            known = any(c.method == "chat.postMessage" and c.params.get("_ts") == params.get("ts") for c in self.calls)
+            return (
+                {"ok": True, "channel": params.get("channel"), "ts": params.get("ts")}
+                if known
+                else {
+                    "ok": False,
+                    "error": "message_not_found",
+                }
+            )
         if method == "apps.connections.open":
             return {"ok": True, "url": self.url.replace("http", "ws") + "/socket"}
         return {"ok": False, "error": "unknown_method"}

@@ -15,7 +15,7 @@ import redis.asyncio as aioredis
 
 from tests.alertmanager_process import Alertmanager
 from tests.bot.conftest import FLAG, BotUnderTest, start_bot, wait_healthy, write_config
-from tests.bot.slack_stub import SlackStub
+from tests.bot.slack_stub import SlackStub, message_text
 from tests.flags.flipper_oracle import FlipperOracle
 from tests.redis_process import free_port
 
@@ -47,7 +47,8 @@ async def test_an_alert_pushed_by_alertmanager_aborts_the_rollout(
             bot = BotUnderTest(url, slack, prefix, client, session)
             start = f"run feature rollout {FLAG} --steps 10,50,100 --every 1h --production"
             _, text = await bot.text(start + " --ignore-feature-flag-consistency-check")
-            assert f"Rollout R1 of `{FLAG}` on gprd: *started*" in text, text
+            assert "Started R1 on gprd: its plan and progress are in the message posted in this channel" in text, text
+            (card,) = [p for p in slack.posts("#production") if message_text(p).startswith("Rollout R1 of")]
             for _ in range(100):  # the driver writes step 1 at once
                 if await client.hget(f"{prefix}gprd:{FLAG}", "percentage_of_actors") == "10":
                     break
@@ -68,7 +69,7 @@ async def test_an_alert_pushed_by_alertmanager_aborts_the_rollout(
             # asks Alertmanager before each one (and so needs the application with its services)
             again = f"run feature rollout {FLAG} --steps 10,50 --every 1h --staging --guard='test=\"{label}\"'"
             _, text = await bot.text(again, channel="#development")
-            assert "Rollout R2" in text, text
+            assert "Started R2" in text, text
             for _ in range(100):
                 if '"status": "aborted"' in str(await client.hget(f"{prefix}chatops:schedules", "R2")):
                     break
@@ -83,6 +84,10 @@ async def test_an_alert_pushed_by_alertmanager_aborts_the_rollout(
         assert flipper.evaluate(f"{prefix}gprd:", actors) == [False] * 200  # Ruby reads it as before the rollout
         (post, *_) = _aborted(slack)
         assert f"Rollout R1 of `{FLAG}` aborted: alert HighErrorRate {{" in post and "(pushed by Alertmanager)" in post
+        replies = [p for p in slack.posts("#production") if p.get("thread_ts") == card["_ts"]]
+        assert len(replies) >= 2  # step 1, then the abort, in the thread of the rollout's message
+        updates = [c.params for c in slack.calls if c.method == "chat.update" and c.params.get("ts") == card["_ts"]]
+        assert updates and ": *aborted*" in message_text(updates[-1])  # the message says where it stands
         history = await client.xrevrange(f"{prefix}gprd:chatops:audit:{FLAG}", count=1)
         assert history[0][1]["command"].startswith("rollout R1 aborted: alert HighErrorRate")
     finally:

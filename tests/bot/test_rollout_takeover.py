@@ -35,7 +35,7 @@ async def test_kill_9_of_the_driver_mid_rollout_loses_and_doubles_no_step(
             bot = BotUnderTest(processes[other][1], slack, prefix, client, session)
             start = f"run feature rollout {FLAG} --steps 10,20,30,40,50 --every 2s --staging"
             _, text = await bot.text(start, channel="#development")
-            assert "started" in text, text
+            assert "Started R1" in text, text
             for _ in range(200):  # two steps written by the driver
                 if await client.xlen(audit) >= 2:
                     break

@@ -19,7 +19,7 @@ from tests.handlers.conftest import FLAG, MakeChatops
 class _SlowLogChannel(ShellBackend):
     """The log channel hangs (as chat.postMessage did behind a 429 that never ended)."""
 
-    async def post(self, post: CrossPost) -> None:
+    async def post(self, post: CrossPost) -> str:
         if post.channel == "#feature-flag-log":
             await asyncio.sleep(3600)
         await super().post(post)
@@ -55,7 +55,7 @@ async def test_fast_cross_posts_fail_into_the_answer_itself(chatops: MakeChatops
     bot = await chatops()
 
     class Missing(ShellBackend):
-        async def post(self, post: CrossPost) -> None:
+        async def post(self, post: CrossPost) -> str:
             raise RuntimeError("channel_not_found")
 
     caller = Caller("alice", "alice", "C0DEV", "development")

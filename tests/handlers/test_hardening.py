@@ -124,7 +124,7 @@ def test_code_spans_and_blocks_cannot_be_closed_from_inside(text: str) -> None:
 
 
 class _UnreachableChannels(ShellBackend):
-    async def post(self, post: CrossPost) -> None:
+    async def post(self, post: CrossPost) -> str:
         raise PostFailed("channel_not_found")
 
 

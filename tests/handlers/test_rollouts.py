@@ -33,7 +33,7 @@ async def _drive(
         await asyncio.sleep(0.05)
     driver.stop()
     await driver.finish()
-    return [p for p in chat.posted if p.purpose == "rollout"]
+    return [p for p in chat.posted if p.purpose == "rollout" and not p.replaces]  # the events, in the thread
 
 
 async def _state(bot: Chatops, option: str) -> dict[str, str]:
@@ -91,10 +91,13 @@ async def test_bad_rollout_actions_are_refused_and_change_nothing(
 async def test_a_rollout_writes_each_step_as_an_ordinary_change(chatops: MakeChatops) -> None:
     bot = await chatops()
     answer = await bot.run(f"{ROLLOUT} {FLAG} --steps 10,50,100 --every 1s --staging", channel=D)
-    assert answer.ok and answer.reply.public, answer.text
-    assert f"Rollout R1 of `{FLAG}` on gstg: started" in answer.text
-    assert "Step 1/3: 10% of actors — due " in answer.text and "Step 3/3: 100% (true) — due " in answer.text
-    assert [a.label for a in answer.reply.actions] == ["Pause", "Resume", "Next step now", "Abort & roll back"]
+    assert answer.ok and not answer.reply.public, answer.text
+    assert "Started R1 on gstg: its plan and progress are in the message posted in this channel" in answer.text
+    (card,) = [p for p in answer.posts if p.purpose == "rollout"]  # the rollout's message, in the channel
+    text = to_text(card)
+    assert card.channel == "C0DEV" and text.startswith(f"Rollout R1 of `{FLAG}` on gstg: started")
+    assert "Step 1/3: 10% of actors — due " in text and "Step 3/3: 100% (true) — due " in text
+    assert [a.label for a in card.actions] == ["Pause", "Resume", "Next step now", "Abort & roll back"]
     posts = await _drive(bot, 3.5)
     assert await _state(bot, "staging") == {"boolean": "true"}
     history = await bot.runtime.stores["staging"].history(FLAG, limit=10)

@@ -7,19 +7,35 @@ its environments in this channel.
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 
 from flags import StoreUnavailable
 from handlers.changes.rollouts import abort, pause
 from handlers.commands.feature.plans import FeaturePlan
+from handlers.config import Config
+from handlers.core.chat import PostFailed
 from handlers.core.context import Context
 from handlers.core.policy import Writes, authorize
-from handlers.core.reply import Action, Code, Confirm, Line, Mention, Reply, Section, Strong, error_reply, line
+from handlers.core.reply import (
+    Action,
+    Code,
+    Confirm,
+    CrossPost,
+    Line,
+    Mention,
+    Reply,
+    Section,
+    Strong,
+    error_reply,
+    line,
+)
 from handlers.core.rollouts import Rollout, RolloutStore, Stale
 from handlers.core.timefmt import span, utc
 
-__all__ = ["ROLLOUT_ACTIONS", "rollout"]
+__all__ = ["ROLLOUT_ACTIONS", "card_post", "progress_posts", "rollout"]
 
 #: Button action ids → what they do to the rollout named in their value.
 ROLLOUT_ACTIONS = {
@@ -94,13 +110,33 @@ async def _start(plan: FeaturePlan, context: Context, store: RolloutStore) -> Re
         before=before,
         history=(f"{utc(now)}: started by {context.caller.who}",),
     )
+    card = card_post(created, context.config, started=True)
+    with contextlib.suppress(PostFailed):  # then no message to update: progress comes message by message
+        created = replace(created, message=await context.chat.post(card))
     created = await store.save(created)
-    return _status(created, context, started=True)
+    if not created.message:
+        return _status(created, context, started=True)
+    where = ", ".join(_name(context.config, o) for o in created.options)
+    lines = (
+        line(
+            f"Started {created.id} on {where}: its plan and progress are in the message posted in this channel, "
+            "updated as it goes, with each step in its thread."
+        ),
+    )
+    return Reply(True, f"rollout {created.id} started", (Section(lines),))
 
 
 def _status(found: Rollout, context: Context, *, started: bool = False) -> Reply:
+    card = card_post(found, context.config, started=started)
+    return Reply(True, card.summary, card.sections, public=True, actions=card.actions)
+
+
+def card_post(found: Rollout, config: Config, *, started: bool = False) -> CrossPost:
+    """The rollout's message: the plan with each step's time, where it stands, the guard, who
+    started it, the last events, and its buttons while it is active (an update of its message
+    once it has one)."""
     who = Mention(found.who.user_id, found.who.user_name)
-    where = ", ".join(_name(context, o) for o in found.options)
+    where = ", ".join(_name(config, o) for o in found.options)
     of = "time" if found.kind == "random" else "actors"
     lines: list[Line] = []
     for number, percentage in enumerate(found.steps, start=1):
@@ -120,9 +156,33 @@ def _status(found: Rollout, context: Context, *, started: bool = False) -> Reply
     verb = "started" if started else found.status
     title = line(f"Rollout {found.id} of ", Code(found.flag), f" on {where}: ", Strong(verb))
     actions = _buttons(found) if found.active else ()
-    return Reply(
-        True, f"rollout {found.id} of {found.flag}: {verb}", (Section(tuple(lines), title),), True, (), (), actions
+    summary = f"rollout {found.id} of {found.flag}: {verb}"
+    return CrossPost(
+        found.who.channel_id, "rollout", (Section(tuple(lines), title),), summary, actions, replaces=found.message
     )
+
+
+def progress_posts(found: Rollout, config: Config, title: Line, replies: Sequence[Reply] = ()) -> list[CrossPost]:
+    """What an event (a step, a pause, an abort) posts: a reply in the rollout message's thread
+    (the step's own answer, with its Roll back buttons) and the message brought up to date."""
+    lines: list[Line] = []
+    actions: list[Action] = []
+    for reply in replies:
+        for section in reply.sections:
+            if section.title:
+                lines.append(section.title)
+            lines += section.lines
+        lines += reply.notes
+        actions += list(reply.actions)
+    event = CrossPost(
+        found.who.channel_id,
+        "rollout",
+        (Section(tuple(lines), title),),
+        f"rollout {found.id}",
+        tuple(actions),
+        thread=found.message,
+    )
+    return [event, card_post(found, config)] if found.message else [event]
 
 
 def _buttons(found: Rollout) -> tuple[Action, ...]:
@@ -166,37 +226,41 @@ async def _steer(found: Rollout, action: str, store: RolloutStore, context: Cont
         if outcome is None:
             return error_reply(f"{found.id} is {found.status}: there is nothing to abort.")
         aborted, replies = outcome
-        reply = _status(aborted, context)
-        for change in replies:
-            reply = replace(reply, sections=reply.sections + change.sections, actions=reply.actions + change.actions)
-        return reply
+        return await _told(aborted, context, f"Aborted by {who}: the state before the rollout is restored", replies)
     if action == "pause":
         paused = await pause(store, found, f"by {who}")
-        return (
-            _status(paused, context)
-            if paused.status == "paused"
-            else error_reply(f"{found.id} is {found.status}, not running.")
-        )
+        if paused.status != "paused":
+            return error_reply(f"{found.id} is {found.status}, not running.")
+        return await _told(paused, context, f"Paused by {who}")
     for _ in range(5):
         if action == "resume" and found.status != "paused":
             return error_reply(f"{found.id} is {found.status}, not paused.")
         if action == "next" and found.status != "running":
             return error_reply(f"{found.id} is {found.status}: resume it first.")
-        changed = replace(
-            found,
-            status="running",
-            due=time.time(),
-            reason="",
-            history=(*found.history, f"{utc(time.time())}: {action} by {who}"),
-        )
+        history = (*found.history, f"{utc(time.time())}: {action} by {who}")
+        changed = replace(found, status="running", due=time.time(), reason="", history=history)
         try:
-            return _status(await store.save(changed), context)
+            saved = await store.save(changed)
         except Stale:
             fresh = await store.get(found.id)
             if fresh is None:
                 break
             found = fresh
+            continue
+        return await _told(saved, context, "Resumed" if action == "resume" else "Next step now", by=who)
     return error_reply(f"{found.id} kept changing; try again.")
+
+
+async def _told(found: Rollout, context: Context, event: str, replies: Sequence[Reply] = (), *, by: str = "") -> Reply:
+    """Bring the rollout's message up to date, say the event in its thread, and answer the person."""
+    title = line(event + (f" by {by}" if by else ""))
+    for post in progress_posts(found, context.config, title, replies):
+        with contextlib.suppress(PostFailed):  # the answer below says it all anyway
+            await context.chat.post(post)
+    reply = _status(found, context)
+    for change in replies:
+        reply = replace(reply, sections=reply.sections + change.sections, actions=reply.actions + change.actions)
+    return replace(reply, public=not found.message)  # the channel sees the message; no second copy
 
 
 def _list(rollouts: list[Rollout]) -> Reply:
@@ -218,6 +282,6 @@ def _latest(rollouts: list[Rollout], flag: str) -> Rollout | None:
     return mine[-1] if mine else None
 
 
-def _name(context: Context, option: str) -> str:
-    environment = context.config.environment(option)
+def _name(config: Config, option: str) -> str:
+    environment = config.environment(option)
     return environment.name if environment is not None else option
