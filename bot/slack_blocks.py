@@ -25,6 +25,7 @@ __all__ = ["MAX_BLOCKS", "MAX_SECTION_CHARS", "SlackMessage", "escape", "to_slac
 MAX_BLOCKS = 50
 MAX_SECTION_CHARS = 3000
 _USER_ID = re.compile(r"[UW][A-Z0-9]{2,20}")
+_GROUP_ID = re.compile(r"S[A-Z0-9]{2,20}")
 
 
 def escape(text: str) -> str:
@@ -44,6 +45,8 @@ def _mrkdwn(segment: Segment) -> str:
         return f"<{url}|{escape(segment.label.replace('|', '/'))}>"
     if _USER_ID.fullmatch(segment.user_id):
         return f"<@{segment.user_id}>"
+    if _GROUP_ID.fullmatch(segment.user_id):
+        return f"<!subteam^{segment.user_id}>"
     return escape("@" + (segment.name or segment.user_id))
 
 

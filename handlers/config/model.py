@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Mapping
 from functools import cache, partial
 from pathlib import Path
@@ -91,10 +92,18 @@ class Environment(_Model):
     e2e_trigger: E2ETrigger | None = None
 
 
+def _group_id(value: str) -> str:
+    if not re.fullmatch(r"S[A-Z0-9]{2,20}", value):
+        raise fail(f"{value!r} is not a user group ID like S0123ABCD (Slack shows it in the group's profile)")
+    return value
+
+
 class SlackChannels(_Model):
     production_channel: Channel = "#production"
     log_channel: Channel | None = None
     security_channel: Channel | None = None
+    # The on-call user group's ID (S…), mentioned when an alert aborts a rollout.
+    oncall_usergroup: Annotated[str, AfterValidator(_group_id)] | None = None
     # Members of user groups that production access rules name are re-read from Slack after this
     # (other groups: 60 s); Slack's subteam events drop the cache at once.
     production_group_cache_seconds: Annotated[float, in_range("seconds, 1-3600", lambda s: 1 <= s <= 3600)] = 15.0

@@ -44,7 +44,8 @@ class Strong:
 
 @dataclass(frozen=True, slots=True)
 class Mention:
-    """A Slack user, by the id Slack gave us (never by text a person typed)."""
+    """A Slack user (``U…``/``W…``) or user group (``S…``), by the id Slack gave us (never by text
+    a person typed)."""
 
     user_id: str
     name: str

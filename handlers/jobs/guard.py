@@ -13,7 +13,7 @@ import structlog
 
 from handlers.changes.rollouts import abort
 from handlers.checks.matchers import InvalidMatcher, matches
-from handlers.commands.feature.rollouts import progress_posts
+from handlers.commands.feature.rollouts import alerted, progress_posts
 from handlers.core.chat import ChatBackend, PostFailed
 from handlers.core.context import Application, Context
 from handlers.core.reply import Code, line
@@ -75,7 +75,12 @@ async def _abort(
     if outcome is None:
         return False  # aborted already (another process, or an earlier notification)
     _log.warning("guard.aborted", rollout=rollout.id, flag=rollout.flag, alert=alert, how=how)
-    title = line(f"Rollout {rollout.id} of ", Code(rollout.flag), f" aborted: alert {alert} is firing ({how})")
+    title = line(
+        f"Rollout {rollout.id} of ",
+        Code(rollout.flag),
+        f" aborted: alert {alert} is firing ({how}) — ",
+        *alerted(app, rollout),
+    )
     for post in progress_posts(outcome[0], app.config, title, outcome[1]):
         try:
             await chat.post(post)

@@ -16,7 +16,7 @@ from dataclasses import replace
 
 from flags import FlagsError
 from handlers.changes.rollouts import abort, pause
-from handlers.commands.feature.rollouts import progress_posts
+from handlers.commands.feature.rollouts import alerted, progress_posts
 from handlers.core import pipeline
 from handlers.core.chat import ChatBackend
 from handlers.core.context import Application, Context
@@ -58,7 +58,12 @@ async def step(
         if outcome is None:
             return []  # aborted meanwhile, and said so then
         aborted, replies = outcome
-        title = line(f"Rollout {rollout.id} of ", Code(rollout.flag), f" aborted: alert {firing} is firing")
+        title = line(
+            f"Rollout {rollout.id} of ",
+            Code(rollout.flag),
+            f" aborted: alert {firing} is firing — ",
+            *alerted(app, rollout),
+        )
         return _post(app, aborted, title, replies)
     percentage = rollout.steps[number - 1]
     started = time.monotonic()

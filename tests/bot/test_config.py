@@ -54,6 +54,10 @@ def base(**extra: Any) -> dict[str, Any]:
             "slack.production_channel: 'production' is not a channel",
         ),
         (base(slack={"log_chanel": "#x"}), "slack: unknown key 'log_chanel' (did you mean 'log_channel'?)"),
+        (
+            base(slack={"oncall_usergroup": "@sre"}),
+            "slack.oncall_usergroup: '@sre' is not a user group ID like S0123ABCD",
+        ),
         (base(redis_url="localhost:6379"), "redis_url: 'localhost:6379' is not a Redis URL"),
         (
             base(access=[{"environments": ["staging"], "anyone": True}]),

@@ -36,7 +36,13 @@ async def test_an_alert_pushed_by_alertmanager_aborts_the_rollout(
         "rollout_min_every_seconds": 1,
         "rollout_guard_poll_seconds": 3600,  # only the push can abort it in time
     }
-    config = write_config(tmp_path, redis_url, prefix, safety=safety)
+    slack_section = {
+        "production_channel": "#production",
+        "log_channel": "#feature-flag-log",
+        "security_channel": "#chatops-security",
+        "oncall_usergroup": "S0ONCALL",
+    }
+    config = write_config(tmp_path, redis_url, prefix, safety=safety, slack=slack_section)
     runner, url = await start_bot(config, slack, tmp_path / ".chatops", port)
     client = aioredis.from_url(redis_url, decode_responses=True)
     flipper = FlipperOracle(redis_url)
@@ -84,6 +90,10 @@ async def test_an_alert_pushed_by_alertmanager_aborts_the_rollout(
         assert flipper.evaluate(f"{prefix}gprd:", actors) == [False] * 200  # Ruby reads it as before the rollout
         (post, *_) = _aborted(slack)
         assert f"Rollout R1 of `{FLAG}` aborted: alert HighErrorRate {{" in post and "(pushed by Alertmanager)" in post
+        assert (
+            post.endswith("(pushed by Alertmanager) — <@U0SRE>, <!subteam^S0ONCALL>")
+            or "— <@U0SRE>, <!subteam^S0ONCALL>" in post
+        )
         replies = [p for p in slack.posts("#production") if p.get("thread_ts") == card["_ts"]]
         assert len(replies) >= 2  # step 1, then the abort, in the thread of the rollout's message
         updates = [c.params for c in slack.calls if c.method == "chat.update" and c.params.get("ts") == card["_ts"]]

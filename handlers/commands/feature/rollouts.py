@@ -17,7 +17,7 @@ from handlers.changes.rollouts import abort, pause
 from handlers.commands.feature.plans import FeaturePlan
 from handlers.config import Config
 from handlers.core.chat import PostFailed
-from handlers.core.context import Context
+from handlers.core.context import Application, Context
 from handlers.core.policy import Writes, authorize
 from handlers.core.reply import (
     Action,
@@ -35,7 +35,7 @@ from handlers.core.reply import (
 from handlers.core.rollouts import Rollout, RolloutStore, Stale
 from handlers.core.timefmt import span, utc
 
-__all__ = ["ROLLOUT_ACTIONS", "card_post", "progress_posts", "rollout"]
+__all__ = ["ROLLOUT_ACTIONS", "alerted", "card_post", "progress_posts", "rollout"]
 
 #: Button action ids → what they do to the rollout named in their value.
 ROLLOUT_ACTIONS = {
@@ -160,6 +160,13 @@ def card_post(found: Rollout, config: Config, *, started: bool = False) -> Cross
     return CrossPost(
         found.who.channel_id, "rollout", (Section(tuple(lines), title),), summary, actions, replaces=found.message
     )
+
+
+def alerted(app: Application, found: Rollout) -> Line:
+    """Who hears that an alert aborted the rollout: its starter, and the on-call group if configured."""
+    who: Line = (Mention(found.who.user_id, found.who.user_name),)
+    group = app.config.slack.oncall_usergroup
+    return (*who, ", ", Mention(group, "on-call")) if group else who
 
 
 def progress_posts(found: Rollout, config: Config, title: Line, replies: Sequence[Reply] = ()) -> list[CrossPost]:
