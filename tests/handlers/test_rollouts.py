@@ -207,3 +207,17 @@ async def test_the_guard_is_polled_between_steps(chatops: MakeChatops) -> None:
     assert await _state(bot, "production") == {}
     status = await bot.run(f"{ROLLOUT} status {FLAG}")
     assert ": aborted" in status.text and "Aborted: alert HighErrorRate {" in status.text
+
+
+async def test_after_downtime_a_missed_step_runs_once_then_the_plan_goes_on(chatops: MakeChatops) -> None:
+    bot = await chatops()
+    assert (await bot.run(f"{ROLLOUT} {FLAG} --steps 10,20,30,40 --every 1s --staging", channel=D)).ok
+    await _drive(bot, 0.3)  # step 1, then every process stops
+    assert await _state(bot, "staging") == {"percentage_of_actors": "10"}
+    await asyncio.sleep(2.5)  # steps 2 and 3 fall due while nobody drives
+    await _drive(bot, 0.6)  # a process starts again
+    assert await _state(bot, "staging") == {"percentage_of_actors": "20"}  # one step, not two at once
+    await _drive(bot, 1.2)
+    assert await _state(bot, "staging") == {"percentage_of_actors": "30"}  # then one per interval
+    history = await bot.runtime.stores["staging"].history(FLAG, limit=10)
+    assert [e.command.rsplit("step ", 1)[1] for e in reversed(history)] == ["1/4)", "2/4)", "3/4)"]
