@@ -27,9 +27,17 @@ class Outcome:
     done: list[tuple[Environment, ChangeResult]] = field(default_factory=list)
     failure: Line | None = None
     not_attempted: list[Environment] = field(default_factory=list)  # after the failure
+    failed_too: list[Line] = field(default_factory=list)  # independent writes: the other failures
 
     def stop(self, failure: Line, rest: list[Environment]) -> None:
         self.failure, self.not_attempted = failure, rest
+
+    def failed(self, failure: Line) -> None:
+        """An independent write failed; the others go on."""
+        if self.failure is None:
+            self.failure = failure
+        else:
+            self.failed_too.append(failure)
 
 
 def _state(state: FlagState, exists: bool) -> str:
@@ -60,6 +68,7 @@ async def announce(request: ChangeRequest, context: Context, outcome: Outcome) -
     ]
     if outcome.failure is not None:
         lines.append(outcome.failure)
+        lines += outcome.failed_too
         remaining = [e.name for e in outcome.not_attempted]
         if remaining:
             lines.append(line("Not attempted: " + ", ".join(remaining) + "."))

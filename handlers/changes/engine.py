@@ -24,6 +24,7 @@ from flags import (
     RestoreState,
     StoreUnavailable,
     Write,
+    WrongKeyType,
     apply_together,
 )
 from flags.exposure import simulate
@@ -38,7 +39,7 @@ from handlers.core.notices import notice_if_slow
 from handlers.core.reply import Code, Line, Mention, Reply, Section, Strong, error_reply, line
 from handlers.core.timefmt import utc
 
-__all__ = ["STILL_TRYING_S", "WRITE_DEADLINE_S", "apply_change", "journal_entry", "roll_back"]
+__all__ = ["STILL_TRYING_S", "WRITE_DEADLINE_S", "apply_change", "apply_everywhere", "journal_entry", "roll_back"]
 
 STILL_TRYING_S = 3.0  # a write slower than this is announced ("still trying")
 WRITE_DEADLINE_S = 15.0  # a write not confirmed by then is reported as unknown, and the rest not attempted
@@ -117,6 +118,35 @@ async def apply_change(request: ChangeRequest, context: Context, rules: tuple[Sa
         return await _write(request, targets, audit, context, outcome, entry, holding) or await announce(
             request, context, outcome
         )
+
+
+async def apply_everywhere(request: ChangeRequest, context: Context, checks: dict[str, str]) -> Reply:
+    """Write ``request`` (a kill: it only reduces exposure) on every target at once, each on its own
+    and unconditionally, within WRITE_DEADLINE_S: one environment that fails or hangs never holds up
+    the others, and the answer names it, loudly. No safety rule runs: nothing may block it."""
+    who = request.who
+    audit = AuditInfo(
+        who=who.who, who_id=who.user_id, channel=who.channel_label, command=request.command, checks=checks
+    )
+
+    async def one(environment: Environment) -> tuple[Environment, ChangeResult | None, Line]:
+        store = context.stores[environment.option]
+        try:
+            async with asyncio.timeout(WRITE_DEADLINE_S):
+                return environment, await store.apply(request.flag, request.change, audit), ()
+        except TimeoutError:
+            why = f": Redis did not answer within {WRITE_DEADLINE_S:g} s (it may still apply it); check `feature get`."
+        except (StoreUnavailable, WrongKeyType) as error:
+            why = f": {error}."
+        return environment, None, line(":rotating_light: NOT switched off on ", Strong(environment.name), why)
+
+    outcome = Outcome(checks=dict(checks))
+    for environment, result, failure in await asyncio.gather(*(one(e) for e in request.targets)):
+        if result is not None:
+            outcome.done.append((environment, result))
+        else:
+            outcome.failed(failure)
+    return await announce(request, context, outcome)
 
 
 async def _write(

@@ -198,6 +198,17 @@ class Safety(_Model):
     log_project: Project | None = None  # GitLab project for change-log issues; token: GITLAB_API_TOKEN
 
 
+class Incident(_Model):
+    """Incident mode: who may kill any flag, from where, and how alerts are handled."""
+
+    responders: tuple[Annotated[str, AfterValidator(lambda group: group.lstrip("@"))], ...] = ()  # user groups
+    channels: tuple[StrictStr, ...] = ()  # channel name patterns where responders may kill, e.g. "#incident-*"
+    freeze_matchers: tuple[StrictStr, ...] = ('blocks_feature_flags="true"',)  # alerts that freeze while firing
+    alert_channel: Channel | None = None  # where alerts' recent changes go; default: the production channel
+    lookback_seconds: Annotated[float, in_range("seconds, 60-86400", lambda s: 60 <= s <= 86400)] = 1800.0
+    post_without_changes: StrictBool = True  # post an alert that has no recent changes (one line)
+
+
 class Config(_Model):
     environments: Annotated[
         tuple[Environment, ...], nonempty("declare at least one environment (see deploy/chatops.example.yml)")
@@ -210,6 +221,7 @@ class Config(_Model):
     definitions: tuple[Folder, ...] = ()  # folders of flag definitions
     deployments: Deployments | None = None
     safety: Safety = Field(default_factory=Safety)
+    incident: Incident = Field(default_factory=Incident)
     _path: Path | None = PrivateAttr(None)
 
     @field_validator("safety")

@@ -40,6 +40,7 @@ RESERVED_OPTIONS = frozenset(
         "steps",
         "every",
         "guard",
+        "reason",
     }
 )
 

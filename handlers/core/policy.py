@@ -7,6 +7,7 @@ refused environment refuses the command. ``help`` asks the same functions what t
 
 from __future__ import annotations
 
+import fnmatch
 from dataclasses import dataclass
 
 from handlers.config import AccessRule, Config, Environment
@@ -124,7 +125,37 @@ class Writes:
 
 
 async def authorize(plan: Plan, caller: Caller, config: Config, chat: ChatBackend) -> Refusal | None:
-    """Refuse the whole command if any target environment may not be changed here, by this person."""
+    """Refuse the whole command if any target environment may not be changed here, by this person.
+    A plan that says ``responders_may`` (a kill) is also allowed to an incident responder in the
+    production channel or an incident channel."""
+    refusal = await _authorize(plan, caller, config, chat)
+    if refusal is not None and getattr(plan, "responders_may", False) and await _responder_here(caller, config, chat):
+        return None
+    return refusal
+
+
+async def _responder_here(caller: Caller, config: Config, chat: ChatBackend) -> bool:
+    incident = config.incident
+    here = caller.channel_label
+    production = next((e for e in config.environments if e.production), None)
+    in_production_channel = False
+    if production is not None:
+        try:
+            in_production_channel = await channel_check(caller, production, config, chat)
+        except ChannelUnknown:
+            in_production_channel = False
+    if not in_production_channel and not any(fnmatch.fnmatchcase(here, p) for p in incident.channels):
+        return False
+    for group in incident.responders:
+        try:
+            if caller.user_id in await chat.usergroup_members(group):
+                return True
+        except MembershipUnknown:
+            continue
+    return False
+
+
+async def _authorize(plan: Plan, caller: Caller, config: Config, chat: ChatBackend) -> Refusal | None:
     if not plan.writes:
         return None  # reading flags is harmless and on-call engineers need it everywhere
     for environment in plan.targets:

@@ -37,7 +37,7 @@ REFUSALS = [
         "unknown sub",
         "run feature enable x",
         P,
-        "Valid subcommands: `get`, `set`, `list`, `delete`, `rollout`, `schedule`, `history`",
+        "Valid subcommands: `get`, `set`, `list`, `delete`, `kill`, `rollout`, `schedule`, `history`",
     ),
     case("set alone", "run feature set", P, SET_USAGE),
     case("set without value", SET, P, SET_USAGE),

@@ -7,6 +7,7 @@ from typing import ClassVar
 
 from handlers.changes import ROLL_BACK_ACTION, ChangeRequest, apply_change, roll_back
 from handlers.commands.feature.grammar import FEATURE
+from handlers.commands.feature.kill import kill
 from handlers.commands.feature.plans import FeaturePlan, cancel_plan, plan, rollback_plan
 from handlers.commands.feature.reads import get, history, list_flags
 from handlers.commands.feature.rollout_plans import rollout_plan
@@ -40,6 +41,8 @@ class FeatureCommand(Command[FeaturePlan]):
             return await roll_back(plan.name, environment, plan.rollback_of, context)
         if plan.subcommand == "rollout":
             return await rollout(plan, context)
+        if plan.subcommand == "kill":
+            return await kill(plan, context)
         if plan.subcommand == "schedule":
             return await (cancel(plan, context) if plan.schedule_id else list_schedules(context))
         if plan.scheduled:

@@ -84,6 +84,13 @@ FEATURE = CommandSpec(
             examples=("/chatops run feature delete my_flag --dev --staging --production",),
         ),
         SubcommandSpec(
+            "kill",
+            ("NAME",),
+            "switch a flag off everywhere (or where listed) at once; no check blocks it",
+            options=(OptionSpec("reason", "value", "why, recorded and posted", "TEXT"),),
+            examples=('/chatops run feature kill my_flag --reason "errors on checkout"',),
+        ),
+        SubcommandSpec(
             "rollout",
             ("NAME | status|pause|resume|next|abort NAME | list",),
             "roll a flag out in steps, each an ordinary change, aborted by a firing alert",

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from flags import ActorId, Change, DeleteFlag, FlagName, FlagsError, GroupName, build_change
+from flags import ActorId, Change, DeleteFlag, FlagName, FlagsError, GroupName, SetBoolean, build_change
 from flags.values import RESERVED_FLAG_NAMES
 from handlers.commands.feature.grammar import SCOPE_OPTIONS
 from handlers.commands.feature.lookalikes import lookalike_warnings, lookalikes
@@ -24,7 +24,7 @@ from handlers.core.parsing import Invocation, UsageError
 
 __all__ = ["FeaturePlan", "cancel_plan", "flag_name", "no_more", "plan", "rollback_plan", "short"]
 
-_WRITES = ("set", "delete", "rollback")  # and a rollout's start
+_WRITES = ("set", "delete", "rollback", "kill")  # and a rollout's start
 _ENTRY_ID = re.compile(r"[0-9]{1,20}-[0-9]{1,10}")
 _SCHEDULE_ID = re.compile(r"S[0-9]{1,12}")
 _SET_USAGE = "`/chatops run feature set NAME true|false|PERCENTAGE [--actors] [--staging ...]`"
@@ -48,6 +48,11 @@ class FeaturePlan:
     @property
     def scheduled(self) -> bool:
         return self.at is not None
+
+    @property
+    def responders_may(self) -> bool:
+        """A kill is allowed to incident responders even where the access rules would not allow them."""
+        return self.subcommand == "kill"
 
     @property
     def writes(self) -> bool:
@@ -76,6 +81,9 @@ def plan(invocation: Invocation, context: Context) -> FeaturePlan:
         raise UsageError(f"`feature {sub}` needs a flag name: `/chatops run feature {sub} NAME`.")
     no_more(args, 1, f"`feature {sub}` takes one flag name: `/chatops run feature {sub} NAME`.")
     name = flag_name(args[0])
+    if sub == "kill":  # every environment unless some are listed
+        targets = invocation.environments if invocation.explicit_environments else context.config.environments
+        return FeaturePlan(sub, invocation, tuple(targets), name, SetBoolean(False))
     change = DeleteFlag() if sub == "delete" else None
     return FeaturePlan(sub, invocation, invocation.environments, name, change)
 

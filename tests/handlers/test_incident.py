@@ -1,0 +1,71 @@
+"""Incident mode: `feature kill` switches a flag off everywhere at once, past every rule, for
+incident responders too, and stops what would switch it back on."""
+
+from __future__ import annotations
+
+from tests.configs import example_environments
+from tests.handlers.conftest import FLAG, Chatops, MakeChatops
+
+SET = "/chatops run feature set"
+KILL = "/chatops run feature kill"
+INCIDENT = {"responders": ["oncall"], "channels": ["#incident-*"]}
+
+
+async def _state(bot: Chatops, option: str) -> tuple[dict[str, str], bool]:
+    record = await bot.runtime.stores[option].get(FLAG)
+    return record.state.to_hash(), record.exists
+
+
+async def test_kill_switches_the_flag_off_everywhere_past_every_rule(chatops: MakeChatops) -> None:
+    bot = await chatops(safety=True)
+    everywhere = "--dev --pre --staging --staging-ref --ops --production --ignore-production-check"
+    assert (await bot.run(f"{SET} {FLAG} true {everywhere}")).ok
+    bot.fire("HighErrorRate", "errors", severity="s1")  # the production check would refuse a raise now
+    answer = await bot.run(f'{KILL} {FLAG} --reason "errors on checkout"')
+    assert answer.ok and answer.reply.public, answer.text
+    for option in ("dev", "pre", "staging", "staging-ref", "ops", "production"):
+        assert await _state(bot, option) == ({}, True), option  # false, as Flipper has it
+    assert f"Feature flag `{FLAG}` set to false on dev, pre, gstg, gstg-ref, ops, gprd by @alice" in answer.text
+    assert "kill no check blocks a kill: errors on checkout" in answer.text
+    (latest,) = await bot.runtime.stores["production"].history(FLAG, limit=1)
+    assert latest.command == f'/chatops run feature kill {FLAG} --reason "errors on checkout"'  # as typed
+    assert answer.posted_to("#feature-flag-log")  # cross-posted like any change
+
+
+async def test_kill_never_waits_for_an_environment_that_is_down(chatops: MakeChatops, prefix: str) -> None:
+    bot = await chatops(environments=example_environments(prefix, ops="redis://127.0.0.1:1/0"))
+    assert (await bot.run(f"{SET} {FLAG} true --dev --staging --production --ignore-production-check")).ok
+    answer = await bot.run(f"{KILL} {FLAG}")
+    assert not answer.ok  # loudly: not everything is off
+    assert ":rotating_light: NOT switched off on ops: " in answer.text
+    for option in ("dev", "staging", "production"):
+        assert await _state(bot, option) == ({}, True), option
+
+
+async def test_a_responder_may_kill_from_an_incident_channel_not_from_anywhere(chatops: MakeChatops) -> None:
+    bot = await chatops(incident=INCIDENT)
+    assert (await bot.run(f"{SET} {FLAG} true --staging --production")).ok
+    refused = await bot.run(f"{KILL} {FLAG} --production", user="carol", groups=("oncall",), channel="#general")
+    assert not refused.ok and "Commands that change gprd may only run in #production" in refused.text
+    assert refused.posted_to("#chatops-security")  # reported
+    assert await _state(bot, "production") == ({"boolean": "true"}, True)
+    killed = await bot.run(f"{KILL} {FLAG} --production", user="carol", groups=("oncall",), channel="#incident-42")
+    assert killed.ok, killed.text
+    assert await _state(bot, "production") == ({}, True)
+    outsider = await bot.run(
+        f"{SET} {FLAG} true --production", user="carol", groups=("oncall",), channel="#incident-42"
+    )
+    assert not outsider.ok  # a responder may kill, not raise
+
+
+async def test_kill_pauses_the_rollout_and_cancels_the_schedules_of_the_flag(chatops: MakeChatops) -> None:
+    bot = await chatops()
+    assert (
+        await bot.run(f"/chatops run feature rollout {FLAG} --steps 10,50 --every 1h --staging", channel="#development")
+    ).ok
+    assert (await bot.run(f"{SET} {FLAG} true --staging --in 1h", channel="#development")).ok
+    answer = await bot.run(f"{KILL} {FLAG} --staging", channel="#development")
+    assert answer.ok
+    assert "! Rollout R1 of" in answer.text and " is paused." in answer.text
+    assert "! Schedule S1 (" in answer.text and ") is cancelled." in answer.text
+    assert "No scheduled or time-boxed changes." in (await bot.run("/chatops run feature schedule list")).text
