@@ -24,6 +24,7 @@ from handlers.changes.recovery import keep_recovering
 from handlers.config import Config, Secrets
 from handlers.core.chat import ChatBackend
 from handlers.core.context import Application
+from handlers.core.freezes import FreezeStore
 from handlers.core.journal import ChangeJournal
 from handlers.core.lease import Lease
 from handlers.core.schedules import ScheduleStore
@@ -52,6 +53,7 @@ class Runtime:
     replays: ReplayGuard | None = None  # requests already handled, in the bot's own Redis
     journal: ChangeJournal | None = None  # changes being written, in the bot's own Redis
     schedules: ScheduleStore | None = None  # scheduled and time-boxed changes, in the bot's own Redis
+    freezes: FreezeStore | None = None  # change freezes, in the bot's own Redis
     driver: Driver | None = None  # set by start_background()
     chat: ChatBackend | None = None  # what background work and webhooks talk through (set by start_background)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -84,6 +86,7 @@ class Runtime:
         replays = ReplayGuard(clients[own_url], config.redis_prefix)
         journal = ChangeJournal(clients[own_url], config.redis_prefix)
         schedules = ScheduleStore(clients[own_url], config.redis_prefix)
+        freezes = FreezeStore(clients[own_url], config.redis_prefix)
         if config.deployments is not None:
             settings = config.deployments
             registry = DeploymentRegistry(
@@ -118,6 +121,7 @@ class Runtime:
             replays=replays,
             journal=journal,
             schedules=schedules,
+            freezes=freezes,
         )
 
     @property
@@ -134,6 +138,7 @@ class Runtime:
                 self.services,
                 self.journal,
                 self.schedules,
+                self.freezes,
             )
         return self._app
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from handlers.commands.auto_deploy import AutoDeployCommand
 from handlers.commands.feature import FeatureCommand
+from handlers.commands.freeze import FreezeCommand
 from handlers.commands.help import HelpCommand
 from handlers.commands.release import ReleaseCommand
 from handlers.core.registry import CommandRegistry
@@ -18,6 +19,7 @@ __all__ = ["COMMANDS"]
 COMMANDS = CommandRegistry(
     [
         FeatureCommand(),
+        FreezeCommand(),
         AutoDeployCommand(),
         ReleaseCommand(),
         HelpCommand(),

@@ -16,6 +16,7 @@ from handlers.deployments.mirror import GitMirror
 from handlers.deployments.registry import DeploymentRegistry
 
 if TYPE_CHECKING:
+    from handlers.core.freezes import FreezeStore
     from handlers.core.journal import ChangeJournal
     from handlers.core.registry import CommandRegistry
     from handlers.core.schedules import ScheduleStore
@@ -88,6 +89,7 @@ class Application:
     services: Services | None = None
     journal: ChangeJournal | None = None  # changes being written, for recovery after a crash
     schedules: ScheduleStore | None = None  # scheduled and time-boxed changes
+    freezes: FreezeStore | None = None  # change freezes, per environment
     deliveries: Deliveries = field(default_factory=Deliveries)  # cross-posts still in flight
     #: Commands this process runs at once; more wait for a slot (a burst queues rather than fails).
     slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(MAX_CONCURRENT_COMMANDS))

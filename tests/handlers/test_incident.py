@@ -3,8 +3,10 @@ incident responders too, and stops what would switch it back on."""
 
 from __future__ import annotations
 
+from bot.text_render import to_text
 from tests.configs import example_environments
 from tests.handlers.conftest import FLAG, Chatops, MakeChatops
+from tests.handlers.test_rollouts import _drive
 
 SET = "/chatops run feature set"
 KILL = "/chatops run feature kill"
@@ -69,3 +71,52 @@ async def test_kill_pauses_the_rollout_and_cancels_the_schedules_of_the_flag(cha
     assert "! Rollout R1 of" in answer.text and " is paused." in answer.text
     assert "! Schedule S1 (" in answer.text and ") is cancelled." in answer.text
     assert "No scheduled or time-boxed changes." in (await bot.run("/chatops run feature schedule list")).text
+
+
+async def test_a_freeze_refuses_raising_changes_and_lets_reductions_through(chatops: MakeChatops) -> None:
+    bot = await chatops()
+    assert (await bot.run(f"{SET} {FLAG} 50 --actors --staging", channel="#development")).ok
+    frozen = await bot.run('/chatops run freeze on --staging --reason "incident 4521" --for 4h', channel="#development")
+    assert frozen.ok and "Frozen gstg by @alice: incident 4521 (until " in frozen.text, frozen.text
+    before = await bot.keyspace()
+    refused = await bot.run(f"{SET} {FLAG} 75 --actors --staging", channel="#development")
+    assert (
+        not refused.ok and "This change raises exposure during a change freeze: gstg is frozen since " in refused.text
+    )
+    assert "by alice: incident 4521, until " in refused.text
+    assert await bot.keyspace() == before
+    assert (await bot.run(f"{SET} {FLAG} 25 --actors --staging", channel="#development")).ok  # a reduction
+    assert (await bot.run(f"{SET} {FLAG} true --dev", channel="#development")).ok  # dev is not frozen
+    status = await bot.run("/chatops run freeze status", channel="#random")
+    assert "Change freezes in force" in status.text and "gstg is frozen since" in status.text
+    assert (await bot.run("/chatops run freeze off --staging", channel="#development")).ok
+    assert (await bot.run(f"{SET} {FLAG} 75 --actors --staging", channel="#development")).ok
+    assert "No change freeze is in force." in (await bot.run("/chatops run freeze status")).text
+
+
+async def test_a_freeze_pauses_a_rollout_step(chatops: MakeChatops) -> None:
+    bot = await chatops()
+    assert (await bot.run('/chatops run freeze on --staging --reason "incident"', channel="#development")).ok
+    assert (
+        await bot.run(f"/chatops run feature rollout {FLAG} --steps 10,50 --every 1h --staging", channel="#development")
+    ).ok
+    posts = await _drive(bot, 0.5)
+    assert await _state(bot, "staging") == ({}, False)
+    text = to_text(posts[-1])
+    assert text.startswith(
+        "Rollout R1 paused: step 1/2 was not written: This change raises exposure during a change freeze"
+    )
+
+
+async def test_bad_freeze_commands_are_refused_and_change_nothing(chatops: MakeChatops) -> None:
+    bot = await chatops()
+    before = await bot.keyspace()
+    for text, message in [
+        ("freeze on --staging", "`freeze on` needs `--reason TEXT`"),
+        ("freeze on --staging --reason x --for ever", "`--for ever` is not a duration"),
+        ("freeze on now --reason x", "Unexpected `now`: name environments as options"),
+        ("freeze thaw", "Unknown subcommand `thaw` for `freeze`"),
+    ]:
+        answer = await bot.run(f"/chatops run {text}", channel="#development")
+        assert not answer.ok and message in answer.text, (text, answer.text)
+    assert await bot.keyspace() == before

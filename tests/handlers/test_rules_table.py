@@ -137,6 +137,7 @@ async def test_simulate_agrees_with_the_stores_real_apply(
 
 def test_the_rules_run_in_the_documented_order() -> None:
     assert [rule.name for rule in RULES] == [
+        "freeze",
         "rollout_issue",
         "consistency_check",
         "production_check",

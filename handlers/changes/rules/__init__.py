@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from handlers.changes.rules.base import SafetyRule, Verdict
 from handlers.changes.rules.consistency import ConsistencyRule
+from handlers.changes.rules.freeze import FreezeRule
 from handlers.changes.rules.percentage_step import PercentageStepRule
 from handlers.changes.rules.production_check import ProductionCheckRule
 from handlers.changes.rules.rollout_issue import RolloutIssueRule
@@ -11,6 +12,7 @@ from handlers.changes.rules.rollout_issue import RolloutIssueRule
 __all__ = ["RULES", "SafetyRule", "Verdict"]
 
 RULES: tuple[SafetyRule, ...] = (
+    FreezeRule(),
     RolloutIssueRule(),
     ConsistencyRule(),
     ProductionCheckRule(),
