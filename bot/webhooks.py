@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 from aiohttp import web
+from redis.exceptions import RedisError
 
 from bot.metrics import WEBHOOK_EVENTS
 from bot.replays import GITLAB_WINDOW_S, ReplayCheckFailed
@@ -24,7 +25,7 @@ from bot.runtime import Runtime
 from handlers.config import Secrets
 from handlers.deployments.gitlab import NotADeploymentEvent, parse_deployment_event
 from handlers.deployments.registry import InvalidDeployment, RegistryUnavailable, UnknownEnvironment
-from handlers.jobs.guard import alerts_pushed
+from handlers.jobs.alerts import Alert, alerts_arrived
 
 __all__ = ["MAX_WEBHOOK_BODY", "alertmanager_webhook", "gitlab_webhook"]
 
@@ -133,12 +134,19 @@ def alertmanager_webhook(runtime: Runtime, secrets: Secrets) -> Callable[[web.Re
         alerts = payload.get("alerts") if isinstance(payload, dict) else None
         if not isinstance(alerts, list):
             return _answer(400, "not an Alertmanager notification: no list of alerts")
-        firing = [
-            {str(k): str(v) for k, v in alert["labels"].items()}
+        received = [
+            Alert(
+                str(alert.get("status", "")),
+                {str(k): str(v) for k, v in alert["labels"].items()},
+                str(alert.get("fingerprint", "")),
+            )
             for alert in alerts
-            if isinstance(alert, dict) and alert.get("status") == "firing" and isinstance(alert.get("labels"), dict)
+            if isinstance(alert, dict) and isinstance(alert.get("labels"), dict)
         ]
-        aborted = await alerts_pushed(runtime.app, runtime.chat, firing)
-        return _answer(200, "received", firing=len(firing), aborted=aborted)
+        try:
+            done = await alerts_arrived(runtime.app, runtime.chat, received)
+        except (RedisError, OSError) as error:  # Alertmanager retries a 5xx
+            return _answer(503, f"the bot's Redis did not answer: {error}")
+        return _answer(200, "received", **done)
 
     return handle

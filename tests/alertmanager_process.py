@@ -82,6 +82,19 @@ class Alertmanager:
             time.sleep(0.05)
         raise AssertionError("the alert never showed up")
 
+    def resolve(self, labels: dict[str, str]) -> None:
+        """Post the alert again with an end in the past: Alertmanager resolves it (and says so)."""
+        ended = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 1))
+        alert: dict[str, Any] = {"labels": labels, "annotations": {}, "endsAt": ended}
+        request = urllib.request.Request(
+            f"{self.url}/api/v2/alerts",
+            data=json.dumps([alert]).encode(),
+            method="POST",
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:
+            assert response.status == 200
+
     def stop(self) -> None:
         self._process.kill()
         self._process.wait(timeout=10)

@@ -6,9 +6,13 @@ The channel and access verdicts come from the policy's own functions, so help ne
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import ClassVar
 
+from redis.exceptions import RedisError
+
+from handlers.changes.rules.freeze import describe_freeze
 from handlers.config import Environment
 from handlers.core.command import Command
 from handlers.core.context import Context
@@ -87,4 +91,9 @@ async def channel_rules(context: Context) -> tuple[Line, ...]:
         label = f" (--{environment.option}" + (", default)" if environment.default else ")")
         lines.append(line(Strong(environment.name), label, f": {verdict}, {who}"))
     lines.append(line("Reading flags (get, list, history) works in any channel."))
+    if context.app.freezes is not None:
+        with contextlib.suppress(RedisError, OSError):  # help still answers without the freezes
+            shown = {e.option: e.name for e in config.environments}
+            for freeze in await context.app.freezes.active():
+                lines.append(line(":snowflake: ", describe_freeze(freeze, shown.get(freeze.option, freeze.option))))
     return tuple(lines)

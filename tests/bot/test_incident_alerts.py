@@ -1,0 +1,62 @@
+"""A real Alertmanager with a webhook receiver at the bot: an alert labelled
+blocks_feature_flags="true" freezes changes that raise exposure while it fires; its resolution
+lifts the freeze."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import aiohttp
+import pytest
+import redis.asyncio as aioredis
+
+from tests.alertmanager_process import Alertmanager
+from tests.bot.conftest import FLAG, BotUnderTest, start_bot, wait_healthy, write_config
+from tests.bot.slack_stub import SlackStub
+from tests.redis_process import free_port
+
+pytestmark = pytest.mark.slow
+
+TOKEN = "alertmanager-webhook-token-for-tests"
+
+
+async def test_a_blocking_alert_freezes_until_it_resolves(
+    tmp_path: Path, redis_url: str, prefix: str, slack: SlackStub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ALERTMANAGER_WEBHOOK_TOKEN", TOKEN)
+    port = free_port()
+    alertmanager = Alertmanager(tmp_path, webhook=f"http://127.0.0.1:{port}/webhooks/alertmanager", bearer=TOKEN)
+    config = write_config(tmp_path, redis_url, prefix)
+    runner, url = await start_bot(config, slack, tmp_path / ".chatops", port)
+    client = aioredis.from_url(redis_url, decode_responses=True)
+    labels = {"alertname": "PatroniDown", "env": "gstg", "blocks_feature_flags": "true"}
+    try:
+        async with aiohttp.ClientSession() as session:
+            await wait_healthy(session, url)
+            bot = BotUnderTest(url, slack, prefix, client, session)
+            alertmanager.fire(labels, "database down")
+            for _ in range(100):  # Alertmanager tells the bot within its group_wait
+                if await client.hlen(f"{prefix}chatops:freezes"):
+                    break
+                await asyncio.sleep(0.05)
+            _, refused = await bot.text(f"run feature set {FLAG} true --staging", channel="#development")
+            assert "This change raises exposure during a change freeze: gstg is frozen since " in refused, refused
+            assert "by PatroniDown: alert PatroniDown is firing" in refused
+            _, lowered = await bot.text(f"run feature set {FLAG} false --staging", channel="#development")
+            assert "set to false on gstg" in lowered  # reducing exposure still works
+            _, elsewhere = await bot.text(f"run feature set {FLAG} true --dev", channel="#development")
+            assert "set to true on dev" in elsewhere  # only the alert's environment is frozen
+            _, status = await bot.text("run freeze status", channel="#random")
+            assert "gstg is frozen since" in status
+            alertmanager.resolve(labels)
+            for _ in range(200):
+                if not await client.hlen(f"{prefix}chatops:freezes"):
+                    break
+                await asyncio.sleep(0.05)
+            _, allowed = await bot.text(f"run feature set {FLAG} true --staging", channel="#development")
+            assert "set to true on gstg" in allowed, allowed
+    finally:
+        alertmanager.stop()
+        await runner.cleanup()
+        await client.aclose()
