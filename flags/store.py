@@ -141,6 +141,15 @@ class FlagStore:
             entries: Any = await self._redis.xrevrange(self.keys.audit(flag), count=limit)
         return [AuditEntry.from_stream(entry_id, fields) for entry_id, fields in entries]
 
+    async def changes_since(self, since: float, limit: int = 200) -> builtins.list[AuditEntry]:
+        """Every flag's changes in this environment from ``since`` (epoch seconds), newest first."""
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        start = f"{max(0, int(since * 1000))}-0"
+        async with self._unavailable_as_error({self.keys.audit_all: "stream"}):
+            entries: Any = await self._redis.xrevrange(self.keys.audit_all, "+", start, count=limit)
+        return [AuditEntry.from_stream(entry_id, fields) for entry_id, fields in entries]
+
     async def entry(self, name: str, entry_id: str) -> AuditEntry | None:
         """One audit entry of a flag by its id, or None when there is none."""
         flag = FlagName(name).value

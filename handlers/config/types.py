@@ -41,6 +41,7 @@ RESERVED_OPTIONS = frozenset(
         "every",
         "guard",
         "reason",
+        "since",
     }
 )
 

@@ -88,6 +88,7 @@ class Schedule:
 class ScheduleStore:
     def __init__(self, client: aioredis.Redis, prefix: str = "") -> None:
         self._redis = self.client = client
+        self.prefix = prefix
         self.lease_key = f"{prefix}{DRIVER_LEASE_KEY}"
         self._hash = self.hash_key = f"{prefix}chatops:schedules"
         self._timers = self.timers_key = f"{prefix}chatops:timers"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -13,7 +14,7 @@ import redis.asyncio as aioredis
 
 from tests.alertmanager_process import Alertmanager
 from tests.bot.conftest import FLAG, BotUnderTest, start_bot, wait_healthy, write_config
-from tests.bot.slack_stub import SlackStub
+from tests.bot.slack_stub import SlackStub, message_text
 from tests.redis_process import free_port
 
 pytestmark = pytest.mark.slow
@@ -60,3 +61,49 @@ async def test_a_blocking_alert_freezes_until_it_resolves(
         alertmanager.stop()
         await runner.cleanup()
         await client.aclose()
+
+
+async def test_an_alert_gets_the_flag_changes_just_before_it(
+    tmp_path: Path, redis_url: str, prefix: str, slack: SlackStub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ALERTMANAGER_WEBHOOK_TOKEN", TOKEN)
+    port = free_port()
+    alertmanager = Alertmanager(tmp_path, webhook=f"http://127.0.0.1:{port}/webhooks/alertmanager", bearer=TOKEN)
+    config = write_config(tmp_path, redis_url, prefix)
+    runner, url = await start_bot(config, slack, tmp_path / ".chatops", port)
+    client = aioredis.from_url(redis_url, decode_responses=True)
+    labels = {"alertname": "HighErrorRate", "env": "gstg", "severity": "s2"}
+    try:
+        async with aiohttp.ClientSession() as session:
+            await wait_healthy(session, url)
+            bot = BotUnderTest(url, slack, prefix, client, session)
+            _, text = await bot.text(f"run feature set {FLAG} 50 --actors --staging", channel="#development")
+            assert "set to 50% of actors on gstg" in text
+            alertmanager.fire(labels, "errors")
+            await slack.wait_for(lambda: _alert_posts(slack), timeout=10)
+            (post,) = _alert_posts(slack)
+            body = message_text(post)
+            assert body.startswith(
+                ':rotating_light: *Alert HighErrorRate* {env="gstg", severity="s2"} is firing on gstg'
+            )
+            assert f"`{FLAG}` not set → 50% of actors by <@U0SRE> " in body
+            buttons = [e for b in post.get("blocks", []) if b.get("type") == "actions" for e in b["elements"]]
+            assert buttons and buttons[0]["value"].startswith(f"staging|{FLAG}|")  # the roll back path
+            alertmanager.resolve(labels)
+
+            def resolved() -> bool:
+                updates = [
+                    c.params for c in slack.calls if c.method == "chat.update" and c.params.get("ts") == post["_ts"]
+                ]
+                return any("resolved on gstg" in message_text(u) for u in updates)
+
+            await slack.wait_for(resolved, timeout=10)
+            assert len(_alert_posts(slack)) == 1  # updated, not posted again
+    finally:
+        alertmanager.stop()
+        await runner.cleanup()
+        await client.aclose()
+
+
+def _alert_posts(slack: SlackStub) -> list[dict[str, Any]]:
+    return [p for p in slack.posts("#production") if message_text(p).startswith(":rotating_light: *Alert")]

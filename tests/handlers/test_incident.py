@@ -121,3 +121,23 @@ async def test_bad_freeze_commands_are_refused_and_change_nothing(chatops: MakeC
         answer = await bot.run(f"/chatops run {text}", channel="#development")
         assert not answer.ok and message in answer.text, (text, answer.text)
     assert await bot.keyspace() == before
+
+
+async def test_feature_changes_lists_recent_changes_newest_first_with_roll_back(chatops: MakeChatops) -> None:
+    bot = await chatops()
+    assert (await bot.run(f"{SET} {FLAG} 10 --actors --staging", channel="#development")).ok
+    assert (await bot.run(f"{SET} {FLAG} 50 --actors --staging", user="bob", channel="#development")).ok
+    answer = await bot.run("/chatops run feature changes --since 1h --staging", channel="#random")
+    assert answer.ok, answer.text
+    text = answer.text
+    assert "gstg: flag changes in the last 60 min" in text
+    newest = text.index(f"`{FLAG}` 10% of actors → 50% of actors by @bob ")
+    older = text.index(f"`{FLAG}` not set → 10% of actors by @alice ")
+    assert newest < older
+    assert [a.label for a in answer.reply.actions][:1] == [f"Roll back this change ({FLAG[:30]} on gstg)"]
+    rolled = await bot.run(f":rollback {answer.reply.actions[0].value}", channel="#development")
+    assert rolled.ok and await _state(bot, "staging") == ({"percentage_of_actors": "10"}, True)
+    quiet = await bot.run("/chatops run feature changes --since 1h --match nothing_like_it --staging")
+    assert "gstg: flag changes in the last 60 min\n  none" in quiet.text
+    bad = await bot.run("/chatops run feature changes --since yesterday")
+    assert not bad.ok and "`--since yesterday` is not a duration" in bad.text

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import ClassVar
 
 from handlers.changes import ROLL_BACK_ACTION, ChangeRequest, apply_change, roll_back
+from handlers.commands.feature.changes import changes
 from handlers.commands.feature.grammar import FEATURE
 from handlers.commands.feature.kill import kill
 from handlers.commands.feature.plans import FeaturePlan, cancel_plan, plan, rollback_plan
@@ -21,7 +22,7 @@ from handlers.core.reply import Reply, line
 
 __all__ = ["FeatureCommand"]
 
-_READS = {"get": get, "list": list_flags, "history": history}
+_READS = {"get": get, "list": list_flags, "history": history, "changes": changes}
 
 
 class FeatureCommand(Command[FeaturePlan]):

@@ -84,6 +84,16 @@ FEATURE = CommandSpec(
             examples=("/chatops run feature delete my_flag --dev --staging --production",),
         ),
         SubcommandSpec(
+            "changes",
+            (),
+            "every flag change of a time window, newest first, with Roll back buttons (all environments by default)",
+            options=(
+                OptionSpec("since", "value", "how far back, e.g. 30m (default), 2h, 1d", "DURATION"),
+                OptionSpec("match", "value", "only flags whose name contains SUBSTRING", "SUBSTRING"),
+            ),
+            examples=("/chatops run feature changes --since 1h --production",),
+        ),
+        SubcommandSpec(
             "kill",
             ("NAME",),
             "switch a flag off everywhere (or where listed) at once; no check blocks it",

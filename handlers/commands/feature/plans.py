@@ -70,6 +70,13 @@ class FeaturePlan:
 def plan(invocation: Invocation, context: Context) -> FeaturePlan:
     sub = invocation.subcommand
     args = invocation.arguments
+    if sub == "changes":
+        no_more(args, 0, "`feature changes` takes no flag name; filter with `--match SUBSTRING`.")
+        since = invocation.options.get("since")
+        if isinstance(since, str):
+            parse_duration("since", since)
+        targets = invocation.environments if invocation.explicit_environments else context.config.environments
+        return FeaturePlan(sub, invocation, tuple(targets))
     if sub == "list":
         no_more(args, 0, "`feature list` takes no flag name; filter with `--match SUBSTRING`.")
         return FeaturePlan(sub, invocation, invocation.environments)
