@@ -3,7 +3,10 @@ incident responders too, and stops what would switch it back on."""
 
 from __future__ import annotations
 
+import random
+
 from bot.text_render import to_text
+from flags.exposure import covers
 from tests.configs import example_environments
 from tests.handlers.conftest import FLAG, Chatops, MakeChatops
 from tests.handlers.test_rollouts import _drive
@@ -141,3 +144,46 @@ async def test_feature_changes_lists_recent_changes_newest_first_with_roll_back(
     assert "gstg: flag changes in the last 60 min\n  none" in quiet.text
     bad = await bot.run("/chatops run feature changes --since yesterday")
     assert not bad.ok and "`--since yesterday` is not a duration" in bad.text
+
+
+async def test_during_a_freeze_no_command_raises_exposure(chatops: MakeChatops) -> None:
+    """2,000 commands of every kind during a freeze of every environment: none raises exposure."""
+    bot = await chatops()
+    options = ["dev", "pre", "staging", "staging-ref", "ops", "production"]
+    flags = [FLAG, "other_flag_one", "other_flag_two"]
+    assert (await bot.run(f"{SET} {FLAG} 30 --actors --dev --staging --production --ignore-production-check")).ok
+    assert (await bot.run('/chatops run freeze on --reason "fuzz"')).ok
+    before = {(f, o): (await bot.runtime.stores[o].get(f)).state for f in flags for o in options}
+    entries = [e.entry_id for e in await bot.runtime.stores["staging"].history(FLAG, limit=5)]
+    rng = random.Random(20261126)
+    values = [
+        "true",
+        "false",
+        "0",
+        "100",
+        "5 --actors",
+        "30 --actors",
+        "90 --actors",
+        "10 --random --ignore-random-deprecation-check",
+    ]
+    for _ in range(2000):
+        flag, option = rng.choice(flags), rng.choice(options)
+        kind = rng.random()
+        if kind < 0.55:
+            scope = rng.choice(["", " --user=alice", " --feature-group=beta", " --project=gitlab-org/gitaly"])
+            value = rng.choice(values if not scope else ["true", "false"])
+            text = f"{SET} {flag} {value}{scope} --{option} --ignore-production-check --ignore-feature-flag-consistency-check"
+        elif kind < 0.65:
+            text = f"/chatops run feature delete {flag} --{option}"
+        elif kind < 0.75:
+            text = f"{KILL} {flag} --{option}"
+        elif kind < 0.85 and entries:
+            text = f":rollback staging|{FLAG}|{rng.choice(entries)}"
+        elif kind < 0.95:
+            text = f"/chatops run feature rollout {flag} --steps 10,50 --every 1h --{option}"
+        else:
+            text = f"{SET} {flag} true --{option} --in 1s"
+        await bot.run(text, channel="#production")
+    for (flag, option), state in before.items():
+        after = (await bot.runtime.stores[option].get(flag)).state
+        assert covers(state, after), (flag, option, state, after)  # nothing anywhere is more exposed
