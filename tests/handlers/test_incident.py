@@ -8,6 +8,7 @@ import random
 from bot.text_render import to_text
 from flags.exposure import covers
 from tests.configs import example_environments
+from tests.flags.flipper_oracle import FlipperOracle
 from tests.handlers.conftest import FLAG, Chatops, MakeChatops
 from tests.handlers.test_rollouts import _drive
 
@@ -21,7 +22,7 @@ async def _state(bot: Chatops, option: str) -> tuple[dict[str, str], bool]:
     return record.state.to_hash(), record.exists
 
 
-async def test_kill_switches_the_flag_off_everywhere_past_every_rule(chatops: MakeChatops) -> None:
+async def test_kill_switches_the_flag_off_everywhere_past_every_rule(chatops: MakeChatops, redis_url: str) -> None:
     bot = await chatops(safety=True)
     everywhere = "--dev --pre --staging --staging-ref --ops --production --ignore-production-check"
     assert (await bot.run(f"{SET} {FLAG} true {everywhere}")).ok
@@ -35,6 +36,14 @@ async def test_kill_switches_the_flag_off_everywhere_past_every_rule(chatops: Ma
     (latest,) = await bot.runtime.stores["production"].history(FLAG, limit=1)
     assert latest.command == f'/chatops run feature kill {FLAG} --reason "errors on checkout"'  # as typed
     assert answer.posted_to("#feature-flag-log")  # cross-posted like any change
+    flipper = FlipperOracle(redis_url)
+    try:  # Ruby's Flipper reads it off everywhere, for any actor
+        for option in ("dev", "pre", "staging", "staging-ref", "ops", "production"):
+            store = bot.runtime.stores[option]
+            pairs: list[tuple[str, str | None]] = [(FLAG, None), (FLAG, "User:1"), (FLAG, "User:2")]
+            assert flipper.evaluate(store.keys.prefix, pairs) == [False, False, False], option
+    finally:
+        flipper.close()
 
 
 async def test_kill_never_waits_for_an_environment_that_is_down(chatops: MakeChatops, prefix: str) -> None:
