@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import random
 
+from bot.shell import ShellBackend
 from bot.text_render import to_text
 from flags.exposure import covers
+from handlers.jobs.alerts import Alert, alerts_arrived
 from tests.configs import example_environments
 from tests.flags.flipper_oracle import FlipperOracle
 from tests.handlers.conftest import FLAG, Chatops, MakeChatops
@@ -196,3 +198,20 @@ async def test_during_a_freeze_no_command_raises_exposure(chatops: MakeChatops) 
     for (flag, option), state in before.items():
         after = (await bot.runtime.stores[option].get(flag)).state
         assert covers(state, after), (flag, option, state, after)  # nothing anywhere is more exposed
+
+
+async def test_a_repeated_alert_updates_its_message_and_a_quiet_one_can_stay_unposted(chatops: MakeChatops) -> None:
+    bot = await chatops(incident={"post_without_changes": False})
+    chat = ShellBackend("chatops", frozenset())
+    quiet = Alert("firing", {"alertname": "Quiet", "env": "gprd"}, "fp-quiet")
+    assert (await alerts_arrived(bot.runtime.app, chat, [quiet]))["posted"] == [] and chat.posted == []
+    assert (await bot.run(f"{SET} {FLAG} 10 --actors --staging", channel="#development")).ok
+    loud = Alert("firing", {"alertname": "Loud", "env": "gstg"}, "fp-loud")
+    await alerts_arrived(bot.runtime.app, chat, [loud])
+    await alerts_arrived(bot.runtime.app, chat, [loud])  # Alertmanager repeats itself
+    await alerts_arrived(bot.runtime.app, chat, [Alert("resolved", loud.labels, "fp-loud")])
+    first, again, resolved = chat.posted
+    assert first.channel == "#production" and not first.replaces
+    assert again.replaces and again.replaces == resolved.replaces  # one message, updated
+    assert to_text(resolved).startswith(':white_check_mark: Alert Loud {env="gstg"} resolved on gstg')
+    assert f"`{FLAG}` not set → 10% of actors by @alice " in to_text(first)
