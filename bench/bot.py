@@ -135,6 +135,18 @@ async def drive(
     }
 
 
+def serve_environment(slack_url: str, **extra: str) -> dict[str, str]:
+    """The environment of a benchmarked ``chatops serve``: its secrets, against the stub at ``slack_url``."""
+    return {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "SLACK_BOT_TOKEN": "xoxb-bench",
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": f"{slack_url}/api/",
+        **extra,
+    }
+
+
 def start(command: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -145,13 +157,7 @@ async def main(seconds: float, workers: int, scaling: bool) -> None:
     redis_url = os.environ.get("REDIS_URL", "")
     prefix = f"bench-bot:{uuid.uuid4().hex[:8]}:"
     config = write_config(work, redis_url or None, prefix)  # None: the embedded Redis server
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "SLACK_BOT_TOKEN": "xoxb-bench",
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_API_URL": f"{stub.url}/api/",
-    }
+    env = serve_environment(stub.url)
     bot_port, bare_port = free_port(), free_port()
     bot = start(
         serve_command(config, bot_port, "--workers", str(workers), log_level="warning"),

@@ -36,8 +36,8 @@ from aiohttp import web
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.bot import TimedStub, pct, start  # noqa: E402
-from tests.bot.conftest import FLAG, SIGNING_SECRET, BotUnderTest, signed_headers, wait_healthy, write_config  # noqa: E402
+from bench.bot import TimedStub, pct, serve_environment, start  # noqa: E402
+from tests.bot.conftest import FLAG, BotUnderTest, signed_headers, wait_healthy, write_config  # noqa: E402
 from tests.bot.slack_stub import message_text  # noqa: E402
 from tests.configs import serve_command  # noqa: E402
 from tests.helpers import delete_prefixed  # noqa: E402
@@ -229,13 +229,7 @@ async def main(seconds: float) -> None:
     prefix = f"bench-burst:{uuid.uuid4().hex[:8]}:"
     definitions = [str(work / "feature_flags"), str(ROOT / "deploy" / "feature_flags")]
     config = write_config(work, redis_url or None, prefix, definitions=definitions)  # None: embedded Redis
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "SLACK_BOT_TOKEN": "xoxb-bench",
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_API_URL": f"{stub.url}/api/",
-    }
+    env = serve_environment(stub.url)
     port = free_port()
     bot = start(serve_command(config, port, log_level="warning"), env, work)
     url = f"http://127.0.0.1:{port}"

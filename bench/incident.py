@@ -32,9 +32,9 @@ import redis
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.bot import pct, start  # noqa: E402
+from bench.bot import pct, serve_environment, start  # noqa: E402
 from flags import resolve_redis_url  # noqa: E402
-from tests.bot.conftest import CHANNELS, SIGNING_SECRET, SRE, BotUnderTest, wait_healthy, write_config  # noqa: E402
+from tests.bot.conftest import CHANNELS, SRE, BotUnderTest, wait_healthy, write_config  # noqa: E402
 from tests.bot.slack_stub import SlackStub, message_text  # noqa: E402
 from tests.configs import example_environments, serve_command  # noqa: E402
 from tests.helpers import delete_prefixed  # noqa: E402
@@ -141,14 +141,7 @@ async def main(rounds: int) -> None:
     prefix = f"bench-incident:{uuid.uuid4().hex[:8]}:"
     environments = example_environments(prefix)
     config = write_config(work, redis_url, prefix, environments=environments, definitions=[])
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "SLACK_BOT_TOKEN": "xoxb-bench",
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_API_URL": f"{stub.url}/api/",
-        "ALERTMANAGER_WEBHOOK_TOKEN": TOKEN,
-    }
+    env = serve_environment(stub.url, ALERTMANAGER_WEBHOOK_TOKEN=TOKEN)
     port = free_port()
     server = start(serve_command(config, port, log_level="warning"), env, work)
     prefixes = ",".join(e["prefix"] for e in environments if e["option"] in OPTIONS)

@@ -38,13 +38,13 @@ import redis.asyncio as aioredis
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.bot import pct, start  # noqa: E402
+from bench.bot import pct, serve_environment, start  # noqa: E402
 from flags import resolve_redis_url  # noqa: E402
 from handlers.core.context import Caller  # noqa: E402
 from handlers.core.rollouts import Rollout, RolloutStore  # noqa: E402
 from handlers.core.schedules import ScheduleStore  # noqa: E402
 from tests.alertmanager_process import Alertmanager  # noqa: E402
-from tests.bot.conftest import CHANNELS, SIGNING_SECRET, SRE, BotUnderTest, wait_healthy, write_config  # noqa: E402
+from tests.bot.conftest import CHANNELS, SRE, BotUnderTest, wait_healthy, write_config  # noqa: E402
 from tests.bot.slack_stub import SlackStub  # noqa: E402
 from tests.configs import serve_command  # noqa: E402
 from tests.helpers import delete_prefixed  # noqa: E402
@@ -210,14 +210,7 @@ async def main(rounds: int) -> None:
         "rollout_guard_poll_seconds": POLL_S,
     }
     config = write_config(work, redis_url, prefix, definitions=[], safety=safety)
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "SLACK_BOT_TOKEN": "xoxb-bench",
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_API_URL": f"{stub.url}/api/",
-        "ALERTMANAGER_WEBHOOK_TOKEN": TOKEN,
-    }
+    env = serve_environment(stub.url, ALERTMANAGER_WEBHOOK_TOKEN=TOKEN)
     port = free_port()
     first = start(serve_command(config, port, log_level="warning"), env, work)
     servers: dict[int, Any] = {first.pid: (first, f"http://127.0.0.1:{port}")}

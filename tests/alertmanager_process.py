@@ -63,9 +63,7 @@ class Alertmanager:
                     raise
                 time.sleep(0.1)
 
-    def fire(self, labels: dict[str, str], summary: str = "") -> None:
-        """Post an alert through Alertmanager's v2 API, as Prometheus does."""
-        alert: dict[str, Any] = {"labels": labels, "annotations": {"summary": summary} if summary else {}}
+    def _post(self, alert: dict[str, Any]) -> None:
         request = urllib.request.Request(
             f"{self.url}/api/v2/alerts",
             data=json.dumps([alert]).encode(),
@@ -74,6 +72,10 @@ class Alertmanager:
         )
         with urllib.request.urlopen(request, timeout=5) as response:
             assert response.status == 200
+
+    def fire(self, labels: dict[str, str], summary: str = "") -> None:
+        """Post an alert through Alertmanager's v2 API, as Prometheus does."""
+        self._post({"labels": labels, "annotations": {"summary": summary} if summary else {}})
         deadline = time.monotonic() + 5  # visible once Alertmanager has processed it
         while time.monotonic() < deadline:
             with urllib.request.urlopen(f"{self.url}/api/v2/alerts", timeout=5) as response:
@@ -85,15 +87,7 @@ class Alertmanager:
     def resolve(self, labels: dict[str, str]) -> None:
         """Post the alert again with an end in the past: Alertmanager resolves it (and says so)."""
         ended = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 1))
-        alert: dict[str, Any] = {"labels": labels, "annotations": {}, "endsAt": ended}
-        request = urllib.request.Request(
-            f"{self.url}/api/v2/alerts",
-            data=json.dumps([alert]).encode(),
-            method="POST",
-            headers={"Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(request, timeout=5) as response:
-            assert response.status == 200
+        self._post({"labels": labels, "annotations": {}, "endsAt": ended})
 
     def stop(self) -> None:
         self._process.kill()

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import os
 import signal
 import subprocess
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from slack_sdk.signature import SignatureVerifier
 from bot.runtime import Runtime
 from bot.server import create_web_app
 from handlers.config import Secrets, load_config
+from tests.alertmanager_process import Alertmanager
 from tests.bot.slack_stub import SlackStub, message_text
 from tests.configs import FLAG, ROOT, serve_command, write_config
 from tests.redis_process import free_port
@@ -110,6 +112,37 @@ async def lease_holder(client: aioredis.Redis, prefix: str) -> int:
             return int(str(held).split(" ", 1)[1].split(":")[1])
         await asyncio.sleep(0.1)
     raise AssertionError("no process took the driver lease")
+
+
+ALERTMANAGER_TOKEN = "alertmanager-webhook-token-for-tests"
+
+
+@contextlib.asynccontextmanager
+async def alerting_bot(
+    tmp_path: Path,
+    redis_url: str,
+    prefix: str,
+    slack: SlackStub,
+    monkeypatch: pytest.MonkeyPatch,
+    overrides: Callable[[str], dict[str, Any]] = lambda alertmanager_url: {},
+) -> AsyncIterator[tuple[Alertmanager, BotUnderTest]]:
+    """The bot (in-process HTTP server) and a real Alertmanager whose webhook receiver calls it;
+    ``overrides(alertmanager_url)`` adds configuration keys."""
+    monkeypatch.setenv("ALERTMANAGER_WEBHOOK_TOKEN", ALERTMANAGER_TOKEN)
+    port = free_port()
+    webhook = f"http://127.0.0.1:{port}/webhooks/alertmanager"
+    alertmanager = Alertmanager(tmp_path, webhook=webhook, bearer=ALERTMANAGER_TOKEN)
+    config = write_config(tmp_path, redis_url, prefix, **overrides(alertmanager.url))
+    runner, url = await start_bot(config, slack, tmp_path / ".chatops", port)
+    client = aioredis.from_url(redis_url, decode_responses=True)
+    try:
+        async with aiohttp.ClientSession() as session:
+            await wait_healthy(session, url)
+            yield alertmanager, BotUnderTest(url, slack, prefix, client, session)
+    finally:
+        alertmanager.stop()
+        await runner.cleanup()
+        await client.aclose()
 
 
 def signed_headers(body: str, timestamp: int | None = None, secret: str = SIGNING_SECRET) -> dict[str, str]:

@@ -1,6 +1,6 @@
 """A real Alertmanager with a webhook receiver at the bot: an alert labelled
-blocks_feature_flags="true" freezes changes that raise exposure while it fires; its resolution
-lifts the freeze."""
+blocks_feature_flags="true" freezes changes that raise exposure while it fires, and its
+resolution lifts the freeze; an alert on an environment gets the flag changes just before it."""
 
 from __future__ import annotations
 
@@ -8,101 +8,65 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
-import redis.asyncio as aioredis
 
-from tests.alertmanager_process import Alertmanager
-from tests.bot.conftest import FLAG, BotUnderTest, start_bot, wait_healthy, write_config
+from tests.bot.conftest import FLAG, alerting_bot
 from tests.bot.slack_stub import SlackStub, message_text
-from tests.redis_process import free_port
 
 pytestmark = pytest.mark.slow
-
-TOKEN = "alertmanager-webhook-token-for-tests"
 
 
 async def test_a_blocking_alert_freezes_until_it_resolves(
     tmp_path: Path, redis_url: str, prefix: str, slack: SlackStub, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("ALERTMANAGER_WEBHOOK_TOKEN", TOKEN)
-    port = free_port()
-    alertmanager = Alertmanager(tmp_path, webhook=f"http://127.0.0.1:{port}/webhooks/alertmanager", bearer=TOKEN)
-    config = write_config(tmp_path, redis_url, prefix)
-    runner, url = await start_bot(config, slack, tmp_path / ".chatops", port)
-    client = aioredis.from_url(redis_url, decode_responses=True)
     labels = {"alertname": "PatroniDown", "env": "gstg", "blocks_feature_flags": "true"}
-    try:
-        async with aiohttp.ClientSession() as session:
-            await wait_healthy(session, url)
-            bot = BotUnderTest(url, slack, prefix, client, session)
-            alertmanager.fire(labels, "database down")
-            for _ in range(100):  # Alertmanager tells the bot within its group_wait
-                if await client.hlen(f"{prefix}chatops:freezes"):
-                    break
-                await asyncio.sleep(0.05)
-            _, refused = await bot.text(f"run feature set {FLAG} true --staging", channel="#development")
-            assert "This change raises exposure during a change freeze: gstg is frozen since " in refused, refused
-            assert "by PatroniDown: alert PatroniDown is firing" in refused
-            _, lowered = await bot.text(f"run feature set {FLAG} false --staging", channel="#development")
-            assert "set to false on gstg" in lowered  # reducing exposure still works
-            _, elsewhere = await bot.text(f"run feature set {FLAG} true --dev", channel="#development")
-            assert "set to true on dev" in elsewhere  # only the alert's environment is frozen
-            _, status = await bot.text("run freeze status", channel="#random")
-            assert "gstg is frozen since" in status
-            alertmanager.resolve(labels)
-            for _ in range(200):
-                if not await client.hlen(f"{prefix}chatops:freezes"):
-                    break
-                await asyncio.sleep(0.05)
-            _, allowed = await bot.text(f"run feature set {FLAG} true --staging", channel="#development")
-            assert "set to true on gstg" in allowed, allowed
-    finally:
-        alertmanager.stop()
-        await runner.cleanup()
-        await client.aclose()
+    async with alerting_bot(tmp_path, redis_url, prefix, slack, monkeypatch) as (alertmanager, bot):
+        alertmanager.fire(labels, "database down")
+        for _ in range(100):  # Alertmanager tells the bot within its group_wait
+            if await bot.redis.hlen(f"{prefix}chatops:freezes"):
+                break
+            await asyncio.sleep(0.05)
+        _, refused = await bot.text(f"run feature set {FLAG} true --staging", channel="#development")
+        assert "This change raises exposure during a change freeze: gstg is frozen since " in refused, refused
+        assert "by PatroniDown: alert PatroniDown is firing" in refused
+        _, lowered = await bot.text(f"run feature set {FLAG} false --staging", channel="#development")
+        assert "set to false on gstg" in lowered  # reducing exposure still works
+        _, elsewhere = await bot.text(f"run feature set {FLAG} true --dev", channel="#development")
+        assert "set to true on dev" in elsewhere  # only the alert's environment is frozen
+        _, status = await bot.text("run freeze status", channel="#random")
+        assert "gstg is frozen since" in status
+        alertmanager.resolve(labels)
+        for _ in range(200):
+            if not await bot.redis.hlen(f"{prefix}chatops:freezes"):
+                break
+            await asyncio.sleep(0.05)
+        _, allowed = await bot.text(f"run feature set {FLAG} true --staging", channel="#development")
+        assert "set to true on gstg" in allowed, allowed
 
 
 async def test_an_alert_gets_the_flag_changes_just_before_it(
     tmp_path: Path, redis_url: str, prefix: str, slack: SlackStub, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("ALERTMANAGER_WEBHOOK_TOKEN", TOKEN)
-    port = free_port()
-    alertmanager = Alertmanager(tmp_path, webhook=f"http://127.0.0.1:{port}/webhooks/alertmanager", bearer=TOKEN)
-    config = write_config(tmp_path, redis_url, prefix)
-    runner, url = await start_bot(config, slack, tmp_path / ".chatops", port)
-    client = aioredis.from_url(redis_url, decode_responses=True)
     labels = {"alertname": "HighErrorRate", "env": "gstg", "severity": "s2"}
-    try:
-        async with aiohttp.ClientSession() as session:
-            await wait_healthy(session, url)
-            bot = BotUnderTest(url, slack, prefix, client, session)
-            _, text = await bot.text(f"run feature set {FLAG} 50 --actors --staging", channel="#development")
-            assert "set to 50% of actors on gstg" in text
-            alertmanager.fire(labels, "errors")
-            await slack.wait_for(lambda: _alert_posts(slack), timeout=10)
-            (post,) = _alert_posts(slack)
-            body = message_text(post)
-            assert body.startswith(
-                ':rotating_light: *Alert HighErrorRate* {env="gstg", severity="s2"} is firing on gstg'
-            )
-            assert f"`{FLAG}` not set → 50% of actors by <@U0SRE> " in body
-            buttons = [e for b in post.get("blocks", []) if b.get("type") == "actions" for e in b["elements"]]
-            assert buttons and buttons[0]["value"].startswith(f"staging|{FLAG}|")  # the roll back path
-            alertmanager.resolve(labels)
+    async with alerting_bot(tmp_path, redis_url, prefix, slack, monkeypatch) as (alertmanager, bot):
+        _, text = await bot.text(f"run feature set {FLAG} 50 --actors --staging", channel="#development")
+        assert "set to 50% of actors on gstg" in text
+        alertmanager.fire(labels, "errors")
+        await slack.wait_for(lambda: _alert_posts(slack), timeout=10)
+        (post,) = _alert_posts(slack)
+        body = message_text(post)
+        assert body.startswith(':rotating_light: *Alert HighErrorRate* {env="gstg", severity="s2"} is firing on gstg')
+        assert f"`{FLAG}` not set → 50% of actors by <@U0SRE> " in body
+        buttons = [e for b in post.get("blocks", []) if b.get("type") == "actions" for e in b["elements"]]
+        assert buttons and buttons[0]["value"].startswith(f"staging|{FLAG}|")  # the roll back path
+        alertmanager.resolve(labels)
 
-            def resolved() -> bool:
-                updates = [
-                    c.params for c in slack.calls if c.method == "chat.update" and c.params.get("ts") == post["_ts"]
-                ]
-                return any("resolved on gstg" in message_text(u) for u in updates)
+        def resolved() -> bool:
+            updates = [c.params for c in slack.calls if c.method == "chat.update" and c.params.get("ts") == post["_ts"]]
+            return any("resolved on gstg" in message_text(u) for u in updates)
 
-            await slack.wait_for(resolved, timeout=10)
-            assert len(_alert_posts(slack)) == 1  # updated, not posted again
-    finally:
-        alertmanager.stop()
-        await runner.cleanup()
-        await client.aclose()
+        await slack.wait_for(resolved, timeout=10)
+        assert len(_alert_posts(slack)) == 1  # updated, not posted again
 
 
 def _alert_posts(slack: SlackStub) -> list[dict[str, Any]]:

@@ -8,49 +8,42 @@ import asyncio
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
-import aiohttp
 import pytest
-import redis.asyncio as aioredis
 
-from tests.alertmanager_process import Alertmanager
-from tests.bot.conftest import FLAG, BotUnderTest, start_bot, wait_healthy, write_config
+from tests.bot.conftest import FLAG, alerting_bot
 from tests.bot.slack_stub import SlackStub, message_text
 from tests.flags.flipper_oracle import FlipperOracle
-from tests.redis_process import free_port
 
 pytestmark = pytest.mark.slow
-
-TOKEN = "alertmanager-webhook-token-for-tests"
 
 
 async def test_an_alert_pushed_by_alertmanager_aborts_the_rollout(
     tmp_path: Path, redis_url: str, prefix: str, slack: SlackStub, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("ALERTMANAGER_WEBHOOK_TOKEN", TOKEN)
-    port = free_port()
-    alertmanager = Alertmanager(tmp_path, webhook=f"http://127.0.0.1:{port}/webhooks/alertmanager", bearer=TOKEN)
     label = uuid.uuid4().hex[:8]
-    safety = {
-        "production_check": {"alertmanager": {"url": alertmanager.url, "matchers": [f'test="{label}"']}},
-        "rollout_min_every_seconds": 1,
-        "rollout_guard_poll_seconds": 3600,  # only the push can abort it in time
-    }
-    slack_section = {
-        "production_channel": "#production",
-        "log_channel": "#feature-flag-log",
-        "security_channel": "#chatops-security",
-        "oncall_usergroup": "S0ONCALL",
-    }
-    config = write_config(tmp_path, redis_url, prefix, safety=safety, slack=slack_section)
-    runner, url = await start_bot(config, slack, tmp_path / ".chatops", port)
-    client = aioredis.from_url(redis_url, decode_responses=True)
+
+    def overrides(alertmanager_url: str) -> dict[str, Any]:
+        return {
+            "safety": {
+                "production_check": {"alertmanager": {"url": alertmanager_url, "matchers": [f'test="{label}"']}},
+                "rollout_min_every_seconds": 1,
+                "rollout_guard_poll_seconds": 3600,  # only the push can abort it in time
+            },
+            "slack": {
+                "production_channel": "#production",
+                "log_channel": "#feature-flag-log",
+                "security_channel": "#chatops-security",
+                "oncall_usergroup": "S0ONCALL",
+            },
+        }
+
     flipper = FlipperOracle(redis_url)
     actors = [(FLAG, f"User:{i}") for i in range(200)]
     try:
-        async with aiohttp.ClientSession() as session:
-            await wait_healthy(session, url)
-            bot = BotUnderTest(url, slack, prefix, client, session)
+        async with alerting_bot(tmp_path, redis_url, prefix, slack, monkeypatch, overrides) as (alertmanager, bot):
+            client, session, url = bot.redis, bot.session, bot.url
             start = f"run feature rollout {FLAG} --steps 10,50,100 --every 1h --production"
             _, text = await bot.text(start + " --ignore-feature-flag-consistency-check")
             assert "Started R1 on gprd: its plan and progress are in the message posted in this channel" in text, text
@@ -86,25 +79,21 @@ async def test_an_alert_pushed_by_alertmanager_aborts_the_rollout(
                 f"{url}/webhooks/alertmanager", json={"alerts": []}, headers={"Authorization": "Bearer nope"}
             ) as refused:
                 assert refused.status == 401
-        assert took < 5, took
-        assert flipper.evaluate(f"{prefix}gprd:", actors) == [False] * 200  # Ruby reads it as before the rollout
-        (post, *_) = _aborted(slack)
-        assert f"Rollout R1 of `{FLAG}` aborted: alert HighErrorRate {{" in post and "(pushed by Alertmanager)" in post
-        assert (
-            post.endswith("(pushed by Alertmanager) — <@U0SRE>, <!subteam^S0ONCALL>")
-            or "— <@U0SRE>, <!subteam^S0ONCALL>" in post
-        )
-        replies = [p for p in slack.posts("#production") if p.get("thread_ts") == card["_ts"]]
-        assert len(replies) >= 2  # step 1, then the abort, in the thread of the rollout's message
-        updates = [c.params for c in slack.calls if c.method == "chat.update" and c.params.get("ts") == card["_ts"]]
-        assert updates and ": *aborted*" in message_text(updates[-1])  # the message says where it stands
-        history = await client.xrevrange(f"{prefix}gprd:chatops:audit:{FLAG}", count=1)
-        assert history[0][1]["command"].startswith("rollout R1 aborted: alert HighErrorRate")
+            assert took < 5, took
+            assert flipper.evaluate(f"{prefix}gprd:", actors) == [False] * 200  # Ruby reads it as before the rollout
+            (post, *_) = _aborted(slack)
+            assert (
+                f"Rollout R1 of `{FLAG}` aborted: alert HighErrorRate {{" in post and "(pushed by Alertmanager)" in post
+            )
+            assert "(pushed by Alertmanager) — <@U0SRE>, <!subteam^S0ONCALL>" in post  # the starter and on-call
+            replies = [p for p in slack.posts("#production") if p.get("thread_ts") == card["_ts"]]
+            assert len(replies) >= 2  # step 1, then the abort, in the thread of the rollout's message
+            updates = [c.params for c in slack.calls if c.method == "chat.update" and c.params.get("ts") == card["_ts"]]
+            assert updates and ": *aborted*" in message_text(updates[-1])  # the message says where it stands
+            history = await client.xrevrange(f"{prefix}gprd:chatops:audit:{FLAG}", count=1)
+            assert history[0][1]["command"].startswith("rollout R1 aborted: alert HighErrorRate")
     finally:
         flipper.close()
-        alertmanager.stop()
-        await runner.cleanup()
-        await client.aclose()
 
 
 def _aborted(slack: SlackStub) -> list[str]:
