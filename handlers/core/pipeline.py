@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
+from redis.exceptions import RedisError
 
 from flags import StoreUnavailable, WrongKeyType
 from handlers.core.chat import ChatBackend
@@ -22,7 +23,8 @@ from handlers.core.command import Command
 from handlers.core.context import Application, Caller, Context, Notify, Plan
 from handlers.core.parsing import UsageError, parse
 from handlers.core.policy import authorize
-from handlers.core.reply import Code, CrossPost, Mention, Reply, Section, error_reply, line
+from handlers.core.reply import Code, CrossPost, Line, Mention, Reply, Section, error_reply, line
+from handlers.core.timefmt import utc
 from handlers.core.usage import command_help
 from handlers.metrics import COMMAND_SECONDS, COMMANDS
 
@@ -136,13 +138,30 @@ async def _authorized(command: Command[Any], plan: Plan, text: str, context: Con
     if refusal is not None:
         trace.refused = True
         _log.warning("bot.refused", reason=refusal.reason)
-        return _refused(refusal.message, refusal.reason, text, context)
+        refused = _refused(refusal.message, refusal.reason, text, context)
+        return refused.with_notes(*await _freeze_notes(context))
     try:
         return await command.handle(plan, context)
     except StoreUnavailable as error:
         return error_reply(f"{str(error).capitalize()}. Nothing was reported as done; try again shortly.")
     except WrongKeyType as error:  # bad data, not an outage: nothing to retry
         return error_reply(f"{str(error)[0].upper()}{str(error)[1:]}. Nothing was changed in any environment.")
+
+
+async def _freeze_notes(context: Context) -> tuple[Line, ...]:
+    """Freezes in force, said with every refusal (so nobody retries into one)."""
+    store = context.app.freezes
+    if store is None:
+        return ()
+    try:
+        frozen = await store.active()
+    except (RedisError, OSError):
+        return ()
+    names = {e.option: e.name for e in context.config.environments}
+    return tuple(
+        line(f":snowflake: {names.get(f.option, f.option)} is frozen since {utc(f.since)} by {f.who}: {f.reason}")
+        for f in frozen
+    )
 
 
 def _refused(message: str, reason: str, text: str, context: Context) -> Reply:

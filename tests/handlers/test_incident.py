@@ -102,6 +102,8 @@ async def test_a_freeze_refuses_raising_changes_and_lets_reductions_through(chat
     assert (await bot.run(f"{SET} {FLAG} 25 --actors --staging", channel="#development")).ok  # a reduction
     assert (await bot.run(f"{SET} {FLAG} true --dev", channel="#development")).ok  # dev is not frozen
     assert ":snowflake: gstg is frozen since " in (await bot.run("/chatops help", channel="#random")).text
+    elsewhere = await bot.run(f"{SET} {FLAG} true --production", channel="#random")  # refused by the channel rule
+    assert not elsewhere.ok and "! :snowflake: gstg is frozen since " in elsewhere.text  # and told of the freeze
     status = await bot.run("/chatops run freeze status", channel="#random")
     assert "Change freezes in force" in status.text and "gstg is frozen since" in status.text
     assert (await bot.run("/chatops run freeze off --staging", channel="#development")).ok
