@@ -12,11 +12,11 @@ from handlers.core.context import Context
 from handlers.core.grammar import CommandSpec, SubcommandSpec
 from handlers.core.parsing import Invocation, UsageError
 from handlers.core.reply import Code, Line, Link, Reply, Section, Strong, error_reply, line
+from handlers.deployments.merge_requests import parse_merge_request
 from handlers.deployments.mirror import GitMirror, MirrorUnavailable
 
 __all__ = ["ReleaseCommand", "ReleasePlan"]
 
-_MR_URL = re.compile(r"https?://[^/\s]+/(?P<project>[^\s?#]+?)/(?:-/)?merge_requests/(?P<iid>[0-9]{1,9})(?:[/?#]\S*)?")
 _MILESTONE = re.compile(r"(?:%\"?|v)?(?P<major>[0-9]{1,3})\.(?P<minor>[0-9]{1,3})\"?")
 
 
@@ -45,13 +45,13 @@ def _plan(invocation: Invocation, context: Context) -> ReleasePlan:
     if len(args) != 2:
         raise UsageError(f"`release check` needs a merge request URL and a milestone: {usage}.")
     raw_url = args[0].strip("<>").split("|", 1)[0]  # Slack may wrap links as <url|label>
-    found = _MR_URL.fullmatch(raw_url)
+    found = parse_merge_request(raw_url)
     if not found:
         raise UsageError(f"`{args[0][:80]}` is not a merge request URL: {usage}.")
     milestone = _MILESTONE.fullmatch(args[1])
     if not milestone:
         raise UsageError(f"`{args[1][:40]}` is not a milestone: give MAJOR.MINOR, e.g. `16.5`.")
-    return ReleasePlan(raw_url, found["project"], int(found["iid"]), int(milestone["major"]), int(milestone["minor"]))
+    return ReleasePlan(raw_url, found[0], found[1], int(milestone["major"]), int(milestone["minor"]))
 
 
 async def _handle(plan: ReleasePlan, context: Context) -> Reply:

@@ -90,6 +90,7 @@ class Environment(_Model):
     channels: tuple[Channel, ...] = ()
     qa_channel: Channel | None = None
     e2e_trigger: E2ETrigger | None = None
+    deployment: StrictStr | None = None  # its deployment environment (deploy-aware gating); default: its name
 
 
 def _group_id(value: str) -> str:
@@ -188,6 +189,8 @@ class Safety(_Model):
         Annotated[float, in_range("percentage points, more than 0 and at most 100", lambda p: 0 < p <= 100)] | None
     ) = None
     require_rollout_issue: StrictBool = False
+    # Deploy-aware gating: when whether a flag's code is deployed cannot be known, warn or refuse.
+    deployment_check_unknown: Literal["warn", "refuse"] = "warn"
     # The shortest time between rollout steps in production (seconds); other environments: 1 s.
     rollout_min_every_seconds: Annotated[float, in_range("seconds, 1-86400", lambda s: 1 <= s <= 86400)] = 60.0
     # How often the driver asks Alertmanager about running rollouts' guards between steps (seconds).

@@ -34,6 +34,7 @@ RESERVED_OPTIONS = frozenset(
         "ignore-production-check",
         "ignore-feature-flag-consistency-check",
         "ignore-random-deprecation-check",
+        "ignore-deployment-check",
         "at",
         "in",
         "for",

@@ -10,6 +10,7 @@ deployment registry on a fresh git repository and a staging end-to-end trigger. 
 from __future__ import annotations
 
 import io
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from bot.shell import ShellBackend, run_line
 from handlers.config import Secrets, load_config
 from handlers.core.context import Caller
 from handlers.core.reply import CrossPost, Reply
+from handlers.deployments.registry import Deployment
 from tests.alertmanager_process import Alertmanager
 from tests.configs import FLAG, add_staging_e2e_trigger, deployments_section, safety_section, write_config
 from tests.git_repo import GitRepo
@@ -34,6 +36,9 @@ __all__ = ["FLAG", "Answer", "Chatops", "MakeChatops"]
 
 #: Channel names → IDs, as Slack would resolve them. The shell passes names through unchanged;
 #: the harness maps them so the policy's by-ID comparisons are exercised.
+#: The merge request of the example flag's definition (introduced_by_url).
+FLAG_MERGE_REQUEST = 136543
+
 CHANNELS = {"#production": "C0PROD", "#development": "C0DEV", "#random": "C0RAND"}
 
 
@@ -105,6 +110,7 @@ async def chatops(
         folder = tmp_path / f"harness-{len(made)}"
         folder.mkdir()
         alertmanager = outside = None
+        deployed = ""
         label = uuid.uuid4().hex[:10]
         if safety is not False:
             alertmanager = request.getfixturevalue("alertmanager")
@@ -116,6 +122,7 @@ async def chatops(
             if "deployments" not in overrides:  # the deployments check needs a registry (and so a repository)
                 repo = GitRepo(folder / "app")
                 repo.commit("Initial")
+                deployed = repo.merge_request("gitlab-org/gitlab", FLAG_MERGE_REQUEST, "The flag's code")
                 overrides["deployments"] = deployments_section(repo.path)
         own_redis = overrides.pop("redis_url", redis_url)  # the bot's own Redis, unless the test moves it
         path = write_config(folder, own_redis, prefix, redis_prefix=prefix, **overrides)
@@ -123,6 +130,9 @@ async def chatops(
             add_staging_e2e_trigger(path)
         runtime = Runtime.start(load_config(path), folder / ".chatops")
         await runtime.open(Secrets.from_environment())
+        if deployed and runtime.deployments is not None:  # the flag's code runs in gstg and gprd
+            for environment in ("gstg", "gprd"):
+                await runtime.deployments.record(Deployment(environment, deployed, "master", "success", time.time()))
         harness = Chatops(
             runtime, aioredis.from_url(redis_url, decode_responses=True), prefix, label, alertmanager, outside
         )

@@ -116,11 +116,13 @@ async def test_change_log_issues_one_per_environment(chatops: MakeChatops, tmp_p
     assert production["labels"] == "gitlab.com,change,Production check ignored"
     assert actors["description"] == (
         f"Changed by `alice` in `#development`.\nCommand:\n```\n{SET} {FLAG} 25 --actors --staging\n```\n"
-        "Before: `not set`; after: `25% of actors` (version 1)."
+        "Before: `not set`; after: `25% of actors` (version 1).\n"
+        "Checks: `deployment check passed (the code is deployed)`"
     )
     assert production["description"].splitlines()[-2:] == [
         "Before: `not set`; after: `enabled (true)` (version 1).",
-        "Checks: `consistency check passed; production check ignored (--ignore-production-check) by alice`",
+        "Checks: `consistency check passed; deployment check passed (the code is deployed); "
+        "production check ignored (--ignore-production-check) by alice`",
     ]
     log = "/api/v4/projects/gitlab-com%2Fgl-infra%2Ffeature-flag-log/issues"
     calls = [(method, path, headers["PRIVATE-TOKEN"]) for method, path, headers, _ in bot.outside.of("/issues")]

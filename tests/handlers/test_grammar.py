@@ -37,7 +37,7 @@ REFUSALS = [
         "unknown sub",
         "run feature enable x",
         P,
-        "Valid subcommands: `get`, `set`, `list`, `delete`, `kill`, `rollout`, `schedule`, `history`",
+        "Valid subcommands: `get`, `set`, `list`, `delete`, `changes`, `kill`, `rollout`, `schedule`, `history`",
     ),
     case("set alone", "run feature set", P, SET_USAGE),
     case("set without value", SET, P, SET_USAGE),
@@ -172,7 +172,7 @@ async def test_help_is_a_private_answer(bot: Chatops, text: str, expected: tuple
 async def test_set_help_lists_every_option_with_a_description(bot: Chatops) -> None:
     answer = await bot.run("/chatops run feature set --help", channel=D)
     set_spec = COMMANDS.grammar["feature"].subcommand("set")
-    assert set_spec is not None and len(set_spec.options) == 14
+    assert set_spec is not None and len(set_spec.options) == 15
     for option in set_spec.options:
         assert f"`--{option.name}" in answer.text and option.help in answer.text, option
     assert "`--dev --pre --staging --staging-ref --ops --production` — target these environments" in answer.text

@@ -140,6 +140,7 @@ def test_the_rules_run_in_the_documented_order() -> None:
         "freeze",
         "rollout_issue",
         "consistency_check",
+        "deployment_check",
         "production_check",
         "percentage_step",
     ]

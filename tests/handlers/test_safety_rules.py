@@ -119,9 +119,14 @@ async def test_all_production_checks_pass_and_the_audit_says_so(chatops: MakeCha
     bot.fire("LowDiskOnReplica", "not matched: severity s4", severity="s4")
     answer = await bot.run(PROD)
     assert answer.ok, answer.text
-    assert "Checks: consistency check passed; production check passed" in answer.text
+    deployed = "deployment check passed (the code is deployed)"
+    assert f"Checks: consistency check passed; {deployed}; production check passed" in answer.text
     assert await bot.redis.hgetall(f"{bot.prefix}gprd:{FLAG}") == {"boolean": "true"}
-    assert await checks_of(bot) == {"consistency_check": "passed", "production_check": "passed"}
+    assert await checks_of(bot) == {
+        "consistency_check": "passed",
+        "deployment_check": "passed (the code is deployed)",
+        "production_check": "passed",
+    }
 
 
 async def test_a_firing_alert_blocks_with_its_reason(chatops: MakeChatops, tmp_path: Path) -> None:
@@ -206,6 +211,7 @@ async def test_the_production_check_override_is_recorded_with_who(chatops: MakeC
     ]
     assert await checks_of(bot) == {
         "consistency_check": "passed",
+        "deployment_check": "passed (the code is deployed)",
         "production_check": "ignored (--ignore-production-check) by bob",
     }
     assert await bot.redis.hgetall(f"{bot.prefix}gprd:{FLAG}") == {"boolean": "true"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from handlers.changes.rules.base import SafetyRule, Verdict
 from handlers.changes.rules.consistency import ConsistencyRule
+from handlers.changes.rules.deployment import DeploymentRule
 from handlers.changes.rules.freeze import FreezeRule
 from handlers.changes.rules.percentage_step import PercentageStepRule
 from handlers.changes.rules.production_check import ProductionCheckRule
@@ -15,6 +16,7 @@ RULES: tuple[SafetyRule, ...] = (
     FreezeRule(),
     RolloutIssueRule(),
     ConsistencyRule(),
+    DeploymentRule(),
     ProductionCheckRule(),
     PercentageStepRule(),
 )

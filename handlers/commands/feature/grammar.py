@@ -58,6 +58,9 @@ FEATURE = CommandSpec(
                     "skip the staging/production consistency check",
                 ),
                 OptionSpec("ignore-random-deprecation-check", "flag", "allow the deprecated --random"),
+                OptionSpec(
+                    "ignore-deployment-check", "flag", "change even where the flag's code is not deployed (recorded)"
+                ),
                 OptionSpec("at", "value", 'run it then instead of now (UTC): "2026-12-01 09:00 UTC" or 14:30', "TIME"),
                 OptionSpec("in", "value", "run it after this long instead of now: 30m, 2h, 1d", "DURATION"),
                 OptionSpec("for", "value", "time-boxed: the previous state comes back after this long", "DURATION"),
@@ -111,6 +114,7 @@ FEATURE = CommandSpec(
                 OptionSpec("random", "flag", "percentages of time (deprecated)"),
                 OptionSpec("guard", "list", "an Alertmanager matcher; a matching firing alert aborts", "MATCHER"),
                 OptionSpec("ignore-feature-flag-consistency-check", "flag", "passed to every step"),
+                OptionSpec("ignore-deployment-check", "flag", "passed to every step"),
                 OptionSpec("ignore-random-deprecation-check", "flag", "allow --random"),
             ),
             examples=(

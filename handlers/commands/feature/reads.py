@@ -6,6 +6,7 @@ An environment whose Redis cannot be reached is named in the answer; the others 
 from __future__ import annotations
 
 from flags import AuditEntry, StoreUnavailable, WrongKeyType
+from handlers.changes.rules.deployment import code_deployed
 from handlers.commands.feature.plans import FeaturePlan
 from handlers.config import Environment
 from handlers.core.context import Context
@@ -25,6 +26,7 @@ def _unreachable(error: StoreUnavailable | WrongKeyType, environment: Environmen
 async def get(plan: FeaturePlan, context: Context) -> Reply:
     lines: list[Line] = []
     failed = False
+    deployed = await code_deployed(plan.name, plan.targets, context)
     for environment in plan.targets:
         store = context.stores[environment.option]
         try:
@@ -42,6 +44,9 @@ async def get(plan: FeaturePlan, context: Context) -> Reply:
         entry = line(Strong(environment.name), ": ", Code(state))
         if last:
             entry += line(f" (version {record.version}, last ", *_by(last[0]), ")")
+        code = deployed.get(environment.option)
+        if code is not None:
+            entry += line(f"; code deployed: {code.state}" + (f" ({code.why})" if code.why else ""))
         lines.append(entry)
     sections = [Section(tuple(lines), title=line("Feature flag ", Code(plan.name)))]
     sections += definition_section(plan.name, context.definitions)

@@ -91,7 +91,7 @@ async def _start(plan: FeaturePlan, context: Context, store: RolloutStore) -> Re
     now = time.time()
     overrides = tuple(
         o
-        for o in ("ignore-feature-flag-consistency-check", "ignore-random-deprecation-check")
+        for o in ("ignore-feature-flag-consistency-check", "ignore-random-deprecation-check", "ignore-deployment-check")
         if plan.invocation.flag(o)
     )
     created = Rollout(
