@@ -22,6 +22,7 @@ from flags.redis_url import replicas_to_wait_for
 from handlers import COMMANDS
 from handlers.changes.recovery import keep_recovering
 from handlers.config import Config, Secrets
+from handlers.core.approvals import ApprovalStore
 from handlers.core.chat import ChatBackend
 from handlers.core.context import Application
 from handlers.core.freezes import FreezeStore
@@ -54,6 +55,7 @@ class Runtime:
     journal: ChangeJournal | None = None  # changes being written, in the bot's own Redis
     schedules: ScheduleStore | None = None  # scheduled and time-boxed changes, in the bot's own Redis
     freezes: FreezeStore | None = None  # change freezes, in the bot's own Redis
+    approvals: ApprovalStore | None = None  # changes waiting for a second person, in the bot's own Redis
     driver: Driver | None = None  # set by start_background()
     chat: ChatBackend | None = None  # what background work and webhooks talk through (set by start_background)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -87,6 +89,7 @@ class Runtime:
         journal = ChangeJournal(clients[own_url], config.redis_prefix)
         schedules = ScheduleStore(clients[own_url], config.redis_prefix)
         freezes = FreezeStore(clients[own_url], config.redis_prefix)
+        approvals = ApprovalStore(clients[own_url], config.redis_prefix)
         if config.deployments is not None:
             settings = config.deployments
             registry = DeploymentRegistry(
@@ -122,6 +125,7 @@ class Runtime:
             journal=journal,
             schedules=schedules,
             freezes=freezes,
+            approvals=approvals,
         )
 
     @property
@@ -139,6 +143,7 @@ class Runtime:
                 self.journal,
                 self.schedules,
                 self.freezes,
+                self.approvals,
             )
         return self._app
 

@@ -32,12 +32,15 @@ class ShellBackend:
     posted: list[CrossPost] = field(default_factory=list)
     channels: Mapping[str, str] = field(default_factory=dict)
     live: TextIO | None = None  # print each post as it comes (background work), instead of keeping it
+    directory: Mapping[str, frozenset[str]] = field(default_factory=dict)  # other people's groups (group → users)
 
     async def channel_id(self, channel: str) -> str | None:
         return self.channels.get(channel, channel)
 
     async def usergroup_members(self, usergroup: str) -> frozenset[str]:
-        return frozenset({self.user}) if usergroup.lstrip("@") in self.usergroups else frozenset()
+        group = usergroup.lstrip("@")
+        mine = frozenset({self.user}) if group in self.usergroups else frozenset()
+        return mine | self.directory.get(group, frozenset())
 
     async def post(self, post: CrossPost) -> str:
         reference = post.replaces or f"shell|{len(self.posted) + 1}|{id(post)}"

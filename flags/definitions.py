@@ -50,6 +50,7 @@ class Definition:
     introduced_by_url: str | None = None
     feature_issue_url: str | None = None
     log_state_changes: bool = False
+    approval_required: bool = False  # raising its exposure needs a second person's approval
     path: str = ""
 
     def __post_init__(self) -> None:
@@ -99,6 +100,7 @@ def load_definitions(folders: Iterable[str | Path]) -> dict[str, Definition]:
             introduced_by_url=_optional_text(document, "introduced_by_url"),
             feature_issue_url=_optional_text(document, "feature_issue_url"),
             log_state_changes=bool(document.get("log_state_changes") or False),
+            approval_required=document.get("approval_required") is True,
             path=str(path),
         )
         if definition.name in definitions:

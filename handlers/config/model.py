@@ -110,11 +110,22 @@ class SlackChannels(_Model):
     production_group_cache_seconds: Annotated[float, in_range("seconds, 1-3600", lambda s: 1 <= s <= 3600)] = 15.0
 
 
+class Approval(_Model):
+    """A second person's approval, from these user groups, for changes under an access rule."""
+
+    usergroups: Annotated[
+        tuple[Annotated[str, AfterValidator(lambda group: group.lstrip("@"))], ...],
+        nonempty("name the user groups whose members may approve"),
+    ] = ()
+    applies_to: Literal["raising", "all"] = "raising"  # changes that only reduce exposure never need it
+
+
 class AccessRule(_Model):
     environments: Annotated[tuple[str, ...], nonempty('list the environments it covers, or ["*"] for all')] = ()
     users: tuple[str, ...] = ()
     usergroups: tuple[Annotated[str, AfterValidator(lambda group: group.lstrip("@"))], ...] = ()
     anyone: StrictBool = False
+    approval: Approval | None = None  # changes here need a second person's approval
 
     @model_validator(mode="after")
     def _names_someone(self) -> AccessRule:
@@ -189,6 +200,8 @@ class Safety(_Model):
         Annotated[float, in_range("percentage points, more than 0 and at most 100", lambda p: 0 < p <= 100)] | None
     ) = None
     require_rollout_issue: StrictBool = False
+    # How long an approval request may wait for its approver (seconds).
+    approval_expiry_seconds: Annotated[float, in_range("seconds, 1-86400", lambda s: 1 <= s <= 86400)] = 1800.0
     # Deploy-aware gating: when whether a flag's code is deployed cannot be known, warn or refuse.
     deployment_check_unknown: Literal["warn", "refuse"] = "warn"
     # The shortest time between rollout steps in production (seconds); other environments: 1 s.

@@ -16,6 +16,7 @@ from handlers.deployments.mirror import GitMirror
 from handlers.deployments.registry import DeploymentRegistry
 
 if TYPE_CHECKING:
+    from handlers.core.approvals import ApprovalStore
     from handlers.core.freezes import FreezeStore
     from handlers.core.journal import ChangeJournal
     from handlers.core.registry import CommandRegistry
@@ -90,6 +91,7 @@ class Application:
     journal: ChangeJournal | None = None  # changes being written, for recovery after a crash
     schedules: ScheduleStore | None = None  # scheduled and time-boxed changes
     freezes: FreezeStore | None = None  # change freezes, per environment
+    approvals: ApprovalStore | None = None  # changes waiting for a second person
     deliveries: Deliveries = field(default_factory=Deliveries)  # cross-posts still in flight
     #: Commands this process runs at once; more wait for a slot (a burst queues rather than fails).
     slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(MAX_CONCURRENT_COMMANDS))
@@ -104,6 +106,7 @@ class Context:
     chat: ChatBackend
     notify: Notify | None = None  # an interim, ephemeral message
     origin: str = ""  # what ran this on the person's behalf (" (schedule S3)"): recorded with the command
+    approved_by: str = ""  # who approved this change (it runs as its requester)
 
     @property
     def config(self) -> Config:

@@ -44,11 +44,18 @@ class _Trace:
 
 
 async def run(
-    text: str, caller: Caller, app: Application, chat: ChatBackend, notify: Notify | None = None, *, origin: str = ""
+    text: str,
+    caller: Caller,
+    app: Application,
+    chat: ChatBackend,
+    notify: Notify | None = None,
+    *,
+    origin: str = "",
+    approved_by: str = "",
 ) -> Reply:
     """Run a command typed as ``text`` (what follows ``/chatops``); ``origin`` says what runs it on
-    the person's behalf (a schedule), and is recorded with the command."""
-    context = Context(app, caller, chat, notify, origin)
+    the person's behalf (a schedule, an approval), and is recorded with the command."""
+    context = Context(app, caller, chat, notify, origin, approved_by)
     trace = _Trace()
     return await _guarded(text, context, trace, lambda: _run(text, context, trace))
 

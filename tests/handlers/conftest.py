@@ -67,6 +67,7 @@ class Chatops:
     alertmanager: Alertmanager | None = None
     outside: ChecksAndGitLab | None = None
     channels: dict[str, str] = field(default_factory=lambda: dict(CHANNELS))
+    people: dict[str, frozenset[str]] = field(default_factory=dict)  # each user's groups, as last run with
 
     async def run(
         self,
@@ -79,7 +80,11 @@ class Chatops:
     ) -> Answer:
         """Type ``line`` (``/chatops ...``, ``run ...`` or ``:ACTION_ID VALUE``) as ``user``,
         a member of ``groups``, in ``channel`` (whose Slack ID is ``channel_id`` if given)."""
-        backend = ShellBackend(user, frozenset(groups), channels=self.channels)
+        self.people[user] = frozenset(groups)  # Slack knows everyone's groups, as they are now
+        directory = {
+            g: frozenset(u for u, gs in self.people.items() if g in gs) for g in set().union(*self.people.values())
+        }
+        backend = ShellBackend(user, frozenset(groups), channels=self.channels, directory=directory)
         caller = Caller(user, user, channel_id or self.channels.get(channel, channel), channel.lstrip("#"))
         out = io.StringIO()
         reply = await run_line(line, caller, self.runtime, backend, out)

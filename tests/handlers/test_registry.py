@@ -155,6 +155,9 @@ def test_the_registry_routes_every_button_to_its_command() -> None:
         "rollout_resume",
         "rollout_next",
         "rollout_abort",
+        "approve",
+        "decline",
+        "approval_cancel",
         "toy_poke",
     )
     found = registry.action("toy_poke")

@@ -78,9 +78,7 @@ async def test_bad_rollouts_are_refused_and_change_nothing(chatops: MakeChatops,
         (f"list {FLAG}", "`feature rollout list` takes nothing more."),
     ],
 )
-async def test_bad_rollout_actions_are_refused_and_change_nothing(
-    chatops: MakeChatops, line: str, message: str
-) -> None:
+async def test_bad_actions_are_refused_and_change_nothing(chatops: MakeChatops, line: str, message: str) -> None:
     bot = await chatops()
     before = await bot.keyspace()
     answer = await bot.run(f"{ROLLOUT} {line}", channel=D)

@@ -143,6 +143,7 @@ def test_the_rules_run_in_the_documented_order() -> None:
         "deployment_check",
         "production_check",
         "percentage_step",
+        "approval",
     ]
 
 

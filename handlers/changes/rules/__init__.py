@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from handlers.changes.rules.approval import ApprovalRule
 from handlers.changes.rules.base import SafetyRule, Verdict
 from handlers.changes.rules.consistency import ConsistencyRule
 from handlers.changes.rules.deployment import DeploymentRule
@@ -19,4 +20,5 @@ RULES: tuple[SafetyRule, ...] = (
     DeploymentRule(),
     ProductionCheckRule(),
     PercentageStepRule(),
+    ApprovalRule(),  # last: the card shows the checks as they stand, and a refused change asks no one
 )

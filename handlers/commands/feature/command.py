@@ -6,6 +6,8 @@ from collections.abc import Callable
 from typing import ClassVar
 
 from handlers.changes import ROLL_BACK_ACTION, ChangeRequest, apply_change, roll_back
+from handlers.commands.feature.approvals import ACTIONS as APPROVAL_ACTIONS
+from handlers.commands.feature.approvals import approval_plan, decide
 from handlers.commands.feature.changes import changes
 from handlers.commands.feature.grammar import FEATURE
 from handlers.commands.feature.kill import kill
@@ -42,6 +44,8 @@ class FeatureCommand(Command[FeaturePlan]):
             return await roll_back(plan.name, environment, plan.rollback_of, context)
         if plan.subcommand == "rollout":
             return await rollout(plan, context)
+        if plan.subcommand == "approval":
+            return await decide(plan, context)
         if plan.subcommand == "kill":
             return await kill(plan, context)
         if plan.subcommand == "schedule":
@@ -67,6 +71,7 @@ class FeatureCommand(Command[FeaturePlan]):
             ButtonAction(ROLL_BACK_ACTION, "Roll back button", rollback_plan),
             ButtonAction(CANCEL_ACTION, "Cancel button", cancel_plan),
             *(ButtonAction(a, f"{v.capitalize()} button", _rollout_button(v)) for a, v in ROLLOUT_ACTIONS.items()),
+            *(ButtonAction(a, f"{v.capitalize()} button", approval_plan(v)) for a, v in APPROVAL_ACTIONS.items()),
         )
 
 
@@ -77,6 +82,6 @@ def _rollout_button(action: str) -> Callable[[str, Context], FeaturePlan]:
         invocation = Invocation("feature", "rollout", (action, value[:20]), {}, (), False, f"[{action} {value[:20]}]")
         if not (value.startswith("R") and value[1:].isdigit() and len(value) <= 13):
             raise UsageError("This button does not name a rollout.")
-        return FeaturePlan("rollout", invocation, (), value, rollout_action=action)
+        return FeaturePlan("rollout", invocation, (), value, action=action)
 
     return plan_of

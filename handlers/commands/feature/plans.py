@@ -42,7 +42,7 @@ class FeaturePlan:
     at: float | None = None  # set: run then (epoch seconds) instead of now
     lasts: float | None = None  # set: seconds until the previous state comes back
     schedule_id: str = ""  # schedule cancel: which one
-    rollout_action: str = ""  # rollout: start, list, status, pause, resume, next or abort
+    action: str = ""  # rollout: start, list, status, pause, resume, next or abort; approval: approve, decline, cancel
     rollout: Any = None  # rollout start: its validated steps, interval, kind and guard (a RolloutStart)
 
     @property
@@ -56,7 +56,7 @@ class FeaturePlan:
 
     @property
     def writes(self) -> bool:
-        return self.subcommand in _WRITES or self.rollout_action == "start"
+        return self.subcommand in _WRITES or self.action == "start"
 
     @property
     def overrides(self) -> frozenset[str]:

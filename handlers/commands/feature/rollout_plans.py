@@ -28,12 +28,12 @@ def rollout_plan(invocation: Invocation, context: Context) -> FeaturePlan:
         raise UsageError(f"`feature rollout` needs a flag name: {_USAGE}, or `feature rollout list`.")
     if args[0] == "list":
         no_more(args, 1, "`feature rollout list` takes nothing more.")
-        return FeaturePlan("rollout", invocation, (), rollout_action="list")
+        return FeaturePlan("rollout", invocation, (), action="list")
     if args[0] in ACTIONS:
         if len(args) < 2:
             raise UsageError(f"`feature rollout {args[0]}` needs the flag name: `feature rollout {args[0]} NAME`.")
         no_more(args, 2, f"`feature rollout {args[0]}` takes one flag name.")
-        return FeaturePlan("rollout", invocation, (), flag_name(args[1]), rollout_action=args[0])
+        return FeaturePlan("rollout", invocation, (), flag_name(args[1]), action=args[0])
     no_more(args, 1, f"`feature rollout` takes one flag name: {_USAGE}.")
     name = flag_name(args[0])
     if context.config.definitions and name not in context.definitions:
@@ -64,7 +64,7 @@ def rollout_plan(invocation: Invocation, context: Context) -> FeaturePlan:
         except InvalidMatcher as error:
             raise UsageError(f"`--guard`: {error}") from None
     start = RolloutStart(steps, every_s, "random" if invocation.flag("random") else "actors", matchers)
-    return FeaturePlan("rollout", invocation, invocation.environments, name, rollout_action="start", rollout=start)
+    return FeaturePlan("rollout", invocation, invocation.environments, name, action="start", rollout=start)
 
 
 def _steps(text: object) -> tuple[float, ...]:

@@ -54,9 +54,9 @@ def _store(context: Context) -> RolloutStore:
 
 async def rollout(plan: FeaturePlan, context: Context) -> Reply:
     store = _store(context)
-    if plan.rollout_action == "list":
+    if plan.action == "list":
         return _list(await store.all())
-    if plan.rollout_action == "start":
+    if plan.action == "start":
         return await _start(plan, context, store)
     found = await store.get(plan.name) if plan.name.startswith("R") and plan.name[1:].isdigit() else None
     found = found or await store.active_for(plan.name) or _latest(await store.all(), plan.name)
@@ -64,12 +64,12 @@ async def rollout(plan: FeaturePlan, context: Context) -> Reply:
         return error_reply(
             f"There is no rollout of {plan.name}: start one with `feature rollout {plan.name} --steps …`."
         )
-    if plan.rollout_action == "status":
+    if plan.action == "status":
         return _status(found, context)
     refusal = await _may_steer(found, context)
     if refusal is not None:
         return refusal
-    return await _steer(found, plan.rollout_action, store, context)
+    return await _steer(found, plan.action, store, context)
 
 
 async def _start(plan: FeaturePlan, context: Context, store: RolloutStore) -> Reply:

@@ -1,0 +1,117 @@
+"""Approval requests, in the bot's own Redis: a change waiting for a second person.
+
+A request keeps the command as typed, its author, the versions of its flag it was reviewed at and
+who may approve it. Its status moves once, from ``pending`` to ``approved``, ``declined`` or
+``cancelled``, in one script, so a double click applies once and a declined request never applies.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from handlers.core.context import Caller
+
+__all__ = ["ApprovalRequest", "ApprovalStore"]
+
+_DECIDE = """
+local text = redis.call('HGET', KEYS[1], ARGV[1])
+if not text then return 'missing' end
+local record = cjson.decode(text)
+if record.status ~= 'pending' then return record.status end
+record.status = ARGV[2]
+record.decided_by = ARGV[3]
+record.decided_at = tonumber(ARGV[4])
+redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(record))
+return 'ok'
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalRequest:
+    id: str
+    text: str  # the command as typed, after "/chatops "
+    flag: str
+    options: tuple[str, ...]
+    versions: dict[str, int]  # each target's version when it was reviewed
+    requester: Caller
+    approvers: tuple[str, ...]  # user groups
+    created_at: float
+    expires_at: float
+    status: str = "pending"
+    decided_by: str = ""
+    card: str = ""  # the card's message reference
+    summary: list[str] = field(default_factory=list)  # before → after per environment, as shown
+    rollout_issue: str = ""
+
+    @property
+    def expired(self) -> bool:
+        return self.status == "pending" and time.time() >= self.expires_at
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "id": self.id,
+                "text": self.text,
+                "flag": self.flag,
+                "options": list(self.options),
+                "versions": self.versions,
+                "requester": self.requester.to_list(),
+                "approvers": list(self.approvers),
+                "created_at": self.created_at,
+                "expires_at": self.expires_at,
+                "status": self.status,
+                "decided_by": self.decided_by,
+                "card": self.card,
+                "summary": self.summary,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> ApprovalRequest:
+        data: dict[str, Any] = json.loads(text)
+        return cls(
+            id=str(data["id"]),
+            text=str(data["text"]),
+            flag=str(data["flag"]),
+            options=tuple(str(o) for o in data["options"]),
+            versions={str(k): int(v) for k, v in dict(data.get("versions") or {}).items()},
+            requester=Caller.from_list(data["requester"]),
+            approvers=tuple(str(a) for a in data.get("approvers") or ()),
+            created_at=float(data["created_at"]),
+            expires_at=float(data["expires_at"]),
+            status=str(data.get("status", "pending")),
+            decided_by=str(data.get("decided_by", "")),
+            card=str(data.get("card", "")),
+            summary=[str(s) for s in data.get("summary") or []],
+            rollout_issue=str(data.get("rollout_issue", "")),
+        )
+
+
+class ApprovalStore:
+    def __init__(self, client: aioredis.Redis, prefix: str = "") -> None:
+        self._redis = client
+        self.key = f"{prefix}chatops:approvals"
+        self._seq = f"{prefix}chatops:approvals:seq"
+        self._decide = client.register_script(_DECIDE)
+
+    async def create(self, request: ApprovalRequest) -> ApprovalRequest:
+        created = replace(request, id=f"A{int(await self._redis.incr(self._seq))}")
+        await self.save(created)
+        return created
+
+    async def save(self, request: ApprovalRequest) -> None:
+        done: Any = self._redis.hset(self.key, request.id, request.to_json())
+        await done
+
+    async def get(self, request_id: str) -> ApprovalRequest | None:
+        text: Any = await self._redis.hget(self.key, request_id)
+        return ApprovalRequest.from_json(text) if text else None
+
+    async def decide(self, request_id: str, status: str, by: str) -> str:
+        """Move a pending request to ``status``; 'ok', or the status it already had ('missing')."""
+        return str(await self._decide(keys=[self.key], args=[request_id, status, by, f"{time.time():.3f}"]))

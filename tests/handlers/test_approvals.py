@@ -1,0 +1,118 @@
+"""Two-person approval, through the card's buttons as Slack sends them (and as the shell presses
+them): every wrong click is refused with a clear answer and changes nothing; a valid approval
+applies exactly once, as its requester, with both names recorded."""
+
+from __future__ import annotations
+
+import asyncio
+
+from bot.text_render import to_text
+from tests.handlers.conftest import FLAG, Chatops, MakeChatops
+from tests.handlers.test_rollouts import _drive
+
+SET = "/chatops run feature set"
+ACCESS = [
+    {"environments": ["production"], "usergroups": ["sre"], "approval": {"usergroups": ["approvers"]}},
+    {"environments": ["*"], "anyone": True},
+]
+RAISE = f"{SET} {FLAG} true --production --ignore-feature-flag-consistency-check"
+BOB = {"user": "bob", "groups": ("sre", "approvers")}
+
+
+async def _flag_keys(bot: Chatops) -> dict[str, object]:
+    """The keyspace without the approval records (what a refused click must leave as it was)."""
+    return {k: v for k, v in (await bot.keyspace()).items() if "chatops:approvals" not in k}
+
+
+async def _request(bot: Chatops) -> str:
+    answer = await bot.run(RAISE)
+    assert answer.ok and "Approval requested from @approvers (expires in " in answer.text, answer.text
+    (card,) = answer.posted_to("#production")
+    assert [a.label for a in card.actions] == ["Approve & apply", "Decline", "Cancel (requester)"]
+    return card.actions[0].value
+
+
+async def test_a_change_that_needs_approval_is_not_written_until_approved_once(chatops: MakeChatops) -> None:
+    bot = await chatops(access=ACCESS)
+    before = await bot.keyspace()
+    request = await _request(bot)
+    assert {k: v for k, v in (await bot.keyspace()).items() if "chatops:approvals" not in k} == before
+    approved = await bot.run(f":approve {request}", **BOB)
+    assert approved.ok and approved.reply.public, approved.text
+    assert await bot.redis.hgetall(f"{bot.prefix}gprd:{FLAG}") == {"boolean": "true"}
+    (entry,) = await bot.runtime.stores["production"].history(FLAG, limit=1)
+    assert entry.who == "alice" and entry.command.endswith(f"(approved by bob, request {request})")
+    assert f"(approved by bob, request {request})" in approved.text  # in the reply and every cross-post
+    after = await _flag_keys(bot)
+    again = await bot.run(f":approve {request}", **BOB)  # a double click
+    assert not again.ok and f"Approval {request} was already approved by bob; it cannot apply." in again.text
+    assert await _flag_keys(bot) == after
+    assert (await bot.run(f"{SET} {FLAG} false --production")).ok  # reducing exposure needs no approval
+
+
+async def test_wrong_approvals_are_refused_and_change_nothing(chatops: MakeChatops) -> None:
+    bot = await chatops(access=ACCESS)
+    request = await _request(bot)
+    before = await bot.keyspace()
+    cases = [
+        ({}, f":approve {request}", "Nobody approves their own request: ask one of @approvers."),
+        (
+            {"user": "dave", "groups": ()},
+            f":approve {request}",
+            f"Only members of @approvers may approve or decline {request}.",
+        ),
+        (
+            {"user": "carol", "groups": ("approvers",)},
+            f":approve {request}",
+            "This action is not allowed: changing gprd needs @sre",
+        ),
+        ({**BOB, "channel": "#random"}, f":approve {request}", "Commands that change gprd may only run in #production"),
+        (BOB, ":approve A999", "There is no approval request A999."),
+        (BOB, ":approve X1; drop", "This button does not name an approval request."),
+        (BOB, f":approval_cancel {request}", f"Only its requester may cancel {request}; decline it instead."),
+    ]
+    for who, click, message in cases:
+        answer = await bot.run(click, **who)  # type: ignore[arg-type]
+        assert not answer.ok and message in answer.text, (click, who, answer.text)
+        assert await bot.keyspace() == before, (click, who)
+
+
+async def test_a_flag_changed_since_review_cannot_be_approved(chatops: MakeChatops) -> None:
+    bot = await chatops(access=ACCESS)
+    request = await _request(bot)
+    assert (await bot.run(f"{SET} {FLAG} false --production")).ok  # someone reduced it meanwhile
+    before = await bot.keyspace()
+    answer = await bot.run(f":approve {request}", **BOB)
+    assert (
+        not answer.ok and f"{FLAG} changed since review (version 0 when reviewed, 1 now on production)" in answer.text
+    )
+    assert await bot.keyspace() == before
+
+
+async def test_declined_cancelled_and_expired_requests_never_apply(chatops: MakeChatops) -> None:
+    bot = await chatops(access=ACCESS, safety={"approval_expiry_seconds": 1})
+    declined = await _request(bot)
+    assert (await bot.run(f":decline {declined}", **BOB)).ok
+    refused = await bot.run(f":approve {declined}", **BOB)
+    assert not refused.ok and f"Approval {declined} was already declined by bob; it cannot apply." in refused.text
+    cancelled = await _request(bot)
+    assert (await bot.run(f":approval_cancel {cancelled}")).ok  # its requester cancels it
+    assert "already cancelled by alice" in (await bot.run(f":approve {cancelled}", **BOB)).text
+    expiring = await _request(bot)
+    await asyncio.sleep(1.1)
+    before = await bot.keyspace()
+    late = await bot.run(f":approve {expiring}", **BOB)
+    assert not late.ok and f"Approval {expiring} expired at " in late.text
+    assert await bot.keyspace() == before
+    assert await bot.redis.hgetall(f"{bot.prefix}gprd:{FLAG}") == {}
+
+
+async def test_a_rollout_step_that_needs_approval_pauses_instead_of_asking(chatops: MakeChatops) -> None:
+    bot = await chatops(access=ACCESS)
+    consistency = "--ignore-feature-flag-consistency-check"
+    assert (
+        await bot.run(f"/chatops run feature rollout {FLAG} --steps 10,50 --every 1h --production {consistency}")
+    ).ok
+    posts = await _drive(bot, 0.5)
+    assert await bot.redis.hgetall(f"{bot.prefix}gprd:{FLAG}") == {}
+    assert "step 1/2 was not written: This change needs the approval of @approvers" in to_text(posts[-1])
