@@ -1,0 +1,77 @@
+"""Approvals through signed block_actions payloads, as Slack sends the card's button clicks."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+import redis.asyncio as aioredis
+
+from tests.bot.conftest import FLAG, BotUnderTest, signed_headers, start_bot, wait_healthy, write_config
+from tests.bot.slack_stub import SlackStub, message_text
+from tests.helpers import keyspace
+
+ACCESS = [
+    {"environments": ["production"], "usergroups": ["sre"], "approval": {"usergroups": ["sre"]}},
+    {"environments": ["*"], "anyone": True},
+]
+
+
+async def _click(bot: BotUnderTest, user: str, action_id: str, value: str, response_id: str) -> int:
+    payload = {
+        "type": "block_actions",
+        "team": {"id": "T0TEST", "domain": "test"},
+        "user": {"id": user, "username": user.lower(), "team_id": "T0TEST"},
+        "api_app_id": "A0APP",
+        "channel": {"id": "C0PROD", "name": "production"},
+        "response_url": f"{bot.slack.url}/respond/{response_id}",
+        "trigger_id": f"{time.time()}",
+        "actions": [{"action_id": action_id, "block_id": "b1", "value": value, "type": "button"}],
+    }
+    body = urlencode({"payload": json.dumps(payload)})
+    async with bot.session.post(f"{bot.url}/slack/events", data=body, headers=signed_headers(body)) as response:
+        await response.read()
+        return response.status
+
+
+async def _answer(bot: BotUnderTest, response_id: str) -> str:
+    await bot.slack.wait_for(lambda: bot.slack.responses.get(response_id), timeout=10)
+    return message_text(bot.slack.responses[response_id][0])
+
+
+async def test_approval_clicks_over_http(tmp_path: Path, redis_url: str, prefix: str, slack: SlackStub) -> None:
+    config = write_config(tmp_path, redis_url, prefix, access=ACCESS)
+    runner, url = await start_bot(config, slack, tmp_path / ".chatops")
+    client = aioredis.from_url(redis_url, decode_responses=True)
+    try:
+        async with aiohttp.ClientSession() as session:
+            await wait_healthy(session, url)
+            bot = BotUnderTest(url, slack, prefix, client, session)
+            _, text = await bot.text(
+                f"run feature set {FLAG} true --production --ignore-feature-flag-consistency-check"
+            )
+            assert "Approval requested from @sre (expires in 30 min): *A1*." in text, text
+            cards = [p for p in slack.posts("#production") if message_text(p).startswith("Approval A1:")]
+            buttons: list[dict[str, Any]] = [
+                e for b in cards[0]["blocks"] if b.get("type") == "actions" for e in b["elements"]
+            ]
+            assert [b["action_id"] for b in buttons] == ["approve", "decline", "approval_cancel"]
+            before = await keyspace(client, prefix)
+            assert await _click(bot, "U0SRE", "approve", "A1", "self") == 200
+            assert "Nobody approves their own request" in await _answer(bot, "self")
+            assert await keyspace(client, prefix) == before
+            assert await _click(bot, "U0ONCALL", "approve", "A1", "ok") == 200
+            assert "set to true on gprd" in await _answer(bot, "ok")
+            assert await client.hgetall(f"{prefix}gprd:{FLAG}") == {"boolean": "true"}
+            entries = await client.xrange(f"{prefix}gprd:chatops:audit:{FLAG}")
+            assert len(entries) == 1 and entries[0][1]["command"].endswith("(approved by u0oncall, request A1)")
+            assert await _click(bot, "U0ONCALL", "approve", "A1", "twice") == 200  # a double click
+            assert "was already approved by u0oncall" in await _answer(bot, "twice")
+            assert await client.xlen(f"{prefix}gprd:chatops:audit:{FLAG}") == 1  # applied once
+    finally:
+        await runner.cleanup()
+        await client.aclose()
