@@ -1,0 +1,70 @@
+"""Deploy-aware gating over HTTP, with deployments recorded by real GitLab deployment webhooks into
+a real repository: deployed, not deployed, deployed via a pick, merge request unknown."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+import redis.asyncio as aioredis
+
+from tests.bot.conftest import start_bot, write_config
+from tests.bot.deployments.conftest import (
+    WEBHOOK_TOKEN,
+    DeployBot,
+    History,
+    deployment_event,
+    deployments_section,
+)
+from tests.bot.slack_stub import SlackStub
+
+FLAGS = {"picked_flag": 104, "side_flag": 105, "unknown_flag": 999}
+
+
+@pytest.fixture
+async def gating_bot(
+    tmp_path: Path, redis_url: str, prefix: str, slack: SlackStub, history: History, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[DeployBot]:
+    monkeypatch.setenv("GITLAB_WEBHOOK_TOKEN", WEBHOOK_TOKEN)
+    folder = tmp_path / "definitions"
+    folder.mkdir()
+    for name, iid in FLAGS.items():
+        (folder / f"{name}.yml").write_text(
+            f"---\nname: {name}\nintroduced_by_url: https://gitlab.com/gitlab-org/gitlab/-/merge_requests/{iid}\n"
+            "rollout_issue_url: https://gitlab.com/gitlab-org/gitlab/-/issues/1\nmilestone: '16.6'\n"
+            "group: group::database frameworks\ntype: gitlab_com_derisk\ndefault_enabled: false\n"
+        )
+    deployments = deployments_section(str(history.repo.path))
+    config = write_config(
+        tmp_path, redis_url, prefix, redis_prefix=prefix, deployments=deployments, definitions=[str(folder)]
+    )
+    runner, url = await start_bot(config, slack, tmp_path / ".chatops")
+    client = aioredis.from_url(redis_url, decode_responses=True)
+    async with aiohttp.ClientSession() as session:
+        yield DeployBot(url, slack, prefix, client, session, history)
+    await runner.cleanup()
+    await client.aclose()
+
+
+async def test_gating_follows_the_deployments_gitlab_reports(gating_bot: DeployBot, history: History) -> None:
+    bot = gating_bot
+    for env, sha, ref in (("gstg", history.latest, "master"), ("gprd", history.initial, "master")):
+        status, _ = await bot.webhook(deployment_event(env, sha, "success", "2026-11-26 09:00:00 +0000", ref=ref))
+        assert status == 200
+    _, staged = await bot.text("run feature set picked_flag true --staging", channel="#development")
+    assert "set to true on gstg" in staged, staged  # master, with !104, runs on gstg
+    _, refused = await bot.text("run feature set picked_flag true --production")
+    assert f"The code behind picked_flag ({history.mr104_merge[:11]}) is not deployed to gprd" in refused, refused
+    assert not await bot.redis.exists(f"{bot.prefix}gprd:picked_flag")
+    picked = deployment_event("gprd", history.mr104_pick, "success", "2026-11-26 10:00:00 +0000", ref="16-5-stable")
+    assert (await bot.webhook(picked))[0] == 200
+    _, allowed = await bot.text("run feature set picked_flag true --production")
+    assert "set to true on gprd" in allowed, allowed  # deployed through the pick into 16-5-stable
+    _, side = await bot.text("run feature set side_flag true --staging", channel="#development")
+    assert "The code behind side_flag" in side and "is not deployed to gstg" in side  # only on a side branch
+    _, unknown = await bot.text("run feature set unknown_flag true --staging", channel="#development")
+    assert (
+        "set to true on gstg" in unknown and "Code deployed: unknown (gstg: merge request !999 is not found" in unknown
+    )
