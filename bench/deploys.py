@@ -29,9 +29,10 @@ sys.path.insert(0, str(ROOT))
 
 from bot.runtime import Runtime  # noqa: E402
 from bot.shell import ShellBackend  # noqa: E402
+from handlers.changes.rules.deployment import code_deployed  # noqa: E402
 from handlers.config import load_config  # noqa: E402
 from handlers.core import pipeline  # noqa: E402
-from handlers.core.context import Caller  # noqa: E402
+from handlers.core.context import Caller, Context  # noqa: E402
 from handlers.deployments.registry import Deployment  # noqa: E402
 from tests.bot.conftest import ROOT as _ROOT  # noqa: E402,F401
 from tests.bot.conftest import wait_healthy  # noqa: E402
@@ -110,6 +111,67 @@ def build_repository(path: Path, commits: int) -> dict[str, int]:
     }
 
 
+def gate_definitions(folder: Path, shape: dict[str, int]) -> dict[str, int]:
+    """Flag definitions whose merge requests span the history (old, recent, after the cut, picked,
+    unknown); by flag name, its merge request IID."""
+    folder.mkdir(parents=True)
+    merges, cut, last = shape["merges"], shape["cut_iid"], shape["last_iid"]
+    iids = sorted({1, merges // 4, merges // 2, 3 * merges // 4, cut, cut + 1, last - 40, last - 5, last - 1, last})
+    gates = {f"gate_{iid}": iid for iid in iids} | {"gate_unknown": 99_999_999}
+    for name, iid in gates.items():
+        (folder / f"{name}.yml").write_text(
+            f"---\nname: {name}\nintroduced_by_url: https://gitlab.com/{PROJECT}/-/merge_requests/{iid}\n"
+            f"rollout_issue_url: https://gitlab.com/{PROJECT}/-/issues/1\nmilestone: '16.6'\n"
+            "group: group::bench\ntype: gitlab_com_derisk\ndefault_enabled: false\n"
+        )
+    return gates
+
+
+async def gating(
+    runtime: Runtime, repo: Path, gates: dict[str, int], rounds: int
+) -> tuple[list[float], list[float], int, int]:
+    """What the deployment check costs a production change, and its answers against
+    ``git merge-base --is-ancestor`` over every (flag, environment) pair."""
+    app = runtime.app
+    context = Context(app, Caller("bench", "bench", "#production", "production"), ShellBackend("bench", frozenset()))
+    tracked = [e for e in app.config.environments if (e.deployment or e.name) in ENVIRONMENTS]
+    production = next(e for e in tracked if e.production)
+    cold: list[float] = []  # the first question about each flag (nothing known yet)
+    timings: list[float] = []  # later ones: ancestry answers are kept
+    for round_ in range(rounds + 1):
+        for flag in gates:
+            start = time.perf_counter()
+            await code_deployed(flag, [production], context)
+            (timings if round_ else cold).append((time.perf_counter() - start) * 1000)
+    assert app.deployments is not None
+    current = {s.environment: s.current for s in await app.deployments.status()}
+    mismatches = pairs = 0
+    for flag, iid in gates.items():
+        answers = await code_deployed(flag, tracked, context)
+        found = subprocess.run(
+            ["git", "-C", str(repo), "log", "--all", "--format=%H", f"--grep=See merge request {PROJECT}!{iid}$"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+        for environment in tracked:
+            pairs += 1
+            deployed = current[environment.deployment or environment.name]
+            if not found or deployed is None:
+                expected = "unknown"
+            else:
+                ancestry = [
+                    subprocess.run(["git", "-C", str(repo), "merge-base", "--is-ancestor", c, deployed.sha]).returncode
+                    == 0
+                    for c in found
+                ]
+                expected = "yes" if any(ancestry) else "no"
+            if answers[environment.option].state != expected:
+                mismatches += 1
+                print(f"  disagreement: {flag} on {environment.name}: {answers[environment.option]} vs git {expected}")
+    return cold, timings, mismatches, pairs
+
+
 def rev(path: Path, spec: str) -> str:
     return subprocess.run(
         ["git", "-C", str(path), "rev-parse", spec], capture_output=True, text=True, check=True
@@ -166,10 +228,11 @@ async def main(commits: int, rounds: int, events: int) -> None:
     redis_url = os.environ.get("REDIS_URL") or None
     prefix = f"bench-deploys:{uuid.uuid4().hex[:8]}:"
     config_data = yaml.safe_load((ROOT / "deploy" / "chatops.example.yml").read_text())
+    gates = gate_definitions(work / "gates", shape)
     config_data.update(
         redis_url=redis_url,
         redis_prefix=prefix,
-        definitions=[str(ROOT / "deploy" / "feature_flags")],
+        definitions=[str(ROOT / "deploy" / "feature_flags"), str(work / "gates")],
         deployments={
             "environments": ENVIRONMENTS,
             "repository": str(repo),
@@ -211,6 +274,13 @@ async def main(commits: int, rounds: int, events: int) -> None:
     print(
         f"release check (included, picked, not included, not found): p50 {statistics.median(release_times):.1f} ms, "
         f"p99 {pct(release_times, 99):.1f} ms"
+    )
+
+    cold, added, mismatches, pairs = await gating(runtime, repo, gates, max(5, rounds // 4))
+    print(
+        f"deployment check (gprd) over {len(gates)} flags: first time p50 {statistics.median(cold):.1f} ms, "
+        f"p99 {pct(cold, 99):.1f} ms; then p50 {statistics.median(added):.1f} ms, p99 {pct(added, 99):.1f} ms; "
+        f"{mismatches} disagreements with git merge-base over {pairs} (flag, environment) pairs"
     )
 
     token = "bench-webhook-token"
@@ -255,6 +325,13 @@ async def main(commits: int, rounds: int, events: int) -> None:
                 "status_sha_p99_ms": round(pct(status_times, 99), 1),
                 "release_check_p99_ms": round(pct(release_times, 99), 1),
                 "webhook_events_per_s": round(rate),
+                "gating_added_p50_ms": round(statistics.median(added), 1),
+                "gating_added_p99_ms": round(pct(added, 99), 1),
+                "gating_added_first_p50_ms": round(statistics.median(cold), 1),
+                "gating_added_first_p99_ms": round(pct(cold, 99), 1),
+                "gating_mismatches": mismatches,
+                "gating_pairs": pairs,
+                "commits": count,
             }
         )
     )

@@ -54,6 +54,10 @@ class _Result:
     err: str
 
 
+ANCESTRY_CACHE = 100_000  # ancestry answers kept (two SHAs and a bool each)
+_FULL_SHA = re.compile(r"[0-9a-f]{40}")
+
+
 class GitMirror:
     def __init__(
         self,
@@ -73,6 +77,9 @@ class GitMirror:
         self._index_lock = asyncio.Lock()
         self._mr_index: dict[str, list[Commit]] = {}  # "group/project!iid" → commits, newest first
         self._indexed_tips: frozenset[str] = frozenset()
+        # Ancestry of two full SHAs never changes: answers are kept (the oldest dropped past the bound).
+        self._ancestry: dict[tuple[str, str], bool] = {}
+        self._refs_seen: tuple[int, ...] | None = None  # the refs as last indexed (see _refs_fingerprint)
 
     async def _git(self, *args: str, stdin: str | None = None, timeout: float = 30.0) -> _Result:
         return await _run("git", "-C", str(self.path), *args, stdin=stdin, timeout=timeout)
@@ -143,10 +150,18 @@ class GitMirror:
 
     async def contains(self, commit: str, revision: str) -> bool | None:
         """Whether ``revision`` contains ``commit`` (ancestor or equal); None when unknown here."""
+        key = (commit, revision)
+        if key in self._ancestry:
+            return self._ancestry[key]
         result = await self._git("merge-base", "--is-ancestor", commit, revision)
-        if result.code in (0, 1):
-            return result.code == 0
-        return None
+        if result.code not in (0, 1):
+            return None
+        answer = result.code == 0
+        if _FULL_SHA.fullmatch(commit) and _FULL_SHA.fullmatch(revision):  # names like master move
+            if len(self._ancestry) >= ANCESTRY_CACHE:
+                del self._ancestry[next(iter(self._ancestry))]
+            self._ancestry[key] = answer
+        return answer
 
     async def ref(self, name: str) -> str | None:
         """The commit a branch or tag points at, or None."""
@@ -173,11 +188,31 @@ class GitMirror:
         except MirrorUnavailable as error:
             _log.warning("bot.mirror_index_failed", error=str(error))
 
+    def _refs_fingerprint(self) -> tuple[int, ...] | None:
+        """The modification times of the ref directories and packed-refs: git rewrites refs by
+        renaming lock files into place, so any ref change moves one. None when it cannot be read."""
+        git_dir = self.path / ".git" if (self.path / ".git").is_dir() else self.path
+        times: list[int] = []
+        try:
+            packed = git_dir / "packed-refs"
+            times.append(packed.stat().st_mtime_ns if packed.exists() else 0)
+            for folder, _, _ in os.walk(git_dir / "refs"):
+                times.append(os.stat(folder).st_mtime_ns)
+        except OSError:
+            return None
+        return tuple(times)
+
     async def _refresh_index(self) -> None:
-        """Index the messages of commits not indexed yet (all of them, the first time)."""
+        """Index the messages of commits not indexed yet (all of them, the first time). Listing
+        the refs costs a process (and, with thousands of branches, a tenth of a second): it is
+        skipped while no ref has moved."""
+        fingerprint = self._refs_fingerprint()
+        if fingerprint is not None and fingerprint == self._refs_seen:
+            return
         listed = await self._git("for-each-ref", "--format=%(objectname)", "refs/heads", "refs/tags", "refs/remotes")
         tips = frozenset(listed.out.split())
         if tips == self._indexed_tips:
+            self._refs_seen = fingerprint
             return
         new = sorted(tips - self._indexed_tips)
         old = sorted(self._indexed_tips)
@@ -185,7 +220,7 @@ class GitMirror:
         result = await self._git("log", "--stdin", "--format=%H%x00%s%x00%B%x01", stdin=revisions, timeout=600)
         if result.code != 0 and old:
             # A tip indexed before is gone (force-push, pruned branch, gc): index everything again.
-            self._mr_index, self._indexed_tips = {}, frozenset()
+            self._mr_index, self._indexed_tips, self._refs_seen = {}, frozenset(), None
             await self._refresh_index()
             return
         if result.code != 0:
@@ -199,6 +234,7 @@ class GitMirror:
         for reference, commits in found.items():
             self._mr_index[reference] = commits + self._mr_index.get(reference, [])
         self._indexed_tips = tips
+        self._refs_seen = fingerprint
 
     async def merge_base(self, a: str, b: str) -> str | None:
         result = await self._git("merge-base", a, b)

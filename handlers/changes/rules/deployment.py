@@ -62,7 +62,6 @@ async def code_deployed(flag: str, environments: Sequence[Environment], context:
         why = f"merge request !{iid} is not found in the mirror (not merged yet?" + (f"; {stale})" if stale else ")")
         return {e.option: CodeDeployed("unknown", why) for e in environments}
     short = candidates[-1].short
-    where = await _deployed_where(candidates, statuses, mirror)
     answers = {}
     for environment in environments:
         name = environment.deployment or environment.name
@@ -71,16 +70,20 @@ async def code_deployed(flag: str, environments: Sequence[Environment], context:
         if current is None:
             answers[environment.option] = CodeDeployed("unknown", f"no deployment to {name} is recorded", short)
             continue
-        contained = [await mirror.contains(c.sha, current.sha) for c in candidates]
+        contained: list[bool | None] = []
+        for candidate in candidates:  # the merge commit first: usually the only one needed
+            contained.append(await mirror.contains(candidate.sha, current.sha))
+            if contained[-1]:
+                break
         if any(contained):
             answers[environment.option] = CodeDeployed("yes", "", short)
         elif None in contained:
             answers[environment.option] = CodeDeployed("unknown", f"the mirror does not know {current.sha[:11]}", short)
-        else:
-            elsewhere = (
-                "; ".join(f"on {n} since {ago(d.when.timestamp())}" for n, d in where.items()) or "deployed nowhere yet"
-            )
-            why = f"{name} runs {current.ref or current.sha[:11]} ({current.sha[:11]}); it is {elsewhere}"
+        else:  # only now, for the message: where the code is
+            where = await _deployed_where(candidates, statuses, mirror)
+            since = "; ".join(f"on {n} since {ago(d.when.timestamp())}" for n, d in where.items())
+            runs = f"{name} runs {current.ref or current.sha[:11]} ({current.sha[:11]})"
+            why = f"{runs}; it is {since or 'deployed nowhere yet'}"
             answers[environment.option] = CodeDeployed("no", why, short)
     return answers
 
