@@ -72,6 +72,31 @@ async def test_approval_clicks_over_http(tmp_path: Path, redis_url: str, prefix:
             assert await _click(bot, "U0ONCALL", "approve", "A1", "twice") == 200  # a double click
             assert "was already approved by u0oncall" in await _answer(bot, "twice")
             assert await client.xlen(f"{prefix}gprd:chatops:audit:{FLAG}") == 1  # applied once
+            _, text = await bot.text(f"run feature set {FLAG} 50 --actors --staging", channel="#development")
+            _, text = await bot.text(f"run feature set {FLAG}_never true --production")  # not defined: refused
+            _, text = await bot.text(
+                f"run feature set {FLAG} true --production --ignore-feature-flag-consistency-check"
+            )
+            # already true there: nothing to approve; lower it by hand, then ask for a raise again
+            _, text = await bot.text(f"run feature set {FLAG} false --production")
+            _, text = await bot.text(
+                f"run feature set {FLAG} true --production --ignore-feature-flag-consistency-check"
+            )
+            assert "*A2*" in text, text
+            before = await keyspace(client, prefix)
+            for user, value, response_id, message in (
+                ("U0NOBODY", "A2", "outsider", "Only members of @sre may approve or decline A2."),
+                ("U0ONCALL", "A99", "forged", "There is no approval request A99."),
+            ):
+                assert await _click(bot, user, "approve", value, response_id) == 200
+                assert message in await _answer(bot, response_id)
+                assert await keyspace(client, prefix) == before
+            assert await _click(bot, "U0ONCALL", "decline", "A2", "declined") == 200
+            assert "declined" in await _answer(bot, "declined")
+            after = await keyspace(client, prefix)
+            assert await _click(bot, "U0ONCALL", "approve", "A2", "late") == 200
+            assert "was already declined by u0oncall" in await _answer(bot, "late")
+            assert await keyspace(client, prefix) == after  # a declined request never applies
     finally:
         await runner.cleanup()
         await client.aclose()
