@@ -190,7 +190,10 @@ class GitMirror:
 
     def _refs_fingerprint(self) -> tuple[int, ...] | None:
         """The modification times of the ref directories and packed-refs: git rewrites refs by
-        renaming lock files into place, so any ref change moves one. None when it cannot be read."""
+        renaming lock files into place, so any ref change moves one. None when it cannot be read.
+        A mirror of a URL changes only when the bot fetches it: then the fetch's time is enough."""
+        if self.url:
+            return (int((self.fetched_at or 0) * 1e9),)
         git_dir = self.path / ".git" if (self.path / ".git").is_dir() else self.path
         times: list[int] = []
         try:
