@@ -10,6 +10,9 @@ import redis.asyncio as aioredis
 #: Part of the key of the bot's memory of requests it handled (replay protection): not state a
 #: command changed, so keyspace comparisons leave it out.
 REPLAY_MARKER = ":chatops:seen:"
+#: Keys the bot's background work keeps on its own schedule (the timer driver's lease), not state
+#: a command changes: left out of keyspace comparisons like replay markers.
+BACKGROUND_KEYS = (REPLAY_MARKER, ":chatops:driver")
 
 
 def delete_prefixed(url: str, prefix: str) -> None:
@@ -26,7 +29,13 @@ def delete_prefixed(url: str, prefix: str) -> None:
 async def keyspace(client: aioredis.Redis, prefix: str) -> dict[str, Any]:
     """Every key under ``prefix`` with its type and value, to compare before and after."""
     dump: dict[str, Any] = {}
-    keys = sorted([k async for k in client.scan_iter(match=f"{prefix}*", count=1000) if REPLAY_MARKER not in str(k)])
+    keys = sorted(
+        [
+            k
+            async for k in client.scan_iter(match=f"{prefix}*", count=1000)
+            if not any(m in str(k) for m in BACKGROUND_KEYS)
+        ]
+    )
     for key in keys:
         kind = await client.type(key)
         kind = kind.decode() if isinstance(kind, bytes) else kind

@@ -16,7 +16,7 @@ from structlog.testing import capture_logs
 
 from tests.bot.background import BackgroundBot
 from tests.bot.conftest import FLAG, write_config
-from tests.helpers import REPLAY_MARKER, delete_prefixed
+from tests.helpers import BACKGROUND_KEYS, delete_prefixed
 
 WORDS = [
     "run",
@@ -86,7 +86,7 @@ commands = st.one_of(grammar_like, grammar_like.map(lambda s: "run feature " + s
 def keyspace(client: redis.Redis, prefix: str) -> dict[str, object]:
     dump: dict[str, object] = {}
     for key in sorted(client.scan_iter(match=f"{prefix}*", count=1000)):
-        if REPLAY_MARKER in key:
+        if any(marker in key for marker in BACKGROUND_KEYS):
             continue
         kind = client.type(key)
         if kind == "hash":
