@@ -116,3 +116,17 @@ async def test_a_rollout_step_that_needs_approval_pauses_instead_of_asking(chato
     posts = await _drive(bot, 0.5)
     assert await bot.redis.hgetall(f"{bot.prefix}gprd:{FLAG}") == {}
     assert "step 1/2 was not written: This change needs the approval of @approvers" in to_text(posts[-1])
+
+
+async def test_a_roll_back_that_raises_exposure_asks_for_a_command_instead(chatops: MakeChatops) -> None:
+    bot = await chatops(access=ACCESS)
+    assert (await bot.run(f"{SET} {FLAG} true --staging")).ok  # so that the consistency check passes
+    request = await _request(bot)
+    assert (await bot.run(f":approve {request}", **BOB)).ok  # true on gprd, approved
+    lowered = await bot.run(f"{SET} {FLAG} false --production")  # lowering: no approval
+    assert lowered.ok
+    (button,) = [a for a in lowered.reply.actions if a.label == "Roll back gprd"]
+    before = await bot.keyspace()
+    raised = await bot.run(f":rollback {button.value}")  # back to true: a raise
+    assert not raised.ok and "This roll back raises exposure, so it needs the approval of @approvers" in raised.text
+    assert await bot.keyspace() == before

@@ -17,7 +17,7 @@ from typing import ClassVar
 
 from flags import FlagState
 from handlers.changes.request import ChangeRequest, Target
-from handlers.changes.rules.base import Verdict
+from handlers.changes.rules.base import NOTHING_CHANGED, Verdict
 from handlers.core.approvals import ApprovalRequest
 from handlers.core.chat import PostFailed
 from handlers.core.context import Context
@@ -98,12 +98,19 @@ class ApprovalRule:
         store = context.app.approvals
         assert store is not None
         groups = approvers_for(request, targets, context)
+        needs = ", ".join(f"@{g}" for g in groups)
         if context.origin:  # a rollout step or a scheduled change: nobody is there to ask
-            needs = ", ".join(f"@{g}" for g in groups)
             return Verdict(
                 refusal=error_reply(
                     f"This change needs the approval of {needs}, which a rollout step or a scheduled change "
                     "cannot ask for: make the change by hand and have it approved."
+                )
+            )
+        if request.rollback_of:  # a button, not a command that an approval could run again
+            return Verdict(
+                refusal=error_reply(
+                    f"This roll back raises exposure, so it needs the approval of {needs}: ask for it with "
+                    f"`/chatops run feature set {request.flag} …` and the state you want. {NOTHING_CHANGED}"
                 )
             )
         now = time.time()
