@@ -13,7 +13,7 @@ from handlers.core.context import Context
 from handlers.core.definition_info import definition_section
 from handlers.core.reply import Action, Code, Confirm, CrossPost, Line, Link, Mention, Reply, Section, Strong, line
 
-__all__ = ["ROLL_BACK_ACTION", "Outcome", "announce"]
+__all__ = ["ROLL_BACK_ACTION", "Outcome", "announce", "shown_state"]
 
 ROLL_BACK_ACTION = "rollback"  # the action_id of Roll back buttons
 
@@ -40,7 +40,8 @@ class Outcome:
             self.failed_too.append(failure)
 
 
-def _state(state: FlagState, exists: bool) -> str:
+def shown_state(state: FlagState, exists: bool) -> str:
+    """A flag's state as answers show it: "not set" when it is not there at all."""
     return "not set" if not exists and state.is_empty else state.describe()
 
 
@@ -59,9 +60,9 @@ async def announce(request: ChangeRequest, context: Context, outcome: Outcome) -
         line(
             Strong(environment.name),
             ": ",
-            Code(_state(result.before, result.before_exists)),
+            Code(shown_state(result.before, result.before_exists)),
             " → ",
-            Code(_state(result.after, result.after_exists)),
+            Code(shown_state(result.after, result.after_exists)),
             f" (version {result.version})",
         )
         for environment, result in done
@@ -201,8 +202,8 @@ async def _log_issues(request: ChangeRequest, context: Context, outcome: Outcome
                 f"Changed by {code_span(caller.who)} in {code_span(caller.channel_label)}.",
                 "Command:",
                 code_block(request.command),
-                f"Before: {code_span(_state(result.before, result.before_exists))}; "
-                f"after: {code_span(_state(result.after, result.after_exists))} (version {result.version}).",
+                f"Before: {code_span(shown_state(result.before, result.before_exists))}; "
+                f"after: {code_span(shown_state(result.after, result.after_exists))} (version {result.version}).",
                 *([f"Checks: {code_span(checks)}"] if checks else []),
             ]
         )

@@ -25,12 +25,12 @@ from flags import (
     ChangeConflict,
     ChangeResult,
     FlagsError,
-    FlagState,
     RestoreState,
     StoreUnavailable,
     Write,
     apply_together,
 )
+from handlers.changes.announce import shown_state
 from handlers.config import Environment
 from handlers.core.chat import ChatBackend, PostFailed
 from handlers.core.context import Application
@@ -242,11 +242,7 @@ def _state_line(found: _Found) -> Line:
         state, exists = target.before, target.before_exists
     else:
         state, exists = target.after, target.after_exists
-    return line(Strong(found.environment.name), ": ", Code(_describe(state, exists)))
-
-
-def _describe(state: FlagState, exists: bool) -> str:
-    return "not set" if not exists and state.is_empty else state.describe()
+    return line(Strong(found.environment.name), ": ", Code(shown_state(state, exists)))
 
 
 def _names(found: Sequence[_Found]) -> str:

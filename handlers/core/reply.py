@@ -113,6 +113,16 @@ class Reply:
     def with_actions(self, *actions: Action) -> Reply:
         return replace(self, actions=self.actions + actions)
 
+    def all_lines(self) -> tuple[Line, ...]:
+        """Every line of the reply in order (section titles, their lines, the notes): to quote it
+        inside another message."""
+        out: list[Line] = []
+        for section in self.sections:
+            if section.title:
+                out.append(section.title)
+            out += section.lines
+        return tuple(out) + self.notes
+
 
 def error_reply(message: str, *, details: tuple[Line, ...] = ()) -> Reply:
     """An error, visible only to the person who typed the command."""

@@ -46,25 +46,13 @@ async def _run(schedule: Schedule, app: Application, chat: ChatBackend) -> Cross
         if newer and newer[0].command.endswith(schedule.origin):
             written += 1  # this schedule wrote it already (its driver died before saying so)
             continue
-        by: Line = (
-            (Mention(newer[0].who_id, newer[0].who),)
-            if newer and newer[0].who_id
-            else (newer[0].who if newer else "someone",)
-        )
-        moved.append(
-            line(
-                f"{schedule.flag} changed on {environment.name} since it was scheduled (version {version} then, "
-                f"{record.version} now): ",
-                *((Code(newer[0].description), " by ", *by, f" at {utc(newer[0].at)}") if newer else ("",)),
-                ".",
-            )
-        )
+        moved.append(_moved(schedule, environment.name, version, record.version, newer[0] if newer else None))
     if moved:
         return _post(schedule, title, (line("Did not run, so that it does not undo a newer change:"), *moved))
     if written:
         return _post(schedule, title, (line("It had already run; not run again."),))
     reply = await pipeline.run(schedule.text, schedule.who, app, chat, origin=schedule.origin)
-    return _post(schedule, title, _lines(reply), reply)
+    return _post(schedule, title, reply.all_lines(), reply)
 
 
 def _moved(schedule: Schedule, where: str, then: int, now: int, newer: AuditEntry | None) -> Line:
@@ -93,18 +81,9 @@ async def _expire(schedule: Schedule, app: Application, chat: ChatBackend) -> Cr
                 continue
         value = f"{option}|{schedule.flag}|{entry}"
         reply = await pipeline.press(ROLL_BACK_ACTION, value, schedule.who, app, chat, origin=schedule.origin)
-        lines += _lines(reply)
+        lines += reply.all_lines()
         actions += list(reply.actions)
     return _post(schedule, title, tuple(lines), Reply(True, "", (), actions=tuple(actions)))
-
-
-def _lines(reply: Reply) -> tuple[Line, ...]:
-    out: list[Line] = []
-    for section in reply.sections:
-        if section.title:
-            out.append(section.title)
-        out += section.lines
-    return tuple(out) + reply.notes
 
 
 def _post(schedule: Schedule, title: Line, lines: tuple[Line, ...], reply: Reply | None = None) -> CrossPost:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import ClassVar
 
-from flags import FlagState
+from handlers.changes.announce import shown_state
 from handlers.changes.request import ChangeRequest, Target
 from handlers.changes.rules.base import NOTHING_CHANGED, Verdict
 from handlers.core.approvals import ApprovalRequest
@@ -115,7 +115,8 @@ class ApprovalRule:
             )
         now = time.time()
         summary = [
-            f"{t.environment.name}: {_state(t.record.state, t.record.exists)} → {_state(t.after, t.after_exists)}"
+            f"{t.environment.name}: {shown_state(t.record.state, t.record.exists)} → "
+            f"{shown_state(t.after, t.after_exists)}"
             for t in targets
         ]
         created = await store.create(
@@ -155,7 +156,3 @@ class ApprovalRule:
 def _rollout_issue(flag: str, context: Context) -> str:
     definition = context.definitions.get(flag)
     return (definition.rollout_issue_url or "") if definition is not None else ""
-
-
-def _state(state: FlagState, exists: bool) -> str:
-    return "not set" if not exists and state.is_empty else state.describe()

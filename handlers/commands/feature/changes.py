@@ -7,6 +7,7 @@ import time
 
 from flags import AuditEntry, StoreUnavailable, WrongKeyType
 from handlers.changes import ROLL_BACK_ACTION
+from handlers.changes.announce import shown_state
 from handlers.commands.feature.plans import FeaturePlan
 from handlers.commands.feature.timing import parse_duration
 from handlers.config import Environment
@@ -20,17 +21,12 @@ MAX_BUTTONS = 20  # Roll back buttons in one message (Slack allows 25 elements i
 _LIMIT = 200  # changes read per environment
 
 
-def _state(entry: AuditEntry, after: bool) -> str:
-    state, exists = (entry.after, entry.after_exists) if after else (entry.before, entry.before_exists)
-    return "not set" if not exists and state.is_empty else state.describe()
-
-
 def change_line(entry: AuditEntry, now: float) -> Line:
     """``NAME 10% of actors → 50% of actors by @bob 6 min ago``."""
     who: Line = (Mention(entry.who_id, entry.who),) if entry.who_id else (entry.who,)
     return line(
         Code(entry.name),
-        f" {_state(entry, False)} → {_state(entry, True)} by ",
+        f" {shown_state(entry.before, entry.before_exists)} → {shown_state(entry.after, entry.after_exists)} by ",
         *who,
         f" {ago(entry.at.timestamp(), now)}",
     )

@@ -175,11 +175,7 @@ def progress_posts(found: Rollout, config: Config, title: Line, replies: Sequenc
     lines: list[Line] = []
     actions: list[Action] = []
     for reply in replies:
-        for section in reply.sections:
-            if section.title:
-                lines.append(section.title)
-            lines += section.lines
-        lines += reply.notes
+        lines += reply.all_lines()
         actions += list(reply.actions)
     event = CrossPost(
         found.who.channel_id,
