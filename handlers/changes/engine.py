@@ -29,6 +29,7 @@ from flags import (
 )
 from flags.exposure import simulate
 from handlers.changes.announce import Outcome, announce
+from handlers.changes.approval import gate
 from handlers.changes.request import ChangeRequest, Target
 from handlers.changes.rules import RULES, SafetyRule
 from handlers.changes.rules.base import NOTHING_CHANGED
@@ -95,6 +96,10 @@ async def apply_change(request: ChangeRequest, context: Context, rules: tuple[Sa
         if verdict.record is not None:
             outcome.checks[rule.name] = verdict.record
         outcome.warnings += verdict.warnings
+
+    asked = await gate(request, targets, context, outcome)  # last: a refused change asks no one
+    if asked is not None:
+        return asked
 
     who = request.who
     audit = AuditInfo(

@@ -47,6 +47,8 @@ class ApprovalRequest:
     card: str = ""  # the card's message reference
     summary: list[str] = field(default_factory=list)  # before → after per environment, as shown
     rollout_issue: str = ""
+    checks: list[str] = field(default_factory=list)  # the checks as they stood when it was asked
+    note: str = ""  # what else approving it does ("approves each of its 4 steps")
 
     @property
     def expired(self) -> bool:
@@ -68,6 +70,9 @@ class ApprovalRequest:
                 "decided_by": self.decided_by,
                 "card": self.card,
                 "summary": self.summary,
+                "rollout_issue": self.rollout_issue,
+                "checks": self.checks,
+                "note": self.note,
             }
         )
 
@@ -89,6 +94,8 @@ class ApprovalRequest:
             card=str(data.get("card", "")),
             summary=[str(s) for s in data.get("summary") or []],
             rollout_issue=str(data.get("rollout_issue", "")),
+            checks=[str(c) for c in data.get("checks") or []],
+            note=str(data.get("note", "")),
         )
 
 

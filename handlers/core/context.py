@@ -107,6 +107,7 @@ class Context:
     notify: Notify | None = None  # an interim, ephemeral message
     origin: str = ""  # what ran this on the person's behalf (" (schedule S3)"): recorded with the command
     approved_by: str = ""  # who approved this change (it runs as its requester)
+    due: bool = False  # a scheduled command whose time has come: its --at/--in are done with
 
     @property
     def config(self) -> Config:

@@ -52,10 +52,12 @@ async def run(
     *,
     origin: str = "",
     approved_by: str = "",
+    due: bool = False,
 ) -> Reply:
     """Run a command typed as ``text`` (what follows ``/chatops``); ``origin`` says what runs it on
-    the person's behalf (a schedule, an approval), and is recorded with the command."""
-    context = Context(app, caller, chat, notify, origin, approved_by)
+    the person's behalf (a schedule, an approval), and is recorded with the command; ``due`` says
+    it is a scheduled command whose time has come."""
+    context = Context(app, caller, chat, notify, origin, approved_by, due)
     trace = _Trace()
     return await _guarded(text, context, trace, lambda: _run(text, context, trace))
 

@@ -23,6 +23,7 @@ __all__ = [
     "Strong",
     "error_reply",
     "line",
+    "plain",
 ]
 
 
@@ -57,6 +58,21 @@ Line = tuple[Segment, ...]
 
 def line(*segments: Segment) -> Line:
     return tuple(segments)
+
+
+def plain(text: Line) -> str:
+    """A line as plain words (to keep it in a record and show it again later)."""
+    return "".join(_word(segment) for segment in text)
+
+
+def _word(segment: Segment) -> str:
+    if isinstance(segment, str):
+        return segment
+    if isinstance(segment, Link):
+        return segment.label
+    if isinstance(segment, Mention):
+        return f"@{segment.name}"
+    return segment.text
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,6 +51,7 @@ class Rollout:
     reason: str = ""  # why it is paused or was aborted
     history: tuple[str, ...] = ()  # one line per event, newest last
     message: str = ""  # its message in the channel (a chat reference), updated as it goes
+    approved_by: str = ""  # who approved it (and so each of its steps), when it needed approval
     rev: int = 0
 
     @property
@@ -82,6 +83,7 @@ class Rollout:
                 "reason": self.reason,
                 "history": list(self.history),
                 "message": self.message,
+                "approved_by": self.approved_by,
                 "rev": self.rev,
             }
         )
@@ -111,6 +113,7 @@ class Rollout:
             reason=str(data.get("reason", "")),
             history=tuple(str(h) for h in data.get("history") or ()),
             message=str(data.get("message", "")),
+            approved_by=str(data.get("approved_by", "")),
             rev=int(data.get("rev", 0)),
         )
 

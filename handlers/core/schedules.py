@@ -46,11 +46,12 @@ class Schedule:
     versions: dict[str, int] = field(default_factory=dict)  # run: each target's version when scheduled
     entries: dict[str, str] = field(default_factory=dict)  # expire: option -> audit entry to roll back
     summary: str = ""  # for people: "set my_flag true on gstg"
+    approved_by: str = ""  # run: who approved it (and so every change it makes), when it needed approval
 
     @property
     def origin(self) -> str:
         """Appended to the recorded command of what this schedule writes (and so found again)."""
-        return f" (schedule {self.id})"
+        return f" (schedule {self.id}" + (f", approved by {self.approved_by})" if self.approved_by else ")")
 
     def to_json(self) -> str:
         return json.dumps(
@@ -65,6 +66,7 @@ class Schedule:
                 "versions": self.versions,
                 "entries": self.entries,
                 "summary": self.summary,
+                "approved_by": self.approved_by,
             }
         )
 
@@ -82,6 +84,7 @@ class Schedule:
             versions={str(k): int(v) for k, v in dict(data.get("versions") or {}).items()},
             entries={str(k): str(v) for k, v in dict(data.get("entries") or {}).items()},
             summary=str(data.get("summary", "")),
+            approved_by=str(data.get("approved_by", "")),
         )
 
 

@@ -51,7 +51,10 @@ async def _run(schedule: Schedule, app: Application, chat: ChatBackend) -> Cross
         return _post(schedule, title, (line("Did not run, so that it does not undo a newer change:"), *moved))
     if written:
         return _post(schedule, title, (line("It had already run; not run again."),))
-    reply = await pipeline.run(schedule.text, schedule.who, app, chat, origin=schedule.origin)
+    approved_by = schedule.approved_by
+    reply = await pipeline.run(
+        schedule.text, schedule.who, app, chat, origin=schedule.origin, approved_by=approved_by, due=True
+    )
     return _post(schedule, title, reply.all_lines(), reply)
 
 

@@ -41,7 +41,8 @@ async def step(
     if rollout.status != "running" or rollout.done >= len(rollout.steps):
         return []
     number = rollout.done + 1
-    origin = f" (rollout {rollout.id} step {rollout.step_label(number)})"
+    approved = f", approved by {rollout.approved_by}" if rollout.approved_by else ""
+    origin = f" (rollout {rollout.id} step {rollout.step_label(number)}{approved})"
     manual = await _changed_by_hand(rollout, app, origin)
     if manual == _OURS:  # a driver that died wrote this step but did not record it: record it now
         versions = {o: v for o in rollout.options if (v := await _version(app, rollout.flag, o)) is not None}
@@ -67,7 +68,8 @@ async def step(
         return _post(app, aborted, title, replies)
     percentage = rollout.steps[number - 1]
     started = time.monotonic()
-    reply = await pipeline.run(step_command(rollout, percentage), rollout.who, app, chat, origin=origin)
+    command = step_command(rollout, percentage)
+    reply = await pipeline.run(command, rollout.who, app, chat, origin=origin, approved_by=rollout.approved_by)
     took = time.monotonic() - started
     where = ", ".join(_name(app, o) for o in rollout.options)
     what = "100% (true)" if percentage >= 100 else f"{percentage:g}% of {_of(rollout)}"

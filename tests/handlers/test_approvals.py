@@ -107,12 +107,65 @@ async def test_declined_cancelled_and_expired_requests_never_apply(chatops: Make
     assert await bot.redis.hgetall(f"{bot.prefix}gprd:{FLAG}") == {}
 
 
-async def test_a_rollout_step_that_needs_approval_pauses_instead_of_asking(chatops: MakeChatops) -> None:
+async def test_the_card_shows_the_checks_as_they_stand(chatops: MakeChatops) -> None:
+    bot = await chatops(access=ACCESS, safety=True)
+    answer = await bot.run(RAISE)
+    (card,) = answer.posted_to("#production")
+    text = to_text(card)
+    assert "gprd: not set → enabled (true)" in text, text
+    assert "Checks as they stand: consistency check: ignored" in text, text
+    assert "production check: passed" in text, text
+    assert "They all run again when it is applied." in text
+
+
+async def test_approving_a_rollout_once_approves_each_of_its_steps(chatops: MakeChatops) -> None:
+    bot = await chatops(access=ACCESS, safety={"rollout_min_every_seconds": 1})
+    consistency = "--ignore-feature-flag-consistency-check"
+    start = f"/chatops run feature rollout {FLAG} --steps 10,100 --every 1s --production {consistency}"
+    before = await bot.keyspace()
+    asked = await bot.run(start)
+    assert asked.ok and "Approval requested from @approvers" in asked.text, asked.text
+    (card,) = asked.posted_to("#production")
+    assert "gprd: not set → 10% → 100% of actors, every 1 s" in to_text(card), to_text(card)
+    assert "Approving this rollout approves each of its 2 steps" in to_text(card)
+    assert await _flag_keys(bot) == before  # nothing started
+    assert (await bot.run("/chatops run feature rollout list")).text.count("R1") == 0
+    approved = await bot.run(f":approve {card.actions[0].value}", **BOB)
+    assert approved.ok and "Started R1" in approved.text, approved.text
+    await _drive(bot, 2.5)
+    assert await bot.redis.hgetall(f"{bot.prefix}gprd:{FLAG}") == {"boolean": "true"}
+    entries = await bot.runtime.stores["production"].history(FLAG, limit=5)
+    assert [e.command.rpartition(" (")[2] for e in entries] == [
+        "rollout R1 step 2/2, approved by bob)",
+        "rollout R1 step 1/2, approved by bob)",
+    ]
+    assert {e.who for e in entries} == {"alice"}
+    assert await bot.redis.hlen(f"{bot.prefix}chatops:approvals") == 1  # asked once, not once per step
+
+
+async def test_approving_a_schedule_approves_the_change_it_makes_then(chatops: MakeChatops) -> None:
     bot = await chatops(access=ACCESS)
+    asked = await bot.run(f"{RAISE} --in 1s")
+    (card,) = asked.posted_to("#production")
+    assert "approving it approves the change it makes then" in to_text(card), to_text(card)
+    assert await bot.redis.hlen(f"{bot.prefix}chatops:schedules") == 0  # nothing scheduled yet
+    approved = await bot.run(f":approve {card.actions[0].value}", **BOB)
+    assert approved.ok and "S1: `/chatops run feature set" in approved.text, approved.text
+    assert "Approved by bob: it runs then without asking again." in approved.text
+    await asyncio.sleep(1.1)
+    await _drive(bot, 0.5)
+    assert await bot.redis.hgetall(f"{bot.prefix}gprd:{FLAG}") == {"boolean": "true"}
+    (entry,) = await bot.runtime.stores["production"].history(FLAG, limit=5)
+    assert entry.who == "alice" and entry.command.endswith("(schedule S1, approved by bob)"), entry.command
+
+
+async def test_a_rollout_made_before_approval_was_needed_pauses_instead_of_asking(chatops: MakeChatops) -> None:
+    before = await chatops(access=[{"environments": ["*"], "anyone": True}])
     consistency = "--ignore-feature-flag-consistency-check"
     assert (
-        await bot.run(f"/chatops run feature rollout {FLAG} --steps 10,50 --every 1h --production {consistency}")
+        await before.run(f"/chatops run feature rollout {FLAG} --steps 10,50 --every 1h --production {consistency}")
     ).ok
+    bot = await chatops(access=ACCESS)  # the bot restarted with approval required on production
     posts = await _drive(bot, 0.5)
     assert await bot.redis.hgetall(f"{bot.prefix}gprd:{FLAG}") == {}
     assert "step 1/2 was not written: This change needs the approval of @approvers" in to_text(posts[-1])

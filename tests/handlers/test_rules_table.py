@@ -143,7 +143,6 @@ def test_the_rules_run_in_the_documented_order() -> None:
         "deployment_check",
         "production_check",
         "percentage_step",
-        "approval",
     ]
 
 

@@ -1,8 +1,9 @@
-"""Safety rules, run in this order before any write. A new rule: one module, one line here."""
+"""Safety rules, run in this order before any write. A new rule: one module, one line here.
+
+Approval is not among them: it is asked for once they all passed (see handlers.changes.approval)."""
 
 from __future__ import annotations
 
-from handlers.changes.rules.approval import ApprovalRule
 from handlers.changes.rules.base import SafetyRule, Verdict
 from handlers.changes.rules.consistency import ConsistencyRule
 from handlers.changes.rules.deployment import DeploymentRule
@@ -20,5 +21,4 @@ RULES: tuple[SafetyRule, ...] = (
     DeploymentRule(),
     ProductionCheckRule(),
     PercentageStepRule(),
-    ApprovalRule(),  # last: the card shows the checks as they stand, and a refused change asks no one
 )

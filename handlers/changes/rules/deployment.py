@@ -70,6 +70,7 @@ async def code_deployed(flag: str, environments: Sequence[Environment], context:
         if current is None:
             answers[environment.option] = CodeDeployed("unknown", f"no deployment to {name} is recorded", short)
             continue
+        mirror.learn_soon(current.sha)  # then later questions about this deployment need no git
         contained: list[bool | None] = []
         for candidate in candidates:  # the merge commit first: usually the only one needed
             contained.append(await mirror.contains(candidate.sha, current.sha))
@@ -78,7 +79,9 @@ async def code_deployed(flag: str, environments: Sequence[Environment], context:
         if any(contained):
             answers[environment.option] = CodeDeployed("yes", "", short)
         elif None in contained:
-            answers[environment.option] = CodeDeployed("unknown", f"the mirror does not know {current.sha[:11]}", short)
+            stale = mirror.staleness()
+            why = f"the mirror does not know {current.sha[:11]}, deployed there" + (f" ({stale})" if stale else "")
+            answers[environment.option] = CodeDeployed("unknown", why, short)
         else:  # only now, for the message: where the code is
             where = await _deployed_where(candidates, statuses, mirror)
             since = "; ".join(f"on {n} since {ago(d.when.timestamp())}" for n, d in where.items())

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from flags import FlagsError
-from handlers.changes.rules.approval import APPROVE, CANCEL, DECLINE, approval_card
+from handlers.changes.approval import APPROVE, CANCEL, DECLINE, approval_card
 from handlers.commands.feature.plans import FeaturePlan
 from handlers.core import pipeline
 from handlers.core.approvals import ApprovalRequest, ApprovalStore

@@ -135,13 +135,13 @@ def _plan_schedule(invocation: Invocation) -> FeaturePlan:
 
 def _timing(invocation: Invocation, context: Context) -> tuple[float | None, float | None]:
     """When a ``set`` runs (None: now) and how long it lasts (None: for good). A scheduled run
-    ignores its ``--at``/``--in``: its time has come."""
+    ignores its ``--at``/``--in``: its time has come. (An approved one counts them from the approval.)"""
     at_text, in_text, for_text = (invocation.options.get(o) for o in ("at", "in", "for"))
     if isinstance(at_text, str) and isinstance(in_text, str):
         raise UsageError("Use either `--at TIME` or `--in DURATION`, not both.")
     now = time.time()
     at = None
-    if not context.origin:
+    if not context.due:
         if isinstance(at_text, str):
             at = parse_at(at_text, now)
         elif isinstance(in_text, str):

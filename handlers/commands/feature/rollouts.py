@@ -12,7 +12,9 @@ import time
 from collections.abc import Sequence
 from dataclasses import replace
 
-from flags import StoreUnavailable
+from flags import FlagState, StoreUnavailable
+from handlers.changes.announce import shown_state
+from handlers.changes.approval import approvers_for, ask_approval
 from handlers.changes.rollouts import abort, pause
 from handlers.commands.feature.plans import FeaturePlan
 from handlers.config import Config
@@ -88,6 +90,9 @@ async def _start(plan: FeaturePlan, context: Context, store: RolloutStore) -> Re
             return error_reply(f"Could not reach Redis for {environment.name} ({error.reason}); nothing was started.")
         before[environment.option] = (record.state, record.exists)
         versions[environment.option] = record.version
+    groups = approvers_for(plan.name, [(e, True) for e in plan.targets], context)  # each step raises
+    if groups:
+        return await _ask_approval(plan, context, before, versions, groups)
     now = time.time()
     overrides = tuple(
         o
@@ -109,6 +114,7 @@ async def _start(plan: FeaturePlan, context: Context, store: RolloutStore) -> Re
         versions=versions,
         before=before,
         history=(f"{utc(now)}: started by {context.caller.who}",),
+        approved_by=context.approved_by,
     )
     card = card_post(created, context.config, started=True)
     with contextlib.suppress(PostFailed):  # then no message to update: progress comes message by message
@@ -124,6 +130,27 @@ async def _start(plan: FeaturePlan, context: Context, store: RolloutStore) -> Re
         ),
     )
     return Reply(True, f"rollout {created.id} started", (Section(lines),))
+
+
+async def _ask_approval(
+    plan: FeaturePlan,
+    context: Context,
+    before: dict[str, tuple[FlagState, bool]],
+    versions: dict[str, int],
+    groups: tuple[str, ...],
+) -> Reply:
+    start = plan.rollout
+    of = "time" if start.kind == "random" else "actors"
+    steps = " → ".join("100%" if p >= 100 else f"{p:g}%" for p in start.steps)
+    summary = [
+        f"{e.name}: {shown_state(*before[e.option])} → {steps} of {of}, every {span(start.every_s)}"
+        for e in plan.targets
+    ]
+    note = (
+        f"Approving this rollout approves each of its {len(start.steps)} steps: they are written on their "
+        "schedule without asking again, each with the checks of then, and it can be paused or aborted any time."
+    )
+    return await ask_approval(plan.invocation.text, plan.name, versions, groups, summary, context, note=note)
 
 
 def _status(found: Rollout, context: Context, *, started: bool = False) -> Reply:
@@ -149,7 +176,8 @@ def card_post(found: Rollout, config: Config, *, started: bool = False) -> Cross
             when += "" if found.status == "running" else f" (when it runs; {found.status})"
         lines.append(line(f"Step {found.step_label(number)}: {what} — {when}"))
     guard = ", ".join(found.guard) if found.guard else "none (no Alertmanager matchers)"
-    lines.append(line(f"Guard: {guard}. Every {span(found.every_s)}. Started by ", who, "."))
+    approved = f", approved by {found.approved_by} (for every step)" if found.approved_by else ""
+    lines.append(line(f"Guard: {guard}. Every {span(found.every_s)}. Started by ", who, f"{approved}."))
     if found.reason:
         lines.append(line(f"{found.status.capitalize()}: {found.reason}"))
     lines += [line(h) for h in found.history[-5:]]

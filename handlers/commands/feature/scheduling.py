@@ -11,7 +11,10 @@ from __future__ import annotations
 import time
 
 from flags import StoreUnavailable
+from flags.exposure import increases_exposure, simulate
 from handlers.changes import ROLL_BACK_ACTION
+from handlers.changes.announce import shown_state
+from handlers.changes.approval import approvers_for, ask_approval
 from handlers.commands.feature.plans import FeaturePlan
 from handlers.core.context import Context
 from handlers.core.policy import Writes, authorize
@@ -38,11 +41,26 @@ async def schedule_run(plan: FeaturePlan, context: Context) -> Reply:
     """Keep ``plan`` (a ``set`` with ``--at``/``--in``) to run at its time."""
     assert plan.at is not None and plan.change is not None
     versions: dict[str, int] = {}
+    raises, summary = [], []
     for environment in plan.targets:
         try:
-            versions[environment.option] = (await context.stores[environment.option].get(plan.name)).version
+            record = await context.stores[environment.option].get(plan.name)
         except StoreUnavailable as error:
             return error_reply(f"Could not reach Redis for {environment.name} ({error.reason}); nothing was scheduled.")
+        versions[environment.option] = record.version
+        after, after_exists = simulate(record.state, record.exists, plan.change)
+        raises.append((environment, increases_exposure(record.state, after)))
+        summary.append(
+            f"{environment.name}: {shown_state(record.state, record.exists)} → {shown_state(after, after_exists)}"
+        )
+    groups = approvers_for(plan.name, raises, context)
+    if groups:
+        when = f"at {utc(plan.at)} (in {span(plan.at - time.time())})"
+        note = (
+            f"It is scheduled {when}: approving it approves the change it makes then, which runs without "
+            "asking again, with the checks of then, and not at all if the flag changed meanwhile."
+        )
+        return await ask_approval(plan.invocation.text, plan.name, versions, groups, summary, context, note=note)
     store = _store(context)
     names = ", ".join(e.name for e in plan.targets)
     schedule = Schedule(
@@ -55,9 +73,10 @@ async def schedule_run(plan: FeaturePlan, context: Context) -> Reply:
         text=plan.invocation.text,
         versions=versions,
         summary=f"{plan.name} {plan.change.describe()} on {names}",
+        approved_by=context.approved_by,
     )
     await store.add(schedule)
-    lines = (
+    lines: tuple[Line, ...] = (
         line(
             Strong(schedule.id),
             ": ",
@@ -68,6 +87,8 @@ async def schedule_run(plan: FeaturePlan, context: Context) -> Reply:
         ),
         line("If the flag changes on any of those environments before then, it does not run, and you are told."),
     )
+    if context.approved_by:
+        lines += (line(f"Approved by {context.approved_by}: it runs then without asking again."),)
     title = line("Feature flag ", Code(plan.name), " change scheduled")
     return Reply(
         True,
