@@ -136,15 +136,27 @@ async def gating(
     context = Context(app, Caller("bench", "bench", "#production", "production"), ShellBackend("bench", frozenset()))
     tracked = [e for e in app.config.environments if (e.deployment or e.name) in ENVIRONMENTS]
     production = next(e for e in tracked if e.production)
-    cold: list[float] = []  # the first question about each flag (nothing known yet)
-    timings: list[float] = []  # later ones: ancestry answers are kept
-    for round_ in range(rounds + 1):
+    cold: list[float] = []  # right after a deployment: its history is being walked meanwhile
+    timings: list[float] = []  # once walked (seconds after a deployment webhook, or at start)
+    mirror = runtime.mirror
+    assert mirror is not None and app.deployments is not None
+    current = {s.environment: s.current for s in await app.deployments.status()}
+    for flag in gates:
+        start = time.perf_counter()
+        await code_deployed(flag, [production], context)
+        cold.append((time.perf_counter() - start) * 1000)
+    walk = time.perf_counter()
+    for deployment in current.values():  # what the webhook (or the start) sets off, in the background
+        assert deployment is not None
+        mirror.learn_soon(deployment.sha)
+    while mirror._learning:
+        await asyncio.sleep(0.01)
+    print(f"deployed revisions' histories walked in {time.perf_counter() - walk:.2f} s (in the background)")
+    for _ in range(rounds):
         for flag in gates:
             start = time.perf_counter()
             await code_deployed(flag, [production], context)
-            (timings if round_ else cold).append((time.perf_counter() - start) * 1000)
-    assert app.deployments is not None
-    current = {s.environment: s.current for s in await app.deployments.status()}
+            timings.append((time.perf_counter() - start) * 1000)
     mismatches = pairs = 0
     for flag, iid in gates.items():
         answers = await code_deployed(flag, tracked, context)
@@ -278,8 +290,8 @@ async def main(commits: int, rounds: int, events: int) -> None:
 
     cold, added, mismatches, pairs = await gating(runtime, repo, gates, max(5, rounds // 4))
     print(
-        f"deployment check (gprd) over {len(gates)} flags: first time p50 {statistics.median(cold):.1f} ms, "
-        f"p99 {pct(cold, 99):.1f} ms; then p50 {statistics.median(added):.1f} ms, p99 {pct(added, 99):.1f} ms; "
+        f"deployment check (gprd) over {len(gates)} flags: right after the deployment p50 "
+        f"{statistics.median(cold):.1f} ms, p99 {pct(cold, 99):.1f} ms; once its history is walked p50 {statistics.median(added):.1f} ms, p99 {pct(added, 99):.1f} ms; "
         f"{mismatches} disagreements with git merge-base over {pairs} (flag, environment) pairs"
     )
 

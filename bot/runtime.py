@@ -30,7 +30,7 @@ from handlers.core.journal import ChangeJournal
 from handlers.core.lease import Lease
 from handlers.core.schedules import ScheduleStore
 from handlers.deployments.mirror import GitMirror
-from handlers.deployments.registry import DeploymentRegistry
+from handlers.deployments.registry import DeploymentRegistry, RegistryUnavailable
 from handlers.jobs.driver import LEASE_S, Driver
 from handlers.services import AppServices
 
@@ -162,12 +162,12 @@ class Runtime:
         if mirror is None:
             return
         if mirror.url is None:
-            self._tasks.append(asyncio.create_task(mirror.warm(), name="mirror-index"))
+            self._tasks.append(asyncio.create_task(self._warm(mirror), name="mirror-index"))
             return
         if not (mirror.path / "HEAD").exists():
             await mirror.fetch()
         else:
-            self._tasks.append(asyncio.create_task(mirror.warm(), name="mirror-index"))
+            self._tasks.append(asyncio.create_task(self._warm(mirror), name="mirror-index"))
 
         async def keep_fresh() -> None:
             while True:
@@ -175,6 +175,20 @@ class Runtime:
                 await mirror.fetch()
 
         self._tasks.append(asyncio.create_task(keep_fresh(), name="mirror-fetch"))
+
+    async def _warm(self, mirror: GitMirror) -> None:
+        """Index merge requests, then walk what each environment runs: the first deployment check
+        and `release check` are answered without waiting for git."""
+        await mirror.warm()
+        if self.deployments is None:
+            return
+        try:
+            statuses = await self.deployments.status()
+        except RegistryUnavailable:
+            return
+        for status in statuses:
+            if status.current is not None:
+                await mirror.learn(status.current.sha)
 
     def start_background(self, chat: ChatBackend) -> None:
         """Start the background work, which talks to people through ``chat``: finishing or undoing
@@ -206,6 +220,8 @@ class Runtime:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        if self.mirror is not None:
+            await self.mirror.close()
         if self._session is not None:
             await self._session.close()
             self._session = None

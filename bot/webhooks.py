@@ -86,6 +86,8 @@ def gitlab_webhook(runtime: Runtime, secrets: Secrets) -> Callable[[web.Request]
         try:
             deployment = parse_deployment_event(payload)
             became = await registry.record(deployment)
+            if became == "current" and runtime.mirror is not None:
+                runtime.mirror.learn_soon(deployment.sha)
         except NotADeploymentEvent as error:
             return _answer(202, f"ignored: {error}")
         except UnknownEnvironment as error:

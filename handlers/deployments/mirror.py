@@ -55,6 +55,7 @@ class _Result:
 
 
 ANCESTRY_CACHE = 100_000  # ancestry answers kept (two SHAs and a bool each)
+REACH_KEPT = 12  # deployed revisions whose reach (the merge request commits they contain) is kept
 _FULL_SHA = re.compile(r"[0-9a-f]{40}")
 
 
@@ -80,6 +81,14 @@ class GitMirror:
         # Ancestry of two full SHAs never changes: answers are kept (the oldest dropped past the bound).
         self._ancestry: dict[tuple[str, str], bool] = {}
         self._refs_seen: tuple[int, ...] | None = None  # the refs as last indexed (see _refs_fingerprint)
+        self._ref_dirs: list[str] = []  # packed-refs and the ref directories, as last listed
+        # Every indexed merge request commit, and a counter that moves when commits are added.
+        self._mr_commits: set[str] = set()
+        self._index_generation = 0
+        # Deployed revision → (index generation, the indexed merge request commits it contains):
+        # one walk of its history answers every flag's question about it.
+        self._reach: dict[str, tuple[int, frozenset[str]]] = {}
+        self._learning: dict[str, asyncio.Task[None]] = {}
 
     async def _git(self, *args: str, stdin: str | None = None, timeout: float = 30.0) -> _Result:
         return await _run("git", "-C", str(self.path), *args, stdin=stdin, timeout=timeout)
@@ -150,6 +159,13 @@ class GitMirror:
 
     async def contains(self, commit: str, revision: str) -> bool | None:
         """Whether ``revision`` contains ``commit`` (ancestor or equal); None when unknown here."""
+        reach = self._reach.get(revision)
+        if reach is not None:
+            generation, contained = reach
+            if commit in contained:
+                return True
+            if generation == self._index_generation and commit in self._mr_commits:
+                return False  # a merge request commit indexed when the revision's history was walked
         key = (commit, revision)
         if key in self._ancestry:
             return self._ancestry[key]
@@ -162,6 +178,49 @@ class GitMirror:
                 del self._ancestry[next(iter(self._ancestry))]
             self._ancestry[key] = answer
         return answer
+
+    def learn_soon(self, revision: str) -> None:
+        """Walk a deployed revision's history in the background (once), so that every question
+        about it is then answered without git."""
+        if _FULL_SHA.fullmatch(revision) and revision not in self._reach and revision not in self._learning:
+            task = asyncio.get_running_loop().create_task(self.learn(revision), name=f"mirror-reach-{revision[:11]}")
+            self._learning[revision] = task
+            task.add_done_callback(lambda _: self._learning.pop(revision, None))
+
+    async def close(self) -> None:
+        """Stop the history walks still running."""
+        tasks = list(self._learning.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def learn(self, revision: str) -> None:
+        """Record which indexed merge request commits ``revision`` contains. From a revision
+        learned before that it descends from (master moving on), only the new commits are walked."""
+        try:
+            self._ready()
+            async with self._index_lock:
+                await self._refresh_index()
+        except MirrorUnavailable:
+            return
+        generation, commits = self._index_generation, self._mr_commits
+        base = await self._learned_ancestor(revision, generation)
+        walked = await self._git("rev-list", revision, *((f"^{base}",) if base else ()), timeout=600)
+        if walked.code != 0:
+            return
+        contained = frozenset(sha for sha in walked.out.split() if sha in commits)
+        if base:
+            contained |= self._reach[base][1]
+        if generation == self._index_generation:
+            if len(self._reach) >= REACH_KEPT:
+                del self._reach[next(iter(self._reach))]
+            self._reach[revision] = (generation, contained)
+
+    async def _learned_ancestor(self, revision: str, generation: int) -> str:
+        for known in reversed([r for r, (g, _) in self._reach.items() if g == generation]):
+            if await self.contains(known, revision):
+                return known
+        return ""
 
     async def ref(self, name: str) -> str | None:
         """The commit a branch or tag points at, or None."""
@@ -195,15 +254,18 @@ class GitMirror:
         if self.url:
             return (int((self.fetched_at or 0) * 1e9),)
         git_dir = self.path / ".git" if (self.path / ".git").is_dir() else self.path
-        times: list[int] = []
         try:
+            if self._ref_dirs:  # stat the directories known (a new one moves its parent's time)
+                times = tuple(os.stat(folder).st_mtime_ns for folder in self._ref_dirs)
+                if times == self._refs_seen:
+                    return times
             packed = git_dir / "packed-refs"
-            times.append(packed.stat().st_mtime_ns if packed.exists() else 0)
-            for folder, _, _ in os.walk(git_dir / "refs"):
-                times.append(os.stat(folder).st_mtime_ns)
+            self._ref_dirs = [str(packed) if packed.exists() else str(git_dir)]  # (a repository's own time)
+            self._ref_dirs += [folder for folder, _, _ in os.walk(git_dir / "refs")]  # every ref file: only now
+            return tuple(os.stat(folder).st_mtime_ns for folder in self._ref_dirs)
         except OSError:
+            self._ref_dirs = []
             return None
-        return tuple(times)
 
     async def _refresh_index(self) -> None:
         """Index the messages of commits not indexed yet (all of them, the first time). Listing
@@ -224,6 +286,7 @@ class GitMirror:
         if result.code != 0 and old:
             # A tip indexed before is gone (force-push, pruned branch, gc): index everything again.
             self._mr_index, self._indexed_tips, self._refs_seen = {}, frozenset(), None
+            self._mr_commits, self._index_generation = set(), self._index_generation + 1
             await self._refresh_index()
             return
         if result.code != 0:
@@ -236,6 +299,9 @@ class GitMirror:
                 found.setdefault(reference, []).append(Commit(sha, title))
         for reference, commits in found.items():
             self._mr_index[reference] = commits + self._mr_index.get(reference, [])
+            self._mr_commits.update(c.sha for c in commits)
+        if found:
+            self._index_generation += 1
         self._indexed_tips = tips
         self._refs_seen = fingerprint
 

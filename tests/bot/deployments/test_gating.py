@@ -1,5 +1,6 @@
 """Deploy-aware gating over HTTP, with deployments recorded by real GitLab deployment webhooks into
-a real repository: deployed, not deployed, deployed via a pick, merge request unknown."""
+a real repository: deployed, not deployed, deployed via a pick, merge request unknown, and a mirror
+whose fetching fails (stale)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import aiohttp
 import pytest
 import redis.asyncio as aioredis
 
+from bot.server import RUNTIME
 from tests.bot.conftest import start_bot, write_config
 from tests.bot.deployments.conftest import (
     WEBHOOK_TOKEN,
@@ -19,8 +21,21 @@ from tests.bot.deployments.conftest import (
     deployments_section,
 )
 from tests.bot.slack_stub import SlackStub
+from tests.git_repo import GitRepo
 
 FLAGS = {"picked_flag": 104, "side_flag": 105, "unknown_flag": 999}
+
+
+def _definitions(tmp_path: Path, flags: dict[str, int] = FLAGS) -> str:
+    folder = tmp_path / "definitions"
+    folder.mkdir()
+    for name, iid in flags.items():
+        (folder / f"{name}.yml").write_text(
+            f"---\nname: {name}\nintroduced_by_url: https://gitlab.com/gitlab-org/gitlab/-/merge_requests/{iid}\n"
+            "rollout_issue_url: https://gitlab.com/gitlab-org/gitlab/-/issues/1\nmilestone: '16.6'\n"
+            "group: group::database frameworks\ntype: gitlab_com_derisk\ndefault_enabled: false\n"
+        )
+    return str(folder)
 
 
 @pytest.fixture
@@ -28,17 +43,9 @@ async def gating_bot(
     tmp_path: Path, redis_url: str, prefix: str, slack: SlackStub, history: History, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[DeployBot]:
     monkeypatch.setenv("GITLAB_WEBHOOK_TOKEN", WEBHOOK_TOKEN)
-    folder = tmp_path / "definitions"
-    folder.mkdir()
-    for name, iid in FLAGS.items():
-        (folder / f"{name}.yml").write_text(
-            f"---\nname: {name}\nintroduced_by_url: https://gitlab.com/gitlab-org/gitlab/-/merge_requests/{iid}\n"
-            "rollout_issue_url: https://gitlab.com/gitlab-org/gitlab/-/issues/1\nmilestone: '16.6'\n"
-            "group: group::database frameworks\ntype: gitlab_com_derisk\ndefault_enabled: false\n"
-        )
     deployments = deployments_section(str(history.repo.path))
     config = write_config(
-        tmp_path, redis_url, prefix, redis_prefix=prefix, deployments=deployments, definitions=[str(folder)]
+        tmp_path, redis_url, prefix, redis_prefix=prefix, deployments=deployments, definitions=[_definitions(tmp_path)]
     )
     runner, url = await start_bot(config, slack, tmp_path / ".chatops")
     client = aioredis.from_url(redis_url, decode_responses=True)
@@ -68,3 +75,42 @@ async def test_gating_follows_the_deployments_gitlab_reports(gating_bot: DeployB
     assert (
         "set to true on gstg" in unknown and "Code deployed: unknown (gstg: merge request !999 is not found" in unknown
     )
+
+
+async def test_a_stale_mirror_makes_the_answer_unknown_and_says_why(
+    tmp_path: Path, redis_url: str, prefix: str, slack: SlackStub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GITLAB_WEBHOOK_TOKEN", WEBHOOK_TOKEN)
+    remote = GitRepo(tmp_path / "remote")
+    remote.commit("Initial")
+    remote.merge_request("gitlab-org/gitlab", 201, "Code the mirror has")
+    deployments = deployments_section(
+        f"file://{remote.path}", mirror_path=str(tmp_path / "mirror.git"), fetch_interval=3600
+    )
+    definitions = _definitions(tmp_path, {"known_flag": 201, "late_flag": 202})
+    config = write_config(
+        tmp_path, redis_url, prefix, redis_prefix=prefix, deployments=deployments, definitions=[definitions]
+    )
+    runner, url = await start_bot(config, slack, tmp_path / ".chatops")  # cloned now
+    late = remote.merge_request("gitlab-org/gitlab", 202, "Code merged after the last fetch")
+    (tmp_path / "remote").rename(tmp_path / "gone")  # and from now on fetching fails
+    mirror = runner.app[RUNTIME].mirror
+    assert mirror is not None and not await mirror.fetch()
+    client = aioredis.from_url(redis_url, decode_responses=True)
+    async with aiohttp.ClientSession() as session:
+        bot = DeployBot(url, slack, prefix, client, session)
+        assert (await bot.webhook(deployment_event("gstg", late, "success", "2026-11-26 09:00:00 +0000")))[0] == 200
+        stale = "answered from the mirror as fetched "
+        _, known = await bot.text("run feature set known_flag true --staging", channel="#development")
+        assert "set to true on gstg" in known, known  # unknown warns by default
+        assert f"Code deployed: unknown (gstg: the mirror does not know {late[:11]}, deployed there ({stale}" in known
+        assert "fetching fails: " in known
+        _, missing = await bot.text("run feature set late_flag true --staging", channel="#development")
+        assert "Code deployed: unknown (gstg: merge request !202 is not found in the mirror (not merged yet?; " in (
+            missing
+        )
+        assert stale in missing
+        _, got = await bot.text("run feature get known_flag --staging", channel="#development")
+        assert "code deployed: unknown" in got, got
+    await runner.cleanup()
+    await client.aclose()

@@ -14,7 +14,13 @@ import redis
 from bot.server import RUNTIME
 from handlers.deployments.mirror import AmbiguousCommit, CommitNotFound, GitMirror
 from tests.bot.conftest import ROOT, start_bot, write_config
-from tests.bot.deployments.conftest import WEBHOOK_TOKEN, DeployBot, deployment_event, deployments_section
+from tests.bot.deployments.conftest import (
+    WEBHOOK_TOKEN,
+    DeployBot,
+    History,
+    deployment_event,
+    deployments_section,
+)
 from tests.bot.slack_stub import SlackStub
 from tests.git_repo import GitRepo
 
@@ -167,3 +173,29 @@ async def test_the_merge_request_index_survives_a_vanished_tip(tmp_path: Path) -
     repo.merge_request("g/p", 8, "Merged for real")
     assert [c.title for c in await mirror.merge_request_commits("g/p", 8)] == ["Merge branch 'mr-8' into 'master'"]
     assert await mirror.merge_request_commits("g/p", 7) == []  # gone with its branch
+
+
+async def test_a_learned_revision_answers_like_git_for_every_merge_request_commit(history: History) -> None:
+    """One walk of a deployed revision's history answers every flag's question about it; the
+    answers match `git merge-base --is-ancestor`, also when learned on top of an earlier revision."""
+    repo = history.repo
+    mirror = GitMirror(repo.path)
+    commits = [
+        history.mr101_merge,
+        history.mr102_squash,
+        history.mr103_merge,
+        history.mr104_merge,
+        history.mr104_pick,
+        history.mr105_side,
+    ]
+    revisions = [history.initial, history.mr103_merge, history.latest, history.mr104_pick, history.mr105_side]
+    for revision in revisions:  # latest is learned on top of mr103_merge, its ancestor
+        await mirror.learn(revision)
+    for revision in revisions:
+        for commit in commits:
+            git = subprocess.run(["git", "-C", str(repo.path), "merge-base", "--is-ancestor", commit, revision])
+            mirror._ancestry.clear()  # answers must come from the walk, not from git's answers kept
+            assert await mirror.contains(commit, revision) is (git.returncode == 0), (commit, revision)
+            assert not mirror._ancestry, "answered by asking git, not from the walk"
+    assert len(mirror._reach) == len(revisions)
+    await mirror.close()
