@@ -102,7 +102,8 @@ async def _check(plan: ReleasePlan, mirror: GitMirror, tag_pattern: str, branch_
                 " exists in the mirror.",
             ),
         )
-    merged = [c for c in candidates if await mirror.contains(c.sha, mirror.default_branch)]
+    default = await mirror.ref(mirror.default_branch) or mirror.default_branch  # a SHA: its answers are kept
+    merged = [c for c in candidates if await mirror.contains(c.sha, default)]
     commit = merged[0] if merged else candidates[0]  # the merge commit: the newest on the default branch
     others = [c for c in candidates if c.sha != commit.sha]
     for name, sha in ((tag, tag_sha), (branch, branch_sha)):

@@ -55,6 +55,7 @@ class _Result:
 
 
 ANCESTRY_CACHE = 100_000  # ancestry answers kept (two SHAs and a bool each)
+WALK_WAIT_S = 0.05  # how long a question waits for its revision's walk before asking git itself
 REACH_KEPT = 12  # deployed revisions whose reach (the merge request commits they contain) is kept
 _FULL_SHA = re.compile(r"[0-9a-f]{40}")
 
@@ -89,6 +90,7 @@ class GitMirror:
         # one walk of its history answers every flag's question about it.
         self._reach: dict[str, tuple[int, frozenset[str]]] = {}
         self._learning: dict[str, asyncio.Task[None]] = {}
+        self._walking = asyncio.Lock()
 
     async def _git(self, *args: str, stdin: str | None = None, timeout: float = 30.0) -> _Result:
         return await _run("git", "-C", str(self.path), *args, stdin=stdin, timeout=timeout)
@@ -158,14 +160,26 @@ class GitMirror:
         return [line.split()[0] for line in kinds.out.splitlines() if line.endswith(" commit")] or shas
 
     async def contains(self, commit: str, revision: str) -> bool | None:
-        """Whether ``revision`` contains ``commit`` (ancestor or equal); None when unknown here."""
+        """Whether ``revision`` contains ``commit`` (ancestor or equal); None when unknown here.
+        A revision asked about (a deployment, a tag) has its history walked in the background, once,
+        after which questions about merge request commits are answered without git."""
         reach = self._reach.get(revision)
+        if reach is None:
+            self.learn_soon(revision)
+            walk = self._learning.get(revision)
+            if walk is not None and commit in self._mr_commits:  # from a deployment it descends from, ms
+                await asyncio.wait({walk}, timeout=WALK_WAIT_S)
+                reach = self._reach.get(revision)
         if reach is not None:
             generation, contained = reach
             if commit in contained:
                 return True
             if generation == self._index_generation and commit in self._mr_commits:
                 return False  # a merge request commit indexed when the revision's history was walked
+        return await self._ancestor(commit, revision)
+
+    async def _ancestor(self, commit: str, revision: str) -> bool | None:
+        """``git merge-base --is-ancestor``, its answers about two full SHAs kept."""
         key = (commit, revision)
         if key in self._ancestry:
             return self._ancestry[key]
@@ -203,9 +217,12 @@ class GitMirror:
                 await self._refresh_index()
         except MirrorUnavailable:
             return
-        generation, commits = self._index_generation, self._mr_commits
-        base = await self._learned_ancestor(revision, generation)
-        walked = await self._git("rev-list", revision, *((f"^{base}",) if base else ()), timeout=600)
+        async with self._walking:  # one at a time: the next can start from the one before
+            if revision in self._reach:
+                return
+            generation, commits = self._index_generation, self._mr_commits
+            base = await self._learned_ancestor(revision, generation)
+            walked = await self._git("rev-list", revision, *((f"^{base}",) if base else ()), timeout=600)
         if walked.code != 0:
             return
         contained = frozenset(sha for sha in walked.out.split() if sha in commits)
@@ -218,7 +235,7 @@ class GitMirror:
 
     async def _learned_ancestor(self, revision: str, generation: int) -> str:
         for known in reversed([r for r, (g, _) in self._reach.items() if g == generation]):
-            if await self.contains(known, revision):
+            if await self._ancestor(known, revision):
                 return known
         return ""
 

@@ -70,7 +70,6 @@ async def code_deployed(flag: str, environments: Sequence[Environment], context:
         if current is None:
             answers[environment.option] = CodeDeployed("unknown", f"no deployment to {name} is recorded", short)
             continue
-        mirror.learn_soon(current.sha)  # then later questions about this deployment need no git
         contained: list[bool | None] = []
         for candidate in candidates:  # the merge commit first: usually the only one needed
             contained.append(await mirror.contains(candidate.sha, current.sha))
