@@ -29,6 +29,7 @@ from handlers.core.freezes import FreezeStore
 from handlers.core.journal import ChangeJournal
 from handlers.core.lease import Lease
 from handlers.core.schedules import ScheduleStore
+from handlers.core.signin import SignIn
 from handlers.deployments.mirror import GitMirror
 from handlers.deployments.registry import DeploymentRegistry, RegistryUnavailable
 from handlers.jobs.driver import LEASE_S, Driver
@@ -56,6 +57,7 @@ class Runtime:
     schedules: ScheduleStore | None = None  # scheduled and time-boxed changes, in the bot's own Redis
     freezes: FreezeStore | None = None  # change freezes, in the bot's own Redis
     approvals: ApprovalStore | None = None  # changes waiting for a second person, in the bot's own Redis
+    sign_in: SignIn | None = None  # dashboard sign-in links and sessions (set by open(), with a ui section)
     driver: Driver | None = None  # set by start_background()
     chat: ChatBackend | None = None  # what background work and webhooks talk through (set by start_background)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -144,6 +146,7 @@ class Runtime:
                 self.schedules,
                 self.freezes,
                 self.approvals,
+                sign_in=self.sign_in,
             )
         return self._app
 
@@ -152,9 +155,17 @@ class Runtime:
         of a URL mirror (awaited when there is no clone yet), then fetching on its interval."""
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
-            self.services = AppServices(
-                self.config, secrets or Secrets.from_environment(), self._session, self.deployments
-            )
+            secrets = secrets or Secrets.from_environment()
+            self.services = AppServices(self.config, secrets, self._session, self.deployments)
+            ui, key = self.config.ui, secrets.dashboard_key
+            if ui is not None and key is not None and self.schedules is not None:
+                self.sign_in = SignIn(
+                    self.schedules.client,
+                    self.config.redis_prefix,
+                    key,
+                    link_seconds=ui.link_seconds,
+                    session_hours=ui.session_hours,
+                )
             self._app = None  # rebuilt with the services
             if self.chat is not None:
                 self._start_background(self.chat)

@@ -19,6 +19,7 @@ import structlog
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from bot.dashboard import add_dashboard
 from bot.http_limits import MAX_FIELD_SIZE, MAX_LINE_SIZE, ConnectionLimits, GuardedSite, body_deadline
 from bot.runtime import Runtime
 from bot.slack_api import slack_session
@@ -102,6 +103,8 @@ async def create_web_app(runtime: Runtime, secrets: Secrets, limits: ConnectionL
     app.router.add_get("/metrics", metrics)
     app.router.add_post("/webhooks/gitlab", gitlab_webhook(runtime, secrets))
     app.router.add_post("/webhooks/alertmanager", alertmanager_webhook(runtime, secrets))
+    if runtime.config.ui is not None:
+        add_dashboard(app, runtime, runtime.config.ui)
     app.on_startup.append(open_runtime)
     app.on_shutdown.append(finish_in_flight)
     app.on_cleanup.append(close_runtime)

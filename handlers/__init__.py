@@ -8,6 +8,7 @@ line below.
 from __future__ import annotations
 
 from handlers.commands.auto_deploy import AutoDeployCommand
+from handlers.commands.dashboard import DashboardCommand
 from handlers.commands.feature import FeatureCommand
 from handlers.commands.freeze import FreezeCommand
 from handlers.commands.help import HelpCommand
@@ -22,6 +23,7 @@ COMMANDS = CommandRegistry(
         FreezeCommand(),
         AutoDeployCommand(),
         ReleaseCommand(),
+        DashboardCommand(),
         HelpCommand(),
     ]
 )

@@ -225,6 +225,18 @@ class Incident(_Model):
     post_without_changes: StrictBool = True  # post an alert that has no recent changes (one line)
 
 
+class Dashboard(_Model):
+    """The read-only dashboard at ``/ui/`` of ``chatops serve``; people sign in through Slack."""
+
+    base_url: HttpUrl  # where people reach the bot, e.g. https://chatops.example.com (sign-in links point here)
+    # A header set by an authenticating proxy in front of the bot (e.g. X-Forwarded-Email from
+    # oauth2-proxy): a request carrying it is signed in as that person. Only behind such a proxy.
+    trusted_header: StrictStr | None = None
+    session_hours: Annotated[float, in_range("hours, 1-168", lambda h: 1 <= h <= 168)] = 12.0
+    link_seconds: Annotated[float, in_range("seconds, 30-3600", lambda s: 30 <= s <= 3600)] = 300.0
+    stale_days: Annotated[int, in_range("days, 1-3650", lambda d: 1 <= d <= 3650)] = 30  # the cleanup filter
+
+
 class Config(_Model):
     environments: Annotated[
         tuple[Environment, ...], nonempty("declare at least one environment (see deploy/chatops.example.yml)")
@@ -238,6 +250,7 @@ class Config(_Model):
     deployments: Deployments | None = None
     safety: Safety = Field(default_factory=Safety)
     incident: Incident = Field(default_factory=Incident)
+    ui: Dashboard | None = None  # the web dashboard (off when absent)
     _path: Path | None = PrivateAttr(None)
 
     @field_validator("safety")

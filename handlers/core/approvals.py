@@ -119,6 +119,12 @@ class ApprovalStore:
         text: Any = await self._redis.hget(self.key, request_id)
         return ApprovalRequest.from_json(text) if text else None
 
+    async def pending(self) -> list[ApprovalRequest]:
+        """Requests still waiting for a decision (not expired), oldest first."""
+        records: Any = await self._redis.hgetall(self.key)
+        found = (ApprovalRequest.from_json(text) for text in records.values())
+        return sorted((r for r in found if r.status == "pending" and not r.expired), key=lambda r: r.created_at)
+
     async def decide(self, request_id: str, status: str, by: str) -> str:
         """Move a pending request to ``status``; 'ok', or the status it already had ('missing')."""
         return str(await self._decide(keys=[self.key], args=[request_id, status, by, f"{time.time():.3f}"]))

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from handlers.core.journal import ChangeJournal
     from handlers.core.registry import CommandRegistry
     from handlers.core.schedules import ScheduleStore
+    from handlers.core.signin import SignIn
 
 __all__ = ["MAX_CONCURRENT_COMMANDS", "Application", "Caller", "Context", "Notify", "Plan", "Services"]
 
@@ -92,6 +93,7 @@ class Application:
     schedules: ScheduleStore | None = None  # scheduled and time-boxed changes
     freezes: FreezeStore | None = None  # change freezes, per environment
     approvals: ApprovalStore | None = None  # changes waiting for a second person
+    sign_in: SignIn | None = None  # dashboard sign-in links (with a ui section and a key)
     deliveries: Deliveries = field(default_factory=Deliveries)  # cross-posts still in flight
     #: Commands this process runs at once; more wait for a slot (a burst queues rather than fails).
     slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(MAX_CONCURRENT_COMMANDS))

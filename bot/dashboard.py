@@ -1,0 +1,145 @@
+"""The read-only dashboard's routes under ``/ui/`` (only with a ``ui`` section).
+
+Signing in: ``/ui/signin?token=…`` (the link ``/chatops run dashboard`` answers with) opens a
+session cookie (HttpOnly, SameSite=Lax, Secure behind https). With ``ui.trusted_header`` a
+request carrying that header (set by an authenticating proxy) is signed in as its value. Any other
+request gets 401 and how to sign in, and nothing else. No route writes anything but the session.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import structlog
+from aiohttp import web
+
+from bot.dashboard_html import STYLE, approvals_reply, board_page, flag_html, flags_html, refusal_page
+from bot.runtime import Runtime
+from flags import FlagName
+from handlers.config import Dashboard
+from handlers.core import pipeline
+from handlers.core.context import Caller
+from handlers.core.reply import Reply
+from handlers.core.signin import SignIn, SignInRefused, Visitor
+from handlers.dashboard.views import flag_page, flags_page
+
+__all__ = ["COOKIE", "add_dashboard"]
+
+_log = structlog.get_logger("bot")
+COOKIE = "chatops_session"
+_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+Page = Callable[[web.Request, Visitor], Awaitable[str]]
+
+
+def add_dashboard(app: web.Application, runtime: Runtime, ui: Dashboard) -> None:
+    """Serve the dashboard at /ui/ (sign-in, flags, a flag, deployments, activity)."""
+
+    def sign_in() -> SignIn | None:
+        return runtime.sign_in
+
+    async def visitor_of(request: web.Request) -> Visitor | None:
+        if ui.trusted_header and (who := request.headers.get(ui.trusted_header, "").strip()):
+            return Visitor("", who[:200])
+        service = sign_in()
+        cookie = request.cookies.get(COOKIE, "")
+        return await service.visitor(cookie) if service is not None and cookie else None
+
+    def html(text: str, status: int = 200) -> web.Response:
+        response = web.Response(text=text, status=status, content_type="text/html", headers=_HEADERS)
+        response.enable_compression()
+        return response
+
+    def signed_in(page: Page) -> Callable[[web.Request], Awaitable[web.Response]]:
+        async def handler(request: web.Request) -> web.Response:
+            visitor = await visitor_of(request)
+            if visitor is None:
+                return html(refusal_page("You are not signed in (or your session has expired)."), 401)
+            return html(await page(request, visitor))
+
+        return handler
+
+    async def signin(request: web.Request) -> web.StreamResponse:
+        service = sign_in()
+        if service is None:
+            return html(refusal_page("Sign-in is not set up: the bot has no key to sign links with."), 503)
+        try:
+            visitor = await service.redeem(request.query.get("token", ""))
+        except SignInRefused as refused:
+            return html(refusal_page(str(refused)), 401)
+        session = await service.open_session(visitor)
+        _log.info("bot.dashboard_signin", user=visitor.name)
+        response = web.HTTPSeeOther("/ui/", headers=_HEADERS)
+        response.set_cookie(
+            COOKIE,
+            session,
+            max_age=service.session_seconds,
+            path="/ui",
+            httponly=True,
+            samesite="Lax",
+            secure=ui.base_url.startswith("https://") or request.secure,
+        )
+        raise response
+
+    async def flags(request: web.Request, visitor: Visitor) -> str:
+        filters = {k: request.query.get(k, "")[:100] for k in ("name", "group", "type", "milestone", "cleanup")}
+        page = await flags_page(
+            runtime.app,
+            name=filters["name"],
+            group=filters["group"],
+            kind=filters["type"],
+            milestone=filters["milestone"],
+            cleanup=bool(filters["cleanup"]),
+        )
+        return flags_html(page, filters, visitor, ui.stale_days)
+
+    async def flag(request: web.Request, visitor: Visitor) -> str:
+        name = request.match_info["name"]
+        try:
+            FlagName(name)
+        except ValueError:
+            raise web.HTTPNotFound(text="No such flag.") from None
+        page = await flag_page(runtime.app, name)
+        if page is None:
+            raise web.HTTPNotFound(text=f"No flag {name} in Redis or in a definition.")
+        return flag_html(page, visitor)
+
+    async def read(text: str, visitor: Visitor) -> Reply:
+        """A read-only command's answer, run through the pipeline as the visitor (and logged)."""
+        caller = Caller(visitor.user_id or visitor.name, visitor.name, "", "dashboard")
+        assert runtime.chat is not None, "serve starts the background work (and its chat) before serving"
+        return await pipeline.run(text, caller, runtime.app, runtime.chat)
+
+    async def deployments(request: web.Request, visitor: Visitor) -> str:
+        reply = await read("run auto_deploy status", visitor)
+        return board_page("Deployments", [("auto_deploy status", reply)], visitor)
+
+    async def activity(request: web.Request, visitor: Visitor) -> str:
+        parts = [
+            ("Rollouts", await read("run feature rollout list", visitor)),
+            ("Freezes", await read("run freeze status", visitor)),
+        ]
+        approvals = runtime.approvals
+        pending = await approvals.pending() if approvals is not None else []
+        parts.append(("Pending approvals", approvals_reply(pending)))
+        return board_page("Rollouts, freezes and approvals", parts, visitor)
+
+    async def to_index(request: web.Request) -> web.Response:
+        raise web.HTTPFound("/ui/")
+
+    async def style(request: web.Request) -> web.Response:
+        return web.Response(text=STYLE, content_type="text/css", headers={"Cache-Control": "max-age=3600"})
+
+    app.router.add_get("/ui", to_index)
+    app.router.add_get("/ui/signin", signin)
+    app.router.add_get("/ui/style.css", style)
+    app.router.add_get("/ui/", signed_in(flags))
+    app.router.add_get("/ui/flags/{name}", signed_in(flag))
+    app.router.add_get("/ui/deployments", signed_in(deployments))
+    app.router.add_get("/ui/activity", signed_in(activity))

@@ -1,0 +1,253 @@
+"""The dashboard's pages as HTML: server-rendered, no script at all, no asset from elsewhere; the
+timeline is an SVG drawn here. Every text from Redis, definitions or people goes through
+``escape`` (flag names, reasons, Slack names, commands)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from html import escape
+from urllib.parse import quote
+
+from flags import AuditEntry
+from handlers.core.approvals import ApprovalRequest
+from handlers.core.reply import Code, Line, Link, Mention, Reply, Section, Strong, line
+from handlers.core.signin import Visitor
+from handlers.core.timefmt import utc
+from handlers.dashboard.views import Cell, FlagPage, FlagsPage, Point
+
+__all__ = ["STYLE", "approvals_reply", "board_page", "flag_html", "flags_html", "refusal_page", "timeline_svg"]
+
+STYLE = """
+body{font:14px/1.4 system-ui,sans-serif;margin:0;color:#1d1d1f;background:#fafafa}
+header{background:#24292f;color:#fff;padding:8px 16px;display:flex;gap:16px;align-items:center}
+header a{color:#fff;text-decoration:none}header .who{margin-left:auto;opacity:.8}
+main{padding:12px 16px}h1{font-size:20px;margin:8px 0}h2{font-size:16px;margin:16px 0 6px}
+table{border-collapse:collapse;background:#fff}td,th{border:1px solid #ddd;padding:2px 6px;text-align:left}
+th{background:#f0f0f0;position:sticky;top:0}
+.off{color:#888}.some{background:#fff6d6}.percent{background:#e6f0ff}.on{background:#dcf5e3}.unknown{background:#fde2e1}
+i{display:block;height:4px;background:#2f6fdf;margin-top:2px}.on i{background:#1a7f37}
+form{margin:8px 0;display:flex;gap:8px;flex-wrap:wrap}.warn{background:#fde2e1;padding:6px 10px}
+code{background:#f0f0f0;padding:0 3px}svg text{font:11px system-ui,sans-serif}dl{display:grid;
+grid-template-columns:max-content auto;gap:2px 12px}dt{font-weight:600}
+"""
+
+
+def _page(title: str, body: str, visitor: Visitor | None) -> str:
+    who = f'<span class="who">{escape(visitor.name)}</span>' if visitor is not None else ""
+    nav = (
+        '<a href="/ui/"><b>chatops</b></a><a href="/ui/">Flags</a><a href="/ui/?cleanup=1">Cleanup</a>'
+        '<a href="/ui/deployments">Deployments</a><a href="/ui/activity">Rollouts, freezes, approvals</a>'
+    )
+    return (
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)} · chatops</title>'
+        f'<meta name="viewport" content="width=device-width"><link rel="stylesheet" href="/ui/style.css">'
+        f"</head><body><header>{nav}{who}</header><main>{body}</main></body></html>"
+    )
+
+
+def refusal_page(message: str) -> str:
+    """What a request without a valid session sees: why, and how to get in. Nothing else."""
+    body = (
+        f"<h1>Sign in through Slack</h1><p>{escape(message)}</p>"
+        "<p>Type <code>/chatops run dashboard</code> in Slack and follow the link it answers with "
+        "(it is yours only, works once and expires in a few minutes).</p>"
+    )
+    return _page("Sign in", body, None)
+
+
+def _flag_url(name: str) -> str:
+    return "/ui/flags/" + quote(name, safe="")
+
+
+def _cell(cell: Cell) -> str:
+    bar = f'<i style="width:{cell.share:g}%"></i>' if cell.kind in ("percent", "on") else ""
+    return f'<td class="{cell.kind}">{escape(cell.words)}{bar}</td>'
+
+
+def flags_html(page: FlagsPage, filters: dict[str, str], visitor: Visitor, stale_days: int) -> str:
+    heads = "".join(f"<th>{escape(e.name)}</th>" for e in page.environments)
+    rows = "".join(
+        f'<tr><td><a href="{_flag_url(r.name)}">{escape(r.name)}</a></td>'
+        + "".join(_cell(c) for c in r.cells)
+        + (
+            f"<td>{escape(r.definition.type)}</td><td>{escape(r.definition.group)}</td>"
+            f"<td>{escape(r.definition.milestone or '')}</td>"
+            if r.definition is not None
+            else "<td></td><td></td><td></td>"
+        )
+        + "</tr>"
+        for r in page.rows
+    )
+    fields = "".join(
+        f'<label>{label} <input name="{key}" value="{escape(filters.get(key, ""))}"></label>'
+        for key, label in (("name", "Name"), ("group", "Group"), ("type", "Type"), ("milestone", "Milestone"))
+    )
+    checked = " checked" if filters.get("cleanup") else ""
+    cleanup = (
+        f'<label><input type="checkbox" name="cleanup" value="1"{checked}> cleanup: fully on or fully off '
+        f"everywhere (in chat: <code>feature list --stale</code>, {stale_days} days)</label>"
+    )
+    title = f"{len(page.rows)} of {page.total} flags"
+    body = (
+        f"<h1>{title}</h1>{_unreachable(page.unreachable)}"
+        f'<form method="get">{fields}{cleanup}<button>Filter</button></form>'
+        f"<table><thead><tr><th>Flag</th>{heads}<th>Type</th><th>Group</th><th>Milestone</th></tr></thead>"
+        f"<tbody>{rows}</tbody></table>"
+    )
+    return _page("Flags", body, visitor)
+
+
+def _unreachable(unreachable: dict[str, str]) -> str:
+    return "".join(
+        f'<p class="warn">Could not read {escape(name)}: {escape(why)}</p>' for name, why in unreachable.items()
+    )
+
+
+def flag_html(page: FlagPage, visitor: Visitor) -> str:
+    definition = page.definition
+    if definition is not None:
+        items = [
+            ("Type", escape(definition.type)),
+            ("Group", escape(definition.group)),
+            ("Milestone", escape(definition.milestone or "")),
+            ("Default", "enabled" if definition.default_enabled else "disabled"),
+            ("Rollout issue", _link(definition.rollout_issue_url)),
+            ("Introduced by", _link(definition.introduced_by_url)),
+        ]
+        about = "<dl>" + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in items) + "</dl>"
+    else:
+        about = "<p>No definition file names this flag.</p>"
+    states = "".join(
+        f"<tr><th>{escape(e.name)}</th>{_cell(c)}</tr>" for e, c in zip(page.environments, page.cells, strict=True)
+    )
+    history = "".join(_history_row(entry) for entry in page.history)
+    body = (
+        f"<h1>{escape(page.name)}</h1>{_unreachable(page.unreachable)}{about}"
+        f"<h2>State</h2><table>{states}</table>"
+        f"<h2>Exposure over time</h2>{timeline_svg(page.series, page.now)}"
+        f"<h2>History ({len(page.history)} changes)</h2><table><thead><tr><th>When</th><th>Where</th>"
+        f"<th>Who</th><th>What</th><th>Command</th><th>Checks</th></tr></thead><tbody>{history}</tbody></table>"
+    )
+    return _page(page.name, body, visitor)
+
+
+def _link(url: str | None) -> str:
+    if not url or not url.startswith(("https://", "http://")):
+        return escape(url or "")
+    return f'<a href="{escape(url)}">{escape(url)}</a>'
+
+
+def _checks(entry: AuditEntry) -> str:
+    return "; ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(entry.checks.items()))
+
+
+def _history_row(entry: AuditEntry) -> str:
+    cells = (utc(entry.at.timestamp()), entry.environment, entry.who, entry.description, entry.command, _checks(entry))
+    return "<tr>" + "".join(f"<td>{escape(c)}</td>" for c in cells) + "</tr>"
+
+
+_COLORS = ("#2f6fdf", "#1a7f37", "#bf3989", "#9a6700", "#8250df", "#cf222e", "#0969da", "#57606a")
+
+
+def timeline_svg(series: dict[str, list[Point]], now: float) -> str:
+    """One lane per environment: exposure (0 to 100%) as a step line over time, a dot per change
+    carrying the audit entry (its id, when, share) and, as its tooltip, who, what and the checks."""
+    points = [p for lane in series.values() for p in lane]
+    if not points:
+        return "<p>No changes recorded.</p>"
+    start = min(p.at for p in points)
+    end = max(now, start + 60)
+    width, left, lane_height = 760, 90, 56
+    height = lane_height * len(series) + 24
+
+    def x(at: float) -> float:
+        return round(left + (at - start) / (end - start) * (width - left - 10), 1)
+
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
+        f'aria-label="exposure over time per environment">'
+    ]
+    for index, (name, lane) in enumerate(series.items()):
+        top, color = index * lane_height + 8, _COLORS[index % len(_COLORS)]
+
+        def y(share: float, top: int = top) -> float:
+            return round(top + (lane_height - 16) * (1 - share / 100), 1)
+
+        parts.append(f'<text x="4" y="{top + 20}">{escape(name)}</text>')
+        parts.append(
+            f'<line x1="{left}" y1="{y(0)}" x2="{width - 10}" y2="{y(0)}" stroke="#ccc"/>'
+            f'<line x1="{left}" y1="{y(100)}" x2="{width - 10}" y2="{y(100)}" stroke="#eee"/>'
+        )
+        if not lane:
+            continue
+        path = [f"M{left},{y(0)}"]
+        path += [f"H{x(point.at)}V{y(point.share)}" for point in lane]
+        path.append(f"H{x(end)}")
+        parts.append(f'<path d="{"".join(path)}" fill="none" stroke="{color}" stroke-width="2"/>')
+        parts += [_dot(point, x(point.at), y(point.share), name, color) for point in lane]
+    axis = lane_height * len(series) + 18
+    parts.append(f'<text x="{left}" y="{axis}">{escape(utc(start))}</text>')
+    parts.append(f'<text x="{width - 10}" y="{axis}" text-anchor="end">{escape(utc(end))}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _dot(point: Point, cx: float, cy: float, environment: str, color: str) -> str:
+    entry = point.entry
+    tip = f"{utc(point.at)} · {entry.who} · {entry.description}" + (f" · {_checks(entry)}" if entry.checks else "")
+    return (
+        f'<circle class="change" cx="{cx}" cy="{cy}" r="4" fill="{color}" data-environment="{escape(environment)}" '
+        f'data-entry="{escape(entry.entry_id)}" data-at="{point.at:.3f}" data-share="{point.share:g}" '
+        f'data-kind="{point.kind}"><title>{escape(tip)}</title></circle>'
+    )
+
+
+def _line_html(segments: Line) -> str:
+    out = []
+    for segment in segments:
+        if isinstance(segment, str):
+            out.append(escape(segment))
+        elif isinstance(segment, Code):
+            out.append(f"<code>{escape(segment.text)}</code>")
+        elif isinstance(segment, Strong):
+            out.append(f"<b>{escape(segment.text)}</b>")
+        elif isinstance(segment, Mention):
+            out.append(f"@{escape(segment.name)}")
+        elif isinstance(segment, Link):
+            out.append(_link(segment.url) if segment.url == segment.label else escape(segment.label))
+    return "".join(out)
+
+
+def reply_html(reply: Reply) -> str:
+    """A chat answer as HTML (the deployments and activity pages show what the commands answer)."""
+    out = []
+    for section in reply.sections:
+        if section.title:
+            out.append(f"<h2>{_line_html(section.title)}</h2>")
+        out += [f"<div>{_line_html(lines)}</div>" for lines in section.lines]
+    return "".join(out)
+
+
+def board_page(title: str, parts: Iterable[tuple[str, Reply]], visitor: Visitor) -> str:
+    body = f"<h1>{escape(title)}</h1>" + "".join(
+        f"<section><h2>{escape(heading)}</h2>{reply_html(reply)}</section>" for heading, reply in parts
+    )
+    return _page(title, body, visitor)
+
+
+def approvals_reply(pending: Sequence[ApprovalRequest]) -> Reply:
+    """Pending approvals, read-only, as a reply (the card's lines without its buttons)."""
+    if not pending:
+        return Reply(True, "", (Section((line("No approval is pending."),)),))
+    lines = tuple(
+        line(
+            Strong(a.id),
+            f" · {a.flag} · ",
+            Code(f"/chatops {a.text}"),
+            f" · by {a.requester.user_name} · approvers: {', '.join('@' + g for g in a.approvers)}"
+            f" · expires in {max(0, int(a.expires_at - time.time()) // 60)} min",
+        )
+        for a in pending
+    )
+    return Reply(True, "", (Section(lines),))

@@ -1,0 +1,193 @@
+"""What each dashboard page shows, read from Redis and the definitions (never written).
+
+Every environment is read at once; one that cannot be read is named on the page and its cells
+say "unknown" — the rest of the page still shows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Literal
+
+from flags import AuditEntry, FlagRecord, FlagsError, FlagState
+from flags.definitions import Definition
+from flags.exposure import percentage
+from handlers.changes.announce import shown_state
+from handlers.config import Environment
+from handlers.core.context import Application
+
+__all__ = [
+    "Cell",
+    "FlagPage",
+    "FlagsPage",
+    "Point",
+    "Row",
+    "exposure",
+    "flag_page",
+    "flags_page",
+]
+
+Kind = Literal["off", "some", "percent", "on", "unknown"]
+
+
+def exposure(state: FlagState) -> tuple[Kind, float]:
+    """How exposed a state is, as a kind and a share in percent (for bars and the chart): on is
+    100, a percentage its value, actors or groups alone a sliver ("some"), off 0."""
+    if state.boolean:
+        return "on", 100.0
+    share = max(percentage(state.percentage_of_actors), percentage(state.percentage_of_time))
+    if share > 0:
+        return "percent", share
+    if state.actors or state.groups:
+        return "some", 0.0
+    return "off", 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Cell:
+    words: str  # as chat answers say it
+    kind: Kind
+    share: float
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    name: str
+    definition: Definition | None
+    cells: tuple[Cell, ...]  # one per environment, in configured order
+
+
+@dataclass(frozen=True, slots=True)
+class FlagsPage:
+    environments: tuple[Environment, ...]
+    rows: tuple[Row, ...]
+    unreachable: dict[str, str]  # environment name → why it could not be read
+    total: int  # rows before filtering
+
+
+_UNKNOWN = Cell("unknown (could not read)", "unknown", 0.0)
+
+
+def _cell(record: FlagRecord | None) -> Cell:
+    if record is None:
+        return Cell("not set", "off", 0.0)
+    kind, share = exposure(record.state)
+    return Cell(shown_state(record.state, record.exists), kind, share)
+
+
+async def _read_all(app: Application) -> tuple[dict[str, dict[str, FlagRecord]], dict[str, str]]:
+    environments = app.config.environments
+
+    async def read(environment: Environment) -> dict[str, FlagRecord] | str:
+        try:
+            return {r.name: r for r in await app.stores[environment.option].list()}
+        except FlagsError as error:
+            return str(error)
+
+    found = await asyncio.gather(*(read(e) for e in environments))
+    records = {e.option: r for e, r in zip(environments, found, strict=True) if isinstance(r, dict)}
+    unreachable = {e.name: r for e, r in zip(environments, found, strict=True) if isinstance(r, str)}
+    return records, unreachable
+
+
+async def flags_page(
+    app: Application,
+    *,
+    name: str = "",
+    group: str = "",
+    kind: str = "",
+    milestone: str = "",
+    cleanup: bool = False,
+) -> FlagsPage:
+    """Every flag in Redis or in a definition, one cell per environment, filtered."""
+    records, unreachable = await _read_all(app)
+    environments = app.config.environments
+    names = sorted(set(app.definitions) | {n for by_name in records.values() for n in by_name})
+    rows = []
+    for flag in names:
+        cells = tuple(_cell(records[e.option].get(flag)) if e.option in records else _UNKNOWN for e in environments)
+        rows.append(Row(flag, app.definitions.get(flag), cells))
+    total = len(rows)
+    if cleanup:
+        rows = [r for r in rows if _uniform(r)]
+    rows = [
+        r
+        for r in rows
+        if (not name or name.lower() in r.name.lower())
+        and (not group or (r.definition is not None and group.lower() in r.definition.group.lower()))
+        and (not kind or (r.definition is not None and r.definition.type == kind))
+        and (not milestone or (r.definition is not None and (r.definition.milestone or "") == milestone))
+    ]
+    return FlagsPage(tuple(environments), tuple(rows), unreachable, total)
+
+
+def _uniform(row: Row) -> bool:
+    """Fully on, or fully off, on every environment: a candidate for cleanup."""
+    kinds = {c.kind for c in row.cells}
+    return kinds in ({"on"}, {"off"})
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    """One change on the chart: when, how exposed after it, and what the audit entry says."""
+
+    at: float
+    kind: Kind
+    share: float
+    entry: AuditEntry
+
+
+@dataclass(frozen=True, slots=True)
+class FlagPage:
+    name: str
+    definition: Definition | None
+    environments: tuple[Environment, ...]
+    cells: tuple[Cell, ...]
+    series: dict[str, list[Point]]  # environment name → its changes, oldest first
+    history: list[AuditEntry]  # every environment's, newest first
+    unreachable: dict[str, str] = field(default_factory=dict)
+    now: float = 0.0
+
+
+HISTORY_LIMIT = 1000  # changes read per environment for the chart and the table
+
+
+async def flag_page(app: Application, name: str) -> FlagPage | None:
+    """A flag's definition, state and changes per environment; None when nothing knows the name."""
+    environments = app.config.environments
+
+    async def read(environment: Environment) -> tuple[FlagRecord, list[AuditEntry]] | str:
+        store = app.stores[environment.option]
+        try:
+            return await store.get(name), await store.history(name, limit=HISTORY_LIMIT)
+        except FlagsError as error:
+            return str(error)
+
+    found = await asyncio.gather(*(read(e) for e in environments))
+    cells: list[Cell] = []
+    series: dict[str, list[Point]] = {}
+    history: list[AuditEntry] = []
+    unreachable: dict[str, str] = {}
+    for environment, result in zip(environments, found, strict=True):
+        if isinstance(result, str):
+            cells.append(_UNKNOWN)
+            unreachable[environment.name] = result
+            continue
+        record, entries = result
+        cells.append(_cell(record) if record.exists or not record.state.is_empty else _cell(None))
+        series[environment.name] = [_point(e) for e in reversed(entries)]
+        history += entries
+    definition = app.definitions.get(name)
+    if definition is None and not history and all(c.kind in ("off", "unknown") for c in cells):
+        known = any(isinstance(r, tuple) and (r[0].exists or not r[0].state.is_empty) for r in found)
+        if not known:
+            return None
+    history.sort(key=lambda e: e.at, reverse=True)
+    return FlagPage(name, definition, tuple(environments), tuple(cells), series, history, unreachable, time.time())
+
+
+def _point(entry: AuditEntry) -> Point:
+    kind, share = exposure(entry.after)
+    return Point(entry.at.timestamp(), kind, share, entry)
