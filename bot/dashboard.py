@@ -97,7 +97,7 @@ def add_dashboard(app: web.Application, runtime: Runtime, ui: Dashboard) -> None
             milestone=filters["milestone"],
             cleanup=bool(filters["cleanup"]),
         )
-        return flags_html(page, filters, visitor, ui.stale_days)
+        return flags_html(page, filters, visitor, runtime.config.cleanup)
 
     async def flag(request: web.Request, visitor: Visitor) -> str:
         name = request.match_info["name"]

@@ -10,6 +10,7 @@ from html import escape
 from urllib.parse import quote
 
 from flags import AuditEntry
+from handlers.config.model import Cleanup
 from handlers.core.approvals import ApprovalRequest
 from handlers.core.reply import Code, Line, Link, Mention, Reply, Section, Strong, line
 from handlers.core.signin import Visitor
@@ -65,8 +66,9 @@ def _cell(cell: Cell) -> str:
     return f'<td class="{cell.kind}">{escape(cell.words)}{bar}</td>'
 
 
-def flags_html(page: FlagsPage, filters: dict[str, str], visitor: Visitor, stale_days: int) -> str:
+def flags_html(page: FlagsPage, filters: dict[str, str], visitor: Visitor, cleanup: Cleanup) -> str:
     heads = "".join(f"<th>{escape(e.name)}</th>" for e in page.environments)
+    cleanup_column = bool(filters.get("cleanup"))
     rows = "".join(
         f'<tr><td><a href="{_flag_url(r.name)}">{escape(r.name)}</a></td>'
         + "".join(_cell(c) for c in r.cells)
@@ -76,6 +78,7 @@ def flags_html(page: FlagsPage, filters: dict[str, str], visitor: Visitor, stale
             if r.definition is not None
             else "<td></td><td></td><td></td>"
         )
+        + (f"<td>{escape(r.cleanup)}</td>" if cleanup_column else "")
         + "</tr>"
         for r in page.rows
     )
@@ -84,15 +87,18 @@ def flags_html(page: FlagsPage, filters: dict[str, str], visitor: Visitor, stale
         for key, label in (("name", "Name"), ("group", "Group"), ("type", "Type"), ("milestone", "Milestone"))
     )
     checked = " checked" if filters.get("cleanup") else ""
-    cleanup = (
-        f'<label><input type="checkbox" name="cleanup" value="1"{checked}> cleanup: fully on or fully off '
-        f"everywhere (in chat: <code>feature list --stale</code>, {stale_days} days)</label>"
+    stale = (
+        f'<label><input type="checkbox" name="cleanup" value="1"{checked}> cleanup: fully on or off everywhere '
+        f"for {cleanup.days}+ days, or a milestone {cleanup.milestones}+ old (in chat: "
+        "<code>feature list --stale</code>)</label>"
     )
     title = f"{len(page.rows)} of {page.total} flags"
     body = (
         f"<h1>{title}</h1>{_unreachable(page.unreachable)}"
-        f'<form method="get">{fields}{cleanup}<button>Filter</button></form>'
-        f"<table><thead><tr><th>Flag</th>{heads}<th>Type</th><th>Group</th><th>Milestone</th></tr></thead>"
+        f'<form method="get">{fields}{stale}<button>Filter</button></form>'
+        f"<table><thead><tr><th>Flag</th>{heads}<th>Type</th><th>Group</th><th>Milestone</th>"
+        + ("<th>Why clean it up</th>" if cleanup_column else "")
+        + "</tr></thead>"
         f"<tbody>{rows}</tbody></table>"
     )
     return _page("Flags", body, visitor)

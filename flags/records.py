@@ -19,6 +19,7 @@ class FlagRecord:
     state: FlagState
     exists: bool
     version: int
+    changed_at: float | None = None  # when it last changed through chatops (epoch seconds), when listed
 
 
 @dataclass(frozen=True, slots=True)

@@ -97,10 +97,16 @@ class FlagStore:
             pipe = self._redis.pipeline(transaction=False)
             for name in names:
                 pipe.hgetall(self.keys.flag(name))
-                pipe.hget(self.keys.meta(name), "version")
+                pipe.hmget(self.keys.meta(name), "version", "changed_at")
             replies = await pipe.execute()
         return [
-            FlagRecord(name, FlagState.from_hash(replies[2 * i]), True, _int(replies[2 * i + 1]))
+            FlagRecord(
+                name,
+                FlagState.from_hash(replies[2 * i]),
+                True,
+                _int(replies[2 * i + 1][0]),
+                _float(replies[2 * i + 1][1]),
+            )
             for i, name in enumerate(names)
         ]
 
@@ -315,6 +321,13 @@ def _stream_id(text: str) -> bool:
     """Whether ``text`` is a Redis stream id (two unsigned 64-bit numbers, ``MS-SEQ``)."""
     ms, dash, seq = text.partition("-")
     return bool(dash) and all(p.isascii() and p.isdigit() and int(p) < 2**64 for p in (ms, seq))
+
+
+def _float(value: Any) -> float | None:
+    try:
+        return float(value) if value else None
+    except (TypeError, ValueError):
+        return None
 
 
 def _int(value: Any) -> int:

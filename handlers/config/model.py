@@ -234,7 +234,13 @@ class Dashboard(_Model):
     trusted_header: StrictStr | None = None
     session_hours: Annotated[float, in_range("hours, 1-168", lambda h: 1 <= h <= 168)] = 12.0
     link_seconds: Annotated[float, in_range("seconds, 30-3600", lambda s: 30 <= s <= 3600)] = 300.0
-    stale_days: Annotated[int, in_range("days, 1-3650", lambda d: 1 <= d <= 3650)] = 30  # the cleanup filter
+
+
+class Cleanup(_Model):
+    """Which flags `feature list --stale` and the dashboard's cleanup filter show."""
+
+    days: Annotated[int, in_range("days, 1-3650", lambda d: 1 <= d <= 3650)] = 30  # fully on/off this long
+    milestones: Annotated[int, in_range("milestones, 1-100", lambda m: 1 <= m <= 100)] = 3  # definition this old
 
 
 class Config(_Model):
@@ -251,6 +257,7 @@ class Config(_Model):
     safety: Safety = Field(default_factory=Safety)
     incident: Incident = Field(default_factory=Incident)
     ui: Dashboard | None = None  # the web dashboard (off when absent)
+    cleanup: Cleanup = Field(default_factory=Cleanup)
     _path: Path | None = PrivateAttr(None)
 
     @field_validator("safety")

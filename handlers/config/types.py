@@ -29,6 +29,7 @@ RESERVED_OPTIONS = frozenset(
         "repository",
         "feature-group",
         "match",
+        "stale",
         "limit",
         "help",
         "ignore-production-check",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from flags import AuditEntry, FlagRecord, FlagsError, FlagState
@@ -17,6 +17,7 @@ from flags.exposure import percentage
 from handlers.changes.announce import shown_state
 from handlers.config import Environment
 from handlers.core.context import Application
+from handlers.core.stale import by_flag, newest_milestone, stale_reason
 
 __all__ = [
     "Cell",
@@ -57,6 +58,7 @@ class Row:
     name: str
     definition: Definition | None
     cells: tuple[Cell, ...]  # one per environment, in configured order
+    cleanup: str = ""  # why it is ready to clean up (with the cleanup filter)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +113,13 @@ async def flags_page(
         rows.append(Row(flag, app.definitions.get(flag), cells))
     total = len(rows)
     if cleanup:
-        rows = [r for r in rows if _uniform(r)]
+        options = [e.option for e in environments]
+        newest, now, settings = newest_milestone(app.definitions.values()), time.time(), app.config.cleanup
+        rows = [
+            replace(r, cleanup=reason)
+            for r in rows
+            if (reason := stale_reason(by_flag(records, options, r.name), r.definition, newest, settings, now))
+        ]
     rows = [
         r
         for r in rows
@@ -121,12 +129,6 @@ async def flags_page(
         and (not milestone or (r.definition is not None and (r.definition.milestone or "") == milestone))
     ]
     return FlagsPage(tuple(environments), tuple(rows), unreachable, total)
-
-
-def _uniform(row: Row) -> bool:
-    """Fully on, or fully off, on every environment: a candidate for cleanup."""
-    kinds = {c.kind for c in row.cells}
-    return kinds in ({"on"}, {"off"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -187,3 +187,24 @@ async def test_script_in_a_reason_or_a_slack_name_is_text(dashboard: Dashboard, 
     assert evil in text, text  # shown as the text it is
     assert await asyncio.to_thread(lambda: browser.find_elements(By.TAG_NAME, "script")) == []
     assert await asyncio.to_thread(lambda: browser.title) != "pwned"
+
+
+async def test_behind_a_proxy_the_trusted_header_signs_in(
+    tmp_path: Path, redis_url: str, prefix: str, slack: SlackStub
+) -> None:
+    ui = {"base_url": "https://chatops.example.com", "trusted_header": "X-Forwarded-Email"}
+    config = write_config(tmp_path, redis_url, prefix, redis_prefix=prefix, ui=ui)
+    runner, url = await start_bot(config, slack, tmp_path / ".chatops")
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{url}/ui/", headers={"X-Forwarded-Email": "ada@example.com"}) as proxied:
+            page = await proxied.text()
+            assert proxied.status == 200 and "ada@example.com" in page and "<table" in page
+            assert proxied.headers["Content-Security-Policy"].startswith("default-src 'none'")
+        async with session.get(f"{url}/ui/", headers={"X-Forwarded-Email": " "}) as blank:
+            assert blank.status == 401
+        async with session.get(f"{url}/ui/deployments") as direct:
+            assert direct.status == 401 and "/chatops run dashboard" in await direct.text()
+        token = runner.app[RUNTIME].sign_in.token(Visitor("U0SRE", "sre"))
+        async with session.get(f"{url}/ui/signin?token={token}", allow_redirects=False) as signed:
+            assert signed.status == 303 and "Secure" in signed.headers["Set-Cookie"]  # served as https
+    await runner.cleanup()

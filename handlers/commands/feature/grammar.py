@@ -77,8 +77,16 @@ FEATURE = CommandSpec(
             "list",
             (),
             "list flags with their state",
-            options=(OptionSpec("match", "value", "only flags whose name contains SUBSTRING", "SUBSTRING"),),
-            examples=("/chatops run feature list --match database --staging",),
+            options=(
+                OptionSpec("match", "value", "only flags whose name contains SUBSTRING", "SUBSTRING"),
+                OptionSpec(
+                    "stale",
+                    "flag",
+                    "only flags to clean up: fully on or off everywhere for `cleanup.days`, or whose "
+                    "milestone is `cleanup.milestones` old (reads every environment)",
+                ),
+            ),
+            examples=("/chatops run feature list --match database --staging", "/chatops run feature list --stale"),
         ),
         SubcommandSpec(
             "delete",

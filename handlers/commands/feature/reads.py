@@ -5,13 +5,16 @@ An environment whose Redis cannot be reached is named in the answer; the others 
 
 from __future__ import annotations
 
-from flags import AuditEntry, StoreUnavailable, WrongKeyType
+import time
+
+from flags import AuditEntry, FlagRecord, StoreUnavailable, WrongKeyType
 from handlers.changes.rules.deployment import code_deployed
 from handlers.commands.feature.plans import FeaturePlan
 from handlers.config import Environment
 from handlers.core.context import Context
 from handlers.core.definition_info import definition_section
 from handlers.core.reply import Code, Line, Mention, Reply, Section, Strong, line
+from handlers.core.stale import by_flag, newest_milestone, stale_reason
 from handlers.core.timefmt import utc
 
 __all__ = ["get", "history", "list_flags"]
@@ -60,6 +63,8 @@ def _by(entry: AuditEntry) -> Line:
 
 async def list_flags(plan: FeaturePlan, context: Context) -> Reply:
     match = plan.invocation.options.get("match")
+    if plan.invocation.flag("stale"):
+        return await _stale(match if isinstance(match, str) else None, context)
     sections: list[Section] = []
     failed = False
     for environment in plan.targets:
@@ -75,6 +80,36 @@ async def list_flags(plan: FeaturePlan, context: Context) -> Reply:
         lines = tuple(line(Code(r.name), " ", r.state.describe()) for r in records)
         sections.append(Section(lines or (line("no flags"),), title=title))
     return Reply(not failed, "Feature flags", tuple(sections), public=not failed)
+
+
+async def _stale(match: str | None, context: Context) -> Reply:
+    """Flags ready to clean up, judged on every environment (one that cannot be read: no answer)."""
+    environments = context.config.environments
+    records: dict[str, dict[str, FlagRecord]] = {}
+    for environment in environments:
+        try:
+            records[environment.option] = {r.name: r for r in await context.stores[environment.option].list(match)}
+        except (StoreUnavailable, WrongKeyType) as error:
+            return Reply(False, "Feature flags", (Section((_unreachable(error, environment),)),))
+    names = sorted(set(context.definitions) | {n for found in records.values() for n in found})
+    if match:
+        names = [n for n in names if match in n]
+    options = [e.option for e in environments]
+    newest, now, settings = newest_milestone(context.definitions.values()), time.time(), context.config.cleanup
+    lines = [
+        line(Code(name), f" — {reason}")
+        for name in names
+        if (
+            reason := stale_reason(
+                by_flag(records, options, name), context.definitions.get(name), newest, settings, now
+            )
+        )
+    ]
+    title = line(
+        f"{len(lines)} flag(s) to clean up: fully on or off everywhere for {settings.days}+ days, "
+        f"or a milestone {settings.milestones}+ before {newest or 'the newest'}"
+    )
+    return Reply(True, "Stale feature flags", (Section(tuple(lines) or (line("none"),), title=title),), public=True)
 
 
 async def history(plan: FeaturePlan, context: Context) -> Reply:

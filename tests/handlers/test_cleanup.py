@@ -1,0 +1,48 @@
+"""`feature list --stale`: flags fully on or off everywhere for `cleanup.days`, or whose
+definition's milestone is `cleanup.milestones` behind the newest; partly rolled out ones are not."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from tests.handlers.conftest import MakeChatops
+
+ALL = "--dev --pre --staging --staging-ref --ops --production --ignore-feature-flag-consistency-check"
+
+
+def _definitions(folder: Path, milestones: dict[str, str]) -> str:
+    folder.mkdir()
+    for name, milestone in milestones.items():
+        (folder / f"{name}.yml").write_text(
+            f"---\nname: {name}\nintroduced_by_url: https://gitlab.com/gitlab-org/gitlab/-/merge_requests/1\n"
+            "rollout_issue_url: https://gitlab.com/gitlab-org/gitlab/-/issues/1\n"
+            f"milestone: '{milestone}'\ngroup: group::cleanup\ntype: gitlab_com_derisk\ndefault_enabled: false\n"
+        )
+    return str(folder)
+
+
+async def test_stale_flags_are_listed_with_why(chatops: MakeChatops, tmp_path: Path) -> None:
+    folder = _definitions(
+        tmp_path / "definitions",
+        {"done_flag": "16.9", "recent_done_flag": "16.9", "partial_flag": "16.9", "ancient_flag": "16.2"},
+    )
+    bot = await chatops(definitions=[folder])
+    for name in ("done_flag", "recent_done_flag"):
+        assert (await bot.run(f"/chatops run feature set {name} true {ALL}")).ok
+    assert (await bot.run("/chatops run feature set partial_flag 50 --actors --staging", channel="#development")).ok
+    forty_days_ago = time.time() - 40 * 86400
+    for option, store in bot.runtime.stores.items():  # done_flag was switched on everywhere 40 days ago
+        assert (await store.get("done_flag")).state.boolean, option
+        await store.redis.hset(store.keys.meta("done_flag"), "changed_at", f"{forty_days_ago:.6f}")
+    before = await bot.keyspace()
+    answer = await bot.run("/chatops run feature list --stale", channel="#random")
+    assert answer.ok, answer.text
+    assert "2 flag(s) to clean up: fully on or off everywhere for 30+ days, or a milestone 3+ before 16.9" in (
+        answer.text
+    )
+    assert "`done_flag` — fully on everywhere since " in answer.text and "(40 days)" in answer.text, answer.text
+    assert "`ancient_flag` — milestone 16.2, 7 milestones before 16.9" in answer.text
+    for fresh in ("recent_done_flag", "partial_flag"):
+        assert fresh not in answer.text
+    assert await bot.keyspace() == before  # reading changes nothing
