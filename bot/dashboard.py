@@ -13,7 +13,16 @@ from collections.abc import Awaitable, Callable
 import structlog
 from aiohttp import web
 
-from bot.dashboard_html import STYLE, approvals_reply, board_page, flag_html, flags_html, refusal_page
+from bot.dashboard_html import (
+    STYLE,
+    RowHtml,
+    approvals_reply,
+    board_page,
+    flag_html,
+    flags_html,
+    refusal_page,
+    table_rows,
+)
 from bot.runtime import Runtime
 from flags import FlagName
 from handlers.config import Dashboard
@@ -21,6 +30,7 @@ from handlers.core import pipeline
 from handlers.core.context import Caller
 from handlers.core.reply import Reply
 from handlers.core.signin import SignIn, SignInRefused, Visitor
+from handlers.dashboard.live_rows import LiveRows
 from handlers.dashboard.views import flag_page, flags_page
 
 __all__ = ["COOKIE", "add_dashboard"]
@@ -40,6 +50,9 @@ Page = Callable[[web.Request, Visitor], Awaitable[str]]
 
 def add_dashboard(app: web.Application, runtime: Runtime, ui: Dashboard) -> None:
     """Serve the dashboard at /ui/ (sign-in, flags, a flag, deployments, activity)."""
+
+    live_rows = LiveRows(runtime.live)  # the rows, kept and brought up to date flag by flag
+    row_html = RowHtml()  # each row as HTML, kept while the row is the same
 
     def sign_in() -> SignIn | None:
         return runtime.sign_in
@@ -96,8 +109,9 @@ def add_dashboard(app: web.Application, runtime: Runtime, ui: Dashboard) -> None
             kind=filters["type"],
             milestone=filters["milestone"],
             cleanup=bool(filters["cleanup"]),
+            live=live_rows,
         )
-        return flags_html(page, filters, visitor, runtime.config.cleanup)
+        return flags_html(page, filters, visitor, runtime.config.cleanup, table_rows(page.rows, row_html))
 
     async def flag(request: web.Request, visitor: Visitor) -> str:
         name = request.match_info["name"]

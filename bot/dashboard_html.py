@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from html import escape
 from urllib.parse import quote
 
@@ -15,9 +16,20 @@ from handlers.core.approvals import ApprovalRequest
 from handlers.core.reply import Code, Line, Link, Mention, Reply, Section, Strong, line
 from handlers.core.signin import Visitor
 from handlers.core.timefmt import utc
-from handlers.dashboard.views import Cell, FlagPage, FlagsPage, Point
+from handlers.dashboard.cells import Cell, Row
+from handlers.dashboard.views import FlagPage, FlagsPage, Point
 
-__all__ = ["STYLE", "approvals_reply", "board_page", "flag_html", "flags_html", "refusal_page", "timeline_svg"]
+__all__ = [
+    "STYLE",
+    "RowHtml",
+    "approvals_reply",
+    "board_page",
+    "flag_html",
+    "flags_html",
+    "refusal_page",
+    "table_rows",
+    "timeline_svg",
+]
 
 STYLE = """
 body{font:14px/1.4 system-ui,sans-serif;margin:0;color:#1d1d1f;background:#fafafa}
@@ -61,27 +73,57 @@ def _flag_url(name: str) -> str:
     return "/ui/flags/" + quote(name, safe="")
 
 
+@lru_cache(maxsize=8192)
 def _cell(cell: Cell) -> str:
     bar = f'<i style="width:{cell.share:g}%"></i>' if cell.kind in ("percent", "on") else ""
     return f'<td class="{cell.kind}">{escape(cell.words)}{bar}</td>'
 
 
-def flags_html(page: FlagsPage, filters: dict[str, str], visitor: Visitor, cleanup: Cleanup) -> str:
-    heads = "".join(f"<th>{escape(e.name)}</th>" for e in page.environments)
-    cleanup_column = bool(filters.get("cleanup"))
-    rows = "".join(
-        f'<tr><td><a href="{_flag_url(r.name)}">{escape(r.name)}</a></td>'
-        + "".join(_cell(c) for c in r.cells)
+class RowHtml:
+    """Each flag's table row as HTML, kept while its row is the same object (rows are kept and
+    replaced one by one when a state changes), so a page joins strings instead of building them."""
+
+    def __init__(self) -> None:
+        self._kept: dict[str, tuple[Row, str]] = {}
+
+    def of(self, row: Row) -> str:
+        kept = self._kept.get(row.name)
+        if kept is not None and kept[0] is row:
+            return kept[1]
+        html = _row_html(row)
+        if len(self._kept) > 200_000:
+            self._kept.clear()
+        self._kept[row.name] = (row, html)
+        return html
+
+
+def _row_html(row: Row) -> str:
+    definition = row.definition
+    return (
+        f'<tr><td><a href="{_flag_url(row.name)}">{escape(row.name)}</a></td>'
+        + "".join(_cell(c) for c in row.cells)
         + (
-            f"<td>{escape(r.definition.type)}</td><td>{escape(r.definition.group)}</td>"
-            f"<td>{escape(r.definition.milestone or '')}</td>"
-            if r.definition is not None
+            f"<td>{escape(definition.type)}</td><td>{escape(definition.group)}</td>"
+            f"<td>{escape(definition.milestone or '')}</td>"
+            if definition is not None
             else "<td></td><td></td><td></td>"
         )
-        + (f"<td>{escape(r.cleanup)}</td>" if cleanup_column else "")
+        + (f"<td>{escape(row.cleanup)}</td>" if row.cleanup else "")
         + "</tr>"
-        for r in page.rows
     )
+
+
+def table_rows(rows: Sequence[Row], kept: RowHtml | None = None) -> str:
+    """The flags table's rows."""
+    return "".join(kept.of(r) if kept is not None and not r.cleanup else _row_html(r) for r in rows)
+
+
+def flags_html(
+    page: FlagsPage, filters: dict[str, str], visitor: Visitor, cleanup: Cleanup, rendered_rows: str | None = None
+) -> str:
+    heads = "".join(f"<th>{escape(e.name)}</th>" for e in page.environments)
+    cleanup_column = bool(filters.get("cleanup"))
+    rows = rendered_rows if rendered_rows is not None else table_rows(page.rows)
     fields = "".join(
         f'<label>{label} <input name="{key}" value="{escape(filters.get(key, ""))}"></label>'
         for key, label in (("name", "Name"), ("group", "Group"), ("type", "Type"), ("milestone", "Milestone"))
@@ -99,9 +141,18 @@ def flags_html(page: FlagsPage, filters: dict[str, str], visitor: Visitor, clean
         f"<table><thead><tr><th>Flag</th>{heads}<th>Type</th><th>Group</th><th>Milestone</th>"
         + ("<th>Why clean it up</th>" if cleanup_column else "")
         + "</tr></thead>"
-        f"<tbody>{rows}</tbody></table>"
+        f"<tbody>{rows}</tbody></table>{_source(page)}"
     )
     return _page("Flags", body, visitor)
+
+
+def _source(page: FlagsPage) -> str:
+    if page.source == "snapshot":
+        return (
+            '<p class="source">States from the live snapshot: the bot\'s own changes show at once, changes '
+            "made in Redis by other means within a minute.</p>"
+        )
+    return '<p class="source">States read from Redis just now.</p>'
 
 
 def _unreachable(unreachable: dict[str, str]) -> str:

@@ -4,6 +4,7 @@ registry and git mirror, services, the command registry) and owns what must be c
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +16,7 @@ import structlog
 from bot.inflight import InFlight
 from bot.metrics import REDIS_ERRORS
 from bot.replays import ReplayGuard
-from flags import Definition, FlagStore, load_definitions, resolve_redis_url
+from flags import AsyncFlags, Definition, FlagStore, load_definitions, resolve_redis_url
 from flags.connection import redis_client
 from flags.embedded import DEFAULT_DIRECTORY
 from flags.redis_url import replicas_to_wait_for
@@ -40,6 +41,7 @@ __all__ = ["Runtime"]
 _log = structlog.get_logger("bot")
 
 BACKGROUND_GRACE_S = 15.0  # how long a shutdown waits for a change being recovered or a schedule being run
+LIVE_POLL_S = 60.0  # the dashboard's snapshots: a full read this often (the bot's own changes arrive at once)
 
 
 @dataclass
@@ -58,6 +60,9 @@ class Runtime:
     freezes: FreezeStore | None = None  # change freezes, in the bot's own Redis
     approvals: ApprovalStore | None = None  # changes waiting for a second person, in the bot's own Redis
     sign_in: SignIn | None = None  # dashboard sign-in links and sessions (set by open(), with a ui section)
+    urls: Mapping[str, str] = field(default_factory=dict)  # each environment's Redis URL, by option
+    #: Live snapshots of every environment for the dashboard's flags page (started by open(), with a ui section).
+    live: dict[str, AsyncFlags] = field(default_factory=dict)
     driver: Driver | None = None  # set by start_background()
     chat: ChatBackend | None = None  # what background work and webhooks talk through (set by start_background)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -71,8 +76,9 @@ class Runtime:
         own = config.redis_url or None
         clients: dict[str, aioredis.Redis] = {}
         stores: dict[str, FlagStore] = {}
+        urls: dict[str, str] = {}
         for environment in config.environments:
-            url = environment.redis_url or own or resolve_redis_url(None, embedded_directory)
+            url = urls[environment.option] = environment.redis_url or own or resolve_redis_url(None, embedded_directory)
             if url not in clients:
                 clients[url] = redis_client(url)
             stores[environment.option] = FlagStore(
@@ -128,6 +134,7 @@ class Runtime:
             schedules=schedules,
             freezes=freezes,
             approvals=approvals,
+            urls=urls,
         )
 
     @property
@@ -158,6 +165,8 @@ class Runtime:
             secrets = secrets or Secrets.from_environment()
             self.services = AppServices(self.config, secrets, self._session, self.deployments)
             ui, key = self.config.ui, secrets.dashboard_key
+            if ui is not None:
+                self._tasks.append(asyncio.create_task(self._start_live(), name="dashboard-snapshots"))
             if ui is not None and key is not None and self.schedules is not None:
                 self.sign_in = SignIn(
                     self.schedules.client,
@@ -186,6 +195,22 @@ class Runtime:
                 await mirror.fetch()
 
         self._tasks.append(asyncio.create_task(keep_fresh(), name="mirror-fetch"))
+
+    async def _start_live(self) -> None:
+        """Snapshots of every environment, kept fresh by the bot's own change announcements (and
+        a full read every LIVE_POLL_S for changes made elsewhere): the flags page reads memory."""
+        for environment in self.config.environments:
+            url, prefix = self.urls[environment.option], environment.prefix
+            live = AsyncFlags(url, prefix=prefix, poll_interval=LIVE_POLL_S)
+            try:
+                await live.start()
+            except asyncio.CancelledError:
+                await live.close()
+                raise
+            self.live[environment.option] = live  # only once loaded: until then the page reads Redis
+        # Tens of thousands of long-lived states: out of the collector's full passes (which would
+        # otherwise walk them all, pausing pages for tens of milliseconds); refcounting frees them.
+        gc.freeze()
 
     async def _warm(self, mirror: GitMirror) -> None:
         """Index merge requests, then walk what each environment runs: the first deployment check
@@ -233,6 +258,9 @@ class Runtime:
         self._tasks.clear()
         if self.mirror is not None:
             await self.mirror.close()
+        for live in self.live.values():
+            await live.close()
+        self.live.clear()
         if self._session is not None:
             await self._session.close()
             self._session = None

@@ -38,6 +38,19 @@ class SnapshotClient:
         return self._snapshot.state(name)
 
     @property
+    def version(self) -> int:
+        """Moves whenever a flag's state changes in the snapshot (to know when to read it again)."""
+        return self._snapshot.version
+
+    def changed_since(self, version: int) -> frozenset[str] | None:
+        """The flags whose state changed after ``version`` (see ``version``); None when unknown."""
+        return self._snapshot.changed_since(version)
+
+    def names(self) -> list[str]:
+        """Every flag in the snapshot (as last read), sorted."""
+        return self._snapshot.names()
+
+    @property
     def stale(self) -> bool:
         """True while Redis cannot be read and the last good snapshot is being served."""
         return self._freshness.failing_since is not None

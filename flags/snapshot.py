@@ -24,6 +24,9 @@ __all__ = ["Snapshot"]
 _log = structlog.get_logger("flags")
 
 
+CHANGE_LOG = 10_000  # flag changes remembered for changed_since()
+
+
 class Snapshot:
     def __init__(self, defaults: Mapping[str, bool] | None = None) -> None:
         self._evaluators: dict[str, Evaluator] = {}
@@ -32,6 +35,9 @@ class Snapshot:
         self._defaults: dict[str, bool] = dict(defaults or {})
         self._announced_during_reload: dict[str, tuple[bool, FlagState]] | None = None
         self.loaded_at: float | None = None
+        self.version = 0  # moves whenever a flag's state changes (a reload that found changes, an announcement)
+        self._changes: list[tuple[int, str]] = []  # (version, name changed then), oldest first
+        self._complete_after = 0  # the change log holds every change of the versions after this one
 
     @classmethod
     def with_definitions(cls, definitions: Mapping[str, Definition] | None) -> Snapshot:
@@ -77,9 +83,13 @@ class Snapshot:
             else:
                 merged.pop(name, None)
         evaluators: dict[str, Evaluator] = {}
+        changed = [name for name in self._states if name not in merged]
         for name, state in merged.items():
             unchanged = self._states.get(name) == state and name in self._evaluators
             evaluators[name] = self._evaluators[name] if unchanged else self._compile(name, state)
+            if self._states.get(name) != state or name not in self._states:
+                changed.append(name)
+        self._note_changes(changed)
         self._states, self._evaluators = merged, evaluators
         self.loaded_at = time.time()
 
@@ -107,7 +117,27 @@ class Snapshot:
         else:
             self._evaluators.pop(name, None)
             self._states.pop(name, None)
+        self._note_changes([name])
         return name
+
+    def changed_since(self, version: int) -> frozenset[str] | None:
+        """The flags whose state changed after ``version``; None when that is no longer known
+        (too many changes since, or a version this snapshot never had)."""
+        if version == self.version:
+            return frozenset()
+        if version < self._complete_after or version > self.version:
+            return None
+        return frozenset(name for at, name in self._changes if at > version)
+
+    def _note_changes(self, names: list[str]) -> None:
+        if not names:
+            return
+        self.version += 1
+        self._changes += [(self.version, name) for name in names]
+        if len(self._changes) > CHANGE_LOG:  # forget the oldest versions whole
+            cut = self._changes[len(self._changes) - CHANGE_LOG][0]
+            self._changes = [(at, name) for at, name in self._changes if at > cut]
+            self._complete_after = cut
 
     def _compile(self, name: str, state: FlagState) -> Evaluator:
         return compile_flag(name, state, self._groups)

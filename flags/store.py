@@ -33,6 +33,19 @@ __all__ = ["FlagStore", "Write", "apply_together"]
 
 _SCRIPT = resources.files("flags").joinpath("apply_change.lua").read_text(encoding="utf-8")
 
+#: Reads many flags in one round trip: for each (flag hash, meta hash) pair of KEYS, the hash's
+#: fields and values, then the meta hash's version and changed_at.
+_READ_MANY = """
+local out = {}
+for i = 1, #KEYS, 2 do
+  out[#out + 1] = redis.call('HGETALL', KEYS[i])
+  out[#out + 1] = redis.call('HMGET', KEYS[i + 1], 'version', 'changed_at')
+end
+return out
+"""
+#: Flags read per round trip by ``list`` (each keeps Redis busy for about a millisecond).
+LIST_BATCH = 1000
+
 #: Audit entries kept per flag (approximate trimming); per environment, 100,000 (in the script).
 AUDIT_PER_FLAG = 1000
 #: How long a change waits for its replicas (behind Sentinel) before it is not reported as done.
@@ -59,6 +72,7 @@ class FlagStore:
         self.keys = Keys(prefix)
         self.environment = environment
         self._apply = client.register_script(_SCRIPT)
+        self._read_many = client.register_script(_READ_MANY)
 
     @classmethod
     def from_url(cls, url: str, *, prefix: str = "", environment: str = "") -> FlagStore:
@@ -94,15 +108,14 @@ class FlagStore:
             if not names:
                 return []
             layout.update({self.keys.flag(n): "hash" for n in names} | {self.keys.meta(n): "hash" for n in names})
-            pipe = self._redis.pipeline(transaction=False)
-            for name in names:
-                pipe.hgetall(self.keys.flag(name))
-                pipe.hmget(self.keys.meta(name), "version", "changed_at")
-            replies = await pipe.execute()
+            replies: list[Any] = []
+            for start in range(0, len(names), LIST_BATCH):  # one script per batch: a round trip, not 2 per flag
+                keys = [k for n in names[start : start + LIST_BATCH] for k in (self.keys.flag(n), self.keys.meta(n))]
+                replies += await self._await(self._read_many(keys=keys))
         return [
             FlagRecord(
                 name,
-                FlagState.from_hash(replies[2 * i]),
+                FlagState.from_hash(_pairs(replies[2 * i])),
                 True,
                 _int(replies[2 * i + 1][0]),
                 _float(replies[2 * i + 1][1]),
@@ -321,6 +334,11 @@ def _stream_id(text: str) -> bool:
     """Whether ``text`` is a Redis stream id (two unsigned 64-bit numbers, ``MS-SEQ``)."""
     ms, dash, seq = text.partition("-")
     return bool(dash) and all(p.isascii() and p.isdigit() and int(p) < 2**64 for p in (ms, seq))
+
+
+def _pairs(flat: list[Any]) -> dict[str, str]:
+    """HGETALL's reply inside a script: field, value, field, value, …"""
+    return dict(zip(flat[::2], flat[1::2], strict=True))
 
 
 def _float(value: Any) -> float | None:

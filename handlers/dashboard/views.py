@@ -8,57 +8,19 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from flags import AuditEntry, FlagRecord, FlagsError, FlagState
 from flags.definitions import Definition
-from flags.exposure import percentage
-from handlers.changes.announce import shown_state
 from handlers.config import Environment
 from handlers.core.context import Application
 from handlers.core.stale import by_flag, newest_milestone, stale_reason
+from handlers.dashboard.cells import NOT_SET, UNKNOWN, Cell, Kind, Row, cell, cell_of, exposure
+from handlers.dashboard.live_rows import LiveRows
 
-__all__ = [
-    "Cell",
-    "FlagPage",
-    "FlagsPage",
-    "Point",
-    "Row",
-    "exposure",
-    "flag_page",
-    "flags_page",
-]
-
-Kind = Literal["off", "some", "percent", "on", "unknown"]
-
-
-def exposure(state: FlagState) -> tuple[Kind, float]:
-    """How exposed a state is, as a kind and a share in percent (for bars and the chart): on is
-    100, a percentage its value, actors or groups alone a sliver ("some"), off 0."""
-    if state.boolean:
-        return "on", 100.0
-    share = max(percentage(state.percentage_of_actors), percentage(state.percentage_of_time))
-    if share > 0:
-        return "percent", share
-    if state.actors or state.groups:
-        return "some", 0.0
-    return "off", 0.0
-
-
-@dataclass(frozen=True, slots=True)
-class Cell:
-    words: str  # as chat answers say it
-    kind: Kind
-    share: float
-
-
-@dataclass(frozen=True, slots=True)
-class Row:
-    name: str
-    definition: Definition | None
-    cells: tuple[Cell, ...]  # one per environment, in configured order
-    cleanup: str = ""  # why it is ready to clean up (with the cleanup filter)
+__all__ = ["FlagPage", "FlagsPage", "Point", "flag_page", "flags_page"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,16 +29,7 @@ class FlagsPage:
     rows: tuple[Row, ...]
     unreachable: dict[str, str]  # environment name → why it could not be read
     total: int  # rows before filtering
-
-
-_UNKNOWN = Cell("unknown (could not read)", "unknown", 0.0)
-
-
-def _cell(record: FlagRecord | None) -> Cell:
-    if record is None:
-        return Cell("not set", "off", 0.0)
-    kind, share = exposure(record.state)
-    return Cell(shown_state(record.state, record.exists), kind, share)
+    source: Literal["snapshot", "redis"] = "redis"  # where the states came from
 
 
 async def _read_all(app: Application) -> tuple[dict[str, dict[str, FlagRecord]], dict[str, str]]:
@@ -102,15 +55,22 @@ async def flags_page(
     kind: str = "",
     milestone: str = "",
     cleanup: bool = False,
+    live: LiveRows | None = None,
 ) -> FlagsPage:
-    """Every flag in Redis or in a definition, one cell per environment, filtered."""
-    records, unreachable = await _read_all(app)
+    """Every flag in Redis or in a definition, one cell per environment, filtered. With ``live``
+    snapshots of every environment the states come from memory; the cleanup filter, which needs
+    when each flag last changed, always reads Redis."""
     environments = app.config.environments
-    names = sorted(set(app.definitions) | {n for by_name in records.values() for n in by_name})
-    rows = []
-    for flag in names:
-        cells = tuple(_cell(records[e.option].get(flag)) if e.option in records else _UNKNOWN for e in environments)
-        rows.append(Row(flag, app.definitions.get(flag), cells))
+    source: Literal["snapshot", "redis"] = "redis"
+    records: dict[str, dict[str, FlagRecord]] = {}
+    if live is not None and not cleanup and live.ready(app):
+        source = "snapshot"
+        unreachable = live.update(app)
+        all_rows = live.rows
+    else:
+        records, unreachable = await _read_all(app)
+        all_rows = _rows(app, {o: {n: r.state for n, r in found.items()} for o, found in records.items()})
+    rows: list[Row] | tuple[Row, ...] = all_rows
     total = len(rows)
     if cleanup:
         options = [e.option for e in environments]
@@ -128,7 +88,27 @@ async def flags_page(
         and (not kind or (r.definition is not None and r.definition.type == kind))
         and (not milestone or (r.definition is not None and (r.definition.milestone or "") == milestone))
     ]
-    return FlagsPage(tuple(environments), tuple(rows), unreachable, total)
+    if not (cleanup or name or group or kind or milestone):
+        return FlagsPage(tuple(environments), all_rows, unreachable, total, source)  # the cached tuple itself
+    return FlagsPage(tuple(environments), tuple(rows), unreachable, total, source)
+
+
+def _rows(app: Application, states: Mapping[str, Mapping[str, FlagState]]) -> tuple[Row, ...]:
+    environments = app.config.environments
+    names = sorted(set(app.definitions) | {n for by_name in states.values() for n in by_name})
+    return tuple(
+        Row(
+            flag,
+            app.definitions.get(flag),
+            tuple(
+                (cell_of(s) if (s := states[e.option].get(flag)) is not None else NOT_SET)
+                if e.option in states
+                else UNKNOWN
+                for e in environments
+            ),
+        )
+        for flag in names
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,11 +154,11 @@ async def flag_page(app: Application, name: str) -> FlagPage | None:
     unreachable: dict[str, str] = {}
     for environment, result in zip(environments, found, strict=True):
         if isinstance(result, str):
-            cells.append(_UNKNOWN)
+            cells.append(UNKNOWN)
             unreachable[environment.name] = result
             continue
         record, entries = result
-        cells.append(_cell(record) if record.exists or not record.state.is_empty else _cell(None))
+        cells.append(cell(record) if record.exists or not record.state.is_empty else NOT_SET)
         series[environment.name] = [_point(e) for e in reversed(entries)]
         history += entries
     definition = app.definitions.get(name)

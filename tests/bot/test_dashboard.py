@@ -145,9 +145,20 @@ async def test_the_pages_show_what_was_written_and_the_chart_is_the_audit_stream
     assert cells["gstg"] == "25% of actors", cells
     assert cells["gprd"] == "not set", cells
     _shot(browser, tmp_path, "flags")
+    _, answer = await dashboard.text(f"run feature set {FLAG} 60 --actors --staging", channel="#development")
+    assert "set to" in answer, answer
+    deadline = time.monotonic() + 10
+    while True:  # the page from the live snapshot, with the change it was told of
+        text = await _open(browser, f"{dashboard.url}/ui/?name=partitioned")
+        if "States from the live snapshot" in text and "60% of actors" in text:
+            break
+        assert time.monotonic() < deadline, text
+        await asyncio.sleep(0.2)
+    _, answer = await dashboard.text(f"run feature set {FLAG} 25 --actors --staging", channel="#development")
+    assert "set to" in answer, answer
 
     text = await _open(browser, f"{dashboard.url}/ui/flags/{FLAG}")
-    assert "History (3 changes)" in text, text
+    assert "History (5 changes)" in text, text
     dots = await asyncio.to_thread(
         lambda: [
             (d.get_attribute("data-entry"), d.get_attribute("data-share"))
@@ -156,9 +167,9 @@ async def test_the_pages_show_what_was_written_and_the_chart_is_the_audit_stream
     )
     store = dashboard.runner.app[RUNTIME].stores["staging"]  # type: ignore[attr-defined]
     stream = await store.redis.xrange(store.keys.audit(FLAG))
-    assert len(stream) == 3
+    assert len(stream) == 5
     assert [d[0] for d in dots] == [fields.get("entry", entry_id) for entry_id, fields in stream]
-    assert [d[1] for d in dots] == ["25", "50", "25"]
+    assert [d[1] for d in dots] == ["25", "50", "25", "60", "25"]
     _shot(browser, tmp_path, "flag")
 
     text = await _open(browser, f"{dashboard.url}/ui/deployments")

@@ -256,3 +256,36 @@ async def test_close_returns_even_when_a_cancel_is_swallowed(
     await asyncio.wait_for(client.close(), timeout=10)
     assert time.monotonic() - started < 3
     assert client._task is None
+
+
+async def test_the_snapshot_says_which_flags_changed_since_a_version(
+    redis_url: str, prefix: str, raw: redis.Redis
+) -> None:
+    store = FlagStore.from_url(redis_url, prefix=prefix)
+    await store.apply("first_flag", build_change("true"), WHO)
+    async with AsyncFlags(redis_url, prefix=prefix, poll_interval=0.3) as client:
+        start = client.version
+        assert client.changed_since(start) == frozenset()
+        await store.apply("second_flag", build_change("true"), WHO)  # announced
+        await async_eventually(lambda: client.state("second_flag") is not None)
+        announced = client.version
+        assert client.changed_since(start) == {"second_flag"}
+        raw.hset(f"{prefix}first_flag", "boolean", "false")  # not announced: found by the next poll
+        await async_eventually(lambda: client.state("first_flag") != FlagState(boolean=True), within=2.0)
+        assert client.changed_since(announced) == {"first_flag"}
+        assert client.changed_since(start) == {"first_flag", "second_flag"}
+        assert client.changed_since(client.version + 5) is None  # a version it never had
+        polled = client.version
+        await asyncio.sleep(0.7)  # polls that find nothing new move nothing
+        assert client.version == polled and client.changed_since(polled) == frozenset()
+    await store.close()
+
+
+def test_a_snapshot_forgets_old_changes_whole() -> None:
+    snapshot = Snapshot()
+    snapshot.finish_reload({f"flag_{i}": FlagState(boolean=True) for i in range(3)})
+    first = snapshot.version
+    snapshot.begin_reload()
+    snapshot.finish_reload({f"flag_{i}": FlagState(boolean=False) for i in range(10_001)})  # past the log's size
+    assert snapshot.changed_since(first) is None  # not a partial answer
+    assert snapshot.changed_since(snapshot.version) == frozenset()
