@@ -120,8 +120,12 @@ async def test_a_manual_change_pauses_the_rollout(chatops: MakeChatops) -> None:
     assert (await bot.run(f"{ROLLOUT} {FLAG} --steps 10,50 --every 1s --staging", channel=D)).ok
     await _drive(bot, 0.5)
     assert await _state(bot, "staging") == {"percentage_of_actors": "10"}
+    listed = await bot.run(f"{ROLLOUT} list", channel=D)
+    assert f"R1 · {FLAG} · running · 1/2 steps · next: 50% at 20" in listed.text, listed.text
     assert (await bot.run(f"/chatops run feature set {FLAG} false --staging", user="bob", channel=D)).ok
     posts = await _drive(bot, 1.5)
+    listed = await bot.run(f"{ROLLOUT} list", channel=D)
+    assert f"R1 · {FLAG} · paused · 1/2 steps · next: 50% when resumed" in listed.text, listed.text
     assert await _state(bot, "staging") == {}  # bob's change stands; no step over it
     text = to_text(posts[-1])
     assert text.startswith(f"Rollout R1 of `{FLAG}` paused: {FLAG} was changed by hand on gstg (")

@@ -300,12 +300,21 @@ def _list(rollouts: list[Rollout]) -> Reply:
     lines = [
         line(
             Strong(r.id),
-            f" · {r.flag} · {r.status} · {r.done}/{len(r.steps)} steps · by ",
+            f" · {r.flag} · {r.status} · {r.done}/{len(r.steps)} steps{_next_step(r)} · by ",
             Mention(r.who.user_id, r.who.user_name),
         )
         for r in sorted(rollouts, key=lambda r: (not r.active, -int(r.id[1:])))
     ]
     return Reply(True, f"{len(rollouts)} rollout(s)", (Section(tuple(lines), line(f"{len(rollouts)} rollout(s)")),))
+
+
+def _next_step(found: Rollout) -> str:
+    if not found.active or found.done >= len(found.steps):
+        return ""
+    percentage = found.steps[found.done]
+    what = "100% (true)" if percentage >= 100 else f"{percentage:g}%"
+    when = f"at {utc(found.due)}" if found.status == "running" and found.due is not None else "when resumed"
+    return f" · next: {what} {when}"
 
 
 def _latest(rollouts: list[Rollout], flag: str) -> Rollout | None:
