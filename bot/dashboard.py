@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 from aiohttp import web
+from redis.exceptions import RedisError
 
 from bot.dashboard_html import (
     STYLE,
@@ -46,6 +47,7 @@ _HEADERS = {
 }
 
 Page = Callable[[web.Request, Visitor], Awaitable[str]]
+_UNCHECKED = "The bot cannot reach its own Redis to check sign-ins just now; try again in a minute."
 
 
 def add_dashboard(app: web.Application, runtime: Runtime, ui: Dashboard) -> None:
@@ -71,7 +73,11 @@ def add_dashboard(app: web.Application, runtime: Runtime, ui: Dashboard) -> None
 
     def signed_in(page: Page) -> Callable[[web.Request], Awaitable[web.Response]]:
         async def handler(request: web.Request) -> web.Response:
-            visitor = await visitor_of(request)
+            try:
+                visitor = await visitor_of(request)
+            except (RedisError, OSError) as error:
+                _log.warning("bot.dashboard_session_unchecked", error=str(error))
+                return html(refusal_page(_UNCHECKED), 503)
             if visitor is None:
                 return html(refusal_page("You are not signed in (or your session has expired)."), 401)
             return html(await page(request, visitor))
@@ -84,9 +90,12 @@ def add_dashboard(app: web.Application, runtime: Runtime, ui: Dashboard) -> None
             return html(refusal_page("Sign-in is not set up: the bot has no key to sign links with."), 503)
         try:
             visitor = await service.redeem(request.query.get("token", ""))
+            session = await service.open_session(visitor)
         except SignInRefused as refused:
             return html(refusal_page(str(refused)), 401)
-        session = await service.open_session(visitor)
+        except (RedisError, OSError) as error:  # nobody is signed in; ask for a new link if this one was spent
+            _log.warning("bot.dashboard_session_unchecked", error=str(error))
+            return html(refusal_page(_UNCHECKED), 503)
         _log.info("bot.dashboard_signin", user=visitor.name)
         response = web.HTTPSeeOther("/ui/", headers=_HEADERS)
         response.set_cookie(

@@ -27,7 +27,7 @@ from bot.server import RUNTIME
 from handlers.core.signin import Visitor
 from tests.bot.conftest import BotUnderTest, signed_headers, start_bot, write_config
 from tests.bot.slack_stub import SlackStub
-from tests.redis_process import free_port
+from tests.redis_process import RedisProcess, free_port
 
 FLAG = "enforce_explicit_connection_for_partitioned_shared_models"  # the example definition
 CHROMIUM = next((p for p in ("/usr/lib/chromium/chromium", "/usr/bin/chromium") if Path(p).exists()), "")
@@ -219,3 +219,29 @@ async def test_behind_a_proxy_the_trusted_header_signs_in(
         async with session.get(f"{url}/ui/signin?token={token}", allow_redirects=False) as signed:
             assert signed.status == 303 and "Secure" in signed.headers["Set-Cookie"]  # served as https
     await runner.cleanup()
+
+
+async def test_with_its_own_redis_down_the_dashboard_says_so(
+    tmp_path: Path, redis_url: str, prefix: str, slack: SlackStub
+) -> None:
+    (tmp_path / "own-redis").mkdir()
+    own = RedisProcess(tmp_path / "own-redis").start()  # the bot's own Redis: sessions live there
+    try:
+        port = free_port()
+        config = write_config(
+            tmp_path, own.url, prefix, redis_prefix=prefix, ui={"base_url": f"http://127.0.0.1:{port}"}
+        )
+        runner, url = await start_bot(config, slack, tmp_path / ".chatops", port=port)
+        token = runner.app[RUNTIME].sign_in.token(Visitor("U0SRE", "sre"))
+        jar = aiohttp.CookieJar(unsafe=True)  # cookies of 127.0.0.1
+        async with aiohttp.ClientSession(cookie_jar=jar) as session:
+            async with session.get(f"{url}/ui/signin?token={token}") as signed:
+                assert signed.status == 200  # followed to the flags page
+            own.stop()
+            async with session.get(f"{url}/ui/") as down:
+                assert down.status == 503 and "cannot reach its own Redis" in await down.text()
+            async with session.get(f"{url}/ui/signin?token={token}") as again:
+                assert again.status == 503 and "try again in a minute" in await again.text()
+        await runner.cleanup()
+    finally:
+        own.stop()
