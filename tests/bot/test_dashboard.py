@@ -26,6 +26,13 @@ from bot.dashboard import COOKIE
 from bot.server import RUNTIME
 from handlers.core.signin import Visitor
 from tests.bot.conftest import BotUnderTest, signed_headers, start_bot, write_config
+from tests.bot.deployments.conftest import (
+    WEBHOOK_TOKEN,
+    DeployBot,
+    build_history,
+    deployment_event,
+    deployments_section,
+)
 from tests.bot.slack_stub import SlackStub
 from tests.redis_process import RedisProcess, free_port
 
@@ -245,3 +252,53 @@ async def test_with_its_own_redis_down_the_dashboard_says_so(
         await runner.cleanup()
     finally:
         own.stop()
+
+
+async def test_deployments_and_activity_pages_show_what_chat_shows(
+    tmp_path: Path,
+    redis_url: str,
+    prefix: str,
+    slack: SlackStub,
+    browser: webdriver.Chrome,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("GITLAB_WEBHOOK_TOKEN", WEBHOOK_TOKEN)
+    history = build_history(tmp_path / "gitlab")
+    port = free_port()
+    access = [
+        {"environments": ["production"], "usergroups": ["sre"], "approval": {"usergroups": ["sre"]}},
+        {"environments": ["*"], "anyone": True},
+    ]
+    config = write_config(
+        tmp_path,
+        redis_url,
+        prefix,
+        redis_prefix=prefix,
+        ui={"base_url": f"http://127.0.0.1:{port}"},
+        deployments=deployments_section(str(history.repo.path)),
+        access=access,
+    )
+    runner, url = await start_bot(config, slack, tmp_path / ".chatops", port=port)
+    client = aioredis.from_url(redis_url, decode_responses=True)
+    async with aiohttp.ClientSession() as session:
+        bot = DeployBot(url, slack, prefix, client, session, history)
+        event = deployment_event("gstg", history.latest, "success", "2026-11-26 09:00:00 +0000")
+        assert (await bot.webhook(event))[0] == 200
+        rollout = f"run feature rollout {FLAG} --steps 10,50 --every 1h --dev"
+        assert "Started R1" in (await bot.text(rollout, channel="#development"))[1]
+        assert "Frozen" in (await bot.text('run freeze on --staging --reason "<b>incident</b> 42"'))[1]
+        _, asked = await bot.text(f"run feature set {FLAG} true --production --ignore-feature-flag-consistency-check")
+        assert "Approval requested from @sre" in asked, asked
+        dashboard = Dashboard(url, slack, prefix, client, session)
+        await asyncio.to_thread(browser.delete_all_cookies)
+        await _open(browser, await dashboard.link())
+        text = await _open(browser, f"{url}/ui/deployments")
+        assert "gstg" in text and history.latest[:11] in text, text
+        text = await _open(browser, f"{url}/ui/activity")
+        assert f"R1 · {FLAG} · running" in text and "next: 50% at " in text, text
+        assert "gstg is frozen since " in text and "<b>incident</b> 42" in text, text  # as text, not bold
+        assert f"A1 · {FLAG} · /chatops run feature set {FLAG} true --production" in text, text
+        bold = await asyncio.to_thread(lambda: [b.text for b in browser.find_elements(By.CSS_SELECTOR, "main b")])
+        assert "incident" not in bold and "R1" in bold, bold  # the reason's tags are text, not markup
+    await runner.cleanup()
+    await client.aclose()
