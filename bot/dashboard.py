@@ -8,6 +8,7 @@ request gets 401 and how to sign in, and nothing else. No route writes anything 
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Awaitable, Callable
 
 import structlog
@@ -29,7 +30,7 @@ from flags import FlagName
 from handlers.config import Dashboard
 from handlers.core import pipeline
 from handlers.core.context import Caller
-from handlers.core.reply import Reply
+from handlers.core.reply import Reply, error_reply
 from handlers.core.signin import SignIn, SignInRefused, Visitor
 from handlers.dashboard.live_rows import LiveRows
 from handlers.dashboard.views import flag_page, flags_page
@@ -60,11 +61,18 @@ def add_dashboard(app: web.Application, runtime: Runtime, ui: Dashboard) -> None
         return runtime.sign_in
 
     async def visitor_of(request: web.Request) -> Visitor | None:
-        if ui.trusted_header and (who := request.headers.get(ui.trusted_header, "").strip()):
+        if ui.trusted_header and (who := request.headers.get(ui.trusted_header, "").strip()) and _from_proxy(request):
             return Visitor("", who[:200])
         service = sign_in()
         cookie = request.cookies.get(COOKIE, "")
         return await service.visitor(cookie) if service is not None and cookie else None
+
+    def _from_proxy(request: web.Request) -> bool:
+        try:
+            address = ipaddress.ip_address(request.remote or "")
+        except ValueError:
+            return False
+        return any(address in network for network in ui.trusted_proxies)
 
     def html(text: str, status: int = 200) -> web.Response:
         response = web.Response(text=text, status=status, content_type="text/html", headers=_HEADERS)
@@ -149,8 +157,10 @@ def add_dashboard(app: web.Application, runtime: Runtime, ui: Dashboard) -> None
             ("Freezes", await read("run freeze status", visitor)),
         ]
         approvals = runtime.approvals
-        pending = await approvals.pending() if approvals is not None else []
-        parts.append(("Pending approvals", approvals_reply(pending)))
+        try:
+            parts.append(("Pending approvals", approvals_reply(await approvals.pending() if approvals else [])))
+        except (RedisError, OSError, ValueError, KeyError) as error:
+            parts.append(("Pending approvals", error_reply(f"Could not read the approval requests: {error}")))
         return board_page("Rollouts, freezes and approvals", parts, visitor)
 
     async def to_index(request: web.Request) -> web.Response:

@@ -137,7 +137,8 @@ def flags_html(
     title = f"{len(page.rows)} of {page.total} flags"
     body = (
         f"<h1>{title}</h1>{_unreachable(page.unreachable)}"
-        f'<form method="get">{fields}{stale}<button>Filter</button></form>'
+        + (f'<p class="warn">{escape(page.note)}</p>' if page.note else "")
+        + f'<form method="get">{fields}{stale}<button>Filter</button></form>'
         f"<table><thead><tr><th>Flag</th>{heads}<th>Type</th><th>Group</th><th>Milestone</th>"
         + ("<th>Why clean it up</th>" if cleanup_column else "")
         + "</tr></thead>"

@@ -38,6 +38,11 @@ class SnapshotClient:
         return self._snapshot.state(name)
 
     @property
+    def loaded_at(self) -> float | None:
+        """When every flag was last read from Redis; None while that has never succeeded."""
+        return self._snapshot.loaded_at
+
+    @property
     def version(self) -> int:
         """Moves whenever a flag's state changes in the snapshot (to know when to read it again)."""
         return self._snapshot.version

@@ -7,7 +7,8 @@ says ``approval_required: true``. Changes that only reduce exposure never need i
 for after every safety rule passed (a refused change asks no one), and the card shows those
 checks as they stand. The request records the versions it was reviewed at; approving runs the
 command again, as its requester, with every rule and check, and both names recorded. A rollout
-or a schedule is approved once, when it is made: its steps then carry that approval.
+or a schedule is approved once, when it is made (its checks run at each step, so none has run
+yet): its steps then carry that approval, at the pace approved.
 """
 
 from __future__ import annotations
@@ -155,8 +156,12 @@ def approval_card(found: ApprovalRequest, channel: str) -> CrossPost:
     ]
     if found.note:
         lines.append(line(found.note))
-    checks = "; ".join(found.checks) if found.checks else "none applied"
-    lines.append(line(f"Checks as they stand: {checks}. They all run again when it is applied."))
+    if found.checks:
+        lines.append(line(f"Checks as they stand: {'; '.join(found.checks)}. They all run again when it is applied."))
+    else:
+        lines.append(
+            line("Checks: none has run yet; every one runs when it is applied (at each step, or at its time).")
+        )
     lines.append(line("Requested by ", who, f" in {found.requester.channel_label}; approvers: {groups}."))
     if found.rollout_issue:
         lines.append(line("Rollout issue: ", Link(found.rollout_issue, found.rollout_issue)))

@@ -15,6 +15,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    IPvAnyNetwork,
     PlainValidator,
     PrivateAttr,
     RootModel,
@@ -230,10 +231,22 @@ class Dashboard(_Model):
 
     base_url: HttpUrl  # where people reach the bot, e.g. https://chatops.example.com (sign-in links point here)
     # A header set by an authenticating proxy in front of the bot (e.g. X-Forwarded-Email from
-    # oauth2-proxy): a request carrying it is signed in as that person. Only behind such a proxy.
+    # oauth2-proxy): a request carrying it is signed in as that person, when it comes from one of
+    # trusted_proxies (the proxy's addresses; anyone else could send the header too).
     trusted_header: StrictStr | None = None
+    trusted_proxies: tuple[IPvAnyNetwork, ...] = ()
     session_hours: Annotated[float, in_range("hours, 1-168", lambda h: 1 <= h <= 168)] = 12.0
     link_seconds: Annotated[float, in_range("seconds, 30-3600", lambda s: 30 <= s <= 3600)] = 300.0
+
+    @model_validator(mode="after")
+    def _proxies_named(self) -> Dashboard:
+        if self.trusted_header and not self.trusted_proxies:
+            raise fail(
+                "trusted_header needs trusted_proxies: the addresses of the proxy that sets it "
+                "(e.g. [10.0.0.0/8]); from anywhere else the header is ignored",
+                "trusted_proxies",
+            )
+        return self
 
 
 class Cleanup(_Model):

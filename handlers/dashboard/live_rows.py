@@ -28,6 +28,9 @@ class LiveEnvironment(Protocol):
     def version(self) -> int: ...
 
     @property
+    def loaded_at(self) -> float | None: ...
+
+    @property
     def stale(self) -> bool: ...
 
 
@@ -41,8 +44,11 @@ class LiveRows:
         self.rows: tuple[Row, ...] = ()  # the same tuple until a state changes
 
     def ready(self, app: Application) -> bool:
-        """Whether every environment's snapshot is loaded."""
-        return all(e.option in self._live for e in app.config.environments)
+        """Whether every environment's snapshot has been read whole at least once (until then the
+        page reads Redis, where an environment that cannot be read says "unknown", not "not set")."""
+        return all(
+            e.option in self._live and self._live[e.option].loaded_at is not None for e in app.config.environments
+        )
 
     def update(self, app: Application) -> dict[str, str]:
         """Bring ``rows`` up to date; the environments whose snapshot is stale, and why."""

@@ -30,6 +30,7 @@ class FlagsPage:
     unreachable: dict[str, str]  # environment name → why it could not be read
     total: int  # rows before filtering
     source: Literal["snapshot", "redis"] = "redis"  # where the states came from
+    note: str = ""  # why rows are missing (the cleanup filter with an environment unread)
 
 
 async def _read_all(app: Application) -> tuple[dict[str, dict[str, FlagRecord]], dict[str, str]]:
@@ -72,7 +73,10 @@ async def flags_page(
         all_rows = _rows(app, {o: {n: r.state for n, r in found.items()} for o, found in records.items()})
     rows: list[Row] | tuple[Row, ...] = all_rows
     total = len(rows)
-    if cleanup:
+    note = ""
+    if cleanup and unreachable:  # "off everywhere" cannot be told from "could not read"
+        rows, note = [], "Which flags to clean up cannot be told while an environment cannot be read."
+    elif cleanup:
         options = [e.option for e in environments]
         newest, now, settings = newest_milestone(app.definitions.values()), time.time(), app.config.cleanup
         rows = [
@@ -90,7 +94,7 @@ async def flags_page(
     ]
     if not (cleanup or name or group or kind or milestone):
         return FlagsPage(tuple(environments), all_rows, unreachable, total, source)  # the cached tuple itself
-    return FlagsPage(tuple(environments), tuple(rows), unreachable, total, source)
+    return FlagsPage(tuple(environments), tuple(rows), unreachable, total, source, note)
 
 
 def _rows(app: Application, states: Mapping[str, Mapping[str, FlagState]]) -> tuple[Row, ...]:
@@ -144,7 +148,7 @@ async def flag_page(app: Application, name: str) -> FlagPage | None:
         store = app.stores[environment.option]
         try:
             return await store.get(name), await store.history(name, limit=HISTORY_LIMIT)
-        except FlagsError as error:
+        except (FlagsError, ValueError) as error:  # ValueError: an audit entry written by hand, malformed
             return str(error)
 
     found = await asyncio.gather(*(read(e) for e in environments))

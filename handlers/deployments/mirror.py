@@ -57,6 +57,7 @@ class _Result:
 ANCESTRY_CACHE = 100_000  # ancestry answers kept (two SHAs and a bool each)
 WALK_WAIT_S = 0.05  # how long a question waits for its revision's walk before asking git itself
 REACH_KEPT = 12  # deployed revisions whose reach (the merge request commits they contain) is kept
+CARRY_LIMIT = 200  # merge request commits indexed since a walk, asked about one by one; beyond: walk whole
 _FULL_SHA = re.compile(r"[0-9a-f]{40}")
 
 
@@ -84,7 +85,8 @@ class GitMirror:
         self._refs_seen: tuple[int, ...] | None = None  # the refs as last indexed (see _refs_fingerprint)
         self._ref_dirs: list[str] = []  # packed-refs and the ref directories, as last listed
         # Every indexed merge request commit, and a counter that moves when commits are added.
-        self._mr_commits: set[str] = set()
+        self._mr_commits: dict[str, int] = {}  # merge request commit → the index generation it came in
+        self._by_generation: dict[int, list[str]] = {}  # index generation → the commits it added
         self._index_generation = 0
         # Deployed revision → (index generation, the indexed merge request commits it contains):
         # one walk of its history answers every flag's question about it.
@@ -164,18 +166,19 @@ class GitMirror:
         A revision asked about (a deployment, a tag) has its history walked in the background, once,
         after which questions about merge request commits are answered without git."""
         reach = self._reach.get(revision)
+        indexed = self._mr_commits.get(commit)
         if reach is None:
             self.learn_soon(revision)
             walk = self._learning.get(revision)
-            if walk is not None and commit in self._mr_commits:  # from a deployment it descends from, ms
+            if walk is not None and indexed is not None:  # from a deployment it descends from, ms
                 await asyncio.wait({walk}, timeout=WALK_WAIT_S)
                 reach = self._reach.get(revision)
         if reach is not None:
             generation, contained = reach
             if commit in contained:
                 return True
-            if generation == self._index_generation and commit in self._mr_commits:
-                return False  # a merge request commit indexed when the revision's history was walked
+            if indexed is not None and indexed <= generation:
+                return False  # a merge request commit already indexed when the revision was walked
         return await self._ancestor(commit, revision)
 
     async def _ancestor(self, commit: str, revision: str) -> bool | None:
@@ -197,7 +200,7 @@ class GitMirror:
         """Walk a deployed revision's history in the background (once), so that every question
         about it is then answered without git."""
         if _FULL_SHA.fullmatch(revision) and revision not in self._reach and revision not in self._learning:
-            task = asyncio.get_running_loop().create_task(self.learn(revision), name=f"mirror-reach-{revision[:11]}")
+            task = asyncio.get_running_loop().create_task(self._walk(revision), name=f"mirror-reach-{revision[:11]}")
             self._learning[revision] = task
             task.add_done_callback(lambda _: self._learning.pop(revision, None))
 
@@ -209,36 +212,50 @@ class GitMirror:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def learn(self, revision: str) -> None:
+        """Walk ``revision``'s history now (once: a walk already under way is waited for)."""
+        self.learn_soon(revision)
+        walk = self._learning.get(revision)
+        if walk is not None:
+            await asyncio.wait({walk})
+
+    async def _walk(self, revision: str) -> None:
         """Record which indexed merge request commits ``revision`` contains. From a revision
-        learned before that it descends from (master moving on), only the new commits are walked."""
+        walked before that it descends from (master moving on), only the new commits are walked,
+        and the merge request commits indexed since that walk are asked about one by one."""
         try:
             self._ready()
             async with self._index_lock:
                 await self._refresh_index()
         except MirrorUnavailable:
             return
-        async with self._walking:  # one at a time: the next can start from the one before
+        async with self._walking:  # one at a time, so the next can start from the one before
             if revision in self._reach:
                 return
-            generation, commits = self._index_generation, self._mr_commits
-            base = await self._learned_ancestor(revision, generation)
+            generation, commits = self._index_generation, frozenset(self._mr_commits)
+            base, contained = await self._from_walked(revision)
             walked = await self._git("rev-list", revision, *((f"^{base}",) if base else ()), timeout=600)
-        if walked.code != 0:
-            return
-        # A million lines are a second of Python: kept off the event loop, against a copy of the index.
-        contained = await asyncio.to_thread(_merge_request_commits_in, walked.out, frozenset(commits))
-        if base:
-            contained |= self._reach[base][1]
-        if generation == self._index_generation:
+            if walked.code != 0:
+                return
+            # A million lines are a second of Python: kept off the event loop.
+            contained |= await asyncio.to_thread(_merge_request_commits_in, walked.out, commits)
             if len(self._reach) >= REACH_KEPT:
                 del self._reach[next(iter(self._reach))]
-            self._reach[revision] = (generation, contained)
+            self._reach[revision] = (generation, frozenset(contained))
 
-    async def _learned_ancestor(self, revision: str, generation: int) -> str:
-        for known in reversed([r for r, (g, _) in self._reach.items() if g == generation]):
-            if await self._ancestor(known, revision):
-                return known
-        return ""
+    async def _from_walked(self, revision: str) -> tuple[str, set[str]]:
+        """The newest revision walked before that ``revision`` descends from, and what it is
+        known to contain now (its walk, and the merge request commits indexed since that it
+        contains); ("", empty) when there is none, or too much was indexed since to ask."""
+        for known in reversed(list(self._reach)):
+            if not await self._ancestor(known, revision):
+                continue
+            walked_at, contained = self._reach[known]
+            since = [c for g, added in self._by_generation.items() if g > walked_at for c in added]
+            if len(since) > CARRY_LIMIT:
+                break
+            carried = {c for c in since if await self._ancestor(c, known)}
+            return known, set(contained) | carried
+        return "", set()
 
     async def ref(self, name: str) -> str | None:
         """The commit a branch or tag points at, or None."""
@@ -304,7 +321,8 @@ class GitMirror:
         if result.code != 0 and old:
             # A tip indexed before is gone (force-push, pruned branch, gc): index everything again.
             self._mr_index, self._indexed_tips, self._refs_seen = {}, frozenset(), None
-            self._mr_commits, self._index_generation = set(), self._index_generation + 1
+            self._mr_commits, self._by_generation = {}, {}
+            self._index_generation += 1
             await self._refresh_index()
             return
         if result.code != 0:
@@ -315,11 +333,15 @@ class GitMirror:
             title, _, body = rest.partition("\x00")
             for reference in _MR_REFERENCE.findall(body):
                 found.setdefault(reference, []).append(Commit(sha, title))
-        for reference, commits in found.items():
-            self._mr_index[reference] = commits + self._mr_index.get(reference, [])
-            self._mr_commits.update(c.sha for c in commits)
         if found:
             self._index_generation += 1
+            added = self._by_generation.setdefault(self._index_generation, [])
+        for reference, commits in found.items():
+            self._mr_index[reference] = commits + self._mr_index.get(reference, [])
+            for commit in commits:
+                if commit.sha not in self._mr_commits:
+                    self._mr_commits[commit.sha] = self._index_generation
+                    added.append(commit.sha)
         self._indexed_tips = tips
         self._refs_seen = fingerprint
 

@@ -101,6 +101,12 @@ def base(**extra: Any) -> dict[str, Any]:
             base(safety={"lookalike_actors": "block"}),
             "safety.lookalike_actors: must be 'warn' or 'refuse', not 'block'",
         ),
+        (
+            base(ui={"base_url": "https://x.example.com", "trusted_header": "X-Forwarded-Email"}),
+            "ui.trusted_proxies: trusted_header needs trusted_proxies: the addresses of the proxy that sets it",
+        ),
+        (base(ui={"base_url": "chatops.example.com"}), "ui.base_url: 'chatops.example.com' is not an http(s) URL"),
+        (base(cleanup={"days": 0}), "cleanup.days: days, 1-3650"),
     ],
 )
 def test_mistakes_are_named_by_key(data: dict[str, Any], message: str) -> None:

@@ -183,3 +183,24 @@ async def test_a_roll_back_that_raises_exposure_asks_for_a_command_instead(chato
     raised = await bot.run(f":rollback {button.value}")  # back to true: a raise
     assert not raised.ok and "This roll back raises exposure, so it needs the approval of @approvers" in raised.text
     assert await bot.keyspace() == before
+
+
+async def test_an_approved_rollout_keeps_the_pace_that_was_approved(chatops: MakeChatops) -> None:
+    bot = await chatops(access=ACCESS)
+    consistency = "--ignore-feature-flag-consistency-check"
+    rollout = "/chatops run feature rollout"
+    asked = await bot.run(f"{rollout} {FLAG} --steps 10,50,100 --every 1h --production {consistency}")
+    (card,) = asked.posted_to("#production")
+    assert (await bot.run(f":approve {card.actions[0].value}", **BOB)).ok
+    await _drive(bot, 0.5)
+    assert await bot.redis.hgetall(f"{bot.prefix}gprd:{FLAG}") == {"percentage_of_actors": "10"}
+    before = await bot.keyspace()
+    faster = await bot.run(f"{rollout} next {FLAG}")
+    assert not faster.ok and "`next` cannot go faster than what was approved" in faster.text, faster.text
+    assert await bot.keyspace() == before
+    assert (await bot.run(f"{rollout} pause {FLAG}")).ok
+    assert (await bot.run(f"{rollout} resume {FLAG}")).ok  # not a way round it: the next step stays an hour away
+    await _drive(bot, 0.5)
+    assert await bot.redis.hgetall(f"{bot.prefix}gprd:{FLAG}") == {"percentage_of_actors": "10"}
+    status = await bot.run(f"{rollout} status {FLAG}")
+    assert "Step 2/3: 50% of actors — due " in status.text, status.text

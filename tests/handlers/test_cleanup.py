@@ -6,6 +6,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from handlers.dashboard.views import flags_page
+from tests.configs import example_environments
 from tests.handlers.conftest import MakeChatops
 
 ALL = "--dev --pre --staging --staging-ref --ops --production --ignore-feature-flag-consistency-check"
@@ -46,3 +48,14 @@ async def test_stale_flags_are_listed_with_why(chatops: MakeChatops, tmp_path: P
     for fresh in ("recent_done_flag", "partial_flag"):
         assert fresh not in answer.text
     assert await bot.keyspace() == before  # reading changes nothing
+
+
+async def test_cleanup_is_not_judged_while_an_environment_cannot_be_read(chatops: MakeChatops, prefix: str) -> None:
+    bot = await chatops(environments=example_environments(prefix, ops="redis://127.0.0.1:1/0"))
+    answer = await bot.run("/chatops run feature list --stale", channel="#random")
+    assert not answer.ok and "ops" in answer.text, answer.text  # chat: says which one, lists nothing
+    page = await flags_page(bot.runtime.app, cleanup=True)  # the dashboard's cleanup filter
+    assert page.rows == () and "cannot be told while an environment cannot be read" in page.note
+    assert "ops" in page.unreachable
+    everything = await flags_page(bot.runtime.app)  # without the filter the rest still shows
+    assert everything.rows and all(row.cells[4].kind == "unknown" for row in everything.rows)

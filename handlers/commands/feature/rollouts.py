@@ -263,13 +263,22 @@ async def _steer(found: Rollout, action: str, store: RolloutStore, context: Cont
         if paused.status != "paused":
             return error_reply(f"{found.id} is {found.status}, not running.")
         return await _told(paused, context, f"Paused by {who}")
+    if action == "next" and found.approved_by:
+        return error_reply(
+            f"{found.id} was approved by {found.approved_by} to step every {span(found.every_s)}: `next` cannot "
+            "go faster than what was approved. Nothing was changed. To change its pace, abort it and start a new "
+            "rollout (it is approved again)."
+        )
     for _ in range(5):
         if action == "resume" and found.status != "paused":
             return error_reply(f"{found.id} is {found.status}, not paused.")
         if action == "next" and found.status != "running":
             return error_reply(f"{found.id} is {found.status}: resume it first.")
         history = (*found.history, f"{utc(time.time())}: {action} by {who}")
-        changed = replace(found, status="running", due=time.time(), reason="", history=history)
+        due = time.time()
+        if found.approved_by and found.due is not None:  # an approved pace: a pause never makes it faster
+            due = max(due, found.due)
+        changed = replace(found, status="running", due=due, reason="", history=history)
         try:
             saved = await store.save(changed)
         except Stale:

@@ -17,7 +17,7 @@ from tests.bot.conftest import ROOT, start_bot, write_config
 from tests.bot.deployments.conftest import (
     WEBHOOK_TOKEN,
     DeployBot,
-    History,
+    build_history,
     deployment_event,
     deployments_section,
 )
@@ -175,9 +175,11 @@ async def test_the_merge_request_index_survives_a_vanished_tip(tmp_path: Path) -
     assert await mirror.merge_request_commits("g/p", 7) == []  # gone with its branch
 
 
-async def test_a_learned_revision_answers_like_git_for_every_merge_request_commit(history: History) -> None:
+async def test_a_learned_revision_answers_like_git_for_every_merge_request_commit(tmp_path: Path) -> None:
     """One walk of a deployed revision's history answers every flag's question about it; the
-    answers match `git merge-base --is-ancestor`, also when learned on top of an earlier revision."""
+    answers match `git merge-base --is-ancestor`, also when walked on top of an earlier revision,
+    and after merge requests were merged (and indexed) since that earlier walk."""
+    history = build_history(tmp_path / "gitlab")
     repo = history.repo
     mirror = GitMirror(repo.path)
     commits = [
@@ -189,13 +191,27 @@ async def test_a_learned_revision_answers_like_git_for_every_merge_request_commi
         history.mr105_side,
     ]
     revisions = [history.initial, history.mr103_merge, history.latest, history.mr104_pick, history.mr105_side]
-    for revision in revisions:  # latest is learned on top of mr103_merge, its ancestor
+
+    def git_says(commit: str, revision: str) -> bool:
+        found = subprocess.run(["git", "-C", str(repo.path), "merge-base", "--is-ancestor", commit, revision])
+        return found.returncode == 0
+
+    async def check(revisions: list[str], commits: list[str], from_walks: set[str]) -> None:
+        for revision in revisions:
+            for commit in commits:
+                mirror._ancestry.clear()  # answers must come from the walk where they can
+                assert await mirror.contains(commit, revision) is git_says(commit, revision), (commit, revision)
+                if revision in from_walks:
+                    assert not mirror._ancestry, "answered by asking git, not from the walk"
+
+    for revision in revisions:  # latest is walked on top of mr103_merge, its ancestor
         await mirror.learn(revision)
-    for revision in revisions:
-        for commit in commits:
-            git = subprocess.run(["git", "-C", str(repo.path), "merge-base", "--is-ancestor", commit, revision])
-            mirror._ancestry.clear()  # answers must come from the walk, not from git's answers kept
-            assert await mirror.contains(commit, revision) is (git.returncode == 0), (commit, revision)
-            assert not mirror._ancestry, "answered by asking git, not from the walk"
+    await check(revisions, commits, set(revisions))
     assert len(mirror._reach) == len(revisions)
+
+    late = [repo.merge_request("gitlab-org/gitlab", iid, f"Merged later {iid}") for iid in (106, 107)]
+    newest = repo.commit("After the merges")
+    await mirror.warm()  # indexes 106 and 107
+    await mirror.learn(newest)  # from latest, carrying 106 and 107 over (asked about one by one)
+    await check([*revisions, newest], [*commits, *late], {newest})
     await mirror.close()
