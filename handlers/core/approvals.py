@@ -16,7 +16,9 @@ import redis.asyncio as aioredis
 
 from handlers.core.context import Caller
 
-__all__ = ["ApprovalRequest", "ApprovalStore"]
+__all__ = ["KEPT_S", "ApprovalRequest", "ApprovalStore"]
+
+KEPT_S = 7 * 86400  # how long after it expired a request is kept (to be looked up, and shown)
 
 _DECIDE = """
 local text = redis.call('HGET', KEYS[1], ARGV[1])
@@ -109,7 +111,18 @@ class ApprovalStore:
     async def create(self, request: ApprovalRequest) -> ApprovalRequest:
         created = replace(request, id=f"A{int(await self._redis.incr(self._seq))}")
         await self.save(created)
+        await self._forget_old()
         return created
+
+    async def _forget_old(self) -> None:
+        """Drop requests that expired more than KEPT_S ago (decided or not, none can apply): the
+        hash stays as small as the last week's requests."""
+        records: Any = await self._redis.hgetall(self.key)
+        cutoff = time.time() - KEPT_S
+        old = [i for i, text in records.items() if ApprovalRequest.from_json(text).expires_at < cutoff]
+        if old:
+            done: Any = self._redis.hdel(self.key, *old)
+            await done
 
     async def save(self, request: ApprovalRequest) -> None:
         done: Any = self._redis.hset(self.key, request.id, request.to_json())

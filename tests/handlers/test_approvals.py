@@ -5,8 +5,11 @@ applies exactly once, as its requester, with both names recorded."""
 from __future__ import annotations
 
 import asyncio
+import time
+from dataclasses import replace
 
 from bot.text_render import to_text
+from handlers.core.approvals import KEPT_S
 from tests.handlers.conftest import FLAG, Chatops, MakeChatops
 from tests.handlers.test_rollouts import _drive
 
@@ -204,3 +207,17 @@ async def test_an_approved_rollout_keeps_the_pace_that_was_approved(chatops: Mak
     assert await bot.redis.hgetall(f"{bot.prefix}gprd:{FLAG}") == {"percentage_of_actors": "10"}
     status = await bot.run(f"{rollout} status {FLAG}")
     assert "Step 2/3: 50% of actors — due " in status.text, status.text
+
+
+async def test_requests_are_kept_a_week_after_they_expire(chatops: MakeChatops) -> None:
+    bot = await chatops(access=ACCESS)
+    store = bot.runtime.approvals
+    assert store is not None
+    old = await _request(bot)
+    found = await store.get(old)
+    assert found is not None
+    await store.save(replace(found, expires_at=time.time() - KEPT_S - 60))  # as if asked eight days ago
+    recent = await _request(bot)  # asking again forgets what can no longer be looked at
+    assert await store.get(old) is None and await store.get(recent) is not None
+    answer = await bot.run(f":approve {old}", **BOB)
+    assert not answer.ok and f"There is no approval request {old}." in answer.text
