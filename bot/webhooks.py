@@ -14,6 +14,7 @@ from __future__ import annotations
 import hmac
 import json
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import structlog
 from aiohttp import web
@@ -41,16 +42,27 @@ def _answer(status: int, message: str, **extra: object) -> web.Response:
     return web.json_response({"message": message, **extra}, status=status)
 
 
-async def _read_body(request: web.Request) -> bytes | None:
-    """The whole body, however many TCP segments it came in; None past MAX_WEBHOOK_BODY bytes."""
+def _token_matches(given: str, secret: str) -> bool:
+    # surrogateescape: aiohttp keeps undecodable header bytes that way; they must compare, not crash
+    return hmac.compare_digest(given.encode("utf-8", "surrogateescape"), secret.encode())
+
+
+async def _json_body(request: web.Request) -> Any:
+    """The body as JSON, read whole however many TCP segments it came in; or the answer (413
+    past MAX_WEBHOOK_BODY bytes, 400 not JSON) as a ``web.Response``."""
+    if (request.content_length or 0) > MAX_WEBHOOK_BODY:
+        return _answer(413, f"body larger than {MAX_WEBHOOK_BODY} bytes")
     chunks: list[bytes] = []
     size = 0
     while chunk := await request.content.read(64 * 1024):  # b"" only at the end of the body
         size += len(chunk)
         if size > MAX_WEBHOOK_BODY:
-            return None
+            return _answer(413, f"body larger than {MAX_WEBHOOK_BODY} bytes")
         chunks.append(chunk)
-    return b"".join(chunks)
+    try:
+        return json.loads(b"".join(chunks))
+    except (ValueError, RecursionError):
+        return _answer(400, "the body is not JSON")
 
 
 def gitlab_webhook(runtime: Runtime, secrets: Secrets) -> Callable[[web.Request], Awaitable[web.Response]]:
@@ -59,20 +71,12 @@ def gitlab_webhook(runtime: Runtime, secrets: Secrets) -> Callable[[web.Request]
         secret = secrets.gitlab_webhook_token
         if registry is None or not secret:
             return _answer(404, "deployment webhooks are not configured (deployments section, GITLAB_WEBHOOK_TOKEN)")
-        token = request.headers.get("X-Gitlab-Token", "")
-        # surrogateescape: aiohttp keeps undecodable header bytes that way; they must compare, not crash
-        if not hmac.compare_digest(token.encode("utf-8", "surrogateescape"), secret.encode()):
+        if not _token_matches(request.headers.get("X-Gitlab-Token", ""), secret):
             _log.warning("bot.webhook_refused", reason="wrong or missing X-Gitlab-Token", peer=request.remote)
             return _answer(401, "wrong or missing X-Gitlab-Token")
-        if (request.content_length or 0) > MAX_WEBHOOK_BODY:
-            return _answer(413, f"body larger than {MAX_WEBHOOK_BODY} bytes")
-        body = await _read_body(request)
-        if body is None:
-            return _answer(413, f"body larger than {MAX_WEBHOOK_BODY} bytes")
-        try:
-            payload = json.loads(body)
-        except (ValueError, RecursionError):
-            return _answer(400, "the body is not JSON")
+        payload = await _json_body(request)
+        if isinstance(payload, web.Response):
+            return payload
         delivery = request.headers.get("Idempotency-Key") or request.headers.get("X-Gitlab-Event-UUID") or ""
         guard = runtime.replays if delivery else None
         if guard is not None:
@@ -123,16 +127,12 @@ def alertmanager_webhook(runtime: Runtime, secrets: Secrets) -> Callable[[web.Re
         if not secret or runtime.chat is None:
             return _answer(404, "the Alertmanager webhook is not configured (ALERTMANAGER_WEBHOOK_TOKEN)")
         given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-        if not hmac.compare_digest(given.encode("utf-8", "surrogateescape"), secret.encode()):
+        if not _token_matches(given, secret):
             _log.warning("bot.webhook_refused", reason="wrong or missing bearer token", peer=request.remote)
             return _answer(401, "wrong or missing bearer token")
-        body = await _read_body(request)
-        if body is None:
-            return _answer(413, f"body larger than {MAX_WEBHOOK_BODY} bytes")
-        try:
-            payload = json.loads(body)
-        except (ValueError, RecursionError):
-            return _answer(400, "the body is not JSON")
+        payload = await _json_body(request)
+        if isinstance(payload, web.Response):
+            return payload
         alerts = payload.get("alerts") if isinstance(payload, dict) else None
         if not isinstance(alerts, list):
             return _answer(400, "not an Alertmanager notification: no list of alerts")
