@@ -9,6 +9,7 @@ deployment registry on a fresh git repository and a staging end-to-end trigger. 
 
 from __future__ import annotations
 
+import asyncio
 import io
 import time
 import uuid
@@ -24,15 +25,17 @@ from bot.runtime import Runtime
 from bot.shell import ShellBackend, run_line
 from handlers.config import Secrets, load_config
 from handlers.core.context import Caller
+from handlers.core.lease import Lease
 from handlers.core.reply import CrossPost, Reply
 from handlers.deployments.registry import Deployment
+from handlers.jobs.driver import Driver
 from tests.alertmanager_process import Alertmanager
 from tests.configs import FLAG, add_staging_e2e_trigger, deployments_section, safety_section, write_config
 from tests.git_repo import GitRepo
 from tests.helpers import keyspace
 from tests.http_stubs import ChecksAndGitLab
 
-__all__ = ["FLAG", "Answer", "Chatops", "MakeChatops"]
+__all__ = ["FLAG", "Answer", "Chatops", "MakeChatops", "tick"]
 
 #: Channel names → IDs, as Slack would resolve them. The shell passes names through unchanged;
 #: the harness maps them so the policy's by-ID comparisons are exercised.
@@ -90,6 +93,15 @@ class Chatops:
         reply = await run_line(line, caller, self.runtime, backend, out)
         return Answer(reply, list(backend.posted), out.getvalue())
 
+    def drivers(self, chat: ShellBackend, count: int = 1, lease_s: float = 6.0) -> list[Driver]:
+        """``count`` timer drivers on this harness's application, as that many serving processes
+        run them (one lease between them), posting through ``chat``."""
+        store = self.runtime.schedules
+        assert store is not None
+        return [
+            Driver(self.runtime.app, chat, store, Lease(store.client, store.lease_key, lease_s)) for _ in range(count)
+        ]
+
     async def keyspace(self) -> dict[str, Any]:
         """Every key under this test's prefix, to prove a refusal changed nothing."""
         return await keyspace(self.redis, self.prefix)
@@ -101,6 +113,18 @@ class Chatops:
 
 
 MakeChatops = Callable[..., Awaitable[Chatops]]
+
+
+async def tick(drivers: list[Driver], seconds: float) -> None:
+    """Every driver ticks, as every serving process does, for ``seconds``; then they stop."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for driver in drivers:
+            await driver.tick()
+        await asyncio.sleep(0.05)
+    for driver in drivers:
+        driver.stop()
+        await driver.finish()
 
 
 @pytest.fixture

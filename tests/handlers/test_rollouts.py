@@ -4,16 +4,13 @@ change, a lost access right or a failing production check, aborted by a firing a
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 
 from bot.shell import ShellBackend
 from bot.text_render import to_text
-from handlers.core.lease import Lease
 from handlers.core.reply import CrossPost
-from handlers.jobs.driver import Driver
-from tests.handlers.conftest import FLAG, Chatops, MakeChatops
+from tests.handlers.conftest import FLAG, Chatops, MakeChatops, tick
 
 D = "#development"
 ROLLOUT = "/chatops run feature rollout"
@@ -23,16 +20,8 @@ async def _drive(
     bot: Chatops, seconds: float, *, user: str = "alice", groups: frozenset[str] = frozenset({"sre"})
 ) -> list[CrossPost]:
     """One driver ticking for ``seconds``; its chat is ``user`` in ``groups`` (whose rules the steps meet)."""
-    store = bot.runtime.schedules
-    assert store is not None
     chat = ShellBackend(user, groups, channels=dict(bot.channels))
-    driver = Driver(bot.runtime.app, chat, store, Lease(store.client, store.lease_key, 6.0))
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        await driver.tick()
-        await asyncio.sleep(0.05)
-    driver.stop()
-    await driver.finish()
+    await tick(bot.drivers(chat), seconds)
     return [p for p in chat.posted if p.purpose == "rollout" and not p.replaces]  # the events, in the thread
 
 

@@ -4,7 +4,6 @@ exactly as a serving process drives them: real Redis, two drivers competing for 
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 
@@ -15,7 +14,7 @@ from handlers.core.reply import CrossPost
 from handlers.core.schedules import Fenced, ScheduleStore
 from handlers.jobs.driver import Driver
 from handlers.jobs.fire import fire
-from tests.handlers.conftest import FLAG, Chatops, MakeChatops
+from tests.handlers.conftest import FLAG, Chatops, MakeChatops, tick
 
 SET = "/chatops run feature set"
 D = "#development"
@@ -23,24 +22,7 @@ D = "#development"
 
 def _drivers(bot: Chatops, count: int = 2, lease_s: float = 6.0) -> tuple[list[Driver], ShellBackend]:
     posts = ShellBackend("driver", frozenset({"sre"}), channels={"#production": "C0PROD"})
-    store = bot.runtime.schedules
-    assert store is not None
-    drivers = [
-        Driver(bot.runtime.app, posts, store, Lease(store.client, store.lease_key, lease_s)) for _ in range(count)
-    ]
-    return drivers, posts
-
-
-async def _drive(drivers: list[Driver], seconds: float) -> None:
-    """Every driver ticks, as every serving process does, for ``seconds``."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        for driver in drivers:
-            await driver.tick()
-        await asyncio.sleep(0.05)
-    for driver in drivers:
-        driver.stop()
-        await driver.finish()
+    return bot.drivers(posts, count, lease_s), posts
 
 
 def _scheduled(backend: ShellBackend) -> list[CrossPost]:
@@ -107,7 +89,7 @@ async def test_a_scheduled_change_runs_once_at_its_time_as_its_author(chatops: M
     listed = await bot.run("/chatops run feature schedule list", channel=D)
     assert "S1 · " in listed.text and "· by @alice" in listed.text
     drivers, posts = _drivers(bot)
-    await _drive(drivers, 2.0)
+    await tick(drivers, 2.0)
     assert await _state(bot, "staging") == {"boolean": "true"}
     history = await bot.runtime.stores["staging"].history(FLAG)
     assert len(history) == 1 and history[0].command.endswith("--in 1s (schedule S1)") and history[0].who == "alice"
@@ -124,7 +106,7 @@ async def test_a_schedule_does_not_run_over_a_newer_change(chatops: MakeChatops)
     assert (await bot.run(f"{SET} {FLAG} true --staging --in 1s", channel=D)).ok
     assert (await bot.run(f"{SET} {FLAG} 10 --actors --staging", user="bob", channel=D)).ok
     drivers, posts = _drivers(bot, 1)
-    await _drive(drivers, 2.0)
+    await tick(drivers, 2.0)
     assert await _state(bot, "staging") == {"percentage_of_actors": "10"}  # bob's change stands
     text = to_text(_scheduled(posts)[0])
     assert "Did not run, so that it does not undo a newer change:" in text
@@ -139,7 +121,7 @@ async def test_a_time_boxed_change_is_restored_when_it_expires(chatops: MakeChat
     assert "! Time-boxed: the previous state comes back at " in answer.text and "(in 1 s), as S1" in answer.text
     assert [a.label for a in answer.reply.actions] == ["Roll back dev", "Roll back gstg", "Cancel S1"]
     drivers, posts = _drivers(bot)
-    await _drive(drivers, 2.0)
+    await tick(drivers, 2.0)
     for option in ("dev", "staging"):
         assert await _state(bot, option) == {"percentage_of_actors": "25"}, option
         (latest, *_) = await bot.runtime.stores[option].history(FLAG)
@@ -156,7 +138,7 @@ async def test_a_cancelled_schedule_never_runs(chatops: MakeChatops) -> None:
     cancelled = await bot.run(":schedule_cancel S1", user="alice", channel=D)  # the Cancel button
     assert cancelled.ok and "Cancelled S1: `/chatops run feature set" in cancelled.text
     drivers, posts = _drivers(bot)
-    await _drive(drivers, 1.5)
+    await tick(drivers, 1.5)
     assert await _state(bot, "production") == {} and posts.posted == []
 
 
@@ -185,6 +167,6 @@ async def test_a_schedule_taken_again_after_its_driver_died_is_not_run_twice(cha
     posts = ShellBackend("driver", frozenset())
     await fire(schedule, bot.runtime.app, posts)  # a driver ran it, then died before marking it done
     drivers, again = _drivers(bot, 1)
-    await _drive(drivers, 1.0)
+    await tick(drivers, 1.0)
     assert len(await bot.runtime.stores["staging"].history(FLAG)) == 1
     assert "It had already run; not run again." in to_text(_scheduled(again)[0])
