@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import ClassVar
 
-from handlers.changes import ROLL_BACK_ACTION, ChangeRequest, apply_change, roll_back
+from handlers.changes import ROLL_BACK_ACTION, apply_change, roll_back
 from handlers.commands.feature.approvals import ACTIONS as APPROVAL_ACTIONS
 from handlers.commands.feature.approvals import approval_plan, decide
 from handlers.commands.feature.changes import changes
@@ -52,16 +52,7 @@ class FeatureCommand(Command[FeaturePlan]):
             return await (cancel(plan, context) if plan.schedule_id else list_schedules(context))
         if plan.scheduled:
             return await schedule_run(plan, context)
-        assert plan.change is not None
-        request = ChangeRequest(
-            flag=plan.name,
-            targets=plan.targets,
-            change=plan.change,
-            who=context.caller,
-            command=f"/chatops {plan.invocation.text}{context.origin}".strip(),
-            overrides=plan.overrides,
-        )
-        reply = await apply_change(request, context)
+        reply = await apply_change(plan.change_request(context), context)
         if plan.lasts is not None and reply.ok:
             reply = await schedule_expiry(plan, reply, context)
         return reply.with_notes(*(line(w) for w in plan.warnings)) if plan.warnings else reply

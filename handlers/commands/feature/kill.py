@@ -8,7 +8,7 @@ rollout of the flag is paused and its pending schedules are cancelled, so nothin
 from __future__ import annotations
 
 from flags import StoreUnavailable
-from handlers.changes import ChangeRequest, apply_everywhere
+from handlers.changes import apply_everywhere
 from handlers.changes.rollouts import pause
 from handlers.commands.feature.plans import FeaturePlan
 from handlers.core.context import Context
@@ -19,18 +19,10 @@ __all__ = ["kill"]
 
 
 async def kill(plan: FeaturePlan, context: Context) -> Reply:
-    assert plan.change is not None
     reason = plan.invocation.options.get("reason")
     why = f": {reason}" if isinstance(reason, str) else ""
-    request = ChangeRequest(
-        flag=plan.name,
-        targets=plan.targets,
-        change=plan.change,
-        who=context.caller,
-        command=f"/chatops {plan.invocation.text}{context.origin}".strip(),
-    )
     checks = {"kill": f"no check blocks a kill{why}"}
-    reply = await apply_everywhere(request, context, checks)
+    reply = await apply_everywhere(plan.change_request(context), context, checks)
     notes = await _stop_what_would_undo_it(plan.name, context)
     return reply.with_notes(*notes) if notes else reply
 

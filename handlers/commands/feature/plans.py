@@ -15,6 +15,7 @@ from typing import Any
 
 from flags import ActorId, Change, DeleteFlag, FlagName, FlagsError, GroupName, SetBoolean, build_change
 from flags.values import RESERVED_FLAG_NAMES
+from handlers.changes.request import ChangeRequest
 from handlers.commands.feature.grammar import SCOPE_OPTIONS
 from handlers.commands.feature.lookalikes import lookalike_warnings, lookalikes
 from handlers.commands.feature.timing import parse_at, parse_duration
@@ -62,6 +63,19 @@ class FeaturePlan:
     def overrides(self) -> frozenset[str]:
         """The ``--ignore-…`` options given: each safety rule looks for its own."""
         return frozenset(o for o, given in self.invocation.options.items() if o.startswith("ignore-") and given is True)
+
+    def change_request(self, context: Context) -> ChangeRequest:
+        """What this plan asks the change engine for: its change, as its caller, recorded with the
+        command as typed (and what ran it on their behalf)."""
+        assert self.change is not None
+        return ChangeRequest(
+            flag=self.name,
+            targets=self.targets,
+            change=self.change,
+            who=context.caller,
+            command=f"/chatops {self.invocation.text}{context.origin}".strip(),
+            overrides=self.overrides,
+        )
 
 
 # -- plan ---------------------------------------------------------------------------------------
