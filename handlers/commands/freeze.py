@@ -118,8 +118,8 @@ async def _status(store: FreezeStore, context: Context) -> Reply:
     frozen = await store.active()
     if not frozen:
         return Reply(True, "no freeze", (Section((line("No change freeze is in force."),)),))
-    names = {e.option: e.name for e in context.config.environments}
-    lines = tuple(line(describe_freeze(f, names.get(f.option, f.option))) for f in frozen)
+    name = context.config.environment_name
+    lines = tuple(line(describe_freeze(f, name(f.option))) for f in frozen)
     return Reply(True, f"{len(frozen)} freeze(s)", (Section(lines, line("Change freezes in force")),))
 
 

@@ -93,7 +93,6 @@ async def channel_rules(context: Context) -> tuple[Line, ...]:
     lines.append(line("Reading flags (get, list, history) works in any channel."))
     if context.app.freezes is not None:
         with contextlib.suppress(RedisError, OSError):  # help still answers without the freezes
-            shown = {e.option: e.name for e in config.environments}
             for freeze in await context.app.freezes.active():
-                lines.append(line(":snowflake: ", describe_freeze(freeze, shown.get(freeze.option, freeze.option))))
+                lines.append(line(":snowflake: ", describe_freeze(freeze, config.environment_name(freeze.option))))
     return tuple(lines)

@@ -322,6 +322,12 @@ class Config(_Model):
     def environment(self, option: str) -> Environment | None:
         return next((e for e in self.environments if e.option == option), None)
 
+    def environment_name(self, option: str) -> str:
+        """The name of the environment with this option, or the option itself when none has it
+        (a record made under an older configuration)."""
+        environment = self.environment(option)
+        return environment.name if environment is not None else option
+
     def production_usergroups(self) -> frozenset[str]:
         """User groups named by an access rule that covers a production environment."""
         production = [e for e in self.environments if e.production]

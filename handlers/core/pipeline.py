@@ -166,10 +166,9 @@ async def _freeze_notes(context: Context) -> tuple[Line, ...]:
         frozen = await store.active()
     except (RedisError, OSError):
         return ()
-    names = {e.option: e.name for e in context.config.environments}
+    name = context.config.environment_name
     return tuple(
-        line(f":snowflake: {names.get(f.option, f.option)} is frozen since {utc(f.since)} by {f.who}: {f.reason}")
-        for f in frozen
+        line(f":snowflake: {name(f.option)} is frozen since {utc(f.since)} by {f.who}: {f.reason}") for f in frozen
     )
 
 

@@ -71,7 +71,7 @@ async def step(
     command = step_command(rollout, percentage)
     reply = await pipeline.run(command, rollout.who, app, chat, origin=origin, approved_by=rollout.approved_by)
     took = time.monotonic() - started
-    where = ", ".join(_name(app, o) for o in rollout.options)
+    where = ", ".join(app.config.environment_name(o) for o in rollout.options)
     what = "100% (true)" if percentage >= 100 else f"{percentage:g}% of {_of(rollout)}"
     if not reply.ok:
         reason = f"step {rollout.step_label(number)} was not written: {reply.summary}"
@@ -111,6 +111,7 @@ async def _record_step(
 
 async def _changed_by_hand(rollout: Rollout, app: Application, origin: str) -> str:
     for option in rollout.options:
+        name = app.config.environment_name(option)
         store = app.stores.get(option)
         if store is None:
             return f"environment {option} is no longer configured"
@@ -120,12 +121,12 @@ async def _changed_by_hand(rollout: Rollout, app: Application, origin: str) -> s
                 continue
             latest = await store.history(rollout.flag, limit=1)
         except FlagsError as error:
-            return f"could not read {_name(app, option)} ({error})"
+            return f"could not read {name} ({error})"
         if latest and latest[0].command.endswith(origin):
             return _OURS
         who = latest[0].who if latest else "someone"
         what = latest[0].description if latest else "a change"
-        return f"{rollout.flag} was changed by hand on {_name(app, option)} ({what} by {who}): the manual change wins"
+        return f"{rollout.flag} was changed by hand on {name} ({what} by {who}): the manual change wins"
     return ""
 
 
@@ -142,11 +143,6 @@ async def _version(app: Application, flag: str, option: str) -> int | None:
         return (await app.stores[option].get(flag)).version
     except FlagsError:
         return None
-
-
-def _name(app: Application, option: str) -> str:
-    environment = app.config.environment(option)
-    return environment.name if environment is not None else option
 
 
 def _post(app: Application, rollout: Rollout, title: Line, replies: list[Reply] | None = None) -> list[CrossPost]:

@@ -122,7 +122,7 @@ async def _start(plan: FeaturePlan, context: Context, store: RolloutStore) -> Re
     created = await store.save(created)
     if not created.message:
         return _status(created, context, started=True)
-    where = ", ".join(_name(context.config, o) for o in created.options)
+    where = ", ".join(context.config.environment_name(o) for o in created.options)
     lines = (
         line(
             f"Started {created.id} on {where}: its plan and progress are in the message posted in this channel, "
@@ -163,7 +163,7 @@ def card_post(found: Rollout, config: Config, *, started: bool = False) -> Cross
     started it, the last events, and its buttons while it is active (an update of its message
     once it has one)."""
     who = Mention(found.who.user_id, found.who.user_name)
-    where = ", ".join(_name(config, o) for o in found.options)
+    where = ", ".join(config.environment_name(o) for o in found.options)
     of = "time" if found.kind == "random" else "actors"
     lines: list[Line] = []
     for number, percentage in enumerate(found.steps, start=1):
@@ -329,8 +329,3 @@ def _next_step(found: Rollout) -> str:
 def _latest(rollouts: list[Rollout], flag: str) -> Rollout | None:
     mine = [r for r in rollouts if r.flag == flag]
     return mine[-1] if mine else None
-
-
-def _name(config: Config, option: str) -> str:
-    environment = config.environment(option)
-    return environment.name if environment is not None else option
