@@ -71,8 +71,10 @@ async def flags_page(
     else:
         records, unreachable = await _read_all(app)
         all_rows = _rows(app, {o: {n: r.state for n, r in found.items()} for o, found in records.items()})
+    total = len(all_rows)
+    if not (cleanup or name or group or kind or milestone):
+        return FlagsPage(tuple(environments), all_rows, unreachable, total, source)  # the kept tuple itself
     rows: list[Row] | tuple[Row, ...] = all_rows
-    total = len(rows)
     note = ""
     if cleanup and unreachable:  # "off everywhere" cannot be told from "could not read"
         rows, note = [], "Which flags to clean up cannot be told while an environment cannot be read."
@@ -92,8 +94,6 @@ async def flags_page(
         and (not kind or (r.definition is not None and r.definition.type == kind))
         and (not milestone or (r.definition is not None and (r.definition.milestone or "") == milestone))
     ]
-    if not (cleanup or name or group or kind or milestone):
-        return FlagsPage(tuple(environments), all_rows, unreachable, total, source)  # the cached tuple itself
     return FlagsPage(tuple(environments), tuple(rows), unreachable, total, source, note)
 
 
@@ -162,14 +162,13 @@ async def flag_page(app: Application, name: str) -> FlagPage | None:
             unreachable[environment.name] = result
             continue
         record, entries = result
-        cells.append(cell(record) if record.exists or not record.state.is_empty else NOT_SET)
+        cells.append(cell(record))  # "not set" when it is not there at all
         series[environment.name] = [_point(e) for e in reversed(entries)]
         history += entries
     definition = app.definitions.get(name)
-    if definition is None and not history and all(c.kind in ("off", "unknown") for c in cells):
-        known = any(isinstance(r, tuple) and (r[0].exists or not r[0].state.is_empty) for r in found)
-        if not known:
-            return None
+    anywhere = any(isinstance(r, tuple) and (r[0].exists or not r[0].state.is_empty) for r in found)
+    if definition is None and not history and not anywhere:
+        return None
     history.sort(key=lambda e: e.at, reverse=True)
     return FlagPage(name, definition, tuple(environments), tuple(cells), series, history, unreachable, time.time())
 
