@@ -28,10 +28,10 @@ from handlers.core.signin import Visitor
 from tests.bot.conftest import BotUnderTest, signed_headers, start_bot, write_config
 from tests.bot.deployments.conftest import (
     WEBHOOK_TOKEN,
-    DeployBot,
     build_history,
     deployment_event,
     deployments_section,
+    serving,
 )
 from tests.bot.slack_stub import SlackStub
 from tests.redis_process import RedisProcess, free_port
@@ -291,10 +291,8 @@ async def test_deployments_and_activity_pages_show_what_chat_shows(
         deployments=deployments_section(str(history.repo.path)),
         access=access,
     )
-    runner, url = await start_bot(config, slack, tmp_path / ".chatops", port=port)
-    client = aioredis.from_url(redis_url, decode_responses=True)
-    async with aiohttp.ClientSession() as session:
-        bot = DeployBot(url, slack, prefix, client, session, history)
+    async with serving(config, slack, redis_url, prefix, history, port) as (bot, _):
+        url = bot.url
         event = deployment_event("gstg", history.latest, "success", "2026-11-26 09:00:00 +0000")
         assert (await bot.webhook(event))[0] == 200
         rollout = f"run feature rollout {FLAG} --steps 10,50 --every 1h --dev"
@@ -302,7 +300,7 @@ async def test_deployments_and_activity_pages_show_what_chat_shows(
         assert "Frozen" in (await bot.text('run freeze on --staging --reason "<b>incident</b> 42"'))[1]
         _, asked = await bot.text(f"run feature set {FLAG} true --production --ignore-feature-flag-consistency-check")
         assert "Approval requested from @sre" in asked, asked
-        dashboard = Dashboard(url, slack, prefix, client, session)
+        dashboard = Dashboard(url, slack, prefix, bot.redis, bot.session)
         await asyncio.to_thread(browser.delete_all_cookies)
         await _open(browser, await dashboard.link())
         text = await _open(browser, f"{url}/ui/deployments")
@@ -313,5 +311,3 @@ async def test_deployments_and_activity_pages_show_what_chat_shows(
         assert f"A1 · {FLAG} · /chatops run feature set {FLAG} true --production" in text, text
         bold = await asyncio.to_thread(lambda: [b.text for b in browser.find_elements(By.CSS_SELECTOR, "main b")])
         assert "incident" not in bold and "R1" in bold, bold  # the reason's tags are text, not markup
-    await runner.cleanup()
-    await client.aclose()

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
 import pytest
 import redis.asyncio as aioredis
+from aiohttp import web
 
 from tests.bot.conftest import BotUnderTest, start_bot, write_config
 from tests.bot.slack_stub import SlackStub
@@ -110,12 +112,23 @@ async def deploy_bot(
         redis_prefix=prefix,
         deployments=deployments_section(str(history.repo.path)),
     )
-    runner, url = await start_bot(config, slack, tmp_path / ".chatops")
+    async with serving(config, slack, redis_url, prefix, history) as (bot, _):
+        yield bot
+
+
+@asynccontextmanager
+async def serving(
+    config: Path, slack: SlackStub, redis_url: str, prefix: str, history: History | None = None, port: int = 0
+) -> AsyncIterator[tuple[DeployBot, web.AppRunner]]:
+    """The bot on ``config`` (its embedded data beside it) serving HTTP, and a client for it."""
+    runner, url = await start_bot(config, slack, config.parent / ".chatops", port=port)
     client = aioredis.from_url(redis_url, decode_responses=True)
-    async with aiohttp.ClientSession() as session:
-        yield DeployBot(url, slack, prefix, client, session, history)
-    await runner.cleanup()
-    await client.aclose()
+    try:
+        async with aiohttp.ClientSession() as session:
+            yield DeployBot(url, slack, prefix, client, session, history), runner
+    finally:
+        await runner.cleanup()
+        await client.aclose()
 
 
 def deployment_event(

@@ -7,18 +7,17 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import aiohttp
 import pytest
-import redis.asyncio as aioredis
 
 from bot.server import RUNTIME
-from tests.bot.conftest import start_bot, write_config
+from tests.bot.conftest import write_config
 from tests.bot.deployments.conftest import (
     WEBHOOK_TOKEN,
     DeployBot,
     History,
     deployment_event,
     deployments_section,
+    serving,
 )
 from tests.bot.slack_stub import SlackStub
 from tests.git_repo import GitRepo
@@ -47,12 +46,8 @@ async def gating_bot(
     config = write_config(
         tmp_path, redis_url, prefix, redis_prefix=prefix, deployments=deployments, definitions=[_definitions(tmp_path)]
     )
-    runner, url = await start_bot(config, slack, tmp_path / ".chatops")
-    client = aioredis.from_url(redis_url, decode_responses=True)
-    async with aiohttp.ClientSession() as session:
-        yield DeployBot(url, slack, prefix, client, session, history)
-    await runner.cleanup()
-    await client.aclose()
+    async with serving(config, slack, redis_url, prefix, history) as (bot, _):
+        yield bot
 
 
 async def test_gating_follows_the_deployments_gitlab_reports(gating_bot: DeployBot, history: History) -> None:
@@ -91,14 +86,11 @@ async def test_a_stale_mirror_makes_the_answer_unknown_and_says_why(
     config = write_config(
         tmp_path, redis_url, prefix, redis_prefix=prefix, deployments=deployments, definitions=[definitions]
     )
-    runner, url = await start_bot(config, slack, tmp_path / ".chatops")  # cloned now
-    late = remote.merge_request("gitlab-org/gitlab", 202, "Code merged after the last fetch")
-    (tmp_path / "remote").rename(tmp_path / "gone")  # and from now on fetching fails
-    mirror = runner.app[RUNTIME].mirror
-    assert mirror is not None and not await mirror.fetch()
-    client = aioredis.from_url(redis_url, decode_responses=True)
-    async with aiohttp.ClientSession() as session:
-        bot = DeployBot(url, slack, prefix, client, session)
+    async with serving(config, slack, redis_url, prefix) as (bot, runner):  # cloned now
+        late = remote.merge_request("gitlab-org/gitlab", 202, "Code merged after the last fetch")
+        (tmp_path / "remote").rename(tmp_path / "gone")  # and from now on fetching fails
+        mirror = runner.app[RUNTIME].mirror
+        assert mirror is not None and not await mirror.fetch()
         assert (await bot.webhook(deployment_event("gstg", late, "success", "2026-11-26 09:00:00 +0000")))[0] == 200
         stale = "answered from the mirror as fetched "
         _, known = await bot.text("run feature set known_flag true --staging", channel="#development")
@@ -112,5 +104,3 @@ async def test_a_stale_mirror_makes_the_answer_unknown_and_says_why(
         assert stale in missing
         _, got = await bot.text("run feature get known_flag --staging", channel="#development")
         assert "code deployed: unknown" in got, got
-    await runner.cleanup()
-    await client.aclose()
