@@ -29,11 +29,11 @@ sys.path.insert(0, str(ROOT))
 
 from bot.runtime import Runtime  # noqa: E402
 from bot.shell import ShellBackend  # noqa: E402
-from handlers.changes.rules.deployment import code_deployed  # noqa: E402
 from handlers.config import load_config  # noqa: E402
 from handlers.core import pipeline  # noqa: E402
 from handlers.core.context import Caller, Context  # noqa: E402
 from handlers.deployments.registry import Deployment  # noqa: E402
+from handlers.deployments.rule import code_deployed  # noqa: E402
 from tests.bot.conftest import ROOT as _ROOT  # noqa: E402,F401
 from tests.bot.conftest import wait_healthy  # noqa: E402
 from tests.bot.deployments.conftest import deployment_event  # noqa: E402

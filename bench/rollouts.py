@@ -41,8 +41,8 @@ sys.path.insert(0, str(ROOT))
 from bench.bot import pct, serve_environment, start  # noqa: E402
 from flags import resolve_redis_url  # noqa: E402
 from handlers.core.context import Caller  # noqa: E402
-from handlers.core.rollouts import Rollout, RolloutStore  # noqa: E402
-from handlers.core.schedules import ScheduleStore  # noqa: E402
+from handlers.rollouts.store import Rollout, RolloutStore  # noqa: E402
+from handlers.schedules.store import ScheduleStore  # noqa: E402
 from tests.alertmanager_process import Alertmanager  # noqa: E402
 from tests.bot.conftest import CHANNELS, SRE, BotUnderTest, wait_healthy, write_config  # noqa: E402
 from tests.bot.slack_stub import SlackStub  # noqa: E402

@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 from bench.bot import pct, serve_environment, start  # noqa: E402
 from flags import AuditInfo, Change, FlagStore, Percentage, SetBoolean, SetPercentageOfActors  # noqa: E402
 from handlers.config import Secrets, load_config  # noqa: E402
-from handlers.core.signin import SignIn, Visitor  # noqa: E402
+from handlers.dashboard.signin import SignIn, Visitor  # noqa: E402
 from tests.bot.conftest import SIGNING_SECRET, wait_healthy, write_config  # noqa: E402
 from tests.bot.slack_stub import SlackStub  # noqa: E402
 from tests.configs import serve_command  # noqa: E402

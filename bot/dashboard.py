@@ -31,8 +31,8 @@ from handlers.config import Dashboard
 from handlers.core import pipeline
 from handlers.core.context import Caller
 from handlers.core.reply import Reply, error_reply
-from handlers.core.signin import SignIn, SignInRefused, Visitor
 from handlers.dashboard.live_rows import LiveRows
+from handlers.dashboard.signin import SignIn, SignInRefused, Visitor
 from handlers.dashboard.views import flag_page, flags_page
 
 __all__ = ["COOKIE", "add_dashboard"]

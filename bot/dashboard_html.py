@@ -11,12 +11,12 @@ from html import escape
 from urllib.parse import quote
 
 from flags import AuditEntry
+from handlers.approvals.store import ApprovalRequest
 from handlers.config.model import Cleanup
-from handlers.core.approvals import ApprovalRequest
 from handlers.core.reply import Code, Line, Link, Mention, Reply, Section, Strong, line
-from handlers.core.signin import Visitor
 from handlers.core.timefmt import utc
 from handlers.dashboard.cells import Cell, Row
+from handlers.dashboard.signin import Visitor
 from handlers.dashboard.views import FlagPage, FlagsPage, Point
 
 __all__ = [

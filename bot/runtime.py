@@ -21,19 +21,19 @@ from flags.connection import redis_client
 from flags.embedded import DEFAULT_DIRECTORY
 from flags.redis_url import replicas_to_wait_for
 from handlers import COMMANDS
+from handlers.approvals.store import ApprovalStore
 from handlers.changes.recovery import keep_recovering
 from handlers.config import Config, Secrets
-from handlers.core.approvals import ApprovalStore
 from handlers.core.chat import ChatBackend
 from handlers.core.context import Application
-from handlers.core.freezes import FreezeStore
 from handlers.core.journal import ChangeJournal
 from handlers.core.lease import Lease
-from handlers.core.schedules import ScheduleStore
-from handlers.core.signin import SignIn
+from handlers.dashboard.signin import SignIn
 from handlers.deployments.mirror import GitMirror
 from handlers.deployments.registry import DeploymentRegistry, RegistryUnavailable
-from handlers.jobs.driver import LEASE_S, Driver
+from handlers.freezes.store import FreezeStore
+from handlers.schedules.driver import LEASE_S, Driver
+from handlers.schedules.store import ScheduleStore
 from handlers.services import AppServices
 
 __all__ = ["Runtime"]

@@ -26,7 +26,7 @@ from bot.runtime import Runtime
 from handlers.config import Secrets
 from handlers.deployments.gitlab import NotADeploymentEvent, parse_deployment_event
 from handlers.deployments.registry import InvalidDeployment, RegistryUnavailable, UnknownEnvironment
-from handlers.jobs.alerts import Alert, alerts_arrived
+from handlers.incidents.alerts import Alert, alerts_arrived
 
 __all__ = ["MAX_WEBHOOK_BODY", "alertmanager_webhook", "gitlab_webhook"]
 

@@ -7,13 +7,13 @@ line below.
 
 from __future__ import annotations
 
-from handlers.commands.auto_deploy import AutoDeployCommand
-from handlers.commands.dashboard import DashboardCommand
-from handlers.commands.feature import FeatureCommand
-from handlers.commands.freeze import FreezeCommand
-from handlers.commands.help import HelpCommand
-from handlers.commands.release import ReleaseCommand
 from handlers.core.registry import CommandRegistry
+from handlers.dashboard.command import DashboardCommand
+from handlers.deployments.auto_deploy import AutoDeployCommand
+from handlers.deployments.release import ReleaseCommand
+from handlers.flag_commands import FeatureCommand
+from handlers.freezes.command import FreezeCommand
+from handlers.help.command import HelpCommand
 
 __all__ = ["COMMANDS"]
 

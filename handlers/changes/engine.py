@@ -28,8 +28,8 @@ from flags import (
     apply_together,
 )
 from flags.exposure import simulate
+from handlers.approvals.gate import gate
 from handlers.changes.announce import Outcome, announce
-from handlers.changes.approval import gate
 from handlers.changes.request import ChangeRequest, Target
 from handlers.changes.rules import RULES, SafetyRule
 from handlers.changes.rules.base import NOTHING_CHANGED

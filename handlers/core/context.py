@@ -16,12 +16,12 @@ from handlers.deployments.mirror import GitMirror
 from handlers.deployments.registry import DeploymentRegistry
 
 if TYPE_CHECKING:
-    from handlers.core.approvals import ApprovalStore
-    from handlers.core.freezes import FreezeStore
+    from handlers.approvals.store import ApprovalStore
     from handlers.core.journal import ChangeJournal
     from handlers.core.registry import CommandRegistry
-    from handlers.core.schedules import ScheduleStore
-    from handlers.core.signin import SignIn
+    from handlers.dashboard.signin import SignIn
+    from handlers.freezes.store import FreezeStore
+    from handlers.schedules.store import ScheduleStore
 
 __all__ = ["MAX_CONCURRENT_COMMANDS", "Application", "Caller", "Context", "Notify", "Plan", "Services"]
 

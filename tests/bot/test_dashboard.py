@@ -24,7 +24,7 @@ from selenium.webdriver.common.by import By
 
 from bot.dashboard import COOKIE
 from bot.server import RUNTIME
-from handlers.core.signin import Visitor
+from handlers.dashboard.signin import Visitor
 from tests.bot.conftest import BotUnderTest, signed_headers, start_bot, write_config
 from tests.bot.deployments.conftest import (
     WEBHOOK_TOKEN,

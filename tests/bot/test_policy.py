@@ -66,7 +66,7 @@ async def test_a_corrupt_key_is_reported_not_crashed_on(bot: BotUnderTest) -> No
 
 
 async def test_a_bug_in_a_handler_becomes_an_answer_not_a_timeout(bot: BotUnderTest, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from handlers.commands.feature.command import FeatureCommand
+    from handlers.flag_commands.command import FeatureCommand
 
     async def broken(self: object, plan: object, context: object) -> None:
         raise RuntimeError("a bug")

@@ -28,7 +28,7 @@ from handlers.core.context import Caller
 from handlers.core.lease import Lease
 from handlers.core.reply import CrossPost, Reply
 from handlers.deployments.registry import Deployment
-from handlers.jobs.driver import Driver
+from handlers.schedules.driver import Driver
 from tests.alertmanager_process import Alertmanager
 from tests.configs import FLAG, add_staging_e2e_trigger, deployments_section, safety_section, write_config
 from tests.git_repo import GitRepo

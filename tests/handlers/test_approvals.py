@@ -9,7 +9,7 @@ import time
 from dataclasses import replace
 
 from bot.text_render import to_text
-from handlers.core.approvals import KEPT_S
+from handlers.approvals.store import KEPT_S
 from tests.handlers.conftest import FLAG, Chatops, MakeChatops
 from tests.handlers.test_rollouts import _drive
 

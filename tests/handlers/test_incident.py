@@ -8,7 +8,7 @@ import random
 from bot.shell import ShellBackend
 from bot.text_render import to_text
 from flags.exposure import covers
-from handlers.jobs.alerts import Alert, alerts_arrived
+from handlers.incidents.alerts import Alert, alerts_arrived
 from tests.configs import example_environments
 from tests.flags.flipper_oracle import FlipperOracle
 from tests.handlers.conftest import FLAG, Chatops, MakeChatops

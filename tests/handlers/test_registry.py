@@ -12,7 +12,6 @@ import yaml
 from bot.shell import ShellBackend
 from bot.text_render import to_text
 from handlers import COMMANDS
-from handlers.commands.feature import FeatureCommand
 from handlers.config import RESERVED_OPTIONS, ConfigError, Environment, parse_config
 from handlers.core import pipeline
 from handlers.core.command import ButtonAction, Command
@@ -21,6 +20,7 @@ from handlers.core.grammar import CommandSpec, OptionSpec, SubcommandSpec
 from handlers.core.parsing import Invocation, UsageError
 from handlers.core.registry import CommandRegistry
 from handlers.core.reply import Reply
+from handlers.flag_commands import FeatureCommand
 from tests.configs import ROOT
 from tests.handlers.conftest import CHANNELS, Chatops, MakeChatops
 

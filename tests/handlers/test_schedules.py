@@ -11,9 +11,9 @@ from bot.shell import ShellBackend
 from bot.text_render import to_text
 from handlers.core.lease import Lease
 from handlers.core.reply import CrossPost
-from handlers.core.schedules import Fenced, ScheduleStore
-from handlers.jobs.driver import Driver
-from handlers.jobs.fire import fire
+from handlers.schedules.driver import Driver
+from handlers.schedules.fire import fire
+from handlers.schedules.store import Fenced, ScheduleStore
 from tests.handlers.conftest import FLAG, Chatops, MakeChatops, tick
 
 SET = "/chatops run feature set"

@@ -1,0 +1,129 @@
+"""The buttons of an approval card: Approve & apply, Decline, Cancel (``:approve A1`` in the shell).
+
+Approving is refused, changing nothing, when: there is no such request; it was already decided
+(a double click applies once); it expired; the approver is its requester; the approver is not in
+its approver groups, or may not change its environments from this channel; its flag changed since
+it was reviewed. Otherwise the command runs again as its requester, with every rule and check,
+recorded as approved by the approver.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from dataclasses import replace
+
+from flags import FlagsError
+from handlers.approvals.gate import APPROVE, CANCEL, DECLINE, approval_card
+from handlers.approvals.store import ApprovalRequest, ApprovalStore
+from handlers.core import pipeline
+from handlers.core.chat import MembershipUnknown, PostFailed
+from handlers.core.context import Context
+from handlers.core.parsing import Invocation, UsageError
+from handlers.core.policy import Writes, authorize
+from handlers.core.reply import Reply, error_reply
+from handlers.core.timefmt import utc
+from handlers.flag_commands.plans import FeaturePlan
+
+__all__ = ["ACTIONS", "approval_plan", "decide"]
+
+ACTIONS = {APPROVE: "approve", DECLINE: "decline", CANCEL: "cancel"}
+_NOTHING = "Nothing was changed."
+
+
+def approval_plan(action: str) -> Callable[[str, Context], FeaturePlan]:
+    """The plan of an approval card's button: its value is the request id."""
+
+    def plan_of(value: str, context: Context) -> FeaturePlan:
+        if not (value.startswith("A") and value[1:].isdigit() and len(value) <= 13):
+            raise UsageError("This button does not name an approval request.")
+        invocation = Invocation("feature", "approval", (action, value), {}, (), False, f"[{action} {value}]")
+        return FeaturePlan("approval", invocation, (), value, action=action)
+
+    return plan_of
+
+
+async def decide(plan: FeaturePlan, context: Context) -> Reply:
+    store = context.app.approvals
+    assert store is not None, "the composition root gives every application an approval store"
+    found = await store.get(plan.name)
+    if found is None:
+        return error_reply(f"There is no approval request {plan.name}. {_NOTHING}")
+    if found.status != "pending":
+        by = f" by {found.decided_by}" if found.decided_by else ""
+        return error_reply(f"Approval {found.id} was already {found.status}{by}; it cannot apply. {_NOTHING}")
+    if found.expired:
+        return error_reply(f"Approval {found.id} expired at {utc(found.expires_at)}; ask again. {_NOTHING}")
+    caller, action = context.caller, plan.action
+    if action == "cancel":
+        if caller.user_id != found.requester.user_id:
+            return error_reply(f"Only its requester may cancel {found.id}; decline it instead. {_NOTHING}")
+        return await _close(store, found, "cancelled", caller.who, context)
+    if caller.user_id == found.requester.user_id:
+        return error_reply(f"Nobody approves their own request: ask one of {_groups(found)}. {_NOTHING}")
+    why_not = await _may_decide(found, context)
+    if why_not:
+        return error_reply(f"{why_not} {_NOTHING}")
+    if action == "decline":
+        return await _close(store, found, "declined", caller.who, context)
+    changed = await _changed_since_review(found, context)
+    if changed:
+        return error_reply(f"{found.flag} changed since review ({changed}): ask again. {_NOTHING}")
+    if await store.decide(found.id, "approved", caller.who) != "ok":
+        return error_reply(f"Approval {found.id} was decided meanwhile. {_NOTHING}")
+    origin = f" (approved by {caller.who}, request {found.id})"
+    app, chat = context.app, context.chat
+    reply = await pipeline.run(found.text, found.requester, app, chat, origin=origin, approved_by=caller.who)
+    decided = await store.get(found.id) or found
+    if not reply.ok:  # approved, but refused when run (a check failed, the requester lost access, …)
+        decided = replace(decided, status=f"approved by {caller.who} but not applied: {reply.summary[:200]}")
+        await store.save(decided)
+    await _update_card(decided, context)
+    return reply
+
+
+async def _may_decide(found: ApprovalRequest, context: Context) -> str:
+    caller = context.caller
+    member = False
+    for group in found.approvers:
+        try:
+            if caller.user_id in await context.chat.usergroup_members(group):
+                member = True
+                break
+        except MembershipUnknown as error:
+            return f"Could not check membership of @{group}: {error.reason}."
+    if not member:
+        return f"Only members of {_groups(found)} may approve or decline {found.id}."
+    targets = tuple(e for e in context.config.environments if e.option in found.options)
+    refusal = await authorize(Writes(targets), caller, context.config, context.chat)
+    return refusal.message if refusal is not None else ""
+
+
+async def _changed_since_review(found: ApprovalRequest, context: Context) -> str:
+    for option, version in found.versions.items():
+        try:
+            now = (await context.stores[option].get(found.flag)).version
+        except FlagsError as error:
+            return f"could not read it: {error}"
+        if now != version:
+            return f"version {version} when reviewed, {now} now on {option}"
+    return ""
+
+
+async def _close(store: ApprovalStore, found: ApprovalRequest, status: str, who: str, context: Context) -> Reply:
+    if await store.decide(found.id, status, who) != "ok":
+        return error_reply(f"Approval {found.id} was decided meanwhile. {_NOTHING}")
+    decided = await store.get(found.id) or found
+    await _update_card(decided, context)
+    card = approval_card(decided, context.config.slack.production_channel)
+    return Reply(True, f"approval {found.id} {status}", card.sections)
+
+
+async def _update_card(found: ApprovalRequest, context: Context) -> None:
+    if found.card:
+        with contextlib.suppress(PostFailed):  # the answer says it anyway
+            await context.chat.post(approval_card(found, context.config.slack.production_channel))
+
+
+def _groups(found: ApprovalRequest) -> str:
+    return ", ".join(f"@{g}" for g in found.approvers)

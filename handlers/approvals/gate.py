@@ -1,0 +1,181 @@
+"""Two-person approval: a change that needs it is not written; a request is made instead, and a
+card goes to the production channel with Approve & apply · Decline · Cancel.
+
+A change needs approval when it raises exposure (or, with ``applies_to: all``, any change) on an
+environment whose access rule has ``approval:``, or raises exposure of a flag whose definition
+says ``approval_required: true``. Changes that only reduce exposure never need it. It is asked
+for after every safety rule passed (a refused change asks no one), and the card shows those
+checks as they stand. The request records the versions it was reviewed at; approving runs the
+command again, as its requester, with every rule and check, and both names recorded. A rollout
+or a schedule is approved once, when it is made (its checks run at each step, so none has run
+yet): its steps then carry that approval, at the pace approved.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+
+from handlers.approvals.store import ApprovalRequest
+from handlers.changes.announce import Outcome, shown_state
+from handlers.changes.request import ChangeRequest, Target
+from handlers.changes.rules.base import NOTHING_CHANGED
+from handlers.config import Environment
+from handlers.core.chat import PostFailed
+from handlers.core.context import Context
+from handlers.core.policy import access_rule
+from handlers.core.reply import (
+    Action,
+    Code,
+    Confirm,
+    CrossPost,
+    Line,
+    Link,
+    Mention,
+    Reply,
+    Section,
+    Strong,
+    error_reply,
+    line,
+    plain,
+)
+from handlers.core.timefmt import span, utc
+
+__all__ = ["APPROVE", "CANCEL", "DECLINE", "approval_card", "approvers_for", "ask_approval", "gate"]
+
+APPROVE, DECLINE, CANCEL = "approve", "decline", "approval_cancel"  # button action ids (and shell :approve A1)
+
+
+def approvers_for(flag: str, raises: Sequence[tuple[Environment, bool]], context: Context) -> tuple[str, ...]:
+    """The user groups whose approval a change of ``flag`` needs, given for each environment
+    whether it raises exposure there; empty when it needs none (or the approval is given)."""
+    if context.approved_by or context.app.approvals is None:
+        return ()
+    groups: list[str] = []
+    definition = context.definitions.get(flag)
+    for environment, increases in raises:
+        rule = access_rule(environment, context.config)
+        approval = rule.approval if rule is not None else None
+        if approval is not None and (increases or approval.applies_to == "all"):
+            groups += [g for g in approval.usergroups if g not in groups]
+        if definition is not None and definition.approval_required and increases and rule is not None:
+            groups += [g for g in rule.usergroups if g not in groups]
+    return tuple(groups)
+
+
+async def gate(request: ChangeRequest, targets: Sequence[Target], context: Context, outcome: Outcome) -> Reply | None:
+    """After the safety rules passed: None when the change may be written; else the answer that
+    an approval was asked for (or why it cannot be)."""
+    groups = approvers_for(request.flag, [(t.environment, t.increases) for t in targets], context)
+    if not groups:
+        return None
+    needs = ", ".join(f"@{g}" for g in groups)
+    if context.origin:  # a step of a rollout or a schedule made before approval was needed here
+        return error_reply(
+            f"This change needs the approval of {needs}, which a rollout step or a scheduled change "
+            "cannot ask for once it runs: start it again so that it is approved when it is made, or make "
+            "the change by hand and have it approved."
+        )
+    if request.rollback_of:  # a button, not a command that an approval could run again
+        return error_reply(
+            f"This roll back raises exposure, so it needs the approval of {needs}: ask for it with "
+            f"`/chatops run feature set {request.flag} …` and the state you want. {NOTHING_CHANGED}"
+        )
+    summary = [
+        f"{t.environment.name}: {shown_state(t.record.state, t.record.exists)} → {shown_state(t.after, t.after_exists)}"
+        for t in targets
+    ]
+    checks = [f"{name.replace('_', ' ')}: {record}" for name, record in outcome.checks.items()]
+    checks += [plain(warning) for warning in outcome.warnings]
+    text = request.command.removeprefix("/chatops ").strip()
+    versions = {t.environment.option: t.record.version for t in targets}
+    return await ask_approval(text, request.flag, versions, groups, summary, context, checks=checks)
+
+
+async def ask_approval(
+    text: str,
+    flag: str,
+    versions: dict[str, int],
+    groups: tuple[str, ...],
+    summary: list[str],
+    context: Context,
+    *,
+    checks: list[str] | None = None,
+    note: str = "",
+) -> Reply:
+    """Record a request that ``groups`` approve running ``text`` (reviewed at ``versions``), post
+    its card, and answer the requester."""
+    store = context.app.approvals
+    assert store is not None, "the composition root gives every application an approval store"
+    now = time.time()
+    definition = context.definitions.get(flag)
+    created = await store.create(
+        ApprovalRequest(
+            id="",
+            text=text,
+            flag=flag,
+            options=tuple(versions),
+            versions=versions,
+            requester=context.caller,
+            approvers=groups,
+            created_at=now,
+            expires_at=now + context.config.safety.approval_expiry_seconds,
+            summary=summary,
+            rollout_issue=(definition.rollout_issue_url or "") if definition is not None else "",
+            checks=checks if checks is not None else [],
+            note=note,
+        )
+    )
+    channel = context.config.slack.production_channel
+    try:
+        created = replace(created, card=await context.chat.post(approval_card(created, channel)))
+    except PostFailed as error:
+        await store.decide(created.id, "cancelled", "the bot (its card could not be posted)")
+        message = f"The approval request could not be posted to {channel} ({error}); it is cancelled: try again."
+        return error_reply(message)
+    await store.save(created)
+    groups_text = ", ".join(f"@{g}" for g in groups)
+    lines = (
+        line(
+            f"Approval requested from {groups_text} (expires in {span(created.expires_at - now)}): ",
+            Strong(created.id),
+            f". {flag} is not changed until someone approves it in {channel}.",
+        ),
+    )
+    return Reply(True, f"approval {created.id} requested", (Section(lines),))
+
+
+def approval_card(found: ApprovalRequest, channel: str) -> CrossPost:
+    """The request's card in ``channel`` (an update of it once posted)."""
+    who = Mention(found.requester.user_id, found.requester.user_name)
+    groups = ", ".join(f"@{g}" for g in found.approvers)
+    lines: list[Line] = [
+        line(Code(f"/chatops {found.text}")),
+        *(line(s) for s in found.summary),
+    ]
+    if found.note:
+        lines.append(line(found.note))
+    if found.checks:
+        lines.append(line(f"Checks as they stand: {'; '.join(found.checks)}. They all run again when it is applied."))
+    else:
+        lines.append(
+            line("Checks: none has run yet; every one runs when it is applied (at each step, or at its time).")
+        )
+    lines.append(line("Requested by ", who, f" in {found.requester.channel_label}; approvers: {groups}."))
+    if found.rollout_issue:
+        lines.append(line("Rollout issue: ", Link(found.rollout_issue, found.rollout_issue)))
+    if found.status == "pending":
+        lines.append(line(f"Expires {utc(found.expires_at)} (in {span(found.expires_at - time.time())})."))
+        approve = Confirm("Approve?", f"Apply {found.flag} as requested.", "Approve & apply")
+        actions: tuple[Action, ...] = (
+            Action("Approve & apply", APPROVE, found.id, "primary", approve),
+            Action("Decline", DECLINE, found.id, "danger"),
+            Action("Cancel (requester)", CANCEL, found.id),
+        )
+    else:
+        lines.append(line(f"{found.status.capitalize()}" + (f" by {found.decided_by}." if found.decided_by else ".")))
+        actions = ()
+    title = line(f"Approval {found.id}: ", Code(found.flag), " — ", Strong(found.status))
+    summary = f"approval {found.id} of {found.flag}: {found.status}"
+    return CrossPost(channel, "approval", (Section(tuple(lines), title),), summary, actions, replaces=found.card)

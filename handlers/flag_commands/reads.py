@@ -1,0 +1,139 @@
+"""``feature get``, ``list`` and ``history``: read each target environment, in configured order.
+
+An environment whose Redis cannot be reached is named in the answer; the others still answer.
+"""
+
+from __future__ import annotations
+
+import time
+
+from flags import AuditEntry, FlagRecord, StoreUnavailable, WrongKeyType
+from handlers.config import Environment
+from handlers.core.context import Context
+from handlers.core.definition_info import definition_section
+from handlers.core.reply import Code, Line, Mention, Reply, Section, Strong, line
+from handlers.core.stale import by_flag, newest_milestone, stale_reason
+from handlers.core.timefmt import utc
+from handlers.deployments.rule import code_deployed
+from handlers.flag_commands.plans import FeaturePlan
+
+__all__ = ["get", "history", "list_flags"]
+
+
+def _unreachable(error: StoreUnavailable | WrongKeyType, environment: Environment) -> Line:
+    if isinstance(error, WrongKeyType):
+        return line(f"{environment.name}: {error}.")
+    return line(f"{environment.name}: could not reach Redis for {environment.name} ({error.reason}).")
+
+
+async def get(plan: FeaturePlan, context: Context) -> Reply:
+    lines: list[Line] = []
+    failed = False
+    deployed = await code_deployed(plan.name, plan.targets, context)
+    for environment in plan.targets:
+        store = context.stores[environment.option]
+        try:
+            record = await store.get(plan.name)
+            last = await store.history(plan.name, limit=1)
+        except (StoreUnavailable, WrongKeyType) as error:
+            lines.append(_unreachable(error, environment))
+            failed = True
+            continue
+        default = context.definitions.get(plan.name)
+        if not record.exists and record.state.is_empty:
+            state = "not set" + (f" (default_enabled: {str(default.default_enabled).lower()})" if default else "")
+        else:
+            state = record.state.describe()
+        entry = line(Strong(environment.name), ": ", Code(state))
+        if last:
+            entry += line(f" (version {record.version}, last ", *_by(last[0]), ")")
+        code = deployed.get(environment.option)
+        if code is not None:
+            entry += line(f"; code deployed: {code.state}" + (f" ({code.why})" if code.why else ""))
+        lines.append(entry)
+    sections = [Section(tuple(lines), title=line("Feature flag ", Code(plan.name)))]
+    sections += definition_section(plan.name, context.definitions)
+    return Reply(not failed, f"Feature flag {plan.name}", tuple(sections), public=not failed)
+
+
+def _by(entry: AuditEntry) -> Line:
+    who: Line = (Mention(entry.who_id, entry.who),) if entry.who_id else (entry.who,)
+    return line(f"{entry.description} by ", *who, f" at {utc(entry.at)}")
+
+
+async def list_flags(plan: FeaturePlan, context: Context) -> Reply:
+    match = plan.invocation.options.get("match")
+    if plan.invocation.flag("stale"):
+        return await _stale(match if isinstance(match, str) else None, context)
+    sections: list[Section] = []
+    failed = False
+    for environment in plan.targets:
+        try:
+            records = await context.stores[environment.option].list(match if isinstance(match, str) else None)
+        except (StoreUnavailable, WrongKeyType) as error:
+            sections.append(Section((_unreachable(error, environment),)))
+            failed = True
+            continue
+        title = line(Strong(environment.name), f": {len(records)} flag{'s' if len(records) != 1 else ''}")
+        if isinstance(match, str):
+            title += line(" matching ", Code(match))
+        lines = tuple(line(Code(r.name), " ", r.state.describe()) for r in records)
+        sections.append(Section(lines or (line("no flags"),), title=title))
+    return Reply(not failed, "Feature flags", tuple(sections), public=not failed)
+
+
+async def _stale(match: str | None, context: Context) -> Reply:
+    """Flags ready to clean up, judged on every environment (one that cannot be read: no answer)."""
+    environments = context.config.environments
+    records: dict[str, dict[str, FlagRecord]] = {}
+    for environment in environments:
+        try:
+            records[environment.option] = {r.name: r for r in await context.stores[environment.option].list(match)}
+        except (StoreUnavailable, WrongKeyType) as error:
+            return Reply(False, "Feature flags", (Section((_unreachable(error, environment),)),))
+    names = sorted(set(context.definitions) | {n for found in records.values() for n in found})
+    if match:
+        names = [n for n in names if match in n]
+    options = [e.option for e in environments]
+    newest, now, settings = newest_milestone(context.definitions.values()), time.time(), context.config.cleanup
+    lines = [
+        line(Code(name), f" — {reason}")
+        for name in names
+        if (
+            reason := stale_reason(
+                by_flag(records, options, name), context.definitions.get(name), newest, settings, now
+            )
+        )
+    ]
+    title = line(
+        f"{len(lines)} flag(s) to clean up: fully on or off everywhere for {settings.days}+ days, "
+        f"or a milestone {settings.milestones}+ before {newest or 'the newest'}"
+    )
+    return Reply(True, "Stale feature flags", (Section(tuple(lines) or (line("none"),), title=title),), public=True)
+
+
+async def history(plan: FeaturePlan, context: Context) -> Reply:
+    limit = int(str(plan.invocation.options.get("limit", "10")))
+    sections: list[Section] = []
+    failed = False
+    for environment in plan.targets:
+        try:
+            entries = await context.stores[environment.option].history(plan.name, limit=limit)
+        except (StoreUnavailable, WrongKeyType) as error:
+            sections.append(Section((_unreachable(error, environment),)))
+            failed = True
+            continue
+        lines = tuple(
+            line(f"v{e.version} ", *_by(e), f" in {e.channel or 'unknown channel'}: ", Code(e.after.describe()))
+            + _checks(e.checks)
+            for e in entries
+        )
+        title = line(Strong(environment.name), ": history of ", Code(plan.name))
+        sections.append(Section(lines or (line("no changes recorded"),), title=title))
+    return Reply(not failed, f"History of {plan.name}", tuple(sections), public=not failed)
+
+
+def _checks(checks: dict[str, str] | object) -> Line:
+    if not isinstance(checks, dict) or not checks:
+        return ()
+    return line(" (" + ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in sorted(checks.items())) + ")")

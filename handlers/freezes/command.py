@@ -1,0 +1,130 @@
+"""``/chatops run freeze on|off|status``: stop changes that raise exposure while an incident runs.
+
+``freeze on [environments] --reason TEXT [--for 4h]`` (every environment when none is listed),
+``freeze off [environments]`` lifts the freezes people made (an alert's lifts when it resolves),
+``freeze status`` lists them. Allowed to whoever may change those environments here, and to
+incident responders in the production or an incident channel.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import ClassVar
+
+from handlers.config import Environment
+from handlers.core.command import Command
+from handlers.core.context import Context
+from handlers.core.grammar import CommandSpec, OptionSpec, SubcommandSpec
+from handlers.core.parsing import Invocation, UsageError
+from handlers.core.reply import CrossPost, Line, Mention, Reply, Section, line
+from handlers.core.timefmt import utc
+from handlers.core.timing import parse_duration
+from handlers.freezes.rule import describe_freeze
+from handlers.freezes.store import Freeze, FreezeStore
+
+__all__ = ["FreezeCommand", "FreezePlan"]
+
+FREEZE = CommandSpec(
+    name="freeze",
+    summary="freeze changes that raise exposure (an incident), lift it, or show it",
+    subcommands=(
+        SubcommandSpec(
+            "on",
+            (),
+            "refuse changes that raise exposure on these environments (all when none is listed)",
+            options=(
+                OptionSpec("reason", "value", "why (required), shown in every refusal", "TEXT"),
+                OptionSpec("for", "value", "lift it by itself after this long, e.g. 4h", "DURATION"),
+            ),
+            examples=('/chatops run freeze on --reason "incident 4521" --for 4h',),
+        ),
+        SubcommandSpec("off", (), "lift the freezes people made on these environments (all when none is listed)"),
+        SubcommandSpec("status", (), "every freeze in force", environments=False),
+    ),
+    examples=('/chatops run freeze on --production --reason "incident 4521"', "/chatops run freeze status"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class FreezePlan:
+    action: str
+    targets: tuple[Environment, ...] = ()
+    reason: str = ""
+    lasts: float | None = None
+
+    @property
+    def writes(self) -> bool:
+        return self.action != "status"
+
+    @property
+    def responders_may(self) -> bool:
+        return True
+
+
+class FreezeCommand(Command[FreezePlan]):
+    spec: ClassVar[CommandSpec] = FREEZE
+
+    def plan(self, invocation: Invocation, context: Context) -> FreezePlan:
+        if invocation.arguments:
+            raise UsageError(
+                f"Unexpected `{invocation.arguments[0][:40]}`: name environments as options, e.g. `--production`."
+            )
+        targets = invocation.environments if invocation.explicit_environments else context.config.environments
+        if invocation.subcommand != "on":
+            return FreezePlan(invocation.subcommand, tuple(targets))
+        reason = invocation.options.get("reason")
+        if not isinstance(reason, str) or not reason.strip():
+            raise UsageError(
+                '`freeze on` needs `--reason TEXT` (everyone refused sees it), e.g. `--reason "incident 4521"`.'
+            )
+        lasts_text = invocation.options.get("for")
+        lasts = parse_duration("for", lasts_text) if isinstance(lasts_text, str) else None
+        return FreezePlan("on", tuple(targets), reason.strip()[:300], lasts)
+
+    async def handle(self, plan: FreezePlan, context: Context) -> Reply:
+        store = context.app.freezes
+        assert store is not None, "the composition root gives every application a freeze store"
+        if plan.action == "status":
+            return await _status(store, context)
+        names = ", ".join(e.name for e in plan.targets)
+        who = Mention(context.caller.user_id, context.caller.user_name)
+        if plan.action == "off":
+            lifted = await store.lift([e.option for e in plan.targets], "manual")
+            left = await store.of([e.option for e in plan.targets])
+            lines: list[Line] = [line(f"Freeze lifted on {names} by ", who, f" ({lifted} lifted).")]
+            lines += [line("Still frozen by an alert: ", describe_freeze(f, f.option)) for f in left]
+            return _public(context, "freeze lifted", lines)
+        now = time.time()
+        until = now + plan.lasts if plan.lasts is not None else None
+        for environment in plan.targets:
+            await store.put(Freeze(environment.option, "manual", plan.reason, context.caller.who, now, until))
+        lines = [
+            line(
+                f"Frozen {names} by ",
+                who,
+                f": {plan.reason}{_until(until)}.",
+            ),
+            line("Changes that raise exposure there are refused, whoever asks; changes that reduce it still work."),
+        ]
+        return _public(context, "frozen", lines)
+
+
+def _until(until: float | None) -> str:
+    return f" (until {utc(until)})" if until is not None else ""
+
+
+async def _status(store: FreezeStore, context: Context) -> Reply:
+    frozen = await store.active()
+    if not frozen:
+        return Reply(True, "no freeze", (Section((line("No change freeze is in force."),)),))
+    name = context.config.environment_name
+    lines = tuple(line(describe_freeze(f, name(f.option))) for f in frozen)
+    return Reply(True, f"{len(frozen)} freeze(s)", (Section(lines, line("Change freezes in force")),))
+
+
+def _public(context: Context, summary: str, lines: list[Line]) -> Reply:
+    sections = (Section(tuple(lines)),)
+    log = context.config.slack.log_channel
+    posts = (CrossPost(log, "log channel", sections, summary),) if log else ()
+    return Reply(True, summary, sections, public=True, cross_posts=posts)

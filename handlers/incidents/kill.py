@@ -1,0 +1,48 @@
+"""``feature kill NAME [environments] [--reason TEXT]``: the flag off everywhere, now.
+
+It only reduces exposure, so no safety rule runs; each environment is written on its own and at
+once, so one that is down never holds up the others, and the answer names it loudly. An active
+rollout of the flag is paused and its pending schedules are cancelled, so nothing turns it back on.
+"""
+
+from __future__ import annotations
+
+from flags import StoreUnavailable
+from handlers.changes import apply_everywhere
+from handlers.core.context import Context
+from handlers.core.reply import Line, Reply, line
+from handlers.flag_commands.plans import FeaturePlan
+from handlers.rollouts.control import pause
+from handlers.rollouts.store import RolloutStore
+
+__all__ = ["kill"]
+
+
+async def kill(plan: FeaturePlan, context: Context) -> Reply:
+    reason = plan.invocation.options.get("reason")
+    why = f": {reason}" if isinstance(reason, str) else ""
+    checks = {"kill": f"no check blocks a kill{why}"}
+    reply = await apply_everywhere(plan.change_request(context), context, checks)
+    notes = await _stop_what_would_undo_it(plan.name, context)
+    return reply.with_notes(*notes) if notes else reply
+
+
+async def _stop_what_would_undo_it(flag: str, context: Context) -> list[Line]:
+    schedules = context.app.schedules
+    if schedules is None:
+        return []
+    notes: list[Line] = []
+    who = context.caller.who
+    try:
+        rollout = await RolloutStore(schedules.client, schedules).active_for(flag)
+        if rollout is not None and rollout.status == "running":
+            await pause(RolloutStore(schedules.client, schedules), rollout, f"the flag was killed by {who}")
+            notes.append(line(f"Rollout {rollout.id} of {flag} is paused."))
+        for schedule in await schedules.pending():
+            if schedule.flag == flag and await schedules.cancel(schedule.id) is not None:
+                notes.append(line(f"Schedule {schedule.id} ({schedule.summary}) is cancelled."))
+    except (StoreUnavailable, OSError) as error:
+        notes.append(
+            line(f":warning: Could not check its rollouts and schedules ({error}): check `feature rollout list`.")
+        )
+    return notes

@@ -1,0 +1,331 @@
+"""``feature rollout``: start one, list them, show one, pause, resume, next step now, abort.
+
+Starting records each environment's state and version and the plan; the timer driver writes the
+steps. Pause, resume, next and abort are allowed to whoever started it and to whoever may change
+its environments in this channel.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+
+from flags import FlagState, StoreUnavailable
+from handlers.approvals.gate import approvers_for, ask_approval
+from handlers.changes.announce import shown_state
+from handlers.config import Config
+from handlers.core.chat import PostFailed
+from handlers.core.context import Application, Context
+from handlers.core.policy import Writes, authorize
+from handlers.core.reply import (
+    Action,
+    Code,
+    Confirm,
+    CrossPost,
+    Line,
+    Mention,
+    Reply,
+    Section,
+    Strong,
+    error_reply,
+    line,
+)
+from handlers.core.timefmt import span, utc
+from handlers.flag_commands.plans import FeaturePlan
+from handlers.rollouts.control import abort, pause
+from handlers.rollouts.store import Rollout, RolloutStore, Stale
+
+__all__ = ["ROLLOUT_ACTIONS", "alerted", "card_post", "progress_posts", "rollout"]
+
+#: Button action ids → what they do to the rollout named in their value.
+ROLLOUT_ACTIONS = {
+    "rollout_pause": "pause",
+    "rollout_resume": "resume",
+    "rollout_next": "next",
+    "rollout_abort": "abort",
+}
+
+
+def _store(context: Context) -> RolloutStore:
+    schedules = context.app.schedules
+    assert schedules is not None, "the composition root gives every application a schedule store"
+    return RolloutStore(schedules.client, schedules)
+
+
+async def rollout(plan: FeaturePlan, context: Context) -> Reply:
+    store = _store(context)
+    if plan.action == "list":
+        return _list(await store.all())
+    if plan.action == "start":
+        return await _start(plan, context, store)
+    found = await store.get(plan.name) if plan.name.startswith("R") and plan.name[1:].isdigit() else None
+    found = found or await store.active_for(plan.name) or _latest(await store.all(), plan.name)
+    if found is None:
+        return error_reply(
+            f"There is no rollout of {plan.name}: start one with `feature rollout {plan.name} --steps …`."
+        )
+    if plan.action == "status":
+        return _status(found, context)
+    refusal = await _may_steer(found, context)
+    if refusal is not None:
+        return refusal
+    return await _steer(found, plan.action, store, context)
+
+
+async def _start(plan: FeaturePlan, context: Context, store: RolloutStore) -> Reply:
+    start = plan.rollout
+    active = await store.active_for(plan.name)
+    if active is not None:
+        return error_reply(
+            f"{active.id} is already rolling out {plan.name} ({active.done}/{len(active.steps)} steps, "
+            f"{active.status}): pause or abort it first (`feature rollout abort {plan.name}`). Nothing was started."
+        )
+    before, versions = {}, {}
+    for environment in plan.targets:
+        try:
+            record = await context.stores[environment.option].get(plan.name)
+        except StoreUnavailable as error:
+            return error_reply(f"Could not reach Redis for {environment.name} ({error.reason}); nothing was started.")
+        before[environment.option] = (record.state, record.exists)
+        versions[environment.option] = record.version
+    groups = approvers_for(plan.name, [(e, True) for e in plan.targets], context)  # each step raises
+    if groups:
+        return await _ask_approval(plan, context, before, versions, groups)
+    now = time.time()
+    overrides = tuple(
+        o
+        for o in ("ignore-feature-flag-consistency-check", "ignore-random-deprecation-check", "ignore-deployment-check")
+        if plan.invocation.flag(o)
+    )
+    created = Rollout(
+        id=await store.new_id(),
+        flag=plan.name,
+        options=tuple(e.option for e in plan.targets),
+        steps=start.steps,
+        every_s=start.every_s,
+        who=context.caller,
+        created_at=now,
+        kind=start.kind,
+        guard=start.guard,
+        overrides=overrides,
+        due=now,
+        versions=versions,
+        before=before,
+        history=(f"{utc(now)}: started by {context.caller.who}",),
+        approved_by=context.approved_by,
+    )
+    card = card_post(created, context.config, started=True)
+    with contextlib.suppress(PostFailed):  # then no message to update: progress comes message by message
+        created = replace(created, message=await context.chat.post(card))
+    created = await store.save(created)
+    if not created.message:
+        return _status(created, context, started=True)
+    where = ", ".join(context.config.environment_name(o) for o in created.options)
+    lines = (
+        line(
+            f"Started {created.id} on {where}: its plan and progress are in the message posted in this channel, "
+            "updated as it goes, with each step in its thread."
+        ),
+    )
+    return Reply(True, f"rollout {created.id} started", (Section(lines),))
+
+
+async def _ask_approval(
+    plan: FeaturePlan,
+    context: Context,
+    before: dict[str, tuple[FlagState, bool]],
+    versions: dict[str, int],
+    groups: tuple[str, ...],
+) -> Reply:
+    start = plan.rollout
+    of = "time" if start.kind == "random" else "actors"
+    steps = " → ".join("100%" if p >= 100 else f"{p:g}%" for p in start.steps)
+    summary = [
+        f"{e.name}: {shown_state(*before[e.option])} → {steps} of {of}, every {span(start.every_s)}"
+        for e in plan.targets
+    ]
+    note = (
+        f"Approving this rollout approves each of its {len(start.steps)} steps: they are written on their "
+        "schedule without asking again, each with the checks of then, and it can be paused or aborted any time."
+    )
+    return await ask_approval(plan.invocation.text, plan.name, versions, groups, summary, context, note=note)
+
+
+def _status(found: Rollout, context: Context, *, started: bool = False) -> Reply:
+    card = card_post(found, context.config, started=started)
+    return Reply(True, card.summary, card.sections, public=True, actions=card.actions)
+
+
+def card_post(found: Rollout, config: Config, *, started: bool = False) -> CrossPost:
+    """The rollout's message: the plan with each step's time, where it stands, the guard, who
+    started it, the last events, and its buttons while it is active (an update of its message
+    once it has one)."""
+    who = Mention(found.who.user_id, found.who.user_name)
+    where = ", ".join(config.environment_name(o) for o in found.options)
+    of = "time" if found.kind == "random" else "actors"
+    lines: list[Line] = []
+    for number, percentage in enumerate(found.steps, start=1):
+        what = "100% (true)" if percentage >= 100 else f"{percentage:g}% of {of}"
+        if number <= found.done:
+            when = "done"
+        else:
+            first = found.due if found.due is not None else time.time()
+            when = f"due {utc(first + (number - found.done - 1) * found.every_s)}"
+            when += "" if found.status == "running" else f" (when it runs; {found.status})"
+        lines.append(line(f"Step {found.step_label(number)}: {what} — {when}"))
+    guard = ", ".join(found.guard) if found.guard else "none (no Alertmanager matchers)"
+    approved = f", approved by {found.approved_by} (for every step)" if found.approved_by else ""
+    lines.append(line(f"Guard: {guard}. Every {span(found.every_s)}. Started by ", who, f"{approved}."))
+    if found.reason:
+        lines.append(line(f"{found.status.capitalize()}: {found.reason}"))
+    lines += [line(h) for h in found.history[-5:]]
+    verb = "started" if started else found.status
+    title = line(f"Rollout {found.id} of ", Code(found.flag), f" on {where}: ", Strong(verb))
+    actions = _buttons(found) if found.active else ()
+    summary = f"rollout {found.id} of {found.flag}: {verb}"
+    return CrossPost(
+        found.who.channel_id, "rollout", (Section(tuple(lines), title),), summary, actions, replaces=found.message
+    )
+
+
+def alerted(app: Application, found: Rollout) -> Line:
+    """Who hears that an alert aborted the rollout: its starter, and the on-call group if configured."""
+    who: Line = (Mention(found.who.user_id, found.who.user_name),)
+    group = app.config.slack.oncall_usergroup
+    return (*who, ", ", Mention(group, "on-call")) if group else who
+
+
+def progress_posts(found: Rollout, config: Config, title: Line, replies: Sequence[Reply] = ()) -> list[CrossPost]:
+    """What an event (a step, a pause, an abort) posts: a reply in the rollout message's thread
+    (the step's own answer, with its Roll back buttons) and the message brought up to date."""
+    lines: list[Line] = []
+    actions: list[Action] = []
+    for reply in replies:
+        lines += reply.all_lines()
+        actions += list(reply.actions)
+    event = CrossPost(
+        found.who.channel_id,
+        "rollout",
+        (Section(tuple(lines), title),),
+        f"rollout {found.id}",
+        tuple(actions),
+        thread=found.message,
+    )
+    return [event, card_post(found, config)] if found.message else [event]
+
+
+def _buttons(found: Rollout) -> tuple[Action, ...]:
+    flag = found.flag
+    return (
+        Action("Pause", "rollout_pause", found.id),
+        Action("Resume", "rollout_resume", found.id),
+        Action(
+            "Next step now",
+            "rollout_next",
+            found.id,
+            confirm=Confirm("Next step now?", f"Write the next step of {flag} now.", "Next step"),
+        ),
+        Action(
+            "Abort & roll back",
+            "rollout_abort",
+            found.id,
+            "danger",
+            Confirm("Abort?", f"Abort the rollout and restore {flag} to its state before it.", "Abort"),
+        ),
+    )
+
+
+async def _may_steer(found: Rollout, context: Context) -> Reply | None:
+    if context.caller.user_id == found.who.user_id:
+        return None
+    targets = tuple(e for e in context.config.environments if e.option in found.options)
+    refusal = await authorize(Writes(targets), context.caller, context.config, context.chat)
+    if refusal is None:
+        return None
+    return error_reply(
+        f"{refusal.message} (Only who started {found.id}, or someone who may change its environments here, "
+        "may steer it.)"
+    )
+
+
+async def _steer(found: Rollout, action: str, store: RolloutStore, context: Context) -> Reply:
+    who = context.caller.who
+    if action == "abort":
+        outcome = await abort(store, found, f"by {who}", context)
+        if outcome is None:
+            return error_reply(f"{found.id} is {found.status}: there is nothing to abort.")
+        aborted, replies = outcome
+        return await _told(aborted, context, f"Aborted by {who}: the state before the rollout is restored", replies)
+    if action == "pause":
+        paused = await pause(store, found, f"by {who}")
+        if paused.status != "paused":
+            return error_reply(f"{found.id} is {found.status}, not running.")
+        return await _told(paused, context, f"Paused by {who}")
+    if action == "next" and found.approved_by:
+        return error_reply(
+            f"{found.id} was approved by {found.approved_by} to step every {span(found.every_s)}: `next` cannot "
+            "go faster than what was approved. Nothing was changed. To change its pace, abort it and start a new "
+            "rollout (it is approved again)."
+        )
+    for _ in range(5):
+        if action == "resume" and found.status != "paused":
+            return error_reply(f"{found.id} is {found.status}, not paused.")
+        if action == "next" and found.status != "running":
+            return error_reply(f"{found.id} is {found.status}: resume it first.")
+        history = (*found.history, f"{utc(time.time())}: {action} by {who}")
+        due = time.time()
+        if found.approved_by and found.due is not None:  # an approved pace: a pause never makes it faster
+            due = max(due, found.due)
+        changed = replace(found, status="running", due=due, reason="", history=history)
+        try:
+            saved = await store.save(changed)
+        except Stale:
+            fresh = await store.get(found.id)
+            if fresh is None:
+                break
+            found = fresh
+            continue
+        return await _told(saved, context, "Resumed" if action == "resume" else "Next step now", by=who)
+    return error_reply(f"{found.id} kept changing; try again.")
+
+
+async def _told(found: Rollout, context: Context, event: str, replies: Sequence[Reply] = (), *, by: str = "") -> Reply:
+    """Bring the rollout's message up to date, say the event in its thread, and answer the person."""
+    title = line(event + (f" by {by}" if by else ""))
+    for post in progress_posts(found, context.config, title, replies):
+        with contextlib.suppress(PostFailed):  # the answer below says it all anyway
+            await context.chat.post(post)
+    reply = _status(found, context)
+    for change in replies:
+        reply = replace(reply, sections=reply.sections + change.sections, actions=reply.actions + change.actions)
+    return replace(reply, public=not found.message)  # the channel sees the message; no second copy
+
+
+def _list(rollouts: list[Rollout]) -> Reply:
+    if not rollouts:
+        return Reply(True, "No rollouts", (Section((line("No rollouts."),)),))
+    lines = [
+        line(
+            Strong(r.id),
+            f" · {r.flag} · {r.status} · {r.done}/{len(r.steps)} steps{_next_step(r)} · by ",
+            Mention(r.who.user_id, r.who.user_name),
+        )
+        for r in sorted(rollouts, key=lambda r: (not r.active, -int(r.id[1:])))
+    ]
+    return Reply(True, f"{len(rollouts)} rollout(s)", (Section(tuple(lines), line(f"{len(rollouts)} rollout(s)")),))
+
+
+def _next_step(found: Rollout) -> str:
+    if not found.active or found.done >= len(found.steps):
+        return ""
+    percentage = found.steps[found.done]
+    what = "100% (true)" if percentage >= 100 else f"{percentage:g}%"
+    when = f"at {utc(found.due)}" if found.status == "running" and found.due is not None else "when resumed"
+    return f" · next: {what} {when}"
+
+
+def _latest(rollouts: list[Rollout], flag: str) -> Rollout | None:
+    mine = [r for r in rollouts if r.flag == flag]
+    return mine[-1] if mine else None

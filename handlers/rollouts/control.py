@@ -1,0 +1,77 @@
+"""What a rollout does besides its steps: abort (back to the state before it began) and pause.
+
+An abort is one change per environment, restoring the state each had before the rollout began,
+conditional on the version the rollout last wrote (or saw) there; it only reduces exposure, so no
+safety rule blocks it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from flags import RestoreState
+from handlers.changes.engine import apply_change
+from handlers.changes.request import ChangeRequest
+from handlers.core.context import Context
+from handlers.core.reply import Reply
+from handlers.core.timefmt import utc
+from handlers.rollouts.store import Rollout, RolloutStore, Stale
+
+__all__ = ["abort", "pause"]
+
+
+async def pause(store: RolloutStore, rollout: Rollout, reason: str, *, token: int | None = None) -> Rollout:
+    """Pause ``rollout`` saying why (re-read and retried if it changed meanwhile)."""
+    while True:
+        if rollout.status != "running":
+            return rollout
+        paused = replace(
+            rollout, status="paused", reason=reason, history=(*rollout.history, _event(f"paused: {reason}"))
+        )
+        try:
+            return await store.save(paused, token=token)
+        except Stale:
+            fresh = await store.get(rollout.id)
+            if fresh is None:
+                return rollout
+            rollout = fresh
+
+
+async def abort(
+    store: RolloutStore, rollout: Rollout, reason: str, context: Context
+) -> tuple[Rollout, list[Reply]] | None:
+    """Mark ``rollout`` aborted, then restore each environment to its state before the rollout; the
+    aborted rollout and the restoring changes, or None if it was not active (someone aborted it first)."""
+    while True:
+        if not rollout.active:
+            return None
+        aborted = replace(
+            rollout, status="aborted", reason=reason, history=(*rollout.history, _event(f"aborted: {reason}"))
+        )
+        try:
+            aborted = await store.save(aborted)
+            break
+        except Stale:
+            fresh = await store.get(rollout.id)
+            if fresh is None:
+                return None
+            rollout = fresh
+    replies = []
+    for option in aborted.options:
+        environment = context.config.environment(option)
+        if environment is None or option not in aborted.before:
+            continue
+        state, exists = aborted.before[option]
+        request = ChangeRequest(
+            flag=aborted.flag,
+            targets=(environment,),
+            change=RestoreState(state, exists),
+            who=context.caller,
+            command=f"rollout {aborted.id} aborted: {reason}",
+        )
+        replies.append(await apply_change(request, context))
+    return aborted, replies
+
+
+def _event(text: str) -> str:
+    return f"{utc(RolloutStore.now())}: {text}"

@@ -1,0 +1,90 @@
+"""Planning ``feature rollout``: start (``NAME --steps … --every …``), an action on a rollout
+(``status|pause|resume|next|abort NAME``), or ``list``. Nothing here touches Redis."""
+
+from __future__ import annotations
+
+from handlers.checks.matchers import InvalidMatcher, check_matcher
+from handlers.core.context import Context
+from handlers.core.parsing import Invocation, UsageError
+from handlers.core.timing import parse_duration
+from handlers.flag_commands.plans import FeaturePlan, flag_name, no_more, short
+
+__all__ = ["ACTIONS", "RolloutStart", "rollout_plan"]
+
+ACTIONS = ("status", "pause", "resume", "next", "abort")
+_USAGE = "`/chatops run feature rollout NAME --steps 1,10,25,50,100 --every 15m [environments]`"
+
+
+class RolloutStart:
+    """What ``feature rollout NAME …`` asks for, validated."""
+
+    def __init__(self, steps: tuple[float, ...], every_s: float, kind: str, guard: tuple[str, ...]) -> None:
+        self.steps, self.every_s, self.kind, self.guard = steps, every_s, kind, guard
+
+
+def rollout_plan(invocation: Invocation, context: Context) -> FeaturePlan:
+    args = invocation.arguments
+    if not args:
+        raise UsageError(f"`feature rollout` needs a flag name: {_USAGE}, or `feature rollout list`.")
+    if args[0] == "list":
+        no_more(args, 1, "`feature rollout list` takes nothing more.")
+        return FeaturePlan("rollout", invocation, (), action="list")
+    if args[0] in ACTIONS:
+        if len(args) < 2:
+            raise UsageError(f"`feature rollout {args[0]}` needs the flag name: `feature rollout {args[0]} NAME`.")
+        no_more(args, 2, f"`feature rollout {args[0]}` takes one flag name.")
+        return FeaturePlan("rollout", invocation, (), flag_name(args[1]), action=args[0])
+    no_more(args, 1, f"`feature rollout` takes one flag name: {_USAGE}.")
+    name = flag_name(args[0])
+    if context.config.definitions and name not in context.definitions:
+        raise UsageError(f"There is no definition for `{name}`. Check the name, or add its definition first.")
+    steps = _steps(invocation.options.get("steps"))
+    every_text = invocation.options.get("every")
+    if not isinstance(every_text, str):
+        raise UsageError(f"`feature rollout` needs `--every DURATION` (time between steps, e.g. `15m`): {_USAGE}.")
+    every_s = parse_duration("every", every_text)
+    least = context.config.safety.rollout_min_every_seconds
+    if any(e.production for e in invocation.environments) and every_s < least:
+        raise UsageError(
+            f"`--every {every_text}` is too short for production: at least {least:g} s between steps "
+            "(`safety.rollout_min_every_seconds`)."
+        )
+    if invocation.flag("actors") and invocation.flag("random"):
+        raise UsageError("Use either `--actors` (the default) or `--random`, not both.")
+    if invocation.flag("random") and not invocation.flag("ignore-random-deprecation-check"):
+        raise UsageError(
+            "`--random` (percentage of time) is deprecated: users see the feature flicker. Use `--actors`; "
+            "if you really need it, add `--ignore-random-deprecation-check`."
+        )
+    guard = invocation.options.get("guard")
+    matchers = guard if isinstance(guard, tuple) else _default_guard(context)
+    for matcher in matchers:
+        try:
+            check_matcher(matcher)
+        except InvalidMatcher as error:
+            raise UsageError(f"`--guard`: {error}") from None
+    start = RolloutStart(steps, every_s, "random" if invocation.flag("random") else "actors", matchers)
+    return FeaturePlan("rollout", invocation, invocation.environments, name, action="start", rollout=start)
+
+
+def _steps(text: object) -> tuple[float, ...]:
+    if not isinstance(text, str):
+        raise UsageError(f"`feature rollout` needs `--steps`, rising percentages: {_USAGE}.")
+    steps: list[float] = []
+    for word in text.split(","):
+        try:
+            value = float(word.strip())
+        except ValueError:
+            raise UsageError(f"`--steps {short(text)}`: `{short(word.strip())}` is not a percentage.") from None
+        if not 0 < value <= 100:
+            raise UsageError(f"`--steps {short(text)}`: {value:g} is not a percentage above 0 and at most 100.")
+        if steps and value <= steps[-1]:
+            raise UsageError(f"`--steps {short(text)}`: steps must rise ({value:g} comes after {steps[-1]:g}).")
+        steps.append(value)
+    return tuple(steps)
+
+
+def _default_guard(context: Context) -> tuple[str, ...]:
+    settings = getattr(context.config.safety.production_check, "alertmanager", None)
+    matchers = getattr(settings, "matchers", ())
+    return tuple(str(m) for m in matchers)

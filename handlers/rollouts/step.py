@@ -1,0 +1,153 @@
+"""One step of a rollout, as the driver writes it when it is due.
+
+Before writing: the rollout must still be running; every environment must still be at the version
+the rollout last saw (else someone changed it by hand: the rollout pauses and says who); no alert
+matching its guard may be firing (else it aborts). The step itself is an ordinary ``feature set``
+run as the person who started the rollout, through the same pipeline: channel and access rules of
+now, consistency and production checks, the journalled, version-conditioned write, the audit
+entry ("(rollout R1 step 3/5)"), cross-posts and Roll back buttons. A refusal or a failure pauses
+the rollout (the step is not skipped) and says why.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+from flags import FlagsError
+from handlers.core import pipeline
+from handlers.core.chat import ChatBackend
+from handlers.core.context import Application, Context
+from handlers.core.reply import Code, CrossPost, Line, Reply, line
+from handlers.core.timefmt import utc
+from handlers.rollouts.commands import alerted, progress_posts
+from handlers.rollouts.control import abort, pause
+from handlers.rollouts.store import Rollout, RolloutStore, Stale
+
+__all__ = ["step", "step_command"]
+
+
+def step_command(rollout: Rollout, percentage: float) -> str:
+    """The ``feature set`` a step runs (100% is ``true``: enabled for everyone, as a rollout ends)."""
+    value = "true" if percentage >= 100 else f"{percentage:g} --{'random' if rollout.kind == 'random' else 'actors'}"
+    options = " ".join(f"--{o}" for o in (*rollout.options, *rollout.overrides))
+    return f"run feature set {rollout.flag} {value} {options}"
+
+
+async def step(
+    rollout: Rollout, app: Application, chat: ChatBackend, store: RolloutStore, token: int
+) -> list[CrossPost]:
+    """Write the rollout's next step if it may be written; what to post in its channel."""
+    if rollout.status != "running" or rollout.done >= len(rollout.steps):
+        return []
+    number = rollout.done + 1
+    approved = f", approved by {rollout.approved_by}" if rollout.approved_by else ""
+    origin = f" (rollout {rollout.id} step {rollout.step_label(number)}{approved})"
+    manual = await _changed_by_hand(rollout, app, origin)
+    if manual == _OURS:  # a driver that died wrote this step but did not record it: record it now
+        versions = {o: v for o in rollout.options if (v := await _version(app, rollout.flag, o)) is not None}
+        written = await _record_step(rollout, number, versions, store, token, "found written by a driver that stopped")
+        title = line(f"Step {rollout.step_label(number)} was written by a driver that stopped; recorded now")
+        return _post(app, written, title)
+    if manual:
+        paused = await pause(store, rollout, manual, token=token)
+        return _post(app, paused, line(f"Rollout {rollout.id} of ", Code(rollout.flag), " paused: ", manual))
+    firing = await _guard_firing(rollout, app)
+    if firing:
+        context = Context(app, rollout.who, chat, origin=f" (rollout {rollout.id})")
+        outcome = await abort(store, rollout, f"alert {firing} is firing", context)
+        if outcome is None:
+            return []  # aborted meanwhile, and said so then
+        aborted, replies = outcome
+        title = line(
+            f"Rollout {rollout.id} of ",
+            Code(rollout.flag),
+            f" aborted: alert {firing} is firing — ",
+            *alerted(app, rollout),
+        )
+        return _post(app, aborted, title, replies)
+    percentage = rollout.steps[number - 1]
+    started = time.monotonic()
+    command = step_command(rollout, percentage)
+    reply = await pipeline.run(command, rollout.who, app, chat, origin=origin, approved_by=rollout.approved_by)
+    took = time.monotonic() - started
+    where = ", ".join(app.config.environment_name(o) for o in rollout.options)
+    what = "100% (true)" if percentage >= 100 else f"{percentage:g}% of {_of(rollout)}"
+    if not reply.ok:
+        reason = f"step {rollout.step_label(number)} was not written: {reply.summary}"
+        paused = await pause(store, rollout, reason, token=token)
+        return _post(app, paused, line(f"Rollout {rollout.id} paused: ", reason), [reply])
+    versions = {o: v for o in rollout.options if (v := await _version(app, rollout.flag, o)) is not None}
+    written = await _record_step(rollout, number, versions, store, token, f"{what} on {where} ({took:.1f} s)")
+    finished = number == len(rollout.steps)
+    title = line(f"Step {rollout.step_label(number)}: {what} on {where}", " — done" if finished else "")
+    return _post(app, written, title, [reply])
+
+
+_OURS = "ours"  # what _changed_by_hand says of a change this very step made
+
+
+async def _record_step(
+    rollout: Rollout, number: int, versions: dict[str, int], store: RolloutStore, token: int, event: str
+) -> Rollout:
+    """Save that step ``number`` is written (and when the next is due)."""
+    finished = number == len(rollout.steps)
+    written = replace(
+        rollout,
+        done=number,
+        versions={**rollout.versions, **versions},
+        status="done" if finished else "running",
+        due=None if finished else time.time() + rollout.every_s,
+        history=(*rollout.history, f"{utc(time.time())}: step {rollout.step_label(number)}: {event}"),
+    )
+    try:
+        return await store.save(written, token=token)
+    except Stale:  # paused or aborted while the step was written: the step stands; they said what next
+        fresh = await store.get(rollout.id)
+        if fresh is None:
+            return written
+        return await store.save(replace(fresh, done=number, versions={**fresh.versions, **versions}))
+
+
+async def _changed_by_hand(rollout: Rollout, app: Application, origin: str) -> str:
+    for option in rollout.options:
+        name = app.config.environment_name(option)
+        store = app.stores.get(option)
+        if store is None:
+            return f"environment {option} is no longer configured"
+        try:
+            record = await store.get(rollout.flag)
+            if record.version == rollout.versions.get(option, record.version):
+                continue
+            latest = await store.history(rollout.flag, limit=1)
+        except FlagsError as error:
+            return f"could not read {name} ({error})"
+        if latest and latest[0].command.endswith(origin):
+            return _OURS
+        who = latest[0].who if latest else "someone"
+        what = latest[0].description if latest else "a change"
+        return f"{rollout.flag} was changed by hand on {name} ({what} by {who}): the manual change wins"
+    return ""
+
+
+async def _guard_firing(rollout: Rollout, app: Application) -> str:
+    """The name and labels of an alert matching the guard that fires now, or ''."""
+    if not rollout.guard or app.services is None:
+        return ""
+    firing = await app.services.firing_alerts(rollout.guard)
+    return firing[0] if firing else ""
+
+
+async def _version(app: Application, flag: str, option: str) -> int | None:
+    try:
+        return (await app.stores[option].get(flag)).version
+    except FlagsError:
+        return None
+
+
+def _post(app: Application, rollout: Rollout, title: Line, replies: list[Reply] | None = None) -> list[CrossPost]:
+    return progress_posts(rollout, app.config, title, replies or [])
+
+
+def _of(rollout: Rollout) -> str:
+    return "time" if rollout.kind == "random" else "actors"

@@ -1,0 +1,145 @@
+"""Scheduled changes, durable in the bot's own Redis: what runs when, as whom.
+
+A schedule is either a command to run at its time as if its author typed it then (``run``:
+``feature set … --at/--in``), or the end of a time-boxed change (``expire``: ``--for``), which
+restores the previous state through the Roll back path. Timers are a sorted set; only the
+holder of the driver lease takes due ones (the check and the take are one script).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any, Literal
+
+import redis.asyncio as aioredis
+
+from handlers.core.context import Caller
+from handlers.core.lease import FENCED_CHECK
+
+__all__ = ["DRIVER_LEASE_KEY", "Fenced", "Schedule", "ScheduleStore"]
+
+_SCRIPT = (
+    resources.files("handlers.schedules")
+    .joinpath("schedules.lua")
+    .read_text(encoding="utf-8")
+    .replace("--FENCED_CHECK--", FENCED_CHECK)
+)
+DRIVER_LEASE_KEY = "chatops:driver"  # after the configuration's redis_prefix
+
+
+class Fenced(Exception):
+    """This process no longer holds the driver lease: it must not write."""
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    id: str
+    kind: Literal["run", "expire"]
+    flag: str
+    due: float
+    who: Caller
+    created_at: float
+    text: str = ""  # run: the command, as typed without its timing option
+    versions: dict[str, int] = field(default_factory=dict)  # run: each target's version when scheduled
+    entries: dict[str, str] = field(default_factory=dict)  # expire: option -> audit entry to roll back
+    summary: str = ""  # for people: "set my_flag true on gstg"
+    approved_by: str = ""  # run: who approved it (and so every change it makes), when it needed approval
+
+    @property
+    def origin(self) -> str:
+        """Appended to the recorded command of what this schedule writes (and so found again)."""
+        return f" (schedule {self.id}" + (f", approved by {self.approved_by})" if self.approved_by else ")")
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "id": self.id,
+                "kind": self.kind,
+                "flag": self.flag,
+                "due": self.due,
+                "who": self.who.to_list(),
+                "created_at": self.created_at,
+                "text": self.text,
+                "versions": self.versions,
+                "entries": self.entries,
+                "summary": self.summary,
+                "approved_by": self.approved_by,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> Schedule:
+        data: dict[str, Any] = json.loads(text)
+        return cls(
+            id=str(data["id"]),
+            kind="expire" if data["kind"] == "expire" else "run",
+            flag=str(data["flag"]),
+            due=float(data["due"]),
+            who=Caller.from_list(data["who"]),
+            created_at=float(data["created_at"]),
+            text=str(data.get("text", "")),
+            versions={str(k): int(v) for k, v in dict(data.get("versions") or {}).items()},
+            entries={str(k): str(v) for k, v in dict(data.get("entries") or {}).items()},
+            summary=str(data.get("summary", "")),
+            approved_by=str(data.get("approved_by", "")),
+        )
+
+
+class ScheduleStore:
+    def __init__(self, client: aioredis.Redis, prefix: str = "") -> None:
+        self._redis = self.client = client
+        self.prefix = prefix
+        self.lease_key = f"{prefix}{DRIVER_LEASE_KEY}"
+        self._hash = self.hash_key = f"{prefix}chatops:schedules"
+        self._timers = self.timers_key = f"{prefix}chatops:timers"
+        self._seq = f"{prefix}chatops:schedules:seq"
+        self._script = client.register_script(_SCRIPT)
+
+    async def new_id(self) -> str:
+        return f"S{int(await self._redis.incr(self._seq))}"
+
+    async def add(self, schedule: Schedule) -> None:
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.hset(self._hash, schedule.id, schedule.to_json())
+        pipe.zadd(self._timers, {schedule.id: schedule.due})
+        await pipe.execute()
+
+    async def get(self, schedule_id: str) -> Schedule | None:
+        text: Any = await self._redis.hget(self._hash, schedule_id)
+        return Schedule.from_json(text) if text else None
+
+    async def cancel(self, schedule_id: str) -> Schedule | None:
+        """Remove a schedule before it runs; the schedule, or None if there was none."""
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.hget(self._hash, schedule_id)
+        pipe.hdel(self._hash, schedule_id)
+        pipe.zrem(self._timers, schedule_id)
+        text, _, _ = await pipe.execute()
+        return Schedule.from_json(text) if text else None
+
+    async def pending(self) -> list[Schedule]:
+        records: Any = await self._redis.hgetall(self._hash)
+        found = (Schedule.from_json(t) for i, t in records.items() if str(i).startswith("S"))
+        return sorted(found, key=lambda s: (s.due, s.id))
+
+    async def next_due(self) -> float | None:
+        first = await self._redis.zrange(self._timers, 0, 0, withscores=True)
+        return float(first[0][1]) if first else None
+
+    async def take_due(self, token: int, retry_s: float, limit: int = 100) -> list[tuple[str, str]]:
+        """Due records as (id, JSON): schedules (``S…``) and rollouts (``R…``), each pushed ``retry_s``
+        later until done; Fenced without the lease."""
+        reply = await self._call(token, "due", f"{time.time():.3f}", retry_s, limit)
+        return [(str(reply[i]), str(reply[i + 1])) for i in range(0, len(reply), 2)]
+
+    async def done(self, token: int, schedule_id: str) -> None:
+        await self._call(token, "done", schedule_id)
+
+    async def _call(self, token: int, *args: Any) -> Any:
+        reply = await self._script(keys=[self.lease_key, self._hash, self._timers], args=[token, *args])
+        if reply == "fenced":
+            raise Fenced(self.lease_key)
+        return reply
