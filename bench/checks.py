@@ -25,11 +25,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bot.runtime import Runtime  # noqa: E402
-from bot.shell import ShellBackend  # noqa: E402
-from bot.text_render import to_text  # noqa: E402
 from handlers.config import load_config  # noqa: E402
 from handlers.core import pipeline  # noqa: E402
 from handlers.core.context import Caller  # noqa: E402
+from handlers.core.text_chat import ShellBackend  # noqa: E402
+from handlers.core.text_render import to_text  # noqa: E402
 from tests.alertmanager_process import Alertmanager  # noqa: E402
 from tests.helpers import delete_prefixed  # noqa: E402
 
@@ -43,7 +43,7 @@ def pct(values: list[float], p: float) -> float:
 
 async def measure(config_path: Path, work: Path, rounds: int, expect: str) -> list[float]:
     runtime = Runtime.start(load_config(config_path), work / ".chatops")
-    await runtime.open()
+    await runtime.app.start()
     backend = ShellBackend("sre", frozenset({"sre"}))
     caller = Caller("sre", "sre", "#production", "#production")
     timings = []

@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         print(f"chatops: configuration error: {error}", file=sys.stderr)
         return 2
-    from bot.runtime import Runtime  # after logging is configured: it may start embedded Redis
+    from handlers.composition import build_application  # after logging is configured: it may start embedded Redis
 
     secrets = Secrets.from_environment()
     add_secrets(
@@ -93,9 +93,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "shell":
         from bot.shell import run_shell
 
-        runtime = Runtime.start(config)
+        app = build_application(config, secrets)
         groups = frozenset(g.strip().lstrip("@") for g in args.usergroups.split(",") if g.strip())
-        return asyncio.run(run_shell(runtime, args.user, groups, args.channel, args.line))
+        return asyncio.run(run_shell(app, args.user, groups, args.channel, args.line))
     from bot import server
 
     if args.command == "serve":
@@ -130,12 +130,12 @@ def _passwords(config: Config) -> list[str]:
 
 
 async def _record(config: Config, args: argparse.Namespace) -> int:
-    from bot.runtime import Runtime
+    from handlers.composition import build_application
     from handlers.deployments.registry import Deployment, InvalidDeployment, RegistryUnavailable
 
-    runtime = Runtime.start(config)
+    app = build_application(config)
     try:
-        if runtime.deployments is None:
+        if app.deployments is None:
             print("chatops: the configuration has no `deployments` section", file=sys.stderr)
             return 2
         deployment = Deployment(
@@ -147,7 +147,7 @@ async def _record(config: Config, args: argparse.Namespace) -> int:
             package=args.package,
             url=args.url,
         )
-        became = await runtime.deployments.record(deployment)
+        became = await app.deployments.record(deployment)
     except InvalidDeployment as error:
         print(f"chatops: not recorded: {error}", file=sys.stderr)
         return 2
@@ -155,7 +155,7 @@ async def _record(config: Config, args: argparse.Namespace) -> int:
         print(f"chatops: not recorded: {error}", file=sys.stderr)
         return 1
     finally:
-        await runtime.close()
+        await app.close()
     outcome = f"now {became}" if became else "older than what is known: kept in the history only"
     print(f"recorded {deployment.status} of {deployment.sha[:11]} on {deployment.environment} ({outcome})")
     return 0

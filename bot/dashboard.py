@@ -54,11 +54,11 @@ _UNCHECKED = "The bot cannot reach its own Redis to check sign-ins just now; try
 def add_dashboard(app: web.Application, runtime: Runtime, ui: Dashboard) -> None:
     """Serve the dashboard at /ui/ (sign-in, flags, a flag, deployments, activity)."""
 
-    live_rows = LiveRows(runtime.live)  # the rows, kept and brought up to date flag by flag
+    live_rows = LiveRows(runtime.app.live)  # the rows, kept and brought up to date flag by flag
     row_html = RowHtml()  # each row as HTML, kept while the row is the same
 
     def sign_in() -> SignIn | None:
-        return runtime.sign_in
+        return runtime.app.sign_in
 
     async def visitor_of(request: web.Request) -> Visitor | None:
         if ui.trusted_header and (who := request.headers.get(ui.trusted_header, "").strip()) and _from_proxy(request):
@@ -128,7 +128,7 @@ def add_dashboard(app: web.Application, runtime: Runtime, ui: Dashboard) -> None
             cleanup=bool(filters["cleanup"]),
             live=live_rows,
         )
-        return flags_html(page, filters, visitor, runtime.config.cleanup, table_rows(page.rows, row_html))
+        return flags_html(page, filters, visitor, runtime.app.config.cleanup, table_rows(page.rows, row_html))
 
     async def flag(request: web.Request, visitor: Visitor) -> str:
         name = request.match_info["name"]
@@ -144,8 +144,8 @@ def add_dashboard(app: web.Application, runtime: Runtime, ui: Dashboard) -> None
     async def read(text: str, visitor: Visitor) -> Reply:
         """A read-only command's answer, run through the pipeline as the visitor (and logged)."""
         caller = Caller(visitor.user_id or visitor.name, visitor.name, "", "dashboard")
-        assert runtime.chat is not None, "serve starts the background work (and its chat) before serving"
-        return await pipeline.run(text, caller, runtime.app, runtime.chat)
+        assert runtime.app.chat is not None, "serve starts the background work (and its chat) before serving"
+        return await pipeline.run(text, caller, runtime.app, runtime.app.chat)
 
     async def deployments(request: web.Request, visitor: Visitor) -> str:
         reply = await read("run auto_deploy status", visitor)
@@ -156,7 +156,7 @@ def add_dashboard(app: web.Application, runtime: Runtime, ui: Dashboard) -> None
             ("Rollouts", await read("run feature rollout list", visitor)),
             ("Freezes", await read("run freeze status", visitor)),
         ]
-        approvals = runtime.approvals
+        approvals = runtime.app.approvals
         try:
             parts.append(("Pending approvals", approvals_reply(await approvals.pending() if approvals else [])))
         except (RedisError, OSError, ValueError, KeyError) as error:

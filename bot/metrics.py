@@ -1,4 +1,4 @@
-"""Prometheus metrics of delivery: acks, Slack's Web API, Redis, webhooks (served at /metrics)."""
+"""Prometheus metrics of delivery: acks, Slack's Web API, webhooks (served at /metrics)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from prometheus_client import Counter, Histogram
 
 from handlers.metrics import LATENCY_BUCKETS
 
-__all__ = ["ACK_SECONDS", "REDIS_ERRORS", "SLACK_API_ERRORS", "WEBHOOK_EVENTS"]
+__all__ = ["ACK_SECONDS", "SLACK_API_ERRORS", "WEBHOOK_EVENTS"]
 
 ACK_SECONDS = Histogram(
     "chatops_ack_seconds", "Time from a Slack request arriving to its HTTP answer (the ack).", buckets=LATENCY_BUCKETS
@@ -15,9 +15,6 @@ SLACK_API_ERRORS = Counter(
     "chatops_slack_api_errors",
     "Slack Web API calls that failed after retries, by method and error.",
     ["method", "error"],
-)
-REDIS_ERRORS = Counter(
-    "chatops_redis_errors", "Commands answered 'could not reach Redis', by environment.", ["environment"]
 )
 WEBHOOK_EVENTS = Counter(
     "chatops_webhook_events",

@@ -64,14 +64,14 @@ async def create_web_app(runtime: Runtime, secrets: Secrets, limits: ConnectionL
 
     async def readyz(request: web.Request) -> web.Response:
         failing = []
-        for option, store in runtime.stores.items():
+        for option, store in runtime.app.stores.items():
             try:
                 await asyncio.wait_for(store.ping(), timeout=2)
             except (StoreUnavailable, TimeoutError) as error:
                 failing.append(f"redis for {store.environment or option}: {error}")
-        if runtime.deployments is not None:
+        if runtime.app.deployments is not None:
             try:
-                await asyncio.wait_for(runtime.deployments.ping(), timeout=2)
+                await asyncio.wait_for(runtime.app.deployments.ping(), timeout=2)
             except Exception as error:  # the bot's own Redis
                 failing.append(f"the bot's own redis: {error}")
         if not slack_auth["ok"] and time.monotonic() - float(str(slack_auth["at"])) > 30:
@@ -86,7 +86,7 @@ async def create_web_app(runtime: Runtime, secrets: Secrets, limits: ConnectionL
         return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     async def open_runtime(app: web.Application) -> None:
-        await runtime.open(secrets)
+        await runtime.app.start(runtime.app.chat)  # people whose change a dead process left half-written hear it
         await check_slack_auth()
 
     async def finish_in_flight(app: web.Application) -> None:
@@ -103,8 +103,8 @@ async def create_web_app(runtime: Runtime, secrets: Secrets, limits: ConnectionL
     app.router.add_get("/metrics", metrics)
     app.router.add_post("/webhooks/gitlab", gitlab_webhook(runtime, secrets))
     app.router.add_post("/webhooks/alertmanager", alertmanager_webhook(runtime, secrets))
-    if runtime.config.ui is not None:
-        add_dashboard(app, runtime, runtime.config.ui)
+    if runtime.app.config.ui is not None:
+        add_dashboard(app, runtime, runtime.app.config.ui)
     app.on_startup.append(open_runtime)
     app.on_shutdown.append(finish_in_flight)
     app.on_cleanup.append(close_runtime)
@@ -142,7 +142,7 @@ def serve(
     except ValueError as error:
         print(f"chatops: serve: {error}", file=sys.stderr)
         return 2
-    runtime = Runtime.start(config)
+    runtime = Runtime.start(config, secrets=secrets)
     _log.info(
         "bot.serving",
         host=host,
@@ -215,10 +215,10 @@ def socket_mode(config: Config, secrets: Secrets) -> int:
     from bot.slack import build_app, connect_socket_mode
 
     async def main() -> None:
-        runtime = Runtime.start(config)
-        await runtime.open(secrets)
+        runtime = Runtime.start(config, secrets=secrets)
         session = slack_session()
         app = build_app(runtime, secrets, session, socket_mode=True)
+        await runtime.app.start(runtime.app.chat)
         assert secrets.app_token is not None
         handler = await connect_socket_mode(app, secrets.app_token)
         _log.info("bot.socket_mode_connected")

@@ -9,94 +9,21 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import TextIO
 
-from bot.runtime import Runtime
-from bot.text_render import to_text
-from handlers.core import pipeline
-from handlers.core.context import Caller
-from handlers.core.reply import CrossPost, Reply
+from handlers.core.context import Application, Caller
+from handlers.core.text_chat import ShellBackend, run_line
 
-__all__ = ["ShellBackend", "run_line", "run_shell"]
+__all__ = ["run_shell"]
 
 
-@dataclass
-class ShellBackend:
-    """Channels are their names (or the IDs ``channels`` maps them to); user groups are what
-    ``--usergroups`` says."""
-
-    user: str
-    usergroups: frozenset[str]
-    posted: list[CrossPost] = field(default_factory=list)
-    channels: Mapping[str, str] = field(default_factory=dict)
-    live: TextIO | None = None  # print each post as it comes (background work), instead of keeping it
-    directory: Mapping[str, frozenset[str]] = field(default_factory=dict)  # other people's groups (group → users)
-
-    async def channel_id(self, channel: str) -> str | None:
-        return self.channels.get(channel, channel)
-
-    async def usergroup_members(self, usergroup: str) -> frozenset[str]:
-        group = usergroup.lstrip("@")
-        mine = frozenset({self.user}) if group in self.usergroups else frozenset()
-        return mine | self.directory.get(group, frozenset())
-
-    async def post(self, post: CrossPost) -> str:
-        reference = post.replaces or f"shell|{len(self.posted) + 1}|{id(post)}"
-        if self.live is None:
-            self.posted.append(post)
-            return reference
-        how = ", updated" if post.replaces else ", in its thread" if post.thread else ""
-        self.live.write(f"\n[{post.channel}] ({post.purpose}{how})\n{to_text(post)}\n")
-        self.live.flush()
-        return reference
-
-
-def _strip_prefix(text: str) -> str:
-    stripped = text.strip()
-    if stripped.startswith("/chatops"):
-        stripped = stripped[len("/chatops") :]
-    return stripped.strip()
-
-
-def _print(reply: Reply, posts: list[CrossPost], channel: str, out: TextIO) -> None:
-    visibility = "in channel" if reply.public else "only visible to you"
-    out.write(f"[{channel}] ({visibility})\n{to_text(reply)}\n")
-    for post in posts:
-        how = ", updated" if post.replaces else ", in its thread" if post.thread else ""
-        out.write(f"\n[{post.channel}] ({post.purpose}{how})\n{to_text(post)}\n")
-    out.flush()
-
-
-async def run_line(text: str, caller: Caller, runtime: Runtime, backend: ShellBackend, out: TextIO) -> Reply:
-    """A typed line: a command, or ``:ACTION_ID VALUE`` to press a button (e.g. ``:rollback VALUE``)."""
-    backend.posted.clear()
-
-    async def notify(message: str) -> None:
-        out.write(f"[{caller.channel_label}] (only visible to you) {message}\n")
-        out.flush()
-
-    stripped = text.strip()
-    if stripped.startswith(":"):
-        action_id, _, value = stripped[1:].partition(" ")
-        reply = await pipeline.press(action_id, value.strip(), caller, runtime.app, backend, notify)
-    else:
-        reply = await pipeline.run(_strip_prefix(text), caller, runtime.app, backend, notify)
-    await runtime.app.deliveries.drain()  # print every cross-post, including slow ones
-    _print(reply, list(backend.posted), caller.channel_label, out)
-    return reply
-
-
-async def run_shell(runtime: Runtime, user: str, usergroups: frozenset[str], channel: str, line: str | None) -> int:
+async def run_shell(app: Application, user: str, usergroups: frozenset[str], channel: str, line: str | None) -> int:
     caller = Caller(user_id=user, user_name=user, channel_id=channel, channel_name=channel)
     backend = ShellBackend(user, usergroups)
     out = sys.stdout
-    await runtime.open()
-    runtime.start_background(ShellBackend(user, usergroups, live=out))  # schedules and recovery print as they happen
+    await app.start(ShellBackend(user, usergroups, live=out))  # schedules and recovery print as they happen
     try:
         if line is not None:
-            reply = await run_line(line, caller, runtime, backend, out)
+            reply = await run_line(line, caller, app, backend, out)
             return 0 if reply.ok else 1
         groups = ", ".join(sorted(usergroups)) or "none"
         out.write(
@@ -112,6 +39,6 @@ async def run_shell(runtime: Runtime, user: str, usergroups: frozenset[str], cha
             if text.strip() in ("exit", "quit"):
                 return 0
             if text.strip():
-                await run_line(text, caller, runtime, backend, out)
+                await run_line(text, caller, app, backend, out)
     finally:
-        await runtime.close()
+        await app.close()

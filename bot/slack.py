@@ -42,9 +42,9 @@ def build_app(
 ) -> AsyncApp:
     """The Bolt app; every Slack call shares ``session`` (create it in the running loop)."""
     client = web_client(secrets.bot_token, secrets.api_url, session)
-    config = runtime.config
+    config = runtime.app.config
     backend = SlackBackend(client, config.production_usergroups(), config.slack.production_group_cache_seconds)
-    runtime.start_background(backend)  # people whose change a dead process left half-written hear it on Slack
+    runtime.app.chat = backend  # background work talks through it once the application starts
     app = AsyncApp(
         client=client,
         signing_secret=None if socket_mode else secrets.signing_secret,

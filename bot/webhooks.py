@@ -67,7 +67,7 @@ async def _json_body(request: web.Request) -> Any:
 
 def gitlab_webhook(runtime: Runtime, secrets: Secrets) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def handle(request: web.Request) -> web.Response:
-        registry = runtime.deployments
+        registry = runtime.app.deployments
         secret = secrets.gitlab_webhook_token
         if registry is None or not secret:
             return _answer(404, "deployment webhooks are not configured (deployments section, GITLAB_WEBHOOK_TOKEN)")
@@ -90,8 +90,8 @@ def gitlab_webhook(runtime: Runtime, secrets: Secrets) -> Callable[[web.Request]
         try:
             deployment = parse_deployment_event(payload)
             became = await registry.record(deployment)
-            if became == "current" and runtime.mirror is not None:
-                runtime.mirror.learn_soon(deployment.sha)
+            if became == "current" and runtime.app.mirror is not None:
+                runtime.app.mirror.learn_soon(deployment.sha)
         except NotADeploymentEvent as error:
             return _answer(202, f"ignored: {error}")
         except UnknownEnvironment as error:
@@ -124,7 +124,7 @@ def alertmanager_webhook(runtime: Runtime, secrets: Secrets) -> Callable[[web.Re
 
     async def handle(request: web.Request) -> web.Response:
         secret = secrets.alertmanager_webhook_token
-        if not secret or runtime.chat is None:
+        if not secret or runtime.app.chat is None:
             return _answer(404, "the Alertmanager webhook is not configured (ALERTMANAGER_WEBHOOK_TOKEN)")
         given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
         if not _token_matches(given, secret):
@@ -146,7 +146,7 @@ def alertmanager_webhook(runtime: Runtime, secrets: Secrets) -> Callable[[web.Re
             if isinstance(alert, dict) and isinstance(alert.get("labels"), dict)
         ]
         try:
-            done = await alerts_arrived(runtime.app, runtime.chat, received)
+            done = await alerts_arrived(runtime.app, runtime.app.chat, received)
         except (RedisError, OSError) as error:  # Alertmanager retries a 5xx
             return _answer(503, f"the bot's Redis did not answer: {error}")
         return _answer(200, "received", **done)

@@ -21,8 +21,20 @@ __all__ = ["AppServices"]
 class AppServices:
     config: Config
     secrets: Secrets
-    session: aiohttp.ClientSession
     registry: DeploymentRegistry | None
+    _session: aiohttp.ClientSession | None = None
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        """One HTTP session for every check and GitLab call, made on first use (in the running loop)."""
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
     @property
     def production_check_configured(self) -> bool:

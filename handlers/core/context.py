@@ -7,7 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-from flags import Definition, FlagStore
+import redis.asyncio as aioredis
+
+from flags import AsyncFlags, Definition, FlagStore
 from handlers.checks import CheckResult
 from handlers.config import Config, Environment
 from handlers.core.chat import ChatBackend, Notify
@@ -23,7 +25,16 @@ if TYPE_CHECKING:
     from handlers.freezes.store import FreezeStore
     from handlers.schedules.store import ScheduleStore
 
-__all__ = ["MAX_CONCURRENT_COMMANDS", "Application", "Caller", "Context", "Notify", "Plan", "Services"]
+__all__ = [
+    "MAX_CONCURRENT_COMMANDS",
+    "Application",
+    "Caller",
+    "Context",
+    "Lifecycle",
+    "Notify",
+    "Plan",
+    "Services",
+]
 
 MAX_CONCURRENT_COMMANDS = 64
 
@@ -77,10 +88,21 @@ class Services(Protocol):
     @property
     def logs_issues(self) -> bool: ...
 
+    async def close(self) -> None: ...
 
-@dataclass(frozen=True, slots=True)
+
+class Lifecycle(Protocol):
+    """What the composition root starts and stops: background work, snapshots, connections."""
+
+    async def start(self, app: Application, chat: ChatBackend | None) -> None: ...
+
+    async def close(self, app: Application) -> None: ...
+
+
+@dataclass(slots=True)
 class Application:
-    """The application object, built once by the composition root and shared by every request."""
+    """The application object, built once by the composition root (``handlers.composition``) and
+    shared by every request; ``start`` begins its background work, ``close`` ends it."""
 
     config: Config
     stores: Mapping[str, FlagStore]  # by environment option
@@ -97,6 +119,23 @@ class Application:
     deliveries: Deliveries = field(default_factory=Deliveries)  # cross-posts still in flight
     #: Commands this process runs at once; more wait for a slot (a burst queues rather than fails).
     slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(MAX_CONCURRENT_COMMANDS))
+    redis: aioredis.Redis | None = None  # the bot's own Redis (requests seen, schedules, freezes, ...)
+    #: Live snapshots of every environment (the dashboard's flags page reads them), by option.
+    live: dict[str, AsyncFlags] = field(default_factory=dict)
+    chat: ChatBackend | None = None  # what background work and webhooks talk through (set by start)
+    lifecycle: Lifecycle | None = None
+
+    async def start(self, chat: ChatBackend | None = None) -> None:
+        """Begin the background work: snapshots and the mirror's fetching at once; with ``chat``,
+        also the work that talks to people (recovery of half-written changes, the timer driver)."""
+        if chat is not None:
+            self.chat = chat
+        if self.lifecycle is not None:
+            await self.lifecycle.start(self, chat)
+
+    async def close(self) -> None:
+        if self.lifecycle is not None:
+            await self.lifecycle.close(self)
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,6 @@ from redis.exceptions import RedisError
 
 from flags import StoreUnavailable, WrongKeyType
 from handlers.core.chat import ChatBackend
-from handlers.core.command import Command
 from handlers.core.context import Application, Caller, Context, Notify, Plan
 from handlers.core.parsing import UsageError, parse
 from handlers.core.policy import authorize
@@ -31,6 +30,8 @@ from handlers.metrics import COMMAND_SECONDS, COMMANDS
 __all__ = ["press", "run"]
 
 _log = structlog.get_logger("bot")
+
+Handler = Callable[[Any, Context], Awaitable[Reply]]
 
 
 @dataclass
@@ -76,7 +77,7 @@ async def press(
     context = Context(app, caller, chat, notify, origin)
     found = app.commands.action(action_id)
     label = f"[{found[1].label if found else action_id} {value[:120]}]"
-    trace = _Trace(found[0].spec.name if found else "unknown", action_id)
+    trace = _Trace(found[0].command_name if found else "unknown", action_id)
     return await _guarded(label, context, trace, lambda: _press(action_id, value, label, context, trace))
 
 
@@ -115,16 +116,16 @@ async def _run(text: str, context: Context, trace: _Trace) -> Reply:
         return error_reply(str(error))
     trace.command, trace.subcommand = invocation.command, invocation.subcommand
     trace.environments = tuple(e.name for e in invocation.environments)
-    command = commands.command(invocation.command)
-    assert command is not None  # the parser only knows registered commands
     if invocation.help:
-        spec = command.spec
+        spec = commands.grammar[invocation.command]
         return command_help(spec, context.config, spec.subcommand(invocation.subcommand))
+    command = commands.resolve(invocation.command, invocation.subcommand)
+    assert command is not None  # the parser only knows registered commands and subcommands
     try:
         plan = command.plan(invocation, context)
     except UsageError as error:
         return error_reply(str(error))
-    return await _authorized(command, plan, text, context, trace)
+    return await _authorized(command.handle, plan, text, context, trace)
 
 
 async def _press(action_id: str, value: str, label: str, context: Context, trace: _Trace) -> Reply:
@@ -137,10 +138,10 @@ async def _press(action_id: str, value: str, label: str, context: Context, trace
     except UsageError as error:
         return error_reply(f"{error} Nothing was changed.")
     trace.environments = tuple(e.name for e in plan.targets)
-    return await _authorized(command, plan, label, context, trace)
+    return await _authorized(action.handle or command.handle, plan, label, context, trace)
 
 
-async def _authorized(command: Command[Any], plan: Plan, text: str, context: Context, trace: _Trace) -> Reply:
+async def _authorized(handle: Handler, plan: Plan, text: str, context: Context, trace: _Trace) -> Reply:
     """The policy filter, then the handler: what every command and button click goes through."""
     caller = context.caller
     refusal = await authorize(plan, caller, context.config, context.chat)
@@ -150,7 +151,7 @@ async def _authorized(command: Command[Any], plan: Plan, text: str, context: Con
         refused = _refused(refusal.message, refusal.reason, text, context)
         return refused.with_notes(*await _freeze_notes(context))
     try:
-        return await command.handle(plan, context)
+        return await handle(plan, context)
     except StoreUnavailable as error:
         return error_reply(f"{str(error).capitalize()}. Nothing was reported as done; try again shortly.")
     except WrongKeyType as error:  # bad data, not an outage: nothing to retry

@@ -1,37 +1,65 @@
-"""The registered commands, checked once: unique names, unique button actions."""
+"""The registered commands, checked once: unique names, unique subcommands, unique button actions.
+
+Dispatch is on (command, subcommand): a group's subcommands are separate objects, each found by
+its own name; the group's grammar (for parsing and help) is assembled from theirs."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from handlers.core.command import ButtonAction, Command
+from handlers.core.command import ButtonAction, Command, CommandGroup, Subcommand
 from handlers.core.grammar import CommandSpec
 
-__all__ = ["CommandRegistry"]
+__all__ = ["CommandRegistry", "Registered"]
+
+Registered = Command[Any] | Subcommand[Any]
 
 
 class CommandRegistry:
-    def __init__(self, commands: Iterable[Command[Any]]) -> None:
-        self._commands: dict[str, Command[Any]] = {}
-        self._actions: dict[str, tuple[Command[Any], ButtonAction[Any]]] = {}
-        for command in commands:
-            name = command.spec.name
-            if name in self._commands:
-                raise ValueError(f"two commands are named {name!r}")
-            self._commands[name] = command
-            for action in command.actions():
+    def __init__(self, commands: Iterable[Registered], groups: Iterable[CommandGroup] = ()) -> None:
+        self.units: tuple[Registered, ...] = tuple(commands)
+        self.groups: tuple[CommandGroup, ...] = tuple(groups)
+        self._units: dict[tuple[str, str], Registered] = {}
+        self._actions: dict[str, tuple[Registered, ButtonAction[Any]]] = {}
+        grammar: dict[str, CommandSpec] = {}
+        known_groups = {g.name: g for g in self.groups}
+        for unit in self.units:
+            key = (unit.command_name, unit.spec.name if isinstance(unit, Subcommand) else "")
+            if key in self._units or (isinstance(unit, Command) and unit.spec.name in grammar):
+                raise ValueError(f"two commands are named {' '.join(key).strip()!r}")
+            if isinstance(unit, Subcommand) and unit.group not in known_groups:
+                raise ValueError(f"{unit.group} {unit.spec.name}: no command group {unit.group!r} is registered")
+            self._units[key] = unit
+            if isinstance(unit, Command):
+                grammar[unit.spec.name] = unit.spec
+            for action in unit.actions():
                 if action.action_id in self._actions:
                     raise ValueError(f"two commands declare the button action {action.action_id!r}")
-                self._actions[action.action_id] = (command, action)
-        self.grammar: Mapping[str, CommandSpec] = {name: c.spec for name, c in self._commands.items()}
+                self._actions[action.action_id] = (unit, action)
+        for group in self.groups:
+            if group.name in grammar:
+                raise ValueError(f"two commands are named {group.name!r}")
+            subcommands = tuple(u.spec for u in self.units if isinstance(u, Subcommand) and u.group == group.name)
+            grammar[group.name] = CommandSpec(group.name, group.summary, subcommands, group.examples)
+        order = [u.command_name for u in self.units]
+        self.grammar: Mapping[str, CommandSpec] = {n: grammar[n] for n in sorted(grammar, key=order.index)}
 
-    def command(self, name: str) -> Command[Any] | None:
-        return self._commands.get(name)
+    def resolve(self, command: str, subcommand: str = "") -> Registered | None:
+        """The command object for ``command`` (and its ``subcommand``, when it is a group)."""
+        return self._units.get((command, subcommand)) or self._units.get((command, ""))
 
-    def action(self, action_id: str) -> tuple[Command[Any], ButtonAction[Any]] | None:
+    def command(self, name: str) -> Registered | None:
+        """A command of its own by name (not a group's subcommand)."""
+        return self._units.get((name, ""))
+
+    def action(self, action_id: str) -> tuple[Registered, ButtonAction[Any]] | None:
         return self._actions.get(action_id)
 
     @property
     def action_ids(self) -> tuple[str, ...]:
         return tuple(self._actions)
+
+    def with_commands(self, *more: Registered) -> CommandRegistry:
+        """These commands and ``more`` (e.g. a test's own)."""
+        return CommandRegistry([*self.units, *more], self.groups)

@@ -247,13 +247,13 @@ async def slack() -> AsyncIterator[SlackStub]:
 async def start_bot(
     config_path: Path, slack: SlackStub, embedded_dir: Path, port: int = 0
 ) -> tuple[web.AppRunner, str]:
-    runtime = Runtime.start(load_config(config_path), embedded_dir)
     secrets = replace(
         Secrets.from_environment(),
         bot_token="xoxb-test-token",
         signing_secret=SIGNING_SECRET,
         api_url=f"{slack.url}/api/",
     )
+    runtime = Runtime.start(load_config(config_path), embedded_dir, secrets)
     runner = web.AppRunner(await create_web_app(runtime, secrets), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", port)

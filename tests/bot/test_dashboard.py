@@ -119,7 +119,7 @@ async def test_sign_in_works_once_for_its_person_and_everything_else_is_refused(
     _shot(browser, tmp_path, "flags-empty")
 
     runtime = dashboard.runner.app[RUNTIME]  # type: ignore[attr-defined]
-    expired = runtime.sign_in.token(Visitor("U0SRE", "sre"), now=time.time() - 3600)
+    expired = runtime.app.sign_in.token(Visitor("U0SRE", "sre"), now=time.time() - 3600)
     forged = link[:-3] + ("AAA" if not link.endswith("AAA") else "BBB")
     for url, reason in (
         (f"{dashboard.url}/ui/signin?token={expired}", "This sign-in link has expired."),
@@ -172,7 +172,7 @@ async def test_the_pages_show_what_was_written_and_the_chart_is_the_audit_stream
             for d in browser.find_elements(By.CSS_SELECTOR, "circle.change[data-environment='gstg']")
         ]
     )
-    store = dashboard.runner.app[RUNTIME].stores["staging"]  # type: ignore[attr-defined]
+    store = dashboard.runner.app[RUNTIME].app.stores["staging"]  # type: ignore[attr-defined]
     stream = await store.redis.xrange(store.keys.audit(FLAG))
     assert len(stream) == 5
     assert [d[0] for d in dots] == [fields.get("entry", entry_id) for entry_id, fields in stream]
@@ -235,7 +235,7 @@ async def test_behind_a_proxy_the_trusted_header_signs_in(
             assert blank.status == 401
         async with session.get(f"{url}/ui/deployments") as direct:
             assert direct.status == 401 and "/chatops run dashboard" in await direct.text()
-        token = runner.app[RUNTIME].sign_in.token(Visitor("U0SRE", "sre"))
+        token = runner.app[RUNTIME].app.sign_in.token(Visitor("U0SRE", "sre"))
         async with session.get(f"{url}/ui/signin?token={token}", allow_redirects=False) as signed:
             assert signed.status == 303 and "Secure" in signed.headers["Set-Cookie"]  # served as https
     await runner.cleanup()
@@ -252,7 +252,7 @@ async def test_with_its_own_redis_down_the_dashboard_says_so(
             tmp_path, own.url, prefix, redis_prefix=prefix, ui={"base_url": f"http://127.0.0.1:{port}"}
         )
         runner, url = await start_bot(config, slack, tmp_path / ".chatops", port=port)
-        token = runner.app[RUNTIME].sign_in.token(Visitor("U0SRE", "sre"))
+        token = runner.app[RUNTIME].app.sign_in.token(Visitor("U0SRE", "sre"))
         jar = aiohttp.CookieJar(unsafe=True)  # cookies of 127.0.0.1
         async with aiohttp.ClientSession(cookie_jar=jar) as session:
             async with session.get(f"{url}/ui/signin?token={token}") as signed:

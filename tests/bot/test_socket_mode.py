@@ -14,10 +14,11 @@ from tests.bot.slack_stub import SlackStub, message_text
 
 
 async def test_slash_command_over_socket_mode(tmp_path: Path, redis_url: str, prefix: str, slack: SlackStub) -> None:
-    runtime = Runtime.start(load_config(write_config(tmp_path, redis_url, prefix)), tmp_path / ".chatops")
     secrets = Secrets(bot_token="xoxb-test", app_token="xapp-test", api_url=f"{slack.url}/api/")
+    runtime = Runtime.start(load_config(write_config(tmp_path, redis_url, prefix)), tmp_path / ".chatops", secrets)
     session = aiohttp.ClientSession()
     app = build_app(runtime, secrets, session, socket_mode=True)
+    await runtime.app.start(runtime.app.chat)
     handler = await connect_socket_mode(app, "xapp-test")
     try:
         await _exercise(slack, runtime)
@@ -57,7 +58,7 @@ async def _exercise(slack: SlackStub, runtime: Runtime) -> None:
     [response] = slack.responses["socket1"]
     assert response["response_type"] == "in_channel"
     assert f"`{FLAG}` set to true on gstg, gprd by <@U0SRE>" in message_text(response)
-    store = runtime.stores["production"]
+    store = runtime.app.stores["production"]
     assert (await store.get(FLAG)).state.boolean is True
 
     # A refusal over Socket Mode is the same refusal.

@@ -21,12 +21,12 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from bot.runtime import Runtime
-from bot.shell import ShellBackend, run_line
+from handlers.composition import build_application
 from handlers.config import Secrets, load_config
-from handlers.core.context import Caller
+from handlers.core.context import Application, Caller
 from handlers.core.lease import Lease
 from handlers.core.reply import CrossPost, Reply
+from handlers.core.text_chat import ShellBackend, run_line
 from handlers.deployments.registry import Deployment
 from handlers.schedules.driver import Driver
 from tests.alertmanager_process import Alertmanager
@@ -63,7 +63,7 @@ class Answer:
 
 @dataclass
 class Chatops:
-    runtime: Runtime
+    app: Application
     redis: aioredis.Redis
     prefix: str
     alerts_label: str = ""
@@ -90,17 +90,15 @@ class Chatops:
         backend = ShellBackend(user, frozenset(groups), channels=self.channels, directory=directory)
         caller = Caller(user, user, channel_id or self.channels.get(channel, channel), channel.lstrip("#"))
         out = io.StringIO()
-        reply = await run_line(line, caller, self.runtime, backend, out)
+        reply = await run_line(line, caller, self.app, backend, out)
         return Answer(reply, list(backend.posted), out.getvalue())
 
     def drivers(self, chat: ShellBackend, count: int = 1, lease_s: float = 6.0) -> list[Driver]:
         """``count`` timer drivers on this harness's application, as that many serving processes
         run them (one lease between them), posting through ``chat``."""
-        store = self.runtime.schedules
+        store = self.app.schedules
         assert store is not None
-        return [
-            Driver(self.runtime.app, chat, store, Lease(store.client, store.lease_key, lease_s)) for _ in range(count)
-        ]
+        return [Driver(self.app, chat, store, Lease(store.client, store.lease_key, lease_s)) for _ in range(count)]
 
     async def keyspace(self) -> dict[str, Any]:
         """Every key under this test's prefix, to prove a refusal changed nothing."""
@@ -157,20 +155,20 @@ async def chatops(
         path = write_config(folder, own_redis, prefix, redis_prefix=prefix, **overrides)
         if safety is not False:
             add_staging_e2e_trigger(path)
-        runtime = Runtime.start(load_config(path), folder / ".chatops")
-        await runtime.open(Secrets.from_environment())
-        if deployed and runtime.deployments is not None:  # the flag's code runs in gstg and gprd
+        app = build_application(load_config(path), Secrets.from_environment(), embedded_directory=folder / ".chatops")
+        await app.start()  # the mirror and snapshots; the tests drive the timers themselves
+        if deployed and app.deployments is not None:  # the flag's code runs in gstg and gprd
             for environment in ("gstg", "gprd"):
-                await runtime.deployments.record(Deployment(environment, deployed, "master", "success", time.time()))
+                await app.deployments.record(Deployment(environment, deployed, "master", "success", time.time()))
         harness = Chatops(
-            runtime, aioredis.from_url(redis_url, decode_responses=True), prefix, label, alertmanager, outside
+            app, aioredis.from_url(redis_url, decode_responses=True), prefix, label, alertmanager, outside
         )
         made.append(harness)
         return harness
 
     yield make
     for harness in made:
-        await harness.runtime.close()
+        await harness.app.close()
         await harness.redis.aclose()
         if harness.outside is not None:
             await harness.outside.stop()

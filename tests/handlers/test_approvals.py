@@ -8,8 +8,8 @@ import asyncio
 import time
 from dataclasses import replace
 
-from bot.text_render import to_text
 from handlers.approvals.store import KEPT_S
+from handlers.core.text_render import to_text
 from tests.handlers.conftest import FLAG, Chatops, MakeChatops
 from tests.handlers.test_rollouts import _drive
 
@@ -43,7 +43,7 @@ async def test_a_change_that_needs_approval_is_not_written_until_approved_once(c
     approved = await bot.run(f":approve {request}", **BOB)
     assert approved.ok and approved.reply.public, approved.text
     assert await bot.redis.hgetall(f"{bot.prefix}gprd:{FLAG}") == {"boolean": "true"}
-    (entry,) = await bot.runtime.stores["production"].history(FLAG, limit=1)
+    (entry,) = await bot.app.stores["production"].history(FLAG, limit=1)
     assert entry.who == "alice" and entry.command.endswith(f"(approved by bob, request {request})")
     assert f"(approved by bob, request {request})" in approved.text  # in the reply and every cross-post
     after = await _flag_keys(bot)
@@ -137,7 +137,7 @@ async def test_approving_a_rollout_once_approves_each_of_its_steps(chatops: Make
     assert approved.ok and "Started R1" in approved.text, approved.text
     await _drive(bot, 2.5)
     assert await bot.redis.hgetall(f"{bot.prefix}gprd:{FLAG}") == {"boolean": "true"}
-    entries = await bot.runtime.stores["production"].history(FLAG, limit=5)
+    entries = await bot.app.stores["production"].history(FLAG, limit=5)
     assert [e.command.rpartition(" (")[2] for e in entries] == [
         "rollout R1 step 2/2, approved by bob)",
         "rollout R1 step 1/2, approved by bob)",
@@ -158,7 +158,7 @@ async def test_approving_a_schedule_approves_the_change_it_makes_then(chatops: M
     await asyncio.sleep(1.1)
     await _drive(bot, 0.5)
     assert await bot.redis.hgetall(f"{bot.prefix}gprd:{FLAG}") == {"boolean": "true"}
-    (entry,) = await bot.runtime.stores["production"].history(FLAG, limit=5)
+    (entry,) = await bot.app.stores["production"].history(FLAG, limit=5)
     assert entry.who == "alice" and entry.command.endswith("(schedule S1, approved by bob)"), entry.command
 
 
@@ -211,7 +211,7 @@ async def test_an_approved_rollout_keeps_the_pace_that_was_approved(chatops: Mak
 
 async def test_requests_are_kept_a_week_after_they_expire(chatops: MakeChatops) -> None:
     bot = await chatops(access=ACCESS)
-    store = bot.runtime.approvals
+    store = bot.app.approvals
     assert store is not None
     old = await _request(bot)
     found = await store.get(old)

@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 import redis
 
-from bot.shell import ShellBackend
-from bot.text_render import to_text
 from flags import AuditInfo, SetBoolean
 from handlers.changes import ChangeRequest, engine
 from handlers.changes.rules import Verdict
 from handlers.core.context import Caller, Context
 from handlers.core.reply import Confirm
+from handlers.core.text_chat import ShellBackend
+from handlers.core.text_render import to_text
 from tests.configs import example_environments
 from tests.handlers.conftest import FLAG, MakeChatops
 from tests.redis_process import RedisProcess
@@ -33,7 +33,7 @@ async def test_writes_in_configured_order_with_versions_and_a_button_each(chatop
     for name in ("dev", "gstg", "gprd"):
         assert f"  {name}: `not set` → `enabled (true)` (version 1)" in answer.text
     assert "Rollout issue: https://gitlab.com/gitlab-org/gitlab/-/issues/431866" in answer.text
-    entries = {o: (await bot.runtime.stores[o].history(FLAG))[0] for o in ("dev", "staging", "production")}
+    entries = {o: (await bot.app.stores[o].history(FLAG))[0] for o in ("dev", "staging", "production")}
     assert entries["dev"].at < entries["staging"].at < entries["production"].at  # written in configured order
     assert [(a.label, a.action_id, a.value, a.style) for a in answer.reply.actions] == [
         (f"Roll back {n}", "rollback", f"{o}|{FLAG}|{entries[o].entry_id}", "danger")
@@ -169,13 +169,13 @@ async def test_roll_back_restores_exactly_the_previous_state(chatops: MakeChatop
     answer = await bot.run(f":rollback {button.value}", channel=D)
     assert answer.ok and "restored to actors: User:a, User:b; 25% of actors on gstg by @alice" in answer.text
     assert await bot.redis.hgetall(f"{bot.prefix}gstg:{FLAG}") == before
-    [entry] = await bot.runtime.stores["staging"].history(FLAG, limit=1)
+    [entry] = await bot.app.stores["staging"].history(FLAG, limit=1)
     entry_id = button.value.split("|")[2]
     assert (entry.command, entry.who, entry.version) == (f"Roll back button on change {entry_id}", "alice", 4)
     assert [p.channel for p in answer.posts] == ["#feature-flag-log"]  # a roll back triggers no QA run
     # back to "not existing": the first change's button, once the flag is back at that version
     await bot.run(f":rollback {answer.reply.actions[0].value}", channel=D)  # undo the roll back (version 5)
-    versions = [e.version for e in await bot.runtime.stores["staging"].history(FLAG, limit=10)]
+    versions = [e.version for e in await bot.app.stores["staging"].history(FLAG, limit=10)]
     assert versions == [5, 4, 3, 2, 1]
     refused = await bot.run(f":rollback {first.reply.actions[0].value}", channel=D)
     assert not refused.ok and "(version 1, now 5)" in refused.text
@@ -210,7 +210,7 @@ async def test_roll_back_refuses_when_the_flag_changed_since(chatops: MakeChatop
 
 async def test_forged_button_values_are_refused(chatops: MakeChatops) -> None:
     bot = await chatops()
-    other = await bot.runtime.stores["staging"].apply("other_flag", SetBoolean(True), AuditInfo(who="carol"))
+    other = await bot.app.stores["staging"].apply("other_flag", SetBoolean(True), AuditInfo(who="carol"))
     await asyncio.sleep(0.005)  # audit ids are per flag and by millisecond: keep the two apart
     change = await bot.run(f"{SET} {FLAG} true --staging", channel=D)
     option, name, entry = change.reply.actions[0].value.split("|")
@@ -248,14 +248,14 @@ async def test_redis_lost_mid_way_says_what_was_done_and_what_was_not(
     environments = example_environments(prefix, ops=server.url)
     try:
         bot = await chatops(safety=True, environments=environments)
-        assert bot.runtime.services is not None
-        real_check = bot.runtime.services.production_check
+        assert bot.app.services is not None
+        real_check = bot.app.services.production_check
 
         async def check_then_lose_ops() -> Any:
             server.stop()  # ops was read; it goes away before the writes
             return await real_check()
 
-        bot.runtime.services.production_check = check_then_lose_ops  # type: ignore[method-assign]
+        bot.app.services.production_check = check_then_lose_ops  # type: ignore[method-assign]
         answer = await bot.run(f"{SET} {FLAG} true --dev --staging --ops --production")
     finally:
         server.stop()
@@ -272,7 +272,7 @@ async def test_reading_commands_show_state_and_audit(chatops: MakeChatops) -> No
     bot = await chatops()
     await bot.run(f"{SET} {FLAG} 25 --actors --staging", channel=D)
     await bot.run(f"{SET} {FLAG} true --staging --production")
-    await bot.runtime.stores["staging"].apply("other_flag", SetBoolean(True), AuditInfo(who="carol"))
+    await bot.app.stores["staging"].apply("other_flag", SetBoolean(True), AuditInfo(who="carol"))
     answer = await bot.run(f"/chatops run feature get {FLAG} --dev --staging --production", channel="#random")
     assert answer.ok and answer.reply.public
     assert "  dev: `not set (default_enabled: false)`\n" in answer.text
@@ -337,7 +337,7 @@ async def test_a_change_made_meanwhile_stops_the_write_unless_it_is_the_same(
     chatops: MakeChatops, meanwhile: bool, same: bool
 ) -> None:
     bot = await chatops()
-    app = bot.runtime.app
+    app = bot.app
     staging = app.config.environment("staging")
     assert staging is not None
     caller = Caller("alice", "alice", "C0DEV", "development")

@@ -18,8 +18,6 @@ from typing import Any
 import pytest
 import redis
 
-from bot.shell import ShellBackend
-from bot.text_render import to_text
 from flags import AuditInfo, Change, RestoreState, SetBoolean, SetPercentageOfActors, Write, apply_together
 from flags.exposure import simulate
 from flags.values import Percentage
@@ -29,6 +27,8 @@ from handlers.changes.request import Target
 from handlers.core.context import Caller, Context
 from handlers.core.journal import ChangeJournal, JournalEntry
 from handlers.core.reply import Reply
+from handlers.core.text_chat import ShellBackend
+from handlers.core.text_render import to_text
 from tests.configs import example_environments
 from tests.handlers.conftest import FLAG, Chatops, MakeChatops
 from tests.handlers.test_change_engine import _MeanwhileRule
@@ -45,7 +45,7 @@ async def _dead_writer(
 ) -> JournalEntry:
     """Leave what a writer killed after writing ``written`` (of ``options``) leaves behind; with a
     long ``lease_s``, what a writer still at work (or just stalled) looks like."""
-    app = bot.runtime.app
+    app = bot.app
     targets = []
     for option in options:
         environment = app.config.environment(option)
@@ -70,9 +70,9 @@ async def _dead_writer(
 
 async def _recover(bot: Chatops, journal: ChangeJournal | None = None) -> tuple[int, ShellBackend]:
     backend = ShellBackend("recovery", frozenset())
-    journal = journal or bot.runtime.journal
+    journal = journal or bot.app.journal
     assert journal is not None
-    return await recover_interrupted(bot.runtime.app, backend, journal), backend
+    return await recover_interrupted(bot.app, backend, journal), backend
 
 
 def _texts(backend: ShellBackend) -> dict[str, str]:
@@ -81,7 +81,7 @@ def _texts(backend: ShellBackend) -> dict[str, str]:
 
 
 async def _state(bot: Chatops, option: str) -> tuple[dict[str, Any], bool]:
-    record = await bot.runtime.stores[option].get(FLAG)
+    record = await bot.app.stores[option].get(FLAG)
     return record.state.to_hash(), record.exists
 
 
@@ -108,7 +108,7 @@ async def test_a_raising_change_cut_off_midway_is_undone_where_it_was_written(ch
     assert "It had been written to dev, gstg." in text
     assert "so it was undone there: " in text and "Run the command again if you still want it." in text
     assert "Not written: gprd." in text and "  dev: `not set`" in text
-    history = await bot.runtime.stores["staging"].history(FLAG)
+    history = await bot.app.stores["staging"].history(FLAG)
     assert history[0].command.startswith("undone after the bot stopped midway: ")
     assert await bot.redis.hlen(f"{bot.prefix}chatops:journal") == 0
     again, backend = await _recover(bot)
@@ -126,7 +126,7 @@ async def test_a_change_that_only_reduces_exposure_is_finished(chatops: MakeChat
     text = _texts(told)["U0ALICE"]
     assert "It had been written to dev." in text
     assert f"It only reduces exposure, so it was finished on gstg, gprd: {FLAG} is now as you asked there." in text
-    gprd = await bot.runtime.stores["production"].history(FLAG)
+    gprd = await bot.app.stores["production"].history(FLAG)
     assert gprd[0].command.startswith("finished after the bot stopped midway: ")
 
 
@@ -167,7 +167,7 @@ async def test_two_recoverers_settle_each_change_once(chatops: MakeChatops) -> N
     (first, one), (second, two) = await asyncio.gather(_recover(bot), _recover(bot, other))
     assert first + second == 1
     assert len(one.posted) + len(two.posted) == 2  # one direct message, one log post
-    history = await bot.runtime.stores["dev"].history(FLAG)
+    history = await bot.app.stores["dev"].history(FLAG)
     assert len(history) == 2 and history[0].command.startswith("undone after")  # one write, one undo
 
 
@@ -179,7 +179,7 @@ async def test_a_recovery_that_dies_is_recovered_without_writing_twice(chatops: 
     (claimed,) = await short.claim_expired()
     assert claimed.entry.id == entry.id
     dev = next(t for t in entry.targets if t.option == "dev")
-    store = bot.runtime.stores["dev"]
+    store = bot.app.stores["dev"]
     result = await store.last_change(FLAG, dev.change_id)
     assert result is not None
     undo = RestoreState(dev.before, dev.before_exists)
@@ -212,7 +212,7 @@ async def test_a_change_is_not_started_when_the_journal_cannot_be_written(
 @pytest.mark.parametrize("same", [False, True], ids=["other change", "same change"])
 async def test_environments_on_one_redis_are_written_together_or_not_at_all(chatops: MakeChatops, same: bool) -> None:
     bot = await chatops()
-    app = bot.runtime.app
+    app = bot.app
     targets = tuple(e for e in app.config.environments if e.option in ("dev", "staging", "production"))
     request = ChangeRequest(FLAG, targets, SetBoolean(True), ALICE, f"{SET} {FLAG} true --dev --staging --production")
     context = Context(app, ALICE, ShellBackend("alice", frozenset()))
@@ -239,7 +239,7 @@ async def test_a_change_cut_short_in_process_is_left_for_recovery(
     paused = redis.Redis.from_url(server.url)
     try:
         bot = await chatops(environments=example_environments(prefix, ops=server.url))
-        app = dataclasses.replace(bot.runtime.app, journal=ChangeJournal(bot.redis, bot.prefix, lease_s=0.2))
+        app = dataclasses.replace(bot.app, journal=ChangeJournal(bot.redis, bot.prefix, lease_s=0.2))
         targets = tuple(e for e in app.config.environments if e.option in ("dev", "staging", "ops"))
         request = ChangeRequest(FLAG, targets, SetBoolean(True), ALICE, f"{SET} {FLAG} true --dev --staging --ops")
         paused.execute_command("CLIENT", "PAUSE", "5000", "WRITE")

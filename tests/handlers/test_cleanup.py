@@ -34,7 +34,7 @@ async def test_stale_flags_are_listed_with_why(chatops: MakeChatops, tmp_path: P
         assert (await bot.run(f"/chatops run feature set {name} true {ALL}")).ok
     assert (await bot.run("/chatops run feature set partial_flag 50 --actors --staging", channel="#development")).ok
     forty_days_ago = time.time() - 40 * 86400
-    for option, store in bot.runtime.stores.items():  # done_flag was switched on everywhere 40 days ago
+    for option, store in bot.app.stores.items():  # done_flag was switched on everywhere 40 days ago
         assert (await store.get("done_flag")).state.boolean, option
         await store.redis.hset(store.keys.meta("done_flag"), "changed_at", f"{forty_days_ago:.6f}")
     before = await bot.keyspace()
@@ -54,8 +54,8 @@ async def test_cleanup_is_not_judged_while_an_environment_cannot_be_read(chatops
     bot = await chatops(environments=example_environments(prefix, ops="redis://127.0.0.1:1/0"))
     answer = await bot.run("/chatops run feature list --stale", channel="#random")
     assert not answer.ok and "ops" in answer.text, answer.text  # chat: says which one, lists nothing
-    page = await flags_page(bot.runtime.app, cleanup=True)  # the dashboard's cleanup filter
+    page = await flags_page(bot.app, cleanup=True)  # the dashboard's cleanup filter
     assert page.rows == () and "cannot be told while an environment cannot be read" in page.note
     assert "ops" in page.unreachable
-    everything = await flags_page(bot.runtime.app)  # without the filter the rest still shows
+    everything = await flags_page(bot.app)  # without the filter the rest still shows
     assert everything.rows and all(row.cells[4].kind == "unknown" for row in everything.rows)

@@ -8,11 +8,11 @@ import time
 
 import pytest
 
-from bot.shell import ShellBackend
-from bot.text_render import to_text
 from handlers.core import delivery, pipeline
 from handlers.core.context import Caller
 from handlers.core.reply import CrossPost
+from handlers.core.text_chat import ShellBackend
+from handlers.core.text_render import to_text
 from tests.handlers.conftest import FLAG, MakeChatops
 
 
@@ -39,13 +39,13 @@ async def test_a_hanging_cross_post_does_not_hold_the_answer(
 
     caller = Caller("alice", "alice", "C0DEV", "development")
     started = time.monotonic()
-    reply = await pipeline.run(f"run feature set {FLAG} true --staging", caller, bot.runtime.app, backend, notify)
+    reply = await pipeline.run(f"run feature set {FLAG} true --staging", caller, bot.app, backend, notify)
     assert time.monotonic() - started < 0.9
     assert reply.ok and "Still posting to #feature-flag-log: Slack is slow." in to_text(reply)
     assert await bot.redis.hgetall(f"{bot.prefix}gstg:{FLAG}") == {"boolean": "true"}
     assert [p.channel for p in backend.posted] == ["#e2e-run-staging"]  # the others were not held back
-    await bot.runtime.app.deliveries.drain(timeout=5)
-    assert bot.runtime.app.deliveries.in_flight == 0
+    await bot.app.deliveries.drain(timeout=5)
+    assert bot.app.deliveries.in_flight == 0
     assert follow_ups == [
         "Could not post to #feature-flag-log (log channel): Slack did not answer within 0.5 s. The change itself stands."
     ]
@@ -59,9 +59,7 @@ async def test_fast_cross_posts_fail_into_the_answer_itself(chatops: MakeChatops
             raise RuntimeError("channel_not_found")
 
     caller = Caller("alice", "alice", "C0DEV", "development")
-    reply = await pipeline.run(
-        f"run feature set {FLAG} true --staging", caller, bot.runtime.app, Missing("a", frozenset())
-    )
+    reply = await pipeline.run(f"run feature set {FLAG} true --staging", caller, bot.app, Missing("a", frozenset()))
     text = to_text(reply)
     assert "Could not post to #feature-flag-log (log channel): channel_not_found. The change itself stands." in text
-    assert "Still posting" not in text and bot.runtime.app.deliveries.in_flight == 0
+    assert "Still posting" not in text and bot.app.deliveries.in_flight == 0

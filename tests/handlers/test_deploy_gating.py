@@ -16,8 +16,8 @@ D = "#development"
 
 
 async def _deploy(bot: Chatops, environment: str, sha: str, ref: str = "master") -> None:
-    assert bot.runtime.deployments is not None
-    await bot.runtime.deployments.record(Deployment(environment, sha, ref, "success", time.time()))
+    assert bot.app.deployments is not None
+    await bot.app.deployments.record(Deployment(environment, sha, ref, "success", time.time()))
 
 
 async def _bot(chatops: MakeChatops, tmp_path: Path, **safety: object) -> tuple[Chatops, GitRepo, str, str]:
@@ -47,7 +47,7 @@ async def test_a_raise_where_the_code_is_not_deployed_is_refused(chatops: MakeCh
     assert "gprd: `not set (default_enabled: false)`; code deployed: no (gprd runs master" in got.text
     forced = await bot.run(f"{SET} {FLAG} true --production --ignore-deployment-check")
     assert forced.ok, forced.text
-    (latest,) = await bot.runtime.stores["production"].history(FLAG, limit=1)
+    (latest,) = await bot.app.stores["production"].history(FLAG, limit=1)
     assert latest.checks["deployment_check"] == "ignored (--ignore-deployment-check) by alice"
     assert (await bot.run(f"{SET} {FLAG} false --production")).ok  # reducing exposure is never gated
 

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
-from handlers import COMMANDS
+from handlers.composition import COMMANDS
 from handlers.core.reply import Reply
 from tests.handlers.conftest import FLAG, Chatops, MakeChatops
 

@@ -13,14 +13,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
-from bot.metrics import REDIS_ERRORS
-from bot.shell import ShellBackend
-from bot.text_render import to_text
 from handlers.changes.markdown import code_block, code_span
 from handlers.core import pipeline
 from handlers.core.chat import PostFailed
 from handlers.core.context import Caller
 from handlers.core.reply import CrossPost
+from handlers.core.text_chat import ShellBackend
+from handlers.core.text_render import to_text
+from handlers.metrics import REDIS_ERRORS
 from tests.handlers.conftest import FLAG, MakeChatops
 
 D = "#development"
@@ -133,8 +133,8 @@ async def test_a_failed_refusal_report_is_logged_not_told_to_the_refused_person(
     backend = _UnreachableChannels("bob", frozenset())
     caller = Caller("bob", "bob", "C0DEV", "development")
     with capture_logs() as logs:
-        refused = await pipeline.run(f"run feature set {FLAG} true --production", caller, bot.runtime.app, backend)
-        changed = await pipeline.run(f"run feature set {FLAG} true --staging", caller, bot.runtime.app, backend)
+        refused = await pipeline.run(f"run feature set {FLAG} true --production", caller, bot.app, backend)
+        changed = await pipeline.run(f"run feature set {FLAG} true --staging", caller, bot.app, backend)
     text = to_text(refused)
     assert not refused.ok and "may only run in #production" in text
     assert "Could not post" not in text and "stands" not in text
@@ -152,7 +152,7 @@ async def test_a_burst_of_400_commands_queues_for_connections_instead_of_failing
     caller = Caller("alice", "alice", "C0DEV", "development")
     backend = ShellBackend("alice", frozenset())
     text = f"run feature get {FLAG} --staging --dev --pre"
-    replies = await asyncio.gather(*(pipeline.run(text, caller, bot.runtime.app, backend) for _ in range(400)))
+    replies = await asyncio.gather(*(pipeline.run(text, caller, bot.app, backend) for _ in range(400)))
     failed = [to_text(r) for r in replies if not r.ok]
     assert failed == [], failed[:3]
 
@@ -177,7 +177,7 @@ async def test_a_burst_runs_a_bounded_number_of_commands_at_once(
     chatops: MakeChatops, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     bot = await chatops()
-    app = dataclasses.replace(bot.runtime.app, slots=asyncio.Semaphore(8))
+    app = dataclasses.replace(bot.app, slots=asyncio.Semaphore(8))
     running, most = 0, 0
     feature = app.commands.command("feature")
     assert feature is not None

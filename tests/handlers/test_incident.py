@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import random
 
-from bot.shell import ShellBackend
-from bot.text_render import to_text
 from flags.exposure import covers
+from handlers.core.text_chat import ShellBackend
+from handlers.core.text_render import to_text
 from handlers.incidents.alerts import Alert, alerts_arrived
 from tests.configs import example_environments
 from tests.flags.flipper_oracle import FlipperOracle
@@ -20,7 +20,7 @@ INCIDENT = {"responders": ["oncall"], "channels": ["#incident-*"]}
 
 
 async def _state(bot: Chatops, option: str) -> tuple[dict[str, str], bool]:
-    record = await bot.runtime.stores[option].get(FLAG)
+    record = await bot.app.stores[option].get(FLAG)
     return record.state.to_hash(), record.exists
 
 
@@ -35,13 +35,13 @@ async def test_kill_switches_the_flag_off_everywhere_past_every_rule(chatops: Ma
         assert await _state(bot, option) == ({}, True), option  # false, as Flipper has it
     assert f"Feature flag `{FLAG}` set to false on dev, pre, gstg, gstg-ref, ops, gprd by @alice" in answer.text
     assert "kill no check blocks a kill: errors on checkout" in answer.text
-    (latest,) = await bot.runtime.stores["production"].history(FLAG, limit=1)
+    (latest,) = await bot.app.stores["production"].history(FLAG, limit=1)
     assert latest.command == f'/chatops run feature kill {FLAG} --reason "errors on checkout"'  # as typed
     assert answer.posted_to("#feature-flag-log")  # cross-posted like any change
     flipper = FlipperOracle(redis_url)
     try:  # Ruby's Flipper reads it off everywhere, for any actor
         for option in ("dev", "pre", "staging", "staging-ref", "ops", "production"):
-            store = bot.runtime.stores[option]
+            store = bot.app.stores[option]
             pairs: list[tuple[str, str | None]] = [(FLAG, None), (FLAG, "User:1"), (FLAG, "User:2")]
             assert flipper.evaluate(store.keys.prefix, pairs) == [False, False, False], option
     finally:
@@ -166,8 +166,8 @@ async def test_during_a_freeze_no_command_raises_exposure(chatops: MakeChatops) 
     flags = [FLAG, "other_flag_one", "other_flag_two"]
     assert (await bot.run(f"{SET} {FLAG} 30 --actors --dev --staging --production --ignore-production-check")).ok
     assert (await bot.run('/chatops run freeze on --reason "fuzz"')).ok
-    before = {(f, o): (await bot.runtime.stores[o].get(f)).state for f in flags for o in options}
-    entries = [e.entry_id for e in await bot.runtime.stores["staging"].history(FLAG, limit=5)]
+    before = {(f, o): (await bot.app.stores[o].get(f)).state for f in flags for o in options}
+    entries = [e.entry_id for e in await bot.app.stores["staging"].history(FLAG, limit=5)]
     rng = random.Random(20261126)
     values = [
         "true",
@@ -198,7 +198,7 @@ async def test_during_a_freeze_no_command_raises_exposure(chatops: MakeChatops) 
             text = f"{SET} {flag} true --{option} --in 1s"
         await bot.run(text, channel="#production")
     for (flag, option), state in before.items():
-        after = (await bot.runtime.stores[option].get(flag)).state
+        after = (await bot.app.stores[option].get(flag)).state
         assert covers(state, after), (flag, option, state, after)  # nothing anywhere is more exposed
 
 
@@ -206,12 +206,12 @@ async def test_a_repeated_alert_updates_its_message_and_a_quiet_one_can_stay_unp
     bot = await chatops(incident={"post_without_changes": False})
     chat = ShellBackend("chatops", frozenset())
     quiet = Alert("firing", {"alertname": "Quiet", "env": "gprd"}, "fp-quiet")
-    assert (await alerts_arrived(bot.runtime.app, chat, [quiet]))["posted"] == [] and chat.posted == []
+    assert (await alerts_arrived(bot.app, chat, [quiet]))["posted"] == [] and chat.posted == []
     assert (await bot.run(f"{SET} {FLAG} 10 --actors --staging", channel="#development")).ok
     loud = Alert("firing", {"alertname": "Loud", "env": "gstg"}, "fp-loud")
-    await alerts_arrived(bot.runtime.app, chat, [loud])
-    await alerts_arrived(bot.runtime.app, chat, [loud])  # Alertmanager repeats itself
-    await alerts_arrived(bot.runtime.app, chat, [Alert("resolved", loud.labels, "fp-loud")])
+    await alerts_arrived(bot.app, chat, [loud])
+    await alerts_arrived(bot.app, chat, [loud])  # Alertmanager repeats itself
+    await alerts_arrived(bot.app, chat, [Alert("resolved", loud.labels, "fp-loud")])
     first, again, resolved = chat.posted
     assert first.channel == "#production" and not first.replaces
     assert again.replaces and again.replaces == resolved.replaces  # one message, updated

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from bot.text_render import to_text
+from handlers.core.text_render import to_text
 from tests.handlers.conftest import FLAG, Answer, Chatops, MakeChatops
 
 P, D = "#production", "#development"

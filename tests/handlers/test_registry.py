@@ -9,9 +9,7 @@ from typing import ClassVar
 import pytest
 import yaml
 
-from bot.shell import ShellBackend
-from bot.text_render import to_text
-from handlers import COMMANDS
+from handlers.composition import COMMANDS
 from handlers.config import RESERVED_OPTIONS, ConfigError, Environment, parse_config
 from handlers.core import pipeline
 from handlers.core.command import ButtonAction, Command
@@ -20,7 +18,9 @@ from handlers.core.grammar import CommandSpec, OptionSpec, SubcommandSpec
 from handlers.core.parsing import Invocation, UsageError
 from handlers.core.registry import CommandRegistry
 from handlers.core.reply import Reply
-from handlers.flag_commands import FeatureCommand
+from handlers.core.text_chat import ShellBackend
+from handlers.core.text_render import to_text
+from handlers.flag_commands.command import FeatureCommand
 from tests.configs import ROOT
 from tests.handlers.conftest import CHANNELS, Chatops, MakeChatops
 
@@ -93,7 +93,7 @@ async def toy_bot(chatops: MakeChatops) -> ToyBot:
     harness = await chatops()
     toy = Toy()
     registry = CommandRegistry([*(c for name in COMMANDS.grammar if (c := COMMANDS.command(name))), toy])
-    return ToyBot(toy, dataclasses.replace(harness.runtime.app, commands=registry))
+    return ToyBot(toy, dataclasses.replace(harness.app, commands=registry))
 
 
 async def test_a_command_without_subcommands_gets_its_arguments_and_options(toy_bot: ToyBot) -> None:

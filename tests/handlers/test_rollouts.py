@@ -7,9 +7,9 @@ import asyncio
 
 import pytest
 
-from bot.shell import ShellBackend
-from bot.text_render import to_text
 from handlers.core.reply import CrossPost
+from handlers.core.text_chat import ShellBackend
+from handlers.core.text_render import to_text
 from tests.handlers.conftest import FLAG, Chatops, MakeChatops, tick
 
 D = "#development"
@@ -26,7 +26,7 @@ async def _drive(
 
 
 async def _state(bot: Chatops, option: str) -> dict[str, str]:
-    return (await bot.runtime.stores[option].get(FLAG)).state.to_hash()
+    return (await bot.app.stores[option].get(FLAG)).state.to_hash()
 
 
 @pytest.mark.parametrize(
@@ -87,7 +87,7 @@ async def test_a_rollout_writes_each_step_as_an_ordinary_change(chatops: MakeCha
     assert [a.label for a in card.actions] == ["Pause", "Resume", "Next step now", "Abort & roll back"]
     posts = await _drive(bot, 3.5)
     assert await _state(bot, "staging") == {"boolean": "true"}
-    history = await bot.runtime.stores["staging"].history(FLAG, limit=10)
+    history = await bot.app.stores["staging"].history(FLAG, limit=10)
     assert [e.command.rsplit("(", 1)[1] for e in reversed(history)] == [
         "rollout R1 step 1/3)",
         "rollout R1 step 2/3)",
@@ -158,7 +158,7 @@ async def test_a_firing_alert_aborts_and_restores_the_state_before(chatops: Make
     assert await _state(bot, "production") == {"percentage_of_actors": "5"}  # as before the rollout
     text = to_text(posts[-1])
     assert text.startswith(f"Rollout R1 of `{FLAG}` aborted: alert HighErrorRate {{") and "aborted" in text
-    history = await bot.runtime.stores["production"].history(FLAG, limit=1)
+    history = await bot.app.stores["production"].history(FLAG, limit=1)
     assert history[0].command.startswith("rollout R1 aborted: alert HighErrorRate")
 
 
@@ -210,5 +210,5 @@ async def test_after_downtime_a_missed_step_runs_once_then_the_plan_goes_on(chat
     assert await _state(bot, "staging") == {"percentage_of_actors": "20"}  # one step, not two at once
     await _drive(bot, 1.2)
     assert await _state(bot, "staging") == {"percentage_of_actors": "30"}  # then one per interval
-    history = await bot.runtime.stores["staging"].history(FLAG, limit=10)
+    history = await bot.app.stores["staging"].history(FLAG, limit=10)
     assert [e.command.rsplit("step ", 1)[1] for e in reversed(history)] == ["1/4)", "2/4)", "3/4)"]

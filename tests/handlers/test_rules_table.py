@@ -11,7 +11,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.shell import ShellBackend
 from flags import (
     ActorId,
     AuditInfo,
@@ -32,6 +31,7 @@ from handlers.changes import ChangeRequest, Target, apply_change
 from handlers.changes.rules import RULES, Verdict
 from handlers.core.context import Caller, Context
 from handlers.core.reply import error_reply, line
+from handlers.core.text_chat import ShellBackend
 from tests.handlers.conftest import FLAG, Chatops, MakeChatops
 
 ON = FlagState(boolean=True)
@@ -166,17 +166,17 @@ class Probe:
 
 
 def request_and_context(bot: Chatops) -> tuple[ChangeRequest, Context]:
-    config = bot.runtime.config
+    config = bot.app.config
     staging, production = config.environment("staging"), config.environment("production")
     assert staging is not None and production is not None
     caller = Caller("U0ALICE", "alice", "C0PROD", "production")
     request = ChangeRequest(FLAG, (staging, production), SetBoolean(True), caller, "custom rule test")
-    return request, Context(bot.runtime.app, caller, ShellBackend("alice", frozenset({"sre"})))
+    return request, Context(bot.app, caller, ShellBackend("alice", frozenset({"sre"})))
 
 
 async def test_a_custom_rule_sees_the_targets_and_its_record_is_audited(chatops: MakeChatops) -> None:
     bot = await chatops()
-    await bot.runtime.stores["staging"].apply(FLAG, SetPercentageOfActors(Percentage("5")), AuditInfo(who="x"))
+    await bot.app.stores["staging"].apply(FLAG, SetPercentageOfActors(Percentage("5")), AuditInfo(who="x"))
     request, context = request_and_context(bot)
     probe = Probe()
     reply = await apply_change(request, context, rules=(probe,))
@@ -187,7 +187,7 @@ async def test_a_custom_rule_sees_the_targets_and_its_record_is_audited(chatops:
     assert (production.environment.name, production.record.exists, production.after) == ("gprd", False, ON)
     assert reply.sections[0].lines[2] == line(":warning: probe warning")
     for option in ("staging", "production"):
-        [entry] = await bot.runtime.stores[option].history(FLAG, limit=1)
+        [entry] = await bot.app.stores[option].history(FLAG, limit=1)
         assert (entry.checks, entry.command, entry.who) == (
             {"probe_rule": "looked at 2 targets"},
             request.command,

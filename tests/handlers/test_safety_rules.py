@@ -15,7 +15,7 @@ D = "#development"
 
 
 async def checks_of(bot: Chatops, option: str = "production") -> dict[str, str]:
-    [entry] = await bot.runtime.stores[option].history(FLAG, limit=1)
+    [entry] = await bot.app.stores[option].history(FLAG, limit=1)
     return dict(entry.checks)
 
 
@@ -29,15 +29,15 @@ async def test_enabling_production_needs_a_rollout_issue_before_the_check_is_ask
         "group: group::database frameworks\ntype: gitlab_com_derisk\ndefault_enabled: false\n"
     )
     bot = await chatops(safety={"require_rollout_issue": True}, definitions=[str(folder)])
-    assert bot.runtime.services is not None
+    assert bot.app.services is not None
     asked: list[str] = []
-    real_check = bot.runtime.services.production_check
+    real_check = bot.app.services.production_check
 
     async def counting_check() -> list[CheckResult]:
         asked.append("check")
         return await real_check()
 
-    bot.runtime.services.production_check = counting_check  # type: ignore[method-assign]
+    bot.app.services.production_check = counting_check  # type: ignore[method-assign]
     bot.fire("HighErrorRate", "it would block too", severity="s1")
     before = await bot.keyspace()
     answer = await bot.run("/chatops run feature set no_issue_flag true --staging --production")

@@ -7,10 +7,10 @@ import asyncio
 
 import pytest
 
-from bot.shell import ShellBackend
-from bot.text_render import to_text
 from handlers.core.lease import Lease
 from handlers.core.reply import CrossPost
+from handlers.core.text_chat import ShellBackend
+from handlers.core.text_render import to_text
 from handlers.schedules.driver import Driver
 from handlers.schedules.fire import fire
 from handlers.schedules.store import Fenced, ScheduleStore
@@ -31,7 +31,7 @@ def _scheduled(backend: ShellBackend) -> list[CrossPost]:
 
 
 async def _state(bot: Chatops, option: str) -> dict[str, str]:
-    return (await bot.runtime.stores[option].get(FLAG)).state.to_hash()
+    return (await bot.app.stores[option].get(FLAG)).state.to_hash()
 
 
 @pytest.mark.parametrize(
@@ -91,7 +91,7 @@ async def test_a_scheduled_change_runs_once_at_its_time_as_its_author(chatops: M
     drivers, posts = _drivers(bot)
     await tick(drivers, 2.0)
     assert await _state(bot, "staging") == {"boolean": "true"}
-    history = await bot.runtime.stores["staging"].history(FLAG)
+    history = await bot.app.stores["staging"].history(FLAG)
     assert len(history) == 1 and history[0].command.endswith("--in 1s (schedule S1)") and history[0].who == "alice"
     (post,) = _scheduled(posts)
     assert post.channel == "C0DEV"  # where it was scheduled
@@ -124,7 +124,7 @@ async def test_a_time_boxed_change_is_restored_when_it_expires(chatops: MakeChat
     await tick(drivers, 2.0)
     for option in ("dev", "staging"):
         assert await _state(bot, option) == {"percentage_of_actors": "25"}, option
-        (latest, *_) = await bot.runtime.stores[option].history(FLAG)
+        (latest, *_) = await bot.app.stores[option].history(FLAG)
         assert latest.command.startswith("Roll back button on change ") and latest.command.endswith(" (schedule S1)")
     (post,) = _scheduled(posts)
     assert to_text(post).startswith(f"Time box S1 of `{FLAG}` by @alice expired after 1 s")
@@ -144,7 +144,7 @@ async def test_a_cancelled_schedule_never_runs(chatops: MakeChatops) -> None:
 
 async def test_only_the_lease_holder_takes_schedules(chatops: MakeChatops) -> None:
     bot = await chatops()
-    store = bot.runtime.schedules
+    store = bot.app.schedules
     assert store is not None
     first, second = (Lease(store.client, store.lease_key, 0.2) for _ in range(2))
     old = await first.acquire()
@@ -161,12 +161,12 @@ async def test_a_schedule_taken_again_after_its_driver_died_is_not_run_twice(cha
     bot = await chatops()
     assert (await bot.run(f"{SET} {FLAG} true --staging --in 1s", channel=D)).ok
     await asyncio.sleep(1.1)
-    store = bot.runtime.schedules
+    store = bot.app.schedules
     assert isinstance(store, ScheduleStore)
     (schedule,) = [s for s in await store.pending()]
     posts = ShellBackend("driver", frozenset())
-    await fire(schedule, bot.runtime.app, posts)  # a driver ran it, then died before marking it done
+    await fire(schedule, bot.app, posts)  # a driver ran it, then died before marking it done
     drivers, again = _drivers(bot, 1)
     await tick(drivers, 1.0)
-    assert len(await bot.runtime.stores["staging"].history(FLAG)) == 1
+    assert len(await bot.app.stores["staging"].history(FLAG)) == 1
     assert "It had already run; not run again." in to_text(_scheduled(again)[0])

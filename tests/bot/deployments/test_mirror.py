@@ -36,7 +36,7 @@ async def test_a_url_is_cloned_fetched_and_answered_from_when_fetching_fails(
     )
     config = write_config(tmp_path, redis_url, prefix, redis_prefix=prefix, deployments=section)
     runner, url = await start_bot(config, slack, tmp_path / ".chatops")
-    mirror = runner.app[RUNTIME].mirror
+    mirror = runner.app[RUNTIME].app.mirror
     async with aiohttp.ClientSession() as session:
         bot = DeployBot(url, slack, prefix, None, session)  # type: ignore[arg-type]
         assert (tmp_path / "mirror.git" / "HEAD").exists()  # cloned at start

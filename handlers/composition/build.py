@@ -1,0 +1,114 @@
+"""Building the application once: connections, stores, definitions, deployments, services."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import redis.asyncio as aioredis
+import structlog
+
+from flags import FlagStore, load_definitions, resolve_redis_url
+from flags.connection import redis_client
+from flags.embedded import DEFAULT_DIRECTORY
+from flags.redis_url import replicas_to_wait_for
+from handlers.approvals.store import ApprovalStore
+from handlers.composition.background import Background
+from handlers.composition.commands import COMMANDS
+from handlers.config import Config, Deployments, Secrets
+from handlers.core.context import Application
+from handlers.core.journal import ChangeJournal
+from handlers.dashboard.signin import SignIn
+from handlers.deployments.mirror import GitMirror
+from handlers.deployments.registry import DeploymentRegistry
+from handlers.freezes.store import FreezeStore
+from handlers.metrics import REDIS_ERRORS
+from handlers.schedules.store import ScheduleStore
+from handlers.services import AppServices
+
+__all__ = ["build_application"]
+
+_log = structlog.get_logger("bot")
+
+
+def build_application(
+    config: Config, secrets: Secrets | None = None, *, embedded_directory: Path = DEFAULT_DIRECTORY
+) -> Application:
+    """The application, built once: one Redis client per URL (environments sharing a server share
+    it), the bot's own stores, the definitions, the deployment registry and mirror, the services."""
+    secrets = secrets or Secrets.from_environment()
+    clients: dict[str, aioredis.Redis] = {}
+    own_url = config.redis_url or resolve_redis_url(None, embedded_directory)
+
+    def client(url: str) -> aioredis.Redis:
+        if url not in clients:
+            clients[url] = redis_client(url)
+        return clients[url]
+
+    urls = {e.option: e.redis_url or own_url for e in config.environments}
+    stores = {
+        e.option: FlagStore(
+            client(urls[e.option]),
+            prefix=e.prefix,
+            environment=e.name,
+            on_unavailable=lambda name: REDIS_ERRORS.labels(name).inc(),
+            min_replicas=replicas_to_wait_for(urls[e.option]),
+        )
+        for e in config.environments
+    }
+    own, prefix = client(own_url), config.redis_prefix
+    registry = mirror = None
+    if config.deployments is not None:
+        registry = DeploymentRegistry(
+            own, config.deployments.environments, history=config.deployments.history, prefix=prefix
+        )
+        mirror = _mirror(config.deployments, embedded_directory)
+    ui, key = config.ui, secrets.dashboard_key
+    sign_in = None
+    if ui is not None and key is not None:
+        sign_in = SignIn(own, prefix, key, link_seconds=ui.link_seconds, session_hours=ui.session_hours)
+    definitions = load_definitions(config.definitions) if config.definitions else {}
+    _say_started(config, len(definitions))
+    return Application(
+        config,
+        stores,
+        COMMANDS,
+        definitions,
+        registry,
+        mirror,
+        AppServices(config, secrets, registry),
+        ChangeJournal(own, prefix),
+        ScheduleStore(own, prefix),
+        FreezeStore(own, prefix),
+        ApprovalStore(own, prefix),
+        sign_in=sign_in,
+        redis=own,
+        lifecycle=Background(list(clients.values()), urls),
+    )
+
+
+def _mirror(settings: Deployments, embedded_directory: Path) -> GitMirror:
+    """The application's repository: a local one as it is, or a mirror of a URL fetched here."""
+    if settings.is_url:
+        path = settings.mirror_path or embedded_directory.resolve() / "mirror.git"
+    else:
+        path = Path(settings.repository)
+    return GitMirror(
+        path,
+        url=settings.repository if settings.is_url else None,
+        default_branch=settings.default_branch,
+        fetch_interval=settings.fetch_interval,
+    )
+
+
+def _say_started(config: Config, definitions: int) -> None:
+    if config.access is None:
+        _log.warning(
+            "bot.no_access_rules",
+            message="the configuration has no `access` section: everyone may change every environment",
+        )
+    _log.info(
+        "bot.started",
+        environments=[e.name for e in config.environments],
+        definitions=definitions,
+        config=str(config.path) if config.path else None,
+    )
