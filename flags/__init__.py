@@ -1,10 +1,12 @@
 """flags: Flipper-compatible feature flags on Redis.
 
-The bot writes flags through ``FlagStore``; applications read them with the
-``Flags`` (threads) or ``AsyncFlags`` (asyncio) client, which evaluate from an
-in-process snapshot exactly as Ruby's Flipper 0.25 would.
+The bot writes flags through a ``FlagStorage``: ``FlagStore`` (Redis, in Flipper's
+layout); applications read them with the ``Flags`` (threads) or ``AsyncFlags``
+(asyncio) client, which evaluate from an in-process snapshot exactly as Ruby's
+Flipper 0.25 would.
 """
 
+from flags.adapter import FlagStorage
 from flags.aio import AsyncFlags
 from flags.changes import (
     Change,
@@ -52,6 +54,7 @@ __all__ = [
     "FlagName",
     "FlagRecord",
     "FlagState",
+    "FlagStorage",
     "FlagStore",
     "Flags",
     "FlagsError",
