@@ -1,9 +1,9 @@
 """flags: Flipper-compatible feature flags on Redis.
 
 The bot writes flags through a ``FlagStorage``: ``FlagStore`` (Redis, in Flipper's
-layout); applications read them with the ``Flags`` (threads) or ``AsyncFlags``
-(asyncio) client, which evaluate from an in-process snapshot exactly as Ruby's
-Flipper 0.25 would.
+layout) or ``MemoryFlagStore`` (Python dicts, for tests); applications read them
+with the ``Flags`` (threads) or ``AsyncFlags`` (asyncio) client, which evaluate
+from an in-process snapshot exactly as Ruby's Flipper 0.25 would.
 """
 
 from flags.adapter import FlagStorage
@@ -34,6 +34,7 @@ from flags.errors import (
 )
 from flags.evaluation import compile_flag
 from flags.keys import Keys
+from flags.memory import MemoryBackend, MemoryFlagStore
 from flags.records import AuditEntry, AuditInfo, ChangeResult, FlagRecord
 from flags.state import FlagState
 from flags.store import FlagStore, Write, apply_together
@@ -65,6 +66,8 @@ __all__ = [
     "InvalidPercentage",
     "Keys",
     "LintProblem",
+    "MemoryBackend",
+    "MemoryFlagStore",
     "Percentage",
     "RestoreState",
     "SetBoolean",
