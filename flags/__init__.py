@@ -1,10 +1,12 @@
 """flags: Flipper-compatible feature flags on Redis.
 
-The bot writes flags through ``FlagStore``; applications read them with the
-``Flags`` (threads) or ``AsyncFlags`` (asyncio) client, which evaluate from an
-in-process snapshot exactly as Ruby's Flipper 0.25 would.
+The bot writes flags through a ``FlagStorage``: ``FlagStore`` (Redis, in Flipper's
+layout) or ``MemoryFlagStore`` (Python dicts, for tests); applications read them
+with the ``Flags`` (threads) or ``AsyncFlags`` (asyncio) client, which evaluate
+from an in-process snapshot exactly as Ruby's Flipper 0.25 would.
 """
 
+from flags.adapter import FlagStorage
 from flags.aio import AsyncFlags
 from flags.changes import (
     Change,
@@ -32,6 +34,7 @@ from flags.errors import (
 )
 from flags.evaluation import compile_flag
 from flags.keys import Keys
+from flags.memory import MemoryBackend, MemoryFlagStore
 from flags.records import AuditEntry, AuditInfo, ChangeResult, FlagRecord
 from flags.state import FlagState
 from flags.store import FlagStore, Write, apply_together
@@ -52,6 +55,7 @@ __all__ = [
     "FlagName",
     "FlagRecord",
     "FlagState",
+    "FlagStorage",
     "FlagStore",
     "Flags",
     "FlagsError",
@@ -62,6 +66,8 @@ __all__ = [
     "InvalidPercentage",
     "Keys",
     "LintProblem",
+    "MemoryBackend",
+    "MemoryFlagStore",
     "Percentage",
     "RestoreState",
     "SetBoolean",

@@ -2,7 +2,8 @@
 
 Reads are plain Redis reads. Every change runs as one Lua script, so the gate
 mutation, the version bump, both audit entries and the announcement on the
-changes channel happen together or not at all.
+changes channel happen together or not at all. ``FlagStore`` is one adapter of
+``flags.adapter.FlagStorage``; ``MemoryFlagStore`` is another.
 """
 
 from __future__ import annotations
@@ -13,13 +14,13 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 
+from flags.adapter import AUDIT_PER_FLAG, Write, apply_together, entry_id_parts
 from flags.changes import Change
 from flags.connection import redis_client
 from flags.errors import ChangeConflict, StoreUnavailable, WrongKeyType
@@ -29,7 +30,7 @@ from flags.redis_url import replicas_to_wait_for
 from flags.state import FlagState
 from flags.values import FlagName
 
-__all__ = ["FlagStore", "Write", "apply_together"]
+__all__ = ["AUDIT_PER_FLAG", "FlagStore", "Write", "apply_together"]
 
 _SCRIPT = resources.files("flags").joinpath("apply_change.lua").read_text(encoding="utf-8")
 
@@ -46,8 +47,6 @@ return out
 #: Flags read per round trip by ``list`` (each keeps Redis busy for about a millisecond).
 LIST_BATCH = 1000
 
-#: Audit entries kept per flag (approximate trimming); per environment, 100,000 (in the script).
-AUDIT_PER_FLAG = 1000
 #: How long a change waits for its replicas (behind Sentinel) before it is not reported as done.
 REPLICA_WAIT_MS = 1000
 
@@ -81,6 +80,15 @@ class FlagStore:
     @property
     def redis(self) -> aioredis.Redis:
         return self._redis
+
+    @property
+    def backend(self) -> aioredis.Redis:
+        """The Redis client: stores sharing it can be written together."""
+        return self._redis
+
+    @property
+    def prefix(self) -> str:
+        return self.keys.prefix
 
     async def close(self) -> None:
         await self._redis.aclose()
@@ -142,6 +150,48 @@ class FlagStore:
         (result,) = await apply_together([Write(self, name, change, audit, expected_version, change_id)])
         return result
 
+    async def apply_group(self, writes: Sequence[Write]) -> builtins.list[ChangeResult]:
+        """Apply writes to stores sharing this store's Redis client as one script: all or none."""
+        if not writes:
+            return []
+        keys: builtins.list[str] = []
+        args: builtins.list[str | int] = [len(writes)]
+        wait_for = 0
+        for write in writes:
+            if not isinstance(write.store, FlagStore) or write.store.redis is not self.redis:
+                raise ValueError("changes written together must share one Redis client")
+            write_keys, write_args = _script_input(write, write.store)
+            keys += write_keys
+            args += [len(write_args), *write_args]
+            wait_for = max(wait_for, write.store.min_replicas)
+        async with self._unavailable_as_error():
+            if wait_for:
+                pipe = self.redis.pipeline(transaction=False)  # one connection: WAIT covers the change
+                await self._apply(keys=keys, args=args, client=pipe)
+                pipe.execute_command("WAIT", wait_for, REPLICA_WAIT_MS)
+                reply, replicas = await pipe.execute()
+                if reply[0] != "conflict" and int(replicas) < wait_for:
+                    self._unavailable()
+                    raise StoreUnavailable(
+                        self.environment,
+                        f"no replica confirmed the change within {REPLICA_WAIT_MS} ms (a failover?); it may not "
+                        "be saved: check with `feature get` and run it again",
+                    )
+            else:
+                reply = await self._apply(keys=keys, args=args)
+        if reply[0] == "conflict":
+            conflicted = writes[int(reply[1]) - 1]
+            raise ChangeConflict(
+                conflicted.flag,
+                conflicted.expected_version or 0,
+                int(reply[2]),
+                environment=conflicted.store.environment,
+            )
+        return [
+            _result(w.flag, w.store.environment, w.change.describe(), answer)
+            for w, answer in zip(writes, reply, strict=True)
+        ]
+
     async def last_change(self, name: str, change_id: str) -> ChangeResult | None:
         """The result of the change with this id, if it is the flag's last change; else None."""
         flag = FlagName(name).value
@@ -172,7 +222,7 @@ class FlagStore:
     async def entry(self, name: str, entry_id: str) -> AuditEntry | None:
         """One audit entry of a flag by its id, or None when there is none."""
         flag = FlagName(name).value
-        if not _stream_id(entry_id):
+        if entry_id_parts(entry_id) is None:
             return None  # not an id Redis could have given: there is no such entry
         async with self._unavailable_as_error({self.keys.audit(flag): "stream"}):
             entries: Any = await self._redis.xrange(self.keys.audit(flag), entry_id, entry_id, count=1)
@@ -221,98 +271,29 @@ class FlagStore:
             self._on_unavailable(self.environment)
 
 
-@dataclass(frozen=True, slots=True)
-class Write:
-    """One change of one flag in one store, as ``FlagStore.apply`` takes it."""
-
-    store: FlagStore
-    name: str
-    change: Change
-    audit: AuditInfo
-    expected_version: int | None = None
-    change_id: str | None = None  # None: a new one
-
-    def script_input(self) -> tuple[list[str], list[str | int]]:
-        """The five keys and the arguments of this change in the change script."""
-        flag, keys = FlagName(self.name).value, self.store.keys
-        mutation = self.change.mutation()
-        audit = self.audit
-        audit_fields = {
-            "flag": flag,
-            "environment": self.store.environment,
-            "who": audit.who,
-            "who_id": audit.who_id,
-            "at": f"{time.time():.6f}",
-            "channel": audit.channel,
-            "command": audit.command,
-            "description": self.change.describe(),
-            "checks": json.dumps(dict(audit.checks), sort_keys=True),
-        }
-        args: list[str | int] = [
-            flag,
-            int(mutation.clear),
-            int(mutation.remove),
-            "" if self.expected_version is None else self.expected_version,
-            keys.changes_channel,
-            AUDIT_PER_FLAG,
-            self.change_id or uuid.uuid4().hex,  # a retried change is applied once
-            len(mutation.set_fields),
-        ]
-        for field, value in mutation.set_fields:
-            args += [field, value]
-        args.append(len(mutation.delete_fields))
-        args += list(mutation.delete_fields)
-        args.append(len(audit_fields))
-        for key, value in audit_fields.items():
-            args += [key, value]
-        return [keys.features, keys.flag(flag), keys.meta(flag), keys.audit(flag), keys.audit_all], args
-
-
-async def apply_together(writes: Sequence[Write]) -> list[ChangeResult]:
-    """Apply changes to stores sharing one Redis client as one atomic step: all or none.
-
-    A write whose flag is not at its expected version raises ``ChangeConflict`` (its
-    ``environment`` says which) and nothing at all is written. Results are in the order given.
-    """
-    if not writes:
-        return []
-    store = writes[0].store
-    if any(w.store.redis is not store.redis for w in writes):
-        raise ValueError("changes written together must share one Redis client")
-    keys: list[str] = []
-    args: list[str | int] = [len(writes)]
-    for write in writes:
-        write_keys, write_args = write.script_input()
-        keys += write_keys
-        args += [len(write_args), *write_args]
-    wait_for = max(w.store.min_replicas for w in writes)
-    async with store._unavailable_as_error():
-        if wait_for:
-            pipe = store.redis.pipeline(transaction=False)  # one connection: WAIT covers the change
-            await store._apply(keys=keys, args=args, client=pipe)
-            pipe.execute_command("WAIT", wait_for, REPLICA_WAIT_MS)
-            reply, replicas = await pipe.execute()
-            if reply[0] != "conflict" and int(replicas) < wait_for:
-                store._unavailable()
-                raise StoreUnavailable(
-                    store.environment,
-                    f"no replica confirmed the change within {REPLICA_WAIT_MS} ms (a failover?); it may not "
-                    "be saved: check with `feature get` and run it again",
-                )
-        else:
-            reply = await store._apply(keys=keys, args=args)
-    if reply[0] == "conflict":
-        conflicted = writes[int(reply[1]) - 1]
-        raise ChangeConflict(
-            FlagName(conflicted.name).value,
-            conflicted.expected_version or 0,
-            int(reply[2]),
-            environment=conflicted.store.environment,
-        )
-    return [
-        _result(FlagName(w.name).value, w.store.environment, w.change.describe(), answer)
-        for w, answer in zip(writes, reply, strict=True)
+def _script_input(write: Write, store: FlagStore) -> tuple[list[str], list[str | int]]:
+    """The five keys and the arguments of one change in the change script."""
+    flag, keys = write.flag, store.keys
+    mutation = write.change.mutation()
+    audit_fields = write.audit_fields(time.time())
+    args: list[str | int] = [
+        flag,
+        int(mutation.clear),
+        int(mutation.remove),
+        "" if write.expected_version is None else write.expected_version,
+        keys.changes_channel,
+        AUDIT_PER_FLAG,
+        write.change_id or uuid.uuid4().hex,  # a retried change is applied once
+        len(mutation.set_fields),
     ]
+    for field, value in mutation.set_fields:
+        args += [field, value]
+    args.append(len(mutation.delete_fields))
+    args += list(mutation.delete_fields)
+    args.append(len(audit_fields))
+    for key, value in audit_fields.items():
+        args += [key, value]
+    return [keys.features, keys.flag(flag), keys.meta(flag), keys.audit(flag), keys.audit_all], args
 
 
 def _result(flag: str, environment: str, description: str, reply: list[str]) -> ChangeResult:
@@ -328,12 +309,6 @@ def _result(flag: str, environment: str, description: str, reply: list[str]) -> 
         after=FlagState.from_hash(_decode_hash(after)),
         after_exists=exists == "1",
     )
-
-
-def _stream_id(text: str) -> bool:
-    """Whether ``text`` is a Redis stream id (two unsigned 64-bit numbers, ``MS-SEQ``)."""
-    ms, dash, seq = text.partition("-")
-    return bool(dash) and all(p.isascii() and p.isdigit() and int(p) < 2**64 for p in (ms, seq))
 
 
 def _pairs(flat: list[Any]) -> dict[str, str]:

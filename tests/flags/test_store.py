@@ -1,6 +1,7 @@
-"""The store contract: Flipper's layout for every operation, atomic changes, history.
+"""The Redis store: Flipper's layout for every operation, the change script, announcements, outages.
 
-Runs against every Redis we support (the ``store`` fixture is parametrised).
+Runs against every Redis we support (the ``store`` fixture is parametrised). What every adapter
+does (versions, conditions, audit, changes written together) is in test_store_contract.py.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from importlib import resources
 
 import pytest
 import redis.asyncio as aioredis
@@ -27,8 +29,11 @@ from flags import (
     InvalidPercentage,
     RestoreState,
     StoreUnavailable,
+    Write,
+    apply_together,
     build_change,
 )
+from flags.adapter import AUDIT_PER_ENVIRONMENT
 from tests.helpers import keyspace
 
 WHO = AuditInfo(who="alice", channel="#production", command="/chatops run feature set f true")
@@ -50,20 +55,16 @@ async def members(store: FlagStore) -> set[str]:
 async def test_set_true_writes_flippers_boolean_gate_and_clears_the_others(store: FlagStore) -> None:
     await store.apply(FLAG, build_change("25", percentage_of="actors"), WHO)
     await store.apply(FLAG, build_change("true", actors=users("a")), WHO)
-    result = await store.apply(FLAG, build_change("true"), WHO)
+    await store.apply(FLAG, build_change("true"), WHO)
     assert await raw_flag(store) == {"boolean": "true"}
     assert await members(store) == {FLAG}
-    assert result.before == FlagState(actors=frozenset({"User:a"}), percentage_of_actors="25")
-    assert result.after == FlagState(boolean=True)
-    assert result.version == 3
 
 
 async def test_set_false_deletes_the_hash_and_keeps_the_name(store: FlagStore) -> None:
     await store.apply(FLAG, build_change("true"), WHO)
-    result = await store.apply(FLAG, build_change("false"), WHO)
+    await store.apply(FLAG, build_change("false"), WHO)
     assert await store.redis.exists(store.keys.flag(FLAG)) == 0
     assert await members(store) == {FLAG}
-    assert result.after.is_empty and result.after_exists
 
 
 async def test_actor_gates_add_and_remove_one_field_each(store: FlagStore) -> None:
@@ -92,20 +93,18 @@ async def test_group_gate_and_percentages(store: FlagStore) -> None:
     assert "groups/gitlab_team_members" not in await raw_flag(store)
 
 
-async def test_delete_removes_name_and_hash_and_is_idempotent(store: FlagStore) -> None:
+async def test_delete_removes_name_and_hash_and_keeps_meta_and_audit(store: FlagStore) -> None:
     await store.apply(FLAG, build_change("true"), WHO)
     await store.apply("other_flag", build_change("true"), WHO)
-    first = await store.apply(FLAG, DeleteFlag(), WHO)
-    second = await store.apply(FLAG, DeleteFlag(), WHO)
+    await store.apply(FLAG, DeleteFlag(), WHO)
+    await store.apply(FLAG, DeleteFlag(), WHO)
     assert await members(store) == {"other_flag"}
     assert await store.redis.exists(store.keys.flag(FLAG)) == 0
-    assert first.before_exists and not first.after_exists
-    assert not second.before_exists and not second.after_exists
-    record = await store.get(FLAG)
-    assert not record.exists and record.state.is_empty and record.version == 3
+    assert await store.redis.hget(store.keys.meta(FLAG), "version") == "3"
+    assert await store.redis.xlen(store.keys.audit(FLAG)) == 3
 
 
-async def test_change_writes_audit_entry_version_and_announcement(store: FlagStore) -> None:
+async def test_change_writes_audit_streams_meta_hash_and_announcement(store: FlagStore) -> None:
     pubsub = store.redis.pubsub(ignore_subscribe_messages=True)
     await pubsub.subscribe(store.keys.changes_channel)
     info = AuditInfo(
@@ -126,36 +125,24 @@ async def test_change_writes_audit_entry_version_and_announcement(store: FlagSto
     assert announced["after"] == {"percentage_of_actors": "50"}
     assert announced["entry"] == result.entry_id
 
-    [entry] = await store.history(FLAG)
-    assert entry.entry_id == result.entry_id
-    assert (entry.who, entry.channel, entry.command) == (info.who, info.channel, info.command)
-    assert entry.checks == {"production_check": "ignored"}
-    assert entry.environment == "gstg" and entry.version == 1
-    assert entry.before == FlagState() and not entry.before_exists
-    assert entry.after == FlagState(percentage_of_actors="50") and entry.after_exists
-    assert entry.description == "set to 50% of actors"
-    assert await store.entry(FLAG, result.entry_id) == entry
-    assert await store.redis.xlen(store.keys.audit_all) == 1
+    [(entry_id, fields)] = await store.redis.xrange(store.keys.audit(FLAG))
+    assert entry_id == result.entry_id
+    assert fields["who"] == "U012AB3CD" and fields["after"] == '{"percentage_of_actors":"50"}'
+    [(_, everything)] = await store.redis.xrange(store.keys.audit_all)
+    assert everything == {**fields, "entry": result.entry_id}
     meta = await store.redis.hgetall(store.keys.meta(FLAG))
-    assert meta["version"] == "1" and meta["changed_by"] == "U012AB3CD"
+    assert meta["version"] == "1" and meta["changed_by"] == "U012AB3CD" and meta["entry"] == result.entry_id
+    assert meta["change_id"] and json.loads(meta["result"])[2] == result.entry_id
 
 
-async def test_history_is_newest_first_and_limited(store: FlagStore) -> None:
-    for value in ("10", "20", "30", "40"):
-        await store.apply(FLAG, build_change(value, percentage_of="actors"), WHO)
-    entries = await store.history(FLAG, limit=3)
-    assert [e.after.percentage_of_actors for e in entries] == ["40", "30", "20"]
-    assert [e.version for e in entries] == [4, 3, 2]
-
-
-async def test_list_returns_every_flag_with_gates_and_filters(store: FlagStore) -> None:
-    await store.apply("alpha_flag", build_change("true"), WHO)
-    await store.apply("beta_flag", build_change("true", actors=users("x")), WHO)
-    await store.apply("gamma", build_change("false"), WHO)
+async def test_list_reads_flags_in_batches(store: FlagStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("flags.store.LIST_BATCH", 2)
+    for name in ("flag_a", "flag_b", "flag_c", "flag_d", "flag_e"):
+        await store.apply(name, build_change("true", actors=users(name)), WHO)
     records = await store.list()
-    assert [r.name for r in records] == ["alpha_flag", "beta_flag", "gamma"]
-    assert records[1].state.actors == {"User:x"}
-    assert [r.name for r in await store.list(match="_flag")] == ["alpha_flag", "beta_flag"]
+    assert [(r.name, r.state.actors, r.version) for r in records] == [
+        (n, {f"User:{n}"}, 1) for n in ("flag_a", "flag_b", "flag_c", "flag_d", "flag_e")
+    ]
 
 
 async def test_expected_version_conflict_writes_nothing(store: FlagStore) -> None:
@@ -168,7 +155,18 @@ async def test_expected_version_conflict_writes_nothing(store: FlagStore) -> Non
     assert await keyspace(store.redis, store.keys.prefix) == before
 
 
-async def test_restore_puts_back_an_earlier_state_exactly(store: FlagStore) -> None:
+async def test_a_stale_write_in_a_group_leaves_every_key_as_it_was(store: FlagStore) -> None:
+    gprd = FlagStore(store.redis, prefix=f"{store.keys.prefix}gprd:", environment="gprd")
+    await gprd.apply(FLAG, build_change("true"), WHO)
+    before = await keyspace(store.redis, store.keys.prefix)
+    with pytest.raises(ChangeConflict):
+        await apply_together(
+            [Write(store, FLAG, build_change("true"), WHO), Write(gprd, FLAG, build_change("false"), WHO, 0)]
+        )
+    assert await keyspace(store.redis, store.keys.prefix) == before
+
+
+async def test_restore_puts_back_an_earlier_hash_exactly(store: FlagStore) -> None:
     await store.apply(FLAG, build_change("true", actors=users("a")), WHO)
     await store.apply(FLAG, build_change("33.3", percentage_of="actors"), WHO)
     snapshot = await raw_flag(store)
@@ -276,21 +274,15 @@ async def test_connections_killed_during_a_stream_of_changes_leave_every_flag_co
             assert entries[0].after == record.state
 
 
-async def test_a_retried_change_is_applied_once(store: FlagStore) -> None:
-    first = await store.apply(FLAG, build_change("true", actors=users("a")), WHO, change_id="retry-1")
-    again = await store.apply(FLAG, build_change("true", actors=users("a")), WHO, change_id="retry-1")
-    assert again == first
-    assert (await store.get(FLAG)).version == 1
-    assert len(await store.history(FLAG)) == 1
-    other = await store.apply(FLAG, build_change("true", actors=users("b")), WHO, change_id="retry-2")
-    assert other.version == 2
-
-
 async def test_a_restore_of_thousands_of_actors_is_one_whole_change(store: FlagStore) -> None:
     # More values than Lua's unpack() takes at once: the script writes them in slices.
     many = FlagState(actors=frozenset(f"User:{i}" for i in range(4100)), percentage_of_actors="5")
-    result = await store.apply(FLAG, RestoreState(many, True), WHO)
-    assert result.after == many and result.version == 1
+    await store.apply(FLAG, RestoreState(many, True), WHO)
     assert await store.redis.hlen(store.keys.flag(FLAG)) == 4101
-    removed = await store.apply(FLAG, build_change("false", actors=[ActorId(f"User:{i}") for i in range(1000)]), WHO)
-    assert len(removed.after.actors) == 3100
+    await store.apply(FLAG, build_change("false", actors=[ActorId(f"User:{i}") for i in range(1000)]), WHO)
+    assert await store.redis.hlen(store.keys.flag(FLAG)) == 3101
+
+
+def test_the_script_keeps_as_many_environment_entries_as_the_contract_says() -> None:
+    script = resources.files("flags").joinpath("apply_change.lua").read_text(encoding="utf-8")
+    assert f"'MAXLEN', '~', '{AUDIT_PER_ENVIRONMENT}'" in script
