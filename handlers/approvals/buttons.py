@@ -11,44 +11,74 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from typing import ClassVar
 
 from flags import FlagsError
 from handlers.approvals.gate import APPROVE, CANCEL, DECLINE, approval_card
 from handlers.approvals.store import ApprovalRequest, ApprovalStore
+from handlers.config import Environment
 from handlers.core import pipeline
 from handlers.core.chat import MembershipUnknown, PostFailed
+from handlers.core.command import ButtonAction, Buttons
 from handlers.core.context import Context
-from handlers.core.parsing import Invocation, UsageError
+from handlers.core.parsing import UsageError
 from handlers.core.policy import Writes, authorize
 from handlers.core.reply import Reply, error_reply
 from handlers.core.timefmt import utc
-from handlers.flag_commands.plans import FeaturePlan
 
-__all__ = ["ACTIONS", "approval_plan", "decide"]
+__all__ = ["ACTIONS", "ApprovalButtons", "ApprovalDecision", "approval_plan", "decide"]
 
 ACTIONS = {APPROVE: "approve", DECLINE: "decline", CANCEL: "cancel"}
 _NOTHING = "Nothing was changed."
 
 
-def approval_plan(action: str) -> Callable[[str, Context], FeaturePlan]:
+@dataclass(frozen=True, slots=True)
+class ApprovalDecision:
+    """A click on an approval card: approve, decline or cancel request ``request_id``. Who may is
+    checked against the request found."""
+
+    action: str
+    request_id: str
+
+    @property
+    def targets(self) -> tuple[Environment, ...]:
+        return ()
+
+    @property
+    def writes(self) -> bool:
+        return False
+
+
+def approval_plan(action: str) -> Callable[[str, Context], ApprovalDecision]:
     """The plan of an approval card's button: its value is the request id."""
 
-    def plan_of(value: str, context: Context) -> FeaturePlan:
+    def plan_of(value: str, context: Context) -> ApprovalDecision:
         if not (value.startswith("A") and value[1:].isdigit() and len(value) <= 13):
             raise UsageError("This button does not name an approval request.")
-        invocation = Invocation("feature", "approval", (action, value), {}, (), False, f"[{action} {value}]")
-        return FeaturePlan("approval", invocation, (), value, action=action)
+        return ApprovalDecision(action, value)
 
     return plan_of
 
 
-async def decide(plan: FeaturePlan, context: Context) -> Reply:
+class ApprovalButtons(Buttons):
+    """Approve & apply, Decline and Cancel on an approval card."""
+
+    command_name: ClassVar[str] = "feature"
+
+    def actions(self) -> tuple[ButtonAction[ApprovalDecision], ...]:
+        return tuple(
+            ButtonAction(action_id, f"{action.capitalize()} button", approval_plan(action), decide)
+            for action_id, action in ACTIONS.items()
+        )
+
+
+async def decide(plan: ApprovalDecision, context: Context) -> Reply:
     store = context.app.approvals
     assert store is not None, "the composition root gives every application an approval store"
-    found = await store.get(plan.name)
+    found = await store.get(plan.request_id)
     if found is None:
-        return error_reply(f"There is no approval request {plan.name}. {_NOTHING}")
+        return error_reply(f"There is no approval request {plan.request_id}. {_NOTHING}")
     if found.status != "pending":
         by = f" by {found.decided_by}" if found.decided_by else ""
         return error_reply(f"Approval {found.id} was already {found.status}{by}; it cannot apply. {_NOTHING}")

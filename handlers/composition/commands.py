@@ -1,24 +1,40 @@
-"""Every command the bot answers, registered once."""
+"""Every command the bot answers, registered once: commands of their own, and the ``feature``
+group's subcommands from each capability (listed in help in this order)."""
 
 from __future__ import annotations
 
+from handlers.approvals.buttons import ApprovalButtons
 from handlers.core.registry import CommandRegistry
 from handlers.dashboard.command import DashboardCommand
 from handlers.deployments.auto_deploy import AutoDeployCommand
 from handlers.deployments.release import ReleaseCommand
-from handlers.flag_commands.command import FeatureCommand
+from handlers.flag_commands.commands import DeleteCommand, GetCommand, HistoryCommand, ListCommand, SetCommand
+from handlers.flag_commands.grammar import FEATURE
 from handlers.freezes.command import FreezeCommand
 from handlers.help.command import HelpCommand
+from handlers.incidents.commands import ChangesCommand, KillCommand
+from handlers.rollouts.commands import RolloutCommand
+from handlers.schedules.commands import ScheduleCommand
 
 __all__ = ["COMMANDS"]
 
 COMMANDS = CommandRegistry(
     [
-        FeatureCommand(),
+        GetCommand(),
+        SetCommand(),
+        ListCommand(),
+        DeleteCommand(),
+        ChangesCommand(),
+        KillCommand(),
+        RolloutCommand(),
+        ScheduleCommand(),
+        HistoryCommand(),
+        ApprovalButtons(),
         FreezeCommand(),
         AutoDeployCommand(),
         ReleaseCommand(),
         DashboardCommand(),
         HelpCommand(),
-    ]
+    ],
+    groups=[FEATURE],
 )

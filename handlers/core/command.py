@@ -13,14 +13,14 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from handlers.core.context import Context, Plan
 from handlers.core.grammar import CommandSpec, SubcommandSpec
 from handlers.core.parsing import Invocation
 from handlers.core.reply import Reply
 
-__all__ = ["ButtonAction", "Command", "CommandGroup", "Subcommand"]
+__all__ = ["ButtonAction", "Buttons", "Command", "CommandGroup", "Subcommand"]
 
 P = TypeVar("P", bound=Plan)
 
@@ -46,7 +46,9 @@ class _Acting(ABC, Generic[P]):
     @abstractmethod
     async def handle(self, plan: P, context: Context) -> Reply: ...
 
-    def actions(self) -> tuple[ButtonAction[P], ...]:
+    def actions(self) -> tuple[ButtonAction[Any], ...]:
+        """Buttons this command's replies carry: their plans are this command's (handled by
+        ``handle``) unless a button brings its own ``handle``."""
         return ()
 
 
@@ -69,6 +71,16 @@ class Subcommand(_Acting[P]):
     @property
     def command_name(self) -> str:
         return self.group
+
+
+class Buttons(ABC):
+    """Buttons that belong to no typed command (an approval card's): each action has its own
+    ``handle``; ``command_name`` is the command metrics and logs count their clicks under."""
+
+    command_name: ClassVar[str]
+
+    @abstractmethod
+    def actions(self) -> tuple[ButtonAction[Any], ...]: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from redis.exceptions import RedisError
 
 from flags import StoreUnavailable, WrongKeyType
 from handlers.core.chat import ChatBackend
+from handlers.core.command import Buttons
 from handlers.core.context import Application, Caller, Context, Notify, Plan
 from handlers.core.parsing import UsageError, parse
 from handlers.core.policy import authorize
@@ -138,7 +139,11 @@ async def _press(action_id: str, value: str, label: str, context: Context, trace
     except UsageError as error:
         return error_reply(f"{error} Nothing was changed.")
     trace.environments = tuple(e.name for e in plan.targets)
-    return await _authorized(action.handle or command.handle, plan, label, context, trace)
+    handle = action.handle
+    if handle is None:
+        assert not isinstance(command, Buttons), "the registry refuses buttons without a handler"
+        handle = command.handle
+    return await _authorized(handle, plan, label, context, trace)
 
 
 async def _authorized(handle: Handler, plan: Plan, text: str, context: Context, trace: _Trace) -> Reply:

@@ -8,34 +8,31 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from handlers.core.command import ButtonAction, Command, CommandGroup, Subcommand
+from handlers.core.command import ButtonAction, Buttons, Command, CommandGroup, Subcommand
 from handlers.core.grammar import CommandSpec
 
 __all__ = ["CommandRegistry", "Registered"]
 
-Registered = Command[Any] | Subcommand[Any]
+Registered = Command[Any] | Subcommand[Any] | Buttons
+Acting = Command[Any] | Subcommand[Any]
 
 
 class CommandRegistry:
     def __init__(self, commands: Iterable[Registered], groups: Iterable[CommandGroup] = ()) -> None:
         self.units: tuple[Registered, ...] = tuple(commands)
         self.groups: tuple[CommandGroup, ...] = tuple(groups)
-        self._units: dict[tuple[str, str], Registered] = {}
+        self._units: dict[tuple[str, str], Acting] = {}
         self._actions: dict[str, tuple[Registered, ButtonAction[Any]]] = {}
         grammar: dict[str, CommandSpec] = {}
         known_groups = {g.name: g for g in self.groups}
         for unit in self.units:
-            key = (unit.command_name, unit.spec.name if isinstance(unit, Subcommand) else "")
-            if key in self._units or (isinstance(unit, Command) and unit.spec.name in grammar):
-                raise ValueError(f"two commands are named {' '.join(key).strip()!r}")
-            if isinstance(unit, Subcommand) and unit.group not in known_groups:
-                raise ValueError(f"{unit.group} {unit.spec.name}: no command group {unit.group!r} is registered")
-            self._units[key] = unit
-            if isinstance(unit, Command):
-                grammar[unit.spec.name] = unit.spec
+            if not isinstance(unit, Buttons):
+                self._add(unit, grammar, known_groups)
             for action in unit.actions():
                 if action.action_id in self._actions:
                     raise ValueError(f"two commands declare the button action {action.action_id!r}")
+                if isinstance(unit, Buttons) and action.handle is None:
+                    raise ValueError(f"button action {action.action_id!r} has nothing to handle its clicks")
                 self._actions[action.action_id] = (unit, action)
         for group in self.groups:
             if group.name in grammar:
@@ -45,11 +42,21 @@ class CommandRegistry:
         order = [u.command_name for u in self.units]
         self.grammar: Mapping[str, CommandSpec] = {n: grammar[n] for n in sorted(grammar, key=order.index)}
 
-    def resolve(self, command: str, subcommand: str = "") -> Registered | None:
+    def _add(self, unit: Acting, grammar: dict[str, CommandSpec], groups: Mapping[str, CommandGroup]) -> None:
+        key = (unit.command_name, unit.spec.name if isinstance(unit, Subcommand) else "")
+        if key in self._units or (isinstance(unit, Command) and unit.spec.name in grammar):
+            raise ValueError(f"two commands are named {' '.join(key).strip()!r}")
+        if isinstance(unit, Subcommand) and unit.group not in groups:
+            raise ValueError(f"{unit.group} {unit.spec.name}: no command group {unit.group!r} is registered")
+        self._units[key] = unit
+        if isinstance(unit, Command):
+            grammar[unit.spec.name] = unit.spec
+
+    def resolve(self, command: str, subcommand: str = "") -> Acting | None:
         """The command object for ``command`` (and its ``subcommand``, when it is a group)."""
         return self._units.get((command, subcommand)) or self._units.get((command, ""))
 
-    def command(self, name: str) -> Registered | None:
+    def command(self, name: str) -> Acting | None:
         """A command of its own by name (not a group's subcommand)."""
         return self._units.get((name, ""))
 

@@ -1,8 +1,9 @@
-"""Planning ``feature`` commands: validate what was typed (or the value of a Roll back button).
+"""Planning the flag commands (``feature get|set|list|delete|history`` and the Roll back button):
+validate what was typed (or a button's value) into a typed plan. Nothing here touches Redis.
 
 ``set`` is validated in a fixed order — name and value present, the value, percentage kind,
 scopes, the deprecated ``--random``, then the flag name and its definition — and the first
-problem is raised as ``UsageError`` saying how to fix the command. Nothing here touches Redis.
+problem is raised as ``UsageError`` saying how to fix the command.
 """
 
 from __future__ import annotations
@@ -11,184 +12,183 @@ import difflib
 import re
 import time
 from dataclasses import dataclass
-from typing import Any
 
-from flags import ActorId, Change, DeleteFlag, FlagName, FlagsError, GroupName, SetBoolean, build_change
-from flags.values import RESERVED_FLAG_NAMES
+from flags import ActorId, Change, DeleteFlag, FlagsError, GroupName, build_change
 from handlers.changes.request import ChangeRequest
 from handlers.config import Environment
+from handlers.core.arguments import flag_name, no_more, short
 from handlers.core.context import Context
 from handlers.core.parsing import Invocation, UsageError
 from handlers.core.timing import parse_at, parse_duration
 from handlers.flag_commands.grammar import SCOPE_OPTIONS
 from handlers.flag_commands.lookalikes import lookalike_warnings, lookalikes
 
-__all__ = ["FeaturePlan", "cancel_plan", "flag_name", "no_more", "plan", "rollback_plan", "short"]
+__all__ = [
+    "DeletePlan",
+    "FlagPlan",
+    "HistoryPlan",
+    "ListPlan",
+    "RollbackPlan",
+    "SetPlan",
+    "plan_delete",
+    "plan_get",
+    "plan_history",
+    "plan_list",
+    "plan_set",
+    "rollback_plan",
+]
 
-_WRITES = ("set", "delete", "rollback", "kill")  # and a rollout's start
 _ENTRY_ID = re.compile(r"[0-9]{1,20}-[0-9]{1,10}")
-_SCHEDULE_ID = re.compile(r"S[0-9]{1,12}")
 _SET_USAGE = "`/chatops run feature set NAME true|false|PERCENTAGE [--actors] [--staging ...]`"
 
 
+def _overrides(invocation: Invocation) -> frozenset[str]:
+    """The ``--ignore-…`` options given: each safety rule looks for its own."""
+    return frozenset(o for o, given in invocation.options.items() if o.startswith("ignore-") and given is True)
+
+
 @dataclass(frozen=True, slots=True)
-class FeaturePlan:
-    subcommand: str
-    invocation: Invocation
+class FlagPlan:
+    """``feature get NAME``: one flag, read on each target environment."""
+
+    name: str
     targets: tuple[Environment, ...]
-    name: str = ""
-    change: Change | None = None
-    rollback_of: str = ""  # the audit entry a roll back undoes
-    warnings: tuple[str, ...] = ()  # said with the answer (e.g. look-alike actor names)
-    at: float | None = None  # set: run then (epoch seconds) instead of now
-    lasts: float | None = None  # set: seconds until the previous state comes back
-    schedule_id: str = ""  # schedule cancel: which one
-    action: str = ""  # rollout: start, list, status, pause, resume, next or abort; approval: approve, decline, cancel
-    rollout: Any = None  # rollout start: its validated steps, interval, kind and guard (a RolloutStart)
-
-    @property
-    def scheduled(self) -> bool:
-        return self.at is not None
-
-    @property
-    def responders_may(self) -> bool:
-        """A kill is allowed to incident responders even where the access rules would not allow them."""
-        return self.subcommand == "kill"
 
     @property
     def writes(self) -> bool:
-        return self.subcommand in _WRITES or self.action == "start"
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryPlan:
+    """``feature history NAME [--limit N]``."""
+
+    name: str
+    targets: tuple[Environment, ...]
+    limit: int
 
     @property
-    def overrides(self) -> frozenset[str]:
-        """The ``--ignore-…`` options given: each safety rule looks for its own."""
-        return frozenset(o for o, given in self.invocation.options.items() if o.startswith("ignore-") and given is True)
+    def writes(self) -> bool:
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class ListPlan:
+    """``feature list [--match SUBSTRING] [--stale]``."""
+
+    targets: tuple[Environment, ...]
+    match: str | None  # only flags whose name contains it
+    stale: bool
+
+    @property
+    def writes(self) -> bool:
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class SetPlan:
+    """``feature set NAME VALUE …``: the change, where, and when (now, later, for a while)."""
+
+    name: str
+    targets: tuple[Environment, ...]
+    change: Change
+    text: str  # the command as typed, after ``/chatops``
+    overrides: frozenset[str] = frozenset()  # the ``--ignore-…`` options given
+    warnings: tuple[str, ...] = ()  # said with the answer (e.g. look-alike actor names)
+    at: float | None = None  # run then (epoch seconds) instead of now
+    lasts: float | None = None  # seconds until the previous state comes back
+
+    @property
+    def writes(self) -> bool:
+        return True
 
     def change_request(self, context: Context) -> ChangeRequest:
         """What this plan asks the change engine for: its change, as its caller, recorded with the
         command as typed (and what ran it on their behalf)."""
-        assert self.change is not None
         return ChangeRequest(
             flag=self.name,
             targets=self.targets,
             change=self.change,
             who=context.caller,
-            command=f"/chatops {self.invocation.text}{context.origin}".strip(),
+            command=f"/chatops {self.text}{context.origin}".strip(),
             overrides=self.overrides,
         )
 
 
-# -- plan ---------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class DeletePlan:
+    """``feature delete NAME``."""
+
+    name: str
+    targets: tuple[Environment, ...]
+    text: str
+    overrides: frozenset[str] = frozenset()
+
+    @property
+    def writes(self) -> bool:
+        return True
+
+    def change_request(self, context: Context) -> ChangeRequest:
+        return SetPlan(self.name, self.targets, DeleteFlag(), self.text, self.overrides).change_request(context)
 
 
-def plan(invocation: Invocation, context: Context) -> FeaturePlan:
-    sub = invocation.subcommand
-    args = invocation.arguments
-    if sub == "changes":
-        no_more(args, 0, "`feature changes` takes no flag name; filter with `--match SUBSTRING`.")
-        since = invocation.options.get("since")
-        if isinstance(since, str):
-            parse_duration("since", since)
-        targets = invocation.environments if invocation.explicit_environments else context.config.environments
-        return FeaturePlan(sub, invocation, tuple(targets))
-    if sub == "list":
-        no_more(args, 0, "`feature list` takes no flag name; filter with `--match SUBSTRING`.")
-        return FeaturePlan(sub, invocation, invocation.environments)
-    if sub == "set":
-        return _plan_set(invocation, context)
-    if sub == "schedule":
-        return _plan_schedule(invocation)
+@dataclass(frozen=True, slots=True)
+class RollbackPlan:
+    """A Roll back button: undo one recorded change on one environment."""
+
+    name: str
+    environment: Environment
+    entry: str  # the audit entry it undoes
+
+    @property
+    def targets(self) -> tuple[Environment, ...]:
+        return (self.environment,)
+
+    @property
+    def writes(self) -> bool:
+        return True
+
+
+def _one_name(invocation: Invocation) -> str:
+    sub, args = invocation.subcommand, invocation.arguments
     if not args:
         raise UsageError(f"`feature {sub}` needs a flag name: `/chatops run feature {sub} NAME`.")
     no_more(args, 1, f"`feature {sub}` takes one flag name: `/chatops run feature {sub} NAME`.")
-    name = flag_name(args[0])
-    if sub == "kill":  # every environment unless some are listed
-        targets = invocation.environments if invocation.explicit_environments else context.config.environments
-        return FeaturePlan(sub, invocation, tuple(targets), name, SetBoolean(False))
-    change = DeleteFlag() if sub == "delete" else None
-    return FeaturePlan(sub, invocation, invocation.environments, name, change)
+    return flag_name(args[0])
 
 
-def rollback_plan(value: str, context: Context) -> FeaturePlan:
+def plan_get(invocation: Invocation, context: Context) -> FlagPlan:
+    return FlagPlan(_one_name(invocation), invocation.environments)
+
+
+def plan_history(invocation: Invocation, context: Context) -> HistoryPlan:
+    limit = invocation.options.get("limit", "10")
+    return HistoryPlan(_one_name(invocation), invocation.environments, int(str(limit)))
+
+
+def plan_delete(invocation: Invocation, context: Context) -> DeletePlan:
+    return DeletePlan(_one_name(invocation), invocation.environments, invocation.text, _overrides(invocation))
+
+
+def plan_list(invocation: Invocation, context: Context) -> ListPlan:
+    no_more(invocation.arguments, 0, "`feature list` takes no flag name; filter with `--match SUBSTRING`.")
+    match = invocation.options.get("match")
+    return ListPlan(invocation.environments, match if isinstance(match, str) else None, invocation.flag("stale"))
+
+
+def rollback_plan(value: str, context: Context) -> RollbackPlan:
     """The plan of a Roll back button: its value is ``ENV_OPTION|FLAG|AUDIT_ENTRY_ID``."""
-    environments = context.config.environments
-    invocation = Invocation("feature", "rollback", (), {}, (), False, f"[Roll back button {value[:120]}]")
     parts = value.split("|")
     if len(parts) != 3:
         raise UsageError("This button does not name a change to roll back.")
     option, name, entry = parts
-    environment = next((e for e in environments if e.option == option), None)
+    environment = context.config.environment(option)
     if environment is None or not _ENTRY_ID.fullmatch(entry):
         raise UsageError("This button does not name a change this bot recorded.")
-    return FeaturePlan("rollback", invocation, (environment,), flag_name(name), rollback_of=entry)
+    return RollbackPlan(flag_name(name), environment, entry)
 
 
-def cancel_plan(value: str, context: Context) -> FeaturePlan:
-    """The plan of a schedule's Cancel button: its value is the schedule id."""
-    invocation = Invocation("feature", "schedule", ("cancel", value[:40]), {}, (), False, f"[Cancel {value[:40]}]")
-    return _plan_schedule(invocation)
-
-
-def _plan_schedule(invocation: Invocation) -> FeaturePlan:
-    args = invocation.arguments
-    action = args[0] if args else ""
-    if action == "list":
-        no_more(args, 1, "`feature schedule list` takes nothing more.")
-        return FeaturePlan("schedule", invocation, ())
-    if action == "cancel":
-        if len(args) < 2:
-            raise UsageError("`feature schedule cancel` needs a schedule id, e.g. `S3`: see `feature schedule list`.")
-        no_more(args, 2, "`feature schedule cancel` takes one schedule id, e.g. `S3`.")
-        if not _SCHEDULE_ID.fullmatch(args[1]):
-            raise UsageError(
-                f"`{short(args[1])}` is not a schedule id: they look like `S3` (see `feature schedule list`)."
-            )
-        return FeaturePlan("schedule", invocation, (), schedule_id=args[1])
-    raise UsageError("`feature schedule` takes `list` or `cancel ID`: e.g. `/chatops run feature schedule list`.")
-
-
-def _timing(invocation: Invocation, context: Context) -> tuple[float | None, float | None]:
-    """When a ``set`` runs (None: now) and how long it lasts (None: for good). A scheduled run
-    ignores its ``--at``/``--in``: its time has come. (An approved one counts them from the approval.)"""
-    at_text, in_text, for_text = (invocation.options.get(o) for o in ("at", "in", "for"))
-    if isinstance(at_text, str) and isinstance(in_text, str):
-        raise UsageError("Use either `--at TIME` or `--in DURATION`, not both.")
-    now = time.time()
-    at = None
-    if not context.due:
-        if isinstance(at_text, str):
-            at = parse_at(at_text, now)
-        elif isinstance(in_text, str):
-            at = now + parse_duration("in", in_text)
-    lasts = parse_duration("for", for_text) if isinstance(for_text, str) else None
-    return at, lasts
-
-
-def no_more(args: tuple[str, ...], count: int, message: str) -> None:
-    if len(args) > count:
-        raise UsageError(f"Unexpected `{short(args[count])}`. {message}")
-
-
-def short(text: str) -> str:
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def flag_name(text: str) -> str:
-    if text in RESERVED_FLAG_NAMES:
-        raise UsageError(
-            f"`{text}` cannot be a flag name: it is the key of Flipper's set of all flags in each "
-            "environment, and a flag of that name would break every flag there. Choose another name."
-        )
-    try:
-        return FlagName(text).value
-    except FlagsError:
-        raise UsageError(
-            f"`{short(text)}` is not a valid flag name: use lower-case letters, digits and "
-            "underscores, starting with a letter (e.g. `my_feature_flag`)."
-        ) from None
-
-
-def _plan_set(invocation: Invocation, context: Context) -> FeaturePlan:
+def plan_set(invocation: Invocation, context: Context) -> SetPlan:
     args = invocation.arguments
     # 1. name and value present
     if len(args) < 2:
@@ -257,7 +257,24 @@ def _plan_set(invocation: Invocation, context: Context) -> FeaturePlan:
         )
     warnings = tuple(lookalike_warnings(actors))
     at, lasts = _timing(invocation, context)
-    return FeaturePlan("set", invocation, invocation.environments, name, change, warnings=warnings, at=at, lasts=lasts)
+    return SetPlan(name, invocation.environments, change, invocation.text, _overrides(invocation), warnings, at, lasts)
+
+
+def _timing(invocation: Invocation, context: Context) -> tuple[float | None, float | None]:
+    """When a ``set`` runs (None: now) and how long it lasts (None: for good). A scheduled run
+    ignores its ``--at``/``--in``: its time has come. (An approved one counts them from the approval.)"""
+    at_text, in_text, for_text = (invocation.options.get(o) for o in ("at", "in", "for"))
+    if isinstance(at_text, str) and isinstance(in_text, str):
+        raise UsageError("Use either `--at TIME` or `--in DURATION`, not both.")
+    now = time.time()
+    at = None
+    if not context.due:
+        if isinstance(at_text, str):
+            at = parse_at(at_text, now)
+        elif isinstance(in_text, str):
+            at = now + parse_duration("in", in_text)
+    lasts = parse_duration("for", for_text) if isinstance(for_text, str) else None
+    return at, lasts
 
 
 def _percentage(text: str) -> float | None:

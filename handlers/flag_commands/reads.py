@@ -15,7 +15,7 @@ from handlers.core.reply import Code, Line, Mention, Reply, Section, Strong, lin
 from handlers.core.stale import by_flag, newest_milestone, stale_reason
 from handlers.core.timefmt import utc
 from handlers.deployments.rule import code_deployed
-from handlers.flag_commands.plans import FeaturePlan
+from handlers.flag_commands.plans import FlagPlan, HistoryPlan, ListPlan
 
 __all__ = ["get", "history", "list_flags"]
 
@@ -26,7 +26,7 @@ def _unreachable(error: StoreUnavailable | WrongKeyType, environment: Environmen
     return line(f"{environment.name}: could not reach Redis for {environment.name} ({error.reason}).")
 
 
-async def get(plan: FeaturePlan, context: Context) -> Reply:
+async def get(plan: FlagPlan, context: Context) -> Reply:
     lines: list[Line] = []
     failed = False
     deployed = await code_deployed(plan.name, plan.targets, context)
@@ -61,21 +61,21 @@ def _by(entry: AuditEntry) -> Line:
     return line(f"{entry.description} by ", *who, f" at {utc(entry.at)}")
 
 
-async def list_flags(plan: FeaturePlan, context: Context) -> Reply:
-    match = plan.invocation.options.get("match")
-    if plan.invocation.flag("stale"):
-        return await _stale(match if isinstance(match, str) else None, context)
+async def list_flags(plan: ListPlan, context: Context) -> Reply:
+    match = plan.match
+    if plan.stale:
+        return await _stale(match, context)
     sections: list[Section] = []
     failed = False
     for environment in plan.targets:
         try:
-            records = await context.stores[environment.option].list(match if isinstance(match, str) else None)
+            records = await context.stores[environment.option].list(match)
         except (StoreUnavailable, WrongKeyType) as error:
             sections.append(Section((_unreachable(error, environment),)))
             failed = True
             continue
         title = line(Strong(environment.name), f": {len(records)} flag{'s' if len(records) != 1 else ''}")
-        if isinstance(match, str):
+        if match is not None:
             title += line(" matching ", Code(match))
         lines = tuple(line(Code(r.name), " ", r.state.describe()) for r in records)
         sections.append(Section(lines or (line("no flags"),), title=title))
@@ -112,8 +112,8 @@ async def _stale(match: str | None, context: Context) -> Reply:
     return Reply(True, "Stale feature flags", (Section(tuple(lines) or (line("none"),), title=title),), public=True)
 
 
-async def history(plan: FeaturePlan, context: Context) -> Reply:
-    limit = int(str(plan.invocation.options.get("limit", "10")))
+async def history(plan: HistoryPlan, context: Context) -> Reply:
+    limit = plan.limit
     sections: list[Section] = []
     failed = False
     for environment in plan.targets:

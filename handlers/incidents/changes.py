@@ -12,8 +12,7 @@ from handlers.config import Environment
 from handlers.core.context import Context
 from handlers.core.reply import Action, Code, Confirm, Line, Mention, Reply, Section, Strong, line
 from handlers.core.timefmt import ago, span
-from handlers.core.timing import parse_duration
-from handlers.flag_commands.plans import FeaturePlan
+from handlers.incidents.plans import ChangesPlan
 
 __all__ = ["MAX_BUTTONS", "changes", "recent_changes"]
 
@@ -53,11 +52,8 @@ async def recent_changes(
     return [change_line(e, now) for e in entries], [roll_back_button(e, environment) for e in entries]
 
 
-async def changes(plan: FeaturePlan, context: Context) -> Reply:
-    since_text = plan.invocation.options.get("since")
-    window = parse_duration("since", since_text) if isinstance(since_text, str) else 1800.0
-    match = plan.invocation.options.get("match")
-    match_text = match if isinstance(match, str) else ""
+async def changes(plan: ChangesPlan, context: Context) -> Reply:
+    window, match_text = plan.window_s, plan.match
     since = time.time() - window
     sections: list[Section] = []
     buttons: list[Action] = []

@@ -11,16 +11,15 @@ from flags import StoreUnavailable
 from handlers.changes import apply_everywhere
 from handlers.core.context import Context
 from handlers.core.reply import Line, Reply, line
-from handlers.flag_commands.plans import FeaturePlan
+from handlers.incidents.plans import KillPlan
 from handlers.rollouts.control import pause
 from handlers.rollouts.store import RolloutStore
 
 __all__ = ["kill"]
 
 
-async def kill(plan: FeaturePlan, context: Context) -> Reply:
-    reason = plan.invocation.options.get("reason")
-    why = f": {reason}" if isinstance(reason, str) else ""
+async def kill(plan: KillPlan, context: Context) -> Reply:
+    why = f": {plan.reason}" if plan.reason else ""
     checks = {"kill": f"no check blocks a kill{why}"}
     reply = await apply_everywhere(plan.change_request(context), context, checks)
     notes = await _stop_what_would_undo_it(plan.name, context)

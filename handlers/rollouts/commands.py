@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
+from typing import ClassVar
 
 from flags import FlagState, StoreUnavailable
 from handlers.approvals.gate import approvers_for, ask_approval
 from handlers.changes.announce import shown_state
 from handlers.config import Config
 from handlers.core.chat import PostFailed
+from handlers.core.command import ButtonAction, Subcommand
 from handlers.core.context import Application, Context
+from handlers.core.grammar import SubcommandSpec
+from handlers.core.parsing import Invocation, UsageError
 from handlers.core.policy import Writes, authorize
 from handlers.core.reply import (
     Action,
@@ -33,11 +37,12 @@ from handlers.core.reply import (
     line,
 )
 from handlers.core.timefmt import span, utc
-from handlers.flag_commands.plans import FeaturePlan
 from handlers.rollouts.control import abort, pause
+from handlers.rollouts.grammar import ROLLOUT
+from handlers.rollouts.plans import RolloutList, RolloutPlan, RolloutStart, RolloutSteer, rollout_plan
 from handlers.rollouts.store import Rollout, RolloutStore, Stale
 
-__all__ = ["ROLLOUT_ACTIONS", "alerted", "card_post", "progress_posts", "rollout"]
+__all__ = ["ROLLOUT_ACTIONS", "RolloutCommand", "alerted", "card_post", "progress_posts", "rollout"]
 
 #: Button action ids → what they do to the rollout named in their value.
 ROLLOUT_ACTIONS = {
@@ -54,12 +59,16 @@ def _store(context: Context) -> RolloutStore:
     return RolloutStore(schedules.client, schedules)
 
 
-async def rollout(plan: FeaturePlan, context: Context) -> Reply:
+async def rollout(plan: RolloutPlan, context: Context) -> Reply:
     store = _store(context)
-    if plan.action == "list":
+    if isinstance(plan, RolloutList):
         return _list(await store.all())
-    if plan.action == "start":
+    if isinstance(plan, RolloutStart):
         return await _start(plan, context, store)
+    return await _steer_plan(plan, context, store)
+
+
+async def _steer_plan(plan: RolloutSteer, context: Context, store: RolloutStore) -> Reply:
     found = await store.get(plan.name) if plan.name.startswith("R") and plan.name[1:].isdigit() else None
     found = found or await store.active_for(plan.name) or _latest(await store.all(), plan.name)
     if found is None:
@@ -74,8 +83,7 @@ async def rollout(plan: FeaturePlan, context: Context) -> Reply:
     return await _steer(found, plan.action, store, context)
 
 
-async def _start(plan: FeaturePlan, context: Context, store: RolloutStore) -> Reply:
-    start = plan.rollout
+async def _start(plan: RolloutStart, context: Context, store: RolloutStore) -> Reply:
     active = await store.active_for(plan.name)
     if active is not None:
         return error_reply(
@@ -94,22 +102,17 @@ async def _start(plan: FeaturePlan, context: Context, store: RolloutStore) -> Re
     if groups:
         return await _ask_approval(plan, context, before, versions, groups)
     now = time.time()
-    overrides = tuple(
-        o
-        for o in ("ignore-feature-flag-consistency-check", "ignore-random-deprecation-check", "ignore-deployment-check")
-        if plan.invocation.flag(o)
-    )
     created = Rollout(
         id=await store.new_id(),
         flag=plan.name,
         options=tuple(e.option for e in plan.targets),
-        steps=start.steps,
-        every_s=start.every_s,
+        steps=plan.steps,
+        every_s=plan.every_s,
         who=context.caller,
         created_at=now,
-        kind=start.kind,
-        guard=start.guard,
-        overrides=overrides,
+        kind=plan.kind,
+        guard=plan.guard,
+        overrides=plan.overrides,
         due=now,
         versions=versions,
         before=before,
@@ -133,24 +136,23 @@ async def _start(plan: FeaturePlan, context: Context, store: RolloutStore) -> Re
 
 
 async def _ask_approval(
-    plan: FeaturePlan,
+    plan: RolloutStart,
     context: Context,
     before: dict[str, tuple[FlagState, bool]],
     versions: dict[str, int],
     groups: tuple[str, ...],
 ) -> Reply:
-    start = plan.rollout
-    of = "time" if start.kind == "random" else "actors"
-    steps = " → ".join("100%" if p >= 100 else f"{p:g}%" for p in start.steps)
+    of = "time" if plan.kind == "random" else "actors"
+    steps = " → ".join("100%" if p >= 100 else f"{p:g}%" for p in plan.steps)
     summary = [
-        f"{e.name}: {shown_state(*before[e.option])} → {steps} of {of}, every {span(start.every_s)}"
+        f"{e.name}: {shown_state(*before[e.option])} → {steps} of {of}, every {span(plan.every_s)}"
         for e in plan.targets
     ]
     note = (
-        f"Approving this rollout approves each of its {len(start.steps)} steps: they are written on their "
+        f"Approving this rollout approves each of its {len(plan.steps)} steps: they are written on their "
         "schedule without asking again, each with the checks of then, and it can be paused or aborted any time."
     )
-    return await ask_approval(plan.invocation.text, plan.name, versions, groups, summary, context, note=note)
+    return await ask_approval(plan.text, plan.name, versions, groups, summary, context, note=note)
 
 
 def _status(found: Rollout, context: Context, *, started: bool = False) -> Reply:
@@ -329,3 +331,33 @@ def _next_step(found: Rollout) -> str:
 def _latest(rollouts: list[Rollout], flag: str) -> Rollout | None:
     mine = [r for r in rollouts if r.flag == flag]
     return mine[-1] if mine else None
+
+
+class RolloutCommand(Subcommand[RolloutPlan]):
+    """``feature rollout``, and its Pause, Resume, Next step now and Abort buttons."""
+
+    group: ClassVar[str] = "feature"
+    spec: ClassVar[SubcommandSpec] = ROLLOUT
+
+    def plan(self, invocation: Invocation, context: Context) -> RolloutPlan:
+        return rollout_plan(invocation, context)
+
+    async def handle(self, plan: RolloutPlan, context: Context) -> Reply:
+        return await rollout(plan, context)
+
+    def actions(self) -> tuple[ButtonAction[RolloutPlan], ...]:
+        return tuple(
+            ButtonAction(action_id, f"{action.capitalize()} button", _button_plan(action))
+            for action_id, action in ROLLOUT_ACTIONS.items()
+        )
+
+
+def _button_plan(action: str) -> Callable[[str, Context], RolloutPlan]:
+    """The plan of a rollout button: its value is the rollout id."""
+
+    def plan_of(value: str, context: Context) -> RolloutPlan:
+        if not (value.startswith("R") and value[1:].isdigit() and len(value) <= 13):
+            raise UsageError("This button does not name a rollout.")
+        return RolloutSteer(action, value)
+
+    return plan_of

@@ -3,39 +3,93 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Literal
+
 from handlers.checks.matchers import InvalidMatcher, check_matcher
+from handlers.config import Environment
+from handlers.core.arguments import flag_name, no_more, short
 from handlers.core.context import Context
 from handlers.core.parsing import Invocation, UsageError
 from handlers.core.timing import parse_duration
-from handlers.flag_commands.plans import FeaturePlan, flag_name, no_more, short
 
-__all__ = ["ACTIONS", "RolloutStart", "rollout_plan"]
+__all__ = ["ACTIONS", "RolloutList", "RolloutPlan", "RolloutStart", "RolloutSteer", "rollout_plan"]
 
 ACTIONS = ("status", "pause", "resume", "next", "abort")
 _USAGE = "`/chatops run feature rollout NAME --steps 1,10,25,50,100 --every 15m [environments]`"
+#: The safety rule overrides a rollout passes to every step.
+STEP_OVERRIDES = ("ignore-feature-flag-consistency-check", "ignore-random-deprecation-check", "ignore-deployment-check")
 
 
+@dataclass(frozen=True, slots=True)
 class RolloutStart:
-    """What ``feature rollout NAME …`` asks for, validated."""
+    """``feature rollout NAME --steps … --every …``, validated."""
 
-    def __init__(self, steps: tuple[float, ...], every_s: float, kind: str, guard: tuple[str, ...]) -> None:
-        self.steps, self.every_s, self.kind, self.guard = steps, every_s, kind, guard
+    name: str
+    targets: tuple[Environment, ...]
+    steps: tuple[float, ...]
+    every_s: float
+    kind: Literal["actors", "random"]
+    guard: tuple[str, ...]  # Alertmanager matchers; a matching firing alert aborts
+    overrides: tuple[str, ...]  # passed to every step
+    text: str  # the command as typed, after ``/chatops``
+
+    @property
+    def writes(self) -> bool:
+        return True
 
 
-def rollout_plan(invocation: Invocation, context: Context) -> FeaturePlan:
+@dataclass(frozen=True, slots=True)
+class RolloutSteer:
+    """``feature rollout status|pause|resume|next|abort NAME`` (NAME: the flag, or a rollout id),
+    typed or clicked. Who may steer is checked against the rollout found."""
+
+    action: str
+    name: str
+
+    @property
+    def targets(self) -> tuple[Environment, ...]:
+        return ()
+
+    @property
+    def writes(self) -> bool:
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class RolloutList:
+    """``feature rollout list``."""
+
+    @property
+    def targets(self) -> tuple[Environment, ...]:
+        return ()
+
+    @property
+    def writes(self) -> bool:
+        return False
+
+
+RolloutPlan = RolloutStart | RolloutSteer | RolloutList
+
+
+def rollout_plan(invocation: Invocation, context: Context) -> RolloutPlan:
     args = invocation.arguments
     if not args:
         raise UsageError(f"`feature rollout` needs a flag name: {_USAGE}, or `feature rollout list`.")
     if args[0] == "list":
         no_more(args, 1, "`feature rollout list` takes nothing more.")
-        return FeaturePlan("rollout", invocation, (), action="list")
+        return RolloutList()
     if args[0] in ACTIONS:
         if len(args) < 2:
             raise UsageError(f"`feature rollout {args[0]}` needs the flag name: `feature rollout {args[0]} NAME`.")
         no_more(args, 2, f"`feature rollout {args[0]}` takes one flag name.")
-        return FeaturePlan("rollout", invocation, (), flag_name(args[1]), action=args[0])
+        return RolloutSteer(args[0], flag_name(args[1]))
     no_more(args, 1, f"`feature rollout` takes one flag name: {_USAGE}.")
-    name = flag_name(args[0])
+    return _start(args[0], invocation, context)
+
+
+def _start(raw_name: str, invocation: Invocation, context: Context) -> RolloutStart:
+    name = flag_name(raw_name)
     if context.config.definitions and name not in context.definitions:
         raise UsageError(f"There is no definition for `{name}`. Check the name, or add its definition first.")
     steps = _steps(invocation.options.get("steps"))
@@ -63,8 +117,9 @@ def rollout_plan(invocation: Invocation, context: Context) -> FeaturePlan:
             check_matcher(matcher)
         except InvalidMatcher as error:
             raise UsageError(f"`--guard`: {error}") from None
-    start = RolloutStart(steps, every_s, "random" if invocation.flag("random") else "actors", matchers)
-    return FeaturePlan("rollout", invocation, invocation.environments, name, action="start", rollout=start)
+    kind: Literal["actors", "random"] = "random" if invocation.flag("random") else "actors"
+    overrides = tuple(o for o in STEP_OVERRIDES if invocation.flag(o))
+    return RolloutStart(name, invocation.environments, steps, every_s, kind, matchers, overrides, invocation.text)
 
 
 def _steps(text: object) -> tuple[float, ...]:

@@ -9,20 +9,26 @@ each back through the Roll back path (which leaves alone what changed since).
 from __future__ import annotations
 
 import time
+from typing import ClassVar
 
 from flags import StoreUnavailable
 from flags.exposure import increases_exposure, simulate
 from handlers.approvals.gate import approvers_for, ask_approval
 from handlers.changes import ROLL_BACK_ACTION
 from handlers.changes.announce import shown_state
+from handlers.core.command import ButtonAction, Subcommand
 from handlers.core.context import Context
+from handlers.core.grammar import SubcommandSpec
+from handlers.core.parsing import Invocation
 from handlers.core.policy import Writes, authorize
 from handlers.core.reply import Action, Code, Line, Mention, Reply, Section, Strong, error_reply, line
 from handlers.core.timefmt import span, utc
-from handlers.flag_commands.plans import FeaturePlan
+from handlers.flag_commands.plans import SetPlan
+from handlers.schedules.grammar import SCHEDULE
+from handlers.schedules.plans import ScheduleCancel, SchedulePlan, cancel_button_plan, plan_schedule
 from handlers.schedules.store import Schedule, ScheduleStore
 
-__all__ = ["CANCEL_ACTION", "cancel", "list_schedules", "schedule_expiry", "schedule_run"]
+__all__ = ["CANCEL_ACTION", "ScheduleCommand", "cancel", "list_schedules", "schedule_expiry", "schedule_run"]
 
 CANCEL_ACTION = "schedule_cancel"  # the action_id of a schedule's Cancel button
 
@@ -37,9 +43,9 @@ def _cancel_button(schedule_id: str) -> Action:
     return Action(f"Cancel {schedule_id}", CANCEL_ACTION, schedule_id)
 
 
-async def schedule_run(plan: FeaturePlan, context: Context) -> Reply:
+async def schedule_run(plan: SetPlan, context: Context) -> Reply:
     """Keep ``plan`` (a ``set`` with ``--at``/``--in``) to run at its time."""
-    assert plan.at is not None and plan.change is not None
+    assert plan.at is not None
     versions: dict[str, int] = {}
     raises, summary = [], []
     for environment in plan.targets:
@@ -60,7 +66,7 @@ async def schedule_run(plan: FeaturePlan, context: Context) -> Reply:
             f"It is scheduled {when}: approving it approves the change it makes then, which runs without "
             "asking again, with the checks of then, and not at all if the flag changed meanwhile."
         )
-        return await ask_approval(plan.invocation.text, plan.name, versions, groups, summary, context, note=note)
+        return await ask_approval(plan.text, plan.name, versions, groups, summary, context, note=note)
     store = _store(context)
     names = ", ".join(e.name for e in plan.targets)
     schedule = Schedule(
@@ -70,7 +76,7 @@ async def schedule_run(plan: FeaturePlan, context: Context) -> Reply:
         due=plan.at,
         who=context.caller,
         created_at=time.time(),
-        text=plan.invocation.text,
+        text=plan.text,
         versions=versions,
         summary=f"{plan.name} {plan.change.describe()} on {names}",
         approved_by=context.approved_by,
@@ -80,7 +86,7 @@ async def schedule_run(plan: FeaturePlan, context: Context) -> Reply:
         line(
             Strong(schedule.id),
             ": ",
-            Code(f"/chatops {plan.invocation.text}"),
+            Code(f"/chatops {plan.text}"),
             f" runs at {utc(plan.at)} (in {span(plan.at - time.time())}), as ",
             Mention(context.caller.user_id, context.caller.user_name),
             ", with the channel rules, access rules and checks of then.",
@@ -99,7 +105,7 @@ async def schedule_run(plan: FeaturePlan, context: Context) -> Reply:
     )
 
 
-async def schedule_expiry(plan: FeaturePlan, reply: Reply, context: Context) -> Reply:
+async def schedule_expiry(plan: SetPlan, reply: Reply, context: Context) -> Reply:
     """After a time-boxed change (``--for``): schedule the roll back of what it wrote."""
     assert plan.lasts is not None
     entries: dict[str, str] = {}
@@ -145,7 +151,7 @@ async def list_schedules(context: Context) -> Reply:
     return Reply(True, f"{len(pending)} scheduled change(s)", (Section(tuple(lines), title),))
 
 
-async def cancel(plan: FeaturePlan, context: Context) -> Reply:
+async def cancel(plan: ScheduleCancel, context: Context) -> Reply:
     store = _store(context)
     schedule = await store.get(plan.schedule_id)
     if schedule is None:
@@ -168,3 +174,21 @@ async def cancel(plan: FeaturePlan, context: Context) -> Reply:
     what: Line = (Code(f"/chatops {schedule.text}"),) if schedule.kind == "run" else (schedule.summary,)
     lines = (line("Cancelled ", Strong(schedule.id), ": ", *what, f", due {utc(schedule.due)}, by ", who, "."),)
     return Reply(True, f"cancelled {schedule.id}", (Section(lines),), public=True)
+
+
+class ScheduleCommand(Subcommand[SchedulePlan]):
+    """``feature schedule list|cancel ID``, and the Cancel button of a scheduled change."""
+
+    group: ClassVar[str] = "feature"
+    spec: ClassVar[SubcommandSpec] = SCHEDULE
+
+    def plan(self, invocation: Invocation, context: Context) -> SchedulePlan:
+        return plan_schedule(invocation, context)
+
+    async def handle(self, plan: SchedulePlan, context: Context) -> Reply:
+        if isinstance(plan, ScheduleCancel):
+            return await cancel(plan, context)
+        return await list_schedules(context)
+
+    def actions(self) -> tuple[ButtonAction[SchedulePlan], ...]:
+        return (ButtonAction(CANCEL_ACTION, "Cancel button", cancel_button_plan),)

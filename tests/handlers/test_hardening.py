@@ -179,7 +179,7 @@ async def test_a_burst_runs_a_bounded_number_of_commands_at_once(
     bot = await chatops()
     app = dataclasses.replace(bot.app, slots=asyncio.Semaphore(8))
     running, most = 0, 0
-    feature = app.commands.command("feature")
+    feature = app.commands.resolve("feature", "get")
     assert feature is not None
     real_handle = feature.handle
 

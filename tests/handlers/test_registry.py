@@ -12,7 +12,7 @@ import yaml
 from handlers.composition import COMMANDS
 from handlers.config import RESERVED_OPTIONS, ConfigError, Environment, parse_config
 from handlers.core import pipeline
-from handlers.core.command import ButtonAction, Command
+from handlers.core.command import ButtonAction, Command, Subcommand
 from handlers.core.context import Application, Caller, Context
 from handlers.core.grammar import CommandSpec, OptionSpec, SubcommandSpec
 from handlers.core.parsing import Invocation, UsageError
@@ -20,9 +20,8 @@ from handlers.core.registry import CommandRegistry
 from handlers.core.reply import Reply
 from handlers.core.text_chat import ShellBackend
 from handlers.core.text_render import to_text
-from handlers.flag_commands.command import FeatureCommand
 from tests.configs import ROOT
-from tests.handlers.conftest import CHANNELS, Chatops, MakeChatops
+from tests.handlers.conftest import CHANNELS, FLAG, Chatops, MakeChatops
 
 TOY = CommandSpec(
     name="toy",
@@ -92,7 +91,7 @@ class ToyBot:
 async def toy_bot(chatops: MakeChatops) -> ToyBot:
     harness = await chatops()
     toy = Toy()
-    registry = CommandRegistry([*(c for name in COMMANDS.grammar if (c := COMMANDS.command(name))), toy])
+    registry = COMMANDS.with_commands(toy)
     return ToyBot(toy, dataclasses.replace(harness.app, commands=registry))
 
 
@@ -147,14 +146,14 @@ async def test_an_unknown_button_gets_a_clear_refusal(toy_bot: ToyBot) -> None:
 
 def test_the_registry_routes_every_button_to_its_command() -> None:
     toy = Toy()
-    registry = CommandRegistry([FeatureCommand(), toy])
+    registry = COMMANDS.with_commands(toy)
     assert registry.action_ids == (
         "rollback",
-        "schedule_cancel",
         "rollout_pause",
         "rollout_resume",
         "rollout_next",
         "rollout_abort",
+        "schedule_cancel",
         "approve",
         "decline",
         "approval_cancel",
@@ -187,7 +186,7 @@ def test_two_commands_with_one_button_action_are_refused() -> None:
     with pytest.raises(ValueError, match="two commands declare the button action 'toy_poke'"):
         CommandRegistry([Toy(), Other()])
     with pytest.raises(ValueError, match="two commands declare the button action 'rollback'"):
-        CommandRegistry([FeatureCommand(), Rollback()])
+        COMMANDS.with_commands(Rollback())
 
 
 @pytest.mark.parametrize("subcommands", [(), (SubcommandSpec("go", (), "go"),)], ids=["neither", "both"])
@@ -225,3 +224,41 @@ def test_no_environment_can_shadow_a_command_option() -> None:
         example["environments"][0]["option"] = option
         with pytest.raises(ConfigError, match=f"--{option} is already a command option"):
             parse_config(example, ROOT / "deploy" / "chatops.example.yml")
+
+
+class Describe(Subcommand[ToyPlan]):
+    """A capability's own subcommand of ``feature``, as a new contributor would add one."""
+
+    group: ClassVar[str] = "feature"
+    spec: ClassVar[SubcommandSpec] = SubcommandSpec(
+        "describe", ("NAME",), "describe a flag", examples=("/chatops run feature describe my_flag",)
+    )
+
+    def plan(self, invocation: Invocation, context: Context) -> ToyPlan:
+        return ToyPlan(invocation.arguments, False, invocation.environments, writes=False)
+
+    async def handle(self, plan: ToyPlan, context: Context) -> Reply:
+        return Reply(True, f"described {' '.join(plan.arguments)}")
+
+
+async def test_a_capability_adds_a_subcommand_to_a_group(chatops: MakeChatops) -> None:
+    harness = await chatops()
+    bot = ToyBot(Toy(), dataclasses.replace(harness.app, commands=COMMANDS.with_commands(Describe())))
+    reply = await bot.run("run feature describe x --staging")
+    assert reply.ok and reply.summary == "described x"
+    assert (await bot.run(f"run feature get {FLAG} --staging")).ok  # the group's other subcommands still answer
+    usage = to_text(await bot.run("help feature"))
+    assert "`/chatops run feature describe NAME` — describe a flag" in usage
+    assert "`/chatops run feature set NAME VALUE`" in usage
+    typo = await bot.run("run feature describr x --staging")
+    assert not typo.ok and "Unknown subcommand `describr` for `feature`. Did you mean `describe`?" in typo.summary
+
+
+def test_a_subcommand_needs_its_group_and_a_name_of_its_own() -> None:
+    class Orphan(Describe):
+        group: ClassVar[str] = "nothing"
+
+    with pytest.raises(ValueError, match="no command group 'nothing' is registered"):
+        COMMANDS.with_commands(Orphan())
+    with pytest.raises(ValueError, match="two commands are named 'feature describe'"):
+        COMMANDS.with_commands(Describe(), Describe())

@@ -1,0 +1,99 @@
+"""The flag commands, each its own object: ``feature get``, ``set``, ``list``, ``delete``,
+``history``, and the Roll back button every change carries."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from handlers.changes import ROLL_BACK_ACTION, apply_change, roll_back
+from handlers.core.command import ButtonAction, Subcommand
+from handlers.core.context import Context
+from handlers.core.grammar import SubcommandSpec
+from handlers.core.parsing import Invocation
+from handlers.core.reply import Reply, line
+from handlers.flag_commands import grammar
+from handlers.flag_commands.plans import (
+    DeletePlan,
+    FlagPlan,
+    HistoryPlan,
+    ListPlan,
+    RollbackPlan,
+    SetPlan,
+    plan_delete,
+    plan_get,
+    plan_history,
+    plan_list,
+    plan_set,
+    rollback_plan,
+)
+from handlers.flag_commands.reads import get, history, list_flags
+from handlers.schedules.commands import schedule_expiry, schedule_run
+
+__all__ = ["DeleteCommand", "GetCommand", "HistoryCommand", "ListCommand", "SetCommand"]
+
+
+class GetCommand(Subcommand[FlagPlan]):
+    group: ClassVar[str] = "feature"
+    spec: ClassVar[SubcommandSpec] = grammar.GET
+
+    def plan(self, invocation: Invocation, context: Context) -> FlagPlan:
+        return plan_get(invocation, context)
+
+    async def handle(self, plan: FlagPlan, context: Context) -> Reply:
+        return await get(plan, context)
+
+
+class SetCommand(Subcommand[SetPlan]):
+    group: ClassVar[str] = "feature"
+    spec: ClassVar[SubcommandSpec] = grammar.SET
+
+    def plan(self, invocation: Invocation, context: Context) -> SetPlan:
+        return plan_set(invocation, context)
+
+    async def handle(self, plan: SetPlan, context: Context) -> Reply:
+        if plan.at is not None:
+            return await schedule_run(plan, context)
+        reply = await apply_change(plan.change_request(context), context)
+        if plan.lasts is not None and reply.ok:
+            reply = await schedule_expiry(plan, reply, context)
+        return reply.with_notes(*(line(w) for w in plan.warnings)) if plan.warnings else reply
+
+    def actions(self) -> tuple[ButtonAction[Any], ...]:
+        return (ButtonAction(ROLL_BACK_ACTION, "Roll back button", rollback_plan, _roll_back),)
+
+
+async def _roll_back(plan: RollbackPlan, context: Context) -> Reply:
+    return await roll_back(plan.name, plan.environment, plan.entry, context)
+
+
+class ListCommand(Subcommand[ListPlan]):
+    group: ClassVar[str] = "feature"
+    spec: ClassVar[SubcommandSpec] = grammar.LIST
+
+    def plan(self, invocation: Invocation, context: Context) -> ListPlan:
+        return plan_list(invocation, context)
+
+    async def handle(self, plan: ListPlan, context: Context) -> Reply:
+        return await list_flags(plan, context)
+
+
+class DeleteCommand(Subcommand[DeletePlan]):
+    group: ClassVar[str] = "feature"
+    spec: ClassVar[SubcommandSpec] = grammar.DELETE
+
+    def plan(self, invocation: Invocation, context: Context) -> DeletePlan:
+        return plan_delete(invocation, context)
+
+    async def handle(self, plan: DeletePlan, context: Context) -> Reply:
+        return await apply_change(plan.change_request(context), context)
+
+
+class HistoryCommand(Subcommand[HistoryPlan]):
+    group: ClassVar[str] = "feature"
+    spec: ClassVar[SubcommandSpec] = grammar.HISTORY
+
+    def plan(self, invocation: Invocation, context: Context) -> HistoryPlan:
+        return plan_history(invocation, context)
+
+    async def handle(self, plan: HistoryPlan, context: Context) -> Reply:
+        return await history(plan, context)
