@@ -25,6 +25,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.dashboard import add_dashboard
 from bot.http_limits import MAX_FIELD_SIZE, MAX_LINE_SIZE, ConnectionLimits, GuardedSite, body_deadline
 from bot.runtime import Runtime
+from bot.slack import build_app, connect_socket_mode, events_handler
 from bot.slack_api import slack_session
 from bot.webhooks import alertmanager_webhook, gitlab_webhook
 from flags import StoreUnavailable
@@ -43,8 +44,6 @@ RUNTIME = web.AppKey("runtime", Runtime)
 async def create_web_app(runtime: Runtime, secrets: Secrets, limits: ConnectionLimits | None = None) -> web.Application:
     """The HTTP application; call it in the running event loop. ``limits`` sets the body timeout
     (the connection limits are the server's: :func:`serve`)."""
-    from bot.slack import build_app, events_handler
-
     limits = limits or ConnectionLimits()
     session = slack_session()
     bolt = build_app(runtime, secrets, session)
@@ -252,7 +251,6 @@ def socket_mode(config: Config, secrets: Secrets) -> int:
         and _require(secrets.app_token, "SLACK_APP_TOKEN", "socket")
     ):
         return 2
-    from bot.slack import build_app, connect_socket_mode
 
     async def main() -> None:
         runtime = Runtime.start(config)
