@@ -10,8 +10,13 @@ import sys
 import time
 from pathlib import Path
 
+from bot import server
 from bot.logs import add_secrets, configure_logging
+from bot.shell import run_shell
+from flags import lint_definitions
+from handlers.composition import build_application
 from handlers.config import Config, ConfigError, Secrets, load_config
+from handlers.deployments.registry import Deployment, InvalidDeployment, RegistryUnavailable
 
 __all__ = ["main"]
 
@@ -75,8 +80,6 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         print(f"chatops: configuration error: {error}", file=sys.stderr)
         return 2
-    from handlers.composition import build_application  # after logging is configured: it may start embedded Redis
-
     secrets = Secrets.from_environment()
     add_secrets(
         [
@@ -91,13 +94,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "deployments":
         return asyncio.run(_record(config, args))
     if args.command == "shell":
-        from bot.shell import run_shell
-
         app = build_application(config, secrets)
         groups = frozenset(g.strip().lstrip("@") for g in args.usergroups.split(",") if g.strip())
         return asyncio.run(run_shell(app, args.user, groups, args.channel, args.line))
-    from bot import server
-
     if args.command == "serve":
         if args.workers < 1:
             print("chatops: --workers must be at least 1", file=sys.stderr)
@@ -130,9 +129,6 @@ def _passwords(config: Config) -> list[str]:
 
 
 async def _record(config: Config, args: argparse.Namespace) -> int:
-    from handlers.composition import build_application
-    from handlers.deployments.registry import Deployment, InvalidDeployment, RegistryUnavailable
-
     app = build_application(config)
     try:
         if app.deployments is None:
@@ -162,8 +158,6 @@ async def _record(config: Config, args: argparse.Namespace) -> int:
 
 
 def _lint(folders: list[Path]) -> int:
-    from flags import lint_definitions
-
     problems = lint_definitions(folders)
     for problem in problems:
         print(problem)

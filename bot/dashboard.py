@@ -32,7 +32,7 @@ from handlers.core import pipeline
 from handlers.core.context import Caller
 from handlers.core.reply import Reply, error_reply
 from handlers.dashboard.live_rows import LiveRows
-from handlers.dashboard.signin import SignIn, SignInRefused, Visitor
+from handlers.dashboard.signin import SignInRefused, Visitor
 from handlers.dashboard.views import flag_page, flags_page
 
 __all__ = ["COOKIE", "add_dashboard"]
@@ -53,57 +53,53 @@ _UNCHECKED = "The bot cannot reach its own Redis to check sign-ins just now; try
 
 def add_dashboard(app: web.Application, runtime: Runtime, ui: Dashboard) -> None:
     """Serve the dashboard at /ui/ (sign-in, flags, a flag, deployments, activity)."""
+    access = _Access(runtime, ui)
+    pages = _Pages(runtime)
+    app.router.add_get("/ui", _to_index)
+    app.router.add_get("/ui/signin", access.signin)
+    app.router.add_get("/ui/style.css", _style)
+    app.router.add_get("/ui/", access.signed_in(pages.flags))
+    app.router.add_get("/ui/flags/{name}", access.signed_in(pages.flag))
+    app.router.add_get("/ui/deployments", access.signed_in(pages.deployments))
+    app.router.add_get("/ui/activity", access.signed_in(pages.activity))
 
-    live_rows = LiveRows(runtime.app.live)  # the rows, kept and brought up to date flag by flag
-    row_html = RowHtml()  # each row as HTML, kept while the row is the same
 
-    def sign_in() -> SignIn | None:
-        return runtime.app.sign_in
+class _Access:
+    """Who may see the dashboard: a request with the trusted proxy's header, or with the session
+    cookie a sign-in link opened."""
 
-    async def visitor_of(request: web.Request) -> Visitor | None:
-        if ui.trusted_header and (who := request.headers.get(ui.trusted_header, "").strip()) and _from_proxy(request):
-            return Visitor("", who[:200])
-        service = sign_in()
-        cookie = request.cookies.get(COOKIE, "")
-        return await service.visitor(cookie) if service is not None and cookie else None
+    def __init__(self, runtime: Runtime, ui: Dashboard) -> None:
+        self._runtime = runtime
+        self._ui = ui
 
-    def _from_proxy(request: web.Request) -> bool:
-        try:
-            address = ipaddress.ip_address(request.remote or "")
-        except ValueError:
-            return False
-        return any(address in network for network in ui.trusted_proxies)
+    def signed_in(self, page: Page) -> Callable[[web.Request], Awaitable[web.Response]]:
+        """``page`` for a signed-in visitor; 401 (or 503 when sessions cannot be checked) for anyone else."""
 
-    def html(text: str, status: int = 200) -> web.Response:
-        response = web.Response(text=text, status=status, content_type="text/html", headers=_HEADERS)
-        response.enable_compression()
-        return response
-
-    def signed_in(page: Page) -> Callable[[web.Request], Awaitable[web.Response]]:
         async def handler(request: web.Request) -> web.Response:
             try:
-                visitor = await visitor_of(request)
+                visitor = await self._visitor_of(request)
             except (RedisError, OSError) as error:
                 _log.warning("bot.dashboard_session_unchecked", error=str(error))
-                return html(refusal_page(_UNCHECKED), 503)
+                return _html(refusal_page(_UNCHECKED), 503)
             if visitor is None:
-                return html(refusal_page("You are not signed in (or your session has expired)."), 401)
-            return html(await page(request, visitor))
+                return _html(refusal_page("You are not signed in (or your session has expired)."), 401)
+            return _html(await page(request, visitor))
 
         return handler
 
-    async def signin(request: web.Request) -> web.StreamResponse:
-        service = sign_in()
+    async def signin(self, request: web.Request) -> web.StreamResponse:
+        """``/ui/signin?token=…``: redeem the link's token, open a session and set its cookie."""
+        service = self._runtime.app.sign_in  # set when the application is built with a key
         if service is None:
-            return html(refusal_page("Sign-in is not set up: the bot has no key to sign links with."), 503)
+            return _html(refusal_page("Sign-in is not set up: the bot has no key to sign links with."), 503)
         try:
             visitor = await service.redeem(request.query.get("token", ""))
             session = await service.open_session(visitor)
         except SignInRefused as refused:
-            return html(refusal_page(str(refused)), 401)
+            return _html(refusal_page(str(refused)), 401)
         except (RedisError, OSError) as error:  # nobody is signed in; ask for a new link if this one was spent
             _log.warning("bot.dashboard_session_unchecked", error=str(error))
-            return html(refusal_page(_UNCHECKED), 503)
+            return _html(refusal_page(_UNCHECKED), 503)
         _log.info("bot.dashboard_signin", user=visitor.name)
         response = web.HTTPSeeOther("/ui/", headers=_HEADERS)
         response.set_cookie(
@@ -113,66 +109,92 @@ def add_dashboard(app: web.Application, runtime: Runtime, ui: Dashboard) -> None
             path="/ui",
             httponly=True,
             samesite="Lax",
-            secure=ui.base_url.startswith("https://") or request.secure,
+            secure=self._ui.base_url.startswith("https://") or request.secure,
         )
         raise response
 
-    async def flags(request: web.Request, visitor: Visitor) -> str:
+    async def _visitor_of(self, request: web.Request) -> Visitor | None:
+        header = self._ui.trusted_header
+        if header and (who := request.headers.get(header, "").strip()) and self._from_proxy(request):
+            return Visitor("", who[:200])
+        service = self._runtime.app.sign_in
+        cookie = request.cookies.get(COOKIE, "")
+        return await service.visitor(cookie) if service is not None and cookie else None
+
+    def _from_proxy(self, request: web.Request) -> bool:
+        try:
+            address = ipaddress.ip_address(request.remote or "")
+        except ValueError:
+            return False
+        return any(address in network for network in self._ui.trusted_proxies)
+
+
+class _Pages:
+    """The signed-in pages, as HTML: flags, a flag, deployments, activity."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+        self._live_rows = LiveRows(runtime.app.live)  # the rows, kept and brought up to date flag by flag
+        self._row_html = RowHtml()  # each row as HTML, kept while the row is the same
+
+    async def flags(self, request: web.Request, visitor: Visitor) -> str:
         filters = {k: request.query.get(k, "")[:100] for k in ("name", "group", "type", "milestone", "cleanup")}
         page = await flags_page(
-            runtime.app,
+            self._runtime.app,
             name=filters["name"],
             group=filters["group"],
             kind=filters["type"],
             milestone=filters["milestone"],
             cleanup=bool(filters["cleanup"]),
-            live=live_rows,
+            live=self._live_rows,
         )
-        return flags_html(page, filters, visitor, runtime.app.config.cleanup, table_rows(page.rows, row_html))
+        rows = table_rows(page.rows, self._row_html)
+        return flags_html(page, filters, visitor, self._runtime.app.config.cleanup, rows)
 
-    async def flag(request: web.Request, visitor: Visitor) -> str:
+    async def flag(self, request: web.Request, visitor: Visitor) -> str:
         name = request.match_info["name"]
         try:
             FlagName(name)
         except ValueError:
             raise web.HTTPNotFound(text="No such flag.") from None
-        page = await flag_page(runtime.app, name)
+        page = await flag_page(self._runtime.app, name)
         if page is None:
             raise web.HTTPNotFound(text=f"No flag {name} in Redis or in a definition.")
         return flag_html(page, visitor)
 
-    async def read(text: str, visitor: Visitor) -> Reply:
-        """A read-only command's answer, run through the pipeline as the visitor (and logged)."""
-        caller = Caller(visitor.user_id or visitor.name, visitor.name, "", "dashboard")
-        assert runtime.app.chat is not None, "serve starts the background work (and its chat) before serving"
-        return await pipeline.run(text, caller, runtime.app, runtime.app.chat)
-
-    async def deployments(request: web.Request, visitor: Visitor) -> str:
-        reply = await read("run auto_deploy status", visitor)
+    async def deployments(self, request: web.Request, visitor: Visitor) -> str:
+        reply = await self._read("run auto_deploy status", visitor)
         return board_page("Deployments", [("auto_deploy status", reply)], visitor)
 
-    async def activity(request: web.Request, visitor: Visitor) -> str:
+    async def activity(self, request: web.Request, visitor: Visitor) -> str:
         parts = [
-            ("Rollouts", await read("run feature rollout list", visitor)),
-            ("Freezes", await read("run freeze status", visitor)),
+            ("Rollouts", await self._read("run feature rollout list", visitor)),
+            ("Freezes", await self._read("run freeze status", visitor)),
         ]
-        approvals = runtime.app.approvals
+        approvals = self._runtime.app.approvals
         try:
             parts.append(("Pending approvals", approvals_reply(await approvals.pending() if approvals else [])))
         except (RedisError, OSError, ValueError, KeyError) as error:
             parts.append(("Pending approvals", error_reply(f"Could not read the approval requests: {error}")))
         return board_page("Rollouts, freezes and approvals", parts, visitor)
 
-    async def to_index(request: web.Request) -> web.Response:
-        raise web.HTTPFound("/ui/")
+    async def _read(self, text: str, visitor: Visitor) -> Reply:
+        """A read-only command's answer, run through the pipeline as the visitor (and logged)."""
+        runtime = self._runtime
+        caller = Caller(visitor.user_id or visitor.name, visitor.name, "", "dashboard")
+        assert runtime.app.chat is not None, "serve starts the background work (and its chat) before serving"
+        return await pipeline.run(text, caller, runtime.app, runtime.app.chat)
 
-    async def style(request: web.Request) -> web.Response:
-        return web.Response(text=STYLE, content_type="text/css", headers={"Cache-Control": "max-age=3600"})
 
-    app.router.add_get("/ui", to_index)
-    app.router.add_get("/ui/signin", signin)
-    app.router.add_get("/ui/style.css", style)
-    app.router.add_get("/ui/", signed_in(flags))
-    app.router.add_get("/ui/flags/{name}", signed_in(flag))
-    app.router.add_get("/ui/deployments", signed_in(deployments))
-    app.router.add_get("/ui/activity", signed_in(activity))
+def _html(text: str, status: int = 200) -> web.Response:
+    response = web.Response(text=text, status=status, content_type="text/html", headers=_HEADERS)
+    response.enable_compression()
+    return response
+
+
+async def _to_index(request: web.Request) -> web.Response:
+    raise web.HTTPFound("/ui/")
+
+
+async def _style(request: web.Request) -> web.Response:
+    return web.Response(text=STYLE, content_type="text/css", headers={"Cache-Control": "max-age=3600"})

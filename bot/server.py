@@ -14,14 +14,18 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable, Callable
 
+import aiohttp
 import structlog
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.dashboard import add_dashboard
 from bot.http_limits import MAX_FIELD_SIZE, MAX_LINE_SIZE, ConnectionLimits, GuardedSite, body_deadline
 from bot.runtime import Runtime
+from bot.slack import build_app, connect_socket_mode, events_handler
 from bot.slack_api import slack_session
 from bot.webhooks import alertmanager_webhook, gitlab_webhook
 from flags import StoreUnavailable
@@ -33,61 +37,105 @@ __all__ = ["RUNTIME", "ConnectionLimits", "create_web_app", "serve", "socket_mod
 _log = structlog.get_logger("bot")
 MAX_BODY = 1024 * 1024
 SHUTDOWN_GRACE_S = 10.0  # how long SIGTERM waits for acknowledged commands to finish
+SLACK_RECHECK_S = 30.0  # how often /readyz asks Slack again while it refuses the bot's token
 RUNTIME = web.AppKey("runtime", Runtime)
 
 
 async def create_web_app(runtime: Runtime, secrets: Secrets, limits: ConnectionLimits | None = None) -> web.Application:
     """The HTTP application; call it in the running event loop. ``limits`` sets the body timeout
     (the connection limits are the server's: :func:`serve`)."""
-    from bot.slack import build_app, events_handler
-
     limits = limits or ConnectionLimits()
     session = slack_session()
     bolt = build_app(runtime, secrets, session)
+    slack_auth = _SlackAuth(bolt.client)
     app = web.Application(client_max_size=MAX_BODY, middlewares=[body_deadline(limits.body_timeout_s)])
     app[RUNTIME] = runtime
+    app.router.add_post("/slack/events", events_handler(bolt, secrets.signing_secret or ""))
+    app.router.add_get("/healthz", _healthz)
+    app.router.add_get("/readyz", _readyz(runtime, slack_auth))
+    app.router.add_get("/metrics", _metrics)
+    app.router.add_post("/webhooks/gitlab", gitlab_webhook(runtime, secrets))
+    app.router.add_post("/webhooks/alertmanager", alertmanager_webhook(runtime, secrets))
+    if runtime.app.config.ui is not None:
+        add_dashboard(app, runtime, runtime.app.config.ui)
+    _add_lifecycle(app, runtime, secrets, session, slack_auth)
+    return app
 
-    async def healthz(request: web.Request) -> web.Response:
-        return web.Response(text="ok\n")
 
-    slack_auth: dict[str, object] = {"ok": None, "error": "not checked yet", "at": 0.0}
+class _SlackAuth:
+    """Whether Slack accepts the bot's token (``auth.test``): checked on startup, and by ``/readyz``
+    again while it does not (at most every SLACK_RECHECK_S)."""
 
-    async def check_slack_auth() -> None:
+    def __init__(self, client: AsyncWebClient) -> None:
+        self._client = client
+        self.ok: bool | None = None
+        self.error: str | None = "not checked yet"
+        self.at = 0.0
+
+    async def check(self) -> None:
         try:
-            answer = await bolt.client.auth_test()
-            slack_auth.update(ok=True, error=None)
+            answer = await self._client.auth_test()
+            self.ok, self.error = True, None
             _log.info("bot.slack_auth", team=answer.get("team"), bot_user=answer.get("user_id"))
         except Exception as error:  # any failure makes the bot not ready, with the reason
-            slack_auth.update(ok=False, error=str(getattr(error, "response", {}).get("error", error))[:200])
-            _log.warning("bot.slack_auth_failed", error=slack_auth["error"])
-        slack_auth["at"] = time.monotonic()
+            self.ok, self.error = False, str(getattr(error, "response", {}).get("error", error))[:200]
+            _log.warning("bot.slack_auth_failed", error=self.error)
+        self.at = time.monotonic()
+
+    async def problem(self) -> str | None:
+        """Why Slack does not accept the bot (checked again if it is time), or None when it does."""
+        if not self.ok and time.monotonic() - self.at > SLACK_RECHECK_S:
+            await self.check()
+        return None if self.ok else f"slack auth: {self.error}"
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    return web.Response(text="ok\n")
+
+
+async def _metrics(request: web.Request) -> web.Response:
+    return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def _readyz(runtime: Runtime, slack_auth: _SlackAuth) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """``/readyz``: ready when every Redis answers and Slack accepts the bot; else 503 and why not."""
 
     async def readyz(request: web.Request) -> web.Response:
-        failing = []
-        for option, store in runtime.app.stores.items():
-            try:
-                await asyncio.wait_for(store.ping(), timeout=2)
-            except (StoreUnavailable, TimeoutError) as error:
-                failing.append(f"redis for {store.environment or option}: {error}")
-        if runtime.app.deployments is not None:
-            try:
-                await asyncio.wait_for(runtime.app.deployments.ping(), timeout=2)
-            except Exception as error:  # the bot's own Redis
-                failing.append(f"the bot's own redis: {error}")
-        if not slack_auth["ok"] and time.monotonic() - float(str(slack_auth["at"])) > 30:
-            await check_slack_auth()
-        if not slack_auth["ok"]:
-            failing.append(f"slack auth: {slack_auth['error']}")
+        failing = await _redis_problems(runtime)
+        if (slack_problem := await slack_auth.problem()) is not None:
+            failing.append(slack_problem)
         if failing:
             return web.Response(status=503, text="not ready: " + "; ".join(failing) + "\n")
         return web.Response(text="ready\n")
 
-    async def metrics(request: web.Request) -> web.Response:
-        return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+    return readyz
+
+
+async def _redis_problems(runtime: Runtime) -> list[str]:
+    """Each Redis the bot uses (the environments' and its own) that does not answer, and why."""
+    failing = []
+    for option, store in runtime.app.stores.items():
+        try:
+            await asyncio.wait_for(store.ping(), timeout=2)
+        except (StoreUnavailable, TimeoutError) as error:
+            failing.append(f"redis for {store.environment or option}: {error}")
+    if runtime.app.deployments is not None:
+        try:
+            await asyncio.wait_for(runtime.app.deployments.ping(), timeout=2)
+        except Exception as error:  # the bot's own Redis
+            failing.append(f"the bot's own redis: {error}")
+    return failing
+
+
+def _add_lifecycle(
+    app: web.Application, runtime: Runtime, secrets: Secrets, session: aiohttp.ClientSession, slack_auth: _SlackAuth
+) -> None:
+    """On startup start the application and check Slack's auth; on shutdown let acknowledged commands
+    finish (within SHUTDOWN_GRACE_S), then close the Slack session and the runtime."""
 
     async def open_runtime(app: web.Application) -> None:
         await runtime.app.start(runtime.app.chat)  # people whose change a dead process left half-written hear it
-        await check_slack_auth()
+        await slack_auth.check()
 
     async def finish_in_flight(app: web.Application) -> None:
         left = await runtime.inflight.drain(SHUTDOWN_GRACE_S)
@@ -97,18 +145,9 @@ async def create_web_app(runtime: Runtime, secrets: Secrets, limits: ConnectionL
         await session.close()
         await runtime.close()
 
-    app.router.add_post("/slack/events", events_handler(bolt, secrets.signing_secret or ""))
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/readyz", readyz)
-    app.router.add_get("/metrics", metrics)
-    app.router.add_post("/webhooks/gitlab", gitlab_webhook(runtime, secrets))
-    app.router.add_post("/webhooks/alertmanager", alertmanager_webhook(runtime, secrets))
-    if runtime.app.config.ui is not None:
-        add_dashboard(app, runtime, runtime.app.config.ui)
     app.on_startup.append(open_runtime)
     app.on_shutdown.append(finish_in_flight)
     app.on_cleanup.append(close_runtime)
-    return app
 
 
 def _require(value: str | None, name: str, mode: str) -> bool:
@@ -212,7 +251,6 @@ def socket_mode(config: Config, secrets: Secrets) -> int:
         and _require(secrets.app_token, "SLACK_APP_TOKEN", "socket")
     ):
         return 2
-    from bot.slack import build_app, connect_socket_mode
 
     async def main() -> None:
         runtime = Runtime.start(config, secrets=secrets)

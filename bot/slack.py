@@ -52,9 +52,17 @@ def build_app(
         process_before_response=False,
         raise_error_for_unhandled_request=False,
     )
+    app.middleware(_handled_once(runtime))
+    _add_usergroup_events(app, backend)
+    _add_command_and_buttons(app, runtime, backend, session)
+    return app
+
+
+def _handled_once(runtime: Runtime) -> Callable[..., Awaitable[BoltResponse]]:
+    """The middleware that runs before every listener: a replayed signature or a Slack retry is
+    answered 200, doing nothing."""
 
     async def once(req: AsyncBoltRequest, resp: BoltResponse, next: Callable[[], Awaitable[None]]) -> BoltResponse:
-        """Runs before every listener: a replayed signature or a Slack retry is answered 200, doing nothing."""
         retry = _header(req, "x-slack-retry-num")
         signature = _header(req, "x-slack-signature")  # absent in Socket Mode
         if retry:
@@ -77,7 +85,11 @@ def build_app(
         await next()
         return resp
 
-    app.middleware(once)
+    return once
+
+
+def _add_usergroup_events(app: AsyncApp, backend: SlackBackend) -> None:
+    """User group events drop the cached membership (and handles) of that group."""
 
     @app.event("subteam_members_changed")
     async def members_changed(event: dict[str, Any]) -> None:
@@ -91,6 +103,13 @@ def build_app(
         backend.forget_usergroup(group_id, handles=True)  # the handle may have changed too
         _log.info("bot.usergroup_changed", usergroup=group_id[:40])
 
+
+def _add_command_and_buttons(
+    app: AsyncApp, runtime: Runtime, backend: SlackBackend, session: aiohttp.ClientSession
+) -> None:
+    """The slash command and every button action the registered commands declare, acknowledged at
+    once and then run through the pipeline; the answer goes to the request's response URL."""
+
     @app.command("/chatops")
     async def chatops(ack: AsyncAck, command: dict[str, Any]) -> None:
         await ack()  # within Slack's 3 seconds, before any work
@@ -102,7 +121,10 @@ def build_app(
         )
         text = command.get("text", "")
         await _answer(
-            command.get("response_url", ""), lambda notify: pipeline.run(text, caller, runtime.app, backend, notify)
+            runtime,
+            session,
+            command.get("response_url", ""),
+            lambda notify: pipeline.run(text, caller, runtime.app, backend, notify),
         )
 
     async def button(ack: AsyncAck, body: dict[str, Any]) -> None:
@@ -117,6 +139,8 @@ def build_app(
         actions = body.get("actions") or [{}]
         action_id, value = str(actions[0].get("action_id", "")), str(actions[0].get("value", ""))
         await _answer(
+            runtime,
+            session,
             body.get("response_url", ""),
             lambda notify: pipeline.press(action_id, value, caller, runtime.app, backend, notify),
         )
@@ -124,22 +148,28 @@ def build_app(
     for action_id in runtime.app.commands.action_ids:
         app.action(action_id)(button)
 
-    async def _answer(response_url: str, work: Callable[[Notify], Awaitable[Reply]]) -> None:
-        async def notify(text: str) -> None:
-            await respond(response_url, Reply(True, text, (Section((line(text),)),)), session)
 
-        async with runtime.inflight.track():  # a shutdown waits for this answer
-            try:
-                reply = await work(notify)
-            except Exception:  # dispatch does not raise; this is the last line of defence
-                _log.exception("bot.dispatch_failed")
-                reply = error_reply("Something went wrong on our side; check the flag with `feature get`.")
-            try:
-                await respond(response_url, reply, session)
-            except Exception:
-                _log.exception("bot.respond_failed")
+async def _answer(
+    runtime: Runtime,
+    session: aiohttp.ClientSession,
+    response_url: str,
+    work: Callable[[Notify], Awaitable[Reply]],
+) -> None:
+    """Run ``work`` and send its reply to ``response_url`` (its notices go there as they come)."""
 
-    return app
+    async def notify(text: str) -> None:
+        await respond(response_url, Reply(True, text, (Section((line(text),)),)), session)
+
+    async with runtime.inflight.track():  # a shutdown waits for this answer
+        try:
+            reply = await work(notify)
+        except Exception:  # dispatch does not raise; this is the last line of defence
+            _log.exception("bot.dispatch_failed")
+            reply = error_reply("Something went wrong on our side; check the flag with `feature get`.")
+        try:
+            await respond(response_url, reply, session)
+        except Exception:
+            _log.exception("bot.respond_failed")
 
 
 def events_handler(app: AsyncApp, signing_secret: str) -> Callable[[web.Request], Awaitable[web.Response]]:

@@ -171,35 +171,13 @@ async def _write(
         group = pending.pop(0)
         rest = [t.environment for g in pending for t in g]
         names = ", ".join(t.environment.name for t in group)
-        writes = [
-            Write(
-                context.stores[t.environment.option],
-                request.flag,
-                request.change,
-                audit,
-                expected_version=_version(request, t),
-                change_id=change_ids[t.environment.option],
-            )
-            for t in group
-        ]
+        writes = _writes(request, group, audit, context, change_ids)
         try:
             if holding is not None:
                 await holding.check()
             results = await _bounded_write(apply_together(writes), names, context)
-        except LeaseLost:
-            reason = ": this worker was too slow and another one took the change over; it finishes or undoes it."
-            outcome.stop(line("Stopped before ", Strong(names), reason), [t.environment for t in group] + rest)
-            return None
-        except TimeoutError:
-            reason = (
-                f": Redis did not confirm the write within {WRITE_DEADLINE_S:g} s. It may still be applied "
-                "when Redis accepts writes again: check with `feature get` before running it again."
-            )
-            outcome.stop(line("No answer from ", Strong(names), reason), rest)
-            return None
-        except StoreUnavailable as error:
-            reason = f": could not reach Redis for {names} ({error.reason})."
-            outcome.stop(line("Failed on ", Strong(names), reason), rest)
+        except (LeaseLost, TimeoutError, StoreUnavailable) as error:
+            outcome.stop(*_stopped_by(error, group, rest))
             return None
         except ChangeConflict as conflict:
             target = next((t for t in group if t.environment.name == conflict.environment), group[0])
@@ -226,6 +204,41 @@ async def _write(
             if holding is not None:
                 await holding.mark_done(target.environment.option, result.version)
     return None
+
+
+def _writes(
+    request: ChangeRequest, group: list[Target], audit: AuditInfo, context: Context, change_ids: dict[str, str]
+) -> list[Write]:
+    """One group's writes, each on condition that its environment did not change since it was read."""
+    return [
+        Write(
+            context.stores[t.environment.option],
+            request.flag,
+            request.change,
+            audit,
+            expected_version=_version(request, t),
+            change_id=change_ids[t.environment.option],
+        )
+        for t in group
+    ]
+
+
+def _stopped_by(
+    error: LeaseLost | TimeoutError | StoreUnavailable, group: list[Target], rest: list[Environment]
+) -> tuple[Line, list[Environment]]:
+    """Why writing stopped at ``group``, and the environments left unwritten: the group's own too
+    when the lease was lost before it was sent."""
+    names = ", ".join(t.environment.name for t in group)
+    if isinstance(error, LeaseLost):
+        reason = ": this worker was too slow and another one took the change over; it finishes or undoes it."
+        return line("Stopped before ", Strong(names), reason), [t.environment for t in group] + rest
+    if isinstance(error, TimeoutError):
+        reason = (
+            f": Redis did not confirm the write within {WRITE_DEADLINE_S:g} s. It may still be applied "
+            "when Redis accepts writes again: check with `feature get` before running it again."
+        )
+        return line("No answer from ", Strong(names), reason), rest
+    return line("Failed on ", Strong(names), f": could not reach Redis for {names} ({error.reason})."), rest
 
 
 def _version(request: ChangeRequest, target: Target) -> int:

@@ -189,23 +189,45 @@ def rollback_plan(value: str, context: Context) -> RollbackPlan:
 
 
 def plan_set(invocation: Invocation, context: Context) -> SetPlan:
-    args = invocation.arguments
-    # 1. name and value present
+    """A ``set``, checked in the order the module's docstring gives; the first problem is raised."""
+    raw_name, raw_value = _name_and_value(invocation.arguments)
+    number = _value_as_number(raw_value)
+    _check_percentage_options(invocation, raw_value, number)
+    name = _defined_name(raw_name, context)
+    change = _set_change(invocation, raw_value, number)
+    warnings = _actor_warnings(change, context)
+    at, lasts = _timing(invocation, context)
+    return SetPlan(name, invocation.environments, change, invocation.text, _overrides(invocation), warnings, at, lasts)
+
+
+def _name_and_value(args: tuple[str, ...]) -> tuple[str, str]:
+    """A ``set``'s flag name and value, as typed: both present, nothing more."""
     if len(args) < 2:
         raise UsageError(f"`feature set` needs a flag name and a value: {_SET_USAGE}.")
     no_more(args, 2, f"`feature set` takes a flag name and one value: {_SET_USAGE}.")
     raw_name, raw_value = args
+    return raw_name, raw_value
+
+
+def _value_as_number(raw_value: str) -> float | None:
+    """A ``set``'s value as a number from 0 to 100, or None for true and false; anything else is refused."""
     value = raw_value.strip().lower()
-    # 2. the value is true, false or a number 0-100
     number = _percentage(raw_value) if value not in ("true", "false") else None
     if value not in ("true", "false") and number is None:
         raise UsageError(
             f"`{short(raw_value)}` is not a valid value: use `true`, `false` or a percentage from 0 "
             "to 100 (e.g. `25 --actors`)."
         )
+    return number
+
+
+def _check_percentage_options(invocation: Invocation, raw_value: str, number: float | None) -> None:
+    """``--actors`` and ``--random``: a percentage strictly between 0 and 100 needs exactly one of
+    them; either needs a percentage and no scope option; ``--random`` is deprecated (refused without
+    its override)."""
+    value = raw_value.strip().lower()
     actors_pct, random_pct = invocation.flag("actors"), invocation.flag("random")
     scoped = [o for o in SCOPE_OPTIONS if o in invocation.options]
-    # 3. a percentage strictly between 0 and 100 needs exactly one of --actors / --random
     if actors_pct and random_pct:
         raise UsageError("Use either `--actors` (percentage of actors) or `--random` (percentage of time), not both.")
     if number is not None and 0 < number < 100 and not (actors_pct or random_pct):
@@ -216,20 +238,21 @@ def plan_set(invocation: Invocation, context: Context) -> SetPlan:
     if (actors_pct or random_pct) and number is None:
         which = "--actors" if actors_pct else "--random"
         raise UsageError(f"`{which}` needs a percentage, not `{value}`: e.g. `feature set NAME 25 {which}`.")
-    # 4. --actors / --random cannot be combined with scope options
     if (actors_pct or random_pct) and scoped:
         which = "--actors" if actors_pct else "--random"
         raise UsageError(
             f"`{which}` cannot be combined with `--{scoped[0]}`: set the percentage and the actors in two commands."
         )
-    # 5. --random is deprecated
     if random_pct and not invocation.flag("ignore-random-deprecation-check"):
         raise UsageError(
             "`--random` (percentage of time) is deprecated: each check gets a different answer, so "
             "users see the feature flicker. Use `--actors`; if you really need it, add "
             "`--ignore-random-deprecation-check`."
         )
-    # 6. the flag name, and the typo guard when definitions are configured
+
+
+def _defined_name(raw_name: str, context: Context) -> str:
+    """The flag name, and the typo guard when definitions are configured."""
     name = flag_name(raw_name)
     if context.config.definitions and name not in context.definitions:
         close = difflib.get_close_matches(name, list(context.definitions), n=1, cutoff=0.8)
@@ -238,10 +261,17 @@ def plan_set(invocation: Invocation, context: Context) -> SetPlan:
             f"There is no definition for `{name}`.{hint} Check the name, or add its definition "
             "first (`feature get`, `delete` and `history` work without one)."
         )
+    return name
+
+
+def _set_change(invocation: Invocation, raw_value: str, number: float | None) -> Change:
+    """The change a checked ``set`` makes; 0 and 100 alone mean false and true."""
+    value = raw_value.strip().lower()
+    actors_pct, random_pct = invocation.flag("actors"), invocation.flag("random")
     if number is not None and not (actors_pct or random_pct):
-        value = "true" if number == 100 else "false"  # 0 and 100 alone mean false and true
+        value = "true" if number == 100 else "false"
     try:
-        change = build_change(
+        return build_change(
             value if number is None or not (actors_pct or random_pct) else raw_value.strip(),
             actors=_actors(invocation),
             groups=_groups(invocation),
@@ -249,15 +279,17 @@ def plan_set(invocation: Invocation, context: Context) -> SetPlan:
         )
     except FlagsError as error:
         raise UsageError(str(error)) from None
+
+
+def _actor_warnings(change: Change, context: Context) -> tuple[str, ...]:
+    """What to say of look-alike actor names in ``change`` (refused instead where configured so)."""
     actors = [a.value for a in getattr(change, "actors", ())]
     if context.config.safety.lookalike_actors == "refuse" and (found := lookalikes(actors)):
         raise UsageError(
             f"{'; '.join(found)}. Look-alike actor names are refused here (`safety.lookalike_actors: refuse`): "
             "type the name in plain letters, as it is in the application."
         )
-    warnings = tuple(lookalike_warnings(actors))
-    at, lasts = _timing(invocation, context)
-    return SetPlan(name, invocation.environments, change, invocation.text, _overrides(invocation), warnings, at, lasts)
+    return tuple(lookalike_warnings(actors))
 
 
 def _timing(invocation: Invocation, context: Context) -> tuple[float | None, float | None]:
