@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 from bot.runtime import Runtime  # noqa: E402
 from handlers.config import load_config  # noqa: E402
 from handlers.core import pipeline  # noqa: E402
-from handlers.core.context import Caller  # noqa: E402
+from handlers.core.caller import Caller  # noqa: E402
 from handlers.core.text_chat import ShellBackend  # noqa: E402
 from handlers.core.text_render import to_text  # noqa: E402
 from tests.alertmanager_process import Alertmanager  # noqa: E402

@@ -30,9 +30,11 @@ sys.path.insert(0, str(ROOT))
 from bot.runtime import Runtime  # noqa: E402
 from handlers.config import load_config  # noqa: E402
 from handlers.core import pipeline  # noqa: E402
-from handlers.core.context import Caller, Context  # noqa: E402
+from handlers.core.caller import Caller  # noqa: E402
+from handlers.core.context import Context  # noqa: E402
 from handlers.core.text_chat import ShellBackend  # noqa: E402
-from handlers.deployments.registry import Deployment  # noqa: E402
+from handlers.deployments.mirror import MIRROR  # noqa: E402
+from handlers.deployments.registry import REGISTRY, Deployment  # noqa: E402
 from handlers.deployments.rule import code_deployed  # noqa: E402
 from tests.bot.conftest import ROOT as _ROOT  # noqa: E402,F401
 from tests.bot.conftest import wait_healthy  # noqa: E402
@@ -138,15 +140,15 @@ async def gating(
     production = next(e for e in tracked if e.production)
     cold: list[float] = []  # right after a deployment: its history is being walked meanwhile
     timings: list[float] = []  # once walked (seconds after a deployment webhook, or at start)
-    mirror = runtime.app.mirror
-    assert mirror is not None and app.deployments is not None
+    mirror = runtime.app.ports.get(MIRROR)
+    assert mirror is not None and app.ports.get(REGISTRY) is not None
     # A new deployment to gprd, asked about at once: its history is not walked yet (the walk
     # starts with the first question, from the deployment it descends from).
     fresh = rev(repo, "master~350")
-    await app.deployments.record(
+    await app.ports.get(REGISTRY).record(
         Deployment(production.deployment or production.name, fresh, "master", "success", time.time())
     )
-    current = {s.environment: s.current for s in await app.deployments.status()}
+    current = {s.environment: s.current for s in await app.ports.get(REGISTRY).status()}
     assert fresh not in mirror._reach
     for flag in gates:
         start = time.perf_counter()
@@ -261,9 +263,9 @@ async def main(commits: int, rounds: int, events: int) -> None:
     config_path = work / "chatops.yml"
     config_path.write_text(yaml.safe_dump(config_data))
     runtime = Runtime.start(load_config(config_path), work / ".chatops")
-    assert runtime.app.deployments is not None and runtime.app.mirror is not None
+    assert runtime.app.ports.get(REGISTRY) is not None and runtime.app.ports.get(MIRROR) is not None
     warm = time.perf_counter()
-    await runtime.app.mirror.warm()  # what `chatops serve` does in the background at start
+    await runtime.app.ports.get(MIRROR).warm()  # what `chatops serve` does in the background at start
     print(f"merge request index built in {time.perf_counter() - warm:.2f} s (at start, in the background)")
     deployed = {
         "gprd": "master~400",
@@ -273,7 +275,9 @@ async def main(commits: int, rounds: int, events: int) -> None:
         "gstg-ref": "master~50",
     }
     for env, spec in deployed.items():
-        await runtime.app.deployments.record(Deployment(env, rev(repo, spec), "master", "success", time.time() - 3600))
+        await runtime.app.ports.get(REGISTRY).record(
+            Deployment(env, rev(repo, spec), "master", "success", time.time() - 3600)
+        )
 
     old, recent, undeployed = rev(repo, "master~75000"), rev(repo, "master~250"), rev(repo, "master~10")
     status_lines = [f"run auto_deploy status {sha[:10]}" for sha in (old, recent, undeployed)]

@@ -40,9 +40,9 @@ sys.path.insert(0, str(ROOT))
 
 from bench.bot import pct, serve_environment, start  # noqa: E402
 from flags import resolve_redis_url  # noqa: E402
-from handlers.core.context import Caller  # noqa: E402
+from handlers.core.caller import Caller  # noqa: E402
+from handlers.core.timers import Timers  # noqa: E402
 from handlers.rollouts.store import Rollout, RolloutStore  # noqa: E402
-from handlers.schedules.store import ScheduleStore  # noqa: E402
 from tests.alertmanager_process import Alertmanager  # noqa: E402
 from tests.bot.conftest import CHANNELS, SRE, BotUnderTest, wait_healthy, write_config  # noqa: E402
 from tests.bot.slack_stub import SlackStub  # noqa: E402
@@ -135,8 +135,7 @@ async def steps(bot: BotUnderTest, writes: Announcements, count: int = 30) -> li
 
 
 async def idle_cpu(client: aioredis.Redis, prefix: str, server: psutil.Process, count: int = 1000) -> float:
-    schedules = ScheduleStore(client, prefix)
-    store = RolloutStore(client, schedules)
+    store = RolloutStore(Timers(client, prefix))
     now = time.time()
     who = Caller("U0BENCH", "bench", "C0DEV", "development")
     for i in range(count):

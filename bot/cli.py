@@ -16,7 +16,7 @@ from bot.shell import run_shell
 from flags import lint_definitions
 from handlers.composition import build_application
 from handlers.config import Config, ConfigError, Secrets, load_config
-from handlers.deployments.registry import Deployment, InvalidDeployment, RegistryUnavailable
+from handlers.deployments.registry import REGISTRY, Deployment, InvalidDeployment, RegistryUnavailable
 
 __all__ = ["main"]
 
@@ -130,8 +130,9 @@ def _passwords(config: Config) -> list[str]:
 
 async def _record(config: Config, args: argparse.Namespace) -> int:
     app = build_application(config)
+    registry = app.ports.get(REGISTRY)
     try:
-        if app.deployments is None:
+        if registry is None:
             print("chatops: the configuration has no `deployments` section", file=sys.stderr)
             return 2
         deployment = Deployment(
@@ -143,7 +144,7 @@ async def _record(config: Config, args: argparse.Namespace) -> int:
             package=args.package,
             url=args.url,
         )
-        became = await app.deployments.record(deployment)
+        became = await registry.record(deployment)
     except InvalidDeployment as error:
         print(f"chatops: not recorded: {error}", file=sys.stderr)
         return 2

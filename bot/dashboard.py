@@ -27,12 +27,13 @@ from bot.dashboard_html import (
 )
 from bot.runtime import Runtime
 from flags import FlagName
+from handlers.approvals.store import APPROVAL_STORE
 from handlers.config import Dashboard
 from handlers.core import pipeline
-from handlers.core.context import Caller
+from handlers.core.caller import Caller
 from handlers.core.reply import Reply, error_reply
 from handlers.dashboard.live_rows import LiveRows
-from handlers.dashboard.signin import SignInRefused, Visitor
+from handlers.dashboard.signin import SIGN_IN, SignInRefused, Visitor
 from handlers.dashboard.views import flag_page, flags_page
 
 __all__ = ["COOKIE", "add_dashboard"]
@@ -89,7 +90,7 @@ class _Access:
 
     async def signin(self, request: web.Request) -> web.StreamResponse:
         """``/ui/signin?token=…``: redeem the link's token, open a session and set its cookie."""
-        service = self._runtime.app.sign_in  # set when the application is built with a key
+        service = self._runtime.app.ports.get(SIGN_IN)  # set when the application is built with a key
         if service is None:
             return _html(refusal_page("Sign-in is not set up: the bot has no key to sign links with."), 503)
         try:
@@ -117,7 +118,7 @@ class _Access:
         header = self._ui.trusted_header
         if header and (who := request.headers.get(header, "").strip()) and self._from_proxy(request):
             return Visitor("", who[:200])
-        service = self._runtime.app.sign_in
+        service = self._runtime.app.ports.get(SIGN_IN)
         cookie = request.cookies.get(COOKIE, "")
         return await service.visitor(cookie) if service is not None and cookie else None
 
@@ -171,7 +172,7 @@ class _Pages:
             ("Rollouts", await self._read("run feature rollout list", visitor)),
             ("Freezes", await self._read("run freeze status", visitor)),
         ]
-        approvals = self._runtime.app.approvals
+        approvals = self._runtime.app.ports.get(APPROVAL_STORE)
         try:
             parts.append(("Pending approvals", approvals_reply(await approvals.pending() if approvals else [])))
         except (RedisError, OSError, ValueError, KeyError) as error:

@@ -31,6 +31,7 @@ from bot.webhooks import alertmanager_webhook, gitlab_webhook
 from flags import StoreUnavailable
 from flags.embedded import SHARED_URL_VARIABLE, resolve_redis_url
 from handlers.config import Config, Secrets
+from handlers.deployments.registry import REGISTRY
 
 __all__ = ["RUNTIME", "ConnectionLimits", "create_web_app", "serve", "socket_mode"]
 
@@ -119,9 +120,10 @@ async def _redis_problems(runtime: Runtime) -> list[str]:
             await asyncio.wait_for(store.ping(), timeout=2)
         except (StoreUnavailable, TimeoutError) as error:
             failing.append(f"redis for {store.environment or option}: {error}")
-    if runtime.app.deployments is not None:
+    registry = runtime.app.ports.get(REGISTRY)
+    if registry is not None:
         try:
-            await asyncio.wait_for(runtime.app.deployments.ping(), timeout=2)
+            await asyncio.wait_for(registry.ping(), timeout=2)
         except Exception as error:  # the bot's own Redis
             failing.append(f"the bot's own redis: {error}")
     return failing

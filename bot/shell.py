@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from handlers.core.context import Application, Caller
+from handlers.core.caller import Caller
+from handlers.core.context import Application
 from handlers.core.text_chat import ShellBackend, run_line
 
 __all__ = ["run_shell"]

@@ -29,7 +29,8 @@ from bot.slack_api import SlackBackend, respond, web_client
 from bot.slack_requests import BadRequest, check_request
 from handlers.config import Secrets
 from handlers.core import pipeline
-from handlers.core.context import Caller, Notify
+from handlers.core.caller import Caller
+from handlers.core.context import Notify
 from handlers.core.reply import Reply, Section, error_reply, line
 
 __all__ = ["build_app", "connect_socket_mode", "events_handler"]

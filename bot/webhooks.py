@@ -24,9 +24,10 @@ from bot.metrics import WEBHOOK_EVENTS
 from bot.replays import GITLAB_WINDOW_S, ReplayCheckFailed
 from bot.runtime import Runtime
 from handlers.config import Secrets
+from handlers.core.alerts import Alert, alerts_arrived
 from handlers.deployments.gitlab import NotADeploymentEvent, parse_deployment_event
-from handlers.deployments.registry import InvalidDeployment, RegistryUnavailable, UnknownEnvironment
-from handlers.incidents.alerts import Alert, alerts_arrived
+from handlers.deployments.mirror import MIRROR
+from handlers.deployments.registry import REGISTRY, InvalidDeployment, RegistryUnavailable, UnknownEnvironment
 
 __all__ = ["MAX_WEBHOOK_BODY", "alertmanager_webhook", "gitlab_webhook"]
 
@@ -67,7 +68,7 @@ async def _json_body(request: web.Request) -> Any:
 
 def gitlab_webhook(runtime: Runtime, secrets: Secrets) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def handle(request: web.Request) -> web.Response:
-        registry = runtime.app.deployments
+        registry = runtime.app.ports.get(REGISTRY)
         secret = secrets.gitlab_webhook_token
         if registry is None or not secret:
             return _answer(404, "deployment webhooks are not configured (deployments section, GITLAB_WEBHOOK_TOKEN)")
@@ -90,8 +91,9 @@ def gitlab_webhook(runtime: Runtime, secrets: Secrets) -> Callable[[web.Request]
         try:
             deployment = parse_deployment_event(payload)
             became = await registry.record(deployment)
-            if became == "current" and runtime.app.mirror is not None:
-                runtime.app.mirror.learn_soon(deployment.sha)
+            mirror = runtime.app.ports.get(MIRROR)
+            if became == "current" and mirror is not None:
+                mirror.learn_soon(deployment.sha)
         except NotADeploymentEvent as error:
             return _answer(202, f"ignored: {error}")
         except UnknownEnvironment as error:

@@ -16,7 +16,7 @@ from typing import ClassVar
 
 from flags import FlagsError
 from handlers.approvals.gate import APPROVE, CANCEL, DECLINE, approval_card
-from handlers.approvals.store import ApprovalRequest, ApprovalStore
+from handlers.approvals.store import APPROVAL_STORE, ApprovalRequest, ApprovalStore
 from handlers.config import Environment
 from handlers.core import pipeline
 from handlers.core.chat import MembershipUnknown, PostFailed
@@ -74,8 +74,7 @@ class ApprovalButtons(Buttons):
 
 
 async def decide(plan: ApprovalDecision, context: Context) -> Reply:
-    store = context.app.approvals
-    assert store is not None, "the composition root gives every application an approval store"
+    store = context.app.ports.need(APPROVAL_STORE)
     found = await store.get(plan.request_id)
     if found is None:
         return error_reply(f"There is no approval request {plan.request_id}. {_NOTHING}")

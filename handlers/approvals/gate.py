@@ -17,7 +17,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import replace
 
-from handlers.approvals.store import ApprovalRequest
+from handlers.approvals.store import APPROVAL_STORE, ApprovalRequest
 from handlers.changes.announce import Outcome, shown_state
 from handlers.changes.request import ChangeRequest, Target
 from handlers.changes.rules.base import NOTHING_CHANGED
@@ -42,7 +42,7 @@ from handlers.core.reply import (
 )
 from handlers.core.timefmt import span, utc
 
-__all__ = ["APPROVE", "CANCEL", "DECLINE", "approval_card", "approvers_for", "ask_approval", "gate"]
+__all__ = ["APPROVE", "CANCEL", "DECLINE", "ApprovalDesk", "approval_card", "approvers_for", "ask_approval", "gate"]
 
 APPROVE, DECLINE, CANCEL = "approve", "decline", "approval_cancel"  # button action ids (and shell :approve A1)
 
@@ -50,7 +50,7 @@ APPROVE, DECLINE, CANCEL = "approve", "decline", "approval_cancel"  # button act
 def approvers_for(flag: str, raises: Sequence[tuple[Environment, bool]], context: Context) -> tuple[str, ...]:
     """The user groups whose approval a change of ``flag`` needs, given for each environment
     whether it raises exposure there; empty when it needs none (or the approval is given)."""
-    if context.approved_by or context.app.approvals is None:
+    if context.approved_by or context.app.ports.get(APPROVAL_STORE) is None:
         return ()
     groups: list[str] = []
     definition = context.definitions.get(flag)
@@ -106,8 +106,7 @@ async def ask_approval(
 ) -> Reply:
     """Record a request that ``groups`` approve running ``text`` (reviewed at ``versions``), post
     its card, and answer the requester."""
-    store = context.app.approvals
-    assert store is not None, "the composition root gives every application an approval store"
+    store = context.app.ports.need(APPROVAL_STORE)
     now = time.time()
     definition = context.definitions.get(flag)
     created = await store.create(
@@ -179,3 +178,28 @@ def approval_card(found: ApprovalRequest, channel: str) -> CrossPost:
     title = line(f"Approval {found.id}: ", Code(found.flag), " — ", Strong(found.status))
     summary = f"approval {found.id} of {found.flag}: {found.status}"
     return CrossPost(channel, "approval", (Section(tuple(lines), title),), summary, actions, replaces=found.card)
+
+
+class ApprovalDesk:
+    """Approval as the change engine and the other capabilities ask for it (``APPROVAL_GATE``)."""
+
+    def approvers_for(self, flag: str, raises: Sequence[tuple[Environment, bool]], context: Context) -> tuple[str, ...]:
+        return approvers_for(flag, raises, context)
+
+    async def gate(
+        self, request: ChangeRequest, targets: Sequence[Target], context: Context, outcome: Outcome
+    ) -> Reply | None:
+        return await gate(request, targets, context, outcome)
+
+    async def ask(
+        self,
+        text: str,
+        flag: str,
+        versions: dict[str, int],
+        groups: tuple[str, ...],
+        summary: list[str],
+        context: Context,
+        *,
+        note: str = "",
+    ) -> Reply:
+        return await ask_approval(text, flag, versions, groups, summary, context, note=note)

@@ -14,9 +14,10 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from handlers.core.context import Caller
+from handlers.core.caller import Caller
+from handlers.core.ports import PortKey
 
-__all__ = ["KEPT_S", "ApprovalRequest", "ApprovalStore"]
+__all__ = ["APPROVAL_STORE", "KEPT_S", "ApprovalRequest", "ApprovalStore"]
 
 KEPT_S = 7 * 86400  # how long after it expired a request is kept (to be looked up, and shown)
 
@@ -141,3 +142,6 @@ class ApprovalStore:
     async def decide(self, request_id: str, status: str, by: str) -> str:
         """Move a pending request to ``status``; 'ok', or the status it already had ('missing')."""
         return str(await self._decide(keys=[self.key], args=[request_id, status, by, f"{time.time():.3f}"]))
+
+
+APPROVAL_STORE: PortKey[ApprovalStore] = PortKey("approval store")

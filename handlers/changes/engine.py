@@ -28,10 +28,10 @@ from flags import (
     apply_together,
 )
 from flags.exposure import simulate
-from handlers.approvals.gate import gate
 from handlers.changes.announce import Outcome, announce
+from handlers.changes.ports import APPROVAL_GATE
 from handlers.changes.request import ChangeRequest, Target
-from handlers.changes.rules import RULES, SafetyRule
+from handlers.changes.rules import SAFETY_RULES, SafetyRule
 from handlers.changes.rules.base import NOTHING_CHANGED
 from handlers.config import Environment
 from handlers.core.context import Context
@@ -67,7 +67,9 @@ async def roll_back(flag: str, environment: Environment, entry_id: str, context:
     return await apply_change(request, context)
 
 
-async def apply_change(request: ChangeRequest, context: Context, rules: tuple[SafetyRule, ...] = RULES) -> Reply:
+async def apply_change(request: ChangeRequest, context: Context, rules: tuple[SafetyRule, ...] | None = None) -> Reply:
+    """Read every target, run the safety rules (the registered ones unless ``rules`` are given),
+    ask for approval where it is needed, write, and say what happened."""
     targets: list[Target] = []
     for environment in request.targets:
         try:
@@ -87,7 +89,7 @@ async def apply_change(request: ChangeRequest, context: Context, rules: tuple[Sa
     if absent:
         where = ", ".join(e.name for e in absent)
         outcome.warnings += (line(f"There is no flag {request.flag} on {where}: nothing to delete there."),)
-    for rule in rules:
+    for rule in rules if rules is not None else context.app.ports.all(SAFETY_RULES):
         if not rule.applies(request, targets, context):
             continue
         verdict = await rule.check(request, targets, context)
@@ -97,8 +99,9 @@ async def apply_change(request: ChangeRequest, context: Context, rules: tuple[Sa
             outcome.checks[rule.name] = verdict.record
         outcome.warnings += verdict.warnings
 
-    asked = await gate(request, targets, context, outcome)  # last: a refused change asks no one
-    if asked is not None:
+    approvals = context.app.ports.get(APPROVAL_GATE)
+    asked = await approvals.gate(request, targets, context, outcome) if approvals is not None else None
+    if asked is not None:  # asked last: a refused change asks no one
         return asked
 
     who = request.who

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from flags import Change, FlagRecord, FlagState
 from flags.exposure import increases_exposure
 from handlers.config import Environment
-from handlers.core.context import Caller
+from handlers.core.caller import Caller
 
 __all__ = ["ChangeRequest", "Target"]
 

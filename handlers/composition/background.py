@@ -16,10 +16,10 @@ from flags import AsyncFlags
 from handlers.changes.recovery import keep_recovering
 from handlers.core.chat import ChatBackend
 from handlers.core.context import Application
+from handlers.core.driver import LEASE_S, Driver
 from handlers.core.lease import Lease
-from handlers.deployments.mirror import GitMirror
-from handlers.deployments.registry import RegistryUnavailable
-from handlers.schedules.driver import LEASE_S, Driver
+from handlers.deployments.mirror import MIRROR, GitMirror
+from handlers.deployments.registry import REGISTRY, RegistryUnavailable
 
 __all__ = ["BACKGROUND_GRACE_S", "LIVE_POLL_S", "Background"]
 
@@ -44,16 +44,17 @@ class Background:
             self._opened = True
             if app.config.ui is not None:
                 self._spawn(self._start_live(app), "dashboard-snapshots")
-            if app.mirror is not None:
-                await self._start_mirror(app, app.mirror)
+            mirror = app.ports.get(MIRROR)
+            if mirror is not None:
+                await self._start_mirror(app, mirror)
         if chat is None or self._talking:
             return
         self._talking = True
         if app.journal is not None:
             self._spawn(keep_recovering(app, chat, app.journal, self._stopping), "recovery")
-        if app.schedules is not None:
-            lease = Lease(app.schedules.client, app.schedules.lease_key, LEASE_S)
-            self.driver = Driver(app, chat, app.schedules, lease)
+        if app.timers is not None:
+            lease = Lease(app.timers.client, app.timers.lease_key, LEASE_S)
+            self.driver = Driver(app, chat, app.timers, lease)
             self._spawn(self.driver.run(), "driver")
 
     def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
@@ -78,10 +79,11 @@ class Background:
         """Index merge requests, then walk what each environment runs: the first deployment check
         and `release check` are answered without waiting for git."""
         await mirror.warm()
-        if app.deployments is None:
+        registry = app.ports.get(REGISTRY)
+        if registry is None:
             return
         try:
-            statuses = await app.deployments.status()
+            statuses = await registry.status()
         except RegistryUnavailable:
             return
         for status in statuses:
@@ -115,8 +117,9 @@ class Background:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
-        if app.mirror is not None:
-            await app.mirror.close()
+        mirror = app.ports.get(MIRROR)
+        if mirror is not None:
+            await mirror.close()
         for live in app.live.values():
             await live.close()
         app.live.clear()

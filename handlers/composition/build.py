@@ -11,18 +11,17 @@ from flags import FlagStore, load_definitions, resolve_redis_url
 from flags.connection import redis_client
 from flags.embedded import DEFAULT_DIRECTORY
 from flags.redis_url import replicas_to_wait_for
-from handlers.approvals.store import ApprovalStore
 from handlers.composition.background import Background
 from handlers.composition.commands import COMMANDS
+from handlers.composition.ports import application_ports
 from handlers.config import Config, Deployments, Secrets
 from handlers.core.context import Application
 from handlers.core.journal import ChangeJournal
+from handlers.core.timers import Timers
 from handlers.dashboard.signin import SignIn
 from handlers.deployments.mirror import GitMirror
 from handlers.deployments.registry import DeploymentRegistry
-from handlers.freezes.store import FreezeStore
 from handlers.metrics import REDIS_ERRORS
-from handlers.schedules.store import ScheduleStore
 from handlers.services import AppServices
 
 __all__ = ["build_application"]
@@ -68,19 +67,16 @@ def build_application(
         sign_in = SignIn(own, prefix, key, link_seconds=ui.link_seconds, session_hours=ui.session_hours)
     definitions = load_definitions(config.definitions) if config.definitions else {}
     _say_started(config, len(definitions))
+    timers = Timers(own, prefix)
     return Application(
         config,
         stores,
         COMMANDS,
         definitions,
-        registry,
-        mirror,
-        AppServices(config, secrets, registry),
-        ChangeJournal(own, prefix),
-        ScheduleStore(own, prefix),
-        FreezeStore(own, prefix),
-        ApprovalStore(own, prefix),
-        sign_in=sign_in,
+        services=AppServices(config, secrets, registry),
+        journal=ChangeJournal(own, prefix),
+        timers=timers,
+        ports=application_ports(own, timers, prefix, registry, mirror, sign_in),
         redis=own,
         lifecycle=Background(list(clients.values()), urls),
     )

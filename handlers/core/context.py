@@ -12,18 +12,15 @@ import redis.asyncio as aioredis
 from flags import AsyncFlags, Definition, FlagStore
 from handlers.checks import CheckResult
 from handlers.config import Config, Environment
+from handlers.core.caller import Caller
 from handlers.core.chat import ChatBackend, Notify
 from handlers.core.delivery import Deliveries
-from handlers.deployments.mirror import GitMirror
-from handlers.deployments.registry import DeploymentRegistry
+from handlers.core.journal import ChangeJournal
+from handlers.core.ports import Ports
+from handlers.core.timers import Timers
 
 if TYPE_CHECKING:
-    from handlers.approvals.store import ApprovalStore
-    from handlers.core.journal import ChangeJournal
     from handlers.core.registry import CommandRegistry
-    from handlers.dashboard.signin import SignIn
-    from handlers.freezes.store import FreezeStore
-    from handlers.schedules.store import ScheduleStore
 
 __all__ = [
     "MAX_CONCURRENT_COMMANDS",
@@ -37,34 +34,6 @@ __all__ = [
 ]
 
 MAX_CONCURRENT_COMMANDS = 64
-
-
-@dataclass(frozen=True, slots=True)
-class Caller:
-    user_id: str
-    user_name: str
-    channel_id: str
-    channel_name: str
-
-    @property
-    def channel_label(self) -> str:
-        name = self.channel_name
-        if name and not name.startswith("#") and not name.startswith(("directmessage", "privategroup")):
-            name = f"#{name}"
-        return name or self.channel_id
-
-    @property
-    def who(self) -> str:
-        return self.user_name or self.user_id
-
-    def to_list(self) -> list[str]:
-        """As kept in Redis records (the journal, schedules)."""
-        return [self.user_id, self.user_name, self.channel_id, self.channel_name]
-
-    @classmethod
-    def from_list(cls, values: list[object]) -> Caller:
-        user_id, user_name, channel_id, channel_name = (str(v) for v in values)
-        return cls(user_id, user_name, channel_id, channel_name)
 
 
 class Services(Protocol):
@@ -108,14 +77,11 @@ class Application:
     stores: Mapping[str, FlagStore]  # by environment option
     commands: CommandRegistry
     definitions: Mapping[str, Definition] = field(default_factory=dict)
-    deployments: DeploymentRegistry | None = None
-    mirror: GitMirror | None = None
     services: Services | None = None
     journal: ChangeJournal | None = None  # changes being written, for recovery after a crash
-    schedules: ScheduleStore | None = None  # scheduled and time-boxed changes
-    freezes: FreezeStore | None = None  # change freezes, per environment
-    approvals: ApprovalStore | None = None  # changes waiting for a second person
-    sign_in: SignIn | None = None  # dashboard sign-in links (with a ui section and a key)
+    timers: Timers | None = None  # work kept for later (schedules, rollouts), taken by the driver
+    #: What each capability offers the others (its store, an approval gate, a scheduler, ...).
+    ports: Ports = field(default_factory=Ports)
     deliveries: Deliveries = field(default_factory=Deliveries)  # cross-posts still in flight
     #: Commands this process runs at once; more wait for a slot (a burst queues rather than fails).
     slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(MAX_CONCURRENT_COMMANDS))

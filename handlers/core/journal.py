@@ -25,7 +25,7 @@ import structlog
 from redis.exceptions import RedisError
 
 from flags import FlagState
-from handlers.core.context import Caller
+from handlers.core.caller import Caller
 
 __all__ = ["JOURNAL_LEASE_S", "ChangeJournal", "JournalEntry", "JournalTarget", "LeaseLost"]
 

@@ -18,9 +18,11 @@ import structlog
 from redis.exceptions import RedisError
 
 from flags import StoreUnavailable, WrongKeyType
+from handlers.core.caller import Caller
 from handlers.core.chat import ChatBackend
 from handlers.core.command import Buttons
-from handlers.core.context import Application, Caller, Context, Notify, Plan
+from handlers.core.context import Application, Context, Notify, Plan
+from handlers.core.freezes import FREEZES
 from handlers.core.parsing import UsageError, parse
 from handlers.core.policy import authorize
 from handlers.core.reply import Code, CrossPost, Line, Mention, Reply, Section, error_reply, line
@@ -165,7 +167,7 @@ async def _authorized(handle: Handler, plan: Plan, text: str, context: Context, 
 
 async def _freeze_notes(context: Context) -> tuple[Line, ...]:
     """Freezes in force, said with every refusal (so nobody retries into one)."""
-    store = context.app.freezes
+    store = context.app.ports.get(FREEZES)
     if store is None:
         return ()
     try:

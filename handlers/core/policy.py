@@ -11,8 +11,9 @@ import fnmatch
 from dataclasses import dataclass
 
 from handlers.config import AccessRule, Config, Environment
+from handlers.core.caller import Caller
 from handlers.core.chat import ChannelUnknown, ChatBackend, MembershipUnknown
-from handlers.core.context import Caller, Plan
+from handlers.core.context import Plan
 
 __all__ = ["Refusal", "Writes", "access_rule", "authorize", "channel_allows", "channel_check", "may_change"]
 

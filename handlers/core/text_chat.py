@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from handlers.core import pipeline
-from handlers.core.context import Application, Caller
+from handlers.core.caller import Caller
+from handlers.core.context import Application
 from handlers.core.reply import CrossPost, Reply
 from handlers.core.text_render import to_text
 

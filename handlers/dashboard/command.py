@@ -16,7 +16,7 @@ from handlers.core.grammar import CommandSpec, SubcommandSpec
 from handlers.core.parsing import Invocation, UsageError
 from handlers.core.reply import Link, Reply, Section, error_reply, line
 from handlers.core.timefmt import span
-from handlers.dashboard.signin import Visitor
+from handlers.dashboard.signin import SIGN_IN, Visitor
 
 __all__ = ["DashboardCommand", "DashboardPlan"]
 
@@ -43,7 +43,7 @@ class DashboardCommand(Command[DashboardPlan]):
         return DashboardPlan()
 
     async def handle(self, plan: DashboardPlan, context: Context) -> Reply:
-        ui, sign_in = context.config.ui, context.app.sign_in
+        ui, sign_in = context.config.ui, context.app.ports.get(SIGN_IN)
         if ui is None:
             return error_reply(
                 "The dashboard is not enabled here: add a `ui:` section with `base_url` to the configuration."

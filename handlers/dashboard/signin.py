@@ -21,7 +21,9 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-__all__ = ["SignIn", "SignInRefused", "Visitor"]
+from handlers.core.ports import PortKey
+
+__all__ = ["SIGN_IN", "SignIn", "SignInRefused", "Visitor"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,3 +97,6 @@ def _unb64(text: str) -> dict[str, Any]:
         return data
     except (ValueError, binascii.Error) as error:  # signed by us, so never; but never a 500 either
         raise SignInRefused("This sign-in link cannot be read.") from error
+
+
+SIGN_IN: PortKey[SignIn] = PortKey("dashboard sign-in")

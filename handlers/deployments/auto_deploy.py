@@ -14,8 +14,8 @@ from handlers.core.grammar import CommandSpec, SubcommandSpec
 from handlers.core.parsing import Invocation, UsageError
 from handlers.core.reply import Code, Line, Link, Reply, Section, Strong, error_reply, line
 from handlers.core.timefmt import ago, utc
-from handlers.deployments.mirror import AmbiguousCommit, CommitNotFound, GitMirror, MirrorUnavailable
-from handlers.deployments.registry import Deployment, EnvironmentStatus, RegistryUnavailable
+from handlers.deployments.mirror import MIRROR, AmbiguousCommit, CommitNotFound, GitMirror, MirrorUnavailable
+from handlers.deployments.registry import REGISTRY, Deployment, EnvironmentStatus, RegistryUnavailable
 
 __all__ = ["AutoDeployCommand", "AutoDeployPlan"]
 
@@ -49,8 +49,8 @@ def _not_configured() -> Reply:
 
 
 async def _handle(plan: AutoDeployPlan, context: Context) -> Reply:
-    registry = context.app.deployments
-    if registry is None or context.app.mirror is None:
+    registry, mirror = context.app.ports.get(REGISTRY), context.app.ports.get(MIRROR)
+    if registry is None or mirror is None:
         return _not_configured()
     try:
         statuses = await registry.status()
@@ -58,7 +58,7 @@ async def _handle(plan: AutoDeployPlan, context: Context) -> Reply:
         return error_reply(f"{error}. Try again shortly.")
     if plan.sha is None:
         return _status(statuses, context)
-    return await _status_of_commit(plan.sha, statuses, context.app.mirror)
+    return await _status_of_commit(plan.sha, statuses, mirror)
 
 
 def _revision(deployment: Deployment) -> Line:

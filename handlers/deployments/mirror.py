@@ -16,7 +16,9 @@ from pathlib import Path
 
 import structlog
 
-__all__ = ["AmbiguousCommit", "Commit", "CommitNotFound", "GitMirror", "MirrorUnavailable"]
+from handlers.core.ports import PortKey
+
+__all__ = ["MIRROR", "AmbiguousCommit", "Commit", "CommitNotFound", "GitMirror", "MirrorUnavailable"]
 
 _log = structlog.get_logger("bot")
 _HEX = re.compile(r"[0-9a-f]{7,40}")
@@ -386,3 +388,6 @@ def _age(seconds: float) -> str:
     if seconds < 5400:
         return f"{seconds / 60:.0f} min"
     return f"{seconds / 3600:.1f} h"
+
+
+MIRROR: PortKey[GitMirror] = PortKey("git mirror")

@@ -17,7 +17,10 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from handlers.core.ports import PortKey
+
 __all__ = [
+    "REGISTRY",
     "STATUSES",
     "Deployment",
     "DeploymentRegistry",
@@ -180,3 +183,6 @@ def _deployment(fields: dict[str, Any]) -> Deployment | None:
         return Deployment.from_fields(fields)
     except (KeyError, ValueError):
         return None
+
+
+REGISTRY: PortKey[DeploymentRegistry] = PortKey("deployment registry")

@@ -13,7 +13,7 @@ from handlers.core.grammar import CommandSpec, SubcommandSpec
 from handlers.core.parsing import Invocation, UsageError
 from handlers.core.reply import Code, Line, Link, Reply, Section, Strong, error_reply, line
 from handlers.deployments.merge_requests import parse_merge_request
-from handlers.deployments.mirror import GitMirror, MirrorUnavailable
+from handlers.deployments.mirror import MIRROR, GitMirror, MirrorUnavailable
 
 __all__ = ["ReleaseCommand", "ReleasePlan"]
 
@@ -56,7 +56,7 @@ def _plan(invocation: Invocation, context: Context) -> ReleasePlan:
 
 async def _handle(plan: ReleasePlan, context: Context) -> Reply:
     settings = context.config.deployments
-    mirror = context.app.mirror
+    mirror = context.app.ports.get(MIRROR)
     if settings is None or mirror is None:
         return error_reply(
             "Releases are not configured: add a `deployments` section with the repository to the configuration."

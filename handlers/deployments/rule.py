@@ -10,38 +10,29 @@ is deployed there) warns, or refuses with ``safety.deployment_check_unknown: ref
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import ClassVar
 
 from handlers.changes.request import ChangeRequest, Target
 from handlers.changes.rules.base import NOTHING_CHANGED, Verdict
 from handlers.config import Environment
+from handlers.core.code import CodeDeployed
 from handlers.core.context import Context
 from handlers.core.reply import Reply, Section, Strong, line
 from handlers.core.timefmt import ago
 from handlers.deployments.merge_requests import parse_merge_request
-from handlers.deployments.mirror import Commit, GitMirror, MirrorUnavailable
-from handlers.deployments.registry import Deployment, EnvironmentStatus, RegistryUnavailable
+from handlers.deployments.mirror import MIRROR, Commit, GitMirror, MirrorUnavailable
+from handlers.deployments.registry import REGISTRY, Deployment, EnvironmentStatus, RegistryUnavailable
 
-__all__ = ["OVERRIDE", "CodeDeployed", "DeploymentRule", "code_deployed"]
+__all__ = ["OVERRIDE", "DeployedCode", "DeploymentRule", "code_deployed"]
 
 OVERRIDE = "ignore-deployment-check"
-
-
-@dataclass(frozen=True, slots=True)
-class CodeDeployed:
-    """Whether a flag's code is deployed to an environment: yes, no, or unknown (and why)."""
-
-    state: Literal["yes", "no", "unknown"]
-    why: str = ""  # for no and unknown
-    commit: str = ""  # the short SHA of the flag's merge commit, when known
 
 
 async def code_deployed(flag: str, environments: Sequence[Environment], context: Context) -> dict[str, CodeDeployed]:
     """By environment option; empty when the flag or the bot cannot say (no definition URL, no
     deployments configured)."""
     definition = context.definitions.get(flag)
-    mirror, registry = context.app.mirror, context.app.deployments
+    mirror, registry = context.app.ports.get(MIRROR), context.app.ports.get(REGISTRY)
     url = definition.introduced_by_url if definition is not None else None
     if not url or mirror is None or registry is None:
         return {}
@@ -110,7 +101,7 @@ class DeploymentRule:
     name: ClassVar[str] = "deployment_check"
 
     def applies(self, request: ChangeRequest, targets: Sequence[Target], context: Context) -> bool:
-        return any(t.increases for t in targets) and context.app.mirror is not None
+        return any(t.increases for t in targets) and context.app.ports.get(MIRROR) is not None
 
     async def check(self, request: ChangeRequest, targets: Sequence[Target], context: Context) -> Verdict:
         raising = [t.environment for t in targets if t.increases]
@@ -141,3 +132,12 @@ class DeploymentRule:
                 return Verdict(refusal=Reply(False, "deployment unknown", (Section((line(message),)),)))
             return Verdict(record="unknown", warnings=(line(f":grey_question: Code deployed: unknown ({said})."),))
         return Verdict(record="passed (the code is deployed)")
+
+
+class DeployedCode:
+    """Where a flag's code is deployed, as ``feature get`` asks (``CODE_DEPLOYED``)."""
+
+    async def code_deployed(
+        self, flag: str, environments: Sequence[Environment], context: Context
+    ) -> dict[str, CodeDeployed]:
+        return await code_deployed(flag, environments, context)

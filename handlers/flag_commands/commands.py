@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from handlers.changes import ROLL_BACK_ACTION, apply_change, roll_back
+from handlers.changes.ports import SCHEDULER, LaterChange
 from handlers.core.command import ButtonAction, Subcommand
 from handlers.core.context import Context
 from handlers.core.grammar import SubcommandSpec
@@ -27,7 +28,6 @@ from handlers.flag_commands.plans import (
     rollback_plan,
 )
 from handlers.flag_commands.reads import get, history, list_flags
-from handlers.schedules.commands import schedule_expiry, schedule_run
 
 __all__ = ["DeleteCommand", "GetCommand", "HistoryCommand", "ListCommand", "SetCommand"]
 
@@ -52,10 +52,11 @@ class SetCommand(Subcommand[SetPlan]):
 
     async def handle(self, plan: SetPlan, context: Context) -> Reply:
         if plan.at is not None:
-            return await schedule_run(plan, context)
+            later = LaterChange(plan.name, plan.targets, plan.change, plan.text, plan.at)
+            return await context.app.ports.need(SCHEDULER).later(later, context)
         reply = await apply_change(plan.change_request(context), context)
         if plan.lasts is not None and reply.ok:
-            reply = await schedule_expiry(plan, reply, context)
+            reply = await context.app.ports.need(SCHEDULER).time_box(plan.name, plan.lasts, reply, context)
         return reply.with_notes(*(line(w) for w in plan.warnings)) if plan.warnings else reply
 
     def actions(self) -> tuple[ButtonAction[Any], ...]:

@@ -9,12 +9,12 @@ import time
 
 from flags import AuditEntry, FlagRecord, StoreUnavailable, WrongKeyType
 from handlers.config import Environment
+from handlers.core.code import CODE_DEPLOYED
 from handlers.core.context import Context
 from handlers.core.definition_info import definition_section
 from handlers.core.reply import Code, Line, Mention, Reply, Section, Strong, line
 from handlers.core.stale import by_flag, newest_milestone, stale_reason
 from handlers.core.timefmt import utc
-from handlers.deployments.rule import code_deployed
 from handlers.flag_commands.plans import FlagPlan, HistoryPlan, ListPlan
 
 __all__ = ["get", "history", "list_flags"]
@@ -29,7 +29,8 @@ def _unreachable(error: StoreUnavailable | WrongKeyType, environment: Environmen
 async def get(plan: FlagPlan, context: Context) -> Reply:
     lines: list[Line] = []
     failed = False
-    deployed = await code_deployed(plan.name, plan.targets, context)
+    where = context.app.ports.get(CODE_DEPLOYED)
+    deployed = await where.code_deployed(plan.name, plan.targets, context) if where is not None else {}
     for environment in plan.targets:
         store = context.stores[environment.option]
         try:

@@ -15,13 +15,13 @@ from typing import ClassVar
 from handlers.config import Environment
 from handlers.core.command import Command
 from handlers.core.context import Context
+from handlers.core.freezes import Freeze, describe_freeze
 from handlers.core.grammar import CommandSpec, OptionSpec, SubcommandSpec
 from handlers.core.parsing import Invocation, UsageError
 from handlers.core.reply import CrossPost, Line, Mention, Reply, Section, line
 from handlers.core.timefmt import utc
 from handlers.core.timing import parse_duration
-from handlers.freezes.rule import describe_freeze
-from handlers.freezes.store import Freeze, FreezeStore
+from handlers.freezes.store import FREEZE_STORE, FreezeStore
 
 __all__ = ["FreezeCommand", "FreezePlan"]
 
@@ -83,8 +83,7 @@ class FreezeCommand(Command[FreezePlan]):
         return FreezePlan("on", tuple(targets), reason.strip()[:300], lasts)
 
     async def handle(self, plan: FreezePlan, context: Context) -> Reply:
-        store = context.app.freezes
-        assert store is not None, "the composition root gives every application a freeze store"
+        store = context.app.ports.need(FREEZE_STORE)
         if plan.action == "status":
             return await _status(store, context)
         names = ", ".join(e.name for e in plan.targets)

@@ -10,29 +10,24 @@ from redis.exceptions import RedisError
 from handlers.changes.request import ChangeRequest, Target
 from handlers.changes.rules.base import NOTHING_CHANGED, Verdict
 from handlers.core.context import Context
+from handlers.core.freezes import describe_freeze
 from handlers.core.reply import error_reply
-from handlers.core.timefmt import utc
-from handlers.freezes.store import Freeze
+from handlers.freezes.store import FREEZE_STORE
 
-__all__ = ["FreezeRule", "describe_freeze"]
-
-
-def describe_freeze(freeze: Freeze, name: str) -> str:
-    until = f", until {utc(freeze.until)}" if freeze.until is not None else ""
-    return f"{name} is frozen since {utc(freeze.since)} by {freeze.who}: {freeze.reason}{until}"
+__all__ = ["FreezeRule"]
 
 
 class FreezeRule:
     name: ClassVar[str] = "freeze"
 
     def applies(self, request: ChangeRequest, targets: Sequence[Target], context: Context) -> bool:
-        return context.app.freezes is not None and any(t.increases for t in targets)
+        return context.app.ports.get(FREEZE_STORE) is not None and any(t.increases for t in targets)
 
     async def check(self, request: ChangeRequest, targets: Sequence[Target], context: Context) -> Verdict:
-        assert context.app.freezes is not None
+        store = context.app.ports.need(FREEZE_STORE)
         raising = [t for t in targets if t.increases]
         try:
-            frozen = await context.app.freezes.of([t.environment.option for t in raising])
+            frozen = await store.of([t.environment.option for t in raising])
         except (RedisError, OSError) as error:  # fail closed: a freeze may be on
             return Verdict(refusal=error_reply(f"Could not check for a change freeze ({error}). {NOTHING_CHANGED}"))
         if not frozen:

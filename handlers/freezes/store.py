@@ -7,53 +7,14 @@ is active, changes that raise exposure there are refused; changes that reduce it
 
 from __future__ import annotations
 
-import json
-import time
-from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
 
-__all__ = ["Freeze", "FreezeStore"]
+from handlers.core.freezes import Freeze
+from handlers.core.ports import PortKey
 
-
-@dataclass(frozen=True, slots=True)
-class Freeze:
-    option: str  # the environment
-    source: str  # "manual" or "alert:FINGERPRINT"
-    reason: str
-    who: str  # a person's name, or the alert's name
-    since: float
-    until: float | None = None  # None: until lifted
-
-    @property
-    def active(self) -> bool:
-        return self.until is None or self.until > time.time()
-
-    def to_json(self) -> str:
-        return json.dumps(
-            {
-                "option": self.option,
-                "source": self.source,
-                "reason": self.reason,
-                "who": self.who,
-                "since": self.since,
-                "until": self.until,
-            }
-        )
-
-    @classmethod
-    def from_json(cls, text: str) -> Freeze:
-        data: dict[str, Any] = json.loads(text)
-        until = data.get("until")
-        return cls(
-            str(data["option"]),
-            str(data["source"]),
-            str(data["reason"]),
-            str(data["who"]),
-            float(data["since"]),
-            float(until) if until is not None else None,
-        )
+__all__ = ["FREEZE_STORE", "FreezeStore"]
 
 
 class FreezeStore:
@@ -83,3 +44,6 @@ class FreezeStore:
 
     async def of(self, options: list[str]) -> list[Freeze]:
         return [f for f in await self.active() if f.option in options]
+
+
+FREEZE_STORE: PortKey[FreezeStore] = PortKey("freeze store")

@@ -15,12 +15,12 @@ from redis.exceptions import RedisError
 from handlers.config import Environment
 from handlers.core.command import Command
 from handlers.core.context import Context
+from handlers.core.freezes import FREEZES, describe_freeze
 from handlers.core.grammar import CommandSpec, SubcommandSpec
 from handlers.core.parsing import Invocation, UsageError
 from handlers.core.policy import access_rule, channel_allows, may_change
 from handlers.core.reply import Code, Line, Reply, Section, Strong, line
 from handlers.core.usage import command_help
-from handlers.freezes.rule import describe_freeze
 
 __all__ = ["HelpCommand", "HelpPlan"]
 
@@ -91,8 +91,9 @@ async def channel_rules(context: Context) -> tuple[Line, ...]:
         label = f" (--{environment.option}" + (", default)" if environment.default else ")")
         lines.append(line(Strong(environment.name), label, f": {verdict}, {who}"))
     lines.append(line("Reading flags (get, list, history) works in any channel."))
-    if context.app.freezes is not None:
+    freezes = context.app.ports.get(FREEZES)
+    if freezes is not None:
         with contextlib.suppress(RedisError, OSError):  # help still answers without the freezes
-            for freeze in await context.app.freezes.active():
+            for freeze in await freezes.active():
                 lines.append(line(":snowflake: ", describe_freeze(freeze, config.environment_name(freeze.option))))
     return tuple(lines)

@@ -11,9 +11,8 @@ from flags import StoreUnavailable
 from handlers.changes import apply_everywhere
 from handlers.core.context import Context
 from handlers.core.reply import Line, Reply, line
+from handlers.core.standing import STANDING_WORK
 from handlers.incidents.plans import KillPlan
-from handlers.rollouts.control import pause
-from handlers.rollouts.store import RolloutStore
 
 __all__ = ["kill"]
 
@@ -27,19 +26,12 @@ async def kill(plan: KillPlan, context: Context) -> Reply:
 
 
 async def _stop_what_would_undo_it(flag: str, context: Context) -> list[Line]:
-    schedules = context.app.schedules
-    if schedules is None:
-        return []
+    """Pause its running rollout, cancel its pending schedules: whatever would turn it back on."""
     notes: list[Line] = []
-    who = context.caller.who
+    why = f"the flag was killed by {context.caller.who}"
     try:
-        rollout = await RolloutStore(schedules.client, schedules).active_for(flag)
-        if rollout is not None and rollout.status == "running":
-            await pause(RolloutStore(schedules.client, schedules), rollout, f"the flag was killed by {who}")
-            notes.append(line(f"Rollout {rollout.id} of {flag} is paused."))
-        for schedule in await schedules.pending():
-            if schedule.flag == flag and await schedules.cancel(schedule.id) is not None:
-                notes.append(line(f"Schedule {schedule.id} ({schedule.summary}) is cancelled."))
+        for work in context.app.ports.all(STANDING_WORK):
+            notes += await work.stop_for(flag, why, context)
     except (StoreUnavailable, OSError) as error:
         notes.append(
             line(f":warning: Could not check its rollouts and schedules ({error}): check `feature rollout list`.")

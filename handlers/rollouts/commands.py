@@ -14,9 +14,9 @@ from dataclasses import replace
 from typing import ClassVar
 
 from flags import FlagState, StoreUnavailable
-from handlers.approvals.gate import approvers_for, ask_approval
 from handlers.changes.announce import shown_state
-from handlers.config import Config
+from handlers.changes.ports import APPROVAL_GATE
+from handlers.config import Config, Environment
 from handlers.core.chat import PostFailed
 from handlers.core.command import ButtonAction, Subcommand
 from handlers.core.context import Application, Context
@@ -40,7 +40,7 @@ from handlers.core.timefmt import span, utc
 from handlers.rollouts.control import abort, pause
 from handlers.rollouts.grammar import ROLLOUT
 from handlers.rollouts.plans import RolloutList, RolloutPlan, RolloutStart, RolloutSteer, rollout_plan
-from handlers.rollouts.store import Rollout, RolloutStore, Stale
+from handlers.rollouts.store import ROLLOUT_STORE, Rollout, RolloutStore, Stale
 
 __all__ = ["ROLLOUT_ACTIONS", "RolloutCommand", "alerted", "card_post", "progress_posts", "rollout"]
 
@@ -54,9 +54,7 @@ ROLLOUT_ACTIONS = {
 
 
 def _store(context: Context) -> RolloutStore:
-    schedules = context.app.schedules
-    assert schedules is not None, "the composition root gives every application a schedule store"
-    return RolloutStore(schedules.client, schedules)
+    return context.app.ports.need(ROLLOUT_STORE)
 
 
 async def rollout(plan: RolloutPlan, context: Context) -> Reply:
@@ -98,7 +96,7 @@ async def _start(plan: RolloutStart, context: Context, store: RolloutStore) -> R
             return error_reply(f"Could not reach Redis for {environment.name} ({error.reason}); nothing was started.")
         before[environment.option] = (record.state, record.exists)
         versions[environment.option] = record.version
-    groups = approvers_for(plan.name, [(e, True) for e in plan.targets], context)  # each step raises
+    groups = _approvers_for(plan.name, [(e, True) for e in plan.targets], context)  # each step raises
     if groups:
         return await _ask_approval(plan, context, before, versions, groups)
     now = time.time()
@@ -152,7 +150,9 @@ async def _ask_approval(
         f"Approving this rollout approves each of its {len(plan.steps)} steps: they are written on their "
         "schedule without asking again, each with the checks of then, and it can be paused or aborted any time."
     )
-    return await ask_approval(plan.text, plan.name, versions, groups, summary, context, note=note)
+    return await context.app.ports.need(APPROVAL_GATE).ask(
+        plan.text, plan.name, versions, groups, summary, context, note=note
+    )
 
 
 def _status(found: Rollout, context: Context, *, started: bool = False) -> Reply:
@@ -361,3 +361,9 @@ def _button_plan(action: str) -> Callable[[str, Context], RolloutPlan]:
         return RolloutSteer(action, value)
 
     return plan_of
+
+
+def _approvers_for(flag: str, raises: list[tuple[Environment, bool]], context: Context) -> tuple[str, ...]:
+    """Who must approve (none where no approval gate is registered)."""
+    approvals = context.app.ports.get(APPROVAL_GATE)
+    return approvals.approvers_for(flag, raises, context) if approvals is not None else ()

@@ -17,7 +17,7 @@ from handlers.core.context import Application, Context
 from handlers.core.reply import Code, line
 from handlers.rollouts.commands import alerted, progress_posts
 from handlers.rollouts.control import abort
-from handlers.rollouts.store import Rollout, RolloutStore
+from handlers.rollouts.store import ROLLOUT_STORE, Rollout, RolloutStore
 
 __all__ = ["alerts_pushed", "poll_guards"]
 
@@ -90,4 +90,4 @@ async def _abort(
 
 
 def _store(app: Application) -> RolloutStore | None:
-    return RolloutStore(app.schedules.client, app.schedules) if app.schedules is not None else None
+    return app.ports.get(ROLLOUT_STORE)

@@ -14,13 +14,12 @@ from dataclasses import dataclass, field, replace
 from importlib import resources
 from typing import Any, Literal
 
-import redis.asyncio as aioredis
-
 from flags import FlagState
-from handlers.core.context import Caller
-from handlers.schedules.store import Fenced, ScheduleStore
+from handlers.core.caller import Caller
+from handlers.core.ports import PortKey
+from handlers.core.timers import Fenced, Timers
 
-__all__ = ["Rollout", "RolloutStore", "Stale"]
+__all__ = ["ROLLOUT_STORE", "Rollout", "RolloutStore", "Stale"]
 
 _SCRIPT = resources.files("handlers.rollouts").joinpath("rollouts.lua").read_text(encoding="utf-8")
 
@@ -119,11 +118,11 @@ class Rollout:
 
 
 class RolloutStore:
-    def __init__(self, client: aioredis.Redis, schedules: ScheduleStore) -> None:
-        self._redis = client
-        self._keys = [schedules.lease_key, schedules.hash_key, schedules.timers_key]
-        self._seq = schedules.hash_key + ":rollouts:seq"
-        self._script = client.register_script(_SCRIPT)
+    def __init__(self, timers: Timers) -> None:
+        self._redis = timers.client
+        self._keys = [timers.lease_key, timers.hash_key, timers.timers_key]
+        self._seq = timers.hash_key + ":rollouts:seq"
+        self._script = timers.client.register_script(_SCRIPT)
 
     async def new_id(self) -> str:
         return f"R{int(await self._redis.incr(self._seq))}"
@@ -156,3 +155,6 @@ class RolloutStore:
     @staticmethod
     def now() -> float:
         return time.time()
+
+
+ROLLOUT_STORE: PortKey[RolloutStore] = PortKey("rollout store")

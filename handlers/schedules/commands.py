@@ -13,9 +13,10 @@ from typing import ClassVar
 
 from flags import StoreUnavailable
 from flags.exposure import increases_exposure, simulate
-from handlers.approvals.gate import approvers_for, ask_approval
 from handlers.changes import ROLL_BACK_ACTION
 from handlers.changes.announce import shown_state
+from handlers.changes.ports import APPROVAL_GATE, LaterChange
+from handlers.config import Environment
 from handlers.core.command import ButtonAction, Subcommand
 from handlers.core.context import Context
 from handlers.core.grammar import SubcommandSpec
@@ -23,34 +24,38 @@ from handlers.core.parsing import Invocation
 from handlers.core.policy import Writes, authorize
 from handlers.core.reply import Action, Code, Line, Mention, Reply, Section, Strong, error_reply, line
 from handlers.core.timefmt import span, utc
-from handlers.flag_commands.plans import SetPlan
 from handlers.schedules.grammar import SCHEDULE
 from handlers.schedules.plans import ScheduleCancel, SchedulePlan, cancel_button_plan, plan_schedule
-from handlers.schedules.store import Schedule, ScheduleStore
+from handlers.schedules.store import SCHEDULE_STORE, Schedule, ScheduleStore
 
-__all__ = ["CANCEL_ACTION", "ScheduleCommand", "cancel", "list_schedules", "schedule_expiry", "schedule_run"]
+__all__ = [
+    "CANCEL_ACTION",
+    "ScheduleCommand",
+    "Scheduler",
+    "cancel",
+    "list_schedules",
+    "schedule_expiry",
+    "schedule_run",
+]
 
 CANCEL_ACTION = "schedule_cancel"  # the action_id of a schedule's Cancel button
 
 
 def _store(context: Context) -> ScheduleStore:
-    store = context.app.schedules
-    assert store is not None, "the composition root gives every application a schedule store"
-    return store
+    return context.app.ports.need(SCHEDULE_STORE)
 
 
 def _cancel_button(schedule_id: str) -> Action:
     return Action(f"Cancel {schedule_id}", CANCEL_ACTION, schedule_id)
 
 
-async def schedule_run(plan: SetPlan, context: Context) -> Reply:
+async def schedule_run(plan: LaterChange, context: Context) -> Reply:
     """Keep ``plan`` (a ``set`` with ``--at``/``--in``) to run at its time."""
-    assert plan.at is not None
     versions: dict[str, int] = {}
     raises, summary = [], []
     for environment in plan.targets:
         try:
-            record = await context.stores[environment.option].get(plan.name)
+            record = await context.stores[environment.option].get(plan.flag)
         except StoreUnavailable as error:
             return error_reply(f"Could not reach Redis for {environment.name} ({error.reason}); nothing was scheduled.")
         versions[environment.option] = record.version
@@ -59,26 +64,28 @@ async def schedule_run(plan: SetPlan, context: Context) -> Reply:
         summary.append(
             f"{environment.name}: {shown_state(record.state, record.exists)} → {shown_state(after, after_exists)}"
         )
-    groups = approvers_for(plan.name, raises, context)
+    groups = _approvers_for(plan.flag, raises, context)
     if groups:
         when = f"at {utc(plan.at)} (in {span(plan.at - time.time())})"
         note = (
             f"It is scheduled {when}: approving it approves the change it makes then, which runs without "
             "asking again, with the checks of then, and not at all if the flag changed meanwhile."
         )
-        return await ask_approval(plan.text, plan.name, versions, groups, summary, context, note=note)
+        return await context.app.ports.need(APPROVAL_GATE).ask(
+            plan.text, plan.flag, versions, groups, summary, context, note=note
+        )
     store = _store(context)
     names = ", ".join(e.name for e in plan.targets)
     schedule = Schedule(
         id=await store.new_id(),
         kind="run",
-        flag=plan.name,
+        flag=plan.flag,
         due=plan.at,
         who=context.caller,
         created_at=time.time(),
         text=plan.text,
         versions=versions,
-        summary=f"{plan.name} {plan.change.describe()} on {names}",
+        summary=f"{plan.flag} {plan.change.describe()} on {names}",
         approved_by=context.approved_by,
     )
     await store.add(schedule)
@@ -95,19 +102,18 @@ async def schedule_run(plan: SetPlan, context: Context) -> Reply:
     )
     if context.approved_by:
         lines += (line(f"Approved by {context.approved_by}: it runs then without asking again."),)
-    title = line("Feature flag ", Code(plan.name), " change scheduled")
+    title = line("Feature flag ", Code(plan.flag), " change scheduled")
     return Reply(
         True,
-        f"{plan.name}: change scheduled as {schedule.id} for {utc(plan.at)}",
+        f"{plan.flag}: change scheduled as {schedule.id} for {utc(plan.at)}",
         (Section(lines, title),),
         public=True,
         actions=(_cancel_button(schedule.id),),
     )
 
 
-async def schedule_expiry(plan: SetPlan, reply: Reply, context: Context) -> Reply:
+async def schedule_expiry(flag: str, lasts: float, reply: Reply, context: Context) -> Reply:
     """After a time-boxed change (``--for``): schedule the roll back of what it wrote."""
-    assert plan.lasts is not None
     entries: dict[str, str] = {}
     for action in reply.actions:
         if action.action_id == ROLL_BACK_ACTION:
@@ -116,20 +122,20 @@ async def schedule_expiry(plan: SetPlan, reply: Reply, context: Context) -> Repl
     if not entries:
         return reply  # nothing was written: nothing to restore
     store = _store(context)
-    due = time.time() + plan.lasts
+    due = time.time() + lasts
     schedule = Schedule(
         id=await store.new_id(),
         kind="expire",
-        flag=plan.name,
+        flag=flag,
         due=due,
         who=context.caller,
         created_at=time.time(),
         entries=entries,
-        summary=f"time box of {plan.name} ({span(plan.lasts)}) ends: the previous state comes back",
+        summary=f"time box of {flag} ({span(lasts)}) ends: the previous state comes back",
     )
     await store.add(schedule)
     note = line(
-        f"Time-boxed: the previous state comes back at {utc(due)} (in {span(plan.lasts)}), as ",
+        f"Time-boxed: the previous state comes back at {utc(due)} (in {span(lasts)}), as ",
         Strong(schedule.id),
         "; cancel it to keep this change.",
     )
@@ -192,3 +198,19 @@ class ScheduleCommand(Subcommand[SchedulePlan]):
 
     def actions(self) -> tuple[ButtonAction[SchedulePlan], ...]:
         return (ButtonAction(CANCEL_ACTION, "Cancel button", cancel_button_plan),)
+
+
+def _approvers_for(flag: str, raises: list[tuple[Environment, bool]], context: Context) -> tuple[str, ...]:
+    """Who must approve (none where no approval gate is registered)."""
+    approvals = context.app.ports.get(APPROVAL_GATE)
+    return approvals.approvers_for(flag, raises, context) if approvals is not None else ()
+
+
+class Scheduler:
+    """Changes kept for later, as the flag commands ask for them (``SCHEDULER``)."""
+
+    async def later(self, change: LaterChange, context: Context) -> Reply:
+        return await schedule_run(change, context)
+
+    async def time_box(self, flag: str, lasts: float, reply: Reply, context: Context) -> Reply:
+        return await schedule_expiry(flag, lasts, reply, context)

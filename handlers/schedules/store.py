@@ -2,36 +2,21 @@
 
 A schedule is either a command to run at its time as if its author typed it then (``run``:
 ``feature set … --at/--in``), or the end of a time-boxed change (``expire``: ``--for``), which
-restores the previous state through the Roll back path. Timers are a sorted set; only the
-holder of the driver lease takes due ones (the check and the take are one script).
+restores the previous state through the Roll back path. Their timers are the driver's
+(``handlers.core.timers``).
 """
 
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass, field
-from importlib import resources
 from typing import Any, Literal
 
-import redis.asyncio as aioredis
+from handlers.core.caller import Caller
+from handlers.core.ports import PortKey
+from handlers.core.timers import Timers
 
-from handlers.core.context import Caller
-from handlers.core.lease import FENCED_CHECK
-
-__all__ = ["DRIVER_LEASE_KEY", "Fenced", "Schedule", "ScheduleStore"]
-
-_SCRIPT = (
-    resources.files("handlers.schedules")
-    .joinpath("schedules.lua")
-    .read_text(encoding="utf-8")
-    .replace("--FENCED_CHECK--", FENCED_CHECK)
-)
-DRIVER_LEASE_KEY = "chatops:driver"  # after the configuration's redis_prefix
-
-
-class Fenced(Exception):
-    """This process no longer holds the driver lease: it must not write."""
+__all__ = ["SCHEDULE_STORE", "Schedule", "ScheduleStore"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,14 +74,13 @@ class Schedule:
 
 
 class ScheduleStore:
-    def __init__(self, client: aioredis.Redis, prefix: str = "") -> None:
-        self._redis = self.client = client
-        self.prefix = prefix
-        self.lease_key = f"{prefix}{DRIVER_LEASE_KEY}"
-        self._hash = self.hash_key = f"{prefix}chatops:schedules"
-        self._timers = self.timers_key = f"{prefix}chatops:timers"
-        self._seq = f"{prefix}chatops:schedules:seq"
-        self._script = client.register_script(_SCRIPT)
+    """Scheduled changes (``S…``) among the timers' records."""
+
+    def __init__(self, timers: Timers) -> None:
+        self.timers = timers
+        self._redis = timers.client
+        self._hash, self._timers = timers.hash_key, timers.timers_key
+        self._seq = f"{timers.prefix}chatops:schedules:seq"
 
     async def new_id(self) -> str:
         return f"S{int(await self._redis.incr(self._seq))}"
@@ -125,21 +109,5 @@ class ScheduleStore:
         found = (Schedule.from_json(t) for i, t in records.items() if str(i).startswith("S"))
         return sorted(found, key=lambda s: (s.due, s.id))
 
-    async def next_due(self) -> float | None:
-        first = await self._redis.zrange(self._timers, 0, 0, withscores=True)
-        return float(first[0][1]) if first else None
 
-    async def take_due(self, token: int, retry_s: float, limit: int = 100) -> list[tuple[str, str]]:
-        """Due records as (id, JSON): schedules (``S…``) and rollouts (``R…``), each pushed ``retry_s``
-        later until done; Fenced without the lease."""
-        reply = await self._call(token, "due", f"{time.time():.3f}", retry_s, limit)
-        return [(str(reply[i]), str(reply[i + 1])) for i in range(0, len(reply), 2)]
-
-    async def done(self, token: int, schedule_id: str) -> None:
-        await self._call(token, "done", schedule_id)
-
-    async def _call(self, token: int, *args: Any) -> Any:
-        reply = await self._script(keys=[self.lease_key, self._hash, self._timers], args=[token, *args])
-        if reply == "fenced":
-            raise Fenced(self.lease_key)
-        return reply
+SCHEDULE_STORE: PortKey[ScheduleStore] = PortKey("schedule store")

@@ -24,7 +24,7 @@ from selenium.webdriver.common.by import By
 
 from bot.dashboard import COOKIE
 from bot.server import RUNTIME
-from handlers.dashboard.signin import Visitor
+from handlers.dashboard.signin import SIGN_IN, Visitor
 from tests.bot.conftest import BotUnderTest, signed_headers, start_bot, write_config
 from tests.bot.deployments.conftest import (
     WEBHOOK_TOKEN,
@@ -119,7 +119,7 @@ async def test_sign_in_works_once_for_its_person_and_everything_else_is_refused(
     _shot(browser, tmp_path, "flags-empty")
 
     runtime = dashboard.runner.app[RUNTIME]  # type: ignore[attr-defined]
-    expired = runtime.app.sign_in.token(Visitor("U0SRE", "sre"), now=time.time() - 3600)
+    expired = runtime.app.ports.get(SIGN_IN).token(Visitor("U0SRE", "sre"), now=time.time() - 3600)
     forged = link[:-3] + ("AAA" if not link.endswith("AAA") else "BBB")
     for url, reason in (
         (f"{dashboard.url}/ui/signin?token={expired}", "This sign-in link has expired."),
@@ -235,7 +235,7 @@ async def test_behind_a_proxy_the_trusted_header_signs_in(
             assert blank.status == 401
         async with session.get(f"{url}/ui/deployments") as direct:
             assert direct.status == 401 and "/chatops run dashboard" in await direct.text()
-        token = runner.app[RUNTIME].app.sign_in.token(Visitor("U0SRE", "sre"))
+        token = runner.app[RUNTIME].app.ports.get(SIGN_IN).token(Visitor("U0SRE", "sre"))
         async with session.get(f"{url}/ui/signin?token={token}", allow_redirects=False) as signed:
             assert signed.status == 303 and "Secure" in signed.headers["Set-Cookie"]  # served as https
     await runner.cleanup()
@@ -252,7 +252,7 @@ async def test_with_its_own_redis_down_the_dashboard_says_so(
             tmp_path, own.url, prefix, redis_prefix=prefix, ui={"base_url": f"http://127.0.0.1:{port}"}
         )
         runner, url = await start_bot(config, slack, tmp_path / ".chatops", port=port)
-        token = runner.app[RUNTIME].app.sign_in.token(Visitor("U0SRE", "sre"))
+        token = runner.app[RUNTIME].app.ports.get(SIGN_IN).token(Visitor("U0SRE", "sre"))
         jar = aiohttp.CookieJar(unsafe=True)  # cookies of 127.0.0.1
         async with aiohttp.ClientSession(cookie_jar=jar) as session:
             async with session.get(f"{url}/ui/signin?token={token}") as signed:

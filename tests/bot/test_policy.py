@@ -8,6 +8,7 @@ from pathlib import Path
 import aiohttp
 
 from handlers.config import load_config
+from handlers.flag_commands.commands import GetCommand
 from tests.bot.conftest import FLAG, BotUnderTest, start_bot, write_config
 from tests.bot.slack_stub import SlackStub, message_text
 
@@ -66,12 +67,10 @@ async def test_a_corrupt_key_is_reported_not_crashed_on(bot: BotUnderTest) -> No
 
 
 async def test_a_bug_in_a_handler_becomes_an_answer_not_a_timeout(bot: BotUnderTest, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from handlers.flag_commands.command import FeatureCommand
-
     async def broken(self: object, plan: object, context: object) -> None:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(FeatureCommand, "handle", broken)
+    monkeypatch.setattr(GetCommand, "handle", broken)
     kind, text = await bot.text(f"run feature get {FLAG} --staging", channel="#development")
     assert kind == "ephemeral"
     assert "Something went wrong on our side (error " in text

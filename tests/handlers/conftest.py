@@ -23,12 +23,13 @@ import redis.asyncio as aioredis
 
 from handlers.composition import build_application
 from handlers.config import Secrets, load_config
-from handlers.core.context import Application, Caller
+from handlers.core.caller import Caller
+from handlers.core.context import Application
+from handlers.core.driver import Driver
 from handlers.core.lease import Lease
 from handlers.core.reply import CrossPost, Reply
 from handlers.core.text_chat import ShellBackend, run_line
-from handlers.deployments.registry import Deployment
-from handlers.schedules.driver import Driver
+from handlers.deployments.registry import REGISTRY, Deployment
 from tests.alertmanager_process import Alertmanager
 from tests.configs import FLAG, add_staging_e2e_trigger, deployments_section, safety_section, write_config
 from tests.git_repo import GitRepo
@@ -96,9 +97,9 @@ class Chatops:
     def drivers(self, chat: ShellBackend, count: int = 1, lease_s: float = 6.0) -> list[Driver]:
         """``count`` timer drivers on this harness's application, as that many serving processes
         run them (one lease between them), posting through ``chat``."""
-        store = self.app.schedules
-        assert store is not None
-        return [Driver(self.app, chat, store, Lease(store.client, store.lease_key, lease_s)) for _ in range(count)]
+        timers = self.app.timers
+        assert timers is not None
+        return [Driver(self.app, chat, timers, Lease(timers.client, timers.lease_key, lease_s)) for _ in range(count)]
 
     async def keyspace(self) -> dict[str, Any]:
         """Every key under this test's prefix, to prove a refusal changed nothing."""
@@ -157,9 +158,11 @@ async def chatops(
             add_staging_e2e_trigger(path)
         app = build_application(load_config(path), Secrets.from_environment(), embedded_directory=folder / ".chatops")
         await app.start()  # the mirror and snapshots; the tests drive the timers themselves
-        if deployed and app.deployments is not None:  # the flag's code runs in gstg and gprd
+        if deployed and app.ports.get(REGISTRY) is not None:  # the flag's code runs in gstg and gprd
             for environment in ("gstg", "gprd"):
-                await app.deployments.record(Deployment(environment, deployed, "master", "success", time.time()))
+                await app.ports.get(REGISTRY).record(
+                    Deployment(environment, deployed, "master", "success", time.time())
+                )
         harness = Chatops(
             app, aioredis.from_url(redis_url, decode_responses=True), prefix, label, alertmanager, outside
         )

@@ -8,7 +8,7 @@ import asyncio
 import time
 from dataclasses import replace
 
-from handlers.approvals.store import KEPT_S
+from handlers.approvals.store import APPROVAL_STORE, KEPT_S
 from handlers.core.text_render import to_text
 from tests.handlers.conftest import FLAG, Chatops, MakeChatops
 from tests.handlers.test_rollouts import _drive
@@ -211,7 +211,7 @@ async def test_an_approved_rollout_keeps_the_pace_that_was_approved(chatops: Mak
 
 async def test_requests_are_kept_a_week_after_they_expire(chatops: MakeChatops) -> None:
     bot = await chatops(access=ACCESS)
-    store = bot.app.approvals
+    store = bot.app.ports.get(APPROVAL_STORE)
     assert store is not None
     old = await _request(bot)
     found = await store.get(old)

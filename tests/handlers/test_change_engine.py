@@ -13,7 +13,8 @@ import redis
 from flags import AuditInfo, SetBoolean
 from handlers.changes import ChangeRequest, engine
 from handlers.changes.rules import Verdict
-from handlers.core.context import Caller, Context
+from handlers.core.caller import Caller
+from handlers.core.context import Context
 from handlers.core.reply import Confirm
 from handlers.core.text_chat import ShellBackend
 from handlers.core.text_render import to_text

@@ -24,7 +24,8 @@ from flags.values import Percentage
 from handlers.changes import ChangeRequest, engine
 from handlers.changes.recovery import recover_interrupted
 from handlers.changes.request import Target
-from handlers.core.context import Caller, Context
+from handlers.core.caller import Caller
+from handlers.core.context import Context
 from handlers.core.journal import ChangeJournal, JournalEntry
 from handlers.core.reply import Reply
 from handlers.core.text_chat import ShellBackend

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from handlers.core import delivery, pipeline
-from handlers.core.context import Caller
+from handlers.core.caller import Caller
 from handlers.core.reply import CrossPost
 from handlers.core.text_chat import ShellBackend
 from handlers.core.text_render import to_text

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from handlers.deployments.registry import Deployment
+from handlers.deployments.registry import REGISTRY, Deployment
 from tests.configs import deployments_section
 from tests.git_repo import GitRepo
 from tests.handlers.conftest import FLAG, FLAG_MERGE_REQUEST, Chatops, MakeChatops
@@ -16,8 +16,8 @@ D = "#development"
 
 
 async def _deploy(bot: Chatops, environment: str, sha: str, ref: str = "master") -> None:
-    assert bot.app.deployments is not None
-    await bot.app.deployments.record(Deployment(environment, sha, ref, "success", time.time()))
+    assert bot.app.ports.get(REGISTRY) is not None
+    await bot.app.ports.get(REGISTRY).record(Deployment(environment, sha, ref, "success", time.time()))
 
 
 async def _bot(chatops: MakeChatops, tmp_path: Path, **safety: object) -> tuple[Chatops, GitRepo, str, str]:

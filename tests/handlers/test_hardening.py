@@ -15,8 +15,8 @@ from structlog.testing import capture_logs
 
 from handlers.changes.markdown import code_block, code_span
 from handlers.core import pipeline
+from handlers.core.caller import Caller
 from handlers.core.chat import PostFailed
-from handlers.core.context import Caller
 from handlers.core.reply import CrossPost
 from handlers.core.text_chat import ShellBackend
 from handlers.core.text_render import to_text

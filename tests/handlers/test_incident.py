@@ -6,9 +6,9 @@ from __future__ import annotations
 import random
 
 from flags.exposure import covers
+from handlers.core.alerts import Alert, alerts_arrived
 from handlers.core.text_chat import ShellBackend
 from handlers.core.text_render import to_text
-from handlers.incidents.alerts import Alert, alerts_arrived
 from tests.configs import example_environments
 from tests.flags.flipper_oracle import FlipperOracle
 from tests.handlers.conftest import FLAG, Chatops, MakeChatops

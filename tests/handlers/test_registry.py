@@ -12,8 +12,9 @@ import yaml
 from handlers.composition import COMMANDS
 from handlers.config import RESERVED_OPTIONS, ConfigError, Environment, parse_config
 from handlers.core import pipeline
+from handlers.core.caller import Caller
 from handlers.core.command import ButtonAction, Command, Subcommand
-from handlers.core.context import Application, Caller, Context
+from handlers.core.context import Application, Context
 from handlers.core.grammar import CommandSpec, OptionSpec, SubcommandSpec
 from handlers.core.parsing import Invocation, UsageError
 from handlers.core.registry import CommandRegistry

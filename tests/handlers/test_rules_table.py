@@ -28,8 +28,10 @@ from flags import (
 )
 from flags.exposure import increases_exposure, simulate
 from handlers.changes import ChangeRequest, Target, apply_change
-from handlers.changes.rules import RULES, Verdict
-from handlers.core.context import Caller, Context
+from handlers.changes.rules import Verdict
+from handlers.composition.ports import RULES
+from handlers.core.caller import Caller
+from handlers.core.context import Context
 from handlers.core.reply import error_reply, line
 from handlers.core.text_chat import ShellBackend
 from tests.handlers.conftest import FLAG, Chatops, MakeChatops

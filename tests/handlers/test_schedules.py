@@ -7,13 +7,14 @@ import asyncio
 
 import pytest
 
+from handlers.core.driver import Driver
 from handlers.core.lease import Lease
 from handlers.core.reply import CrossPost
 from handlers.core.text_chat import ShellBackend
 from handlers.core.text_render import to_text
-from handlers.schedules.driver import Driver
+from handlers.core.timers import Fenced
 from handlers.schedules.fire import fire
-from handlers.schedules.store import Fenced, ScheduleStore
+from handlers.schedules.store import SCHEDULE_STORE, ScheduleStore
 from tests.handlers.conftest import FLAG, Chatops, MakeChatops, tick
 
 SET = "/chatops run feature set"
@@ -144,7 +145,7 @@ async def test_a_cancelled_schedule_never_runs(chatops: MakeChatops) -> None:
 
 async def test_only_the_lease_holder_takes_schedules(chatops: MakeChatops) -> None:
     bot = await chatops()
-    store = bot.app.schedules
+    store = bot.app.timers
     assert store is not None
     first, second = (Lease(store.client, store.lease_key, 0.2) for _ in range(2))
     old = await first.acquire()
@@ -161,7 +162,7 @@ async def test_a_schedule_taken_again_after_its_driver_died_is_not_run_twice(cha
     bot = await chatops()
     assert (await bot.run(f"{SET} {FLAG} true --staging --in 1s", channel=D)).ok
     await asyncio.sleep(1.1)
-    store = bot.app.schedules
+    store = bot.app.ports.get(SCHEDULE_STORE)
     assert isinstance(store, ScheduleStore)
     (schedule,) = [s for s in await store.pending()]
     posts = ShellBackend("driver", frozenset())

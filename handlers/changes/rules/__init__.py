@@ -1,24 +1,14 @@
-"""Safety rules, run in this order before any write. A new rule: one module, one line here.
+"""Safety rules, run before any write in the order the composition root registers them
+(``SAFETY_RULES``). A new rule: one module (in the capability it belongs to, or here when it is
+about changes in general), one line in ``handlers.composition.rules``.
 
-Approval is not among them: it is asked for once they all passed (see handlers.approvals.gate)."""
+Approval is not among them: it is asked for once they all passed (``APPROVAL_GATE``)."""
 
 from __future__ import annotations
 
 from handlers.changes.rules.base import SafetyRule, Verdict
-from handlers.changes.rules.consistency import ConsistencyRule
-from handlers.changes.rules.percentage_step import PercentageStepRule
-from handlers.changes.rules.production_check import ProductionCheckRule
-from handlers.changes.rules.rollout_issue import RolloutIssueRule
-from handlers.deployments.rule import DeploymentRule
-from handlers.freezes.rule import FreezeRule
+from handlers.core.ports import PortKey
 
-__all__ = ["RULES", "SafetyRule", "Verdict"]
+__all__ = ["SAFETY_RULES", "SafetyRule", "Verdict"]
 
-RULES: tuple[SafetyRule, ...] = (
-    FreezeRule(),
-    RolloutIssueRule(),
-    ConsistencyRule(),
-    DeploymentRule(),
-    ProductionCheckRule(),
-    PercentageStepRule(),
-)
+SAFETY_RULES: PortKey[SafetyRule] = PortKey("safety rules")

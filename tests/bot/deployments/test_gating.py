@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.server import RUNTIME
+from handlers.deployments.mirror import MIRROR
 from tests.bot.conftest import write_config
 from tests.bot.deployments.conftest import (
     WEBHOOK_TOKEN,
@@ -89,7 +90,7 @@ async def test_a_stale_mirror_makes_the_answer_unknown_and_says_why(
     async with serving(config, slack, redis_url, prefix) as (bot, runner):  # cloned now
         late = remote.merge_request("gitlab-org/gitlab", 202, "Code merged after the last fetch")
         (tmp_path / "remote").rename(tmp_path / "gone")  # and from now on fetching fails
-        mirror = runner.app[RUNTIME].app.mirror
+        mirror = runner.app[RUNTIME].app.ports.get(MIRROR)
         assert mirror is not None and not await mirror.fetch()
         assert (await bot.webhook(deployment_event("gstg", late, "success", "2026-11-26 09:00:00 +0000")))[0] == 200
         stale = "answered from the mirror as fetched "

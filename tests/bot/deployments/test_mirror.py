@@ -12,7 +12,7 @@ import pytest
 import redis
 
 from bot.server import RUNTIME
-from handlers.deployments.mirror import AmbiguousCommit, CommitNotFound, GitMirror
+from handlers.deployments.mirror import MIRROR, AmbiguousCommit, CommitNotFound, GitMirror
 from tests.bot.conftest import ROOT, start_bot, write_config
 from tests.bot.deployments.conftest import (
     WEBHOOK_TOKEN,
@@ -36,7 +36,7 @@ async def test_a_url_is_cloned_fetched_and_answered_from_when_fetching_fails(
     )
     config = write_config(tmp_path, redis_url, prefix, redis_prefix=prefix, deployments=section)
     runner, url = await start_bot(config, slack, tmp_path / ".chatops")
-    mirror = runner.app[RUNTIME].app.mirror
+    mirror = runner.app[RUNTIME].app.ports.get(MIRROR)
     async with aiohttp.ClientSession() as session:
         bot = DeployBot(url, slack, prefix, None, session)  # type: ignore[arg-type]
         assert (tmp_path / "mirror.git" / "HEAD").exists()  # cloned at start

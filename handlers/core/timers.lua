@@ -1,7 +1,7 @@
--- Timers of scheduled changes, taken only by the holder of the driver lease.
--- KEYS: 1 driver lease key, 2 schedules hash, 3 timers sorted set
+-- Timers of kept work (scheduled changes S…, rollouts R…), taken only by the holder of the driver lease.
+-- KEYS: 1 driver lease key, 2 records hash, 3 timers sorted set
 -- ARGV: 1 lease token, 2 operation, then
---   due  NOW_S RETRY_S LIMIT  -> {id, json, ...}: due schedules, each pushed RETRY_S later (re-fired
+--   due  NOW_S RETRY_S LIMIT  -> {id, json, ...}: due records, each pushed RETRY_S later (taken again
 --                                  then if its driver dies before it is done)
 --   done ID                    -> 1 (a schedule is removed; a rollout only loses its timer)
 --FENCED_CHECK--
@@ -26,4 +26,4 @@ elseif op == 'done' then
   redis.call('ZREM', KEYS[3], ARGV[3])
   return 1
 end
-return redis.error_reply('unknown schedules operation ' .. tostring(op))
+return redis.error_reply('unknown timers operation ' .. tostring(op))

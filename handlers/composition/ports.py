@@ -1,0 +1,81 @@
+"""What each capability offers the others, registered once: stores, the approval gate, the
+scheduler, the safety rules in the order they run, alert listeners, timer and periodic jobs, and
+what stops a killed flag's standing work."""
+
+from __future__ import annotations
+
+import redis.asyncio as aioredis
+
+from handlers.approvals.gate import ApprovalDesk
+from handlers.approvals.store import APPROVAL_STORE, ApprovalStore
+from handlers.changes.ports import APPROVAL_GATE, SCHEDULER
+from handlers.changes.rules import SAFETY_RULES, SafetyRule
+from handlers.changes.rules.consistency import ConsistencyRule
+from handlers.changes.rules.percentage_step import PercentageStepRule
+from handlers.changes.rules.production_check import ProductionCheckRule
+from handlers.changes.rules.rollout_issue import RolloutIssueRule
+from handlers.core.alerts import ALERT_LISTENERS
+from handlers.core.code import CODE_DEPLOYED
+from handlers.core.driver import PERIODIC_JOBS, TIMER_JOBS
+from handlers.core.freezes import FREEZES
+from handlers.core.ports import Ports
+from handlers.core.standing import STANDING_WORK
+from handlers.core.timers import Timers
+from handlers.dashboard.signin import SIGN_IN, SignIn
+from handlers.deployments.mirror import MIRROR, GitMirror
+from handlers.deployments.registry import REGISTRY, DeploymentRegistry
+from handlers.deployments.rule import DeployedCode, DeploymentRule
+from handlers.freezes.alerts import AlertFreezes
+from handlers.freezes.rule import FreezeRule
+from handlers.freezes.store import FREEZE_STORE, FreezeStore
+from handlers.incidents.alerts import RecentChanges
+from handlers.rollouts.jobs import GuardPoll, RolloutAlerts, RolloutSteps, RunningRollouts
+from handlers.rollouts.store import ROLLOUT_STORE, RolloutStore
+from handlers.schedules.commands import Scheduler
+from handlers.schedules.jobs import DueSchedules, PendingSchedules
+from handlers.schedules.store import SCHEDULE_STORE, ScheduleStore
+
+__all__ = ["RULES", "application_ports"]
+
+#: The safety rules, in the order they run before any write.
+RULES: tuple[SafetyRule, ...] = (
+    FreezeRule(),
+    RolloutIssueRule(),
+    ConsistencyRule(),
+    DeploymentRule(),
+    ProductionCheckRule(),
+    PercentageStepRule(),
+)
+
+
+def application_ports(
+    own: aioredis.Redis,
+    timers: Timers,
+    prefix: str,
+    registry: DeploymentRegistry | None,
+    mirror: GitMirror | None,
+    sign_in: SignIn | None,
+) -> Ports:
+    """Every capability's offer, on the bot's own Redis (``own``, keys under ``prefix``)."""
+    ports = Ports()
+    freezes = FreezeStore(own, prefix)
+    ports.add(FREEZE_STORE, freezes)
+    ports.add(FREEZES, freezes)
+    ports.add(APPROVAL_STORE, ApprovalStore(own, prefix))
+    ports.add(APPROVAL_GATE, ApprovalDesk())
+    ports.add(SCHEDULE_STORE, ScheduleStore(timers))
+    ports.add(SCHEDULER, Scheduler())
+    ports.add(ROLLOUT_STORE, RolloutStore(timers))
+    ports.add(CODE_DEPLOYED, DeployedCode())
+    if registry is not None:
+        ports.add(REGISTRY, registry)
+    if mirror is not None:
+        ports.add(MIRROR, mirror)
+    if sign_in is not None:
+        ports.add(SIGN_IN, sign_in)
+    ports.add_many(SAFETY_RULES, RULES)
+    ports.add_many(TIMER_JOBS, (DueSchedules(), RolloutSteps()))
+    ports.add_many(PERIODIC_JOBS, (GuardPoll(),))
+    ports.add_many(ALERT_LISTENERS, (RolloutAlerts(), AlertFreezes(), RecentChanges()))
+    ports.add_many(STANDING_WORK, (RunningRollouts(), PendingSchedules()))
+    return ports
