@@ -31,10 +31,14 @@ from handlers.approvals.store import APPROVAL_STORE
 from handlers.config import Dashboard
 from handlers.core import pipeline
 from handlers.core.caller import Caller
+from handlers.core.context import Plan
 from handlers.core.reply import Reply, error_reply
 from handlers.dashboard.live_rows import LiveRows
 from handlers.dashboard.signin import SIGN_IN, SignInRefused, Visitor
 from handlers.dashboard.views import flag_page, flags_page
+from handlers.deployments.auto_deploy import AutoDeployPlan
+from handlers.freezes.command import FreezePlan
+from handlers.rollouts.plans import RolloutList
 
 __all__ = ["COOKIE", "add_dashboard"]
 
@@ -164,13 +168,14 @@ class _Pages:
         return flag_html(page, visitor)
 
     async def deployments(self, request: web.Request, visitor: Visitor) -> str:
-        reply = await self._read("run auto_deploy status", visitor)
+        reply = await self._read("auto_deploy", "status", AutoDeployPlan(None), visitor)
         return board_page("Deployments", [("auto_deploy status", reply)], visitor)
 
     async def activity(self, request: web.Request, visitor: Visitor) -> str:
+        all_environments = tuple(self._runtime.app.config.environments)
         parts = [
-            ("Rollouts", await self._read("run feature rollout list", visitor)),
-            ("Freezes", await self._read("run freeze status", visitor)),
+            ("Rollouts", await self._read("feature", "rollout", RolloutList(), visitor)),
+            ("Freezes", await self._read("freeze", "status", FreezePlan("status", all_environments), visitor)),
         ]
         approvals = self._runtime.app.ports.get(APPROVAL_STORE)
         try:
@@ -179,12 +184,13 @@ class _Pages:
             parts.append(("Pending approvals", error_reply(f"Could not read the approval requests: {error}")))
         return board_page("Rollouts, freezes and approvals", parts, visitor)
 
-    async def _read(self, text: str, visitor: Visitor) -> Reply:
-        """A read-only command's answer, run through the pipeline as the visitor (and logged)."""
+    async def _read(self, command: str, subcommand: str, plan: Plan, visitor: Visitor) -> Reply:
+        """A read-only command's answer, invoked through the pipeline as the visitor (and logged)."""
         runtime = self._runtime
         caller = Caller(visitor.user_id or visitor.name, visitor.name, "", "dashboard")
         assert runtime.app.chat is not None, "serve starts the background work (and its chat) before serving"
-        return await pipeline.run(text, caller, runtime.app, runtime.app.chat)
+        invocation = pipeline.Invoke(command, subcommand, plan, caller)
+        return await pipeline.invoke(invocation, runtime.app, runtime.app.chat)
 
 
 def _html(text: str, status: int = 200) -> web.Response:

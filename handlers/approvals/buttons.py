@@ -102,7 +102,9 @@ async def decide(plan: ApprovalDecision, context: Context) -> Reply:
         return error_reply(f"Approval {found.id} was decided meanwhile. {_NOTHING}")
     origin = f" (approved by {caller.who}, request {found.id})"
     app, chat = context.app, context.chat
-    reply = await pipeline.run(found.text, found.requester, app, chat, origin=origin, approved_by=caller.who)
+    reply = await pipeline.run_kept(
+        found.plan, found.text, found.requester, app, chat, origin=origin, approved_by=caller.who
+    )
     decided = await store.get(found.id) or found
     if not reply.ok:  # approved, but refused when run (a check failed, the requester lost access, …)
         decided = replace(decided, status=f"approved by {caller.who} but not applied: {reply.summary[:200]}")

@@ -40,6 +40,7 @@ from handlers.core.reply import (
     line,
     plain,
 )
+from handlers.core.stored import StoredPlan
 from handlers.core.timefmt import span, utc
 
 __all__ = ["APPROVE", "CANCEL", "DECLINE", "ApprovalDesk", "approval_card", "approvers_for", "ask_approval", "gate"]
@@ -88,9 +89,11 @@ async def gate(request: ChangeRequest, targets: Sequence[Target], context: Conte
     ]
     checks = [f"{name.replace('_', ' ')}: {record}" for name, record in outcome.checks.items()]
     checks += [plain(warning) for warning in outcome.warnings]
+    if request.plan is None:  # made by the bot's own work, which cannot be run again
+        return error_reply(f"This change needs the approval of {needs}, which it cannot ask for. {NOTHING_CHANGED}")
     text = request.command.removeprefix("/chatops ").strip()
     versions = {t.environment.option: t.record.version for t in targets}
-    return await ask_approval(text, request.flag, versions, groups, summary, context, checks=checks)
+    return await ask_approval(text, request.flag, versions, groups, summary, context, kept=request.plan, checks=checks)
 
 
 async def ask_approval(
@@ -101,11 +104,12 @@ async def ask_approval(
     summary: list[str],
     context: Context,
     *,
+    kept: StoredPlan,
     checks: list[str] | None = None,
     note: str = "",
 ) -> Reply:
-    """Record a request that ``groups`` approve running ``text`` (reviewed at ``versions``), post
-    its card, and answer the requester."""
+    """Record a request that ``groups`` approve running ``kept`` (typed as ``text``; reviewed at
+    ``versions``), post its card, and answer the requester."""
     store = context.app.ports.need(APPROVAL_STORE)
     now = time.time()
     definition = context.definitions.get(flag)
@@ -124,6 +128,7 @@ async def ask_approval(
             rollout_issue=(definition.rollout_issue_url or "") if definition is not None else "",
             checks=checks if checks is not None else [],
             note=note,
+            plan=kept,
         )
     )
     channel = context.config.slack.production_channel
@@ -200,6 +205,7 @@ class ApprovalDesk:
         summary: list[str],
         context: Context,
         *,
+        kept: StoredPlan,
         note: str = "",
     ) -> Reply:
-        return await ask_approval(text, flag, versions, groups, summary, context, note=note)
+        return await ask_approval(text, flag, versions, groups, summary, context, kept=kept, note=note)

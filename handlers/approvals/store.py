@@ -16,6 +16,7 @@ import redis.asyncio as aioredis
 
 from handlers.core.caller import Caller
 from handlers.core.ports import PortKey
+from handlers.core.stored import StoredPlan
 
 __all__ = ["APPROVAL_STORE", "KEPT_S", "ApprovalRequest", "ApprovalStore"]
 
@@ -52,6 +53,7 @@ class ApprovalRequest:
     rollout_issue: str = ""
     checks: list[str] = field(default_factory=list)  # the checks as they stood when it was asked
     note: str = ""  # what else approving it does ("approves each of its 4 steps")
+    plan: StoredPlan | None = None  # what approving runs (None: a request made before plans were kept)
 
     @property
     def expired(self) -> bool:
@@ -76,6 +78,7 @@ class ApprovalRequest:
                 "rollout_issue": self.rollout_issue,
                 "checks": self.checks,
                 "note": self.note,
+                "plan": self.plan.to_dict() if self.plan is not None else None,
             }
         )
 
@@ -99,6 +102,7 @@ class ApprovalRequest:
             rollout_issue=str(data.get("rollout_issue", "")),
             checks=[str(c) for c in data.get("checks") or []],
             note=str(data.get("note", "")),
+            plan=StoredPlan.from_dict(data["plan"]) if data.get("plan") else None,
         )
 
 

@@ -14,6 +14,7 @@ from handlers.config import Environment
 from handlers.core.context import Context
 from handlers.core.ports import PortKey
 from handlers.core.reply import Reply
+from handlers.core.stored import StoredPlan
 
 __all__ = ["APPROVAL_GATE", "SCHEDULER", "ApprovalGate", "ChangeScheduler", "LaterChange"]
 
@@ -38,9 +39,10 @@ class ApprovalGate(Protocol):
         summary: list[str],
         context: Context,
         *,
+        kept: StoredPlan,
         note: str = "",
     ) -> Reply:
-        """Ask ``groups`` to approve running ``text`` (reviewed at ``versions``)."""
+        """Ask ``groups`` to approve running ``kept`` (typed as ``text``; reviewed at ``versions``)."""
 
 
 APPROVAL_GATE: PortKey[ApprovalGate] = PortKey("approval gate")
@@ -55,6 +57,8 @@ class LaterChange:
     change: Change
     text: str  # the command as typed, after ``/chatops``
     at: float
+    run_then: StoredPlan  # the set it runs at its time
+    kept: StoredPlan  # the set as asked for (what an approval runs again)
 
 
 class ChangeScheduler(Protocol):

@@ -8,6 +8,7 @@ from flags import Change, FlagRecord, FlagState
 from flags.exposure import increases_exposure
 from handlers.config import Environment
 from handlers.core.caller import Caller
+from handlers.core.stored import StoredPlan
 
 __all__ = ["ChangeRequest", "Target"]
 
@@ -24,6 +25,7 @@ class ChangeRequest:
     overrides: frozenset[str] = frozenset()  # safety rules the person chose to skip, by their override option
     expected_version: int | None = None  # write only if the (first) target is still at this version
     rollback_of: str = ""  # the audit entry this change rolls back
+    plan: StoredPlan | None = None  # what an approval runs again (None: nothing can be approved)
 
     def overrides_rule(self, option: str | None) -> bool:
         return option is not None and option in self.overrides

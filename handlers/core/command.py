@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
+from handlers.config import Config
 from handlers.core.context import Context, Plan
 from handlers.core.grammar import CommandSpec, SubcommandSpec
 from handlers.core.parsing import Invocation
@@ -40,6 +41,10 @@ class ButtonAction(Generic[P]):
 
 
 class _Acting(ABC, Generic[P]):
+    @property
+    @abstractmethod
+    def command_name(self) -> str: ...
+
     @abstractmethod
     def plan(self, invocation: Invocation, context: Context) -> P: ...
 
@@ -50,6 +55,15 @@ class _Acting(ABC, Generic[P]):
         """Buttons this command's replies carry: their plans are this command's (handled by
         ``handle``) unless a button brings its own ``handle``."""
         return ()
+
+    def encode(self, plan: P) -> dict[str, Any]:
+        """The plan as JSON fields, for work that runs it later (an approval, a schedule). Only
+        commands whose plans are kept for later implement it."""
+        raise NotImplementedError(f"plans of {self.command_name} are not kept for later")
+
+    def decode(self, data: dict[str, Any], config: Config) -> P:
+        """The plan ``encode`` made; ValueError (or KeyError) for one it cannot read."""
+        raise NotImplementedError(f"plans of {self.command_name} are not kept for later")
 
 
 class Command(_Acting[P]):

@@ -17,7 +17,7 @@ from typing import Any
 import structlog
 from redis.exceptions import RedisError
 
-from flags import StoreUnavailable, WrongKeyType
+from flags import FlagsError, StoreUnavailable, WrongKeyType
 from handlers.core.caller import Caller
 from handlers.core.chat import ChatBackend
 from handlers.core.command import Buttons
@@ -26,11 +26,12 @@ from handlers.core.freezes import FREEZES
 from handlers.core.parsing import UsageError, parse
 from handlers.core.policy import authorize
 from handlers.core.reply import Code, CrossPost, Line, Mention, Reply, Section, error_reply, line
+from handlers.core.stored import StoredPlan
 from handlers.core.timefmt import utc
 from handlers.core.usage import command_help
 from handlers.metrics import COMMAND_SECONDS, COMMANDS
 
-__all__ = ["press", "run"]
+__all__ = ["Invoke", "invoke", "press", "run", "run_kept"]
 
 _log = structlog.get_logger("bot")
 
@@ -64,6 +65,53 @@ async def run(
     context = Context(app, caller, chat, notify, origin, approved_by, due)
     trace = _Trace()
     return await _guarded(text, context, trace, lambda: _run(text, context, trace))
+
+
+@dataclass(frozen=True, slots=True)
+class Invoke:
+    """A command invoked by the bot's own work (a rollout step, a schedule, an approval) as a typed
+    plan, on behalf of ``caller``: the same policy, rules, checks, audit and delivery as typed text."""
+
+    command: str
+    subcommand: str
+    plan: Plan
+    caller: Caller
+    origin: str = ""  # what runs it on the person's behalf, recorded with it (" (schedule S3)")
+    approved_by: str = ""  # who approved it
+
+
+async def invoke(invocation: Invoke, app: Application, chat: ChatBackend, notify: Notify | None = None) -> Reply:
+    """Run a typed invocation through the policy and the command's handler."""
+    context = Context(app, invocation.caller, chat, notify, invocation.origin, invocation.approved_by)
+    command, subcommand = invocation.command, invocation.subcommand
+    text = str(getattr(invocation.plan, "text", "") or f"run {command} {subcommand}".strip())
+    trace = _Trace(command, subcommand, tuple(e.name for e in invocation.plan.targets))
+    unit = app.commands.resolve(command, subcommand)
+    if unit is None:
+        return error_reply(f"`{command} {subcommand}` is no longer a command of this bot; nothing was changed.")
+    return await _guarded(text, context, trace, lambda: _authorized(unit.handle, invocation.plan, text, context, trace))
+
+
+async def run_kept(
+    kept: StoredPlan | None,
+    text: str,
+    caller: Caller,
+    app: Application,
+    chat: ChatBackend,
+    *,
+    origin: str = "",
+    approved_by: str = "",
+    due: bool = False,
+) -> Reply:
+    """Run work kept for later: its typed plan; or, for a record made before plans were kept, its
+    ``text`` planned again with today's grammar (``due``: its ``--at``/``--in`` are done with)."""
+    if kept is None:
+        return await run(text, caller, app, chat, origin=origin, approved_by=approved_by, due=due)
+    try:
+        _, plan = app.commands.restore(kept, app.config)
+    except (ValueError, FlagsError) as error:
+        return error_reply(f"Could not read what was kept to run ({error}); nothing was changed.")
+    return await invoke(Invoke(kept.command, kept.subcommand, plan, caller, origin, approved_by), app, chat)
 
 
 async def press(

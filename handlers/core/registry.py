@@ -8,8 +8,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from handlers.config import Config
 from handlers.core.command import ButtonAction, Buttons, Command, CommandGroup, Subcommand
 from handlers.core.grammar import CommandSpec
+from handlers.core.stored import StoredPlan
 
 __all__ = ["CommandRegistry", "Registered"]
 
@@ -66,6 +68,22 @@ class CommandRegistry:
     @property
     def action_ids(self) -> tuple[str, ...]:
         return tuple(self._actions)
+
+    def keep(self, command: str, subcommand: str, plan: Any) -> StoredPlan:
+        """``plan`` of ``command subcommand``, as work kept for later stores it."""
+        unit = self.resolve(command, subcommand)
+        assert unit is not None, f"no command {command} {subcommand} is registered"
+        return StoredPlan(command, subcommand, unit.encode(plan))
+
+    def restore(self, stored: StoredPlan, config: Config) -> tuple[Acting, Any]:
+        """The command and the typed plan a kept plan names; ValueError when it cannot be read."""
+        unit = self.resolve(stored.command, stored.subcommand)
+        if unit is None:
+            raise ValueError(f"`{stored.command} {stored.subcommand}` is no longer a command")
+        try:
+            return unit, unit.decode(stored.data, config)
+        except (KeyError, TypeError, NotImplementedError) as error:
+            raise ValueError(f"a kept plan of `{stored.command} {stored.subcommand}` is unreadable ({error})") from None
 
     def with_commands(self, *more: Registered) -> CommandRegistry:
         """These commands and ``more`` (e.g. a test's own)."""

@@ -15,10 +15,12 @@ from dataclasses import dataclass
 
 from flags import ActorId, Change, DeleteFlag, FlagsError, GroupName, build_change
 from handlers.changes.request import ChangeRequest
+from handlers.changes.set_plan import SetPlan
 from handlers.config import Environment
 from handlers.core.arguments import flag_name, no_more, short
 from handlers.core.context import Context
 from handlers.core.parsing import Invocation, UsageError
+from handlers.core.stored import StoredPlan
 from handlers.core.timing import parse_at, parse_duration
 from handlers.flag_commands.grammar import SCOPE_OPTIONS
 from handlers.flag_commands.lookalikes import lookalike_warnings, lookalikes
@@ -86,36 +88,6 @@ class ListPlan:
 
 
 @dataclass(frozen=True, slots=True)
-class SetPlan:
-    """``feature set NAME VALUE …``: the change, where, and when (now, later, for a while)."""
-
-    name: str
-    targets: tuple[Environment, ...]
-    change: Change
-    text: str  # the command as typed, after ``/chatops``
-    overrides: frozenset[str] = frozenset()  # the ``--ignore-…`` options given
-    warnings: tuple[str, ...] = ()  # said with the answer (e.g. look-alike actor names)
-    at: float | None = None  # run then (epoch seconds) instead of now
-    lasts: float | None = None  # seconds until the previous state comes back
-
-    @property
-    def writes(self) -> bool:
-        return True
-
-    def change_request(self, context: Context) -> ChangeRequest:
-        """What this plan asks the change engine for: its change, as its caller, recorded with the
-        command as typed (and what ran it on their behalf)."""
-        return ChangeRequest(
-            flag=self.name,
-            targets=self.targets,
-            change=self.change,
-            who=context.caller,
-            command=f"/chatops {self.text}{context.origin}".strip(),
-            overrides=self.overrides,
-        )
-
-
-@dataclass(frozen=True, slots=True)
 class DeletePlan:
     """``feature delete NAME``."""
 
@@ -128,8 +100,8 @@ class DeletePlan:
     def writes(self) -> bool:
         return True
 
-    def change_request(self, context: Context) -> ChangeRequest:
-        return SetPlan(self.name, self.targets, DeleteFlag(), self.text, self.overrides).change_request(context)
+    def change_request(self, context: Context, kept: StoredPlan | None = None) -> ChangeRequest:
+        return SetPlan(self.name, self.targets, DeleteFlag(), self.text, self.overrides).change_request(context, kept)
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,8 +168,9 @@ def plan_set(invocation: Invocation, context: Context) -> SetPlan:
     name = _defined_name(raw_name, context)
     change = _set_change(invocation, raw_value, number)
     warnings = _actor_warnings(change, context)
-    at, lasts = _timing(invocation, context)
-    return SetPlan(name, invocation.environments, change, invocation.text, _overrides(invocation), warnings, at, lasts)
+    at, delay, lasts = _timing(invocation, context)
+    overrides = _overrides(invocation)
+    return SetPlan(name, invocation.environments, change, invocation.text, overrides, warnings, at, delay, lasts)
 
 
 def _name_and_value(args: tuple[str, ...]) -> tuple[str, str]:
@@ -292,21 +265,21 @@ def _actor_warnings(change: Change, context: Context) -> tuple[str, ...]:
     return tuple(lookalike_warnings(actors))
 
 
-def _timing(invocation: Invocation, context: Context) -> tuple[float | None, float | None]:
-    """When a ``set`` runs (None: now) and how long it lasts (None: for good). A scheduled run
-    ignores its ``--at``/``--in``: its time has come. (An approved one counts them from the approval.)"""
+def _timing(invocation: Invocation, context: Context) -> tuple[float | None, float | None, float | None]:
+    """When a ``set`` runs (``--at``: a time; ``--in``: a delay from when it is made or approved;
+    neither: now) and how long it lasts (None: for good). A scheduled run made before plans were
+    kept ignores its ``--at``/``--in``: its time has come."""
     at_text, in_text, for_text = (invocation.options.get(o) for o in ("at", "in", "for"))
     if isinstance(at_text, str) and isinstance(in_text, str):
         raise UsageError("Use either `--at TIME` or `--in DURATION`, not both.")
-    now = time.time()
-    at = None
+    at = delay = None
     if not context.due:
         if isinstance(at_text, str):
-            at = parse_at(at_text, now)
+            at = parse_at(at_text, time.time())
         elif isinstance(in_text, str):
-            at = now + parse_duration("in", in_text)
+            delay = parse_duration("in", in_text)
     lasts = parse_duration("for", for_text) if isinstance(for_text, str) else None
-    return at, lasts
+    return at, delay, lasts
 
 
 def _percentage(text: str) -> float | None:

@@ -11,7 +11,7 @@ import contextlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from flags import FlagState, StoreUnavailable
 from handlers.changes.announce import shown_state
@@ -150,9 +150,9 @@ async def _ask_approval(
         f"Approving this rollout approves each of its {len(plan.steps)} steps: they are written on their "
         "schedule without asking again, each with the checks of then, and it can be paused or aborted any time."
     )
-    return await context.app.ports.need(APPROVAL_GATE).ask(
-        plan.text, plan.name, versions, groups, summary, context, note=note
-    )
+    kept = context.app.commands.keep("feature", "rollout", plan)
+    approvals = context.app.ports.need(APPROVAL_GATE)
+    return await approvals.ask(plan.text, plan.name, versions, groups, summary, context, kept=kept, note=note)
 
 
 def _status(found: Rollout, context: Context, *, started: bool = False) -> Reply:
@@ -345,7 +345,14 @@ class RolloutCommand(Subcommand[RolloutPlan]):
     async def handle(self, plan: RolloutPlan, context: Context) -> Reply:
         return await rollout(plan, context)
 
-    def actions(self) -> tuple[ButtonAction[RolloutPlan], ...]:
+    def encode(self, plan: RolloutPlan) -> dict[str, Any]:
+        assert isinstance(plan, RolloutStart), "only a rollout's start is kept (for its approval)"
+        return plan.to_data()
+
+    def decode(self, data: dict[str, Any], config: Config) -> RolloutPlan:
+        return RolloutStart.from_data(data, config)
+
+    def actions(self) -> tuple[ButtonAction[Any], ...]:
         return tuple(
             ButtonAction(action_id, f"{action.capitalize()} button", _button_plan(action))
             for action_id, action in ROLLOUT_ACTIONS.items()

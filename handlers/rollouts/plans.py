@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
+from handlers.changes.set_plan import environments_of
 from handlers.checks.matchers import InvalidMatcher, check_matcher
-from handlers.config import Environment
+from handlers.config import Config, Environment
 from handlers.core.arguments import flag_name, no_more, short
 from handlers.core.context import Context
 from handlers.core.parsing import Invocation, UsageError
@@ -37,6 +38,32 @@ class RolloutStart:
     @property
     def writes(self) -> bool:
         return True
+
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "targets": [e.option for e in self.targets],
+            "steps": list(self.steps),
+            "every_s": self.every_s,
+            "kind": self.kind,
+            "guard": list(self.guard),
+            "overrides": list(self.overrides),
+            "text": self.text,
+        }
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any], config: Config) -> RolloutStart:
+        kind: Literal["actors", "random"] = "random" if data["kind"] == "random" else "actors"
+        return cls(
+            str(data["name"]),
+            environments_of(data["targets"], config),
+            tuple(float(s) for s in data["steps"]),
+            float(data["every_s"]),
+            kind,
+            tuple(str(g) for g in data["guard"]),
+            tuple(str(o) for o in data["overrides"]),
+            str(data["text"]),
+        )
 
 
 @dataclass(frozen=True, slots=True)

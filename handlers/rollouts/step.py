@@ -14,24 +14,53 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
-from flags import FlagsError
+from flags import (
+    Change,
+    FlagsError,
+    Percentage,
+    SetBoolean,
+    SetPercentageOfActors,
+    SetPercentageOfTime,
+)
+from handlers.changes.set_plan import SetPlan, environments_of
+from handlers.config import Config
 from handlers.core import pipeline
 from handlers.core.chat import ChatBackend
 from handlers.core.context import Application, Context
-from handlers.core.reply import Code, CrossPost, Line, Reply, line
+from handlers.core.reply import Code, CrossPost, Line, Reply, error_reply, line
 from handlers.core.timefmt import utc
 from handlers.rollouts.commands import alerted, progress_posts
 from handlers.rollouts.control import abort, pause
 from handlers.rollouts.store import Rollout, RolloutStore, Stale
 
-__all__ = ["step", "step_command"]
+__all__ = ["step", "step_command", "step_plan"]
 
 
 def step_command(rollout: Rollout, percentage: float) -> str:
-    """The ``feature set`` a step runs (100% is ``true``: enabled for everyone, as a rollout ends)."""
+    """The ``feature set`` a step runs, as its audit entry records it (100% is ``true``: enabled for
+    everyone, as a rollout ends)."""
     value = "true" if percentage >= 100 else f"{percentage:g} --{'random' if rollout.kind == 'random' else 'actors'}"
     options = " ".join(f"--{o}" for o in (*rollout.options, *rollout.overrides))
-    return f"run feature set {rollout.flag} {value} {options}"
+    return " ".join(("run", "feature", "set", rollout.flag, value, options))
+
+
+def step_plan(rollout: Rollout, percentage: float, config: Config) -> SetPlan:
+    """The typed ``feature set`` of a step; ValueError when one of its environments is no longer configured."""
+    change: Change = SetBoolean(True)
+    if percentage < 100:
+        of_time = rollout.kind == "random"
+        change = (SetPercentageOfTime if of_time else SetPercentageOfActors)(Percentage(f"{percentage:g}"))
+    targets = environments_of(rollout.options, config)
+    return SetPlan(rollout.flag, targets, change, step_command(rollout, percentage), frozenset(rollout.overrides))
+
+
+async def _write_step(rollout: Rollout, percentage: float, origin: str, app: Application, chat: ChatBackend) -> Reply:
+    try:
+        plan = step_plan(rollout, percentage, app.config)
+    except (ValueError, FlagsError) as error:
+        return error_reply(f"{error}; nothing was changed.")
+    invocation = pipeline.Invoke("feature", "set", plan, rollout.who, origin, rollout.approved_by)
+    return await pipeline.invoke(invocation, app, chat)
 
 
 async def step(
@@ -68,8 +97,7 @@ async def step(
         return _post(app, aborted, title, replies)
     percentage = rollout.steps[number - 1]
     started = time.monotonic()
-    command = step_command(rollout, percentage)
-    reply = await pipeline.run(command, rollout.who, app, chat, origin=origin, approved_by=rollout.approved_by)
+    reply = await _write_step(rollout, percentage, origin, app, chat)
     took = time.monotonic() - started
     where = ", ".join(app.config.environment_name(o) for o in rollout.options)
     what = "100% (true)" if percentage >= 100 else f"{percentage:g}% of {_of(rollout)}"

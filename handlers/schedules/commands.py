@@ -71,9 +71,8 @@ async def schedule_run(plan: LaterChange, context: Context) -> Reply:
             f"It is scheduled {when}: approving it approves the change it makes then, which runs without "
             "asking again, with the checks of then, and not at all if the flag changed meanwhile."
         )
-        return await context.app.ports.need(APPROVAL_GATE).ask(
-            plan.text, plan.flag, versions, groups, summary, context, note=note
-        )
+        approvals = context.app.ports.need(APPROVAL_GATE)
+        return await approvals.ask(plan.text, plan.flag, versions, groups, summary, context, kept=plan.kept, note=note)
     store = _store(context)
     names = ", ".join(e.name for e in plan.targets)
     schedule = Schedule(
@@ -87,6 +86,7 @@ async def schedule_run(plan: LaterChange, context: Context) -> Reply:
         versions=versions,
         summary=f"{plan.flag} {plan.change.describe()} on {names}",
         approved_by=context.approved_by,
+        plan=plan.run_then,
     )
     await store.add(schedule)
     lines: tuple[Line, ...] = (

@@ -52,8 +52,8 @@ async def _run(schedule: Schedule, app: Application, chat: ChatBackend) -> Cross
     if written:
         return _post(schedule, title, (line("It had already run; not run again."),))
     approved_by = schedule.approved_by
-    reply = await pipeline.run(
-        schedule.text, schedule.who, app, chat, origin=schedule.origin, approved_by=approved_by, due=True
+    reply = await pipeline.run_kept(
+        schedule.plan, schedule.text, schedule.who, app, chat, origin=schedule.origin, approved_by=approved_by, due=True
     )
     return _post(schedule, title, reply.all_lines(), reply)
 

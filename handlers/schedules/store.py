@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from handlers.core.caller import Caller
 from handlers.core.ports import PortKey
+from handlers.core.stored import StoredPlan
 from handlers.core.timers import Timers
 
 __all__ = ["SCHEDULE_STORE", "Schedule", "ScheduleStore"]
@@ -32,6 +33,7 @@ class Schedule:
     entries: dict[str, str] = field(default_factory=dict)  # expire: option -> audit entry to roll back
     summary: str = ""  # for people: "set my_flag true on gstg"
     approved_by: str = ""  # run: who approved it (and so every change it makes), when it needed approval
+    plan: StoredPlan | None = None  # run: the set it runs (None: a schedule made before plans were kept)
 
     @property
     def origin(self) -> str:
@@ -52,6 +54,7 @@ class Schedule:
                 "entries": self.entries,
                 "summary": self.summary,
                 "approved_by": self.approved_by,
+                "plan": self.plan.to_dict() if self.plan is not None else None,
             }
         )
 
@@ -70,6 +73,7 @@ class Schedule:
             entries={str(k): str(v) for k, v in dict(data.get("entries") or {}).items()},
             summary=str(data.get("summary", "")),
             approved_by=str(data.get("approved_by", "")),
+            plan=StoredPlan.from_dict(data["plan"]) if data.get("plan") else None,
         )
 
 
