@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import Any, Protocol
 
 import redis.asyncio as aioredis
 
@@ -15,12 +15,13 @@ from handlers.config import Config, Environment
 from handlers.core.caller import Caller
 from handlers.core.chat import ChatBackend, Notify
 from handlers.core.delivery import Deliveries
+from handlers.core.grammar import CommandSpec
 from handlers.core.journal import ChangeJournal
+from handlers.core.parsing import Invocation
 from handlers.core.ports import Ports
+from handlers.core.reply import Reply
+from handlers.core.stored import StoredPlan
 from handlers.core.timers import Timers
-
-if TYPE_CHECKING:
-    from handlers.core.registry import CommandRegistry
 
 __all__ = [
     "MAX_CONCURRENT_COMMANDS",
@@ -60,6 +61,51 @@ class Services(Protocol):
     async def close(self) -> None: ...
 
 
+class Handler(Protocol):
+    """A registered command as the pipeline runs it (``handlers.core.command``)."""
+
+    @property
+    def command_name(self) -> str: ...
+
+    def plan(self, invocation: Invocation, context: Context) -> Any: ...
+
+    async def handle(self, plan: Any, context: Context) -> Reply: ...
+
+
+class Button(Protocol):
+    """A registered button as the pipeline presses it: its command, label, plan and handler."""
+
+    @property
+    def command_name(self) -> str: ...
+
+    @property
+    def label(self) -> str: ...
+
+    @property
+    def plan(self) -> Callable[[str, Context], Any]: ...
+
+    @property
+    def handle(self) -> Callable[[Any, Context], Awaitable[Reply]]: ...
+
+
+class Commands(Protocol):
+    """The registered commands, as the application's users find them (``handlers.core.registry``)."""
+
+    @property
+    def grammar(self) -> Mapping[str, CommandSpec]: ...
+
+    @property
+    def action_ids(self) -> tuple[str, ...]: ...
+
+    def resolve(self, command: str, subcommand: str = "") -> Handler | None: ...
+
+    def action(self, action_id: str) -> Button | None: ...
+
+    def keep(self, command: str, subcommand: str, plan: Any) -> StoredPlan: ...
+
+    def restore(self, stored: StoredPlan, config: Config) -> tuple[Handler, Any]: ...
+
+
 class Lifecycle(Protocol):
     """What the composition root starts and stops: background work, snapshots, connections."""
 
@@ -75,7 +121,7 @@ class Application:
 
     config: Config
     stores: Mapping[str, FlagStore]  # by environment option
-    commands: CommandRegistry
+    commands: Commands  # the registered commands (handlers.core.registry.CommandRegistry)
     definitions: Mapping[str, Definition] = field(default_factory=dict)
     services: Services | None = None
     journal: ChangeJournal | None = None  # changes being written, for recovery after a crash

@@ -20,7 +20,6 @@ from redis.exceptions import RedisError
 from flags import FlagsError, StoreUnavailable, WrongKeyType
 from handlers.core.caller import Caller
 from handlers.core.chat import ChatBackend
-from handlers.core.command import Buttons
 from handlers.core.context import Application, Context, Notify, Plan
 from handlers.core.freezes import FREEZES
 from handlers.core.parsing import UsageError, parse
@@ -127,8 +126,8 @@ async def press(
     """Run a button click: the plan its command makes of the value, then the same policy and handler."""
     context = Context(app, caller, chat, notify, origin)
     found = app.commands.action(action_id)
-    label = f"[{found[1].label if found else action_id} {value[:120]}]"
-    trace = _Trace(found[0].command_name if found else "unknown", action_id)
+    label = f"[{found.label if found else action_id} {value[:120]}]"
+    trace = _Trace(found.command_name if found else "unknown", action_id)
     return await _guarded(label, context, trace, lambda: _press(action_id, value, label, context, trace))
 
 
@@ -183,17 +182,12 @@ async def _press(action_id: str, value: str, label: str, context: Context, trace
     found = context.app.commands.action(action_id)
     if found is None:
         return error_reply(f"This bot has no button `{action_id[:60]}`; nothing was changed.")
-    command, action = found
     try:
-        plan = action.plan(value, context)
+        plan = found.plan(value, context)
     except UsageError as error:
         return error_reply(f"{error} Nothing was changed.")
     trace.environments = tuple(e.name for e in plan.targets)
-    handle = action.handle
-    if handle is None:
-        assert not isinstance(command, Buttons), "the registry refuses buttons without a handler"
-        handle = command.handle
-    return await _authorized(handle, plan, label, context, trace)
+    return await _authorized(found.handle, plan, label, context, trace)
 
 
 async def _authorized(handle: Handler, plan: Plan, text: str, context: Context, trace: _Trace) -> Reply:

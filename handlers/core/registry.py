@@ -5,18 +5,31 @@ its own name; the group's grammar (for parsing and help) is assembled from their
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from handlers.config import Config
 from handlers.core.command import ButtonAction, Buttons, Command, CommandGroup, Subcommand
+from handlers.core.context import Context
 from handlers.core.grammar import CommandSpec
+from handlers.core.reply import Reply
 from handlers.core.stored import StoredPlan
 
-__all__ = ["CommandRegistry", "Registered"]
+__all__ = ["CommandRegistry", "Registered", "RegisteredButton"]
 
 Registered = Command[Any] | Subcommand[Any] | Buttons
 Acting = Command[Any] | Subcommand[Any]
+
+
+@dataclass(frozen=True, slots=True)
+class RegisteredButton:
+    """A button as registered: the command it counts under, and what handles its clicks."""
+
+    command_name: str
+    label: str
+    plan: Callable[[str, Context], Any]
+    handle: Callable[[Any, Context], Awaitable[Reply]]
 
 
 class CommandRegistry:
@@ -24,7 +37,7 @@ class CommandRegistry:
         self.units: tuple[Registered, ...] = tuple(commands)
         self.groups: tuple[CommandGroup, ...] = tuple(groups)
         self._units: dict[tuple[str, str], Acting] = {}
-        self._actions: dict[str, tuple[Registered, ButtonAction[Any]]] = {}
+        self._actions: dict[str, RegisteredButton] = {}
         grammar: dict[str, CommandSpec] = {}
         known_groups = {g.name: g for g in self.groups}
         for unit in self.units:
@@ -33,9 +46,7 @@ class CommandRegistry:
             for action in unit.actions():
                 if action.action_id in self._actions:
                     raise ValueError(f"two commands declare the button action {action.action_id!r}")
-                if isinstance(unit, Buttons) and action.handle is None:
-                    raise ValueError(f"button action {action.action_id!r} has nothing to handle its clicks")
-                self._actions[action.action_id] = (unit, action)
+                self._actions[action.action_id] = _registered(unit, action)
         for group in self.groups:
             if group.name in grammar:
                 raise ValueError(f"two commands are named {group.name!r}")
@@ -62,7 +73,7 @@ class CommandRegistry:
         """A command of its own by name (not a group's subcommand)."""
         return self._units.get((name, ""))
 
-    def action(self, action_id: str) -> tuple[Registered, ButtonAction[Any]] | None:
+    def action(self, action_id: str) -> RegisteredButton | None:
         return self._actions.get(action_id)
 
     @property
@@ -88,3 +99,12 @@ class CommandRegistry:
     def with_commands(self, *more: Registered) -> CommandRegistry:
         """These commands and ``more`` (e.g. a test's own)."""
         return CommandRegistry([*self.units, *more], self.groups)
+
+
+def _registered(unit: Registered, action: ButtonAction[Any]) -> RegisteredButton:
+    handle = action.handle
+    if handle is None:
+        if isinstance(unit, Buttons):
+            raise ValueError(f"button action {action.action_id!r} has nothing to handle its clicks")
+        handle = unit.handle
+    return RegisteredButton(unit.command_name, action.label, action.plan, handle)

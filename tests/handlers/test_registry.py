@@ -161,7 +161,8 @@ def test_the_registry_routes_every_button_to_its_command() -> None:
         "toy_poke",
     )
     found = registry.action("toy_poke")
-    assert found is not None and found[0] is toy and found[1].label == "Poke button"
+    assert found is not None and found.command_name == "toy" and found.label == "Poke button"
+    assert found.handle == toy.handle  # a button without a handler of its own is its command's
     assert registry.action("nope") is None and registry.command("nope") is None
     assert registry.grammar["toy"] is TOY
 
