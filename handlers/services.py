@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import aiohttp
 
 from handlers.checks import CHECKS, CheckResult, ProbeDeps
-from handlers.checks.alertmanager import AlertmanagerSettings, alerts_firing
+from handlers.checks.alertmanager import alerts_firing
 from handlers.checks.runner import configured_probes, run_production_check
 from handlers.config import Config, Environment, Secrets
 from handlers.deployments.registry import DeploymentRegistry
@@ -46,8 +46,8 @@ class AppServices:
         return await run_production_check(probes, settings.timeout)
 
     async def firing_alerts(self, matchers: tuple[str, ...]) -> list[str]:
-        settings = getattr(self.config.safety.production_check, "alertmanager", None)
-        if not isinstance(settings, AlertmanagerSettings):
+        settings = self.config.safety.production_check.alertmanager
+        if settings is None:
             return ["(no Alertmanager is configured for the guard: safety.production_check.alertmanager)"]
         return await alerts_firing(self.session, settings.url, matchers)
 

@@ -1,7 +1,8 @@
 """Production checks: one module per kind of check, registered here once.
 
-A kind brings its configuration (``Settings``, under ``safety.production_check.KEY``) and the
-probes it runs; the runner asks every configured one in parallel under one time limit.
+A kind brings the probes it runs for its configuration (``Settings``, under
+``safety.production_check.KEY``, in ``handlers.config.checks``); the runner asks every configured one
+in parallel under one time limit.
 """
 
 from __future__ import annotations

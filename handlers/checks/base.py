@@ -39,8 +39,8 @@ class Probe:
 
 class CheckKind(Protocol):
     """A kind of production check. ``key`` is its key under ``safety.production_check`` in the
-    configuration and ``Settings`` the pydantic model of that key; register it in
-    ``handlers.checks.CHECKS``."""
+    configuration (a field of ``handlers.config.ProductionCheckSettings``) and ``Settings`` the model of
+    that field (in ``handlers.config.checks``); register it in ``handlers.checks.CHECKS``."""
 
     key: ClassVar[str]
     Settings: ClassVar[type[BaseModel]]

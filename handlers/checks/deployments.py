@@ -5,16 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
-from pydantic import BaseModel, RootModel
+from pydantic import BaseModel
 
 from handlers.checks.base import CheckResult, Probe, ProbeDeps
+from handlers.config.checks import DeploymentsSettings
 from handlers.deployments.registry import DeploymentRegistry, RegistryUnavailable
 
 __all__ = ["RunningDeploymentsCheck"]
-
-
-class DeploymentsSettings(RootModel[tuple[str, ...]]):
-    """``safety.production_check.deployments``: deployment environment names, e.g. ``[gprd, gprd-cny]``."""
 
 
 class RunningDeploymentsCheck:
