@@ -170,7 +170,7 @@ def _keys_of(settings: type[BaseModel]) -> BeforeValidator:
 
 class ProductionCheckSettings(_Model):
     """``safety.production_check``: a time limit, and one optional section per kind of check, named by
-    the kind's key (a test holds these fields and the kinds in ``handlers.checks.CHECKS`` equal)."""
+    the kind's key (the composition root registers the kinds; a test holds the two lists equal)."""
 
     timeout: Annotated[float, in_range("seconds for all checks together, 0.1-60", lambda s: 0.1 <= s <= 60)] = 5.0
     alertmanager: Annotated[AlertmanagerSettings | None, _keys_of(AlertmanagerSettings)] = None

@@ -1,5 +1,5 @@
 """A production check kind is one class, its settings in the configuration (a field of
-``ProductionCheckSettings`` under its key) and one registration in ``handlers.checks.CHECKS``."""
+``ProductionCheckSettings`` under its key) and one registration in the composition root."""
 
 from __future__ import annotations
 
@@ -12,18 +12,20 @@ import aiohttp
 import pytest
 from pydantic import BaseModel, ConfigDict
 
-from handlers.checks import CHECKS, CheckResult, Probe, ProbeDeps
+from handlers.checks import CheckResult, Probe, ProbeDeps
 from handlers.checks.runner import configured_probes, run_production_check
+from handlers.composition.checks import production_checks
 from handlers.config import ConfigError, ProductionCheckSettings, Secrets, parse_config
 from handlers.services import AppServices
 
 
 def test_every_registered_kind_is_a_settings_field_and_every_field_a_registered_kind() -> None:
-    keys = [kind.key for kind in CHECKS]
+    kinds = production_checks(None)
+    keys = [kind.key for kind in kinds]
     fields = [name for name in ProductionCheckSettings.model_fields if name != "timeout"]
     assert len(set(keys)) == len(keys), f"a key is registered twice: {keys}"
-    assert sorted(keys) == sorted(fields), "register the kind in CHECKS and add its field"
-    for kind in CHECKS:
+    assert sorted(keys) == sorted(fields), "register the kind in handlers.composition.checks and add its field"
+    for kind in kinds:
         annotation = ProductionCheckSettings.model_fields[kind.key].annotation
         assert typing.get_args(annotation) == (kind.Settings, types.NoneType), kind.key
 
@@ -59,7 +61,7 @@ async def test_a_kind_with_its_field_is_run_with_the_others() -> None:
     assert settings.configured
     async with aiohttp.ClientSession() as session:
         # As if `QuietHoursCheck()` were registered: the other kinds have no section, so ask nothing.
-        probes = configured_probes(settings, (*CHECKS, QuietHoursCheck()), ProbeDeps(session, None))
+        probes = configured_probes(settings, (*production_checks(None), QuietHoursCheck()), ProbeDeps(session))
         results = await run_production_check(probes, settings.timeout)
     assert results == [CheckResult("quiet hours", False, ("release party",))]
 
@@ -73,7 +75,7 @@ async def test_the_registered_kinds_run_from_the_configuration() -> None:
     # Running deployments configured, but no deployment registry (no `deployments` section): it fails saying so.
     config = parse_config(_config({"timeout": 1, "deployments": ["gprd"], "http": []}))
     assert config.safety.production_check.configured
-    services = AppServices(config, Secrets(), None)
+    services = AppServices(config, Secrets(), production_checks(None))
     try:
         results = await services.production_check()
     finally:
