@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import aiohttp
 
-from handlers.checks import CHECKS, CheckResult, ProbeDeps
-from handlers.checks.alertmanager import AlertmanagerSettings, alerts_firing
+from handlers.checks import CheckKind, CheckResult, ProbeDeps
+from handlers.checks.alertmanager import alerts_firing
 from handlers.checks.runner import configured_probes, run_production_check
 from handlers.config import Config, Environment, Secrets
-from handlers.deployments.registry import DeploymentRegistry
 from handlers.gitlab import GitLabError, close_issue, create_issue, trigger_pipeline
 
 __all__ = ["AppServices"]
@@ -19,9 +19,11 @@ __all__ = ["AppServices"]
 
 @dataclass
 class AppServices:
+    """``checks``: the kinds of production check, registered by the composition root."""
+
     config: Config
     secrets: Secrets
-    registry: DeploymentRegistry | None
+    checks: Sequence[CheckKind]
     _session: aiohttp.ClientSession | None = None
 
     @property
@@ -42,12 +44,12 @@ class AppServices:
 
     async def production_check(self) -> list[CheckResult]:
         settings = self.config.safety.production_check
-        probes = configured_probes(settings, CHECKS, ProbeDeps(self.session, self.registry))
+        probes = configured_probes(settings, self.checks, ProbeDeps(self.session))
         return await run_production_check(probes, settings.timeout)
 
     async def firing_alerts(self, matchers: tuple[str, ...]) -> list[str]:
-        settings = getattr(self.config.safety.production_check, "alertmanager", None)
-        if not isinstance(settings, AlertmanagerSettings):
+        settings = self.config.safety.production_check.alertmanager
+        if settings is None:
             return ["(no Alertmanager is configured for the guard: safety.production_check.alertmanager)"]
         return await alerts_firing(self.session, settings.url, matchers)
 

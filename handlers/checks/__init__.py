@@ -1,16 +1,14 @@
-"""Production checks: one module per kind of check, registered here once.
+"""Production checks: what a kind of check is, the kinds that ask only the network, and the runner.
 
-A kind brings its configuration (``Settings``, under ``safety.production_check.KEY``) and the
-probes it runs; the runner asks every configured one in parallel under one time limit.
+A kind brings the probes it runs for its configuration (``Settings``, under
+``safety.production_check.KEY``, in ``handlers.config.checks``); the runner asks every configured one
+in parallel under one time limit. The composition root registers the kinds
+(``handlers.composition.checks.production_checks``), with those a capability brings (the running
+deployments, in ``handlers.deployments.check``).
 """
 
 from __future__ import annotations
 
-from handlers.checks.alertmanager import AlertmanagerCheck
 from handlers.checks.base import CheckKind, CheckResult, Probe, ProbeDeps
-from handlers.checks.deployments import RunningDeploymentsCheck
-from handlers.checks.http import HttpCheck
 
-__all__ = ["CHECKS", "CheckKind", "CheckResult", "Probe", "ProbeDeps"]
-
-CHECKS: tuple[CheckKind, ...] = (AlertmanagerCheck(), HttpCheck(), RunningDeploymentsCheck())
+__all__ = ["CheckKind", "CheckResult", "Probe", "ProbeDeps"]

@@ -6,20 +6,12 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import aiohttp
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
 from handlers.checks.base import CheckResult, Probe, ProbeDeps
-from handlers.config.types import HttpUrl
+from handlers.config.checks import AlertmanagerSettings
 
-__all__ = ["AlertmanagerCheck", "AlertmanagerSettings", "alerts_firing"]
-
-
-class AlertmanagerSettings(BaseModel):
-    """``safety.production_check.alertmanager``: ``url`` and ``matchers`` (e.g. ``env="gprd"``)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    url: HttpUrl
-    matchers: tuple[str, ...] = ()
+__all__ = ["AlertmanagerCheck", "alerts_firing"]
 
 
 class AlertmanagerCheck:

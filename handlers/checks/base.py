@@ -9,8 +9,6 @@ from typing import Any, ClassVar, Protocol
 import aiohttp
 from pydantic import BaseModel
 
-from handlers.deployments.registry import DeploymentRegistry
-
 __all__ = ["CheckKind", "CheckResult", "Probe", "ProbeDeps"]
 
 
@@ -23,10 +21,10 @@ class CheckResult:
 
 @dataclass(frozen=True, slots=True)
 class ProbeDeps:
-    """What probes may use: one shared HTTP session and the deployment registry (if configured)."""
+    """What every probe may use: one shared HTTP session. A kind that needs more (the running-deployments
+    kind, the deployment registry) is built with it."""
 
     session: aiohttp.ClientSession
-    registry: DeploymentRegistry | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,8 +37,9 @@ class Probe:
 
 class CheckKind(Protocol):
     """A kind of production check. ``key`` is its key under ``safety.production_check`` in the
-    configuration and ``Settings`` the pydantic model of that key; register it in
-    ``handlers.checks.CHECKS``."""
+    configuration (a field of ``handlers.config.ProductionCheckSettings``) and ``Settings`` the model of
+    that field (in ``handlers.config.checks``); the composition root registers it
+    (``handlers.composition.checks.production_checks``)."""
 
     key: ClassVar[str]
     Settings: ClassVar[type[BaseModel]]

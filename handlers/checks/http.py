@@ -7,16 +7,12 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import aiohttp
-from pydantic import BaseModel, RootModel
+from pydantic import BaseModel
 
 from handlers.checks.base import CheckResult, Probe, ProbeDeps
-from handlers.config.types import HttpUrl
+from handlers.config.checks import HttpSettings
 
 __all__ = ["HttpCheck"]
-
-
-class HttpSettings(RootModel[tuple[HttpUrl, ...]]):
-    """``safety.production_check.http``: a list of URLs."""
 
 
 class HttpCheck:

@@ -12,6 +12,7 @@ from flags.connection import redis_client
 from flags.embedded import DEFAULT_DIRECTORY
 from flags.redis_url import replicas_to_wait_for
 from handlers.composition.background import Background
+from handlers.composition.checks import production_checks
 from handlers.composition.commands import COMMANDS
 from handlers.composition.ports import application_ports
 from handlers.config import Config, Deployments, Secrets
@@ -73,7 +74,7 @@ def build_application(
         stores,
         COMMANDS,
         definitions,
-        services=AppServices(config, secrets, registry),
+        services=AppServices(config, secrets, production_checks(registry)),
         journal=ChangeJournal(own, prefix),
         timers=timers,
         ports=application_ports(own, timers, prefix, registry, mirror, sign_in),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Mapping
-from functools import cache, partial
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -16,17 +16,16 @@ from pydantic import (
     ConfigDict,
     Field,
     IPvAnyNetwork,
-    PlainValidator,
     PrivateAttr,
     RootModel,
     StrictBool,
     StrictStr,
     ValidationInfo,
-    create_model,
     field_validator,
     model_validator,
 )
 
+from handlers.config.checks import AlertmanagerSettings, DeploymentsSettings, HttpSettings
 from handlers.config.types import (
     RESERVED_OPTIONS,
     Channel,
@@ -45,7 +44,7 @@ from handlers.config.types import (
 )
 
 __all__ = ["RESERVED_OPTIONS", "AccessRule", "Config", "Deployments", "E2ETrigger", "Environment"]
-__all__ += ["ProductionCheckSettings", "Safety", "SlackChannels", "known_keys", "production_check_model"]
+__all__ += ["ProductionCheckSettings", "Safety", "SlackChannels", "known_keys"]
 
 
 def known_keys(model: type[BaseModel], data: Any) -> Any:
@@ -164,11 +163,19 @@ class Deployments(_Model):
         return _is_url(self.repository)
 
 
+def _keys_of(settings: type[BaseModel]) -> BeforeValidator:
+    """A section of ``settings`` refuses unknown keys by name, as every other section does."""
+    return BeforeValidator(partial(known_keys, settings))
+
+
 class ProductionCheckSettings(_Model):
-    """``safety.production_check``: a time limit, and (see :func:`production_check_model`) one optional section
-    per kind of check in ``handlers.checks.CHECKS``."""
+    """``safety.production_check``: a time limit, and one optional section per kind of check, named by
+    the kind's key (the composition root registers the kinds; a test holds the two lists equal)."""
 
     timeout: Annotated[float, in_range("seconds for all checks together, 0.1-60", lambda s: 0.1 <= s <= 60)] = 5.0
+    alertmanager: Annotated[AlertmanagerSettings | None, _keys_of(AlertmanagerSettings)] = None
+    http: Annotated[HttpSettings | None, _keys_of(HttpSettings)] = None
+    deployments: Annotated[DeploymentsSettings | None, _keys_of(DeploymentsSettings)] = None
 
     @property
     def configured(self) -> bool:
@@ -176,26 +183,8 @@ class ProductionCheckSettings(_Model):
         return any(s is not None and (bool(s.root) if isinstance(s, RootModel) else True) for s in sections)
 
 
-@cache
-def production_check_model() -> type[ProductionCheckSettings]:
-    """The settings with a field per registered check, built on first use (the checks import this package)."""
-    from handlers.checks import CHECKS
-
-    fields: dict[str, Any] = {
-        check.key: (Annotated[check.Settings | None, BeforeValidator(partial(known_keys, check.Settings))], None)
-        for check in CHECKS
-    }
-    return create_model("ProductionCheck", __base__=ProductionCheckSettings, **fields)
-
-
-def _production_check(value: Any, info: ValidationInfo) -> ProductionCheckSettings:
-    return production_check_model().model_validate(value, context=info.context)
-
-
 class Safety(_Model):
-    production_check: Annotated[ProductionCheckSettings, PlainValidator(_production_check)] = Field(
-        default_factory=lambda: production_check_model()()
-    )
+    production_check: ProductionCheckSettings = Field(default_factory=ProductionCheckSettings)
     consistency_environment: str | None = "staging"  # paired with production; None: no consistency check
     percentage_step: (
         Annotated[float, in_range("percentage points, more than 0 and at most 100", lambda p: 0 < p <= 100)] | None

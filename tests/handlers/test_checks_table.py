@@ -1,20 +1,33 @@
-"""A production check kind is one class plus one registration: its settings join the configuration."""
+"""A production check kind is one class, its settings in the configuration (a field of
+``ProductionCheckSettings`` under its key) and one registration in the composition root."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import types
+import typing
+from collections.abc import Sequence
 from typing import ClassVar
 
 import aiohttp
 import pytest
 from pydantic import BaseModel, ConfigDict
 
-import handlers.checks
-import handlers.services
 from handlers.checks import CheckResult, Probe, ProbeDeps
-from handlers.config import ConfigError, Secrets, parse_config
-from handlers.config.model import production_check_model
+from handlers.checks.runner import configured_probes, run_production_check
+from handlers.composition.checks import production_checks
+from handlers.config import ConfigError, ProductionCheckSettings, Secrets, parse_config
 from handlers.services import AppServices
+
+
+def test_every_registered_kind_is_a_settings_field_and_every_field_a_registered_kind() -> None:
+    kinds = production_checks(None)
+    keys = [kind.key for kind in kinds]
+    fields = [name for name in ProductionCheckSettings.model_fields if name != "timeout"]
+    assert len(set(keys)) == len(keys), f"a key is registered twice: {keys}"
+    assert sorted(keys) == sorted(fields), "register the kind in handlers.composition.checks and add its field"
+    for kind in kinds:
+        annotation = ProductionCheckSettings.model_fields[kind.key].annotation
+        assert typing.get_args(annotation) == (kind.Settings, types.NoneType), kind.key
 
 
 class _QuietSettings(BaseModel):
@@ -36,15 +49,21 @@ class QuietHoursCheck:
         return (Probe("quiet hours", ask),)
 
 
-@pytest.fixture
-def registered(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    # As if `QuietHoursCheck(),` were added to CHECKS: both modules that read the registry see it.
-    checks = (*handlers.checks.CHECKS, QuietHoursCheck())
-    monkeypatch.setattr(handlers.checks, "CHECKS", checks)
-    monkeypatch.setattr(handlers.services, "CHECKS", checks)
-    production_check_model.cache_clear()
-    yield
-    production_check_model.cache_clear()
+class _WithQuietHours(ProductionCheckSettings):
+    """As if ``quiet_hours`` were added to ProductionCheckSettings."""
+
+    quiet_hours: _QuietSettings | None = None
+
+
+async def test_a_kind_with_its_field_is_run_with_the_others() -> None:
+    section = {"timeout": 1, "quiet_hours": {"quiet": False, "reason": "release party"}}
+    settings = _WithQuietHours.model_validate(section)
+    assert settings.configured
+    async with aiohttp.ClientSession() as session:
+        # As if `QuietHoursCheck()` were registered: the other kinds have no section, so ask nothing.
+        probes = configured_probes(settings, (*production_checks(None), QuietHoursCheck()), ProbeDeps(session))
+        results = await run_production_check(probes, settings.timeout)
+    assert results == [CheckResult("quiet hours", False, ("release party",))]
 
 
 def _config(section: dict[str, object]) -> dict[str, object]:
@@ -52,22 +71,25 @@ def _config(section: dict[str, object]) -> dict[str, object]:
     return {"environments": environments, "safety": {"production_check": section}}
 
 
-@pytest.mark.usefixtures("registered")
-async def test_a_registered_kind_is_configured_and_run_with_the_others() -> None:
-    config = parse_config(_config({"timeout": 1, "quiet_hours": {"quiet": False, "reason": "release party"}}))
+async def test_the_registered_kinds_run_from_the_configuration() -> None:
+    # Running deployments configured, but no deployment registry (no `deployments` section): it fails saying so.
+    config = parse_config(_config({"timeout": 1, "deployments": ["gprd"], "http": []}))
     assert config.safety.production_check.configured
-    async with aiohttp.ClientSession() as session:
-        services = AppServices(config, Secrets(), session, None)
+    services = AppServices(config, Secrets(), production_checks(None))
+    try:
         results = await services.production_check()
-    assert results == [CheckResult("quiet hours", False, ("release party",))]
+    finally:
+        await services.close()
+    assert results == [CheckResult("deployments", False, ("deployments are not configured, so none can be checked",))]
 
 
-@pytest.mark.usefixtures("registered")
-def test_its_settings_are_validated_by_key() -> None:
-    with pytest.raises(ConfigError, match=r"safety\.production_check\.quiet_hours: unknown key 'loud'"):
-        parse_config(_config({"quiet_hours": {"quiet": True, "loud": 1}}))
+def test_a_kinds_settings_refuse_unknown_keys_by_name() -> None:
+    with pytest.raises(ConfigError, match=r"production_check\.alertmanager: unknown key 'loud'; known keys: url"):
+        parse_config(_config({"alertmanager": {"url": "http://alertmanager:9093", "loud": 1}}))
+    with pytest.raises(ConfigError, match=r"alertmanager: unknown key 'matcher' \(did you mean 'matchers'\?\)"):
+        parse_config(_config({"alertmanager": {"url": "http://alertmanager:9093", "matcher": ['env="gprd"']}}))
 
 
-def test_without_registration_the_key_is_unknown() -> None:
-    with pytest.raises(ConfigError, match=r"safety\.production_check: unknown key 'quiet_hours'"):
+def test_without_a_field_the_key_is_unknown() -> None:
+    with pytest.raises(ConfigError, match=r"safety\.production_check: unknown key 'quiet_hours'; known keys: timeout"):
         parse_config(_config({"quiet_hours": {"quiet": True}}))

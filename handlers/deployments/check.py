@@ -1,30 +1,33 @@
-"""A deployment in progress to any of the configured deployment environments blocks."""
+"""The production check's running deployments: a deployment in progress to any of the configured
+deployment environments blocks."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import ClassVar
 
-from pydantic import BaseModel, RootModel
+from pydantic import BaseModel
 
 from handlers.checks.base import CheckResult, Probe, ProbeDeps
+from handlers.config.checks import DeploymentsSettings
 from handlers.deployments.registry import DeploymentRegistry, RegistryUnavailable
 
 __all__ = ["RunningDeploymentsCheck"]
 
 
-class DeploymentsSettings(RootModel[tuple[str, ...]]):
-    """``safety.production_check.deployments``: deployment environment names, e.g. ``[gprd, gprd-cny]``."""
-
-
 class RunningDeploymentsCheck:
+    """Asks ``registry``; without one (no ``deployments`` section), a configured check fails saying so."""
+
     key: ClassVar[str] = "deployments"
     Settings: ClassVar[type[BaseModel]] = DeploymentsSettings
+
+    def __init__(self, registry: DeploymentRegistry | None) -> None:
+        self.registry = registry
 
     def probes(self, settings: DeploymentsSettings, deps: ProbeDeps) -> Sequence[Probe]:
         if not settings.root:
             return ()
-        registry = deps.registry
+        registry = self.registry
         if registry is None:
             return (Probe("deployments", _not_configured),)
         return (Probe("deployments", lambda: running_deployments(registry, settings.root)),)
