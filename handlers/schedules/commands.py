@@ -73,6 +73,11 @@ async def schedule_run(plan: LaterChange, context: Context) -> Reply:
         )
         approvals = context.app.ports.need(APPROVAL_GATE)
         return await approvals.ask(plan.text, plan.flag, versions, groups, summary, context, kept=plan.kept, note=note)
+    return await _keep(plan, versions, context)
+
+
+async def _keep(plan: LaterChange, versions: dict[str, int], context: Context) -> Reply:
+    """Keep the change (reviewed at ``versions``) with its timer; the answer to its author."""
     store = _store(context)
     names = ", ".join(e.name for e in plan.targets)
     schedule = Schedule(
