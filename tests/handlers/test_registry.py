@@ -264,3 +264,14 @@ def test_a_subcommand_needs_its_group_and_a_name_of_its_own() -> None:
         COMMANDS.with_commands(Orphan())
     with pytest.raises(ValueError, match="two commands are named 'feature describe'"):
         COMMANDS.with_commands(Describe(), Describe())
+
+
+async def test_help_names_every_registered_command_and_subcommand(chatops: MakeChatops) -> None:
+    bot: Chatops = await chatops()
+    overview = (await bot.run("/chatops help", groups=(), channel="#random")).text
+    for spec in COMMANDS.grammar.values():
+        assert f"/chatops run {spec.name}" in overview or spec.name == "help", spec.name  # help is what answers
+        if spec.subcommands:
+            usage = (await bot.run(f"/chatops help {spec.name}", groups=(), channel="#random")).text
+            for form in spec.subcommands:
+                assert f"/chatops run {spec.name} {form.name}" in usage, f"{spec.name} {form.name}"
