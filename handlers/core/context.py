@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import redis.asyncio as aioredis
 
-from flags import AsyncFlags, Definition, FlagStore
+from flags import AsyncFlags, Definition, FlagStorage
 from handlers.checks import CheckResult
 from handlers.config import Config, Environment
 from handlers.core.chat import ChatBackend, Notify
@@ -105,7 +105,7 @@ class Application:
     shared by every request; ``start`` begins its background work, ``close`` ends it."""
 
     config: Config
-    stores: Mapping[str, FlagStore]  # by environment option
+    stores: Mapping[str, FlagStorage]  # by environment option
     commands: CommandRegistry
     definitions: Mapping[str, Definition] = field(default_factory=dict)
     deployments: DeploymentRegistry | None = None
@@ -155,7 +155,7 @@ class Context:
         return self.app.config
 
     @property
-    def stores(self) -> Mapping[str, FlagStore]:
+    def stores(self) -> Mapping[str, FlagStorage]:
         return self.app.stores
 
     @property
