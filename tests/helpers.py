@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import redis
 import redis.asyncio as aioredis
+
+from flags import FlagStorage, MemoryFlagStore
+from flags.adapter import AUDIT_PER_ENVIRONMENT
 
 #: Part of the key of the bot's memory of requests it handled (replay protection): not state a
 #: command changed, so keyspace comparisons leave it out.
@@ -49,4 +53,21 @@ async def keyspace(client: aioredis.Redis, prefix: str) -> dict[str, Any]:
             dump[key] = ("string", await client.get(key))
         else:
             dump[key] = (kind, None)
+    return dump
+
+
+async def memory_keyspace(stores: Iterable[FlagStorage]) -> dict[str, Any]:
+    """What the memory flag stores among ``stores`` hold, to compare before and after as
+    ``keyspace`` compares Redis keys: each environment's flags (gates, version, when changed) and
+    its audit entries. Every write of a change adds an audit entry, so no write goes unseen."""
+    dump: dict[str, Any] = {}
+    for store in stores:
+        if not isinstance(store, MemoryFlagStore):
+            continue
+        flags = [(r.name, r.state.to_hash(), r.version, r.changed_at) for r in await store.list()]
+        entries = await store.changes_since(0, limit=AUDIT_PER_ENVIRONMENT)
+        if flags:
+            dump[f"{store.prefix}flipper_features (memory)"] = ("flags", flags)
+        if entries:
+            dump[f"{store.prefix}audit (memory)"] = ("audit", entries)
     return dump

@@ -1,10 +1,18 @@
 """The in-process tier: the whole pipeline (parse → plan → authorize → handle → deliver) driven
-through the shell backend against real Redis, with no HTTP in between.
+through the shell backend, with no HTTP in between.
 
 One fixture, ``chatops``, builds a harness from the shipped example configuration (pointed at
 this test's Redis prefix) plus any overrides; ``await chatops()`` is the plain example, and
 ``await chatops(safety=True)`` adds a real Alertmanager, the local check and GitLab stubs, a
 deployment registry on a fresh git repository and a staging end-to-end trigger. Every harness is closed when the test ends.
+
+The bot's own stores (journal, schedules, rollouts, freezes, approvals, the driver's lease) are
+on real Redis. The flags of the environments on this test's Redis are in memory stores
+(``flags.memory``), sharing one ``MemoryBackend`` as the Redis stores share one client, and
+shared by every harness of the test as Redis would be; an environment the test puts on another
+Redis (a server it stops, an unreachable port) keeps a Redis store. ``chatops(redis_flags=True)``
+keeps every flag on Redis: for what only Redis shows (outages of the test's own server, keys of
+the wrong type, Ruby's Flipper reading the layout, the connection pool).
 """
 
 from __future__ import annotations
@@ -21,8 +29,9 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
+from flags import FlagRecord, MemoryBackend, MemoryFlagStore
 from handlers.composition import build_application
-from handlers.config import Secrets, load_config
+from handlers.config import Config, Secrets, load_config
 from handlers.core.context import Application, Caller
 from handlers.core.lease import Lease
 from handlers.core.reply import CrossPost, Reply
@@ -32,7 +41,7 @@ from handlers.schedules.driver import Driver
 from tests.alertmanager_process import Alertmanager
 from tests.configs import FLAG, add_staging_e2e_trigger, deployments_section, safety_section, write_config
 from tests.git_repo import GitRepo
-from tests.helpers import keyspace
+from tests.helpers import keyspace, memory_keyspace
 from tests.http_stubs import ChecksAndGitLab
 
 __all__ = ["FLAG", "Answer", "Chatops", "MakeChatops", "tick"]
@@ -101,8 +110,16 @@ class Chatops:
         return [Driver(self.app, chat, store, Lease(store.client, store.lease_key, lease_s)) for _ in range(count)]
 
     async def keyspace(self) -> dict[str, Any]:
-        """Every key under this test's prefix, to prove a refusal changed nothing."""
-        return await keyspace(self.redis, self.prefix)
+        """Every key under this test's prefix and every flag in memory, to prove a refusal changed nothing."""
+        return {**await keyspace(self.redis, self.prefix), **await memory_keyspace(self.app.stores.values())}
+
+    async def flag(self, option: str, flag: str = FLAG) -> FlagRecord:
+        """The flag in one environment (by option), as its store reads it."""
+        return await self.app.stores[option].get(flag)
+
+    async def gates(self, option: str, flag: str = FLAG) -> dict[str, str]:
+        """The flag's gates in one environment (by option), as Flipper's hash holds them."""
+        return (await self.flag(option, flag)).state.to_hash()
 
     def fire(self, alertname: str, summary: str = "", **labels: str) -> None:
         """Fire an alert this harness's production check sees (needs ``safety=True``)."""
@@ -130,10 +147,12 @@ async def chatops(
     tmp_path: Path, redis_url: str, prefix: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[MakeChatops]:
     made: list[Chatops] = []
+    backends: dict[str, MemoryBackend] = {}  # by Redis URL: the flags every harness of this test shares
 
-    async def make(*, safety: bool | dict[str, Any] = False, **overrides: Any) -> Chatops:
+    async def make(*, safety: bool | dict[str, Any] = False, redis_flags: bool = False, **overrides: Any) -> Chatops:
         """A harness on the example configuration; ``overrides`` replace top-level keys, and
-        ``safety`` adds the production check (a dict adds or replaces keys of its section)."""
+        ``safety`` adds the production check (a dict adds or replaces keys of its section).
+        ``redis_flags`` keeps the flags of this test's Redis on it rather than in memory."""
         folder = tmp_path / f"harness-{len(made)}"
         folder.mkdir()
         alertmanager = outside = None
@@ -155,7 +174,11 @@ async def chatops(
         path = write_config(folder, own_redis, prefix, redis_prefix=prefix, **overrides)
         if safety is not False:
             add_staging_e2e_trigger(path)
-        app = build_application(load_config(path), Secrets.from_environment(), embedded_directory=folder / ".chatops")
+        config = load_config(path)
+        flag_stores = {} if redis_flags else _memory_flag_stores(config, redis_url, backends)
+        app = build_application(
+            config, Secrets.from_environment(), embedded_directory=folder / ".chatops", flag_stores=flag_stores
+        )
         await app.start()  # the mirror and snapshots; the tests drive the timers themselves
         if deployed and app.deployments is not None:  # the flag's code runs in gstg and gprd
             for environment in ("gstg", "gprd"):
@@ -172,3 +195,19 @@ async def chatops(
         await harness.redis.aclose()
         if harness.outside is not None:
             await harness.outside.stop()
+
+
+def _memory_flag_stores(
+    config: Config, redis_url: str, backends: dict[str, MemoryBackend]
+) -> dict[str, MemoryFlagStore]:
+    """Memory stores for the environments whose flags would be on the test's Redis, one backend
+    per URL as the Redis stores share one client per URL."""
+    stores = {}
+    for environment in config.environments:
+        url = environment.redis_url or config.redis_url
+        if url == redis_url:
+            backend = backends.setdefault(url, MemoryBackend())
+            stores[environment.option] = MemoryFlagStore(
+                backend, prefix=environment.prefix, environment=environment.name
+            )
+    return stores
