@@ -13,13 +13,20 @@ shared by every harness of the test as Redis would be; an environment the test p
 Redis (a server it stops, an unreachable port) keeps a Redis store. ``chatops(redis_flags=True)``
 keeps every flag on Redis: for what only Redis shows (outages of the test's own server, keys of
 the wrong type, Ruby's Flipper reading the layout, the connection pool).
+
+Time, as the application sees it (``time.time`` and ``time.monotonic`` in ``handlers``), is the
+harness's ``Clock``: the real time, moved on by tests instead of sleeping (``clock.advance``, and
+``Chatops.tick``, which drives the timer drivers through seconds of it at once). Redis keeps its
+own time: leases and the journal's expiry still take real waiting.
 """
 
 from __future__ import annotations
 
-import asyncio
+import importlib
 import io
+import pkgutil
 import time
+import types
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -29,6 +36,7 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
+import handlers
 from flags import FlagRecord, MemoryBackend, MemoryFlagStore
 from handlers.composition import build_application
 from handlers.config import Config, Secrets, load_config
@@ -44,7 +52,7 @@ from tests.git_repo import GitRepo
 from tests.helpers import keyspace, memory_keyspace
 from tests.http_stubs import ChecksAndGitLab
 
-__all__ = ["FLAG", "Answer", "Chatops", "MakeChatops", "tick"]
+__all__ = ["FLAG", "Answer", "Chatops", "Clock", "MakeChatops"]
 
 #: Channel names → IDs, as Slack would resolve them. The shell passes names through unchanged;
 #: the harness maps them so the policy's by-ID comparisons are exercised.
@@ -70,6 +78,29 @@ class Answer:
         return [p for p in self.posts if p.channel == channel]
 
 
+class Clock:
+    """The time the application sees: the real time (both ``time.time`` and ``time.monotonic``)
+    plus however far the test moved it on. It only moves forward."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def time(self) -> float:
+        return _REAL_TIME() + self.offset
+
+    def monotonic(self) -> float:
+        return _REAL_MONOTONIC() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        """What waiting ``seconds`` would do to the application's clock, at once."""
+        assert seconds >= 0, "the clock only moves forward"
+        self.offset += seconds
+
+
+_REAL_TIME, _REAL_MONOTONIC = time.time, time.monotonic
+TICK_EVERY_S = 0.05  # how often Chatops.tick has every driver tick, in the harness's time
+
+
 @dataclass
 class Chatops:
     app: Application
@@ -80,6 +111,7 @@ class Chatops:
     outside: ChecksAndGitLab | None = None
     channels: dict[str, str] = field(default_factory=lambda: dict(CHANNELS))
     people: dict[str, frozenset[str]] = field(default_factory=dict)  # each user's groups, as last run with
+    clock: Clock = field(default_factory=Clock)  # the application's time
 
     async def run(
         self,
@@ -126,25 +158,52 @@ class Chatops:
         assert self.alertmanager is not None, "chatops(safety=True) has an Alertmanager"
         self.alertmanager.fire({"alertname": alertname, "test": self.alerts_label, "env": "gprd", **labels}, summary)
 
+    async def tick(self, drivers: list[Driver], seconds: float) -> None:
+        """Every driver ticks every TICK_EVERY_S, as every serving process does, for ``seconds`` of
+        the application's time, which the clock skips through: the work a round of ticks starts
+        (schedules, rollout steps, guard polls) is done before the clock moves on. Then they stop."""
+        passed = 0.0
+        while passed < seconds:
+            for driver in drivers:
+                await driver.tick()
+            for driver in drivers:
+                await driver.settle()
+            self.clock.advance(TICK_EVERY_S)
+            passed += TICK_EVERY_S
+        for driver in drivers:
+            driver.stop()
+            await driver.finish()
+
 
 MakeChatops = Callable[..., Awaitable[Chatops]]
 
 
-async def tick(drivers: list[Driver], seconds: float) -> None:
-    """Every driver ticks, as every serving process does, for ``seconds``; then they stop."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        for driver in drivers:
-            await driver.tick()
-        await asyncio.sleep(0.05)
-    for driver in drivers:
-        driver.stop()
-        await driver.finish()
+#: Every module of the application that reads the time (``import time``), imported now.
+_TIMED = [
+    module
+    for module in (importlib.import_module(m.name) for m in pkgutil.walk_packages(handlers.__path__, "handlers."))
+    if getattr(module, "time", None) is time
+]
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """The application's clock for this test: every ``handlers`` module that reads ``time`` reads it."""
+    made = Clock()
+    seen = types.SimpleNamespace(**{**vars(time), "time": made.time, "monotonic": made.monotonic})
+    for module in _TIMED:
+        monkeypatch.setattr(module, "time", seen)
+    return made
 
 
 @pytest.fixture
 async def chatops(
-    tmp_path: Path, redis_url: str, prefix: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    redis_url: str,
+    prefix: str,
+    clock: Clock,
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> AsyncIterator[MakeChatops]:
     made: list[Chatops] = []
     backends: dict[str, MemoryBackend] = {}  # by Redis URL: the flags every harness of this test shares
@@ -175,7 +234,7 @@ async def chatops(
         if safety is not False:
             add_staging_e2e_trigger(path)
         config = load_config(path)
-        flag_stores = {} if redis_flags else _memory_flag_stores(config, redis_url, backends)
+        flag_stores = {} if redis_flags else _memory_flag_stores(config, redis_url, backends, clock)
         app = build_application(
             config, Secrets.from_environment(), embedded_directory=folder / ".chatops", flag_stores=flag_stores
         )
@@ -183,9 +242,8 @@ async def chatops(
         if deployed and app.deployments is not None:  # the flag's code runs in gstg and gprd
             for environment in ("gstg", "gprd"):
                 await app.deployments.record(Deployment(environment, deployed, "master", "success", time.time()))
-        harness = Chatops(
-            app, aioredis.from_url(redis_url, decode_responses=True), prefix, label, alertmanager, outside
-        )
+        client = aioredis.from_url(redis_url, decode_responses=True)
+        harness = Chatops(app, client, prefix, label, alertmanager, outside, clock=clock)
         made.append(harness)
         return harness
 
@@ -198,15 +256,15 @@ async def chatops(
 
 
 def _memory_flag_stores(
-    config: Config, redis_url: str, backends: dict[str, MemoryBackend]
+    config: Config, redis_url: str, backends: dict[str, MemoryBackend], clock: Clock
 ) -> dict[str, MemoryFlagStore]:
     """Memory stores for the environments whose flags would be on the test's Redis, one backend
-    per URL as the Redis stores share one client per URL."""
+    per URL as the Redis stores share one client per URL, dating changes by the application's clock."""
     stores = {}
     for environment in config.environments:
         url = environment.redis_url or config.redis_url
         if url == redis_url:
-            backend = backends.setdefault(url, MemoryBackend())
+            backend = backends.setdefault(url, MemoryBackend(clock.time))
             stores[environment.option] = MemoryFlagStore(
                 backend, prefix=environment.prefix, environment=environment.name
             )

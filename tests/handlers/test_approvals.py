@@ -4,7 +4,6 @@ applies exactly once, as its requester, with both names recorded."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from dataclasses import replace
 
@@ -102,7 +101,7 @@ async def test_declined_cancelled_and_expired_requests_never_apply(chatops: Make
     assert (await bot.run(f":approval_cancel {cancelled}")).ok  # its requester cancels it
     assert "already cancelled by alice" in (await bot.run(f":approve {cancelled}", **BOB)).text
     expiring = await _request(bot)
-    await asyncio.sleep(1.1)
+    bot.clock.advance(1.1)
     before = await bot.keyspace()
     late = await bot.run(f":approve {expiring}", **BOB)
     assert not late.ok and f"Approval {expiring} expired at " in late.text
@@ -155,7 +154,7 @@ async def test_approving_a_schedule_approves_the_change_it_makes_then(chatops: M
     approved = await bot.run(f":approve {card.actions[0].value}", **BOB)
     assert approved.ok and "S1: `/chatops run feature set" in approved.text, approved.text
     assert "Approved by bob: it runs then without asking again." in approved.text
-    await asyncio.sleep(1.1)
+    bot.clock.advance(1.1)
     await _drive(bot, 0.5)
     assert await bot.gates("production") == {"boolean": "true"}
     (entry,) = await bot.app.stores["production"].history(FLAG, limit=5)
