@@ -4,7 +4,8 @@ through the shell backend, with no HTTP in between.
 One fixture, ``chatops``, builds a harness from the shipped example configuration (pointed at
 this test's Redis prefix) plus any overrides; ``await chatops()`` is the plain example, and
 ``await chatops(safety=True)`` adds a real Alertmanager, the local check and GitLab stubs, a
-deployment registry on a fresh git repository and a staging end-to-end trigger. Every harness is closed when the test ends.
+deployment registry on a git repository (one for the session, only read) and a staging
+end-to-end trigger. Every harness is closed when the test ends.
 
 The bot's own stores (journal, schedules, rollouts, freezes, approvals, the driver's lease) are
 on real Redis. The flags of the environments on this test's Redis are in memory stores
@@ -196,6 +197,17 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     return made
 
 
+@pytest.fixture(scope="session")
+def flag_code_repository(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """The application's repository for ``chatops(safety=True)``: a first commit, then the flag's
+    merge request (its merge commit is deployed to gstg and gprd). Built once: the bot only reads
+    it (a mirror of a local repository never fetches or writes), and tests that change theirs make
+    their own."""
+    repo = GitRepo(tmp_path_factory.mktemp("app"))
+    repo.commit("Initial")
+    return repo.path, repo.merge_request("gitlab-org/gitlab", FLAG_MERGE_REQUEST, "The flag's code")
+
+
 @pytest.fixture
 async def chatops(
     tmp_path: Path,
@@ -225,10 +237,8 @@ async def chatops(
             extra = safety if isinstance(safety, dict) else {}
             overrides.setdefault("safety", safety_section(alertmanager.url, outside.url, label, 1.5, **extra))
             if "deployments" not in overrides:  # the deployments check needs a registry (and so a repository)
-                repo = GitRepo(folder / "app")
-                repo.commit("Initial")
-                deployed = repo.merge_request("gitlab-org/gitlab", FLAG_MERGE_REQUEST, "The flag's code")
-                overrides["deployments"] = deployments_section(repo.path)
+                repository, deployed = request.getfixturevalue("flag_code_repository")
+                overrides["deployments"] = deployments_section(repository)
         own_redis = overrides.pop("redis_url", redis_url)  # the bot's own Redis, unless the test moves it
         path = write_config(folder, own_redis, prefix, redis_prefix=prefix, **overrides)
         if safety is not False:
