@@ -40,19 +40,19 @@ async def keyspace(client: aioredis.Redis, prefix: str) -> dict[str, Any]:
             if not any(m in str(k) for m in BACKGROUND_KEYS)
         ]
     )
+    types = client.pipeline(transaction=False)  # two round trips, whatever the number of keys
     for key in keys:
-        kind = await client.type(key)
-        kind = kind.decode() if isinstance(kind, bytes) else kind
-        if kind == "hash":
-            dump[key] = ("hash", await client.hgetall(key))
-        elif kind == "set":
-            dump[key] = ("set", sorted(await client.smembers(key)))
-        elif kind == "stream":
-            dump[key] = ("stream", await client.xrange(key))
-        elif kind == "string":
-            dump[key] = ("string", await client.get(key))
-        else:
-            dump[key] = (kind, None)
+        types.type(key)
+    kinds = [k.decode() if isinstance(k, bytes) else k for k in await types.execute()]
+    values = client.pipeline(transaction=False)
+    read = {"hash": values.hgetall, "set": values.smembers, "stream": values.xrange, "string": values.get}
+    for key, kind in zip(keys, kinds, strict=True):
+        if kind in read:
+            read[kind](key)
+    found = iter(await values.execute())
+    for key, kind in zip(keys, kinds, strict=True):
+        value = next(found) if kind in read else None
+        dump[key] = (kind, sorted(value) if kind == "set" else value)
     return dump
 
 
