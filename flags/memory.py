@@ -166,7 +166,10 @@ class MemoryFlagStore:
         for write in writes:
             if not isinstance(write.store, MemoryFlagStore) or write.store.backend is not self._backend:
                 raise ValueError("changes written together must share one MemoryBackend")
-            planned.append(_Planned.of(write, write.store._space, now))
+            # Each write dated when it is made, in order, as the Redis store dates its writes; the
+            # entry ids are numbered from the group's one time, as Redis numbers a script's entries.
+            at = now if not planned else self._backend.clock()
+            planned.append(_Planned.of(write, write.store._space, at))
         for plan in planned:  # every check before any write, as the Redis script does
             plan.check()
         return [plan.replayed or plan.apply(int(now * 1000)) for plan in planned]

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import redis
 import redis.asyncio as aioredis
+
+from flags import FlagStorage, MemoryFlagStore
+from flags.adapter import AUDIT_PER_ENVIRONMENT
 
 #: Part of the key of the bot's memory of requests it handled (replay protection): not state a
 #: command changed, so keyspace comparisons leave it out.
@@ -36,17 +40,34 @@ async def keyspace(client: aioredis.Redis, prefix: str) -> dict[str, Any]:
             if not any(m in str(k) for m in BACKGROUND_KEYS)
         ]
     )
+    types = client.pipeline(transaction=False)  # two round trips, whatever the number of keys
     for key in keys:
-        kind = await client.type(key)
-        kind = kind.decode() if isinstance(kind, bytes) else kind
-        if kind == "hash":
-            dump[key] = ("hash", await client.hgetall(key))
-        elif kind == "set":
-            dump[key] = ("set", sorted(await client.smembers(key)))
-        elif kind == "stream":
-            dump[key] = ("stream", await client.xrange(key))
-        elif kind == "string":
-            dump[key] = ("string", await client.get(key))
-        else:
-            dump[key] = (kind, None)
+        types.type(key)
+    kinds = [k.decode() if isinstance(k, bytes) else k for k in await types.execute()]
+    values = client.pipeline(transaction=False)
+    read = {"hash": values.hgetall, "set": values.smembers, "stream": values.xrange, "string": values.get}
+    for key, kind in zip(keys, kinds, strict=True):
+        if kind in read:
+            read[kind](key)
+    found = iter(await values.execute())
+    for key, kind in zip(keys, kinds, strict=True):
+        value = next(found) if kind in read else None
+        dump[key] = (kind, sorted(value) if kind == "set" else value)
+    return dump
+
+
+async def memory_keyspace(stores: Iterable[FlagStorage]) -> dict[str, Any]:
+    """What the memory flag stores among ``stores`` hold, to compare before and after as
+    ``keyspace`` compares Redis keys: each environment's flags (gates, version, when changed) and
+    its audit entries. Every write of a change adds an audit entry, so no write goes unseen."""
+    dump: dict[str, Any] = {}
+    for store in stores:
+        if not isinstance(store, MemoryFlagStore):
+            continue
+        flags = [(r.name, r.state.to_hash(), r.version, r.changed_at) for r in await store.list()]
+        entries = await store.changes_since(0, limit=AUDIT_PER_ENVIRONMENT)
+        if flags:
+            dump[f"{store.prefix}flipper_features (memory)"] = ("flags", flags)
+        if entries:
+            dump[f"{store.prefix}audit (memory)"] = ("audit", entries)
     return dump

@@ -250,11 +250,12 @@ def _version(request: ChangeRequest, target: Target) -> int:
 
 def _groups(targets: list[Target], context: Context) -> list[list[Target]]:
     """The targets in configured order, runs of environments on one Redis server (sharing one
-    client) together: each run is written atomically, and order still says what is written first."""
+    backend: the client) together: each run is written atomically, and order still says what is
+    written first."""
     groups: list[list[Target]] = []
     for target in targets:
-        client = context.stores[target.environment.option].redis
-        if groups and context.stores[groups[-1][0].environment.option].redis is client:
+        backend = context.stores[target.environment.option].backend
+        if groups and context.stores[groups[-1][0].environment.option].backend is backend:
             groups[-1].append(target)
         else:
             groups.append([target])

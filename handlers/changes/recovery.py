@@ -142,8 +142,8 @@ async def _settle(entry: JournalEntry, found: list[_Found], app: Application, *,
     )
     chosen = [f for f in found if f.state == ("not written" if finish else "written")]
     groups: list[list[_Found]] = []
-    for f in chosen:  # runs on one Redis server, in configured order, as the change was written
-        if groups and app.stores[groups[-1][0].target.option].redis is app.stores[f.target.option].redis:
+    for f in chosen:  # runs on one backend (Redis server), in configured order, as the change was written
+        if groups and app.stores[groups[-1][0].target.option].backend is app.stores[f.target.option].backend:
             groups[-1].append(f)
         else:
             groups.append([f])

@@ -30,7 +30,7 @@ LIVE_POLL_S = 60.0  # the dashboard's snapshots: a full read this often (the bot
 @dataclass
 class Background:
     clients: list[aioredis.Redis]  # every Redis connection the application opened, closed last
-    urls: Mapping[str, str]  # each environment's Redis URL, by option (for the live snapshots)
+    urls: Mapping[str, str]  # each environment's Redis URL, by option (for the live snapshots), if on Redis
     driver: Driver | None = None
     _opened: bool = False  # snapshots and the mirror started
     _talking: bool = False  # recovery and the driver started
@@ -94,6 +94,8 @@ class Background:
         """Snapshots of every environment, kept fresh by the bot's own change announcements (and
         a full read every LIVE_POLL_S for changes made elsewhere): the flags page reads memory."""
         for environment in app.config.environments:
+            if environment.option not in self.urls:  # a store not on Redis (memory): the page reads it
+                continue
             live = AsyncFlags(self.urls[environment.option], prefix=environment.prefix, poll_interval=LIVE_POLL_S)
             try:
                 await live.start()

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import redis.asyncio as aioredis
 import structlog
 
-from flags import FlagStore, load_definitions, resolve_redis_url
+from flags import FlagStorage, FlagStore, load_definitions, resolve_redis_url
 from flags.connection import redis_client
 from flags.embedded import DEFAULT_DIRECTORY
 from flags.redis_url import replicas_to_wait_for
@@ -31,10 +32,18 @@ _log = structlog.get_logger("bot")
 
 
 def build_application(
-    config: Config, secrets: Secrets | None = None, *, embedded_directory: Path = DEFAULT_DIRECTORY
+    config: Config,
+    secrets: Secrets | None = None,
+    *,
+    embedded_directory: Path = DEFAULT_DIRECTORY,
+    flag_stores: Mapping[str, FlagStorage] | None = None,
 ) -> Application:
     """The application, built once: one Redis client per URL (environments sharing a server share
-    it), the bot's own stores, the definitions, the deployment registry and mirror, the services."""
+    it), the bot's own stores, the definitions, the deployment registry and mirror, the services.
+
+    ``flag_stores`` (by environment option) replaces those environments' Redis flag stores, e.g.
+    with memory ones (tests); the dashboard reads them rather than snapshots, and their owner closes them.
+    """
     secrets = secrets or Secrets.from_environment()
     clients: dict[str, aioredis.Redis] = {}
     own_url = config.redis_url or resolve_redis_url(None, embedded_directory)
@@ -44,9 +53,14 @@ def build_application(
             clients[url] = redis_client(url)
         return clients[url]
 
-    urls = {e.option: e.redis_url or own_url for e in config.environments}
-    stores = {
-        e.option: FlagStore(
+    given = flag_stores or {}
+    if unknown := set(given) - {e.option for e in config.environments}:
+        raise ValueError(f"flag_stores for environments not configured: {sorted(unknown)}")
+    urls = {e.option: e.redis_url or own_url for e in config.environments if e.option not in given}
+    stores: dict[str, FlagStorage] = {
+        e.option: given[e.option]
+        if e.option in given
+        else FlagStore(
             client(urls[e.option]),
             prefix=e.prefix,
             environment=e.name,

@@ -14,6 +14,8 @@ from handlers.config.model import Config
 
 __all__ = ["ConfigError", "load_config", "parse_config"]
 
+#: libyaml's parser when PyYAML was built with it (the same documents, several times faster), else PyYAML's own.
+_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _MAPPING = "must be a mapping of key: value, not {kind}"
 _LIST = 'must be a list, e.g. ["a", "b"]'
 _MESSAGES = {
@@ -74,7 +76,7 @@ def load_config(path: str | Path | None = None) -> Config:
     except OSError as error:
         raise ConfigError(f"cannot read configuration {file}: {error.strerror or error}") from error
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_LOADER)
     except yaml.YAMLError as error:
         raise ConfigError(f"{file}: not valid YAML: {error}") from error
     try:

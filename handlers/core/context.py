@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 import redis.asyncio as aioredis
 
-from flags import AsyncFlags, Definition, FlagStore
+from flags import AsyncFlags, Definition, FlagStorage
 from handlers.checks import CheckResult
 from handlers.config import Config, Environment
 from handlers.core.caller import Caller
@@ -120,7 +120,7 @@ class Application:
     shared by every request; ``start`` begins its background work, ``close`` ends it."""
 
     config: Config
-    stores: Mapping[str, FlagStore]  # by environment option
+    stores: Mapping[str, FlagStorage]  # by environment option
     commands: Commands  # the registered commands (handlers.core.registry.CommandRegistry)
     definitions: Mapping[str, Definition] = field(default_factory=dict)
     services: Services | None = None
@@ -167,7 +167,7 @@ class Context:
         return self.app.config
 
     @property
-    def stores(self) -> Mapping[str, FlagStore]:
+    def stores(self) -> Mapping[str, FlagStorage]:
         return self.app.stores
 
     @property

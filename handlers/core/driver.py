@@ -170,6 +170,11 @@ class Driver:
         finally:
             self._running.pop(name, None)
 
+    async def settle(self) -> None:
+        """Wait for the work the ticks so far started: schedules, rollout steps, the guard poll."""
+        if self._running:
+            await asyncio.gather(*self._running.values(), return_exceptions=True)
+
     def stop(self) -> None:
         """Ask ``run`` to end after its current tick."""
         self._stop.set()

@@ -75,6 +75,18 @@ async def test_entry_ids_come_from_the_clock_and_always_grow() -> None:
     assert [r.changed_at for r in await store.list()] == [1000.5, 1000.0]
 
 
+async def test_writes_together_are_dated_in_order_and_numbered_from_one_time() -> None:
+    times = iter([1000.0, 1000.000_5, 1000.002])
+    backend = MemoryBackend(lambda: next(times))  # a clock that moves between readings
+    gstg, gprd = (MemoryFlagStore(backend, prefix=f"{e}:", environment=e) for e in ("gstg", "gprd"))
+    await apply_together(
+        [Write(gstg, "flag_a", build_change("true"), WHO), Write(gprd, "flag_a", build_change("true"), WHO)]
+    )
+    [first], [second] = await gstg.history("flag_a"), await gprd.history("flag_a")
+    assert first.at.timestamp() == 1000.0 and second.at.timestamp() == 1000.000_5  # as the Redis store dates them
+    assert first.entry_id == second.entry_id == "1000000-0"  # one time for the group's entries, as a script has
+
+
 async def test_each_store_names_its_own_environment_on_one_backend() -> None:
     backend = MemoryBackend()
     gstg = MemoryFlagStore(backend, prefix="gstg:", environment="gstg")

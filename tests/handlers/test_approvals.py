@@ -4,7 +4,6 @@ applies exactly once, as its requester, with both names recorded."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from dataclasses import replace
 
@@ -42,7 +41,7 @@ async def test_a_change_that_needs_approval_is_not_written_until_approved_once(c
     assert {k: v for k, v in (await bot.keyspace()).items() if "chatops:approvals" not in k} == before
     approved = await bot.run(f":approve {request}", **BOB)
     assert approved.ok and approved.reply.public, approved.text
-    assert await bot.redis.hgetall(f"{bot.prefix}gprd:{FLAG}") == {"boolean": "true"}
+    assert await bot.gates("production") == {"boolean": "true"}
     (entry,) = await bot.app.stores["production"].history(FLAG, limit=1)
     assert entry.who == "alice" and entry.command.endswith(f"(approved by bob, request {request})")
     assert f"(approved by bob, request {request})" in approved.text  # in the reply and every cross-post
@@ -102,12 +101,12 @@ async def test_declined_cancelled_and_expired_requests_never_apply(chatops: Make
     assert (await bot.run(f":approval_cancel {cancelled}")).ok  # its requester cancels it
     assert "already cancelled by alice" in (await bot.run(f":approve {cancelled}", **BOB)).text
     expiring = await _request(bot)
-    await asyncio.sleep(1.1)
+    bot.clock.advance(1.1)
     before = await bot.keyspace()
     late = await bot.run(f":approve {expiring}", **BOB)
     assert not late.ok and f"Approval {expiring} expired at " in late.text
     assert await bot.keyspace() == before
-    assert await bot.redis.hgetall(f"{bot.prefix}gprd:{FLAG}") == {}
+    assert await bot.gates("production") == {}
 
 
 async def test_the_card_shows_the_checks_as_they_stand(chatops: MakeChatops) -> None:
@@ -136,7 +135,7 @@ async def test_approving_a_rollout_once_approves_each_of_its_steps(chatops: Make
     approved = await bot.run(f":approve {card.actions[0].value}", **BOB)
     assert approved.ok and "Started R1" in approved.text, approved.text
     await _drive(bot, 2.5)
-    assert await bot.redis.hgetall(f"{bot.prefix}gprd:{FLAG}") == {"boolean": "true"}
+    assert await bot.gates("production") == {"boolean": "true"}
     entries = await bot.app.stores["production"].history(FLAG, limit=5)
     assert [e.command.rpartition(" (")[2] for e in entries] == [
         "rollout R1 step 2/2, approved by bob)",
@@ -155,9 +154,9 @@ async def test_approving_a_schedule_approves_the_change_it_makes_then(chatops: M
     approved = await bot.run(f":approve {card.actions[0].value}", **BOB)
     assert approved.ok and "S1: `/chatops run feature set" in approved.text, approved.text
     assert "Approved by bob: it runs then without asking again." in approved.text
-    await asyncio.sleep(1.1)
+    bot.clock.advance(1.1)
     await _drive(bot, 0.5)
-    assert await bot.redis.hgetall(f"{bot.prefix}gprd:{FLAG}") == {"boolean": "true"}
+    assert await bot.gates("production") == {"boolean": "true"}
     (entry,) = await bot.app.stores["production"].history(FLAG, limit=5)
     assert entry.who == "alice" and entry.command.endswith("(schedule S1, approved by bob)"), entry.command
 
@@ -170,7 +169,7 @@ async def test_a_rollout_made_before_approval_was_needed_pauses_instead_of_askin
     ).ok
     bot = await chatops(access=ACCESS)  # the bot restarted with approval required on production
     posts = await _drive(bot, 0.5)
-    assert await bot.redis.hgetall(f"{bot.prefix}gprd:{FLAG}") == {}
+    assert await bot.gates("production") == {}
     assert "step 1/2 was not written: This change needs the approval of @approvers" in to_text(posts[-1])
 
 
@@ -196,7 +195,7 @@ async def test_an_approved_rollout_keeps_the_pace_that_was_approved(chatops: Mak
     (card,) = asked.posted_to("#production")
     assert (await bot.run(f":approve {card.actions[0].value}", **BOB)).ok
     await _drive(bot, 0.5)
-    assert await bot.redis.hgetall(f"{bot.prefix}gprd:{FLAG}") == {"percentage_of_actors": "10"}
+    assert await bot.gates("production") == {"percentage_of_actors": "10"}
     before = await bot.keyspace()
     faster = await bot.run(f"{rollout} next {FLAG}")
     assert not faster.ok and "`next` cannot go faster than what was approved" in faster.text, faster.text
@@ -204,7 +203,7 @@ async def test_an_approved_rollout_keeps_the_pace_that_was_approved(chatops: Mak
     assert (await bot.run(f"{rollout} pause {FLAG}")).ok
     assert (await bot.run(f"{rollout} resume {FLAG}")).ok  # not a way round it: the next step stays an hour away
     await _drive(bot, 0.5)
-    assert await bot.redis.hgetall(f"{bot.prefix}gprd:{FLAG}") == {"percentage_of_actors": "10"}
+    assert await bot.gates("production") == {"percentage_of_actors": "10"}
     status = await bot.run(f"{rollout} status {FLAG}")
     assert "Step 2/3: 50% of actors — due " in status.text, status.text
 

@@ -47,8 +47,8 @@ async def test_writes_in_configured_order_with_versions_and_a_button_each(chatop
     answer = await bot.run(f"{SET} {FLAG} 30 --actors --dev --staging")
     assert "  gstg: `enabled (true)` → `enabled (true)` (version 2)" in answer.text
     assert "  dev: `enabled (true)` → `enabled (true)` (version 2)" in answer.text
-    assert await bot.redis.hgetall(f"{bot.prefix}dev:{FLAG}") == {"boolean": "true", "percentage_of_actors": "30"}
-    assert await bot.redis.hget(f"{bot.prefix}gprd:chatops:meta:{FLAG}", "version") == "1"
+    assert await bot.gates("dev") == {"boolean": "true", "percentage_of_actors": "30"}
+    assert (await bot.flag("production")).version == 1
 
 
 async def test_cross_posts_go_where_they_must(chatops: MakeChatops) -> None:
@@ -135,7 +135,7 @@ async def test_change_log_issues_one_per_environment(chatops: MakeChatops, tmp_p
 async def test_failed_gitlab_calls_are_notes_and_the_change_stands(chatops: MakeChatops, tmp_path: Path) -> None:
     bot = await chatops(safety={"gitlab_url": "http://127.0.0.1:1"})
     answer = await bot.run(f"{SET} {FLAG} true --staging", channel=D)
-    assert answer.ok and await bot.redis.hgetall(f"{bot.prefix}gstg:{FLAG}") == {"boolean": "true"}
+    assert answer.ok and await bot.gates("staging") == {"boolean": "true"}
     assert "\n! Could not record the change-log issue for gstg: change log issue: Cannot connect" in answer.text
     qa = answer.text.split("(QA channel)\n")[1]
     assert ":warning: the end-to-end pipeline could not be triggered: pipeline trigger: Cannot connect" in qa
@@ -143,7 +143,7 @@ async def test_failed_gitlab_calls_are_notes_and_the_change_stands(chatops: Make
     assert bot.outside is not None
     bot.outside.trigger_status = 500
     answer = await bot.run(f"{SET} {FLAG} 10 --actors --staging", channel=D)
-    state = await bot.redis.hgetall(f"{bot.prefix}gstg:{FLAG}")
+    state = await bot.gates("staging")
     assert answer.ok and state == {"boolean": "true", "percentage_of_actors": "10"}
     assert "could not be triggered: pipeline trigger: GitLab answered HTTP 500" in answer.text
 
@@ -154,8 +154,8 @@ async def test_delete_removes_the_flag_and_says_what_it_was(chatops: MakeChatops
     answer = await bot.run(f"/chatops run feature delete {FLAG} --dev", channel=D)
     assert answer.ok and f"Feature flag `{FLAG}` deleted on dev by @alice" in answer.text
     assert "  dev: `actors: User:alice` → `not set` (version 2)" in answer.text
-    assert not await bot.redis.exists(f"{bot.prefix}dev:{FLAG}")
-    assert not await bot.redis.sismember(f"{bot.prefix}dev:flipper_features", FLAG)
+    record = await bot.flag("dev")
+    assert record.state.to_hash() == {} and not record.exists
     assert [p.channel for p in answer.posts] == ["#feature-flag-log"]
 
 
@@ -163,13 +163,13 @@ async def test_roll_back_restores_exactly_the_previous_state(chatops: MakeChatop
     bot = await chatops()
     first = await bot.run(f"{SET} {FLAG} true --user=a,b --staging", channel=D)
     await bot.run(f"{SET} {FLAG} 25 --actors --staging", channel=D)
-    before = await bot.redis.hgetall(f"{bot.prefix}gstg:{FLAG}")
+    before = await bot.gates("staging")
     assert before == {"actors/User:a": "1", "actors/User:b": "1", "percentage_of_actors": "25"}
     change = await bot.run(f"{SET} {FLAG} true --staging", channel=D)
     [button] = change.reply.actions
     answer = await bot.run(f":rollback {button.value}", channel=D)
     assert answer.ok and "restored to actors: User:a, User:b; 25% of actors on gstg by @alice" in answer.text
-    assert await bot.redis.hgetall(f"{bot.prefix}gstg:{FLAG}") == before
+    assert await bot.gates("staging") == before
     [entry] = await bot.app.stores["staging"].history(FLAG, limit=1)
     entry_id = button.value.split("|")[2]
     assert (entry.command, entry.who, entry.version) == (f"Roll back button on change {entry_id}", "alice", 4)
@@ -182,8 +182,8 @@ async def test_roll_back_restores_exactly_the_previous_state(chatops: MakeChatop
     assert not refused.ok and "(version 1, now 5)" in refused.text
     fresh = await bot.run(f"{SET} {FLAG} true --pre", channel=D)
     assert (await bot.run(f":rollback {fresh.reply.actions[0].value}", channel=D)).ok
-    assert not await bot.redis.exists(f"{bot.prefix}pre:{FLAG}")
-    assert not await bot.redis.sismember(f"{bot.prefix}pre:flipper_features", FLAG)
+    record = await bot.flag("pre")
+    assert record.state.to_hash() == {} and not record.exists
 
 
 async def test_roll_back_refuses_when_the_flag_changed_since(chatops: MakeChatops) -> None:
@@ -265,8 +265,8 @@ async def test_redis_lost_mid_way_says_what_was_done_and_what_was_not(
     assert "  Failed on ops: could not reach Redis for ops (" in answer.text
     assert "  Not attempted: gprd.\n  Nothing is reported as done there or after" in answer.text
     assert [a.label for a in answer.reply.actions] == ["Roll back dev", "Roll back gstg"]
-    assert not await bot.redis.exists(f"{bot.prefix}gprd:{FLAG}")
-    assert await bot.redis.hgetall(f"{bot.prefix}gstg:{FLAG}") == {"boolean": "true"}
+    assert await bot.gates("production") == {}
+    assert await bot.gates("staging") == {"boolean": "true"}
 
 
 async def test_reading_commands_show_state_and_audit(chatops: MakeChatops) -> None:
@@ -313,8 +313,8 @@ async def test_redis_refusing_writes_gets_a_bounded_honest_answer(
     assert "(only visible to you) Still trying to write to Redis for ops…" in answer.text
     assert "No answer from ops: Redis did not confirm the write within 0.6 s. It may still be applied" in answer.text
     assert not answer.ok and [a.label for a in answer.reply.actions] == ["Roll back dev", "Roll back gstg"]
-    assert await bot.redis.hgetall(f"{bot.prefix}dev:{FLAG}") == {"boolean": "true"}  # dev, gstg, then ops
-    assert await bot.redis.hgetall(f"{bot.prefix}gstg:{FLAG}") == {"boolean": "true"}
+    assert await bot.gates("dev") == {"boolean": "true"}  # dev, gstg, then ops
+    assert await bot.gates("staging") == {"boolean": "true"}
 
 
 class _MeanwhileRule:

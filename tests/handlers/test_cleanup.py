@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from flags import MemoryBackend
 from handlers.dashboard.views import flags_page
 from tests.configs import example_environments
 from tests.handlers.conftest import MakeChatops
@@ -30,13 +31,17 @@ async def test_stale_flags_are_listed_with_why(chatops: MakeChatops, tmp_path: P
         {"done_flag": "16.9", "recent_done_flag": "16.9", "partial_flag": "16.9", "ancient_flag": "16.2"},
     )
     bot = await chatops(definitions=[folder])
-    for name in ("done_flag", "recent_done_flag"):
-        assert (await bot.run(f"/chatops run feature set {name} true {ALL}")).ok
-    assert (await bot.run("/chatops run feature set partial_flag 50 --actors --staging", channel="#development")).ok
+    (backend,) = {store.backend for store in bot.app.stores.values()}
+    assert isinstance(backend, MemoryBackend)
     forty_days_ago = time.time() - 40 * 86400
-    for option, store in bot.app.stores.items():  # done_flag was switched on everywhere 40 days ago
-        assert (await store.get("done_flag")).state.boolean, option
-        await store.redis.hset(store.keys.meta("done_flag"), "changed_at", f"{forty_days_ago:.6f}")
+    backend.clock = lambda: forty_days_ago  # done_flag was switched on everywhere 40 days ago
+    assert (await bot.run(f"/chatops run feature set done_flag true {ALL}")).ok
+    backend.clock = time.time
+    assert (await bot.run(f"/chatops run feature set recent_done_flag true {ALL}")).ok
+    assert (await bot.run("/chatops run feature set partial_flag 50 --actors --staging", channel="#development")).ok
+    for option, store in bot.app.stores.items():
+        (done,) = [r for r in await store.list() if r.name == "done_flag"]
+        assert done.state.boolean and abs((done.changed_at or 0) - forty_days_ago) < 1, option
     before = await bot.keyspace()
     answer = await bot.run("/chatops run feature list --stale", channel="#random")
     assert answer.ok, answer.text

@@ -42,7 +42,7 @@ async def test_a_hanging_cross_post_does_not_hold_the_answer(
     reply = await pipeline.run(f"run feature set {FLAG} true --staging", caller, bot.app, backend, notify)
     assert time.monotonic() - started < 0.9
     assert reply.ok and "Still posting to #feature-flag-log: Slack is slow." in to_text(reply)
-    assert await bot.redis.hgetall(f"{bot.prefix}gstg:{FLAG}") == {"boolean": "true"}
+    assert await bot.gates("staging") == {"boolean": "true"}
     assert [p.channel for p in backend.posted] == ["#e2e-run-staging"]  # the others were not held back
     await bot.app.deliveries.drain(timeout=5)
     assert bot.app.deliveries.in_flight == 0

@@ -25,7 +25,7 @@ async def _state(bot: Chatops, option: str) -> tuple[dict[str, str], bool]:
 
 
 async def test_kill_switches_the_flag_off_everywhere_past_every_rule(chatops: MakeChatops, redis_url: str) -> None:
-    bot = await chatops(safety=True)
+    bot = await chatops(safety=True, redis_flags=True)  # Ruby's Flipper reads the flags off Redis
     everywhere = "--dev --pre --staging --staging-ref --ops --production --ignore-production-check"
     assert (await bot.run(f"{SET} {FLAG} true {everywhere}")).ok
     bot.fire("HighErrorRate", "errors", severity="s1")  # the production check would refuse a raise now
@@ -43,7 +43,7 @@ async def test_kill_switches_the_flag_off_everywhere_past_every_rule(chatops: Ma
         for option in ("dev", "pre", "staging", "staging-ref", "ops", "production"):
             store = bot.app.stores[option]
             pairs: list[tuple[str, str | None]] = [(FLAG, None), (FLAG, "User:1"), (FLAG, "User:2")]
-            assert flipper.evaluate(store.keys.prefix, pairs) == [False, False, False], option
+            assert flipper.evaluate(store.prefix, pairs) == [False, False, False], option
     finally:
         flipper.close()
 

@@ -18,7 +18,7 @@ from handlers.core.stored import PLAN_SCHEMA
 from handlers.core.text_chat import ShellBackend
 from handlers.rollouts.store import ROLLOUT_STORE
 from handlers.schedules.store import SCHEDULE_STORE
-from tests.handlers.conftest import FLAG, Chatops, MakeChatops, tick
+from tests.handlers.conftest import FLAG, Chatops, MakeChatops
 from tests.handlers.test_approvals import ACCESS, BOB, RAISE
 
 LEGACY: dict[str, dict[str, Any]] = json.loads((Path(__file__).parent / "legacy_records.json").read_text())
@@ -36,7 +36,7 @@ async def test_an_approval_request_from_before_plans_were_kept_still_applies(cha
     await _put_legacy_approval(bot, "A1")
     approved = await bot.run(":approve A1", **BOB)
     assert approved.ok, approved.text
-    assert await bot.redis.hgetall(f"{bot.prefix}gprd:{FLAG}") == {"boolean": "true"}
+    assert await bot.gates("production") == {"boolean": "true"}
     (entry,) = await bot.app.stores["production"].history(FLAG, limit=1)
     assert (
         entry.who == "alice"
@@ -68,8 +68,8 @@ async def test_a_schedule_from_before_plans_were_kept_runs_at_its_time(chatops: 
     await bot.redis.hset(f"{bot.prefix}chatops:schedules", "S1", json.dumps(record))
     await bot.redis.zadd(f"{bot.prefix}chatops:timers", {"S1": record["due"]})
     chat = ShellBackend("driver", frozenset())
-    await tick(bot.drivers(chat), 1.0)
-    assert await bot.redis.hgetall(f"{bot.prefix}gstg:{FLAG}") == {"percentage_of_actors": "25"}
+    await bot.tick(bot.drivers(chat), 1.0)
+    assert await bot.gates("staging") == {"percentage_of_actors": "25"}
     assert await bot.app.ports.need(SCHEDULE_STORE).pending() == []
 
 
@@ -88,8 +88,8 @@ async def test_an_approval_runs_its_kept_plan_not_its_text(chatops: MakeChatops)
     record["text"] = "run feature set some_other_flag false --dev"  # what the grammar would read differently
     await bot.redis.hset(key, request, json.dumps(record))
     assert (await bot.run(f":approve {request}", **BOB)).ok
-    assert await bot.redis.hgetall(f"{bot.prefix}gprd:{FLAG}") == {"boolean": "true"}
-    assert await bot.redis.hgetall(f"{bot.prefix}dev:some_other_flag") == {}
+    assert await bot.gates("production") == {"boolean": "true"}
+    assert not (await bot.flag("dev", "some_other_flag")).exists
 
 
 async def test_a_kept_plan_this_bot_cannot_read_changes_nothing(chatops: MakeChatops) -> None:
@@ -102,7 +102,7 @@ async def test_a_kept_plan_this_bot_cannot_read_changes_nothing(chatops: MakeCha
     await bot.redis.hset(key, request, json.dumps(record))
     approved = await bot.run(f":approve {request}", **BOB)
     assert not approved.ok and "--nowhere is no longer a configured environment" in approved.text
-    assert await bot.redis.hgetall(f"{bot.prefix}gprd:{FLAG}") == {}
+    assert not (await bot.flag("production")).exists
 
 
 async def test_a_typed_invocation_meets_the_same_policy_as_typed_text(chatops: MakeChatops) -> None:

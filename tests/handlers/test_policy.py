@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from handlers.core.text_render import to_text
@@ -11,11 +9,6 @@ from tests.handlers.conftest import FLAG, Answer, Chatops, MakeChatops
 
 P, D = "#production", "#development"
 SECURITY = "#chatops-security"
-
-
-async def flag_state(bot: Chatops, env_prefix: str) -> dict[Any, Any]:
-    """The flag's Flipper hash in one environment, e.g. ``{"boolean": "true"}``."""
-    return dict(await bot.redis.hgetall(f"{bot.prefix}{env_prefix}{FLAG}"))
 
 
 def security_report(answer: Answer) -> str:
@@ -66,8 +59,8 @@ async def test_someone_outside_the_production_groups_is_refused_and_reported(bot
 async def test_a_member_of_a_production_group_may_change_production(bot: Chatops, group: str) -> None:
     answer = await bot.run(f"/chatops run feature set {FLAG} true --production", user="carol", groups=(group,))
     assert answer.ok and answer.reply.public, answer.text
-    assert await flag_state(bot, "gprd:") == {"boolean": "true"}
-    assert FLAG in await bot.redis.smembers(f"{bot.prefix}gprd:flipper_features")
+    assert await bot.gates("production") == {"boolean": "true"}
+    assert (await bot.flag("production")).exists
     assert answer.posted_to("#feature-flag-log") and not answer.posted_to(SECURITY)
 
 
@@ -86,11 +79,11 @@ async def test_reading_flags_works_anywhere_for_anyone(bot: Chatops, channel: st
 
 async def test_one_refused_environment_refuses_the_whole_command(bot: Chatops) -> None:
     before = await bot.keyspace()
-    staging = await flag_state(bot, "gstg:")
+    staging = await bot.gates("staging")
     answer = await bot.run(f"/chatops run feature set {FLAG} false --staging --production", channel=D)
     assert not answer.ok and "Nothing was changed in any environment" in answer.text
-    assert await flag_state(bot, "gstg:") == staging == {"boolean": "true"}
-    assert await flag_state(bot, "gprd:") == {}
+    assert await bot.gates("staging") == staging == {"boolean": "true"}
+    assert await bot.gates("production") == {}
     assert await bot.keyspace() == before
 
 
@@ -100,10 +93,10 @@ async def test_without_access_rules_anyone_may_change_production(chatops: MakeCh
     assert (await bot.run(f"/chatops run feature set {FLAG} true --staging", groups=groups)).ok
     answer = await bot.run(f"/chatops run feature set {FLAG} true --production", user="eve", groups=groups)
     assert answer.ok, answer.text
-    assert await flag_state(bot, "gprd:") == {"boolean": "true"}
+    assert await bot.gates("production") == {"boolean": "true"}
     still = await bot.run(f"/chatops run feature set {FLAG} false --production", user="eve", groups=groups, channel=D)
     assert "may only run in #production" in still.text  # the channel rule still holds
-    assert await flag_state(bot, "gprd:") == {"boolean": "true"}
+    assert await bot.gates("production") == {"boolean": "true"}
 
 
 async def test_a_channel_named_production_with_another_id_is_refused(bot: Chatops) -> None:
@@ -121,7 +114,7 @@ async def test_a_private_channel_is_recognised_by_its_id(bot: Chatops) -> None:
         f"/chatops run feature set {FLAG} true --production", channel="privategroup", channel_id="C0PROD"
     )
     assert answer.ok, answer.text
-    assert await flag_state(bot, "gprd:") == {"boolean": "true"}
+    assert await bot.gates("production") == {"boolean": "true"}
 
 
 async def test_help_names_the_rules_of_this_channel(bot: Chatops) -> None:
@@ -171,4 +164,4 @@ async def test_help_says_what_the_policy_decides(
         assert ("(you may)" in gprd) == answer.ok, (gprd, answer.text)
     member = bool(set(groups) & {"sre", "database-frameworks"})
     assert gprd.endswith("by @sre, @database-frameworks (you may)" if member else "(you may not)")
-    assert (await flag_state(bot, "gprd:") == {"boolean": "true"}) == answer.ok
+    assert (await bot.gates("production") == {"boolean": "true"}) == answer.ok

@@ -3,14 +3,12 @@ change, a lost access right or a failing production check, aborted by a firing a
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from handlers.core.reply import CrossPost
 from handlers.core.text_chat import ShellBackend
 from handlers.core.text_render import to_text
-from tests.handlers.conftest import FLAG, Chatops, MakeChatops, tick
+from tests.handlers.conftest import FLAG, Chatops, MakeChatops
 
 D = "#development"
 ROLLOUT = "/chatops run feature rollout"
@@ -21,7 +19,7 @@ async def _drive(
 ) -> list[CrossPost]:
     """One driver ticking for ``seconds``; its chat is ``user`` in ``groups`` (whose rules the steps meet)."""
     chat = ShellBackend(user, groups, channels=dict(bot.channels))
-    await tick(bot.drivers(chat), seconds)
+    await bot.tick(bot.drivers(chat), seconds)
     return [p for p in chat.posted if p.purpose == "rollout" and not p.replaces]  # the events, in the thread
 
 
@@ -205,7 +203,7 @@ async def test_after_downtime_a_missed_step_runs_once_then_the_plan_goes_on(chat
     assert (await bot.run(f"{ROLLOUT} {FLAG} --steps 10,20,30,40 --every 1s --staging", channel=D)).ok
     await _drive(bot, 0.3)  # step 1, then every process stops
     assert await _state(bot, "staging") == {"percentage_of_actors": "10"}
-    await asyncio.sleep(2.5)  # steps 2 and 3 fall due while nobody drives
+    bot.clock.advance(2.5)  # steps 2 and 3 fall due while nobody drives
     await _drive(bot, 0.6)  # a process starts again
     assert await _state(bot, "staging") == {"percentage_of_actors": "20"}  # one step, not two at once
     await _drive(bot, 1.2)

@@ -50,7 +50,7 @@ async def test_enabling_production_needs_a_rollout_issue_before_the_check_is_ask
     assert await bot.keyspace() == before and answer.posts == []
     # only production needs one: staging alone is written
     staged = await bot.run("/chatops run feature set no_issue_flag true --staging", channel=D)
-    assert staged.ok and await bot.redis.hgetall(f"{bot.prefix}gstg:no_issue_flag") == {"boolean": "true"}
+    assert staged.ok and await bot.gates("staging", "no_issue_flag") == {"boolean": "true"}
 
 
 async def test_production_needs_staging_enabled_at_least_as_far(chatops: MakeChatops) -> None:
@@ -75,7 +75,7 @@ async def test_production_needs_staging_enabled_at_least_as_far(chatops: MakeCha
 
     answer = await bot.run(f"/chatops run feature set {FLAG} 10 --actors")
     assert answer.ok and "consistency check passed" in answer.text
-    assert await bot.redis.hgetall(f"{bot.prefix}gprd:{FLAG}") == {"percentage_of_actors": "10"}
+    assert await bot.gates("production") == {"percentage_of_actors": "10"}
     assert (await checks_of(bot))["consistency_check"] == "passed"
 
 
@@ -94,21 +94,21 @@ async def test_staging_cannot_be_disabled_or_deleted_while_production_is_enabled
     # the rollout order works: production first, then staging
     assert (await bot.run(f"/chatops run feature set {FLAG} false")).ok
     assert (await bot.run(f"/chatops run feature set {FLAG} false --staging", channel=D)).ok
-    assert await bot.redis.hgetall(f"{bot.prefix}gstg:{FLAG}") == {}
+    assert await bot.gates("staging") == {}
 
 
 async def test_the_consistency_override_is_recorded(chatops: MakeChatops) -> None:
     bot = await chatops()
     answer = await bot.run(f"/chatops run feature set {FLAG} true --ignore-feature-flag-consistency-check")
     assert answer.ok and "consistency check ignored (--ignore-feature-flag-consistency-check)" in answer.text
-    assert await bot.redis.hgetall(f"{bot.prefix}gprd:{FLAG}") == {"boolean": "true"}
+    assert await bot.gates("production") == {"boolean": "true"}
     assert await checks_of(bot) == {
         "consistency_check": "ignored (--ignore-feature-flag-consistency-check)",
         "production_check": "not configured",
     }
     assert (await bot.run(f"/chatops run feature set {FLAG} true --staging", channel=D)).ok
     answer = await bot.run(f"/chatops run feature set {FLAG} false --staging --ignore-feature-flag-consistency-check")
-    assert answer.ok and await bot.redis.hgetall(f"{bot.prefix}gstg:{FLAG}") == {}
+    assert answer.ok and await bot.gates("staging") == {}
     assert answer.ok and await checks_of(bot, "staging") == {
         "consistency_check": "ignored (--ignore-feature-flag-consistency-check)"
     }
@@ -121,7 +121,7 @@ async def test_all_production_checks_pass_and_the_audit_says_so(chatops: MakeCha
     assert answer.ok, answer.text
     deployed = "deployment check passed (the code is deployed)"
     assert f"Checks: consistency check passed; {deployed}; production check passed" in answer.text
-    assert await bot.redis.hgetall(f"{bot.prefix}gprd:{FLAG}") == {"boolean": "true"}
+    assert await bot.gates("production") == {"boolean": "true"}
     assert await checks_of(bot) == {
         "consistency_check": "passed",
         "deployment_check": "passed (the code is deployed)",
@@ -214,7 +214,7 @@ async def test_the_production_check_override_is_recorded_with_who(chatops: MakeC
         "deployment_check": "passed (the code is deployed)",
         "production_check": "ignored (--ignore-production-check) by bob",
     }
-    assert await bot.redis.hgetall(f"{bot.prefix}gprd:{FLAG}") == {"boolean": "true"}
+    assert await bot.gates("production") == {"boolean": "true"}
 
 
 async def test_reducing_exposure_is_never_blocked(chatops: MakeChatops, tmp_path: Path) -> None:
@@ -225,11 +225,11 @@ async def test_reducing_exposure_is_never_blocked(chatops: MakeChatops, tmp_path
     for value, state in (("10 --actors", {"percentage_of_actors": "10"}), ("false", {})):
         answer = await bot.run(f"/chatops run feature set {FLAG} {value}")
         assert answer.ok and skipped in answer.text, answer.text
-        assert await bot.redis.hgetall(f"{bot.prefix}gprd:{FLAG}") == state
+        assert await bot.gates("production") == state
         assert (await checks_of(bot))["production_check"] == "skipped: the change only reduces exposure"
     answer = await bot.run(f"/chatops run feature delete {FLAG} --production")
     assert answer.ok and skipped in answer.text
-    assert not await bot.redis.sismember(f"{bot.prefix}gprd:flipper_features", FLAG)
+    assert not (await bot.flag("production")).exists
     before = await bot.keyspace()
     answer = await bot.run(f"/chatops run feature set {FLAG} 20 --actors")  # up again: checked
     assert not answer.ok and "EverythingIsOnFire is firing: the site is down" in answer.text
@@ -254,6 +254,6 @@ async def test_a_big_percentage_step_in_production_is_warned_about_and_applied(
         answer = await bot.run(f"/chatops run feature set {FLAG} {value} --actors")
         assert answer.ok, answer.text
         assert (":warning:" in answer.text) is warned, value
-        assert await bot.redis.hgetall(f"{bot.prefix}gprd:{FLAG}") == {"percentage_of_actors": value}
+        assert await bot.gates("production") == {"percentage_of_actors": value}
     warning = ":warning: gprd: percentage of actors rose from 35% to 75%, more than the 25-point step;"
     assert f"{warning} watch the dashboards." in answer.text

@@ -15,7 +15,7 @@ from handlers.core.text_render import to_text
 from handlers.core.timers import Fenced
 from handlers.schedules.fire import fire
 from handlers.schedules.store import SCHEDULE_STORE, ScheduleStore
-from tests.handlers.conftest import FLAG, Chatops, MakeChatops, tick
+from tests.handlers.conftest import FLAG, Chatops, MakeChatops
 
 SET = "/chatops run feature set"
 D = "#development"
@@ -90,7 +90,7 @@ async def test_a_scheduled_change_runs_once_at_its_time_as_its_author(chatops: M
     listed = await bot.run("/chatops run feature schedule list", channel=D)
     assert "S1 · " in listed.text and "· by @alice" in listed.text
     drivers, posts = _drivers(bot)
-    await tick(drivers, 2.0)
+    await bot.tick(drivers, 2.0)
     assert await _state(bot, "staging") == {"boolean": "true"}
     history = await bot.app.stores["staging"].history(FLAG)
     assert len(history) == 1 and history[0].command.endswith("--in 1s (schedule S1)") and history[0].who == "alice"
@@ -107,7 +107,7 @@ async def test_a_schedule_does_not_run_over_a_newer_change(chatops: MakeChatops)
     assert (await bot.run(f"{SET} {FLAG} true --staging --in 1s", channel=D)).ok
     assert (await bot.run(f"{SET} {FLAG} 10 --actors --staging", user="bob", channel=D)).ok
     drivers, posts = _drivers(bot, 1)
-    await tick(drivers, 2.0)
+    await bot.tick(drivers, 2.0)
     assert await _state(bot, "staging") == {"percentage_of_actors": "10"}  # bob's change stands
     text = to_text(_scheduled(posts)[0])
     assert "Did not run, so that it does not undo a newer change:" in text
@@ -122,7 +122,7 @@ async def test_a_time_boxed_change_is_restored_when_it_expires(chatops: MakeChat
     assert "! Time-boxed: the previous state comes back at " in answer.text and "(in 1 s), as S1" in answer.text
     assert [a.label for a in answer.reply.actions] == ["Roll back dev", "Roll back gstg", "Cancel S1"]
     drivers, posts = _drivers(bot)
-    await tick(drivers, 2.0)
+    await bot.tick(drivers, 2.0)
     for option in ("dev", "staging"):
         assert await _state(bot, option) == {"percentage_of_actors": "25"}, option
         (latest, *_) = await bot.app.stores[option].history(FLAG)
@@ -139,7 +139,7 @@ async def test_a_cancelled_schedule_never_runs(chatops: MakeChatops) -> None:
     cancelled = await bot.run(":schedule_cancel S1", user="alice", channel=D)  # the Cancel button
     assert cancelled.ok and "Cancelled S1: `/chatops run feature set" in cancelled.text
     drivers, posts = _drivers(bot)
-    await tick(drivers, 1.5)
+    await bot.tick(drivers, 1.5)
     assert await _state(bot, "production") == {} and posts.posted == []
 
 
@@ -161,13 +161,13 @@ async def test_only_the_lease_holder_takes_schedules(chatops: MakeChatops) -> No
 async def test_a_schedule_taken_again_after_its_driver_died_is_not_run_twice(chatops: MakeChatops) -> None:
     bot = await chatops()
     assert (await bot.run(f"{SET} {FLAG} true --staging --in 1s", channel=D)).ok
-    await asyncio.sleep(1.1)
+    bot.clock.advance(1.1)
     store = bot.app.ports.get(SCHEDULE_STORE)
     assert isinstance(store, ScheduleStore)
     (schedule,) = [s for s in await store.pending()]
     posts = ShellBackend("driver", frozenset())
     await fire(schedule, bot.app, posts)  # a driver ran it, then died before marking it done
     drivers, again = _drivers(bot, 1)
-    await tick(drivers, 1.0)
+    await bot.tick(drivers, 1.0)
     assert len(await bot.app.stores["staging"].history(FLAG)) == 1
     assert "It had already run; not run again." in to_text(_scheduled(again)[0])
