@@ -47,29 +47,8 @@ def build_application(
     secrets = secrets or Secrets.from_environment()
     clients: dict[str, aioredis.Redis] = {}
     own_url = config.redis_url or resolve_redis_url(None, embedded_directory)
-
-    def client(url: str) -> aioredis.Redis:
-        if url not in clients:
-            clients[url] = redis_client(url)
-        return clients[url]
-
-    given = flag_stores or {}
-    if unknown := set(given) - {e.option for e in config.environments}:
-        raise ValueError(f"flag_stores for environments not configured: {sorted(unknown)}")
-    urls = {e.option: e.redis_url or own_url for e in config.environments if e.option not in given}
-    stores: dict[str, FlagStorage] = {
-        e.option: given[e.option]
-        if e.option in given
-        else FlagStore(
-            client(urls[e.option]),
-            prefix=e.prefix,
-            environment=e.name,
-            on_unavailable=lambda name: REDIS_ERRORS.labels(name).inc(),
-            min_replicas=replicas_to_wait_for(urls[e.option]),
-        )
-        for e in config.environments
-    }
-    own, prefix = client(own_url), config.redis_prefix
+    stores, urls = _flag_stores(config, own_url, clients, flag_stores or {})
+    own, prefix = _client(clients, own_url), config.redis_prefix
     registry = mirror = None
     if config.deployments is not None:
         registry = DeploymentRegistry(
@@ -95,6 +74,36 @@ def build_application(
         redis=own,
         lifecycle=Background(list(clients.values()), urls),
     )
+
+
+def _client(clients: dict[str, aioredis.Redis], url: str) -> aioredis.Redis:
+    """One client per Redis URL: environments on one server share it (and its atomic groups)."""
+    if url not in clients:
+        clients[url] = redis_client(url)
+    return clients[url]
+
+
+def _flag_stores(
+    config: Config, own_url: str, clients: dict[str, aioredis.Redis], given: Mapping[str, FlagStorage]
+) -> tuple[dict[str, FlagStorage], dict[str, str]]:
+    """Each environment's flag store (the one ``given``, or Redis at its URL, the bot's own by
+    default); and the Redis URL of each environment on Redis, by option."""
+    if unknown := set(given) - {e.option for e in config.environments}:
+        raise ValueError(f"flag_stores for environments not configured: {sorted(unknown)}")
+    urls = {e.option: e.redis_url or own_url for e in config.environments if e.option not in given}
+    stores: dict[str, FlagStorage] = {
+        e.option: given[e.option]
+        if e.option in given
+        else FlagStore(
+            _client(clients, urls[e.option]),
+            prefix=e.prefix,
+            environment=e.name,
+            on_unavailable=lambda name: REDIS_ERRORS.labels(name).inc(),
+            min_replicas=replicas_to_wait_for(urls[e.option]),
+        )
+        for e in config.environments
+    }
+    return stores, urls
 
 
 def _mirror(settings: Deployments, embedded_directory: Path) -> GitMirror:
