@@ -110,6 +110,7 @@ class Runtime:
                 url=settings.repository if settings.is_url else None,
                 default_branch=settings.default_branch,
                 fetch_interval=settings.fetch_interval,
+                releases=(settings.tag_pattern, settings.stable_branch_pattern),
             )
         if config.access is None:
             _log.warning(
