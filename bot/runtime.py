@@ -22,7 +22,7 @@ from flags.embedded import DEFAULT_DIRECTORY
 from flags.redis_url import replicas_to_wait_for
 from handlers import COMMANDS
 from handlers.changes.recovery import keep_recovering
-from handlers.config import Config, Secrets
+from handlers.config import Config, Deployments, Secrets
 from handlers.core.approvals import ApprovalStore
 from handlers.core.chat import ChatBackend
 from handlers.core.context import Application
@@ -103,15 +103,7 @@ class Runtime:
             registry = DeploymentRegistry(
                 clients[own_url], settings.environments, history=settings.history, prefix=config.redis_prefix
             )
-            mirror = GitMirror(
-                Path(settings.repository)
-                if not settings.is_url
-                else (settings.mirror_path or embedded_directory.resolve() / "mirror.git"),
-                url=settings.repository if settings.is_url else None,
-                default_branch=settings.default_branch,
-                fetch_interval=settings.fetch_interval,
-                releases=(settings.tag_pattern, settings.stable_branch_pattern),
-            )
+            mirror = _mirror(settings, embedded_directory)
         if config.access is None:
             _log.warning(
                 "bot.no_access_rules",
@@ -267,3 +259,16 @@ class Runtime:
             self._session = None
         for client in self.clients:
             await client.aclose()
+
+
+def _mirror(settings: Deployments, embedded_directory: Path) -> GitMirror:
+    """The mirror of the deployments' repository: a local path as it is, a URL cloned."""
+    return GitMirror(
+        Path(settings.repository)
+        if not settings.is_url
+        else (settings.mirror_path or embedded_directory.resolve() / "mirror.git"),
+        url=settings.repository if settings.is_url else None,
+        default_branch=settings.default_branch,
+        fetch_interval=settings.fetch_interval,
+        releases=(settings.tag_pattern, settings.stable_branch_pattern),
+    )
