@@ -2,7 +2,9 @@
 
 A local path is used as it is; a URL is cloned (bare: branches and tags) and fetched on an
 interval. When fetching fails the mirror keeps answering from what it has and
-says how old that is.
+says how old that is. The histories of deployed revisions (when asked about) and of the newest
+releases and the default branch (after each fetch; a local repository's at warm-up) are walked
+in the background, so that questions about them are answered without git.
 """
 
 from __future__ import annotations
@@ -256,8 +258,12 @@ class GitMirror:
     async def _from_walked(self, revision: str) -> tuple[str, set[str]]:
         """The newest revision walked before that ``revision`` descends from, and what it is
         known to contain now (its walk, and the merge request commits indexed since that it
-        contains); ("", empty) when there is none, or too much was indexed since to ask."""
-        for known in reversed(list(self._reach)):
+        contains); ("", empty) when there is none, or too much was indexed since to ask. Release
+        tags and stable branches come last: little descends from them but their own branch, and
+        git walks far to say a deployed revision does not."""
+        releases = {sha for name, sha in self._release_tips.items() if name != self.default_branch}
+        newest = list(reversed(self._reach))
+        for known in [k for k in newest if k not in releases] + [k for k in newest if k in releases]:
             if not await self._ancestor(known, revision):
                 continue
             walked_at, contained = self._reach[known]
