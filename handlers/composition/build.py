@@ -117,6 +117,7 @@ def _mirror(settings: Deployments, embedded_directory: Path) -> GitMirror:
         url=settings.repository if settings.is_url else None,
         default_branch=settings.default_branch,
         fetch_interval=settings.fetch_interval,
+        releases=(settings.tag_pattern, settings.stable_branch_pattern),
     )
 
 

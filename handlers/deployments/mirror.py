@@ -2,7 +2,9 @@
 
 A local path is used as it is; a URL is cloned (bare: branches and tags) and fetched on an
 interval. When fetching fails the mirror keeps answering from what it has and
-says how old that is.
+says how old that is. The histories of deployed revisions (when asked about) and of the newest
+releases and the default branch (after each fetch; a local repository's at warm-up) are walked
+in the background, so that questions about them are answered without git.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import string
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +63,7 @@ ANCESTRY_CACHE = 100_000  # ancestry answers kept (two SHAs and a bool each)
 WALK_WAIT_S = 0.05  # how long a question waits for its revision's walk before asking git itself
 REACH_KEPT = 12  # deployed revisions whose reach (the merge request commits they contain) is kept
 CARRY_LIMIT = 200  # merge request commits indexed since a walk, asked about one by one; beyond: walk whole
+RELEASES_WALKED = 2  # the newest milestones whose release tag and stable branch are walked after each fetch
 _FULL_SHA = re.compile(r"[0-9a-f]{40}")
 
 
@@ -71,6 +75,7 @@ class GitMirror:
         url: str | None = None,
         default_branch: str = "master",
         fetch_interval: float = 60.0,
+        releases: tuple[str, ...] = (),
     ) -> None:
         self.path = path
         self.url = url
@@ -95,6 +100,12 @@ class GitMirror:
         self._reach: dict[str, tuple[int, frozenset[str]]] = {}
         self._learning: dict[str, asyncio.Task[None]] = {}
         self._walking = asyncio.Lock()
+        # Release tags and stable branches ("v{major}.{minor}.0", "{major}-{minor}-stable"): the newest
+        # milestones' and the default branch's are walked after each fetch, and kept by name until they move.
+        self.releases = releases
+        self._release_tips: dict[str, str] = {}  # ref name → the commit walked for it
+        self._releasing: asyncio.Task[None] | None = None
+        self._relist = False
 
     async def _git(self, *args: str, stdin: str | None = None, timeout: float = 30.0) -> _Result:
         return await _run("git", "-C", str(self.path), *args, stdin=stdin, timeout=timeout)
@@ -121,7 +132,7 @@ class GitMirror:
                 return False
             await self._git("commit-graph", "write", "--reachable", timeout=600)
             self.fetched_at, self.fetch_error = time.time(), None
-        await self.warm()
+        await self.warm()  # and the releases are walked, in the background
         return True
 
     def staleness(self) -> str | None:
@@ -208,7 +219,7 @@ class GitMirror:
 
     async def close(self) -> None:
         """Stop the history walks still running."""
-        tasks = list(self._learning.values())
+        tasks = [*self._learning.values(), *([self._releasing] if self._releasing else [])]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -240,15 +251,21 @@ class GitMirror:
                 return
             # A million lines are a second of Python: kept off the event loop.
             contained |= await asyncio.to_thread(_merge_request_commits_in, walked.out, commits)
-            if len(self._reach) >= REACH_KEPT:
-                del self._reach[next(iter(self._reach))]
+            kept = set(self._release_tips.values())  # kept apart, until their ref moves on
+            others = [known for known in self._reach if known not in kept]
+            if len(others) >= REACH_KEPT:
+                del self._reach[others[0]]
             self._reach[revision] = (generation, frozenset(contained))
 
     async def _from_walked(self, revision: str) -> tuple[str, set[str]]:
         """The newest revision walked before that ``revision`` descends from, and what it is
         known to contain now (its walk, and the merge request commits indexed since that it
-        contains); ("", empty) when there is none, or too much was indexed since to ask."""
-        for known in reversed(list(self._reach)):
+        contains); ("", empty) when there is none, or too much was indexed since to ask. Release
+        tags and stable branches come last: little descends from them but their own branch, and
+        git walks far to say a deployed revision does not."""
+        releases = {sha for name, sha in self._release_tips.items() if name != self.default_branch}
+        newest = list(reversed(self._reach))
+        for known in [k for k in newest if k not in releases] + [k for k in newest if k in releases]:
             if not await self._ancestor(known, revision):
                 continue
             walked_at, contained = self._reach[known]
@@ -276,13 +293,76 @@ class GitMirror:
         return list(self._mr_index.get(f"{project}!{iid}", ()))
 
     async def warm(self) -> None:
-        """Index merge request references now, so that the first `release check` is fast."""
+        """Index merge request references now, then walk the releases in the background, so that
+        the first `release check` is fast."""
         try:
             self._ready()
             async with self._index_lock:
                 await self._refresh_index()
         except MirrorUnavailable as error:
             _log.warning("bot.mirror_index_failed", error=str(error))
+            return
+        self.learn_releases()
+
+    def learn_releases(self) -> None:
+        """Walk the newest releases' tags and stable branches and the default branch in the
+        background, one after the other (each from a walk before that it descends from), so that
+        `release check` answers without git; a walk already under way lists them again when done."""
+        self._relist = True
+        if self._releasing is None or self._releasing.done():
+            self._releasing = asyncio.get_running_loop().create_task(self._learn_releases(), name="mirror-releases")
+
+    async def _learn_releases(self) -> None:
+        while self._relist:
+            self._relist = False
+            try:
+                tips = await self._releases_now()
+            except MirrorUnavailable:
+                return
+            for name in set(self._release_tips) - set(tips):  # an older milestone now
+                self._forget(self._release_tips.pop(name))
+            for name, sha in tips.items():  # one walk at a time: a deployment's may come between
+                await self.learn(sha)
+                before, self._release_tips[name] = self._release_tips.get(name), sha
+                if before is not None and before != sha:
+                    self._forget(before)  # walked on from, now superseded
+
+    def _forget(self, revision: str) -> None:
+        if revision not in self._release_tips.values():
+            self._reach.pop(revision, None)
+
+    async def walked(self) -> None:
+        """Wait for the walks started so far (the releases', the revisions asked about) to end."""
+        while pending := [t for t in (self._releasing, *self._learning.values()) if t is not None and not t.done()]:
+            await asyncio.wait(pending)
+
+    async def _releases_now(self) -> dict[str, str]:
+        """The commit of each release ref to walk, by name, in the order to walk them: the newest
+        RELEASES_WALKED milestones oldest first (tag, then stable branch), then the default branch,
+        last, so that refs cut from its last walk are walked from it before it moves on."""
+        self._ready()
+        patterns = [_name_pattern(p) for p in self.releases]
+        globs = [_glob(p) for p in (*self.releases, self.default_branch.replace("{", "{{").replace("}", "}}"))]
+        places = ("refs/tags/", "refs/heads/", "refs/remotes/origin/")  # as ref() looks for a name
+        listed = await self._git(
+            "for-each-ref",
+            "--format=%(refname)%00%(objectname)%00%(*objectname)",
+            *(place + glob for place in places for glob in globs),
+        )
+        commits: dict[str, str] = {}
+        for record in listed.out.splitlines():
+            refname, _, shas = record.partition("\x00")
+            sha, _, peeled = shas.partition("\x00")
+            name = next((refname.removeprefix(place) for place in places if refname.startswith(place)), refname)
+            commits.setdefault(name, peeled or sha)  # tags first, as ref() resolves a name
+        milestones: dict[tuple[int, int], list[str]] = {}
+        for pattern in patterns:
+            for name in commits:
+                if found := pattern.fullmatch(name):
+                    milestones.setdefault((int(found["major"]), int(found["minor"])), []).append(name)
+        newest = sorted(milestones)[-RELEASES_WALKED:]
+        names = [*(name for milestone in newest for name in milestones[milestone]), self.default_branch]
+        return {name: commits[name] for name in names if name in commits}
 
     def _refs_fingerprint(self) -> tuple[int, ...] | None:
         """The modification times of the ref directories and packed-refs: git rewrites refs by
@@ -376,6 +456,26 @@ async def _run(*args: str, stdin: str | None = None, timeout: float) -> _Result:
 
 def _merge_request_commits_in(listing: str, commits: frozenset[str]) -> frozenset[str]:
     return frozenset(sha for sha in listing.split() if sha in commits)
+
+
+def _name_pattern(pattern: str) -> re.Pattern[str]:
+    """A regular expression matching the names ``pattern`` (a format string of {major} and
+    {minor}) makes, capturing both; one without them matches nothing."""
+    parts: list[str] = []
+    for literal, field, _, _ in string.Formatter().parse(pattern):
+        parts.append(re.escape(literal))
+        if field in ("major", "minor"):
+            parts.append(f"(?P={field})" if f"(?P<{field}>" in "".join(parts) else f"(?P<{field}>[0-9]+)")
+    regex = "".join(parts)
+    return re.compile(regex if "(?P<major>" in regex and "(?P<minor>" in regex else r"(?!)")
+
+
+def _glob(pattern: str) -> str:
+    """A for-each-ref pattern of the names ``pattern`` makes (its fields as *)."""
+    parsed = string.Formatter().parse(pattern)
+    return "".join(
+        re.sub(r"([*?\[\]\\])", r"\\\1", literal) + ("*" if field else "") for literal, field, _, _ in parsed
+    )
 
 
 def _redact(url: str) -> str:

@@ -13,7 +13,7 @@ from handlers.core.grammar import CommandSpec, SubcommandSpec
 from handlers.core.parsing import Invocation, UsageError
 from handlers.core.reply import Code, Line, Link, Reply, Section, Strong, error_reply, line
 from handlers.deployments.merge_requests import parse_merge_request
-from handlers.deployments.mirror import MIRROR, GitMirror, MirrorUnavailable
+from handlers.deployments.mirror import MIRROR, Commit, GitMirror, MirrorUnavailable
 
 __all__ = ["ReleaseCommand", "ReleasePlan"]
 
@@ -80,61 +80,76 @@ async def _check(plan: ReleasePlan, mirror: GitMirror, tag_pattern: str, branch_
     tag_sha, branch_sha = await mirror.ref(tag), await mirror.ref(branch)
     candidates = await mirror.merge_request_commits(plan.project, plan.iid)
     if not candidates:
-        return answer(
-            False,
-            line(
-                ":mag: ",
-                Strong("merge request not found in the mirror"),
-                f': no commit says "See merge request {plan.reference}". Is it merged? ',
-                "If it was merged moments ago, the mirror may not have fetched it yet.",
-            ),
-        )
+        return answer(False, _not_found(plan))
     if tag_sha is None and branch_sha is None:
-        return answer(
-            False,
-            line(
-                ":grey_question: ",
-                Strong(f"release {plan.milestone} is unknown"),
-                ": neither tag ",
-                Code(tag),
-                " nor branch ",
-                Code(branch),
-                " exists in the mirror.",
-            ),
-        )
+        return answer(False, _unknown(plan, tag, branch))
+    commit, others = await _merge_commit(mirror, candidates)
+    for name, sha in ((tag, tag_sha), (branch, branch_sha)):
+        found = await _first_contained(mirror, (commit, *others), sha) if sha is not None else None
+        if found is not None:
+            return answer(True, _included(name, found, commit, tag if name == branch and tag_sha is None else None))
+    return answer(True, _not_included(tag if tag_sha else branch, commit))
+
+
+async def _merge_commit(mirror: GitMirror, candidates: list[Commit]) -> tuple[Commit, list[Commit]]:
+    """The merge request's merge commit (the newest of its commits on the default branch, else
+    the newest), and its other commits (picks, squashes)."""
     default = await mirror.ref(mirror.default_branch) or mirror.default_branch  # a SHA: its answers are kept
     merged = [c for c in candidates if await mirror.contains(c.sha, default)]
-    commit = merged[0] if merged else candidates[0]  # the merge commit: the newest on the default branch
-    others = [c for c in candidates if c.sha != commit.sha]
-    for name, sha in ((tag, tag_sha), (branch, branch_sha)):
-        if sha is None:
-            continue
-        found = None
-        for candidate in (commit, *others):
-            if await mirror.contains(candidate.sha, sha):
-                found = candidate
-                break
-        if found is not None:
-            where = line(":white_check_mark: ", Strong("included"), " in ", Code(name))
-            if found.sha != commit.sha:
-                where += line(" (picked as ", Code(found.short), ")")
-            else:
-                where += line(" (merge commit ", Code(commit.short), ")")
-            if name == branch and tag_sha is None:
-                where += line("; tag ", Code(tag), " does not exist yet")
-            return answer(True, where)
-    cut = tag if tag_sha else branch
-    return answer(
-        True,
-        line(
-            ":x: ",
-            Strong("not included yet"),
-            ": ",
-            Code(cut),
-            " does not contain merge commit ",
-            Code(commit.short),
-            " — it was merged after the release was cut, and not picked into it.",
-        ),
+    commit = merged[0] if merged else candidates[0]
+    return commit, [c for c in candidates if c.sha != commit.sha]
+
+
+async def _first_contained(mirror: GitMirror, commits: tuple[Commit, ...], revision: str) -> Commit | None:
+    for commit in commits:
+        if await mirror.contains(commit.sha, revision):
+            return commit
+    return None
+
+
+def _not_found(plan: ReleasePlan) -> Line:
+    return line(
+        ":mag: ",
+        Strong("merge request not found in the mirror"),
+        f': no commit says "See merge request {plan.reference}". Is it merged? ',
+        "If it was merged moments ago, the mirror may not have fetched it yet.",
+    )
+
+
+def _unknown(plan: ReleasePlan, tag: str, branch: str) -> Line:
+    return line(
+        ":grey_question: ",
+        Strong(f"release {plan.milestone} is unknown"),
+        ": neither tag ",
+        Code(tag),
+        " nor branch ",
+        Code(branch),
+        " exists in the mirror.",
+    )
+
+
+def _included(name: str, found: Commit, commit: Commit, missing_tag: str | None) -> Line:
+    """Included in ``name`` as ``found`` (the merge commit ``commit``, or a pick); ``missing_tag``:
+    the tag not made yet, when found on the stable branch."""
+    where = line(":white_check_mark: ", Strong("included"), " in ", Code(name))
+    if found.sha != commit.sha:
+        where += line(" (picked as ", Code(found.short), ")")
+    else:
+        where += line(" (merge commit ", Code(commit.short), ")")
+    if missing_tag is not None:
+        where += line("; tag ", Code(missing_tag), " does not exist yet")
+    return where
+
+
+def _not_included(cut: str, commit: Commit) -> Line:
+    return line(
+        ":x: ",
+        Strong("not included yet"),
+        ": ",
+        Code(cut),
+        " does not contain merge commit ",
+        Code(commit.short),
+        " — it was merged after the release was cut, and not picked into it.",
     )
 
 

@@ -10,9 +10,9 @@ tests/bot/test_crash_recovery.py.
 from __future__ import annotations
 
 import asyncio
-import time
 import contextlib
 import dataclasses
+import time
 from pathlib import Path
 from typing import Any
 

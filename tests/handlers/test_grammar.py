@@ -233,14 +233,31 @@ commands = st.one_of(
 )
 
 
-#: A digest of every key under the prefix, byte for byte (DUMP), in one round trip: the
-#: harness's keyspace() takes ~3 ms, which would dominate 1,500 examples. The flags in memory
-#: are compared as they are (memory_keyspace).
+#: A digest of every key under the prefix and its contents, in one round trip: the harness's
+#: keyspace() takes ~3 ms, which would dominate 1,500 examples. Contents, not DUMP's bytes: a
+#: hash stored as a hash table is dumped in its table's order, which a read can change (each
+#: lookup moves a growing table's rehashing on), so a refusal that only read would seem to write.
+#: The flags in memory are compared as they are (memory_keyspace).
 _DIGEST = """
 local keys = redis.call('KEYS', ARGV[1] .. '*')
 table.sort(keys)
 local parts = {}
-for _, key in ipairs(keys) do parts[#parts + 1] = key .. '=' .. redis.sha1hex(redis.call('DUMP', key)) end
+for _, key in ipairs(keys) do
+  local kind = redis.call('TYPE', key).ok
+  local value
+  if kind == 'string' then value = {redis.call('GET', key)}
+  elseif kind == 'hash' then
+    local flat, fields = redis.call('HGETALL', key), {}
+    for i = 1, #flat, 2 do fields[#fields + 1] = cjson.encode({flat[i], flat[i + 1]}) end
+    table.sort(fields)
+    value = fields
+  elseif kind == 'set' then value = redis.call('SMEMBERS', key); table.sort(value)
+  elseif kind == 'zset' then value = redis.call('ZRANGE', key, 0, -1, 'WITHSCORES')
+  elseif kind == 'list' then value = redis.call('LRANGE', key, 0, -1)
+  elseif kind == 'stream' then value = redis.call('XRANGE', key, '-', '+')
+  else value = {redis.sha1hex(redis.call('DUMP', key))} end
+  parts[#parts + 1] = cjson.encode({key, kind, value})
+end
 return redis.sha1hex(table.concat(parts, ';'))
 """
 
@@ -265,6 +282,9 @@ async def fuzz_bot(chatops: MakeChatops) -> Fuzzed:
     assert (await harness.run(f"/chatops run feature set {FLAG} 30 --actors --dev")).ok
     after = await digest(harness)
     assert after[1] != before[1]  # the digest sees a change of a flag
+    assert (await harness.run(f"/chatops run feature get {FLAG} --dev --staging")).ok
+    assert (await harness.run(f"/chatops run feature history {FLAG} --dev")).ok
+    assert await digest(harness) == after  # and reads are no change
     return Fuzzed(harness, after)
 
 

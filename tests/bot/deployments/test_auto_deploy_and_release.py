@@ -2,7 +2,24 @@
 
 from __future__ import annotations
 
-from tests.bot.deployments.conftest import PROJECT, DeployBot, deployment_event
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from bot.server import RUNTIME
+from handlers.deployments.mirror import MIRROR, GitMirror
+from tests.bot.conftest import write_config
+from tests.bot.deployments.conftest import (
+    PROJECT,
+    WEBHOOK_TOKEN,
+    DeployBot,
+    build_history,
+    deployment_event,
+    deployments_section,
+    serving,
+)
+from tests.bot.slack_stub import SlackStub
 
 MR = "https://gitlab.com/gitlab-org/gitlab/-/merge_requests/"
 
@@ -124,3 +141,50 @@ async def test_release_check_with_a_project_path_needing_escapes(deploy_bot: Dep
         channel="#development",
     )
     assert kind == "ephemeral" and "not found in the mirror" in text
+
+
+async def test_a_fetched_release_tag_is_walked_unasked_and_answers_like_git(
+    tmp_path: Path, redis_url: str, prefix: str, slack: SlackStub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After each fetch the newest releases' tags and stable branches and the default branch are
+    walked in the background, nobody asking: the first `release check` of a tag just fetched is
+    answered from those walks, without git, and as `git merge-base --is-ancestor` says."""
+    monkeypatch.setenv("GITLAB_WEBHOOK_TOKEN", WEBHOOK_TOKEN)
+    history = build_history(tmp_path / "remote")
+    repo = history.repo
+    section = deployments_section(f"file://{repo.path}", mirror_path=str(tmp_path / "mirror.git"), fetch_interval=3600)
+    config = write_config(tmp_path, redis_url, prefix, redis_prefix=prefix, deployments=section)
+
+    def git(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["git", "-C", str(repo.path), *args], capture_output=True, text=True)
+
+    async with serving(config, slack, redis_url, prefix, history) as (bot, runner):
+        mirror = runner.app[RUNTIME].app.ports.get(MIRROR)
+        assert mirror is not None
+        await mirror.walked()  # cloned at start, then walked
+        assert set(mirror._reach) == {git("rev-parse", r).stdout.strip() for r in ("v16.5.0", "16-6-stable", "master")}
+        repo.git("tag", "-a", "-m", "16.6", "v16.6.0", "16-6-stable")  # 16.6 is released (an annotated tag)
+        assert await mirror.fetch()
+        await mirror.walked()
+        tag = git("rev-parse", "v16.6.0^{commit}").stdout.strip()
+        assert tag in mirror._reach
+        mirror._ancestry.clear()  # every answer below is git's if it is here afterwards
+        for iid in (101, 102, 103, 104, 105, 999):
+            _, text = await bot.text(f"run release check {MR}{iid} 16.6", channel="#development")
+            found = git("log", "--all", "--format=%H", f"--grep=See merge request {PROJECT}!{iid}$").stdout.split()
+            included = any(git("merge-base", "--is-ancestor", sha, tag).returncode == 0 for sha in found)
+            expected = "*included* in `v16.6.0`" if included else "*not included yet*" if found else "not found"
+            assert expected in text, (iid, text)
+        assert not mirror._ancestry, "answered by asking git, not from the walks"
+
+
+async def test_a_local_repository_walks_its_releases_at_warm_up(tmp_path: Path) -> None:
+    history = build_history(tmp_path / "gitlab")
+    mirror = GitMirror(history.repo.path, releases=("v{major}.{minor}.0", "{major}-{minor}-stable"))
+    await mirror.warm()
+    await mirror.walked()
+    assert mirror._release_tips == {
+        name: history.repo.git("rev-parse", name).strip()
+        for name in ("v16.5.0", "16-5-stable", "16-6-stable", "master")
+    }
+    await mirror.close()
