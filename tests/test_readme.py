@@ -84,3 +84,8 @@ def test_every_configuration_example_loads(example: str) -> None:
     for key, value in fragment.items():  # sections replace the example's; safety keys are added to it
         data[key] = {**data.get(key, {}), **value} if key == "safety" else value
     parse_config(data, path)
+
+
+def test_no_merge_leftovers() -> None:
+    leftovers = [n for n, text in enumerate(README.splitlines(), 1) if text.startswith(("<<<<<<< ", ">>>>>>> "))]
+    assert leftovers == [], f"conflict markers on README lines {leftovers}"

@@ -228,42 +228,42 @@ def test_no_environment_can_shadow_a_command_option() -> None:
             parse_config(example, ROOT / "deploy" / "chatops.example.yml")
 
 
-class Describe(Subcommand[ToyPlan]):
+class Explain(Subcommand[ToyPlan]):
     """A capability's own subcommand of ``feature``, as a new contributor would add one."""
 
     group: ClassVar[str] = "feature"
     spec: ClassVar[SubcommandSpec] = SubcommandSpec(
-        "describe", ("NAME",), "describe a flag", examples=("/chatops run feature describe my_flag",)
+        "explain", ("NAME",), "explain a flag", examples=("/chatops run feature explain my_flag",)
     )
 
     def plan(self, invocation: Invocation, context: Context) -> ToyPlan:
         return ToyPlan(invocation.arguments, False, invocation.environments, writes=False)
 
     async def handle(self, plan: ToyPlan, context: Context) -> Reply:
-        return Reply(True, f"described {' '.join(plan.arguments)}")
+        return Reply(True, f"explained {' '.join(plan.arguments)}")
 
 
 async def test_a_capability_adds_a_subcommand_to_a_group(chatops: MakeChatops) -> None:
     harness = await chatops()
-    bot = ToyBot(Toy(), dataclasses.replace(harness.app, commands=COMMANDS.with_commands(Describe())))
-    reply = await bot.run("run feature describe x --staging")
-    assert reply.ok and reply.summary == "described x"
+    bot = ToyBot(Toy(), dataclasses.replace(harness.app, commands=COMMANDS.with_commands(Explain())))
+    reply = await bot.run("run feature explain x --staging")
+    assert reply.ok and reply.summary == "explained x"
     assert (await bot.run(f"run feature get {FLAG} --staging")).ok  # the group's other subcommands still answer
     usage = to_text(await bot.run("help feature"))
-    assert "`/chatops run feature describe NAME` — describe a flag" in usage
+    assert "`/chatops run feature explain NAME` — explain a flag" in usage
     assert "`/chatops run feature set NAME VALUE`" in usage
-    typo = await bot.run("run feature describr x --staging")
-    assert not typo.ok and "Unknown subcommand `describr` for `feature`. Did you mean `describe`?" in typo.summary
+    typo = await bot.run("run feature explian x --staging")
+    assert not typo.ok and "Unknown subcommand `explian` for `feature`. Did you mean `explain`?" in typo.summary
 
 
 def test_a_subcommand_needs_its_group_and_a_name_of_its_own() -> None:
-    class Orphan(Describe):
+    class Orphan(Explain):
         group: ClassVar[str] = "nothing"
 
     with pytest.raises(ValueError, match="no command group 'nothing' is registered"):
         COMMANDS.with_commands(Orphan())
-    with pytest.raises(ValueError, match="two commands are named 'feature describe'"):
-        COMMANDS.with_commands(Describe(), Describe())
+    with pytest.raises(ValueError, match="two commands are named 'feature explain'"):
+        COMMANDS.with_commands(Explain(), Explain())
 
 
 async def test_help_names_every_registered_command_and_subcommand(chatops: MakeChatops) -> None:

@@ -1,6 +1,6 @@
 """Safety rules, run before any write in the order the composition root registers them
 (``SAFETY_RULES``). A new rule: one module (in the capability it belongs to, or here when it is
-about changes in general), one line in ``handlers.composition.rules``.
+about changes in general), one line in ``RULES`` (``handlers.composition.ports``).
 
 Approval is not among them: it is asked for once they all passed (``APPROVAL_GATE``)."""
 
