@@ -37,7 +37,7 @@ from handlers.dashboard.live_rows import LiveRows
 from handlers.dashboard.signin import SIGN_IN, SignInRefused, Visitor
 from handlers.dashboard.views import flag_page, flags_page
 from handlers.deployments.auto_deploy import AutoDeployPlan
-from handlers.freezes.command import FreezePlan
+from handlers.freezes.command import FreezeStatus
 from handlers.rollouts.plans import RolloutList
 
 __all__ = ["COOKIE", "add_dashboard"]
@@ -172,10 +172,9 @@ class _Pages:
         return board_page("Deployments", [("auto_deploy status", reply)], visitor)
 
     async def activity(self, request: web.Request, visitor: Visitor) -> str:
-        all_environments = tuple(self._runtime.app.config.environments)
         parts = [
             ("Rollouts", await self._read("feature", "rollout", RolloutList(), visitor)),
-            ("Freezes", await self._read("freeze", "status", FreezePlan("status", all_environments), visitor)),
+            ("Freezes", await self._read("freeze", "status", FreezeStatus(), visitor)),
         ]
         approvals = self._runtime.app.ports.get(APPROVAL_STORE)
         try:

@@ -10,7 +10,7 @@ from handlers.deployments.auto_deploy import AutoDeployCommand
 from handlers.deployments.release import ReleaseCommand
 from handlers.flag_commands.commands import DeleteCommand, GetCommand, HistoryCommand, ListCommand, SetCommand
 from handlers.flag_commands.grammar import FEATURE
-from handlers.freezes.command import FreezeCommand
+from handlers.freezes.command import FREEZE, FreezeOffCommand, FreezeOnCommand, FreezeStatusCommand
 from handlers.help.command import HelpCommand
 from handlers.incidents.commands import ChangesCommand, KillCommand
 from handlers.rollouts.commands import RolloutCommand
@@ -30,11 +30,13 @@ COMMANDS = CommandRegistry(
         ScheduleCommand(),
         HistoryCommand(),
         ApprovalButtons(),
-        FreezeCommand(),
+        FreezeOnCommand(),
+        FreezeOffCommand(),
+        FreezeStatusCommand(),
         AutoDeployCommand(),
         ReleaseCommand(),
         DashboardCommand(),
         HelpCommand(),
     ],
-    groups=[FEATURE],
+    groups=[FEATURE, FREEZE],
 )

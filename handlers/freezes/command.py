@@ -13,66 +13,102 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from handlers.config import Environment
-from handlers.core.command import Command
+from handlers.core.command import CommandGroup, Subcommand
 from handlers.core.context import Context
 from handlers.core.freezes import Freeze, describe_freeze
-from handlers.core.grammar import CommandSpec, OptionSpec, SubcommandSpec
+from handlers.core.grammar import OptionSpec, SubcommandSpec
 from handlers.core.parsing import Invocation, UsageError
 from handlers.core.reply import CrossPost, Line, Mention, Reply, Section, line
 from handlers.core.timefmt import utc
 from handlers.core.timing import parse_duration
 from handlers.freezes.store import FREEZE_STORE, FreezeStore
 
-__all__ = ["FreezeCommand", "FreezePlan"]
+__all__ = [
+    "FREEZE",
+    "FreezeOff",
+    "FreezeOffCommand",
+    "FreezeOn",
+    "FreezeOnCommand",
+    "FreezeStatus",
+    "FreezeStatusCommand",
+]
 
-FREEZE = CommandSpec(
-    name="freeze",
-    summary="freeze changes that raise exposure (an incident), lift it, or show it",
-    subcommands=(
-        SubcommandSpec(
-            "on",
-            (),
-            "refuse changes that raise exposure on these environments (all when none is listed)",
-            options=(
-                OptionSpec("reason", "value", "why (required), shown in every refusal", "TEXT"),
-                OptionSpec("for", "value", "lift it by itself after this long, e.g. 4h", "DURATION"),
-            ),
-            examples=('/chatops run freeze on --reason "incident 4521" --for 4h',),
-        ),
-        SubcommandSpec("off", (), "lift the freezes people made on these environments (all when none is listed)"),
-        SubcommandSpec("status", (), "every freeze in force", environments=False),
-    ),
-    examples=('/chatops run freeze on --production --reason "incident 4521"', "/chatops run freeze status"),
+FREEZE = CommandGroup(
+    "freeze",
+    "freeze changes that raise exposure (an incident), lift it, or show it",
+    ('/chatops run freeze on --production --reason "incident 4521"', "/chatops run freeze status"),
 )
 
 
 @dataclass(frozen=True, slots=True)
-class FreezePlan:
-    action: str
-    targets: tuple[Environment, ...] = ()
-    reason: str = ""
-    lasts: float | None = None
+class FreezeOn:
+    """``freeze on [environments] --reason TEXT [--for DURATION]``."""
+
+    targets: tuple[Environment, ...]
+    reason: str
+    lasts: float | None = None  # lifted by itself after this long
 
     @property
     def writes(self) -> bool:
-        return self.action != "status"
+        return True
 
     @property
     def responders_may(self) -> bool:
         return True
 
 
-class FreezeCommand(Command[FreezePlan]):
-    spec: ClassVar[CommandSpec] = FREEZE
+@dataclass(frozen=True, slots=True)
+class FreezeOff:
+    """``freeze off [environments]``: the freezes people made there."""
 
-    def plan(self, invocation: Invocation, context: Context) -> FreezePlan:
-        if invocation.arguments:
-            raise UsageError(
-                f"Unexpected `{invocation.arguments[0][:40]}`: name environments as options, e.g. `--production`."
-            )
-        targets = invocation.environments if invocation.explicit_environments else context.config.environments
-        if invocation.subcommand != "on":
-            return FreezePlan(invocation.subcommand, tuple(targets))
+    targets: tuple[Environment, ...]
+
+    @property
+    def writes(self) -> bool:
+        return True
+
+    @property
+    def responders_may(self) -> bool:
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class FreezeStatus:
+    """``freeze status``: every freeze in force."""
+
+    @property
+    def targets(self) -> tuple[Environment, ...]:
+        return ()
+
+    @property
+    def writes(self) -> bool:
+        return False
+
+
+def _targets(invocation: Invocation, context: Context) -> tuple[Environment, ...]:
+    """The environments listed, or every one; no other words."""
+    if invocation.arguments:
+        raise UsageError(
+            f"Unexpected `{invocation.arguments[0][:40]}`: name environments as options, e.g. `--production`."
+        )
+    return tuple(invocation.environments if invocation.explicit_environments else context.config.environments)
+
+
+class FreezeOnCommand(Subcommand[FreezeOn]):
+    group: ClassVar[str] = "freeze"
+    spec: ClassVar[SubcommandSpec] = SubcommandSpec(
+        "on",
+        (),
+        "refuse changes that raise exposure on these environments (all when none is listed)",
+        options=(
+            OptionSpec("reason", "value", "why (required), shown in every refusal", "TEXT"),
+            OptionSpec("for", "value", "lift it by itself after this long, e.g. 4h", "DURATION"),
+        ),
+        examples=('/chatops run freeze on --reason "incident 4521" --for 4h',),
+    )
+
+    def plan(self, invocation: Invocation, context: Context) -> FreezeOn:
+        targets = _targets(invocation, context)
         reason = invocation.options.get("reason")
         if not isinstance(reason, str) or not reason.strip():
             raise UsageError(
@@ -80,33 +116,53 @@ class FreezeCommand(Command[FreezePlan]):
             )
         lasts_text = invocation.options.get("for")
         lasts = parse_duration("for", lasts_text) if isinstance(lasts_text, str) else None
-        return FreezePlan("on", tuple(targets), reason.strip()[:300], lasts)
+        return FreezeOn(targets, reason.strip()[:300], lasts)
 
-    async def handle(self, plan: FreezePlan, context: Context) -> Reply:
+    async def handle(self, plan: FreezeOn, context: Context) -> Reply:
         store = context.app.ports.need(FREEZE_STORE)
-        if plan.action == "status":
-            return await _status(store, context)
         names = ", ".join(e.name for e in plan.targets)
         who = Mention(context.caller.user_id, context.caller.user_name)
-        if plan.action == "off":
-            lifted = await store.lift([e.option for e in plan.targets], "manual")
-            left = await store.of([e.option for e in plan.targets])
-            lines: list[Line] = [line(f"Freeze lifted on {names} by ", who, f" ({lifted} lifted).")]
-            lines += [line("Still frozen by an alert: ", describe_freeze(f, f.option)) for f in left]
-            return _public(context, "freeze lifted", lines)
         now = time.time()
         until = now + plan.lasts if plan.lasts is not None else None
         for environment in plan.targets:
             await store.put(Freeze(environment.option, "manual", plan.reason, context.caller.who, now, until))
         lines = [
-            line(
-                f"Frozen {names} by ",
-                who,
-                f": {plan.reason}{_until(until)}.",
-            ),
+            line(f"Frozen {names} by ", who, f": {plan.reason}{_until(until)}."),
             line("Changes that raise exposure there are refused, whoever asks; changes that reduce it still work."),
         ]
         return _public(context, "frozen", lines)
+
+
+class FreezeOffCommand(Subcommand[FreezeOff]):
+    group: ClassVar[str] = "freeze"
+    spec: ClassVar[SubcommandSpec] = SubcommandSpec(
+        "off", (), "lift the freezes people made on these environments (all when none is listed)"
+    )
+
+    def plan(self, invocation: Invocation, context: Context) -> FreezeOff:
+        return FreezeOff(_targets(invocation, context))
+
+    async def handle(self, plan: FreezeOff, context: Context) -> Reply:
+        store = context.app.ports.need(FREEZE_STORE)
+        names = ", ".join(e.name for e in plan.targets)
+        who = Mention(context.caller.user_id, context.caller.user_name)
+        lifted = await store.lift([e.option for e in plan.targets], "manual")
+        left = await store.of([e.option for e in plan.targets])
+        lines: list[Line] = [line(f"Freeze lifted on {names} by ", who, f" ({lifted} lifted).")]
+        lines += [line("Still frozen by an alert: ", describe_freeze(f, f.option)) for f in left]
+        return _public(context, "freeze lifted", lines)
+
+
+class FreezeStatusCommand(Subcommand[FreezeStatus]):
+    group: ClassVar[str] = "freeze"
+    spec: ClassVar[SubcommandSpec] = SubcommandSpec("status", (), "every freeze in force", environments=False)
+
+    def plan(self, invocation: Invocation, context: Context) -> FreezeStatus:
+        _targets(invocation, context)
+        return FreezeStatus()
+
+    async def handle(self, plan: FreezeStatus, context: Context) -> Reply:
+        return await _status(context.app.ports.need(FREEZE_STORE), context)
 
 
 def _until(until: float | None) -> str:
