@@ -5,6 +5,7 @@ through others; it is printed as the modules and one import chain around it, and
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import grimp
 
@@ -57,6 +58,7 @@ def strongly_connected(modules: set[str], imports: dict[str, set[str]]) -> list[
 
 
 def main(packages: tuple[str, ...] = PACKAGES) -> int:
+    sys.path.insert(0, str(Path.cwd()))  # the checkout it is run in, not an installed copy
     findings = 0
     for package in packages:
         graph = grimp.build_graph(package, exclude_type_checking_imports=False)
