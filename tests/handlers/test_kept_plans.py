@@ -1,7 +1,8 @@
 """Work kept for later runs a typed plan, not command text: approval requests and schedules keep
 their plan as versioned JSON, and the bot's own work invokes commands as typed plans through the
-same policy as typed text. Records written before plans were kept (captured from that version in
-``legacy_records.json``) still run: their text is planned again when they are read."""
+same policy as typed text. Records written before plans were kept (approvals, schedules and a
+rollout, captured from that version in ``legacy_records.json``) still run: their text is planned
+again when they are read (a rollout's record keeps its fields, as it did)."""
 
 from __future__ import annotations
 
@@ -117,3 +118,17 @@ async def test_a_typed_invocation_meets_the_same_policy_as_typed_text(chatops: M
     assert not reply.ok and "Commands that change gprd may only run in #production" in reply.summary
     assert [p.channel for p in reply.cross_posts] == ["#chatops-security"]
     assert await bot.keyspace() == before
+
+
+async def test_a_rollout_from_before_takes_its_next_step(chatops: MakeChatops) -> None:
+    bot = await chatops()
+    record = dict(LEGACY["rollouts"]["R1"], due=time.time() - 1, message="")
+    await bot.redis.hset(f"{bot.prefix}chatops:schedules", "R1", json.dumps(record))
+    await bot.redis.zadd(f"{bot.prefix}chatops:timers", {"R1": record["due"]})
+    chat = ShellBackend("alice", frozenset({"sre"}), channels=dict(bot.channels))
+    await bot.tick(bot.drivers(chat), 1.0)
+    assert await bot.gates("staging") == {"percentage_of_actors": "10"}
+    (entry,) = await bot.app.stores["staging"].history(FLAG, limit=1)
+    assert entry.command == f"/chatops run feature set {FLAG} 10 --actors --staging (rollout R1 step 1/2)"
+    (rollout,) = await bot.app.ports.need(ROLLOUT_STORE).all()
+    assert (rollout.done, rollout.status) == (1, "running")
