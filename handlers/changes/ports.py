@@ -16,7 +16,7 @@ from handlers.core.ports import PortKey
 from handlers.core.reply import Reply
 from handlers.core.stored import StoredPlan
 
-__all__ = ["APPROVAL_GATE", "SCHEDULER", "ApprovalGate", "ChangeScheduler", "LaterChange"]
+__all__ = ["APPROVAL_GATE", "SCHEDULER", "ApprovalGate", "ChangeScheduler", "LaterChange", "approvers_for"]
 
 
 class ApprovalGate(Protocol):
@@ -46,6 +46,12 @@ class ApprovalGate(Protocol):
 
 
 APPROVAL_GATE: PortKey[ApprovalGate] = PortKey("approval gate")
+
+
+def approvers_for(flag: str, raises: Sequence[tuple[Environment, bool]], context: Context) -> tuple[str, ...]:
+    """Who must approve a change of ``flag`` (none where no approval gate is registered)."""
+    approvals = context.app.ports.get(APPROVAL_GATE)
+    return approvals.approvers_for(flag, raises, context) if approvals is not None else ()
 
 
 @dataclass(frozen=True, slots=True)

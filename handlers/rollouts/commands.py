@@ -15,8 +15,8 @@ from typing import Any, ClassVar
 
 from flags import FlagState, StoreUnavailable
 from handlers.changes.announce import shown_state
-from handlers.changes.ports import APPROVAL_GATE
-from handlers.config import Config, Environment
+from handlers.changes.ports import APPROVAL_GATE, approvers_for
+from handlers.config import Config
 from handlers.core.chat import PostFailed
 from handlers.core.command import ButtonAction, Subcommand
 from handlers.core.context import Application, Context
@@ -96,7 +96,7 @@ async def _start(plan: RolloutStart, context: Context, store: RolloutStore) -> R
             return error_reply(f"Could not reach Redis for {environment.name} ({error.reason}); nothing was started.")
         before[environment.option] = (record.state, record.exists)
         versions[environment.option] = record.version
-    groups = _approvers_for(plan.name, [(e, True) for e in plan.targets], context)  # each step raises
+    groups = approvers_for(plan.name, [(e, True) for e in plan.targets], context)  # each step raises
     if groups:
         return await _ask_approval(plan, context, before, versions, groups)
     now = time.time()
@@ -368,9 +368,3 @@ def _button_plan(action: str) -> Callable[[str, Context], RolloutPlan]:
         return RolloutSteer(action, value)
 
     return plan_of
-
-
-def _approvers_for(flag: str, raises: list[tuple[Environment, bool]], context: Context) -> tuple[str, ...]:
-    """Who must approve (none where no approval gate is registered)."""
-    approvals = context.app.ports.get(APPROVAL_GATE)
-    return approvals.approvers_for(flag, raises, context) if approvals is not None else ()

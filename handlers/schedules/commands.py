@@ -15,8 +15,7 @@ from flags import StoreUnavailable
 from flags.exposure import increases_exposure, simulate
 from handlers.changes import ROLL_BACK_ACTION
 from handlers.changes.announce import shown_state
-from handlers.changes.ports import APPROVAL_GATE, LaterChange
-from handlers.config import Environment
+from handlers.changes.ports import APPROVAL_GATE, LaterChange, approvers_for
 from handlers.core.command import ButtonAction, Subcommand
 from handlers.core.context import Context
 from handlers.core.grammar import SubcommandSpec
@@ -64,7 +63,7 @@ async def schedule_run(plan: LaterChange, context: Context) -> Reply:
         summary.append(
             f"{environment.name}: {shown_state(record.state, record.exists)} → {shown_state(after, after_exists)}"
         )
-    groups = _approvers_for(plan.flag, raises, context)
+    groups = approvers_for(plan.flag, raises, context)
     if groups:
         when = f"at {utc(plan.at)} (in {span(plan.at - time.time())})"
         note = (
@@ -203,12 +202,6 @@ class ScheduleCommand(Subcommand[SchedulePlan]):
 
     def actions(self) -> tuple[ButtonAction[SchedulePlan], ...]:
         return (ButtonAction(CANCEL_ACTION, "Cancel button", cancel_button_plan),)
-
-
-def _approvers_for(flag: str, raises: list[tuple[Environment, bool]], context: Context) -> tuple[str, ...]:
-    """Who must approve (none where no approval gate is registered)."""
-    approvals = context.app.ports.get(APPROVAL_GATE)
-    return approvals.approvers_for(flag, raises, context) if approvals is not None else ()
 
 
 class Scheduler:
