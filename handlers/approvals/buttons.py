@@ -17,11 +17,10 @@ from typing import ClassVar
 from flags import FlagsError
 from handlers.approvals.gate import APPROVE, CANCEL, DECLINE, approval_card
 from handlers.approvals.store import APPROVAL_STORE, ApprovalRequest, ApprovalStore
-from handlers.config import Environment
 from handlers.core import pipeline
 from handlers.core.chat import MembershipUnknown, PostFailed
 from handlers.core.command import ButtonAction, Buttons
-from handlers.core.context import Context
+from handlers.core.context import Context, Unscoped
 from handlers.core.parsing import UsageError
 from handlers.core.policy import Writes, authorize
 from handlers.core.reply import Reply, error_reply
@@ -34,20 +33,12 @@ _NOTHING = "Nothing was changed."
 
 
 @dataclass(frozen=True, slots=True)
-class ApprovalDecision:
+class ApprovalDecision(Unscoped):
     """A click on an approval card: approve, decline or cancel request ``request_id``. Who may is
     checked against the request found."""
 
     action: str
     request_id: str
-
-    @property
-    def targets(self) -> tuple[Environment, ...]:
-        return ()
-
-    @property
-    def writes(self) -> bool:
-        return False
 
 
 def approval_plan(action: str) -> Callable[[str, Context], ApprovalDecision]:

@@ -32,6 +32,7 @@ __all__ = [
     "Notify",
     "Plan",
     "Services",
+    "Unscoped",
 ]
 
 MAX_CONCURRENT_COMMANDS = 64
@@ -183,3 +184,18 @@ class Plan(Protocol):
 
     @property
     def writes(self) -> bool: ...
+
+
+class Unscoped:
+    """A plan that names no environment and writes no flag (a listing; a click that the command
+    checks against what it names): the channel and access rules have nothing to check."""
+
+    __slots__ = ()
+
+    @property
+    def targets(self) -> tuple[Environment, ...]:
+        return ()
+
+    @property
+    def writes(self) -> bool:
+        return False

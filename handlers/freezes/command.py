@@ -14,7 +14,7 @@ from typing import ClassVar
 
 from handlers.config import Environment
 from handlers.core.command import CommandGroup, Subcommand
-from handlers.core.context import Context
+from handlers.core.context import Context, Unscoped
 from handlers.core.freezes import Freeze, describe_freeze
 from handlers.core.grammar import OptionSpec, SubcommandSpec
 from handlers.core.parsing import Invocation, UsageError
@@ -73,16 +73,8 @@ class FreezeOff:
 
 
 @dataclass(frozen=True, slots=True)
-class FreezeStatus:
+class FreezeStatus(Unscoped):
     """``freeze status``: every freeze in force."""
-
-    @property
-    def targets(self) -> tuple[Environment, ...]:
-        return ()
-
-    @property
-    def writes(self) -> bool:
-        return False
 
 
 def _targets(invocation: Invocation, context: Context) -> tuple[Environment, ...]:

@@ -10,7 +10,7 @@ from handlers.changes.set_plan import environments_of
 from handlers.checks.matchers import InvalidMatcher, check_matcher
 from handlers.config import Config, Environment
 from handlers.core.arguments import flag_name, no_more, short
-from handlers.core.context import Context
+from handlers.core.context import Context, Unscoped
 from handlers.core.parsing import Invocation, UsageError
 from handlers.core.timing import parse_duration
 
@@ -67,33 +67,17 @@ class RolloutStart:
 
 
 @dataclass(frozen=True, slots=True)
-class RolloutSteer:
+class RolloutSteer(Unscoped):
     """``feature rollout status|pause|resume|next|abort NAME`` (NAME: the flag, or a rollout id),
     typed or clicked. Who may steer is checked against the rollout found."""
 
     action: str
     name: str
 
-    @property
-    def targets(self) -> tuple[Environment, ...]:
-        return ()
-
-    @property
-    def writes(self) -> bool:
-        return False
-
 
 @dataclass(frozen=True, slots=True)
-class RolloutList:
+class RolloutList(Unscoped):
     """``feature rollout list``."""
-
-    @property
-    def targets(self) -> tuple[Environment, ...]:
-        return ()
-
-    @property
-    def writes(self) -> bool:
-        return False
 
 
 RolloutPlan = RolloutStart | RolloutSteer | RolloutList

@@ -5,9 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from handlers.config import Environment
 from handlers.core.arguments import no_more, short
-from handlers.core.context import Context
+from handlers.core.context import Context, Unscoped
 from handlers.core.parsing import Invocation, UsageError
 
 __all__ = ["ScheduleCancel", "ScheduleList", "SchedulePlan", "cancel_button_plan", "plan_schedule"]
@@ -16,31 +15,15 @@ _SCHEDULE_ID = re.compile(r"S[0-9]{1,12}")
 
 
 @dataclass(frozen=True, slots=True)
-class ScheduleList:
+class ScheduleList(Unscoped):
     """``feature schedule list``."""
-
-    @property
-    def targets(self) -> tuple[Environment, ...]:
-        return ()
-
-    @property
-    def writes(self) -> bool:
-        return False
 
 
 @dataclass(frozen=True, slots=True)
-class ScheduleCancel:
+class ScheduleCancel(Unscoped):
     """``feature schedule cancel ID``: who may cancel is checked against the schedule found."""
 
     schedule_id: str
-
-    @property
-    def targets(self) -> tuple[Environment, ...]:
-        return ()
-
-    @property
-    def writes(self) -> bool:
-        return False
 
 
 SchedulePlan = ScheduleList | ScheduleCancel
