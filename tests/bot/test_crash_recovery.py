@@ -103,6 +103,12 @@ async def test_kill_9_midway_is_finished_or_undone_once_and_told(
         # undone: dev and pre, the write and one undo, gstg and gprd never written; finished: one write each
         added = {"dev": 2, "pre": 2, "staging": 0, "production": 0} if action == "undone" else dict.fromkeys(OPTIONS, 1)
         assert audits == {o: versions[o] + added[o] for o in OPTIONS}
+        # the entry is closed once the person and the log channel were told (telling comes first,
+        # so that a recovery that dies in between tells again rather than never)
+        for _ in range(100):
+            if await here.hlen(f"{prefix}chatops:journal") == 0:
+                break
+            await asyncio.sleep(0.05)
         assert await here.hlen(f"{prefix}chatops:journal") == 0
     finally:
         stop_processes(processes)
