@@ -83,14 +83,14 @@ async def gate(request: ChangeRequest, targets: Sequence[Target], context: Conte
             f"This roll back raises exposure, so it needs the approval of {needs}: ask for it with "
             f"`/chatops run feature set {request.flag} …` and the state you want. {NOTHING_CHANGED}"
         )
+    if request.plan is None:  # made by the bot's own work, which cannot be run again
+        return error_reply(f"This change needs the approval of {needs}, which it cannot ask for. {NOTHING_CHANGED}")
     summary = [
         f"{t.environment.name}: {shown_state(t.record.state, t.record.exists)} → {shown_state(t.after, t.after_exists)}"
         for t in targets
     ]
     checks = [f"{name.replace('_', ' ')}: {record}" for name, record in outcome.checks.items()]
     checks += [plain(warning) for warning in outcome.warnings]
-    if request.plan is None:  # made by the bot's own work, which cannot be run again
-        return error_reply(f"This change needs the approval of {needs}, which it cannot ask for. {NOTHING_CHANGED}")
     text = request.command.removeprefix("/chatops ").strip()
     versions = {t.environment.option: t.record.version for t in targets}
     return await ask_approval(text, request.flag, versions, groups, summary, context, kept=request.plan, checks=checks)
@@ -188,24 +188,6 @@ def approval_card(found: ApprovalRequest, channel: str) -> CrossPost:
 class ApprovalDesk:
     """Approval as the change engine and the other capabilities ask for it (``APPROVAL_GATE``)."""
 
-    def approvers_for(self, flag: str, raises: Sequence[tuple[Environment, bool]], context: Context) -> tuple[str, ...]:
-        return approvers_for(flag, raises, context)
-
-    async def gate(
-        self, request: ChangeRequest, targets: Sequence[Target], context: Context, outcome: Outcome
-    ) -> Reply | None:
-        return await gate(request, targets, context, outcome)
-
-    async def ask(
-        self,
-        text: str,
-        flag: str,
-        versions: dict[str, int],
-        groups: tuple[str, ...],
-        summary: list[str],
-        context: Context,
-        *,
-        kept: StoredPlan,
-        note: str = "",
-    ) -> Reply:
-        return await ask_approval(text, flag, versions, groups, summary, context, kept=kept, note=note)
+    approvers_for = staticmethod(approvers_for)
+    gate = staticmethod(gate)
+    ask = staticmethod(ask_approval)
