@@ -137,7 +137,4 @@ class DeploymentRule:
 class DeployedCode:
     """Where a flag's code is deployed, as ``feature get`` asks (``CODE_DEPLOYED``)."""
 
-    async def code_deployed(
-        self, flag: str, environments: Sequence[Environment], context: Context
-    ) -> dict[str, CodeDeployed]:
-        return await code_deployed(flag, environments, context)
+    code_deployed = staticmethod(code_deployed)

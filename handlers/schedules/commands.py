@@ -207,8 +207,5 @@ class ScheduleCommand(Subcommand[SchedulePlan]):
 class Scheduler:
     """Changes kept for later, as the flag commands ask for them (``SCHEDULER``)."""
 
-    async def later(self, change: LaterChange, context: Context) -> Reply:
-        return await schedule_run(change, context)
-
-    async def time_box(self, flag: str, lasts: float, reply: Reply, context: Context) -> Reply:
-        return await schedule_expiry(flag, lasts, reply, context)
+    later = staticmethod(schedule_run)
+    time_box = staticmethod(schedule_expiry)
