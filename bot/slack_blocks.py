@@ -128,7 +128,12 @@ def _messages(
 ) -> list[SlackMessage]:
     blocks: list[Block] = []
     for section in sections:
-        blocks += [SectionBlock(text=MarkdownTextObject(text=t)) for t in _section_texts(section)]
+        texts = _section_texts(section)
+        accessory = _button(section.button) if section.button is not None else None
+        blocks += [
+            SectionBlock(text=MarkdownTextObject(text=t), accessory=accessory if n == len(texts) - 1 else None)
+            for n, t in enumerate(texts)
+        ]
     for note in notes:
         blocks += [ContextBlock(elements=[MarkdownTextObject(text=t)]) for t in _safe_cuts(_line(note), 2000)]
     if actions:

@@ -77,8 +77,12 @@ def _word(segment: Segment) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Section:
+    """Lines under an optional title; ``button`` sits beside them (Slack's section accessory), so
+    each of several changes can carry its own, next to the words it acts on."""
+
     lines: tuple[Line, ...]
     title: Line | None = None
+    button: Action | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from handlers.core.reply import Code, CrossPost, Link, Mention, Reply, Segment, Strong
+from handlers.core.reply import Action, Code, CrossPost, Link, Mention, Reply, Segment, Strong
 
 __all__ = ["to_text"]
 
@@ -21,6 +21,10 @@ def _plain(segment: Segment) -> str:
     raise TypeError(f"unknown segment {segment!r}")
 
 
+def _button(action: Action) -> str:
+    return f"[{action.label}] to press it, type: :{action.action_id} {action.value}"
+
+
 def to_text(reply: Reply | CrossPost) -> str:
     """The reply as the shell prints it."""
     out: list[str] = []
@@ -31,7 +35,9 @@ def to_text(reply: Reply | CrossPost) -> str:
             "  " + "".join(_plain(s) for s in entry) if section.title else "".join(_plain(s) for s in entry)
             for entry in section.lines
         ]
+        if section.button is not None:
+            out.append(_button(section.button))
     if isinstance(reply, Reply):
         out += ["! " + "".join(_plain(s) for s in note) for note in reply.notes]
-    out += [f"[{a.label}] to press it, type: :{a.action_id} {a.value}" for a in reply.actions]
+    out += [_button(a) for a in reply.actions]
     return "\n".join(out) if out else reply.summary
