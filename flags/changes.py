@@ -171,11 +171,11 @@ class RestoreState:
 
     def describe(self) -> str:
         if not self.exists:
-            return "restored to not existing"
+            return "restored to off"
         return f"restored to {self.state.describe()}"
 
     def value_text(self) -> str:
-        return self.state.describe() if self.exists else "not set"
+        return self.state.describe() if self.exists else "off"
 
     @property
     def enables(self) -> bool:

@@ -84,9 +84,10 @@ class FlagState:
         )
 
     def describe(self) -> str:
-        """A one-line human summary, e.g. ``actors: User:a; 25% of actors``."""
+        """A one-line summary in the words every answer uses: ``on``, ``off``, ``25% of actors``,
+        ``actors: User:a; 25% of actors``."""
         if self.boolean:
-            return "enabled (true)"
+            return "on"
         parts: list[str] = []
         if self.actors:
             parts.append(listing(sorted(self.actors), "actors", labelled=True))
@@ -96,7 +97,7 @@ class FlagState:
             parts.append(f"{self.percentage_of_actors}% of actors")
         if self.percentage_of_time not in (None, "0"):
             parts.append(f"{self.percentage_of_time}% of time")
-        return "; ".join(parts) if parts else "disabled (false)"
+        return "; ".join(parts) if parts else "off"
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -41,8 +41,9 @@ class Outcome:
 
 
 def shown_state(state: FlagState, exists: bool) -> str:
-    """A flag's state as answers show it: "not set" when it is not there at all."""
-    return "not set" if not exists and state.is_empty else state.describe()
+    """A flag's state as answers show it ("off" whether or not Flipper knows the flag: both read off)."""
+    del exists
+    return state.describe()
 
 
 def _checks_line(checks: dict[str, str]) -> Line:

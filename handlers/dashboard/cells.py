@@ -45,7 +45,7 @@ class Row:
 
 
 UNKNOWN = Cell("unknown (could not read)", "unknown", 0.0)
-NOT_SET = Cell("not set", "off", 0.0)
+NOT_SET = Cell("off", "off", 0.0)
 
 
 @lru_cache(maxsize=8192)

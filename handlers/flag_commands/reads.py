@@ -42,7 +42,7 @@ async def get(plan: FlagPlan, context: Context) -> Reply:
             continue
         default = context.definitions.get(plan.name)
         if not record.exists and record.state.is_empty:
-            state = "not set" + (f" (default_enabled: {str(default.default_enabled).lower()})" if default else "")
+            state = "on (by default: not set here)" if default and default.default_enabled else "off"
         else:
             state = record.state.describe()
         entry = line(Strong(environment.name), ": ", Code(state))

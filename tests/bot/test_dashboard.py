@@ -150,7 +150,7 @@ async def test_the_pages_show_what_was_written_and_the_chart_is_the_audit_stream
     heads = await asyncio.to_thread(lambda: [th.text for th in browser.find_elements(By.CSS_SELECTOR, "thead th")])
     cells = dict(zip(heads, [await asyncio.to_thread(lambda c=c: c.text) for c in row], strict=False))
     assert cells["gstg"] == "25% of actors", cells
-    assert cells["gprd"] == "not set", cells
+    assert cells["gprd"] == "off", cells
     _shot(browser, tmp_path, "flags")
     _, answer = await dashboard.text(f"run feature set {FLAG} 60 --actors --staging", channel="#development")
     assert "set to" in answer, answer

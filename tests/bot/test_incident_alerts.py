@@ -56,7 +56,7 @@ async def test_an_alert_gets_the_flag_changes_just_before_it(
         (post,) = _alert_posts(slack)
         body = message_text(post)
         assert body.startswith(':rotating_light: *Alert HighErrorRate* {env="gstg", severity="s2"} is firing on gstg')
-        assert f"`{FLAG}` not set → 50% of actors by <@U0SRE> " in body
+        assert f"`{FLAG}` off → 50% of actors by <@U0SRE> " in body
         buttons = [e for b in post.get("blocks", []) if b.get("type") == "actions" for e in b["elements"]]
         assert buttons and buttons[0]["value"].startswith(f"staging|{FLAG}|")  # the roll back path
         alertmanager.resolve(labels)

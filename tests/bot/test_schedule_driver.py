@@ -43,7 +43,7 @@ async def test_a_schedule_runs_once_when_its_driver_is_killed(
         assert len(history) == 1 and history[0][1]["command"].endswith("(schedule S1)")
         assert await client.hgetall(f"{prefix}gstg:{FLAG}") == {"boolean": "true"}
         (post,) = _scheduled(slack)
-        assert "*gstg*: `not set` → `enabled (true)`" in post
+        assert "*gstg*: `off` → `on`" in post
         assert took < 12, took  # the survivor took over (within the lease) and ran it when due
         assert await lease_holder(client, prefix) == other
     finally:

@@ -82,7 +82,7 @@ async def test_get_shows_each_environment_and_the_definition(bot: BotUnderTest) 
     kind, text = await bot.text(f"run feature get {FLAG} --staging --production", channel="#development")
     assert kind == "in_channel"
     assert "*gstg*: `25% of actors` (version 1, last set to 25% of actors by <@U0SRE>" in text
-    assert "*gprd*: `not set (default_enabled: false)`" in text
+    assert "*gprd*: `off`" in text
     assert "<https://gitlab.com/gitlab-org/gitlab/-/issues/431866|" in text
 
 

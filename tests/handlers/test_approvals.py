@@ -114,7 +114,7 @@ async def test_the_card_shows_the_checks_as_they_stand(chatops: MakeChatops) -> 
     answer = await bot.run(RAISE)
     (card,) = answer.posted_to("#production")
     text = to_text(card)
-    assert "gprd: not set → enabled (true)" in text, text
+    assert "gprd: off → on" in text, text
     assert "Checks as they stand: consistency check: ignored" in text, text
     assert "production check: passed" in text, text
     assert "They all run again when it is applied." in text
@@ -128,7 +128,7 @@ async def test_approving_a_rollout_once_approves_each_of_its_steps(chatops: Make
     asked = await bot.run(start)
     assert asked.ok and "Approval requested from @approvers" in asked.text, asked.text
     (card,) = asked.posted_to("#production")
-    assert "gprd: not set → 10% → 100% of actors, every 1 s" in to_text(card), to_text(card)
+    assert "gprd: off → 10% → 100% of actors, every 1 s" in to_text(card), to_text(card)
     assert "Approving this rollout approves each of its 2 steps" in to_text(card)
     assert await _flag_keys(bot) == before  # nothing started
     assert (await bot.run("/chatops run feature rollout list")).text.count("R1") == 0

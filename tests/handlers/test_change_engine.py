@@ -32,7 +32,7 @@ async def test_writes_in_configured_order_with_versions_and_a_button_each(chatop
     assert answer.ok and answer.reply.public
     assert f"Feature flag `{FLAG}` set to true on dev, gstg, gprd by @alice\n" in answer.text
     for name in ("dev", "gstg", "gprd"):
-        assert f"  {name}: `not set` → `enabled (true)` (version 1)" in answer.text
+        assert f"  {name}: `off` → `on` (version 1)" in answer.text
     assert "Rollout issue: https://gitlab.com/gitlab-org/gitlab/-/issues/431866" in answer.text
     entries = {o: (await bot.app.stores[o].history(FLAG))[0] for o in ("dev", "staging", "production")}
     assert entries["dev"].at < entries["staging"].at < entries["production"].at  # written in configured order
@@ -45,8 +45,8 @@ async def test_writes_in_configured_order_with_versions_and_a_button_each(chatop
     )
     assert f"[Roll back gprd] to press it, type: :rollback production|{FLAG}|" in answer.text
     answer = await bot.run(f"{SET} {FLAG} 30 --actors --dev --staging")
-    assert "  gstg: `enabled (true)` → `enabled (true)` (version 2)" in answer.text
-    assert "  dev: `enabled (true)` → `enabled (true)` (version 2)" in answer.text
+    assert "  gstg: `on` → `on` (version 2)" in answer.text
+    assert "  dev: `on` → `on` (version 2)" in answer.text
     assert await bot.gates("dev") == {"boolean": "true", "percentage_of_actors": "30"}
     assert (await bot.flag("production")).version == 1
 
@@ -117,11 +117,11 @@ async def test_change_log_issues_one_per_environment(chatops: MakeChatops, tmp_p
     assert production["labels"] == "gitlab.com,change,Production check ignored"
     assert actors["description"] == (
         f"Changed by `alice` in `#development`.\nCommand:\n```\n{SET} {FLAG} 25 --actors --staging\n```\n"
-        "Before: `not set`; after: `25% of actors` (version 1).\n"
+        "Before: `off`; after: `25% of actors` (version 1).\n"
         "Checks: `deployment check passed (the code is deployed)`"
     )
     assert production["description"].splitlines()[-2:] == [
-        "Before: `not set`; after: `enabled (true)` (version 1).",
+        "Before: `off`; after: `on` (version 1).",
         "Checks: `consistency check passed; deployment check passed (the code is deployed); "
         "production check ignored (--ignore-production-check) by alice`",
     ]
@@ -153,7 +153,7 @@ async def test_delete_removes_the_flag_and_says_what_it_was(chatops: MakeChatops
     await bot.run(f"{SET} {FLAG} true --user=alice --dev", channel=D)
     answer = await bot.run(f"/chatops run feature delete {FLAG} --dev", channel=D)
     assert answer.ok and f"Feature flag `{FLAG}` deleted on dev by @alice" in answer.text
-    assert "  dev: `actors: User:alice` → `not set` (version 2)" in answer.text
+    assert "  dev: `actors: User:alice` → `off` (version 2)" in answer.text
     record = await bot.flag("dev")
     assert record.state.to_hash() == {} and not record.exists
     assert [p.channel for p in answer.posts] == ["#feature-flag-log"]
@@ -198,14 +198,14 @@ async def test_roll_back_refuses_when_the_flag_changed_since(chatops: MakeChatop
         in answer.text
     )
     assert "Newer change: `set to 40% of actors` by @alice at " in answer.text
-    assert " UTC in #random; now `enabled (true)`." in answer.text
+    assert " UTC in #random; now `on`." in answer.text
     assert await bot.keyspace() == before
     # a double click: the second changes nothing
     fresh = await bot.run(f"{SET} {FLAG} false --staging", channel=D)
     assert (await bot.run(f":rollback {fresh.reply.actions[0].value}", channel=D)).ok
     after_first = await bot.keyspace()
     again = await bot.run(f":rollback {fresh.reply.actions[0].value}", channel=D)
-    assert not again.ok and "(version 3, now 4)" in again.text and "`restored to enabled (true)" in again.text
+    assert not again.ok and "(version 3, now 4)" in again.text and "`restored to on" in again.text
     assert await bot.keyspace() == after_first
 
 
@@ -261,7 +261,7 @@ async def test_redis_lost_mid_way_says_what_was_done_and_what_was_not(
     finally:
         server.stop()
     assert not answer.ok and answer.reply.public
-    assert "  dev: `not set` → `enabled (true)` (version 1)\n  gstg: `not set` → `enabled (true)`" in answer.text
+    assert "  dev: `off` → `on` (version 1)\n  gstg: `off` → `on`" in answer.text
     assert "  Failed on ops: could not reach Redis for ops (" in answer.text
     assert "  Not attempted: gprd.\n  Nothing is reported as done there or after" in answer.text
     assert [a.label for a in answer.reply.actions] == ["Roll back dev", "Roll back gstg"]
@@ -276,16 +276,16 @@ async def test_reading_commands_show_state_and_audit(chatops: MakeChatops) -> No
     await bot.app.stores["staging"].apply("other_flag", SetBoolean(True), AuditInfo(who="carol"))
     answer = await bot.run(f"/chatops run feature get {FLAG} --dev --staging --production", channel="#random")
     assert answer.ok and answer.reply.public
-    assert "  dev: `not set (default_enabled: false)`\n" in answer.text
-    assert "  gstg: `enabled (true)` (version 2, last set to true by @alice at " in answer.text
-    assert "  gprd: `enabled (true)` (version 1, last set to true by @alice at " in answer.text
+    assert "  dev: `off`\n" in answer.text
+    assert "  gstg: `on` (version 2, last set to true by @alice at " in answer.text
+    assert "  gprd: `on` (version 1, last set to true by @alice at " in answer.text
     answer = await bot.run("/chatops run feature list --match shared --staging", channel="#random")
-    assert "gstg: 1 flag matching `shared`\n" in answer.text and f"  `{FLAG}` enabled (true)" in answer.text
+    assert "gstg: 1 flag matching `shared`\n" in answer.text and f"  `{FLAG}` on" in answer.text
     assert "other_flag" not in answer.text
     assert "gstg: 2 flags" in (await bot.run("/chatops run feature list --staging", channel="#random")).text
     answer = await bot.run(f"/chatops run feature history {FLAG} --limit 1 --staging --production", channel="#random")
     assert answer.ok and "gstg: history of" in answer.text and "gprd: history of" in answer.text
-    assert "  v2 set to true by @alice at " in answer.text and " UTC in #production: `enabled (true)` (" in answer.text
+    assert "  v2 set to true by @alice at " in answer.text and " UTC in #production: `on` (" in answer.text
     assert "(consistency check: passed, production check: not configured)" in answer.text
     assert "v1 set to 25% of actors" not in answer.text
     answer = await bot.run(f"/chatops run feature history {FLAG} --staging", channel="#random")

@@ -109,7 +109,7 @@ async def test_a_raising_change_cut_off_midway_is_undone_where_it_was_written(ch
     assert f"The bot stopped (a crash or a restart) while writing `{entry.command}` (started " in text
     assert "It had been written to dev, gstg." in text
     assert "so it was undone there: " in text and "Run the command again if you still want it." in text
-    assert "Not written: gprd." in text and "  dev: `not set`" in text
+    assert "Not written: gprd." in text and "  dev: `off`" in text
     history = await bot.app.stores["staging"].history(FLAG)
     assert history[0].command.startswith("undone after the bot stopped midway: ")
     assert await bot.redis.hlen(f"{bot.prefix}chatops:journal") == 0

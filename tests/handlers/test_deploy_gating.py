@@ -43,8 +43,8 @@ async def test_a_raise_where_the_code_is_not_deployed_is_refused(chatops: MakeCh
     assert f"Check with `/chatops run auto_deploy status {merged[:11]}`." in refused.text
     assert await bot.keyspace() == before
     got = await bot.run(f"/chatops run feature get {FLAG} --staging --production")
-    assert "gstg: `enabled (true)`" in got.text and "code deployed: yes" in got.text
-    assert "gprd: `not set (default_enabled: false)`; code deployed: no (gprd runs master" in got.text
+    assert "gstg: `on`" in got.text and "code deployed: yes" in got.text
+    assert "gprd: `off`; code deployed: no (gprd runs master" in got.text
     forced = await bot.run(f"{SET} {FLAG} true --production --ignore-deployment-check")
     assert forced.ok, forced.text
     (latest,) = await bot.app.stores["production"].history(FLAG, limit=1)

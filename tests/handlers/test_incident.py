@@ -148,7 +148,7 @@ async def test_feature_changes_lists_recent_changes_newest_first_with_roll_back(
     text = answer.text
     assert "gstg: flag changes in the last 60 min" in text
     newest = text.index(f"`{FLAG}` 10% of actors → 50% of actors by @bob ")
-    older = text.index(f"`{FLAG}` not set → 10% of actors by @alice ")
+    older = text.index(f"`{FLAG}` off → 10% of actors by @alice ")
     assert newest < older
     assert [a.label for a in answer.reply.actions][:1] == [f"Roll back this change ({FLAG[:30]} on gstg)"]
     rolled = await bot.run(f":rollback {answer.reply.actions[0].value}", channel="#development")
@@ -216,4 +216,4 @@ async def test_a_repeated_alert_updates_its_message_and_a_quiet_one_can_stay_unp
     assert first.channel == "#production" and not first.replaces
     assert again.replaces and again.replaces == resolved.replaces  # one message, updated
     assert to_text(resolved).startswith(':white_check_mark: Alert Loud {env="gstg"} resolved on gstg')
-    assert f"`{FLAG}` not set → 10% of actors by @alice " in to_text(first)
+    assert f"`{FLAG}` off → 10% of actors by @alice " in to_text(first)

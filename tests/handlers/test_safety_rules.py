@@ -59,7 +59,7 @@ async def test_production_needs_staging_enabled_at_least_as_far(chatops: MakeCha
     answer = await bot.run(f"/chatops run feature set {FLAG} true")
     assert not answer.ok
     assert (
-        f"{FLAG} is not enabled in gstg, so it cannot be enabled this far in gprd: roll it out in gstg first "
+        f"{FLAG} is off in gstg, so it cannot be enabled this far in gprd: roll it out in gstg first "
         f"(`/chatops run feature set {FLAG} true --staging`). Or, if you know why, add "
         f"`--ignore-feature-flag-consistency-check`. {NOTHING}"
     ) in answer.text
@@ -68,10 +68,10 @@ async def test_production_needs_staging_enabled_at_least_as_far(chatops: MakeCha
     assert (await bot.run(f"/chatops run feature set {FLAG} 10 --actors --staging", channel=D)).ok
     before = await bot.keyspace()
     answer = await bot.run(f"/chatops run feature set {FLAG} 50 --actors")
-    assert not answer.ok and f"{FLAG} is at 10% actors in gstg, so it cannot be enabled this far in gprd" in answer.text
+    assert not answer.ok and f"{FLAG} is at 10% of actors in gstg, so it cannot be enabled this far in gprd" in answer.text
     assert NOTHING in answer.text and await bot.keyspace() == before
     answer = await bot.run(f"/chatops run feature set {FLAG} true")
-    assert not answer.ok and "is not fully enabled (true) in gstg" in answer.text
+    assert not answer.ok and "is not fully on in gstg" in answer.text
 
     answer = await bot.run(f"/chatops run feature set {FLAG} 10 --actors")
     assert answer.ok and "consistency check passed" in answer.text
@@ -87,7 +87,7 @@ async def test_staging_cannot_be_disabled_or_deleted_while_production_is_enabled
         answer = await bot.run(f"/chatops run feature {verb} --staging", channel=D)
         assert not answer.ok, verb
         assert (
-            f"{FLAG} is still enabled in gprd (enabled (true)), so it cannot be disabled in gstg: "
+            f"{FLAG} is still on in gprd (on), so it cannot be turned off in gstg: "
             f"disable it in gprd first. Or, if you know why, add `--ignore-feature-flag-consistency-check`. {NOTHING}"
         ) in answer.text
     assert await bot.keyspace() == before

@@ -98,7 +98,7 @@ async def test_a_scheduled_change_runs_once_at_its_time_as_its_author(chatops: M
     assert post.channel == "C0DEV"  # where it was scheduled
     text = to_text(post)
     assert text.startswith("Scheduled change S1 by @alice: `/chatops run feature set")
-    assert "gstg: `not set` → `enabled (true)` (version 1)" in text and "[Roll back gstg]" in text
+    assert "gstg: `off` → `on` (version 1)" in text and "[Roll back gstg]" in text
     assert "No scheduled or time-boxed changes." in (await bot.run("/chatops run feature schedule list")).text
 
 

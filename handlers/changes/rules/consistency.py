@@ -84,8 +84,8 @@ class ConsistencyRule:
                 state = await state_of(environment) if environment.production else FlagState()
                 if not state.is_empty:
                     return (
-                        f"{flag} is still enabled in {environment.name} ({state.describe()}), so it cannot "
-                        f"be disabled in {pair.environment.name}: disable it in {environment.name} first."
+                        f"{flag} is still on in {environment.name} ({state.describe()}), so it cannot "
+                        f"be turned off in {pair.environment.name}: disable it in {environment.name} first."
                     )
         return None
 
@@ -95,10 +95,10 @@ def _staging_short_of(staging: FlagState, production: FlagState) -> str | None:
     if staging.boolean:
         return None
     if production.boolean:
-        return "not fully enabled (true)" if not staging.is_empty else "not enabled"
+        return "not fully on" if not staging.is_empty else "off"
     for gate in ("percentage_of_actors", "percentage_of_time"):
         if percentage(getattr(production, gate)) > percentage(getattr(staging, gate)):
-            return f"at {percentage(getattr(staging, gate)):g}% {gate.removeprefix('percentage_of_')}"
+            return f"at {percentage(getattr(staging, gate)):g}% of {gate.removeprefix('percentage_of_')}"
     if staging.is_empty:
-        return "not enabled"
+        return "off"
     return None
