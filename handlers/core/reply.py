@@ -126,6 +126,7 @@ class Reply:
     cross_posts: tuple[CrossPost, ...] = ()
     notes: tuple[Line, ...] = field(default=())
     actions: tuple[Action, ...] = ()
+    delivered: tuple[CrossPost, ...] = ()  # cross-posts already posted (a run inside a run): not posted again
 
     def with_notes(self, *notes: Line) -> Reply:
         return replace(self, notes=self.notes + notes)
