@@ -24,6 +24,7 @@ __all__ = [
     "error_reply",
     "line",
     "plain",
+    "refused_reply",
 ]
 
 
@@ -126,6 +127,7 @@ class Reply:
     cross_posts: tuple[CrossPost, ...] = ()
     notes: tuple[Line, ...] = field(default=())
     actions: tuple[Action, ...] = ()
+    refused: str = ""  # an access refusal: why, for the security channel (the pipeline reports it once)
     delivered: tuple[CrossPost, ...] = ()  # cross-posts already posted (a run inside a run): not posted again
 
     def with_notes(self, *notes: Line) -> Reply:
@@ -149,3 +151,9 @@ def error_reply(message: str, *, details: tuple[Line, ...] = ()) -> Reply:
     """An error, visible only to the person who typed the command."""
     lines = tuple(line(text) for text in message.split("\n") if text)
     return Reply(ok=False, summary=message.split("\n", 1)[0], sections=(Section(lines + details),))
+
+
+def refused_reply(message: str, reason: str) -> Reply:
+    """An access refusal: ``message`` tells the person what was refused, why and what to do;
+    ``reason`` is for the security channel, where the pipeline reports the attempt."""
+    return replace(error_reply(message), refused=reason)

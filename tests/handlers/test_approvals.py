@@ -56,26 +56,36 @@ async def test_wrong_approvals_are_refused_and_change_nothing(chatops: MakeChato
     bot = await chatops(access=ACCESS)
     request = await _request(bot)
     before = await bot.keyspace()
-    cases = [
-        ({}, f":approve {request}", "Nobody approves their own request: ask one of @approvers."),
+    cases = [  # who clicks, what, what they are told, and whether it is reported as an access refusal
+        ({}, f":approve {request}", "Nobody approves their own request: ask one of @approvers.", True),
+        ({}, f":decline {request}", "Nobody declines their own request: cancel it instead.", True),
         (
             {"user": "dave", "groups": ()},
             f":approve {request}",
-            f"Only members of @approvers may approve or decline {request}.",
+            f"Only members of @approvers may approve or decline {request}. Nothing was changed. Ask one of them.",
+            True,
         ),
         (
             {"user": "carol", "groups": ("approvers",)},
             f":approve {request}",
             "This action is not allowed: changing gprd needs @sre",
+            True,
         ),
-        ({**BOB, "channel": "#random"}, f":approve {request}", "Commands that change gprd may only run in #production"),
-        (BOB, ":approve A999", "There is no approval request A999."),
-        (BOB, ":approve X1; drop", "This button does not name an approval request."),
-        (BOB, f":approval_cancel {request}", f"Only its requester may cancel {request}; decline it instead."),
+        (
+            {**BOB, "channel": "#random"},
+            f":approve {request}",
+            "Commands that change gprd may only run in #production",
+            True,
+        ),
+        (BOB, ":approve A999", "There is no approval request A999.", False),
+        (BOB, ":approve X1; drop", "This button does not name an approval request.", False),
+        (BOB, f":approval_cancel {request}", f"Only its requester (alice) may cancel {request}; decline it", True),
     ]
-    for who, click, message in cases:
+    for who, click, message, reported in cases:
         answer = await bot.run(click, **who)  # type: ignore[arg-type]
         assert not answer.ok and message in answer.text, (click, who, answer.text)
+        assert answer.text.count("Nothing was changed") == 1, answer.text
+        assert len(answer.posted_to("#chatops-security")) == int(reported), (click, who)
         assert await bot.keyspace() == before, (click, who)
 
 

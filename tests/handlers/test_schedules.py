@@ -135,7 +135,11 @@ async def test_a_cancelled_schedule_never_runs(chatops: MakeChatops) -> None:
     bot = await chatops()
     assert (await bot.run(f"{SET} {FLAG} true --production --in 1s")).ok
     refused = await bot.run("/chatops run feature schedule cancel S1", user="mallory", groups=(), channel=D)
-    assert not refused.ok and "(Only its author, or someone who may change those environments here" in refused.text
+    assert (
+        not refused.ok
+        and "Only its author (alice), or someone who may change gprd here, may cancel S1." in refused.text
+    )
+    assert "Reason: gprd may only be changed in #production, and S1 was scheduled by alice." in refused.text
     cancelled = await bot.run(":schedule_cancel S1", user="alice", channel=D)  # the Cancel button
     assert cancelled.ok and "Cancelled S1: `/chatops run feature set" in cancelled.text
     drivers, posts = _drivers(bot)
