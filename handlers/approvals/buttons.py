@@ -132,7 +132,11 @@ async def _may_decide(found: ApprovalRequest, action: str, context: Context) -> 
         return refused_reply(f"Only {who_may}. {_NOTHING} Ask one of them.", f"only {who_may}")
     targets = tuple(e for e in context.config.environments if e.option in found.options)
     refusal = await authorize(Writes(targets), caller, context.config, context.chat)
-    return refused_reply(refusal.message, refusal.reason) if refusal is not None else None
+    if refusal is None:
+        return None
+    where = ", ".join(e.name for e in targets)
+    message = f"Only someone who may change {where} here may approve or decline {found.id}. {refusal.message}"
+    return refused_reply(message, refusal.reason)
 
 
 async def _changed_since_review(found: ApprovalRequest, context: Context) -> str:
