@@ -52,6 +52,15 @@ async def test_a_change_that_needs_approval_is_not_written_until_approved_once(c
     assert (await bot.run(f"{SET} {FLAG} false --production")).ok  # reducing exposure needs no approval
 
 
+async def test_an_approved_change_is_posted_once(chatops: MakeChatops) -> None:
+    bot = await chatops(access=ACCESS)
+    request = await _request(bot)
+    approved = await bot.run(f":approve {request}", **BOB)  # the approval runs alice's command inside the click
+    assert approved.ok, approved.text
+    assert len(approved.posted_to("#feature-flag-log")) == 1
+    assert len(approved.posted_to("#g_database_frameworks")) == 1
+
+
 async def test_wrong_approvals_are_refused_and_change_nothing(chatops: MakeChatops) -> None:
     bot = await chatops(access=ACCESS)
     request = await _request(bot)
