@@ -5,15 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from flags import (
-    ChangeResult,
-    DeleteFlag,
-    RestoreState,
-    SetBoolean,
-    SetPercentageOfActors,
-    SetPercentageOfTime,
-    SetScopes,
-)
+from flags import ChangeResult, DeleteFlag, RestoreState, SetBoolean, SetScopes
 from handlers.changes.request import ChangeRequest
 from handlers.config import Config, Environment
 from handlers.core.reply import Action, Confirm, Line, Mention, Segment, Strong, line
@@ -23,6 +15,7 @@ __all__ = ["ROLL_BACK_ACTION", "checks_line", "headline", "headline_words", "mov
 
 ROLL_BACK_ACTION = "rollback"  # the action_id of Undo (roll back) buttons
 
+_NAMED = 3  # a headline names this many actors and groups at most (the state line lists them)
 _LABEL_STATE = 22  # a state in a button's label is cut to this (Slack allows 75 characters in all)
 
 
@@ -33,15 +26,15 @@ def headline_words(request: ChangeRequest) -> str:
     change = request.change
     if isinstance(change, SetBoolean):
         return "Enabled" if change.value else "Disabled"
-    if isinstance(change, SetPercentageOfActors | SetPercentageOfTime):
-        return change.describe().capitalize()
-    if isinstance(change, SetScopes):
-        return change.describe().capitalize()
     if isinstance(change, DeleteFlag):
         return "Deleted"
     if isinstance(change, RestoreState) and request.rollback_of:
         return "Rolled back"
-    return change.describe().capitalize()
+    if isinstance(change, SetScopes) and len(change.actors) + len(change.groups) > _NAMED:
+        count = len(change.actors) + len(change.groups)
+        return f"{'Enabled' if change.enabled else 'Disabled'} for {count} actors and groups"
+    words = change.describe()  # "set to 25% of actors", "enabled for User:1, group admins"
+    return words[:1].upper() + words[1:]
 
 
 def headline(request: ChangeRequest, where: Iterable[Environment], config: Config, origin: str = "") -> Line:
