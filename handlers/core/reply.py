@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 
 __all__ = [
     "Action",
+    "Channel",
     "Code",
     "Confirm",
     "CrossPost",
@@ -53,7 +54,15 @@ class Mention:
     name: str
 
 
-Segment = str | Link | Code | Strong | Mention
+@dataclass(frozen=True, slots=True)
+class Channel:
+    """A Slack channel, by the id Slack gave us (a link in Slack), with its name for text."""
+
+    channel_id: str
+    name: str
+
+
+Segment = str | Link | Code | Strong | Mention | Channel
 Line = tuple[Segment, ...]
 
 
@@ -73,6 +82,8 @@ def _word(segment: Segment) -> str:
         return segment.label
     if isinstance(segment, Mention):
         return f"@{segment.name}"
+    if isinstance(segment, Channel):
+        return segment.name
     return segment.text
 
 
@@ -95,6 +106,7 @@ class CrossPost:
     actions: tuple[Action, ...] = ()  # buttons (e.g. a scheduled change's Roll back buttons)
     thread: str = ""  # a reply in the thread of this message (a reference ``post`` returned)
     replaces: str = ""  # update this message (a reference ``post`` returned) instead of posting a new one
+    notes: tuple[Line, ...] = ()  # small print under it (the flag's definition, the command as typed)
 
 
 @dataclass(frozen=True, slots=True)

@@ -199,7 +199,7 @@ async def test_a_roll_back_that_raises_exposure_asks_for_a_command_instead(chato
     assert (await bot.run(f":approve {request}", **BOB)).ok  # true on gprd, approved
     lowered = await bot.run(f"{SET} {FLAG} false --production")  # lowering: no approval
     assert lowered.ok
-    (button,) = [a for a in lowered.reply.actions if a.label == "Roll back gprd"]
+    (button,) = [a for a in lowered.reply.actions if a.label == "Undo on gprd: off → on"]
     before = await bot.keyspace()
     raised = await bot.run(f":rollback {button.value}")  # back to true: a raise
     assert not raised.ok and "This roll back raises exposure, so it needs the approval of @approvers" in raised.text

@@ -98,7 +98,7 @@ async def test_a_scheduled_change_runs_once_at_its_time_as_its_author(chatops: M
     assert post.channel == "C0DEV"  # where it was scheduled
     text = to_text(post)
     assert text.startswith("Scheduled change S1 by @alice: `/chatops run feature set")
-    assert "gstg: `off` → `on` (version 1)" in text and "[Roll back gstg]" in text
+    assert "gstg: `off` → `on`\n" in text and "[Undo on gstg: on → off]" in text
     assert "No scheduled or time-boxed changes." in (await bot.run("/chatops run feature schedule list")).text
 
 
@@ -120,7 +120,11 @@ async def test_a_time_boxed_change_is_restored_when_it_expires(chatops: MakeChat
     answer = await bot.run(f"{SET} {FLAG} true --staging --dev --for 1s", channel=D)
     assert answer.ok and await _state(bot, "staging") == {"boolean": "true"}
     assert "! Time-boxed: the previous state comes back at " in answer.text and "(in 1 s), as S1" in answer.text
-    assert [a.label for a in answer.reply.actions] == ["Roll back dev", "Roll back gstg", "Cancel S1"]
+    assert [a.label for a in answer.reply.actions] == [
+        "Undo on dev: on → 25% of actors",
+        "Undo on gstg: on → 25% of actors",
+        "Cancel S1",
+    ]
     drivers, posts = _drivers(bot)
     await bot.tick(drivers, 2.0)
     for option in ("dev", "staging"):
