@@ -87,7 +87,14 @@ class Catalogue:
             if entry.kind != kind:
                 kind = entry.kind
                 out += ["", f"## {kind}"]
-            out += ["", f"*{entry.where}*", "", "```text", _steady(_PRESS.sub("", to_text(entry.message)).strip()), "```"]
+            out += [
+                "",
+                f"*{entry.where}*",
+                "",
+                "```text",
+                _steady(_PRESS.sub("", to_text(entry.message)).strip()),
+                "```",
+            ]
             out += [_render_button(a) for a in _buttons(entry.message)]
         return "\n".join(out) + "\n"
 
