@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
+from pathlib import Path
 
 from handlers.approvals.store import APPROVAL_STORE, KEPT_S
 from handlers.core.text_render import to_text
+from tests.configs import ROOT
 from tests.handlers.conftest import FLAG, Chatops, MakeChatops
 from tests.handlers.test_rollouts import _drive
 
@@ -59,6 +61,29 @@ async def test_an_approved_change_is_posted_once(chatops: MakeChatops) -> None:
     assert approved.ok, approved.text
     assert len(approved.posted_to("#feature-flag-log")) == 1
     assert len(approved.posted_to("#g_database_frameworks")) == 1
+
+
+async def test_a_definition_with_approval_required_needs_the_approval_of_the_access_rule(
+    chatops: MakeChatops, tmp_path: Path
+) -> None:
+    """``approval_required: true`` in a definition, as the README shows: the bot starts, and raising
+    that flag on an environment whose access rule names groups needs one of them to approve."""
+    folder = tmp_path / "definitions"
+    folder.mkdir()
+    shipped = (ROOT / "deploy" / "feature_flags" / f"{FLAG}.yml").read_text()
+    (folder / f"{FLAG}.yml").write_text(shipped + "approval_required: true\n")
+    bot = await chatops(definitions=[str(folder)])  # the example's rules: gprd by @sre, @database-frameworks
+    assert bot.app.definitions[FLAG].approval_required
+    before = await _flag_keys(bot)
+    asked = await bot.run(RAISE)
+    assert asked.ok and "Approval requested from @sre, @database-frameworks (expires in " in asked.text, asked.text
+    assert await _flag_keys(bot) == before
+    (card,) = asked.posted_to("#production")
+    approved = await bot.run(f":approve {card.actions[0].value}", user="bob", groups=("sre",))
+    assert approved.ok, approved.text
+    assert await bot.gates("production") == {"boolean": "true"}
+    assert (await bot.run(f"{SET} {FLAG} true --staging", channel="#development")).ok  # anyone's: no groups to ask
+    assert (await bot.run(f"{SET} {FLAG} false --production")).ok  # reducing exposure needs no approval
 
 
 async def test_wrong_approvals_are_refused_and_change_nothing(chatops: MakeChatops) -> None:
