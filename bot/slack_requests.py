@@ -126,14 +126,25 @@ def _check_shape(body: dict[str, Any]) -> None:
     if steps and "workflow_step" not in body:
         raise BadRequest(400, "workflow_step missing")
     if "actions" in body or body.get("type") in ("block_actions", "interactive_message"):
-        actions = body.get("actions")
-        if not (_list_of_objects(actions) and actions):
-            raise BadRequest(400, "actions is not a non-empty list of objects")
-        for action in actions:
-            if body.get("type") == "block_actions" and not isinstance(action.get("action_id"), str):
-                raise BadRequest(400, "an action has no action_id")
-            if not all(_str_or_none(action.get(key)) for key in ("action_id", "block_id", "name", "type")):
-                raise BadRequest(400, "an action's action_id, block_id, name or type is not a string")
+        _check_actions(body)
+
+
+def _check_actions(body: dict[str, Any]) -> None:
+    """A button click: its actions, and who clicked where as the objects Slack sends (not bare IDs)."""
+    for key in ("user", "channel"):
+        value = body.get(key)
+        if value is not None and not isinstance(value, dict):
+            raise BadRequest(400, f"{key} of a button click is not an object with an id")
+    if not _str_or_none(body.get("response_url")):
+        raise BadRequest(400, "response_url of a button click is not a string")
+    actions = body.get("actions")
+    if not (_list_of_objects(actions) and actions):
+        raise BadRequest(400, "actions is not a non-empty list of objects")
+    for action in actions:
+        if body.get("type") == "block_actions" and not isinstance(action.get("action_id"), str):
+            raise BadRequest(400, "an action has no action_id")
+        if not all(_str_or_none(action.get(key)) for key in ("action_id", "block_id", "name", "type")):
+            raise BadRequest(400, "an action's action_id, block_id, name or type is not a string")
 
 
 def _str_or_none(value: object) -> bool:

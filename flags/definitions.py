@@ -38,7 +38,8 @@ REQUIRED_FIELDS = (
     "type",
     "default_enabled",
 )
-_OPTIONAL_FIELDS = ("feature_issue_url", "log_state_changes")
+_OPTIONAL_FIELDS = ("feature_issue_url", "log_state_changes", "approval_required")
+_BOOLEAN_FIELDS = ("log_state_changes", "approval_required")  # true or false when present
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,7 +182,7 @@ def _lint_file(path: Path) -> list[LintProblem]:
     milestone = document.get("milestone")
     if milestone is not None and not isinstance(milestone, str):
         problem("milestone", f"milestone must be quoted text, e.g. '16.10', not {milestone!r}")
-    for key in ("log_state_changes",):
+    for key in _BOOLEAN_FIELDS:
         if key in document and document[key] is not None and not isinstance(document[key], bool):
             problem(key, f"{key} must be true or false")
     return problems

@@ -71,3 +71,12 @@ async def memory_keyspace(stores: Iterable[FlagStorage]) -> dict[str, Any]:
         if entries:
             dump[f"{store.prefix}audit (memory)"] = ("audit", entries)
     return dump
+
+
+async def write_as_another_writer(client: aioredis.Redis, prefix: str, name: str, gates: dict[str, str]) -> None:
+    """Set a flag's gates in Flipper's layout under ``prefix`` (an environment's), as Ruby's Flipper
+    or a console does: the hash and the feature set, no version and no audit entry."""
+    await client.sadd(f"{prefix}flipper_features", name)  # type: ignore[misc]
+    await client.delete(f"{prefix}{name}")
+    if gates:
+        await client.hset(f"{prefix}{name}", mapping=gates)  # type: ignore[misc]

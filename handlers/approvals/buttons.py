@@ -140,13 +140,17 @@ async def _may_decide(found: ApprovalRequest, action: str, context: Context) -> 
 
 
 async def _changed_since_review(found: ApprovalRequest, context: Context) -> str:
-    for option, version in found.versions.items():
+    """How the flag changed since it was reviewed (its gates, whoever wrote them), or ''."""
+    for option, seen in found.seen.items():
+        name, store = context.config.environment_name(option), context.stores.get(option)
+        if store is None:
+            return f"{option} is no longer configured"
         try:
-            now = (await context.stores[option].get(found.flag)).version
+            now = await store.get(found.flag)
         except FlagsError as error:
-            return f"could not read it: {error}"
-        if now != version:
-            return f"version {version} when reviewed, {now} now on {option}"
+            return f"could not read it on {name}: {error}"
+        if seen.changed(now):
+            return f"{name}: {seen.since(now)}"
     return ""
 
 

@@ -5,7 +5,7 @@ A change needs approval when it raises exposure (or, with ``applies_to: all``, a
 environment whose access rule has ``approval:``, or raises exposure of a flag whose definition
 says ``approval_required: true``. Changes that only reduce exposure never need it. It is asked
 for after every safety rule passed (a refused change asks no one), and the card shows those
-checks as they stand. The request records the versions it was reviewed at; approving runs the
+checks as they stand. The request records the flag as it was reviewed; approving runs the
 command again, as its requester, with every rule and check, and both names recorded. A rollout
 or a schedule is approved once, when it is made (its checks run at each step, so none has run
 yet): its steps then carry that approval, at the pace approved.
@@ -14,7 +14,7 @@ yet): its steps then carry that approval, at the pace approved.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from handlers.approvals.store import APPROVAL_STORE, ApprovalRequest
@@ -40,6 +40,7 @@ from handlers.core.reply import (
     line,
     plain,
 )
+from handlers.core.seen import Seen
 from handlers.core.stored import StoredPlan
 from handlers.core.timefmt import span, utc
 
@@ -92,14 +93,14 @@ async def gate(request: ChangeRequest, targets: Sequence[Target], context: Conte
     checks = [f"{name.replace('_', ' ')}: {record}" for name, record in outcome.checks.items()]
     checks += [plain(warning) for warning in outcome.warnings]
     text = request.command.removeprefix("/chatops ").strip()
-    versions = {t.environment.option: t.record.version for t in targets}
-    return await ask_approval(text, request.flag, versions, groups, summary, context, kept=request.plan, checks=checks)
+    seen = {t.environment.option: Seen.of(t.record) for t in targets}
+    return await ask_approval(text, request.flag, seen, groups, summary, context, kept=request.plan, checks=checks)
 
 
 async def ask_approval(
     text: str,
     flag: str,
-    versions: dict[str, int],
+    seen: Mapping[str, Seen],
     groups: tuple[str, ...],
     summary: list[str],
     context: Context,
@@ -108,8 +109,8 @@ async def ask_approval(
     checks: list[str] | None = None,
     note: str = "",
 ) -> Reply:
-    """Record a request that ``groups`` approve running ``kept`` (typed as ``text``; reviewed at
-    ``versions``), post its card, and answer the requester."""
+    """Record a request that ``groups`` approve running ``kept`` (typed as ``text``; its flag
+    reviewed as ``seen``), post its card, and answer the requester."""
     store = context.app.ports.need(APPROVAL_STORE)
     now = time.time()
     definition = context.definitions.get(flag)
@@ -118,8 +119,8 @@ async def ask_approval(
             id="",
             text=text,
             flag=flag,
-            options=tuple(versions),
-            versions=versions,
+            options=tuple(seen),
+            seen=dict(seen),
             requester=context.caller,
             approvers=groups,
             created_at=now,

@@ -1,7 +1,7 @@
 """Approval requests, in the bot's own Redis: a change waiting for a second person.
 
-A request keeps the command as typed, its author, the versions of its flag it was reviewed at and
-who may approve it. Its status moves once, from ``pending`` to ``approved``, ``declined`` or
+A request keeps the command as typed, its author, its flag as it was reviewed (each environment's
+gates, and version) and who may approve it. Its status moves once, from ``pending`` to ``approved``, ``declined`` or
 ``cancelled``, in one script, so a double click applies once and a declined request never applies.
 """
 
@@ -16,6 +16,7 @@ import redis.asyncio as aioredis
 
 from handlers.core.caller import Caller
 from handlers.core.ports import PortKey
+from handlers.core.seen import Seen, seen_from_json, seen_to_json
 from handlers.core.stored import StoredPlan
 
 __all__ = ["APPROVAL_STORE", "KEPT_S", "ApprovalRequest", "ApprovalStore"]
@@ -41,7 +42,7 @@ class ApprovalRequest:
     text: str  # the command as typed, after "/chatops "
     flag: str
     options: tuple[str, ...]
-    versions: dict[str, int]  # each target's version when it was reviewed
+    seen: dict[str, Seen]  # each target as it was reviewed, by option
     requester: Caller
     approvers: tuple[str, ...]  # user groups
     created_at: float
@@ -66,7 +67,7 @@ class ApprovalRequest:
                 "text": self.text,
                 "flag": self.flag,
                 "options": list(self.options),
-                "versions": self.versions,
+                **seen_to_json(self.seen),
                 "requester": self.requester.to_list(),
                 "approvers": list(self.approvers),
                 "created_at": self.created_at,
@@ -90,7 +91,7 @@ class ApprovalRequest:
             text=str(data["text"]),
             flag=str(data["flag"]),
             options=tuple(str(o) for o in data["options"]),
-            versions={str(k): int(v) for k, v in dict(data.get("versions") or {}).items()},
+            seen=seen_from_json(data),
             requester=Caller.from_list(data["requester"]),
             approvers=tuple(str(a) for a in data.get("approvers") or ()),
             created_at=float(data["created_at"]),

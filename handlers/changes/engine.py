@@ -4,7 +4,8 @@ Each environment is written in configured order on condition that it did not cha
 was read (environments sharing one Redis server together, atomically); the first failure stops
 the rest and the answer says where. The change is journalled in the bot's own Redis before the
 first write, so that if this process dies midway another one finishes or undoes it. A roll back restores what
-a recorded change found, if the flag is still as that change left it.
+a recorded change found, if the flag's gates are still as that change left them (whoever wrote since: the
+bot, or another writer such as Ruby's Flipper, which moves no version).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Awaitable
 from redis.exceptions import RedisError
 
 from flags import (
+    AuditEntry,
     AuditInfo,
     ChangeConflict,
     ChangeResult,
@@ -38,6 +40,7 @@ from handlers.core.context import Context
 from handlers.core.journal import Holding, JournalEntry, JournalTarget, LeaseLost
 from handlers.core.notices import notice_if_slow
 from handlers.core.reply import Code, Line, Mention, Reply, Section, Strong, error_reply, line
+from handlers.core.seen import Seen
 from handlers.core.timefmt import utc
 
 __all__ = ["STILL_TRYING_S", "WRITE_DEADLINE_S", "apply_change", "apply_everywhere", "journal_entry", "roll_back"]
@@ -47,7 +50,7 @@ WRITE_DEADLINE_S = 15.0  # a write not confirmed by then is reported as unknown,
 
 
 async def roll_back(flag: str, environment: Environment, entry_id: str, context: Context) -> Reply:
-    """Restore the gates a recorded change found, if the flag is still as that change left it."""
+    """Restore the gates a recorded change found, if the flag's gates are still as that change left them."""
     store = context.stores[environment.option]
     try:
         entry = await store.entry(flag, entry_id)
@@ -62,7 +65,7 @@ async def roll_back(flag: str, environment: Environment, entry_id: str, context:
         who=context.caller,
         command=f"Roll back button on change {entry_id}{context.origin}",
         headline="Rolled back",
-        expected_version=entry.version,
+        expected=Seen(entry.version, entry.after),
         rollback_of=entry_id,
     )
     return await apply_change(request, context)
@@ -82,9 +85,8 @@ async def apply_change(request: ChangeRequest, context: Context, rules: tuple[Sa
     if not targets:
         where = ", ".join(e.name for e in absent)
         return error_reply(f"There is no flag {request.flag} on {where}: nothing was deleted.")
-    expected = request.expected_version
-    if expected is not None and targets[0].record.version != expected:
-        return await _changed_since(request, context, targets[0], expected, targets[0].record.version)
+    if request.expected is not None and request.expected.changed(targets[0].record):
+        return await _changed_since(request, context, targets[0])
 
     outcome = Outcome()
     if absent:
@@ -202,7 +204,7 @@ async def _write(
         except ChangeConflict as conflict:
             target = next((t for t in group if t.environment.name == conflict.environment), group[0])
             if request.rollback_of:
-                return await _changed_since(request, context, target, _version(request, target), conflict.actual)
+                return await _changed_since(request, context, target)
             if not await _already_so(target, request.flag, context):
                 reason = ": the flag changed there while the checks ran"
                 if len(group) > 1:  # written together: nothing of the group is
@@ -236,7 +238,7 @@ def _writes(
             request.flag,
             request.change,
             audit,
-            expected_version=_version(request, t),
+            expected_version=t.record.version,
             change_id=change_ids[t.environment.option],
         )
         for t in group
@@ -261,10 +263,6 @@ def _stopped_by(
     return line("Failed on ", Strong(names), f": could not reach Redis for {names} ({error.reason})."), rest
 
 
-def _version(request: ChangeRequest, target: Target) -> int:
-    return request.expected_version if request.expected_version is not None else target.record.version
-
-
 def _groups(targets: list[Target], context: Context) -> list[list[Target]]:
     """The targets in configured order, runs of environments on one Redis server (sharing one
     backend: the client) together: each run is written atomically, and order still says what is
@@ -284,7 +282,7 @@ def journal_entry(request: ChangeRequest, targets: list[Target]) -> JournalEntry
     journalled = tuple(
         JournalTarget(
             option=t.environment.option,
-            expected_version=_version(request, t),
+            expected_version=t.record.version,
             change_id=uuid.uuid4().hex,
             before=t.record.state,
             before_exists=t.record.exists,
@@ -328,32 +326,32 @@ def _target(environment: Environment, record: FlagRecord, request: ChangeRequest
     return Target(environment, record, after, after_exists)
 
 
-async def _changed_since(request: ChangeRequest, context: Context, target: Target, version: int, now: int) -> Reply:
+async def _changed_since(request: ChangeRequest, context: Context, target: Target) -> Reply:
+    """The refusal of a roll back whose flag changed since the change it undoes: how, and by whom
+    when this bot wrote it."""
     flag, environment = request.flag, target.environment
-    lines = [
-        line(
-            f"{flag} on {environment.name} changed since that change (version {version}, "
-            f"now {now}), so it was not rolled back and nothing was changed."
-        )
-    ]
+    said = f"{flag} on {environment.name} changed since that change, so it was not rolled back and nothing was changed."
+    lines = [line(said)]
+    store = context.stores[environment.option]
     try:
-        newer = await context.stores[environment.option].history(flag, limit=1)
+        now = await store.get(flag)
+        newer = await store.history(flag, limit=1)
     except StoreUnavailable as error:
-        lines.append(line(f"(The newer change could not be read: could not reach Redis for {error.environment}.)"))
-        newer = []
-    if newer:
-        entry = newer[0]
-        who: Line = (Mention(entry.who_id, entry.who),) if entry.who_id else (entry.who,)
-        where = entry.channel or "an unknown channel"
-        lines.append(
-            line(
-                "Newer change: ",
-                Code(entry.description),
-                " by ",
-                *who,
-                f" at {utc(entry.at)} in {where}; now ",
-                Code(entry.after.describe()),
-                ".",
-            )
-        )
+        lines.append(line(f"(What it is now could not be read: could not reach Redis for {error.environment}.)"))
+    else:
+        lines.append(_how_it_changed(request, now, newer[0] if newer else None))
     return Reply(False, f"{flag} changed since; not rolled back", (Section(tuple(lines)),))
+
+
+def _how_it_changed(request: ChangeRequest, now: FlagRecord, newest: AuditEntry | None) -> Line:
+    """The newer change when this bot made it (its newest entry is not the one rolled back, and left
+    the flag as it is now); else what that change left and what is there now."""
+    if newest is not None and newest.entry_id != request.rollback_of and newest.after == now.state:
+        who: Line = (Mention(newest.who_id, newest.who),) if newest.who_id else (newest.who,)
+        where = newest.channel or "an unknown channel"
+        at = f" at {utc(newest.at)} in {where}; now "
+        return line("Newer change: ", Code(newest.description), " by ", *who, at, Code(now.state.describe()), ".")
+    left = request.expected.state if request.expected is not None else None
+    then = line("that change left it ", Code(left.describe()), "; ") if left is not None else ()
+    outside = "It was changed outside this bot (Flipper or a console, which leave no audit entry here): "
+    return line(outside, *then, "now ", Code(now.state.describe()), ".")

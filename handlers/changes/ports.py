@@ -3,7 +3,7 @@ of a change (``APPROVAL_GATE``) and keeping a change for later (``SCHEDULER``)."
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -14,6 +14,7 @@ from handlers.config import Environment
 from handlers.core.context import Context
 from handlers.core.ports import PortKey
 from handlers.core.reply import Reply
+from handlers.core.seen import Seen
 from handlers.core.stored import StoredPlan
 
 __all__ = ["APPROVAL_GATE", "SCHEDULER", "ApprovalGate", "ChangeScheduler", "LaterChange", "approvers_for"]
@@ -34,7 +35,7 @@ class ApprovalGate(Protocol):
         self,
         text: str,
         flag: str,
-        versions: dict[str, int],
+        seen: Mapping[str, Seen],
         groups: tuple[str, ...],
         summary: list[str],
         context: Context,
@@ -42,7 +43,7 @@ class ApprovalGate(Protocol):
         kept: StoredPlan,
         note: str = "",
     ) -> Reply:
-        """Ask ``groups`` to approve running ``kept`` (typed as ``text``; reviewed at ``versions``)."""
+        """Ask ``groups`` to approve running ``kept`` (typed as ``text``; its flag reviewed as ``seen``)."""
 
 
 APPROVAL_GATE: PortKey[ApprovalGate] = PortKey("approval gate")

@@ -8,6 +8,7 @@ from flags import Change, FlagRecord, FlagState
 from flags.exposure import increases_exposure
 from handlers.config import Environment
 from handlers.core.caller import Caller
+from handlers.core.seen import Seen
 from handlers.core.stored import StoredPlan
 
 __all__ = ["ChangeRequest", "Target"]
@@ -23,7 +24,7 @@ class ChangeRequest:
     who: Caller  # whose rules apply and who is recorded
     command: str  # as recorded and cross-posted, e.g. "/chatops run feature set x true --staging"
     overrides: frozenset[str] = frozenset()  # safety rules the person chose to skip, by their override option
-    expected_version: int | None = None  # write only if the (first) target is still at this version
+    expected: Seen | None = None  # write only if the (first) target is still as it was seen then
     rollback_of: str = ""  # the audit entry this change rolls back
     plan: StoredPlan | None = None  # what an approval runs again (None: nothing can be approved)
     headline: str = ""  # what the change is called when told ("Killed"); by default, from the change

@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping
 from functools import partial
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     AfterValidator,
@@ -48,17 +48,26 @@ __all__ += ["ProductionCheckSettings", "Safety", "SlackChannels", "known_keys"]
 
 
 def known_keys(model: type[BaseModel], data: Any) -> Any:
-    """Refuse keys ``model`` does not have, naming the closest known one; a key set to null counts as absent."""
+    """Refuse keys ``model`` does not have, naming the closest known one. A key set to null is
+    null where null means something (``consistency_environment: null``: no consistency check),
+    and counts as absent elsewhere (its default applies)."""
     if not isinstance(data, dict) or issubclass(model, RootModel):
         return data
+    fields = model.model_fields
     for key in data:
-        if key not in (known := list(model.model_fields)):
+        if key not in fields:
+            known = list(fields)
             close = difflib.get_close_matches(str(key), known, n=1)
             raise fail(
                 f"unknown key '{key}'"
                 + (f" (did you mean '{close[0]}'?)" if close else f"; known keys: {', '.join(known)}")
             )
-    return {key: value for key, value in data.items() if value is not None}
+    return {key: value for key, value in data.items() if value is not None or _nullable(fields[key].annotation)}
+
+
+def _nullable(annotation: Any) -> bool:
+    """Whether a field of this type may be None (``str | None``)."""
+    return annotation is None or type(None) in get_args(annotation)
 
 
 class _Model(BaseModel):

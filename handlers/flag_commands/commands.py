@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 
 from handlers.changes import ROLL_BACK_ACTION, apply_change, roll_back
 from handlers.changes.ports import SCHEDULER, LaterChange
+from handlers.changes.rules.base import NOTHING_CHANGED
 from handlers.changes.set_plan import SetPlan, environments_of
 from handlers.config import Config
 from handlers.core.command import ButtonAction, Subcommand
@@ -25,6 +26,7 @@ from handlers.flag_commands.plans import (
     HistoryPlan,
     ListPlan,
     RollbackPlan,
+    UndefinedSet,
     plan_delete,
     plan_get,
     plan_history,
@@ -33,6 +35,7 @@ from handlers.flag_commands.plans import (
     rollback_plan,
 )
 from handlers.flag_commands.reads import get, history, list_flags
+from handlers.flag_commands.unknown import no_such_flag
 
 __all__ = ["DeleteCommand", "GetCommand", "HistoryCommand", "ListCommand", "SetCommand"]
 
@@ -48,14 +51,16 @@ class GetCommand(Subcommand[FlagPlan]):
         return await get(plan, context)
 
 
-class SetCommand(Subcommand[SetPlan]):
+class SetCommand(Subcommand[SetPlan | UndefinedSet]):
     group: ClassVar[str] = "feature"
     spec: ClassVar[SubcommandSpec] = grammar.SET
 
-    def plan(self, invocation: Invocation, context: Context) -> SetPlan:
+    def plan(self, invocation: Invocation, context: Context) -> SetPlan | UndefinedSet:
         return plan_set(invocation, context)
 
-    async def handle(self, plan: SetPlan, context: Context) -> Reply:
+    async def handle(self, plan: SetPlan | UndefinedSet, context: Context) -> Reply:
+        if isinstance(plan, UndefinedSet):
+            return await no_such_flag(plan.name, context, NOTHING_CHANGED) or error_reply(plan.refusal)
         kept = context.app.commands.keep("feature", "set", plan)  # what an approval would run again
         if plan.at is not None or plan.delay_s is not None:
             return await _later(plan, kept, context)
@@ -64,7 +69,9 @@ class SetCommand(Subcommand[SetPlan]):
             reply = await context.app.ports.need(SCHEDULER).time_box(plan.name, plan.lasts, reply, context)
         return reply.with_notes(*(line(w) for w in plan.warnings)) if plan.warnings else reply
 
-    def encode(self, plan: SetPlan) -> dict[str, Any]:
+    def encode(self, plan: SetPlan | UndefinedSet) -> dict[str, Any]:
+        if isinstance(plan, UndefinedSet):
+            raise NotImplementedError("a set of a name without a definition is never kept for later")
         return plan.to_data()
 
     def decode(self, data: dict[str, Any], config: Config) -> SetPlan:

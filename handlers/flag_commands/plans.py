@@ -3,7 +3,9 @@ validate what was typed (or a button's value) into a typed plan. Nothing here to
 
 ``set`` is validated in a fixed order — name and value present, the value, percentage kind,
 scopes, the deprecated ``--random``, then the flag name and its definition — and the first
-problem is raised as ``UsageError`` saying how to fix the command.
+problem is raised as ``UsageError`` saying how to fix the command. A name without a definition
+(where definitions are configured) is planned as ``UndefinedSet``, which writes nothing: whether
+the name is a flag anywhere (or a typo) takes Redis to tell, and plans never read it.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ __all__ = [
     "ListPlan",
     "RollbackPlan",
     "SetPlan",
+    "UndefinedSet",
     "plan_delete",
     "plan_get",
     "plan_history",
@@ -160,12 +163,29 @@ def rollback_plan(value: str, context: Context) -> RollbackPlan:
     return RollbackPlan(flag_name(name), environment, entry)
 
 
-def plan_set(invocation: Invocation, context: Context) -> SetPlan:
+@dataclass(frozen=True, slots=True)
+class UndefinedSet:
+    """A ``set`` of a name that has no definition, where definitions are configured: refused when
+    handled, changing nothing — as a typo ("No flag named …") when the name is no flag anywhere,
+    else with ``refusal``."""
+
+    name: str
+    targets: tuple[Environment, ...]
+    refusal: str
+
+    @property
+    def writes(self) -> bool:
+        return False  # it never writes: refused whatever the channel
+
+
+def plan_set(invocation: Invocation, context: Context) -> SetPlan | UndefinedSet:
     """A ``set``, checked in the order the module's docstring gives; the first problem is raised."""
     raw_name, raw_value = _name_and_value(invocation.arguments)
     number = _value_as_number(raw_value)
     _check_percentage_options(invocation, raw_value, number)
-    name = _defined_name(raw_name, context)
+    name = flag_name(raw_name)
+    if context.config.definitions and name not in context.definitions:
+        return UndefinedSet(name, invocation.environments, _undefined(name, context))
     change = _set_change(invocation, raw_value, number)
     warnings = _actor_warnings(change, context)
     at, delay, lasts = _timing(invocation, context)
@@ -224,17 +244,14 @@ def _check_percentage_options(invocation: Invocation, raw_value: str, number: fl
         )
 
 
-def _defined_name(raw_name: str, context: Context) -> str:
-    """The flag name, and the typo guard when definitions are configured."""
-    name = flag_name(raw_name)
-    if context.config.definitions and name not in context.definitions:
-        close = difflib.get_close_matches(name, list(context.definitions), n=1, cutoff=0.8)
-        hint = f" Did you mean `{close[0]}`?" if close else ""
-        raise UsageError(
-            f"There is no definition for `{name}`.{hint} Check the name, or add its definition "
-            "first (`feature get`, `delete` and `history` work without one)."
-        )
-    return name
+def _undefined(name: str, context: Context) -> str:
+    """Why a ``set`` of ``name``, which has no definition but is a flag somewhere, is refused."""
+    close = difflib.get_close_matches(name, list(context.definitions), n=1, cutoff=0.8)
+    hint = f" Did you mean `{close[0]}`?" if close else ""
+    return (
+        f"There is no definition for `{name}`.{hint} Check the name, or add its definition "
+        "first (`feature get`, `delete` and `history` work without one). Nothing was changed."
+    )
 
 
 def _set_change(invocation: Invocation, raw_value: str, number: float | None) -> Change:

@@ -17,6 +17,7 @@ from handlers.core.stale import by_flag, newest_milestone, stale_reason
 from handlers.core.timefmt import utc
 from handlers.core.wording import definition_note, flag_segment
 from handlers.flag_commands.plans import FlagPlan, HistoryPlan, ListPlan
+from handlers.flag_commands.unknown import no_such_flag
 
 __all__ = ["get", "history", "list_flags"]
 
@@ -28,6 +29,9 @@ def _unreachable(error: StoreUnavailable | WrongKeyType, environment: Environmen
 
 
 async def get(plan: FlagPlan, context: Context) -> Reply:
+    unknown = await no_such_flag(plan.name, context)
+    if unknown is not None:  # a typo: not "off" everywhere as if it were a flag
+        return unknown
     lines: list[Line] = []
     failed = False
     where = context.app.ports.get(CODE_DEPLOYED)

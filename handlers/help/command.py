@@ -1,12 +1,16 @@
 """``/chatops help [COMMAND]``: the commands, and what this person may change in this channel.
 
-The channel and access verdicts come from the policy's own functions, so help never says
-"can be changed here" where the policy would refuse.
+The list is the registry's: every registered command and subcommand, one line each with an
+example, grouped by what people do with it (changes · incidents · reading · deployments); one
+no group names yet is listed under "Other", never left out. The channel and access verdicts come
+from the policy's own functions, so help never says "can be changed here" where the policy would
+refuse.
 """
 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -22,7 +26,20 @@ from handlers.core.policy import access_rule, channel_allows, may_change
 from handlers.core.reply import Code, Line, Reply, Section, Strong, line
 from handlers.core.usage import command_help
 
-__all__ = ["HelpCommand", "HelpPlan"]
+__all__ = ["OTHER", "TOPICS", "HelpCommand", "HelpPlan", "overview"]
+
+#: What top-level help groups the commands under, in its order; each (command, subcommand) by name.
+TOPICS: dict[str, frozenset[tuple[str, str]]] = {
+    "Changes": frozenset({("feature", "set"), ("feature", "delete"), ("feature", "rollout"), ("feature", "schedule")}),
+    "Incidents": frozenset(
+        {("feature", "kill"), ("feature", "changes"), ("freeze", "on"), ("freeze", "off"), ("freeze", "status")}
+    ),
+    "Reading": frozenset(
+        {("feature", "get"), ("feature", "list"), ("feature", "history"), ("dashboard", ""), ("help", "")}
+    ),
+    "Deployments": frozenset({("auto_deploy", "status"), ("release", "check")}),
+}
+OTHER = "Other"  # a registered command no topic names yet
 
 HELP = CommandSpec(
     name="help",
@@ -56,19 +73,33 @@ class HelpCommand(Command[HelpPlan]):
         grammar = context.app.commands.grammar
         if plan.topic:
             return command_help(grammar[plan.topic], context.config)
-        commands = (
-            *(line(Code(f"/chatops run {c.name}"), f" — {c.summary}") for c in grammar.values() if c is not HELP),
-            line(Code("/chatops run COMMAND --help"), " — every option of a command"),
-        )
         rules = await channel_rules(context)
         return Reply(
             True,
             "chatops commands",
-            (
-                Section(commands, title=line(Strong("Commands"))),
-                Section(rules, title=line(Strong(f"Rules in {context.caller.channel_label}"))),
-            ),
+            (*overview(grammar), Section(rules, title=line(Strong(f"Rules in {context.caller.channel_label}")))),
         )
+
+
+def overview(grammar: Mapping[str, CommandSpec]) -> tuple[Section, ...]:
+    """Every way to call every registered command, one line each with an example, by topic."""
+    by_topic: dict[str, list[Line]] = {}
+    for command in grammar.values():
+        for form in command.forms:
+            topic = next((t for t, forms in TOPICS.items() if (command.name, form.name) in forms), OTHER)
+            by_topic.setdefault(topic, []).append(_entry(command, form))
+    order = [*TOPICS, OTHER]
+    return tuple(Section(tuple(by_topic[t]), title=line(Strong(t))) for t in order if t in by_topic)
+
+
+def _entry(command: CommandSpec, form: SubcommandSpec) -> Line:
+    """``feature set`` — what it does, e.g. ``/chatops run feature set my_flag true --dev --staging``."""
+    direct = form is command.direct
+    call = command.name if direct else f"{command.name} {form.name}"
+    summary = command.summary if direct else form.summary
+    examples = form.examples or (command.examples if direct else ())
+    example = examples[0] if examples else f"/chatops run {command.name} {form.usage}".strip()
+    return line(Code(call), f" — {summary}{' ' if summary.endswith('?') else ', '}e.g. ", Code(example))
 
 
 async def channel_rules(context: Context) -> tuple[Line, ...]:

@@ -37,6 +37,7 @@ from handlers.core.reply import (
     line,
     refused_reply,
 )
+from handlers.core.seen import Seen
 from handlers.core.timefmt import span, utc
 from handlers.rollouts.control import abort, pause
 from handlers.rollouts.grammar import ROLLOUT
@@ -89,7 +90,7 @@ async def _start(plan: RolloutStart, context: Context, store: RolloutStore) -> R
             f"{active.id} is already rolling out {plan.name} ({active.done}/{len(active.steps)} steps, "
             f"{active.status}): pause or abort it first (`feature rollout abort {plan.name}`). Nothing was started."
         )
-    before, versions = {}, {}
+    before, versions, seen = {}, {}, {}
     for environment in plan.targets:
         try:
             record = await context.stores[environment.option].get(plan.name)
@@ -97,9 +98,10 @@ async def _start(plan: RolloutStart, context: Context, store: RolloutStore) -> R
             return error_reply(f"Could not reach Redis for {environment.name} ({error.reason}); nothing was started.")
         before[environment.option] = (record.state, record.exists)
         versions[environment.option] = record.version
+        seen[environment.option] = Seen.of(record)
     groups = approvers_for(plan.name, [(e, True) for e in plan.targets], context)  # each step raises
     if groups:
-        return await _ask_approval(plan, context, before, versions, groups)
+        return await _ask_approval(plan, context, before, seen, groups)
     now = time.time()
     created = Rollout(
         id=await store.new_id(),
@@ -138,7 +140,7 @@ async def _ask_approval(
     plan: RolloutStart,
     context: Context,
     before: dict[str, tuple[FlagState, bool]],
-    versions: dict[str, int],
+    seen: dict[str, Seen],
     groups: tuple[str, ...],
 ) -> Reply:
     of = "time" if plan.kind == "random" else "actors"
@@ -153,7 +155,7 @@ async def _ask_approval(
     )
     kept = context.app.commands.keep("feature", "rollout", plan)
     approvals = context.app.ports.need(APPROVAL_GATE)
-    return await approvals.ask(plan.text, plan.name, versions, groups, summary, context, kept=kept, note=note)
+    return await approvals.ask(plan.text, plan.name, seen, groups, summary, context, kept=kept, note=note)
 
 
 def _status(found: Rollout, context: Context, *, started: bool = False) -> Reply:

@@ -1,9 +1,10 @@
 """``feature set … --at/--in/--for`` and ``feature schedule list|cancel``: changes kept for later.
 
-A scheduled change records the command as typed and each target's version now; at its time it
+A scheduled change records the command as typed and each target's gates now; at its time it
 runs as its author, with the rules and checks of then, and not at all if the flag changed
-meanwhile. A time-boxed change records the audit entries it wrote and, when it expires, rolls
-each back through the Roll back path (which leaves alone what changed since).
+meanwhile (through this bot or another writer). A time-boxed change records the audit entries it
+wrote and, when it expires, rolls each back through the Roll back path (which leaves alone what
+changed since).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from handlers.core.grammar import SubcommandSpec
 from handlers.core.parsing import Invocation
 from handlers.core.policy import Writes, authorize
 from handlers.core.reply import Action, Code, Line, Mention, Reply, Section, Strong, error_reply, line, refused_reply
+from handlers.core.seen import Seen
 from handlers.core.timefmt import span, utc
 from handlers.schedules.grammar import SCHEDULE
 from handlers.schedules.plans import ScheduleCancel, SchedulePlan, cancel_button_plan, plan_schedule
@@ -50,14 +52,14 @@ def _cancel_button(schedule_id: str) -> Action:
 
 async def schedule_run(plan: LaterChange, context: Context) -> Reply:
     """Keep ``plan`` (a ``set`` with ``--at``/``--in``) to run at its time."""
-    versions: dict[str, int] = {}
+    seen: dict[str, Seen] = {}
     raises, summary = [], []
     for environment in plan.targets:
         try:
             record = await context.stores[environment.option].get(plan.flag)
         except StoreUnavailable as error:
             return error_reply(f"Could not reach Redis for {environment.name} ({error.reason}); nothing was scheduled.")
-        versions[environment.option] = record.version
+        seen[environment.option] = Seen.of(record)
         after, after_exists = simulate(record.state, record.exists, plan.change)
         raises.append((environment, increases_exposure(record.state, after)))
         summary.append(
@@ -71,12 +73,12 @@ async def schedule_run(plan: LaterChange, context: Context) -> Reply:
             "asking again, with the checks of then, and not at all if the flag changed meanwhile."
         )
         approvals = context.app.ports.need(APPROVAL_GATE)
-        return await approvals.ask(plan.text, plan.flag, versions, groups, summary, context, kept=plan.kept, note=note)
-    return await _keep(plan, versions, context)
+        return await approvals.ask(plan.text, plan.flag, seen, groups, summary, context, kept=plan.kept, note=note)
+    return await _keep(plan, seen, context)
 
 
-async def _keep(plan: LaterChange, versions: dict[str, int], context: Context) -> Reply:
-    """Keep the change (reviewed at ``versions``) with its timer; the answer to its author."""
+async def _keep(plan: LaterChange, seen: dict[str, Seen], context: Context) -> Reply:
+    """Keep the change (its flag as ``seen`` now) with its timer; the answer to its author."""
     store = _store(context)
     names = ", ".join(e.name for e in plan.targets)
     schedule = Schedule(
@@ -87,7 +89,7 @@ async def _keep(plan: LaterChange, versions: dict[str, int], context: Context) -
         who=context.caller,
         created_at=time.time(),
         text=plan.text,
-        versions=versions,
+        seen=seen,
         summary=f"{plan.flag} {plan.change.describe()} on {names}",
         approved_by=context.approved_by,
         plan=plan.run_then,
@@ -170,7 +172,7 @@ async def cancel(plan: ScheduleCancel, context: Context) -> Reply:
             "(see `feature schedule list`). Nothing was changed."
         )
     if context.caller.user_id != schedule.who.user_id:
-        options = set(schedule.versions) | set(schedule.entries)
+        options = set(schedule.seen) | set(schedule.entries)
         targets = tuple(e for e in context.config.environments if e.option in options)
         refusal = await authorize(Writes(targets), context.caller, context.config, context.chat)
         if refusal is not None:

@@ -7,12 +7,13 @@ firing finds it done instead of writing again.
 
 from __future__ import annotations
 
-from flags import AuditEntry, FlagsError
+from flags import AuditEntry, FlagRecord, FlagsError
 from handlers.changes import ROLL_BACK_ACTION
 from handlers.core import pipeline
 from handlers.core.chat import ChatBackend
 from handlers.core.context import Application
 from handlers.core.reply import Code, CrossPost, Line, Mention, Reply, Section, line
+from handlers.core.seen import Seen
 from handlers.core.timefmt import span, utc
 from handlers.schedules.store import Schedule
 
@@ -31,22 +32,22 @@ async def _run(schedule: Schedule, app: Application, chat: ChatBackend) -> Cross
     title = line(f"Scheduled change {schedule.id} by ", who, ": ", Code(f"/chatops {schedule.text}"))
     moved: list[Line] = []
     written = 0
-    for option, version in schedule.versions.items():
+    for option, seen in schedule.seen.items():
         environment, store = app.config.environment(option), app.stores.get(option)
         if environment is None or store is None:
             moved.append(line(f"{option} is no longer configured."))
             continue
         try:
             record = await store.get(schedule.flag)
-            newer = await store.history(schedule.flag, limit=1) if record.version != version else []
+            newer = await store.history(schedule.flag, limit=1) if seen.changed(record) else []
         except FlagsError as error:
             return _post(schedule, title, (line(f"Did not run: could not read {environment.name} ({error})."),))
-        if record.version == version:
+        if not seen.changed(record):
             continue
         if newer and newer[0].command.endswith(schedule.origin):
             written += 1  # this schedule wrote it already (its driver died before saying so)
             continue
-        moved.append(_moved(schedule, environment.name, version, record.version, newer[0] if newer else None))
+        moved.append(_moved(schedule, environment.name, seen, record, newer[0] if newer else None))
     if moved:
         return _post(schedule, title, (line("Did not run, so that it does not undo a newer change:"), *moved))
     if written:
@@ -58,9 +59,10 @@ async def _run(schedule: Schedule, app: Application, chat: ChatBackend) -> Cross
     return _post(schedule, title, reply.all_lines(), reply)
 
 
-def _moved(schedule: Schedule, where: str, then: int, now: int, newer: AuditEntry | None) -> Line:
-    changed = f"{schedule.flag} changed on {where} since it was scheduled (version {then} then, {now} now)"
-    if newer is None:
+def _moved(schedule: Schedule, where: str, seen: Seen, now: FlagRecord, newer: AuditEntry | None) -> Line:
+    """How the flag changed on ``where`` since ``schedule`` was made; by whom, when this bot wrote it."""
+    changed = f"{schedule.flag} changed on {where} since it was scheduled ({seen.since(now)})"
+    if newer is None or newer.after != now.state:  # another writer (Flipper, a console): no audit entry
         return line(changed + ".")
     who = Mention(newer.who_id, newer.who) if newer.who_id else newer.who
     return line(changed, ": ", Code(newer.description), " by ", who, f" at {utc(newer.at)}.")

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from handlers.core.caller import Caller
 from handlers.core.ports import PortKey
+from handlers.core.seen import Seen, seen_from_json, seen_to_json
 from handlers.core.stored import StoredPlan
 from handlers.core.timers import Timers
 
@@ -29,7 +30,7 @@ class Schedule:
     who: Caller
     created_at: float
     text: str = ""  # run: the command, as typed without its timing option
-    versions: dict[str, int] = field(default_factory=dict)  # run: each target's version when scheduled
+    seen: dict[str, Seen] = field(default_factory=dict)  # run: each target as it was when scheduled, by option
     entries: dict[str, str] = field(default_factory=dict)  # expire: option -> audit entry to roll back
     summary: str = ""  # for people: "set my_flag true on gstg"
     approved_by: str = ""  # run: who approved it (and so every change it makes), when it needed approval
@@ -50,7 +51,7 @@ class Schedule:
                 "who": self.who.to_list(),
                 "created_at": self.created_at,
                 "text": self.text,
-                "versions": self.versions,
+                **seen_to_json(self.seen),
                 "entries": self.entries,
                 "summary": self.summary,
                 "approved_by": self.approved_by,
@@ -69,7 +70,7 @@ class Schedule:
             who=Caller.from_list(data["who"]),
             created_at=float(data["created_at"]),
             text=str(data.get("text", "")),
-            versions={str(k): int(v) for k, v in dict(data.get("versions") or {}).items()},
+            seen=seen_from_json(data),
             entries={str(k): str(v) for k, v in dict(data.get("entries") or {}).items()},
             summary=str(data.get("summary", "")),
             approved_by=str(data.get("approved_by", "")),

@@ -115,6 +115,22 @@ def test_mistakes_are_named_by_key(data: dict[str, Any], message: str) -> None:
     assert message in str(raised.value)
 
 
+def test_null_means_none_where_a_key_may_be_none_and_its_default_elsewhere(tmp_path: Path) -> None:
+    (tmp_path / "c.yml").write_text(
+        yaml.safe_dump(base())
+        + "safety:\n  consistency_environment: null\n  percentage_step: null\n  approval_expiry_seconds: null\n"
+        + "slack:\n  production_channel: null\n  log_channel: null\n"
+    )
+    config = load_config(tmp_path / "c.yml")
+    assert config.safety.consistency_environment is None  # no consistency check
+    assert config.safety.percentage_step is None and config.slack.log_channel is None
+    assert config.safety.approval_expiry_seconds == 1800.0  # cannot be none: the default
+    assert config.slack.production_channel == "#production"
+    staging = {"environments": [{"option": "staging", "prefix": "s:"}, {"option": "production", "default": True}]}
+    assert parse_config(staging).safety.consistency_environment == "staging"  # absent: the default
+    assert parse_config({**staging, "safety": {"consistency_environment": None}}).safety.consistency_environment is None
+
+
 def test_file_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CHATOPS_CONFIG", raising=False)
     with pytest.raises(ConfigError, match="pass --config FILE or set CHATOPS_CONFIG"):

@@ -65,6 +65,23 @@ def test_lint_names_file_line_and_problem(tmp_path: Path) -> None:
     assert ("number.yml", 6, "milestone must be quoted text, e.g. '16.10', not 16.1") in problems
 
 
+def test_approval_required_is_a_known_field_and_must_be_true_or_false(tmp_path: Path) -> None:
+    write(tmp_path, "guarded", GOOD.format(name="guarded", type="beta", default="false") + "approval_required: true\n")
+    write(tmp_path, "plain", GOOD.format(name="plain", type="beta", default="false"))
+    assert lint_definitions([tmp_path]) == []
+    loaded = load_definitions([tmp_path])
+    assert loaded["guarded"].approval_required is True and loaded["plain"].approval_required is False
+    write(
+        tmp_path, "vague", GOOD.format(name="vague", type="beta", default="false") + "approval_required: yes please\n"
+    )
+    [problem] = lint_definitions([tmp_path])
+    assert (Path(problem.path).name, problem.line, problem.message) == (
+        "vague.yml",
+        10,
+        "approval_required must be true or false",
+    )
+
+
 def test_load_refuses_a_bad_file_with_its_problem(tmp_path: Path) -> None:
     write(tmp_path, "risky", GOOD.format(name="risky", type="gitlab_com_derisk", default="true"))
     with pytest.raises(DefinitionError, match=r"risky.yml:9: a gitlab_com_derisk flag must not be"):

@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
+from pathlib import Path
 
+from flags import AuditInfo, build_change
 from handlers.approvals.store import APPROVAL_STORE, KEPT_S
 from handlers.core.text_render import to_text
+from tests.configs import ROOT
 from tests.handlers.conftest import FLAG, Chatops, MakeChatops
 from tests.handlers.test_rollouts import _drive
+from tests.helpers import write_as_another_writer
 
 SET = "/chatops run feature set"
 ACCESS = [
@@ -61,6 +65,29 @@ async def test_an_approved_change_is_posted_once(chatops: MakeChatops) -> None:
     assert len(approved.posted_to("#g_database_frameworks")) == 1
 
 
+async def test_a_definition_with_approval_required_needs_the_approval_of_the_access_rule(
+    chatops: MakeChatops, tmp_path: Path
+) -> None:
+    """``approval_required: true`` in a definition, as the README shows: the bot starts, and raising
+    that flag on an environment whose access rule names groups needs one of them to approve."""
+    folder = tmp_path / "definitions"
+    folder.mkdir()
+    shipped = (ROOT / "deploy" / "feature_flags" / f"{FLAG}.yml").read_text()
+    (folder / f"{FLAG}.yml").write_text(shipped + "approval_required: true\n")
+    bot = await chatops(definitions=[str(folder)])  # the example's rules: gprd by @sre, @database-frameworks
+    assert bot.app.definitions[FLAG].approval_required
+    before = await _flag_keys(bot)
+    asked = await bot.run(RAISE)
+    assert asked.ok and "Approval requested from @sre, @database-frameworks (expires in " in asked.text, asked.text
+    assert await _flag_keys(bot) == before
+    (card,) = asked.posted_to("#production")
+    approved = await bot.run(f":approve {card.actions[0].value}", user="bob", groups=("sre",))
+    assert approved.ok, approved.text
+    assert await bot.gates("production") == {"boolean": "true"}
+    assert (await bot.run(f"{SET} {FLAG} true --staging", channel="#development")).ok  # anyone's: no groups to ask
+    assert (await bot.run(f"{SET} {FLAG} false --production")).ok  # reducing exposure needs no approval
+
+
 async def test_wrong_approvals_are_refused_and_change_nothing(chatops: MakeChatops) -> None:
     bot = await chatops(access=ACCESS)
     request = await _request(bot)
@@ -101,13 +128,36 @@ async def test_wrong_approvals_are_refused_and_change_nothing(chatops: MakeChato
 async def test_a_flag_changed_since_review_cannot_be_approved(chatops: MakeChatops) -> None:
     bot = await chatops(access=ACCESS)
     request = await _request(bot)
-    assert (await bot.run(f"{SET} {FLAG} false --production")).ok  # someone reduced it meanwhile
+    # someone else's change meanwhile (another bot on the same Redis: a version and an audit entry)
+    changed = build_change("25", percentage_of="actors")
+    await bot.app.stores["production"].apply(FLAG, changed, AuditInfo(who="carol"))
     before = await bot.keyspace()
     answer = await bot.run(f":approve {request}", **BOB)
-    assert (
-        not answer.ok and f"{FLAG} changed since review (version 0 when reviewed, 1 now on production)" in answer.text
-    )
+    assert not answer.ok
+    assert f"{FLAG} changed since review (gprd: off then, 25% of actors now): ask again." in answer.text
     assert await bot.keyspace() == before
+
+
+async def test_a_change_by_another_writer_since_review_stops_the_approval(chatops: MakeChatops) -> None:
+    """Ruby's Flipper or a console writes the hash and moves no version: the gates are compared."""
+    bot = await chatops(access=ACCESS, redis_flags=True)
+    request = await _request(bot)
+    await write_as_another_writer(bot.redis, f"{bot.prefix}gprd:", FLAG, {"actors/User:eve": "1"})
+    before = await bot.keyspace()
+    answer = await bot.run(f":approve {request}", **BOB)
+    assert not answer.ok
+    assert f"{FLAG} changed since review (gprd: off then, actors: User:eve now): ask again." in answer.text
+    assert await bot.keyspace() == before
+    assert await bot.gates("production") == {"actors/User:eve": "1"}
+
+
+async def test_a_flag_written_again_as_it_was_reviewed_can_be_approved(chatops: MakeChatops) -> None:
+    bot = await chatops(access=ACCESS)
+    request = await _request(bot)
+    assert (await bot.run(f"{SET} {FLAG} false --production")).ok  # a new version, the same gates: off
+    approved = await bot.run(f":approve {request}", **BOB)
+    assert approved.ok, approved.text
+    assert await bot.gates("production") == {"boolean": "true"}
 
 
 async def test_declined_cancelled_and_expired_requests_never_apply(chatops: MakeChatops) -> None:

@@ -62,8 +62,9 @@ REFUSALS = [
     case("channel mention", "run feature set <!channel> true --staging", D, "`<!channel>` is not a valid flag name"),
     case("user mention", "run feature set <@U0SRE> true --staging", D, "`<@U0SRE>` is not a valid flag name"),
     case("unicode name", "run feature set ƒlag true --staging", D, "`ƒlag` is not a valid flag name"),
-    case("undefined", "run feature set typo_flag true --staging", D, "There is no definition for `typo_flag`"),
-    case("name typo", f"{SET[:-1]} true --staging", D, f"Did you mean `{FLAG}`?"),
+    case("undefined", "run feature set typo_flag true --staging", D, "No flag named `typo_flag`: it has no definition"),
+    case("name typo", f"{SET[:-1]} true --staging", D, f"No flag named `{FLAG[:-1]}` — did you mean `{FLAG}`?"),
+    case("get name typo", f"run feature get {FLAG[:-1]}", D, f"No flag named `{FLAG[:-1]}` — did you mean `{FLAG}`?"),
     case(
         "option typo",
         f"{SET} true --stagin",

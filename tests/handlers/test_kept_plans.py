@@ -45,6 +45,18 @@ async def test_an_approval_request_from_before_plans_were_kept_still_applies(cha
     )
 
 
+async def test_an_approval_request_from_before_states_were_kept_compares_its_version(chatops: MakeChatops) -> None:
+    """A record with only the versions it was reviewed at: a write since (even one that leaves the
+    gates as they were) stops it, as it did when it was made."""
+    bot = await chatops(access=ACCESS)
+    await _put_legacy_approval(bot, "A1")
+    assert (await bot.run(f"/chatops run feature set {FLAG} false --production")).ok  # version 1, still off
+    before = await bot.keyspace()
+    refused = await bot.run(":approve A1", **BOB)
+    assert not refused.ok and f"{FLAG} changed since review (gprd: off now): ask again." in refused.text
+    assert await bot.keyspace() == before
+
+
 async def test_a_rollout_and_a_scheduled_change_approved_from_before_are_made(chatops: MakeChatops) -> None:
     bot = await chatops(access=ACCESS)
     await _put_legacy_approval(bot, "A3")

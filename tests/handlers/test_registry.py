@@ -108,7 +108,8 @@ async def test_its_usage_is_printed_by_help(toy_bot: ToyBot) -> None:
         assert reply.ok and not reply.public, text
         assert "`/chatops run toy NAME` — greet NAME in each environment" in to_text(reply), text
         assert "`--loud` — shout the greeting" in to_text(reply), text
-    assert "`/chatops run toy` — a command without subcommands" in to_text(await toy_bot.run("help"))
+    overview = to_text(await toy_bot.run("help"))
+    assert "Other\n  `toy` — a command without subcommands, e.g. `/chatops run toy x --staging`" in overview
     assert toy_bot.toy.handled == []
 
 
@@ -249,6 +250,8 @@ async def test_a_capability_adds_a_subcommand_to_a_group(chatops: MakeChatops) -
     reply = await bot.run("run feature explain x --staging")
     assert reply.ok and reply.summary == "explained x"
     assert (await bot.run(f"run feature get {FLAG} --staging")).ok  # the group's other subcommands still answer
+    overview = to_text(await bot.run("help"))  # a subcommand no topic names yet is listed, not left out
+    assert "Other\n  `feature explain` — explain a flag, e.g. `/chatops run feature explain my_flag`" in overview
     usage = to_text(await bot.run("help feature"))
     assert "`/chatops run feature explain NAME` — explain a flag" in usage
     assert "`/chatops run feature set NAME VALUE`" in usage
@@ -269,8 +272,14 @@ def test_a_subcommand_needs_its_group_and_a_name_of_its_own() -> None:
 async def test_help_names_every_registered_command_and_subcommand(chatops: MakeChatops) -> None:
     bot: Chatops = await chatops()
     overview = (await bot.run("/chatops help", groups=(), channel="#random")).text
+    lines = overview.splitlines()
+    titles = [t for t in lines if not t.startswith(" ")][1:]  # after the reply's own first line
+    assert titles == ["Changes", "Incidents", "Reading", "Deployments", "Rules in #random"], titles
     for spec in COMMANDS.grammar.values():
-        assert f"/chatops run {spec.name}" in overview or spec.name == "help", spec.name  # help is what answers
+        for form in spec.forms:
+            call = f"{spec.name} {form.name}".strip()
+            (entry,) = [t for t in lines if t.startswith(f"  `{call}` — ")]  # one line each, under its topic
+            assert ", e.g. `/chatops " in entry or "? e.g. `/chatops " in entry, entry  # with one example
         if spec.subcommands:
             usage = (await bot.run(f"/chatops help {spec.name}", groups=(), channel="#random")).text
             for form in spec.subcommands:

@@ -99,6 +99,15 @@ async def test_staging_cannot_be_disabled_or_deleted_while_production_is_enabled
     assert await bot.gates("staging") == {}
 
 
+async def test_consistency_environment_null_turns_the_check_off(chatops: MakeChatops) -> None:
+    bot = await chatops(safety={"consistency_environment": None})  # written to the YAML file as null
+    assert bot.app.config.safety.consistency_environment is None
+    answer = await bot.run(f"/chatops run feature set {FLAG} true")  # staging is off: no check to refuse it
+    assert answer.ok, answer.text
+    assert "consistency_check" not in await checks_of(bot)
+    assert (await bot.run(f"/chatops run feature set {FLAG} false --staging", channel=D)).ok
+
+
 async def test_the_consistency_override_is_recorded(chatops: MakeChatops) -> None:
     bot = await chatops()
     answer = await bot.run(f"/chatops run feature set {FLAG} true --ignore-feature-flag-consistency-check")

@@ -16,6 +16,7 @@ from handlers.core.timers import Fenced
 from handlers.schedules.fire import fire
 from handlers.schedules.store import SCHEDULE_STORE, ScheduleStore
 from tests.handlers.conftest import FLAG, Chatops, MakeChatops
+from tests.helpers import write_as_another_writer
 
 SET = "/chatops run feature set"
 D = "#development"
@@ -111,7 +112,34 @@ async def test_a_schedule_does_not_run_over_a_newer_change(chatops: MakeChatops)
     assert await _state(bot, "staging") == {"percentage_of_actors": "10"}  # bob's change stands
     text = to_text(_scheduled(posts)[0])
     assert "Did not run, so that it does not undo a newer change:" in text
-    assert f"{FLAG} changed on gstg since it was scheduled (version 0 then, 1 now): " in text and " by @bob at " in text
+    assert f"{FLAG} changed on gstg since it was scheduled (off then, 10% of actors now): " in text
+    assert " by @bob at " in text
+
+
+async def test_a_schedule_does_not_run_over_a_change_made_outside_the_bot(chatops: MakeChatops) -> None:
+    """Another writer (Ruby's Flipper, a console) writes Flipper's hash and moves no version: the
+    gates are compared, so the schedule still does not run over it."""
+    bot = await chatops(redis_flags=True)
+    assert (await bot.run(f"{SET} {FLAG} true --staging --in 1s", channel=D)).ok
+    await write_as_another_writer(bot.redis, f"{bot.prefix}gstg:", FLAG, {"percentage_of_actors": "30"})
+    assert (await bot.flag("staging")).version == 0  # nothing the bot's versions would see
+    drivers, posts = _drivers(bot, 1)
+    await bot.tick(drivers, 2.0)
+    assert await _state(bot, "staging") == {"percentage_of_actors": "30"}  # the other writer's change stands
+    assert await bot.app.stores["staging"].history(FLAG) == []
+    text = to_text(_scheduled(posts)[0])
+    assert "Did not run, so that it does not undo a newer change:" in text
+    assert f"{FLAG} changed on gstg since it was scheduled (off then, 30% of actors now)." in text
+
+
+async def test_a_schedule_runs_when_the_flag_was_rewritten_as_it_was(chatops: MakeChatops) -> None:
+    bot = await chatops()
+    assert (await bot.run(f"{SET} {FLAG} true --staging --in 1s", channel=D)).ok
+    assert (await bot.run(f"{SET} {FLAG} 10 --actors --staging", user="bob", channel=D)).ok
+    assert (await bot.run(f"{SET} {FLAG} false --staging", user="bob", channel=D)).ok  # off again, as scheduled over
+    drivers, _ = _drivers(bot, 1)
+    await bot.tick(drivers, 2.0)
+    assert await _state(bot, "staging") == {"boolean": "true"}
 
 
 async def test_a_time_boxed_change_is_restored_when_it_expires(chatops: MakeChatops) -> None:
