@@ -185,7 +185,8 @@ def flag_html(page: FlagPage, visitor: Visitor) -> str:
         f"<h2>State</h2><table>{states}</table>"
         f"<h2>Exposure over time</h2>{timeline_svg(page.series, page.now)}"
         f"<h2>History ({len(page.history)} changes)</h2><table><thead><tr><th>When</th><th>Where</th>"
-        f"<th>Who</th><th>What</th><th>Command</th><th>Checks</th></tr></thead><tbody>{history}</tbody></table>"
+        f"<th>Who</th><th>Approved by</th><th>What</th><th>Command</th><th>Checks</th></tr></thead>"
+        f"<tbody>{history}</tbody></table>"
     )
     return _page(page.name, body, visitor)
 
@@ -201,7 +202,16 @@ def _checks(entry: AuditEntry) -> str:
 
 
 def _history_row(entry: AuditEntry) -> str:
-    cells = (utc(entry.at.timestamp()), entry.environment, entry.who, entry.description, entry.command, _checks(entry))
+    approver = f"@{entry.approved_by}" if entry.approved_by else ""
+    cells = (
+        utc(entry.at.timestamp()),
+        entry.environment,
+        entry.who,
+        approver,
+        entry.description,
+        entry.command,
+        _checks(entry),
+    )
     return "<tr>" + "".join(f"<td>{escape(c)}</td>" for c in cells) + "</tr>"
 
 
@@ -253,7 +263,8 @@ def timeline_svg(series: dict[str, list[Point]], now: float) -> str:
 
 def _dot(point: Point, cx: float, cy: float, environment: str, color: str) -> str:
     entry = point.entry
-    tip = f"{utc(point.at)} · {entry.who} · {entry.description}" + (f" · {_checks(entry)}" if entry.checks else "")
+    who = entry.who + (f", approved by @{entry.approved_by}" if entry.approved_by else "")
+    tip = f"{utc(point.at)} · {who} · {entry.description}" + (f" · {_checks(entry)}" if entry.checks else "")
     return (
         f'<circle class="change" cx="{cx}" cy="{cy}" r="4" fill="{color}" data-environment="{escape(environment)}" '
         f'data-entry="{escape(entry.entry_id)}" data-at="{point.at:.3f}" data-share="{point.share:g}" '
