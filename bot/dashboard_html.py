@@ -11,6 +11,7 @@ from html import escape
 from urllib.parse import quote
 
 from flags import AuditEntry
+from handlers.approvals.card import approvers_line
 from handlers.approvals.store import ApprovalRequest
 from handlers.config.model import Cleanup
 from handlers.core.reply import Code, Line, Link, Mention, Reply, Section, Strong, line
@@ -314,7 +315,8 @@ def approvals_reply(pending: Sequence[ApprovalRequest]) -> Reply:
             Strong(a.id),
             f" · {a.flag} · ",
             Code(f"/chatops {a.text}"),
-            f" · by {a.requester.user_name} · approvers: {', '.join('@' + g for g in a.approvers)}"
+            f" · by {a.requester.user_name} · who can approve: ",
+            *approvers_line(a),
             f" · expires in {max(0, int(a.expires_at - time.time()) // 60)} min",
         )
         for a in pending

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from typing import ClassVar
 
 from flags import FlagsError
-from handlers.approvals.gate import APPROVE, CANCEL, DECLINE, approval_card
+from handlers.approvals.card import APPROVE, CANCEL, DECLINE, approval_card, approvers_text
 from handlers.approvals.store import APPROVAL_STORE, ApprovalRequest, ApprovalStore
 from handlers.core import pipeline
 from handlers.core.chat import MembershipUnknown, PostFailed
@@ -68,29 +68,29 @@ async def decide(plan: ApprovalDecision, context: Context) -> Reply:
     store = context.app.ports.need(APPROVAL_STORE)
     found = await store.get(plan.request_id)
     if found is None:
-        return error_reply(f"There is no approval request {plan.request_id}. {_NOTHING}")
+        return _refused(f"There is no approval request {plan.request_id}.")
     if found.status != "pending":
         by = f" by {found.decided_by}" if found.decided_by else ""
-        return error_reply(f"Approval {found.id} was already {found.status}{by}; it cannot apply. {_NOTHING}")
+        return _refused(f"Approval {found.id} was already {found.status}{by}; it cannot apply.")
     if found.expired:
-        return error_reply(f"Approval {found.id} expired at {utc(found.expires_at)}; ask again. {_NOTHING}")
+        return _refused(f"Approval {found.id} expired at {utc(found.expires_at)}; ask again.")
     caller, action = context.caller, plan.action
     if action == "cancel":
         if caller.user_id != found.requester.user_id:
-            return error_reply(f"Only its requester may cancel {found.id}; decline it instead. {_NOTHING}")
+            return _refused(f"Only its requester may cancel {found.id}; decline it instead.")
         return await _close(store, found, "cancelled", caller.who, context)
     if caller.user_id == found.requester.user_id:
-        return error_reply(f"Nobody approves their own request: ask one of {_groups(found)}. {_NOTHING}")
+        return _refused(f"Nobody approves their own request{_ask(found)}.")
     why_not = await _may_decide(found, context)
     if why_not:
-        return error_reply(f"{why_not} {_NOTHING}")
+        return _refused(why_not)
     if action == "decline":
         return await _close(store, found, "declined", caller.who, context)
     changed = await _changed_since_review(found, context)
     if changed:
-        return error_reply(f"{found.flag} changed since review ({changed}): ask again. {_NOTHING}")
+        return _refused(f"{found.flag} changed since review ({changed}): ask again.")
     if await store.decide(found.id, "approved", caller.who) != "ok":
-        return error_reply(f"Approval {found.id} was decided meanwhile. {_NOTHING}")
+        return _refused(f"Approval {found.id} was decided meanwhile.")
     origin = f" (approved by {caller.who}, request {found.id})"
     app, chat = context.app, context.chat
     reply = await pipeline.run_kept(
@@ -134,7 +134,7 @@ async def _changed_since_review(found: ApprovalRequest, context: Context) -> str
 
 async def _close(store: ApprovalStore, found: ApprovalRequest, status: str, who: str, context: Context) -> Reply:
     if await store.decide(found.id, status, who) != "ok":
-        return error_reply(f"Approval {found.id} was decided meanwhile. {_NOTHING}")
+        return _refused(f"Approval {found.id} was decided meanwhile.")
     decided = await store.get(found.id) or found
     await _update_card(decided, context)
     card = approval_card(decided, context.config.slack.production_channel)
@@ -149,3 +149,17 @@ async def _update_card(found: ApprovalRequest, context: Context) -> None:
 
 def _groups(found: ApprovalRequest) -> str:
     return ", ".join(f"@{g}" for g in found.approvers)
+
+
+def _ask(found: ApprovalRequest) -> str:
+    """Whom to ask: ``: ask one of @sre-leads``, ``: ask one of @bob, @carol (…)``, or that nobody can yet."""
+    if found.eligible == ():
+        return f", and nobody else can approve it yet ({found.eligible_note})"
+    return f": ask one of {approvers_text(found)}"
+
+
+def _refused(message: str) -> Reply:
+    """A refused click: what was wrong and what to do, then that nothing was changed (said once:
+    some refusals, the access rules', say it already)."""
+    said = "nothing was changed" in message.lower()
+    return error_reply(message if said else f"{message} {_NOTHING}")
