@@ -58,7 +58,9 @@ async def test_an_alert_gets_the_flag_changes_just_before_it(
         (post,) = _alert_posts(slack)
         body = message_text(post)
         assert body.startswith(":rotating_light: *HighErrorRate on gstg is firing*: errors above 5%"), body
-        assert "<https://prometheus.example.com/graph?g0.expr=errors|Source>" in body
+        assert re.search(
+            r"\nFired at \d\d:\d\d:\d\d UTC · <https://prometheus\.example\.com/graph\?g0\.expr=errors\|Source>", body
+        )
         assert re.search(r"<http[^|>]+/#/alerts\?filter=%7Balertname%3D%22HighErrorRate%22[^|>]*\|Alertmanager>", body)
         assert f"`{FLAG}` off → 50% of actors by <@U0SRE> " in body
         blocks = post.get("blocks", [])
