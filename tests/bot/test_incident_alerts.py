@@ -31,9 +31,9 @@ async def test_a_blocking_alert_freezes_until_it_resolves(
         assert "This change raises exposure during a change freeze: gstg is frozen since " in refused, refused
         assert "by PatroniDown: alert PatroniDown is firing" in refused
         _, lowered = await bot.text(f"run feature set {FLAG} false --staging", channel="#development")
-        assert "set to false on gstg" in lowered  # reducing exposure still works
+        assert f"*Disabled*: `{FLAG}` on gstg" in lowered  # reducing exposure still works
         _, elsewhere = await bot.text(f"run feature set {FLAG} true --dev", channel="#development")
-        assert "set to true on dev" in elsewhere  # only the alert's environment is frozen
+        assert f"*Enabled*: `{FLAG}` on dev" in elsewhere  # only the alert's environment is frozen
         _, status = await bot.text("run freeze status", channel="#random")
         assert "gstg is frozen since" in status
         alertmanager.resolve(labels)
@@ -42,7 +42,7 @@ async def test_a_blocking_alert_freezes_until_it_resolves(
                 break
             await asyncio.sleep(0.05)
         _, allowed = await bot.text(f"run feature set {FLAG} true --staging", channel="#development")
-        assert "set to true on gstg" in allowed, allowed
+        assert f"*Enabled*: `{FLAG}` on gstg" in allowed, allowed
 
 
 async def test_an_alert_gets_the_flag_changes_just_before_it(
