@@ -17,13 +17,14 @@ from urllib.parse import quote
 import structlog
 
 from flags import AuditEntry
-from handlers.config import Environment
+from handlers.config import Config, Environment
 from handlers.core.alerts import Alert
 from handlers.core.caller import Caller
 from handlers.core.chat import ChatBackend, PostFailed
 from handlers.core.context import Application, Context
 from handlers.core.reply import Code, CrossPost, Line, Link, Section, Segment, Strong, line
 from handlers.core.timefmt import span
+from handlers.core.wording import shortened
 from handlers.incidents.changes import MAX_BUTTONS, change_line, recent_changes, undo_buttons
 
 __all__ = ["RecentChanges", "alert_post"]
@@ -109,8 +110,7 @@ async def _recent_changes_post(app: Application, chat: ChatBackend, alert: Alert
     found = await recent_changes(context, environment, since)
     if not found and not incident.post_without_changes and kept is None:
         return ""
-    channel = incident.alert_channel or app.config.slack.production_channel
-    post = replace(alert_post(alert, environment, found, since, channel), replaces=kept.post if kept else "")
+    post = replace(alert_post(alert, environment, found, since, app.config), replaces=kept.post if kept else "")
     try:
         reference = await chat.post(post)
     except PostFailed as error:
@@ -127,11 +127,12 @@ async def _recent_changes_post(app: Application, chat: ChatBackend, alert: Alert
 
 
 def alert_post(
-    alert: Alert, environment: Environment, found: list[AuditEntry] | str, since: float, channel: str
+    alert: Alert, environment: Environment, found: list[AuditEntry] | str, since: float, config: Config
 ) -> CrossPost:
     """The alert first (what it says, where to look), then the flag changes on its environment since
     ``since``, newest first, each its own section with its own Undo button beside it."""
     now = time.time()
+    channel = config.incident.alert_channel or config.slack.production_channel
     state = "is firing" if alert.status == "firing" else f"resolved at {_clock(alert.ends_at or now)}"
     header = _header(alert, environment, state)
     started = alert.starts_at or now
@@ -148,7 +149,7 @@ def alert_post(
     buttons = undo_buttons([(e, environment) for e in shown], now)
     sections = [
         replace(header, lines=(*header.lines, intro)),
-        *(Section((change_line(e, now),), button=b) for e, b in zip(shown, buttons, strict=True)),
+        *(Section((change_line(e, now, config),), button=b) for e, b in zip(shown, buttons, strict=True)),
     ]
     rest = found[MAX_BUTTONS:]
     if rest:
@@ -167,7 +168,7 @@ def _header(alert: Alert, environment: Environment, state: str) -> Section:
     icon = ":rotating_light: " if alert.status == "firing" else ":white_check_mark: "
     title = line(icon, Strong(f"{alert.name} on {environment.name} {state}"))
     if alert.summary:
-        title += line(f": {_cut(alert.summary, _DESCRIPTION_MAX)}")
+        title += line(f": {shortened(alert.summary, _DESCRIPTION_MAX)}")
     facts: list[Segment] = [f"Fired at {_clock(alert.starts_at)}"] if alert.starts_at else []
     if alert.source_url:
         facts.append(Link(alert.source_url, "Source"))
@@ -184,7 +185,7 @@ def _header(alert: Alert, environment: Environment, state: str) -> Section:
         lines.append(line(*joined))
     description = alert.annotations.get("description", "").strip()
     if description and description != alert.summary:
-        lines.append(line(_cut(description, _DESCRIPTION_MAX)))
+        lines.append(line(shortened(description, _DESCRIPTION_MAX)))
     return Section(tuple(lines), title)
 
 
@@ -196,7 +197,3 @@ def _in_alertmanager(alert: Alert) -> str:
 
 def _clock(moment: float) -> str:
     return datetime.fromtimestamp(moment, UTC).strftime("%H:%M:%S UTC")
-
-
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"

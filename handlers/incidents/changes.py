@@ -11,10 +11,11 @@ from datetime import UTC
 from flags import AuditEntry, StoreUnavailable, WrongKeyType
 from handlers.changes import ROLL_BACK_ACTION
 from handlers.changes.announce import shown_state
-from handlers.config import Environment
+from handlers.config import Config, Environment
 from handlers.core.context import Context
-from handlers.core.reply import Action, Code, Confirm, Line, Mention, Reply, Section, Strong, line
+from handlers.core.reply import Action, Confirm, Line, Mention, Reply, Section, Strong, line
 from handlers.core.timefmt import ago, span
+from handlers.core.wording import flag_segment, shortened
 from handlers.incidents.plans import ChangesPlan
 
 __all__ = ["MAX_BUTTONS", "changes", "recent_changes", "undo_buttons"]
@@ -27,19 +28,16 @@ _LIMIT = 200  # changes read per environment
 Found = tuple[AuditEntry, Environment]
 
 
-def change_line(entry: AuditEntry, now: float) -> Line:
-    """``NAME 10% of actors → 50% of actors by @bob 6 min ago``."""
+def change_line(entry: AuditEntry, now: float, config: Config) -> Line:
+    """``NAME 10% of actors → 50% of actors by @bob 6 min ago`` (the name links to the flag's
+    dashboard page when there is a dashboard)."""
     who: Line = (Mention(entry.who_id, entry.who),) if entry.who_id else (entry.who,)
     return line(
-        Code(entry.name),
+        flag_segment(entry.name, config),
         f" {shown_state(entry.before, entry.before_exists)} → {shown_state(entry.after, entry.after_exists)} by ",
         *who,
         f" {ago(entry.at.timestamp(), now)}",
     )
-
-
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: max(1, limit - 1)].rstrip() + "…"
 
 
 def _label(entry: AuditEntry, environment: Environment, suffix: str) -> str:
@@ -50,20 +48,22 @@ def _label(entry: AuditEntry, environment: Environment, suffix: str) -> str:
     head = f"Undo on {environment.name}: "
     room = LABEL_MAX - len(head) - len(" → ") - len(suffix)
     if len(now_state) + len(back_to) > room:
-        back_to = _cut(back_to, max(4, room - min(len(now_state), room // 2)))
-        now_state = _cut(now_state, max(4, room - len(back_to)))
-    return _cut(f"{head}{now_state} → {back_to}", LABEL_MAX - len(suffix)) + suffix
+        back_to = shortened(back_to, max(4, room - min(len(now_state), room // 2)))
+        now_state = shortened(now_state, max(4, room - len(back_to)))
+    return shortened(f"{head}{now_state} → {back_to}", LABEL_MAX - len(suffix)) + suffix
 
 
 def _confirm(entry: AuditEntry, environment: Environment, now: float) -> Confirm:
     """Names the flag, the environment and the state it is set back to (Slack: 300 characters)."""
-    back_to = _cut(shown_state(entry.before, entry.before_exists), 80)
-    made = _cut(shown_state(entry.after, entry.after_exists), 80)
+    back_to = shortened(shown_state(entry.before, entry.before_exists), 80)
+    made = shortened(shown_state(entry.after, entry.after_exists), 80)
+    who, when = shortened(entry.who, 30), ago(entry.at.timestamp(), now)
     text = (
-        f"Set {_cut(entry.name, 100)} on {environment.name} back to {back_to}, undoing the change to {made} "
-        f"by @{_cut(entry.who, 30)} {ago(entry.at.timestamp(), now)}. If the flag changed since, nothing is changed."
+        f"Set {shortened(entry.name, 100)} on {environment.name} back to {back_to}, undoing the change to {made} "
+        f"by @{who} {when}. If the flag changed since, nothing is changed."
     )
-    return Confirm(f"Undo on {environment.name}?", _cut(text, CONFIRM_MAX), "Undo")
+    where = environment.name
+    return Confirm(f"Undo on {where}?", shortened(text, CONFIRM_MAX), f"Set {where} to {shortened(back_to, 14)}")
 
 
 def _clock(entry: AuditEntry) -> str:
@@ -72,8 +72,8 @@ def _clock(entry: AuditEntry) -> str:
 
 #: What tells apart two changes whose labels would read alike: the flag, then also the time.
 _TELLERS: tuple[Callable[[AuditEntry], str], ...] = (
-    lambda e: f" ({_cut(e.name, 26)})",
-    lambda e: f" ({_cut(e.name, 14)}, {_clock(e)})",
+    lambda e: f" ({shortened(e.name, 26)})",
+    lambda e: f" ({shortened(e.name, 14)}, {_clock(e)})",
 )
 
 
@@ -128,7 +128,8 @@ async def changes(plan: ChangesPlan, context: Context) -> Reply:
             failed = True
             sections.append(Section((line(entries),), title))
             continue
-        sections.append(Section(tuple(change_line(e, now) for e in entries) or (line("none"),), title))
+        lines = tuple(change_line(e, now, context.config) for e in entries)
+        sections.append(Section(lines or (line("none"),), title))
         found += [(e, environment) for e in entries]
     shown = undo_buttons(found[:MAX_BUTTONS], now)
     notes = (line(f"{len(found) - len(shown)} more changes have no button here: narrow with --match or --since."),)

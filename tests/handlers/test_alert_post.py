@@ -87,6 +87,7 @@ async def test_the_alert_leads_then_each_change_has_its_own_undo_button(chatops:
         name = button.value.split("|")[1]
         back_to = button.label.split(" → ")[1].split(" (")[0]
         assert confirm.text.startswith(f"Set {name} on gprd back to {back_to}, undoing the change to "), confirm.text
+        assert confirm.title == "Undo on gprd?" and confirm.confirm == f"Set gprd to {back_to}", confirm
         assert plain(change).startswith(f"{name} {back_to} → "), plain(change)  # the line beside it
     undone = await bot.run(f":rollback {buttons[1].value}")  # the newest change of the flag
     assert undone.ok and await bot.gates("production") == {}, undone.text
