@@ -11,6 +11,7 @@ from html import escape
 from urllib.parse import quote
 
 from flags import AuditEntry
+from handlers.approvals.card import approvers_line
 from handlers.approvals.store import ApprovalRequest
 from handlers.config.model import Cleanup
 from handlers.core.reply import Code, Line, Link, Mention, Reply, Section, Strong, line
@@ -185,7 +186,8 @@ def flag_html(page: FlagPage, visitor: Visitor) -> str:
         f"<h2>State</h2><table>{states}</table>"
         f"<h2>Exposure over time</h2>{timeline_svg(page.series, page.now)}"
         f"<h2>History ({len(page.history)} changes)</h2><table><thead><tr><th>When</th><th>Where</th>"
-        f"<th>Who</th><th>What</th><th>Command</th><th>Checks</th></tr></thead><tbody>{history}</tbody></table>"
+        f"<th>Who</th><th>Approved by</th><th>What</th><th>Command</th><th>Checks</th></tr></thead>"
+        f"<tbody>{history}</tbody></table>"
     )
     return _page(page.name, body, visitor)
 
@@ -201,7 +203,16 @@ def _checks(entry: AuditEntry) -> str:
 
 
 def _history_row(entry: AuditEntry) -> str:
-    cells = (utc(entry.at.timestamp()), entry.environment, entry.who, entry.description, entry.command, _checks(entry))
+    approver = f"@{entry.approved_by}" if entry.approved_by else ""
+    cells = (
+        utc(entry.at.timestamp()),
+        entry.environment,
+        entry.who,
+        approver,
+        entry.description,
+        entry.command,
+        _checks(entry),
+    )
     return "<tr>" + "".join(f"<td>{escape(c)}</td>" for c in cells) + "</tr>"
 
 
@@ -253,7 +264,8 @@ def timeline_svg(series: dict[str, list[Point]], now: float) -> str:
 
 def _dot(point: Point, cx: float, cy: float, environment: str, color: str) -> str:
     entry = point.entry
-    tip = f"{utc(point.at)} · {entry.who} · {entry.description}" + (f" · {_checks(entry)}" if entry.checks else "")
+    who = entry.who + (f", approved by @{entry.approved_by}" if entry.approved_by else "")
+    tip = f"{utc(point.at)} · {who} · {entry.description}" + (f" · {_checks(entry)}" if entry.checks else "")
     return (
         f'<circle class="change" cx="{cx}" cy="{cy}" r="4" fill="{color}" data-environment="{escape(environment)}" '
         f'data-entry="{escape(entry.entry_id)}" data-at="{point.at:.3f}" data-share="{point.share:g}" '
@@ -303,7 +315,8 @@ def approvals_reply(pending: Sequence[ApprovalRequest]) -> Reply:
             Strong(a.id),
             f" · {a.flag} · ",
             Code(f"/chatops {a.text}"),
-            f" · by {a.requester.user_name} · approvers: {', '.join('@' + g for g in a.approvers)}"
+            f" · by {a.requester.user_name} · who can approve: ",
+            *approvers_line(a),
             f" · expires in {max(0, int(a.expires_at - time.time()) // 60)} min",
         )
         for a in pending

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hmac
 import json
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -138,12 +139,9 @@ def alertmanager_webhook(runtime: Runtime, secrets: Secrets) -> Callable[[web.Re
         alerts = payload.get("alerts") if isinstance(payload, dict) else None
         if not isinstance(alerts, list):
             return _answer(400, "not an Alertmanager notification: no list of alerts")
+        external = str(payload.get("externalURL") or "")
         received = [
-            Alert(
-                str(alert.get("status", "")),
-                {str(k): str(v) for k, v in alert["labels"].items()},
-                str(alert.get("fingerprint", "")),
-            )
+            _alert(alert, external)
             for alert in alerts
             if isinstance(alert, dict) and isinstance(alert.get("labels"), dict)
         ]
@@ -154,3 +152,41 @@ def alertmanager_webhook(runtime: Runtime, secrets: Secrets) -> Callable[[web.Re
         return _answer(200, "received", **done)
 
     return handle
+
+
+def _alert(alert: dict[str, Any], external: str) -> Alert:
+    """One alert of an Alertmanager notification (its labels are known to be a mapping)."""
+    annotations = alert.get("annotations")
+    source = str(alert.get("generatorURL") or "")
+    return Alert(
+        str(alert.get("status", "")),
+        {str(k): str(v) for k, v in alert["labels"].items()},
+        str(alert.get("fingerprint", "")),
+        {str(k): str(v) for k, v in annotations.items()} if isinstance(annotations, dict) else {},
+        source if _web_address(source) else "",
+        external if _web_address(external) else "",
+        _moment(alert.get("startsAt")),
+        _moment(alert.get("endsAt")) if alert.get("status") == "resolved" else 0.0,
+    )
+
+
+def _web_address(url: str) -> bool:
+    return url.startswith(("https://", "http://")) and len(url) <= 2000
+
+
+def _moment(text: object) -> float:
+    """An RFC 3339 time as Alertmanager writes it (nanoseconds, ``Z``), as seconds; 0 when there is
+    none (Go's zero time) or it is not one."""
+    if not isinstance(text, str):
+        return 0.0
+    head, dot, rest = text.partition(".")
+    if dot:  # Python reads at most microseconds
+        digits = len(rest) - len(rest.lstrip("0123456789"))
+        text = f"{head}.{rest[: min(digits, 6)]}{rest[digits:]}"
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return 0.0
+    if moment.tzinfo is None or moment.year < 2000:
+        return 0.0
+    return moment.timestamp()

@@ -123,7 +123,7 @@ class Write:
     def audit_fields(self, at: float) -> dict[str, str]:
         """What the audit entry of this write says besides the version and the states."""
         audit = self.audit
-        return {
+        fields = {
             "flag": self.flag,
             "environment": self.store.environment,
             "who": audit.who,
@@ -134,6 +134,9 @@ class Write:
             "description": self.change.describe(),
             "checks": json.dumps(dict(audit.checks), sort_keys=True),
         }
+        if audit.approved_by:  # only then: an entry of a change nobody approved reads as before
+            fields["approved_by"] = audit.approved_by
+        return fields
 
 
 async def apply_together(writes: Sequence[Write]) -> list[ChangeResult]:

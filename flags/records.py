@@ -31,6 +31,7 @@ class AuditInfo:
     command: str = ""
     checks: Mapping[str, str] = field(default_factory=dict)
     who_id: str = ""
+    approved_by: str = ""  # who approved it, when it needed a second person (``who`` asked for it)
 
     def __post_init__(self) -> None:
         if not self.who.strip():
@@ -67,6 +68,7 @@ class AuditEntry:
     before_exists: bool
     after: FlagState
     after_exists: bool
+    approved_by: str = ""  # who approved it ("" when it needed no approval, and in entries written before)
 
     @classmethod
     def from_stream(cls, entry_id: str, fields: Mapping[str, str]) -> AuditEntry:
@@ -87,6 +89,7 @@ class AuditEntry:
             before_exists=fields.get("existed") == "1",
             after=FlagState.from_hash(_hash(fields.get("after"))),
             after_exists=fields.get("exists") == "1",
+            approved_by=fields.get("approved_by", ""),
         )
 
 

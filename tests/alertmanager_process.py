@@ -73,9 +73,12 @@ class Alertmanager:
         with urllib.request.urlopen(request, timeout=5) as response:
             assert response.status == 200
 
-    def fire(self, labels: dict[str, str], summary: str = "") -> None:
+    def fire(self, labels: dict[str, str], summary: str = "", generator_url: str = "") -> None:
         """Post an alert through Alertmanager's v2 API, as Prometheus does."""
-        self._post({"labels": labels, "annotations": {"summary": summary} if summary else {}})
+        alert: dict[str, Any] = {"labels": labels, "annotations": {"summary": summary} if summary else {}}
+        if generator_url:
+            alert["generatorURL"] = generator_url
+        self._post(alert)
         deadline = time.monotonic() + 5  # visible once Alertmanager has processed it
         while time.monotonic() < deadline:
             with urllib.request.urlopen(f"{self.url}/api/v2/alerts", timeout=5) as response:

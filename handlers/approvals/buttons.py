@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from typing import ClassVar
 
 from flags import FlagsError
-from handlers.approvals.gate import APPROVE, CANCEL, DECLINE, approval_card
+from handlers.approvals.card import APPROVE, CANCEL, DECLINE, approval_card, approvers_text
 from handlers.approvals.store import APPROVAL_STORE, ApprovalRequest, ApprovalStore
 from handlers.core import pipeline
 from handlers.core.chat import MembershipUnknown, PostFailed
@@ -113,9 +113,9 @@ async def _may_decide(found: ApprovalRequest, action: str, context: Context) -> 
             f"only its requester ({requester.who}) may cancel {found.id}",
         )
     if caller.user_id == requester.user_id:
-        advice = f"ask one of {_groups(found)}" if action == "approve" else "cancel it instead"
+        advice = _ask(found) if action == "approve" else ": cancel it instead"
         return refused_reply(
-            f"Nobody {action}s their own request: {advice}. {_NOTHING}",
+            f"Nobody {action}s their own request{advice}. {_NOTHING}",
             f"{caller.who} asked for {found.id}, and nobody {action}s their own request",
         )
     member = False
@@ -171,3 +171,10 @@ async def _update_card(found: ApprovalRequest, context: Context) -> None:
 
 def _groups(found: ApprovalRequest) -> str:
     return ", ".join(f"@{g}" for g in found.approvers)
+
+
+def _ask(found: ApprovalRequest) -> str:
+    """Whom to ask: ``: ask one of @sre-leads``, ``: ask one of @bob, @carol (…)``, or that nobody can yet."""
+    if found.eligible == ():
+        return f", and nobody else can approve it yet ({found.eligible_note})"
+    return f": ask one of {approvers_text(found)}"

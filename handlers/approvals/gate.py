@@ -17,6 +17,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
+from handlers.approvals.card import approval_card, approvers_line, who_can_approve
 from handlers.approvals.store import APPROVAL_STORE, ApprovalRequest
 from handlers.changes.announce import Outcome, shown_state
 from handlers.changes.request import ChangeRequest, Target
@@ -26,13 +27,6 @@ from handlers.core.chat import PostFailed
 from handlers.core.context import Context
 from handlers.core.policy import access_rule
 from handlers.core.reply import (
-    Action,
-    Code,
-    Confirm,
-    CrossPost,
-    Line,
-    Link,
-    Mention,
     Reply,
     Section,
     Strong,
@@ -42,11 +36,9 @@ from handlers.core.reply import (
 )
 from handlers.core.seen import Seen
 from handlers.core.stored import StoredPlan
-from handlers.core.timefmt import span, utc
+from handlers.core.timefmt import span
 
-__all__ = ["APPROVE", "CANCEL", "DECLINE", "ApprovalDesk", "approval_card", "approvers_for", "ask_approval", "gate"]
-
-APPROVE, DECLINE, CANCEL = "approve", "decline", "approval_cancel"  # button action ids (and shell :approve A1)
+__all__ = ["ApprovalDesk", "approvers_for", "ask_approval", "gate"]
 
 
 def approvers_for(flag: str, raises: Sequence[tuple[Environment, bool]], context: Context) -> tuple[str, ...]:
@@ -114,6 +106,8 @@ async def ask_approval(
     store = context.app.ports.need(APPROVAL_STORE)
     now = time.time()
     definition = context.definitions.get(flag)
+    environments = [e for e in context.config.environments if e.option in versions]
+    eligible, eligible_note = await who_can_approve(groups, environments, context.caller, context)
     created = await store.create(
         ApprovalRequest(
             id="",
@@ -130,6 +124,8 @@ async def ask_approval(
             checks=checks if checks is not None else [],
             note=note,
             plan=kept,
+            eligible=eligible,
+            eligible_note=eligible_note,
         )
     )
     channel = context.config.slack.production_channel
@@ -140,50 +136,24 @@ async def ask_approval(
         message = f"The approval request could not be posted to {channel} ({error}); it is cancelled: try again."
         return error_reply(message)
     await store.save(created)
-    groups_text = ", ".join(f"@{g}" for g in groups)
-    lines = (
-        line(
-            f"Approval requested from {groups_text} (expires in {span(created.expires_at - now)}): ",
+    return _requested(created, channel, now)
+
+
+def _requested(created: ApprovalRequest, channel: str, now: float) -> Reply:
+    """The requester's answer: from whom approval is asked, until when, and where."""
+    expires = f"expires in {span(created.expires_at - now)}"
+    until = f"{created.flag} is not changed until someone approves it in {channel}."
+    if created.eligible == ():
+        said = line(
+            "Approval requested: ",
             Strong(created.id),
-            f". {flag} is not changed until someone approves it in {channel}.",
-        ),
-    )
-    return Reply(True, f"approval {created.id} requested", (Section(lines),))
-
-
-def approval_card(found: ApprovalRequest, channel: str) -> CrossPost:
-    """The request's card in ``channel`` (an update of it once posted)."""
-    who = Mention(found.requester.user_id, found.requester.user_name)
-    groups = ", ".join(f"@{g}" for g in found.approvers)
-    lines: list[Line] = [
-        line(Code(f"/chatops {found.text}")),
-        *(line(s) for s in found.summary),
-    ]
-    if found.note:
-        lines.append(line(found.note))
-    if found.checks:
-        lines.append(line(f"Checks as they stand: {'; '.join(found.checks)}. They all run again when it is applied."))
-    else:
-        lines.append(
-            line("Checks: none has run yet; every one runs when it is applied (at each step, or at its time).")
-        )
-    lines.append(line("Requested by ", who, f" in {found.requester.channel_label}; approvers: {groups}."))
-    if found.rollout_issue:
-        lines.append(line("Rollout issue: ", Link(found.rollout_issue, found.rollout_issue)))
-    if found.status == "pending":
-        lines.append(line(f"Expires {utc(found.expires_at)} (in {span(found.expires_at - time.time())})."))
-        approve = Confirm("Approve?", f"Apply {found.flag} as requested.", "Approve & apply")
-        actions: tuple[Action, ...] = (
-            Action("Approve & apply", APPROVE, found.id, "primary", approve),
-            Action("Decline", DECLINE, found.id, "danger"),
-            Action("Cancel (requester)", CANCEL, found.id),
+            f" ({expires}), but nobody can approve it yet: {created.eligible_note}. {until}",
         )
     else:
-        lines.append(line(f"{found.status.capitalize()}" + (f" by {found.decided_by}." if found.decided_by else ".")))
-        actions = ()
-    title = line(f"Approval {found.id}: ", Code(found.flag), " — ", Strong(found.status))
-    summary = f"approval {found.id} of {found.flag}: {found.status}"
-    return CrossPost(channel, "approval", (Section(tuple(lines), title),), summary, actions, replaces=found.card)
+        said = line(
+            "Approval requested from ", *approvers_line(created, expires), ": ", Strong(created.id), f". {until}"
+        )
+    return Reply(True, f"approval {created.id} requested", (Section((said,)),))
 
 
 class ApprovalDesk:

@@ -55,6 +55,8 @@ class ApprovalRequest:
     checks: list[str] = field(default_factory=list)  # the checks as they stood when it was asked
     note: str = ""  # what else approving it does ("approves each of its 4 steps")
     plan: StoredPlan | None = None  # what approving runs (None: a request made before plans were kept)
+    eligible: tuple[str, ...] | None = None  # who of the approvers may approve, when not all may (user IDs)
+    eligible_note: str = ""  # what those are ("of @sre-leads, those who may also change gprd")
 
     @property
     def expired(self) -> bool:
@@ -80,6 +82,8 @@ class ApprovalRequest:
                 "checks": self.checks,
                 "note": self.note,
                 "plan": self.plan.to_dict() if self.plan is not None else None,
+                "eligible": list(self.eligible) if self.eligible is not None else None,
+                "eligible_note": self.eligible_note,
             }
         )
 
@@ -104,6 +108,9 @@ class ApprovalRequest:
             checks=[str(c) for c in data.get("checks") or []],
             note=str(data.get("note", "")),
             plan=StoredPlan.from_dict(data["plan"]) if data.get("plan") else None,
+            # an empty list comes back from the decide script as an empty object: both are nobody
+            eligible=tuple(str(p) for p in data["eligible"]) if data.get("eligible") is not None else None,
+            eligible_note=str(data.get("eligible_note", "")),
         )
 
 

@@ -103,7 +103,7 @@ async def apply_change(request: ChangeRequest, context: Context, rules: tuple[Sa
 
     who = request.who
     audit = AuditInfo(
-        who=who.who, who_id=who.user_id, channel=who.channel_label, command=request.command, checks=outcome.checks
+        who.who, who.channel_label, request.command, outcome.checks, who.user_id, approved_by=context.approved_by
     )
     entry = journal_entry(request, targets)
     journal = context.app.journal

@@ -5,7 +5,7 @@ flag changes are posted), run in the order registered; each says what it did."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from handlers.core.chat import ChatBackend
@@ -20,10 +20,20 @@ class Alert:
     status: str  # "firing" or "resolved"
     labels: dict[str, str]
     fingerprint: str
+    annotations: dict[str, str] = field(default_factory=dict)  # summary, description, runbook_url, …
+    source_url: str = ""  # generatorURL: where it fired (its expression's graph)
+    alertmanager_url: str = ""  # the Alertmanager that sent it (its external URL)
+    starts_at: float = 0.0  # when it started firing (0: not said)
+    ends_at: float = 0.0  # when it resolved (0: not said, or still firing)
 
     @property
     def name(self) -> str:
         return self.labels.get("alertname", "unnamed alert")
+
+    @property
+    def summary(self) -> str:
+        """What it is about in a line, as its rule says (its summary, else its description)."""
+        return (self.annotations.get("summary") or self.annotations.get("description") or "").strip()
 
 
 class AlertListener(Protocol):

@@ -75,7 +75,8 @@ def _code_lines(targets: tuple[Environment, ...], deployed: Mapping[str, CodeDep
 
 def _by(entry: AuditEntry) -> Line:
     who: Line = (Mention(entry.who_id, entry.who),) if entry.who_id else (entry.who,)
-    return line(f"{entry.description} by ", *who, f" at {utc(entry.at)}")
+    approved = f", approved by @{entry.approved_by}" if entry.approved_by else ""
+    return line(f"{entry.description} by ", *who, f"{approved} at {utc(entry.at)}")
 
 
 async def list_flags(plan: ListPlan, context: Context) -> Reply:

@@ -60,6 +60,7 @@ async def test_approval_clicks_over_http(tmp_path: Path, redis_url: str, prefix:
                 e for b in cards[0]["blocks"] if b.get("type") == "actions" for e in b["elements"]
             ]
             assert [b["action_id"] for b in buttons] == ["approve", "decline", "approval_cancel"]
+            assert all(f"{FLAG}" in b["confirm"]["text"]["text"] for b in buttons)  # each asks first
             before = await keyspace(client, prefix)
             assert await _click(bot, "U0SRE", "approve", "A1", "self") == 200
             assert "Nobody approves their own request" in await _answer(bot, "self")
@@ -69,6 +70,7 @@ async def test_approval_clicks_over_http(tmp_path: Path, redis_url: str, prefix:
             assert await client.hgetall(f"{prefix}gprd:{FLAG}") == {"boolean": "true"}
             entries = await client.xrange(f"{prefix}gprd:chatops:audit:{FLAG}")
             assert len(entries) == 1 and entries[0][1]["command"].endswith("(approved by u0oncall, request A1)")
+            assert entries[0][1]["who"] == "u0sre" and entries[0][1]["approved_by"] == "u0oncall"
             assert await _click(bot, "U0ONCALL", "approve", "A1", "twice") == 200  # a double click
             assert "was already approved by u0oncall" in await _answer(bot, "twice")
             assert await client.xlen(f"{prefix}gprd:chatops:audit:{FLAG}") == 1  # applied once

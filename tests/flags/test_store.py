@@ -135,6 +135,21 @@ async def test_change_writes_audit_streams_meta_hash_and_announcement(store: Fla
     assert meta["change_id"] and json.loads(meta["result"])[2] == result.entry_id
 
 
+async def test_the_approver_is_a_field_of_the_stream_entry_and_old_entries_read_without_one(store: FlagStore) -> None:
+    approved = AuditInfo(who="alice", command="/chatops run feature set x true", approved_by="carol")
+    result = await store.apply(FLAG, build_change("true"), approved)
+    [(entry_id, fields)] = await store.redis.xrange(store.keys.audit(FLAG))
+    assert entry_id == result.entry_id and fields["approved_by"] == "carol"
+    old = {k: v for k, v in fields.items() if k != "approved_by"}  # as entries were written before
+    old_id = await store.redis.xadd(store.keys.audit(FLAG), {**old, "version": "2"})
+    newest, first = await store.history(FLAG)
+    assert (newest.entry_id, newest.version, newest.approved_by, newest.who) == (old_id, 2, "", "alice")
+    assert (first.entry_id, first.approved_by) == (result.entry_id, "carol")
+    unapproved = await store.apply(FLAG, build_change("false"), WHO)
+    last = await store.redis.xrange(store.keys.audit(FLAG), min=unapproved.entry_id, max=unapproved.entry_id)
+    assert "approved_by" not in last[0][1]  # a change nobody approved writes the entry as before
+
+
 async def test_list_reads_flags_in_batches(store: FlagStore, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("flags.store.LIST_BATCH", 2)
     for name in ("flag_a", "flag_b", "flag_c", "flag_d", "flag_e"):

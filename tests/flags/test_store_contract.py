@@ -191,6 +191,19 @@ async def test_every_change_has_an_audit_entry_saying_who_where_and_what(store: 
     assert await store.changes_since(0) == [entry]
 
 
+async def test_the_approver_of_a_change_is_its_own_field_and_entries_without_one_read_as_before(
+    store: FlagStorage,
+) -> None:
+    asked = await store.apply(FLAG, build_change("true"), WHO)  # needed no approval
+    approved = AuditInfo(who="alice", who_id="U0ALICE", command="/chatops run feature set f true", approved_by="carol")
+    result = await store.apply(FLAG, build_change("false"), approved)
+    newest, oldest = await store.history(FLAG)
+    assert (newest.entry_id, newest.who, newest.approved_by) == (result.entry_id, "alice", "carol")
+    assert (oldest.entry_id, oldest.approved_by) == (asked.entry_id, "")
+    assert await store.entry(FLAG, result.entry_id) == newest
+    assert await store.changes_since(0) == [newest, oldest]
+
+
 async def test_history_is_newest_first_and_limited(store: FlagStorage) -> None:
     for value in ("10", "20", "30", "40"):
         await store.apply(FLAG, build_change(value, percentage_of="actors"), WHO)

@@ -180,7 +180,10 @@ async def test_feature_changes_lists_recent_changes_newest_first_with_roll_back(
     newest = text.index(f"`{FLAG}` 10% of actors → 50% of actors by @bob ")
     older = text.index(f"`{FLAG}` off → 10% of actors by @alice ")
     assert newest < older
-    assert [a.label for a in answer.reply.actions][:1] == [f"Roll back this change ({FLAG[:30]} on gstg)"]
+    assert [a.label for a in answer.reply.actions] == [
+        "Undo on gstg: 50% of actors → 10% of actors",
+        "Undo on gstg: 10% of actors → off",
+    ]
     rolled = await bot.run(f":rollback {answer.reply.actions[0].value}", channel="#development")
     assert rolled.ok and await _state(bot, "staging") == ({"percentage_of_actors": "10"}, True)
     quiet = await bot.run("/chatops run feature changes --since 1h --match nothing_like_it --staging")
@@ -245,5 +248,5 @@ async def test_a_repeated_alert_updates_its_message_and_a_quiet_one_can_stay_unp
     first, again, resolved = chat.posted
     assert first.channel == "#production" and not first.replaces
     assert again.replaces and again.replaces == resolved.replaces  # one message, updated
-    assert to_text(resolved).startswith(':white_check_mark: Alert Loud {env="gstg"} resolved on gstg')
+    assert to_text(resolved).startswith(":white_check_mark: Loud on gstg resolved at ")
     assert f"`{FLAG}` off → 10% of actors by @alice " in to_text(first)
