@@ -106,7 +106,7 @@ async def ask_approval(
     store = context.app.ports.need(APPROVAL_STORE)
     now = time.time()
     definition = context.definitions.get(flag)
-    environments = [e for e in context.config.environments if e.option in versions]
+    environments = [e for e in context.config.environments if e.option in seen]
     eligible, eligible_note = await who_can_approve(groups, environments, context.caller, context)
     created = await store.create(
         ApprovalRequest(

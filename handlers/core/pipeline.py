@@ -216,9 +216,7 @@ async def _freeze_notes(context: Context) -> tuple[Line, ...]:
     except (RedisError, OSError):
         return ()
     name = context.config.environment_name
-    return tuple(
-        line(f":snowflake: {describe_freeze(f, name(f.option))}") for f in frozen
-    )
+    return tuple(line(f":snowflake: {describe_freeze(f, name(f.option))}") for f in frozen)
 
 
 def _reported(reply: Reply, text: str, context: Context, trace: _Trace) -> Reply:

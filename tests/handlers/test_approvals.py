@@ -83,6 +83,7 @@ async def test_a_definition_with_approval_required_needs_the_approval_of_the_acc
     (folder / f"{FLAG}.yml").write_text(shipped + "approval_required: true\n")
     bot = await chatops(definitions=[str(folder)])  # the example's rules: gprd by @sre, @database-frameworks
     assert bot.app.definitions[FLAG].approval_required
+    bot.people["bob"] = frozenset({"sre"})  # Slack knows bob is in @sre: he can approve
     before = await _flag_keys(bot)
     asked = await bot.run(RAISE)
     assert asked.ok and "Approval requested from @sre, @database-frameworks (expires in " in asked.text, asked.text
