@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
+from flags import AuditInfo, Percentage, SetPercentageOfActors
 from handlers.approvals.store import APPROVAL_STORE, KEPT_S
 from handlers.core.text_render import to_text
 from tests.handlers.conftest import FLAG, Chatops, MakeChatops
@@ -82,7 +83,8 @@ async def test_wrong_approvals_are_refused_and_change_nothing(chatops: MakeChato
 async def test_a_flag_changed_since_review_cannot_be_approved(chatops: MakeChatops) -> None:
     bot = await chatops(access=ACCESS)
     request = await _request(bot)
-    assert (await bot.run(f"{SET} {FLAG} false --production")).ok  # someone reduced it meanwhile
+    audit = AuditInfo(who="flipper-console", command="Feature.enable_percentage_of_actors(…, 5)")
+    await bot.app.stores["production"].apply(FLAG, SetPercentageOfActors(Percentage("5")), audit)  # another writer
     before = await bot.keyspace()
     answer = await bot.run(f":approve {request}", **BOB)
     assert (

@@ -68,7 +68,9 @@ async def test_production_needs_staging_enabled_at_least_as_far(chatops: MakeCha
     assert (await bot.run(f"/chatops run feature set {FLAG} 10 --actors --staging", channel=D)).ok
     before = await bot.keyspace()
     answer = await bot.run(f"/chatops run feature set {FLAG} 50 --actors")
-    assert not answer.ok and f"{FLAG} is at 10% of actors in gstg, so it cannot be enabled this far in gprd" in answer.text
+    assert (
+        not answer.ok and f"{FLAG} is at 10% of actors in gstg, so it cannot be enabled this far in gprd" in answer.text
+    )
     assert NOTHING in answer.text and await bot.keyspace() == before
     answer = await bot.run(f"/chatops run feature set {FLAG} true")
     assert not answer.ok and "is not fully on in gstg" in answer.text
