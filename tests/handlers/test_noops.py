@@ -4,14 +4,16 @@ change, only those are written (and ruled on), and the answer names the others."
 
 from __future__ import annotations
 
-from flags import AuditInfo, SetBoolean, SetPercentageOfActors
+from flags import AuditInfo, Percentage, SetBoolean, SetPercentageOfActors
 from handlers.core.text_render import to_text
 from tests.handlers.conftest import FLAG, Answer, Chatops, MakeChatops
+from tests.handlers.test_rollouts import _drive
 from tests.helpers import memory_keyspace
 
 D = "#development"
 SET = "/chatops run feature set"
 KILL = "/chatops run feature kill"
+ROLLOUT = "/chatops run feature rollout"
 ALREADY = "nothing to change, so nothing was written."
 EVERYWHERE = ("dev", "pre", "staging", "staging-ref", "ops", "production")
 
@@ -119,3 +121,64 @@ async def test_roll_back_to_the_state_the_flag_is_in_says_so(chatops: MakeChatop
     answer = await bot.run(f":rollback {raised.reply.actions[0].value}", channel=D)
     _said_nothing_was_written(answer, "10% of actors in gstg")  # not "changed since": it is as asked
     assert await bot.keyspace() == before
+
+
+async def test_a_rollout_that_would_change_nothing_is_not_started(chatops: MakeChatops) -> None:
+    bot = await chatops()
+    assert (await bot.run(f"{SET} {FLAG} true --staging --dev", channel=D)).ok
+    before = await bot.keyspace()
+    refused = await bot.run(f"{ROLLOUT} {FLAG} --steps 10,50,100 --every 1h --staging --dev", channel=D)
+    assert not refused.ok and refused.posts == [], refused.text  # no rollout message
+    assert (
+        f"`{FLAG}` is already on in dev, gstg: no step of this rollout would change it, so it was not started."
+        in refused.text
+    )
+    assert await bot.keyspace() == before
+    started = await bot.run(f"{ROLLOUT} {FLAG} --steps 10,50,100 --every 1h --staging --pre", channel=D)
+    assert started.ok, started.text  # pre moves
+
+
+async def test_a_rollout_step_that_would_change_nothing_writes_nothing_and_the_rollout_goes_on(
+    chatops: MakeChatops,
+) -> None:
+    bot = await chatops()
+    await _by_another_writer(bot, "staging", SetPercentageOfActors(Percentage("30")))
+    assert (await bot.run(f"{ROLLOUT} {FLAG} --steps 30,50,100 --every 1s --staging", channel=D)).ok
+    flags = await _flags(bot)
+    posts = await _drive(bot, 0.5)  # step 1: 30% over 30%
+    assert await _flags(bot) == flags  # no version, no audit entry
+    assert [to_text(p).splitlines()[0] for p in posts] == [
+        "Step 1/3: 30% of actors on gstg — nothing written: already 30% of actors in gstg"
+    ]
+    posts = await _drive(bot, 2.5)
+    assert await bot.gates("staging") == {"boolean": "true"}
+    assert [to_text(p).splitlines()[0] for p in posts] == [
+        "Step 2/3: 50% of actors on gstg",
+        "Step 3/3: 100% (true) on gstg — done",
+    ]
+    history = await bot.app.stores["staging"].history(FLAG, limit=10)
+    assert [e.command.rsplit("(", 1)[1] for e in history[:2]] == ["rollout R1 step 3/3)", "rollout R1 step 2/3)"]
+    assert len(history) == 3  # the other writer's, and steps 2 and 3
+
+
+async def test_a_rollout_step_leaves_an_environment_already_on_alone(chatops: MakeChatops) -> None:
+    bot = await chatops()
+    assert (await bot.run(f"{SET} {FLAG} true --dev", channel=D)).ok
+    dev = await bot.app.stores["dev"].history(FLAG)
+    assert (await bot.run(f"{ROLLOUT} {FLAG} --steps 10,100 --every 1s --dev --staging", channel=D)).ok
+    posts = await _drive(bot, 1.5)
+    assert await bot.app.stores["dev"].history(FLAG) == dev  # never "set to 10%" over on → on
+    assert await bot.gates("staging") == {"boolean": "true"}
+    first = to_text(posts[0])
+    assert "Already on in dev: not written there." in first and "dev: `on` → `on`" not in first
+
+
+async def test_aborting_a_rollout_that_wrote_nothing_writes_nothing(chatops: MakeChatops) -> None:
+    bot = await chatops()
+    assert (await bot.run(f"{ROLLOUT} {FLAG} --steps 10,50 --every 1h --staging", channel=D)).ok
+    flags = await _flags(bot)
+    aborted = await bot.run(":rollout_abort R1", channel=D)
+    assert aborted.ok and ": aborted" in aborted.text, aborted.text
+    assert "Aborted by alice: nothing to restore (the flag is as before)" in aborted.text
+    assert "restored to" not in aborted.text and aborted.posted_to("#feature-flag-log") == []
+    assert await _flags(bot) == flags  # no "restore" of off → off
