@@ -18,7 +18,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from handlers.core.reply import Action, Code, CrossPost, Line, Link, Reply, Section, Segment, Strong
+from handlers.core.reply import Action, Channel, Code, CrossPost, Line, Link, Reply, Section, Segment, Strong
 
 __all__ = ["MAX_BLOCKS", "MAX_SECTION_CHARS", "SlackMessage", "escape", "to_slack"]
 
@@ -26,6 +26,7 @@ MAX_BLOCKS = 50
 MAX_SECTION_CHARS = 3000
 _USER_ID = re.compile(r"[UW][A-Z0-9]{2,20}")
 _GROUP_ID = re.compile(r"S[A-Z0-9]{2,20}")
+_CHANNEL_ID = re.compile(r"[CG][A-Z0-9]{2,20}")
 
 
 def escape(text: str) -> str:
@@ -43,6 +44,10 @@ def _mrkdwn(segment: Segment) -> str:
     if isinstance(segment, Link):
         url = escape(segment.url.replace("|", "%7C"))
         return f"<{url}|{escape(segment.label.replace('|', '/'))}>"
+    if isinstance(segment, Channel):
+        if _CHANNEL_ID.fullmatch(segment.channel_id):
+            return f"<#{segment.channel_id}>"
+        return escape(segment.name)
     if _USER_ID.fullmatch(segment.user_id):
         return f"<@{segment.user_id}>"
     if _GROUP_ID.fullmatch(segment.user_id):
@@ -156,4 +161,4 @@ def to_slack(reply: Reply | CrossPost) -> list[SlackMessage]:
     """One or more messages, each within 50 blocks and 3,000 characters a section."""
     if isinstance(reply, Reply):
         return _messages(reply.summary, reply.sections, reply.notes, reply.actions)
-    return _messages(reply.summary, reply.sections, actions=reply.actions)
+    return _messages(reply.summary, reply.sections, reply.notes, reply.actions)

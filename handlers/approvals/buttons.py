@@ -23,7 +23,7 @@ from handlers.core.command import ButtonAction, Buttons
 from handlers.core.context import Context, Unscoped
 from handlers.core.parsing import UsageError
 from handlers.core.policy import Writes, authorize
-from handlers.core.reply import Reply, error_reply
+from handlers.core.reply import Reply, error_reply, refused_reply
 from handlers.core.timefmt import utc
 
 __all__ = ["ACTIONS", "ApprovalButtons", "ApprovalDecision", "approval_plan", "decide"]
@@ -75,15 +75,11 @@ async def decide(plan: ApprovalDecision, context: Context) -> Reply:
     if found.expired:
         return error_reply(f"Approval {found.id} expired at {utc(found.expires_at)}; ask again. {_NOTHING}")
     caller, action = context.caller, plan.action
+    refused = await _may_decide(found, action, context)
+    if refused is not None:
+        return refused
     if action == "cancel":
-        if caller.user_id != found.requester.user_id:
-            return error_reply(f"Only its requester may cancel {found.id}; decline it instead. {_NOTHING}")
         return await _close(store, found, "cancelled", caller.who, context)
-    if caller.user_id == found.requester.user_id:
-        return error_reply(f"Nobody approves their own request: ask one of {_groups(found)}. {_NOTHING}")
-    why_not = await _may_decide(found, context)
-    if why_not:
-        return error_reply(f"{why_not} {_NOTHING}")
     if action == "decline":
         return await _close(store, found, "declined", caller.who, context)
     changed = await _changed_since_review(found, context)
@@ -104,8 +100,24 @@ async def decide(plan: ApprovalDecision, context: Context) -> Reply:
     return reply
 
 
-async def _may_decide(found: ApprovalRequest, context: Context) -> str:
-    caller = context.caller
+async def _may_decide(found: ApprovalRequest, action: str, context: Context) -> Reply | None:
+    """None when the caller may ``action`` the request: only its requester may cancel it; only a
+    member of its approver groups, not its requester, who may change its environments here may
+    approve or decline it. Else the refusal, which the pipeline reports to the security channel."""
+    caller, requester = context.caller, found.requester
+    if action == "cancel":
+        if caller.user_id == requester.user_id:
+            return None
+        return refused_reply(
+            f"Only its requester ({requester.who}) may cancel {found.id}; decline it instead. {_NOTHING}",
+            f"only its requester ({requester.who}) may cancel {found.id}",
+        )
+    if caller.user_id == requester.user_id:
+        advice = f"ask one of {_groups(found)}" if action == "approve" else "cancel it instead"
+        return refused_reply(
+            f"Nobody {action}s their own request: {advice}. {_NOTHING}",
+            f"{caller.who} asked for {found.id}, and nobody {action}s their own request",
+        )
     member = False
     for group in found.approvers:
         try:
@@ -113,12 +125,18 @@ async def _may_decide(found: ApprovalRequest, context: Context) -> str:
                 member = True
                 break
         except MembershipUnknown as error:
-            return f"Could not check membership of @{group}: {error.reason}."
+            why = f"could not check membership of @{group}: {error.reason}"
+            return refused_reply(f"This action is not allowed: {why}. {_NOTHING} Try again in a minute.", why)
     if not member:
-        return f"Only members of {_groups(found)} may approve or decline {found.id}."
+        who_may = f"members of {_groups(found)} may approve or decline {found.id}"
+        return refused_reply(f"Only {who_may}. {_NOTHING} Ask one of them.", f"only {who_may}")
     targets = tuple(e for e in context.config.environments if e.option in found.options)
     refusal = await authorize(Writes(targets), caller, context.config, context.chat)
-    return refusal.message if refusal is not None else ""
+    if refusal is None:
+        return None
+    where = ", ".join(e.name for e in targets)
+    message = f"Only someone who may change {where} here may approve or decline {found.id}. {refusal.message}"
+    return refused_reply(message, refusal.reason)
 
 
 async def _changed_since_review(found: ApprovalRequest, context: Context) -> str:

@@ -1,5 +1,5 @@
-"""After the writes: the reply with a Roll back button per environment, the cross-posts (team,
-log, QA with the end-to-end pipeline) and the change-log issues."""
+"""After the writes: the reply (headline, before → after, an Undo button per environment), the
+cross-posts (team, log, QA with the end-to-end pipeline) and the change-log issues."""
 
 from __future__ import annotations
 
@@ -8,14 +8,13 @@ from dataclasses import dataclass, field
 from flags import Change, ChangeResult, FlagState, RestoreState, SetPercentageOfActors, SetPercentageOfTime, SetScopes
 from handlers.changes.markdown import code_block, code_span
 from handlers.changes.request import ChangeRequest
-from handlers.config import Environment
+from handlers.changes.telling import ROLL_BACK_ACTION, checks_line, headline, headline_words, moved, undo_button
+from handlers.config import Config, Environment
 from handlers.core.context import Context
-from handlers.core.definition_info import definition_section
-from handlers.core.reply import Action, Code, Confirm, CrossPost, Line, Link, Mention, Reply, Section, Strong, line
+from handlers.core.reply import Action, Code, CrossPost, Line, Link, Reply, Section, line
+from handlers.core.wording import channel_of, definition_note, once
 
 __all__ = ["ROLL_BACK_ACTION", "Outcome", "announce", "shown_state"]
-
-ROLL_BACK_ACTION = "rollback"  # the action_id of Roll back buttons
 
 
 @dataclass
@@ -24,6 +23,7 @@ class Outcome:
 
     checks: dict[str, str] = field(default_factory=dict)
     warnings: tuple[Line, ...] = ()
+    explained: set[str] = field(default_factory=set)  # the rules whose record a warning explains
     done: list[tuple[Environment, ChangeResult]] = field(default_factory=list)
     failure: Line | None = None
     not_attempted: list[Environment] = field(default_factory=list)  # after the failure
@@ -46,57 +46,38 @@ def shown_state(state: FlagState, exists: bool) -> str:
     return state.describe()
 
 
-def _checks_line(checks: dict[str, str]) -> Line:
-    if not checks:
-        return ()
-    return line("Checks: " + "; ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(checks.items())))
+def _failure_lines(outcome: Outcome) -> list[Line]:
+    if outcome.failure is None:
+        return []
+    lines = [outcome.failure, *outcome.failed_too]
+    remaining = [e.name for e in outcome.not_attempted]
+    if remaining:
+        lines.append(line("Not attempted: " + ", ".join(remaining) + "."))
+    lines.append(
+        line(
+            "Nothing is reported as done there or after: check with `feature get` and run the command "
+            "again for those environments."
+        )
+    )
+    return lines
 
 
 async def announce(request: ChangeRequest, context: Context, outcome: Outcome) -> Reply:
     done, flag = outcome.done, request.flag
-    who = Mention(request.who.user_id, request.who.user_name)
-    names = ", ".join(e.name for e, _ in done)
-    verb = request.change.describe()
-    lines: list[Line] = [
-        line(
-            Strong(environment.name),
-            ": ",
-            Code(shown_state(result.before, result.before_exists)),
-            " → ",
-            Code(shown_state(result.after, result.after_exists)),
-            f" (version {result.version})",
-        )
-        for environment, result in done
-    ]
-    if outcome.failure is not None:
-        lines.append(outcome.failure)
-        lines += outcome.failed_too
-        remaining = [e.name for e in outcome.not_attempted]
-        if remaining:
-            lines.append(line("Not attempted: " + ", ".join(remaining) + "."))
-        lines.append(
-            line(
-                "Nothing is reported as done there or after: check with `feature get` and run the command "
-                "again for those environments."
-            )
-        )
-    lines += outcome.warnings
-    checks_line = _checks_line(outcome.checks)
-    if checks_line:
-        lines.append(checks_line)
-    title = (
-        line("Feature flag ", Code(flag), f" {verb} on {names} by ", who)
-        if done
-        else line("Feature flag ", Code(flag), " was not changed")
-    )
-    sections = (Section(tuple(lines), title=title), *definition_section(flag, context.definitions))
-    summary = f"Feature flag {flag} {verb} on {names}" if done else f"{flag} was not changed"
-    actions = tuple(_roll_back_button(environment, flag, result) for environment, result in done)
-    posts, notes = await _cross_posts(request, context, outcome, checks_line)
+    reason: list[Line] = [line(f"Reason: {request.reason}")] if request.reason else []
+    lines = [*reason, *moved(done), *_failure_lines(outcome)]
+    lines += once((*outcome.warnings, checks_line(outcome.checks, outcome.explained)))
+    if done:
+        title = headline(request, (e for e, _ in done), context.config, context.origin)
+        summary = f"{headline_words(request)}: {flag} on {', '.join(e.name for e, _ in done)}"
+    else:
+        title, summary = line(Code(flag), " was not changed"), f"{flag} was not changed"
+    actions = tuple(undo_button(environment, flag, result) for environment, result in done)
+    posts, notes = await _cross_posts(request, context, outcome)
     return Reply(
         outcome.failure is None,
         summary,
-        sections,
+        (Section(tuple(lines), title=title),),
         public=bool(done),
         cross_posts=posts,
         notes=tuple(notes),
@@ -104,47 +85,53 @@ async def announce(request: ChangeRequest, context: Context, outcome: Outcome) -
     )
 
 
-def _roll_back_button(environment: Environment, flag: str, result: ChangeResult) -> Action:
-    label = f"Roll back {environment.name}"
-    confirm = Confirm("Roll back?", f"{label}: restore the flag as it was before this change.", "Roll back")
-    value = f"{environment.option}|{flag}|{result.entry_id}"
-    return Action(label, ROLL_BACK_ACTION, value, "danger", confirm)
+def _post_body(request: ChangeRequest, context: Context, outcome: Outcome) -> tuple[Section, tuple[Line, ...]]:
+    """What the team and log channels read: the headline (with where it was typed), before → after,
+    the checks worth a look; in small print the command and the flag's definition."""
+    done = outcome.done
+    title = headline(request, (e for e, _ in done), context.config, context.origin)
+    title += line(" in ", channel_of(request.who))
+    reason: list[Line] = [line(f"Reason: {request.reason}")] if request.reason else []
+    lines = (*reason, *moved(done), *once((checks_line(outcome.checks),)))
+    note = definition_note(request.flag, context.definitions)
+    return Section(lines, title=title), (line(Code(request.command)), *((note,) if note else ()))
+
+
+def _undo_here(channel: str, outcome: Outcome, request: ChangeRequest, config: Config) -> tuple[Action, ...]:
+    """Undo buttons for the environments that may be changed from ``channel`` (the click is checked
+    again, by channel ID, when pressed)."""
+    return tuple(
+        undo_button(environment, request.flag, result)
+        for environment, result in outcome.done
+        if not config.channels_for(environment) or channel in config.channels_for(environment)
+    )
 
 
 async def _cross_posts(
-    request: ChangeRequest, context: Context, outcome: Outcome, checks_line: Line
+    request: ChangeRequest, context: Context, outcome: Outcome
 ) -> tuple[tuple[CrossPost, ...], list[Line]]:
     done = outcome.done
     if not done:
         return (), []
-    config, caller, flag, change = context.config, request.who, request.flag, request.change
-    names = ", ".join(e.name for e, _ in done)
-    summary = f"Feature flag {flag} {change.describe()} on {names}"
-    announce_line = line(
-        "Feature flag ",
-        Code(flag),
-        f" {change.describe()} on {names} by ",
-        Mention(caller.user_id, caller.user_name),
-        f" in {caller.channel_label}",
-    )
-    body_lines = [announce_line, line(Code(request.command))]
-    if checks_line:
-        body_lines.append(checks_line)
-    body = (Section(tuple(body_lines)), *definition_section(flag, context.definitions))
+    config, change = context.config, request.change
+    body, small_print = _post_body(request, context, outcome)
+    summary = f"{headline_words(request)}: {request.flag} on {', '.join(e.name for e, _ in done)}"
     posts: list[CrossPost] = []
-    definition = context.definitions.get(flag)
+    definition = context.definitions.get(request.flag)
     team_channel = config.teams.get(definition.group) if definition else None
-    if team_channel and any(e.production for e, _ in done):
-        posts.append(CrossPost(team_channel, "team channel", body, summary))
+    purposes = [(team_channel, "team channel")] if team_channel and any(e.production for e, _ in done) else []
     if config.slack.log_channel:
-        posts.append(CrossPost(config.slack.log_channel, "log channel", body, summary))
+        purposes.append((config.slack.log_channel, "log channel"))
+    for channel, purpose in purposes:
+        actions = _undo_here(channel, outcome, request, config)
+        posts.append(CrossPost(channel, purpose, (body,), summary, actions=actions, notes=small_print))
     for environment, _result in done:
         if environment.qa_channel and change.enables:
             posts.append(await _qa_post(request, context, environment))
     notes: list[Line] = []
     services = context.app.services
     if services is not None and services.logs_issues:
-        notes += await _log_issues(request, context, outcome, checks_line)
+        notes += await _log_issues(request, context, outcome)
     return tuple(posts), notes
 
 
@@ -189,15 +176,16 @@ def _log_title(name: str, change: Change, environment: Environment) -> str:
     return f"Feature flag '{name}' has been set to '{change.value_text()}' {where}"
 
 
-async def _log_issues(request: ChangeRequest, context: Context, outcome: Outcome, checks_line: Line) -> list[Line]:
+async def _log_issues(request: ChangeRequest, context: Context, outcome: Outcome) -> list[Line]:
     services = context.app.services
     assert services is not None
     notes: list[Line] = []
     caller = request.who
-    ignored = "production check ignored" in "".join(s for s in checks_line if isinstance(s, str))
+    every = "; ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(outcome.checks.items()))
+    ignored = "production check ignored" in every
     for environment, result in outcome.done:
         labels = [environment.host or environment.name, "change"] + (["Production check ignored"] if ignored else [])
-        checks = "".join(str(s) for s in checks_line).removeprefix("Checks: ")
+        checks = every
         description = "\n".join(
             [
                 f"Changed by {code_span(caller.who)} in {code_span(caller.channel_label)}.",

@@ -63,6 +63,7 @@ async def roll_back(flag: str, environment: Environment, entry_id: str, context:
         change=RestoreState(entry.before, entry.before_exists),
         who=context.caller,
         command=f"Roll back button on change {entry_id}{context.origin}",
+        headline="Rolled back",
         expected_version=entry.version,
         rollback_of=entry_id,
     )
@@ -91,15 +92,9 @@ async def apply_change(request: ChangeRequest, context: Context, rules: tuple[Sa
     if absent:
         where = ", ".join(e.name for e in absent)
         outcome.warnings += (line(f"There is no flag {request.flag} on {where}: nothing to delete there."),)
-    for rule in rules if rules is not None else context.app.ports.all(SAFETY_RULES):
-        if not rule.applies(request, targets, context):
-            continue
-        verdict = await rule.check(request, targets, context)
-        if verdict.refusal is not None:
-            return verdict.refusal
-        if verdict.record is not None:
-            outcome.checks[rule.name] = verdict.record
-        outcome.warnings += verdict.warnings
+    refused = await _checked(request, targets, context, rules, outcome)
+    if refused is not None:
+        return refused
 
     approvals = context.app.ports.get(APPROVAL_GATE)
     asked = await approvals.gate(request, targets, context, outcome) if approvals is not None else None
@@ -128,6 +123,28 @@ async def apply_change(request: ChangeRequest, context: Context, rules: tuple[Sa
         return await _write(request, targets, audit, context, outcome, entry, holding) or await announce(
             request, context, outcome
         )
+
+
+async def _checked(
+    request: ChangeRequest,
+    targets: list[Target],
+    context: Context,
+    rules: tuple[SafetyRule, ...] | None,
+    outcome: Outcome,
+) -> Reply | None:
+    """Run the safety rules in order, recording each one's answer in ``outcome``; the first refusal."""
+    for rule in rules if rules is not None else context.app.ports.all(SAFETY_RULES):
+        if not rule.applies(request, targets, context):
+            continue
+        verdict = await rule.check(request, targets, context)
+        if verdict.refusal is not None:
+            return verdict.refusal
+        if verdict.record is not None:
+            outcome.checks[rule.name] = verdict.record
+        if verdict.warnings:
+            outcome.warnings += verdict.warnings
+            outcome.explained.add(rule.name)
+    return None
 
 
 async def apply_everywhere(request: ChangeRequest, context: Context, checks: dict[str, str]) -> Reply:

@@ -26,6 +26,8 @@ class ChangeRequest:
     expected_version: int | None = None  # write only if the (first) target is still at this version
     rollback_of: str = ""  # the audit entry this change rolls back
     plan: StoredPlan | None = None  # what an approval runs again (None: nothing can be approved)
+    headline: str = ""  # what the change is called when told ("Killed"); by default, from the change
+    reason: str = ""  # why, told right after the headline (a kill's or an abort's reason)
 
     def overrides_rule(self, option: str | None) -> bool:
         return option is not None and option in self.overrides

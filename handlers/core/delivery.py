@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable
+from dataclasses import replace
 
 import structlog
 
@@ -32,10 +33,14 @@ class Deliveries:
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def deliver(self, reply: Reply, chat: ChatBackend, notify: Notify | None) -> Reply:
-        """Post ``reply``'s cross-posts; the reply, with notes for the ones that failed in time."""
-        if not reply.cross_posts:
+        """Post ``reply``'s cross-posts; the reply, with notes for the ones that failed in time.
+        Posts a reply already delivered (one that came back from a run inside this one, such as
+        the command an approval runs) are not posted again."""
+        fresh = [p for p in reply.cross_posts if p not in reply.delivered]
+        if not fresh:
             return reply
-        posts = {asyncio.create_task(_bounded(chat.post(p))): p for p in reply.cross_posts}
+        reply = replace(reply, delivered=reply.cross_posts)
+        posts = {asyncio.create_task(_bounded(chat.post(p))): p for p in fresh}
         done, pending = await asyncio.wait(posts, timeout=ANSWER_WAIT_S)
         notes = [n for task in done if (n := _failure(posts[task], task, reply.ok)) is not None]
         for task in pending:

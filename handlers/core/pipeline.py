@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import structlog
@@ -24,7 +24,7 @@ from handlers.core.context import Application, Context, Notify, Plan
 from handlers.core.freezes import FREEZES
 from handlers.core.parsing import UsageError, parse
 from handlers.core.policy import authorize
-from handlers.core.reply import Code, CrossPost, Line, Mention, Reply, Section, error_reply, line
+from handlers.core.reply import Code, CrossPost, Line, Mention, Reply, Section, error_reply, line, refused_reply
 from handlers.core.stored import StoredPlan
 from handlers.core.timefmt import utc
 from handlers.core.usage import command_help
@@ -35,6 +35,7 @@ __all__ = ["Invoke", "invoke", "press", "run", "run_kept"]
 _log = structlog.get_logger("bot")
 
 Handler = Callable[[Any, Context], Awaitable[Reply]]
+SECURITY_CHANNEL = "security channel"  # the purpose of a refusal's report
 
 
 @dataclass
@@ -191,20 +192,19 @@ async def _press(action_id: str, value: str, label: str, context: Context, trace
 
 
 async def _authorized(handle: Handler, plan: Plan, text: str, context: Context, trace: _Trace) -> Reply:
-    """The policy filter, then the handler: what every command and button click goes through."""
-    caller = context.caller
-    refusal = await authorize(plan, caller, context.config, context.chat)
+    """The policy filter, then the handler: what every command and button click goes through.
+    An access refusal, the policy's or one the handler made (``Reply.refused``), is reported here."""
+    refusal = await authorize(plan, context.caller, context.config, context.chat)
     if refusal is not None:
-        trace.refused = True
-        _log.warning("bot.refused", reason=refusal.reason)
-        refused = _refused(refusal.message, refusal.reason, text, context)
-        return refused.with_notes(*await _freeze_notes(context))
+        refused = refused_reply(refusal.message, refusal.reason).with_notes(*await _freeze_notes(context))
+        return _reported(refused, text, context, trace)
     try:
-        return await handle(plan, context)
+        reply = await handle(plan, context)
     except StoreUnavailable as error:
         return error_reply(f"{str(error).capitalize()}. Nothing was reported as done; try again shortly.")
     except WrongKeyType as error:  # bad data, not an outage: nothing to retry
         return error_reply(f"{str(error)[0].upper()}{str(error)[1:]}. Nothing was changed in any environment.")
+    return _reported(reply, text, context, trace)
 
 
 async def _freeze_notes(context: Context) -> tuple[Line, ...]:
@@ -222,8 +222,15 @@ async def _freeze_notes(context: Context) -> tuple[Line, ...]:
     )
 
 
-def _refused(message: str, reason: str, text: str, context: Context) -> Reply:
-    reply = error_reply(message)
+def _reported(reply: Reply, text: str, context: Context, trace: _Trace) -> Reply:
+    """An access refusal with its report to the security channel, made once: a refusal that comes
+    back from a run inside this one (the command an approval runs) was reported there."""
+    if not reply.refused:
+        return reply
+    trace.refused = True
+    if any(p.purpose == SECURITY_CHANNEL for p in reply.cross_posts):
+        return reply
+    _log.warning("bot.refused", reason=reply.refused)
     security = context.config.slack.security_channel
     if security is None:
         return reply
@@ -232,8 +239,8 @@ def _refused(message: str, reason: str, text: str, context: Context) -> Reply:
         (
             line("Refused: ", Mention(caller.user_id, caller.user_name), f" in {caller.channel_label} ran"),
             line(Code(f"/chatops {text}"[:500])),
-            line(f"Reason: {reason}."),
+            line(f"Reason: {reply.refused}."),
         )
     )
-    post = CrossPost(security, "security channel", (report,), f"Refused chatops command in {caller.channel_label}")
-    return Reply(reply.ok, reply.summary, reply.sections, reply.public, (post,))
+    summary = f"Refused chatops command in {caller.channel_label}"
+    return replace(reply, cross_posts=(*reply.cross_posts, CrossPost(security, SECURITY_CHANNEL, (report,), summary)))

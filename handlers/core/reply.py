@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 
 __all__ = [
     "Action",
+    "Channel",
     "Code",
     "Confirm",
     "CrossPost",
@@ -24,6 +25,7 @@ __all__ = [
     "error_reply",
     "line",
     "plain",
+    "refused_reply",
 ]
 
 
@@ -52,7 +54,15 @@ class Mention:
     name: str
 
 
-Segment = str | Link | Code | Strong | Mention
+@dataclass(frozen=True, slots=True)
+class Channel:
+    """A Slack channel, by the id Slack gave us (a link in Slack), with its name for text."""
+
+    channel_id: str
+    name: str
+
+
+Segment = str | Link | Code | Strong | Mention | Channel
 Line = tuple[Segment, ...]
 
 
@@ -72,6 +82,8 @@ def _word(segment: Segment) -> str:
         return segment.label
     if isinstance(segment, Mention):
         return f"@{segment.name}"
+    if isinstance(segment, Channel):
+        return segment.name
     return segment.text
 
 
@@ -94,6 +106,7 @@ class CrossPost:
     actions: tuple[Action, ...] = ()  # buttons (e.g. a scheduled change's Roll back buttons)
     thread: str = ""  # a reply in the thread of this message (a reference ``post`` returned)
     replaces: str = ""  # update this message (a reference ``post`` returned) instead of posting a new one
+    notes: tuple[Line, ...] = ()  # small print under it (the flag's definition, the command as typed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +139,8 @@ class Reply:
     cross_posts: tuple[CrossPost, ...] = ()
     notes: tuple[Line, ...] = field(default=())
     actions: tuple[Action, ...] = ()
+    refused: str = ""  # an access refusal: why, for the security channel (the pipeline reports it once)
+    delivered: tuple[CrossPost, ...] = ()  # cross-posts already posted (a run inside a run): not posted again
 
     def with_notes(self, *notes: Line) -> Reply:
         return replace(self, notes=self.notes + notes)
@@ -148,3 +163,9 @@ def error_reply(message: str, *, details: tuple[Line, ...] = ()) -> Reply:
     """An error, visible only to the person who typed the command."""
     lines = tuple(line(text) for text in message.split("\n") if text)
     return Reply(ok=False, summary=message.split("\n", 1)[0], sections=(Section(lines + details),))
+
+
+def refused_reply(message: str, reason: str) -> Reply:
+    """An access refusal: ``message`` tells the person what was refused, why and what to do;
+    ``reason`` is for the security channel, where the pipeline reports the attempt."""
+    return replace(error_reply(message), refused=reason)

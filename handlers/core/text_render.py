@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from handlers.core.reply import Action, Code, CrossPost, Link, Mention, Reply, Segment, Strong
+from handlers.core.reply import Action, Channel, Code, CrossPost, Link, Mention, Reply, Segment, Strong
 
 __all__ = ["to_text"]
 
@@ -18,6 +18,8 @@ def _plain(segment: Segment) -> str:
         return segment.url if segment.label == segment.url else f"{segment.label} ({segment.url})"
     if isinstance(segment, Mention):
         return "@" + (segment.name or segment.user_id)
+    if isinstance(segment, Channel):
+        return segment.name
     raise TypeError(f"unknown segment {segment!r}")
 
 
@@ -37,7 +39,6 @@ def to_text(reply: Reply | CrossPost) -> str:
         ]
         if section.button is not None:
             out.append(_button(section.button))
-    if isinstance(reply, Reply):
-        out += ["! " + "".join(_plain(s) for s in note) for note in reply.notes]
+    out += [("! " if isinstance(reply, Reply) else "") + "".join(_plain(s) for s in note) for note in reply.notes]
     out += [_button(a) for a in reply.actions]
     return "\n".join(out) if out else reply.summary

@@ -97,6 +97,14 @@ async def _deployed_where(
     return found
 
 
+def _grouped(answers: list[tuple[Environment, CodeDeployed]]) -> str:
+    """``gstg, gprd: why`` for each reason once (one line for the same reason everywhere)."""
+    by_why: dict[str, list[str]] = {}
+    for environment, answer in answers:
+        by_why.setdefault(answer.why, []).append(environment.name)
+    return "; ".join(f"{', '.join(names)}: {why}" for why, names in by_why.items())
+
+
 class DeploymentRule:
     name: ClassVar[str] = "deployment_check"
 
@@ -123,14 +131,14 @@ class DeploymentRule:
             title = line(Strong("Code not deployed"))
             return Verdict(refusal=Reply(False, "code not deployed", (Section(tuple(lines), title),)))
         if unknown:
-            said = "; ".join(f"{e.name}: {a.why}" for e, a in unknown)
+            said = _grouped(unknown)
             if context.config.safety.deployment_check_unknown == "refuse":
                 message = (
                     f"Whether the code behind {request.flag} is deployed is unknown ({said}). {NOTHING_CHANGED} "
                     f"If you are sure, run the command again with `--{OVERRIDE}` (recorded)."
                 )
                 return Verdict(refusal=Reply(False, "deployment unknown", (Section((line(message),)),)))
-            return Verdict(record="unknown", warnings=(line(f":grey_question: Code deployed: unknown ({said})."),))
+            return Verdict(record="unknown", warnings=(line(f":grey_question: Code deployed: unknown on {said}."),))
         return Verdict(record="passed (the code is deployed)")
 
 

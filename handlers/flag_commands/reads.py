@@ -6,15 +6,16 @@ An environment whose Redis cannot be reached is named in the answer; the others 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 
 from flags import AuditEntry, FlagRecord, StoreUnavailable, WrongKeyType
 from handlers.config import Environment
-from handlers.core.code import CODE_DEPLOYED
+from handlers.core.code import CODE_DEPLOYED, CodeDeployed
 from handlers.core.context import Context
-from handlers.core.definition_info import definition_section
 from handlers.core.reply import Code, Line, Mention, Reply, Section, Strong, line
 from handlers.core.stale import by_flag, newest_milestone, stale_reason
 from handlers.core.timefmt import utc
+from handlers.core.wording import definition_note, flag_segment
 from handlers.flag_commands.plans import FlagPlan, HistoryPlan, ListPlan
 
 __all__ = ["get", "history", "list_flags"]
@@ -47,14 +48,25 @@ async def get(plan: FlagPlan, context: Context) -> Reply:
             state = record.state.describe()
         entry = line(Strong(environment.name), ": ", Code(state))
         if last:
-            entry += line(f" (version {record.version}, last ", *_by(last[0]), ")")
+            entry += line(" (last ", *_by(last[0]), ")")
+        lines.append(entry)
+    lines += _code_lines(plan.targets, deployed)
+    section = Section(tuple(lines), title=line("Feature flag ", flag_segment(plan.name, context.config)))
+    note = definition_note(plan.name, context.definitions)
+    return Reply(not failed, f"Feature flag {plan.name}", (section,), public=not failed, notes=(note,) if note else ())
+
+
+def _code_lines(targets: tuple[Environment, ...], deployed: Mapping[str, CodeDeployed]) -> list[Line]:
+    """Where the flag's code is deployed: one line per answer, naming the environments it holds for."""
+    by_answer: dict[tuple[str, str], list[str]] = {}
+    for environment in targets:
         code = deployed.get(environment.option)
         if code is not None:
-            entry += line(f"; code deployed: {code.state}" + (f" ({code.why})" if code.why else ""))
-        lines.append(entry)
-    sections = [Section(tuple(lines), title=line("Feature flag ", Code(plan.name)))]
-    sections += definition_section(plan.name, context.definitions)
-    return Reply(not failed, f"Feature flag {plan.name}", tuple(sections), public=not failed)
+            by_answer.setdefault((code.state, code.why), []).append(environment.name)
+    return [
+        line(f"Code deployed: {state} on {', '.join(names)}" + (f" ({why})" if why else ""))
+        for (state, why), names in by_answer.items()
+    ]
 
 
 def _by(entry: AuditEntry) -> Line:

@@ -43,6 +43,8 @@ class KillPlan:
             who=context.caller,
             command=f"/chatops {self.text}{context.origin}".strip(),
             overrides=frozenset(),
+            headline="Killed",
+            reason=self.reason,
         )
 
 

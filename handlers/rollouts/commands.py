@@ -41,6 +41,7 @@ from handlers.core.reply import (
     Strong,
     error_reply,
     line,
+    refused_reply,
 )
 from handlers.core.timefmt import span, utc
 from handlers.rollouts.control import abort, pause
@@ -292,15 +293,19 @@ def _buttons(found: Rollout) -> tuple[Action, ...]:
 
 
 async def _may_steer(found: Rollout, context: Context) -> Reply | None:
+    """None when the caller may steer the rollout (who started it, or who may change its
+    environments here); else the refusal, which the pipeline reports."""
     if context.caller.user_id == found.who.user_id:
         return None
     targets = tuple(e for e in context.config.environments if e.option in found.options)
     refusal = await authorize(Writes(targets), context.caller, context.config, context.chat)
     if refusal is None:
         return None
-    return error_reply(
-        f"{refusal.message} (Only who started {found.id}, or someone who may change its environments here, "
-        "may steer it.)"
+    where, starter = ", ".join(e.name for e in targets), found.who.who
+    return refused_reply(
+        f"Only who started {found.id} ({starter}), or someone who may change {where} here, may pause, resume, "
+        f"step or abort it. {refusal.message}",
+        f"{refusal.reason}, and {found.id} was started by {starter}",
     )
 
 

@@ -21,7 +21,7 @@ from handlers.core.context import Context
 from handlers.core.grammar import SubcommandSpec
 from handlers.core.parsing import Invocation
 from handlers.core.policy import Writes, authorize
-from handlers.core.reply import Action, Code, Line, Mention, Reply, Section, Strong, error_reply, line
+from handlers.core.reply import Action, Code, Line, Mention, Reply, Section, Strong, error_reply, line, refused_reply
 from handlers.core.timefmt import span, utc
 from handlers.schedules.grammar import SCHEDULE
 from handlers.schedules.plans import ScheduleCancel, SchedulePlan, cancel_button_plan, plan_schedule
@@ -174,9 +174,11 @@ async def cancel(plan: ScheduleCancel, context: Context) -> Reply:
         targets = tuple(e for e in context.config.environments if e.option in options)
         refusal = await authorize(Writes(targets), context.caller, context.config, context.chat)
         if refusal is not None:
-            return error_reply(
-                f"{refusal.message} (Only its author, or someone who may change those environments here, "
-                f"may cancel {schedule.id}.)"
+            where, author = ", ".join(e.name for e in targets), schedule.who.who
+            return refused_reply(
+                f"Only its author ({author}), or someone who may change {where} here, may cancel {schedule.id}. "
+                + refusal.message,
+                f"{refusal.reason}, and {schedule.id} was scheduled by {author}",
             )
     if await store.cancel(schedule.id) is None:
         return error_reply(f"{schedule.id} ran or was cancelled just now; nothing was changed.")

@@ -65,7 +65,7 @@ async def test_approval_clicks_over_http(tmp_path: Path, redis_url: str, prefix:
             assert "Nobody approves their own request" in await _answer(bot, "self")
             assert await keyspace(client, prefix) == before
             assert await _click(bot, "U0ONCALL", "approve", "A1", "ok") == 200
-            assert "set to true on gprd" in await _answer(bot, "ok")
+            assert f"*Enabled*: `{FLAG}` on gprd" in await _answer(bot, "ok")
             assert await client.hgetall(f"{prefix}gprd:{FLAG}") == {"boolean": "true"}
             entries = await client.xrange(f"{prefix}gprd:chatops:audit:{FLAG}")
             assert len(entries) == 1 and entries[0][1]["command"].endswith("(approved by u0oncall, request A1)")
@@ -73,7 +73,7 @@ async def test_approval_clicks_over_http(tmp_path: Path, redis_url: str, prefix:
             assert "was already approved by u0oncall" in await _answer(bot, "twice")
             assert await client.xlen(f"{prefix}gprd:chatops:audit:{FLAG}") == 1  # applied once
             _, text = await bot.text(f"run feature set {FLAG} false --production")  # lowering needs no approval
-            assert "set to false on gprd" in text, text
+            assert f"*Disabled*: `{FLAG}` on gprd" in text, text
             _, text = await bot.text(
                 f"run feature set {FLAG} true --production --ignore-feature-flag-consistency-check"
             )

@@ -66,7 +66,7 @@ async def test_kill_9_midway_is_finished_or_undone_once_and_told(
             await wait_healthy(session, bot.url)
             if start == "true":
                 _, text = await bot.text(COMMAND.format(flag=FLAG, value="true"), timeout=20)
-                assert "set to true on dev, pre, gstg, gprd" in text, text
+                assert f"*Enabled*: `{FLAG}` on dev, pre, gstg, gprd" in text, text
             versions = {o: await _audits(clients, prefix, o) for o in OPTIONS}
 
             await there.execute_command("CLIENT", "PAUSE", "60000", "WRITE")

@@ -139,9 +139,9 @@ async def test_the_pages_show_what_was_written_and_the_chart_is_the_audit_stream
 ) -> None:
     for state in ("25 --actors", "50 --actors"):
         _, answer = await dashboard.text(f"run feature set {FLAG} {state} --staging", channel="#development")
-        assert "set to" in answer, answer
+        assert "*Set to" in answer, answer
     _, answer = await dashboard.text(f"run feature set {FLAG} 25 --actors --staging", channel="#development")
-    assert "set to" in answer, answer
+    assert "*Set to" in answer, answer
     await asyncio.to_thread(browser.delete_all_cookies)
     text = await _open(browser, await dashboard.link())
     row = await asyncio.to_thread(
@@ -153,7 +153,7 @@ async def test_the_pages_show_what_was_written_and_the_chart_is_the_audit_stream
     assert cells["gprd"] == "off", cells
     _shot(browser, tmp_path, "flags")
     _, answer = await dashboard.text(f"run feature set {FLAG} 60 --actors --staging", channel="#development")
-    assert "set to" in answer, answer
+    assert "*Set to" in answer, answer
     deadline = time.monotonic() + 10
     while True:  # the page from the live snapshot, with the change it was told of
         text = await _open(browser, f"{dashboard.url}/ui/?name=partitioned")
@@ -162,7 +162,7 @@ async def test_the_pages_show_what_was_written_and_the_chart_is_the_audit_stream
         assert time.monotonic() < deadline, text
         await asyncio.sleep(0.2)
     _, answer = await dashboard.text(f"run feature set {FLAG} 25 --actors --staging", channel="#development")
-    assert "set to" in answer, answer
+    assert "*Set to" in answer, answer
 
     text = await _open(browser, f"{dashboard.url}/ui/flags/{FLAG}")
     assert "History (5 changes)" in text, text

@@ -11,7 +11,7 @@ from tests.helpers import keyspace
 async def test_set_on_staging_from_any_channel(bot: BotUnderTest) -> None:
     kind, text = await bot.text(f"run feature set {FLAG} 50 --actors --staging", channel="#development")
     assert kind == "in_channel"
-    assert f"`{FLAG}` set to 50% of actors on gstg by <@U0SRE>" in text
+    assert f"*Set to 50% of actors*: `{FLAG}` on gstg by <@U0SRE>" in text
     assert await bot.redis.hgetall(f"{bot.prefix}gstg:{FLAG}") == {"percentage_of_actors": "50"}
     await bot.slack.wait_for(lambda: bot.slack.post_texts("#e2e-run-staging"))
     assert bot.slack.post_texts("#e2e-run-staging") == [f"Feature flag {FLAG} has been set to 50% of actors on gstg"]

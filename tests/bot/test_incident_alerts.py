@@ -22,7 +22,7 @@ async def test_a_blocking_alert_freezes_until_it_resolves(
     labels = {"alertname": "PatroniDown", "env": "gstg", "blocks_feature_flags": "true"}
     async with alerting_bot(tmp_path, redis_url, prefix, slack, monkeypatch) as (alertmanager, bot):
         _, before = await bot.text(f"run feature set {FLAG} 50 --actors --staging", channel="#development")
-        assert "set to 50% of actors on gstg" in before  # something to reduce during the freeze
+        assert f"*Set to 50% of actors*: `{FLAG}` on gstg" in before  # something to reduce during the freeze
         alertmanager.fire(labels, "database down")
         for _ in range(100):  # Alertmanager tells the bot within its group_wait
             if await bot.redis.hlen(f"{prefix}chatops:freezes"):
@@ -32,9 +32,9 @@ async def test_a_blocking_alert_freezes_until_it_resolves(
         assert "This change raises exposure during a change freeze: gstg is frozen since " in refused, refused
         assert "by PatroniDown: alert PatroniDown is firing" in refused
         _, lowered = await bot.text(f"run feature set {FLAG} false --staging", channel="#development")
-        assert "set to false on gstg" in lowered  # reducing exposure still works
+        assert f"*Disabled*: `{FLAG}` on gstg" in lowered  # reducing exposure still works
         _, elsewhere = await bot.text(f"run feature set {FLAG} true --dev", channel="#development")
-        assert "set to true on dev" in elsewhere  # only the alert's environment is frozen
+        assert f"*Enabled*: `{FLAG}` on dev" in elsewhere  # only the alert's environment is frozen
         _, status = await bot.text("run freeze status", channel="#random")
         assert "gstg is frozen since" in status
         alertmanager.resolve(labels)
@@ -43,7 +43,7 @@ async def test_a_blocking_alert_freezes_until_it_resolves(
                 break
             await asyncio.sleep(0.05)
         _, allowed = await bot.text(f"run feature set {FLAG} true --staging", channel="#development")
-        assert "set to true on gstg" in allowed, allowed
+        assert f"*Enabled*: `{FLAG}` on gstg" in allowed, allowed
 
 
 async def test_an_alert_gets_the_flag_changes_just_before_it(
@@ -52,7 +52,7 @@ async def test_an_alert_gets_the_flag_changes_just_before_it(
     labels = {"alertname": "HighErrorRate", "env": "gstg", "severity": "s2"}
     async with alerting_bot(tmp_path, redis_url, prefix, slack, monkeypatch) as (alertmanager, bot):
         _, text = await bot.text(f"run feature set {FLAG} 50 --actors --staging", channel="#development")
-        assert "set to 50% of actors on gstg" in text
+        assert f"*Set to 50% of actors*: `{FLAG}` on gstg" in text
         alertmanager.fire(labels, "errors")
         await slack.wait_for(lambda: _alert_posts(slack), timeout=10)
         (post,) = _alert_posts(slack)

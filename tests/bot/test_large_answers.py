@@ -15,8 +15,8 @@ async def test_300_users_in_one_command_are_answered_and_summarised(bot: BotUnde
     message = await bot.command(f"run feature set {FLAG} true --staging --user={users}", channel=D)
     text = " ".join(b["text"]["text"] for b in message["blocks"] if b["type"] == "section")
     assert message["response_type"] == "in_channel", text[:500]
-    assert "enabled for 300 actors and groups: User:user000, User:user001," in text
-    assert "… and 290 more on gstg" in text
+    assert f"*Enabled for 300 actors and groups*: `{FLAG}` on gstg" in text
+    assert "`off` → `300 actors: User:user000, User:user001," in text and "… and 290 more`" in text
     assert all(len(b["text"]["text"]) <= 3000 for b in message["blocks"] if b["type"] == "section")
     fields = await bot.redis.hgetall(f"{bot.prefix}gstg:{FLAG}")
     assert len(fields) == 300 and fields["actors/User:user299"] == "1"

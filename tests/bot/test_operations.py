@@ -164,7 +164,7 @@ async def test_sigterm_finishes_acknowledged_commands_then_exits_0(
             code = await asyncio.to_thread(process.wait, 20)
             assert code == 0
             await slack.wait_for(
-                lambda: any("set to true" in message_text(m) for m in slack.responses.get(answer.response_id, []))
+                lambda: any("*Enabled*" in message_text(m) for m in slack.responses.get(answer.response_id, []))
             )
     finally:
         if process.poll() is None:

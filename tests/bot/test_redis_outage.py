@@ -37,9 +37,9 @@ async def test_commands_during_a_redis_outage(tmp_path: Path, prefix: str, slack
             for i, kind, text in outcomes:
                 if 8 <= i < 16:
                     assert kind == "ephemeral" and "Could not reach Redis for gstg" in text, (i, text)
-                    assert "set to" not in text.split("\n")[0]
+                    assert "*Set to" not in text.split("\n")[0]
                 else:
-                    assert kind == "in_channel" and f"set to {i + 1}% of actors on gstg" in text, (i, text)
+                    assert kind == "in_channel" and f"*Set to {i + 1}% of actors*: `{FLAG}` on gstg" in text, (i, text)
             async with session.get(f"{url}/readyz") as response:
                 assert response.status == 200
     finally:

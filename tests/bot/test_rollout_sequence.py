@@ -49,7 +49,7 @@ async def test_the_rollout_issue_sequence(bot: BotUnderTest) -> None:
         channel="#development",
         posts=2,
     )
-    assert "set to 50% of actors on dev, pre, gstg, gstg-ref by <@U0DEV>" in text
+    assert f"*Set to 50% of actors*: `{FLAG}` on dev, pre, gstg, gstg-ref by <@U0DEV>" in text
     expected = dict.fromkeys(NON_PRODUCTION, (True, {"percentage_of_actors": "50"}))
     assert await states(bot) == {**expected, "ops": (False, {}), "gprd": (False, {})}
     assert channel_counts(bot) == {
@@ -77,15 +77,15 @@ async def test_the_rollout_issue_sequence(bot: BotUnderTest) -> None:
 
     # 3. production (the default environment), only in #production, by an SRE.
     text = await step(bot, f"/chatops run feature set {FLAG} true", user="U0SRE", channel="#production", posts=2)
-    assert "set to true on gprd by <@U0SRE>" in text
+    assert f"*Enabled*: `{FLAG}` on gprd by <@U0SRE>" in text
     assert (await states(bot))["gprd"] == (True, {"boolean": "true"})
     team = bot.slack.post_texts("#g_database_frameworks")
-    assert len(team) == 1 and "set to true on gprd by <@U0SRE> in #production" in team[0]
+    assert len(team) == 1 and f"*Enabled*: `{FLAG}` on gprd by <@U0SRE> in <#C0PROD>" in team[0]
     assert "https://gitlab.com/gitlab-org/gitlab/-/issues/431866" in team[0]  # the rollout issue
 
     # 4. rollback in production by whoever is on call.
     text = await step(bot, f"/chatops run feature set {FLAG} false", user="U0ONCALL", channel="#production", posts=2)
-    assert "set to false on gprd by <@U0ONCALL>" in text
+    assert f"*Disabled*: `{FLAG}` on gprd by <@U0ONCALL>" in text
     assert (await states(bot))["gprd"] == (True, {})  # the hash is gone, the name stays
     assert len(bot.slack.post_texts("#g_database_frameworks")) == 2
 
@@ -110,7 +110,7 @@ async def test_the_rollout_issue_sequence(bot: BotUnderTest) -> None:
         channel="#production",
         posts=2,
     )
-    assert "deleted on dev, pre, gstg, gstg-ref, gprd" in text
+    assert f"*Deleted*: `{FLAG}` on dev, pre, gstg, gstg-ref, gprd" in text
     assert await states(bot) == dict.fromkeys(ALL, (False, {}))
     assert channel_counts(bot) == {
         "#production": 0,

@@ -25,7 +25,7 @@ async def test_chatops_serve_process(
             await wait_healthy(session, url)
             bot = BotUnderTest(url, slack, prefix, None, session)  # type: ignore[arg-type]
             message = await bot.command(f"run feature set {FLAG} true --staging", channel="#development")
-            assert f"`{FLAG}` set to true on gstg" in message_text(message)
+            assert f"*Enabled*: `{FLAG}` on gstg" in message_text(message)
             for n in range(4):  # with workers, the kernel spreads these connections over them
                 async with aiohttp.ClientSession() as fresh:
                     bot = BotUnderTest(url, slack, prefix, None, fresh)  # type: ignore[arg-type]

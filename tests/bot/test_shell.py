@@ -38,14 +38,13 @@ def test_shell_runs_a_line_shows_every_cross_post_and_writes_redis(tmp_path: Pat
         cwd=tmp_path,
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith("[#production] (in channel)\n")
-    assert f"Feature flag `{FLAG}` set to true on gstg, gprd by @alice" in done.stdout
+    assert done.stdout.startswith(f"[#production] (in channel)\nEnabled: `{FLAG}` on gstg, gprd by @alice\n")
     assert "[#g_database_frameworks] (team channel)" in done.stdout
     assert "[#feature-flag-log] (log channel)" in done.stdout
     client = redis.Redis.from_url(redis_url, decode_responses=True)
     assert client.hgetall(f"{prefix}gprd:{FLAG}") == {"boolean": "true"}
-    assert "Checks: consistency check passed; production check not configured" in done.stdout
-    assert "[Roll back gprd] to press it, type: :rollback production|" in done.stdout
+    assert "Checks: production check not configured" in done.stdout
+    assert "[Undo on gprd: on → off] to press it, type: :rollback production|" in done.stdout
     client.close()
 
 
@@ -92,9 +91,9 @@ def test_interactive_shell_with_the_example_config_and_embedded_redis(tmp_path: 
         stdin=lines,
     )
     assert done.returncode == 0, done.stderr
-    assert "set to 50% of actors on dev, pre, gstg, gstg-ref" in done.stdout
+    assert f"Set to 50% of actors: `{FLAG}` on dev, pre, gstg, gstg-ref" in done.stdout
     assert "[#e2e-run-staging] (QA channel)" in done.stdout
-    assert "gstg: `50% of actors` (version 1" in done.stdout
+    assert "gstg: `50% of actors` (last set to 50% of actors by @" in done.stdout
     assert "Rules in #development" in done.stdout
     assert "flags.embedded_redis_started" in done.stderr  # the first thing it logs
     assert (tmp_path / ".chatops" / "redis.db").exists()

@@ -57,7 +57,7 @@ async def _exercise(slack: SlackStub, runtime: Runtime) -> None:
     assert [a["envelope_id"] for a in slack.socket_acks] == ["env-1"]  # acked over the socket
     [response] = slack.responses["socket1"]
     assert response["response_type"] == "in_channel"
-    assert f"`{FLAG}` set to true on gstg, gprd by <@U0SRE>" in message_text(response)
+    assert f"*Enabled*: `{FLAG}` on gstg, gprd by <@U0SRE>" in message_text(response)
     store = runtime.app.stores["production"]
     assert (await store.get(FLAG)).state.boolean is True
 

@@ -53,30 +53,49 @@ async def test_a_change_that_needs_approval_is_not_written_until_approved_once(c
     assert (await bot.run(f"{SET} {FLAG} false --production")).ok  # reducing exposure needs no approval
 
 
+async def test_an_approved_change_is_posted_once(chatops: MakeChatops) -> None:
+    bot = await chatops(access=ACCESS)
+    request = await _request(bot)
+    approved = await bot.run(f":approve {request}", **BOB)  # the approval runs alice's command inside the click
+    assert approved.ok, approved.text
+    assert len(approved.posted_to("#feature-flag-log")) == 1
+    assert len(approved.posted_to("#g_database_frameworks")) == 1
+
+
 async def test_wrong_approvals_are_refused_and_change_nothing(chatops: MakeChatops) -> None:
     bot = await chatops(access=ACCESS)
     request = await _request(bot)
     before = await bot.keyspace()
-    cases = [
-        ({}, f":approve {request}", "Nobody approves their own request: ask one of @approvers."),
+    cases = [  # who clicks, what, what they are told, and whether it is reported as an access refusal
+        ({}, f":approve {request}", "Nobody approves their own request: ask one of @approvers.", True),
+        ({}, f":decline {request}", "Nobody declines their own request: cancel it instead.", True),
         (
             {"user": "dave", "groups": ()},
             f":approve {request}",
-            f"Only members of @approvers may approve or decline {request}.",
+            f"Only members of @approvers may approve or decline {request}. Nothing was changed. Ask one of them.",
+            True,
         ),
         (
             {"user": "carol", "groups": ("approvers",)},
             f":approve {request}",
             "This action is not allowed: changing gprd needs @sre",
+            True,
         ),
-        ({**BOB, "channel": "#random"}, f":approve {request}", "Commands that change gprd may only run in #production"),
-        (BOB, ":approve A999", "There is no approval request A999."),
-        (BOB, ":approve X1; drop", "This button does not name an approval request."),
-        (BOB, f":approval_cancel {request}", f"Only its requester may cancel {request}; decline it instead."),
+        (
+            {**BOB, "channel": "#random"},
+            f":approve {request}",
+            "Commands that change gprd may only run in #production",
+            True,
+        ),
+        (BOB, ":approve A999", "There is no approval request A999.", False),
+        (BOB, ":approve X1; drop", "This button does not name an approval request.", False),
+        (BOB, f":approval_cancel {request}", f"Only its requester (alice) may cancel {request}; decline it", True),
     ]
-    for who, click, message in cases:
+    for who, click, message, reported in cases:
         answer = await bot.run(click, **who)  # type: ignore[arg-type]
         assert not answer.ok and message in answer.text, (click, who, answer.text)
+        assert answer.text.count("Nothing was changed") == 1, answer.text
+        assert len(answer.posted_to("#chatops-security")) == int(reported), (click, who)
         assert await bot.keyspace() == before, (click, who)
 
 
@@ -182,7 +201,7 @@ async def test_a_roll_back_that_raises_exposure_asks_for_a_command_instead(chato
     assert (await bot.run(f":approve {request}", **BOB)).ok  # true on gprd, approved
     lowered = await bot.run(f"{SET} {FLAG} false --production")  # lowering: no approval
     assert lowered.ok
-    (button,) = [a for a in lowered.reply.actions if a.label == "Roll back gprd"]
+    (button,) = [a for a in lowered.reply.actions if a.label == "Undo on gprd: off → on"]
     before = await bot.keyspace()
     raised = await bot.run(f":rollback {button.value}")  # back to true: a raise
     assert not raised.ok and "This roll back raises exposure, so it needs the approval of @approvers" in raised.text

@@ -43,8 +43,8 @@ async def test_a_raise_where_the_code_is_not_deployed_is_refused(chatops: MakeCh
     assert f"Check with `/chatops run auto_deploy status {merged[:11]}`." in refused.text
     assert await bot.keyspace() == before
     got = await bot.run(f"/chatops run feature get {FLAG} --staging --production")
-    assert "gstg: `on`" in got.text and "code deployed: yes" in got.text
-    assert "gprd: `off`; code deployed: no (gprd runs master" in got.text
+    assert "gstg: `on`" in got.text and "Code deployed: yes on gstg\n" in got.text
+    assert "gprd: `off`\n" in got.text and "Code deployed: no on gprd (gprd runs master" in got.text
     forced = await bot.run(f"{SET} {FLAG} true --production --ignore-deployment-check")
     assert forced.ok, forced.text
     (latest,) = await bot.app.stores["production"].history(FLAG, limit=1)
@@ -59,7 +59,8 @@ async def test_code_deployed_through_a_pick_counts(chatops: MakeChatops, tmp_pat
     await _deploy(bot, "gprd", picked, "16-6-stable")
     answer = await bot.run(f"{SET} {FLAG} true --staging --production")
     assert answer.ok, answer.text
-    assert "deployment check passed (the code is deployed)" in answer.text
+    [entry] = await bot.app.stores["production"].history(FLAG, limit=1)
+    assert entry.checks["deployment_check"] == "passed (the code is deployed)"
 
 
 async def test_an_unknown_merge_request_warns_or_refuses_as_configured(chatops: MakeChatops, tmp_path: Path) -> None:
@@ -77,4 +78,4 @@ async def test_an_unknown_merge_request_warns_or_refuses_as_configured(chatops: 
                 and f"Whether the code behind {FLAG} is deployed is unknown (gstg: {unknown})" in answer.text
             )
         else:
-            assert answer.ok and f":grey_question: Code deployed: unknown (gstg: {unknown})." in answer.text
+            assert answer.ok and f":grey_question: Code deployed: unknown on gstg: {unknown}." in answer.text

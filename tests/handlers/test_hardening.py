@@ -93,7 +93,7 @@ async def test_deleting_a_flag_that_is_not_there_writes_nothing(chatops: MakeCha
     assert (await bot.run(f"/chatops run feature set {FLAG} true --staging", channel=D)).ok
     answer = await bot.run(f"/chatops run feature delete {FLAG} --dev --staging", channel=D)
     assert answer.ok and f"There is no flag {FLAG} on dev: nothing to delete there." in answer.text
-    assert [a.label for a in answer.reply.actions] == ["Roll back gstg"]
+    assert [a.label for a in answer.reply.actions] == ["Undo on gstg: off → on"]
     assert (await bot.flag("dev")).version == 0  # no version written on dev
     assert not (await bot.flag("staging")).exists
 

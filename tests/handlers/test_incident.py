@@ -33,8 +33,8 @@ async def test_kill_switches_the_flag_off_everywhere_past_every_rule(chatops: Ma
     assert answer.ok and answer.reply.public, answer.text
     for option in ("dev", "pre", "staging", "staging-ref", "ops", "production"):
         assert await _state(bot, option) == ({}, True), option  # false, as Flipper has it
-    assert f"Feature flag `{FLAG}` set to false on dev, pre, gstg, gstg-ref, ops, gprd by @alice" in answer.text
-    assert "kill no check blocks a kill: errors on checkout" in answer.text
+    headline = f"Killed: `{FLAG}` on dev, pre, gstg, gstg-ref, ops, gprd by @alice\n  Reason: errors on checkout\n"
+    assert answer.text.startswith(f"[#production] (in channel)\n{headline}"), answer.text
     (latest,) = await bot.app.stores["production"].history(FLAG, limit=1)
     assert latest.command == f'/chatops run feature kill {FLAG} --reason "errors on checkout"'  # as typed
     assert answer.posted_to("#feature-flag-log")  # cross-posted like any change

@@ -177,7 +177,8 @@ async def test_pause_resume_next_and_abort_by_people_and_buttons(chatops: MakeCh
     consistency = "--ignore-feature-flag-consistency-check"
     assert (await bot.run(f"{ROLLOUT} {FLAG} --steps 10 --every 1h --production {consistency}")).ok
     refused = await bot.run(f"{ROLLOUT} abort {FLAG}", user="mallory", groups=(), channel="#random")
-    assert not refused.ok and "may steer it" in refused.text
+    assert not refused.ok and "Only who started R2 (alice), or someone who may change gprd here" in refused.text
+    assert "Reason: gprd may only be changed in #production, and R2 was started by alice." in refused.text
     aborted = await bot.run(":rollout_abort R2")
     assert aborted.ok and ": aborted" in aborted.text
     assert await _state(bot, "production") == {}

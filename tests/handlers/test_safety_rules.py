@@ -76,7 +76,7 @@ async def test_production_needs_staging_enabled_at_least_as_far(chatops: MakeCha
     assert not answer.ok and "is not fully on in gstg" in answer.text
 
     answer = await bot.run(f"/chatops run feature set {FLAG} 10 --actors")
-    assert answer.ok and "consistency check passed" in answer.text
+    assert answer.ok and "consistency" not in answer.text  # what passed is in the audit, not in the answer
     assert await bot.gates("production") == {"percentage_of_actors": "10"}
     assert (await checks_of(bot))["consistency_check"] == "passed"
 
@@ -121,8 +121,7 @@ async def test_all_production_checks_pass_and_the_audit_says_so(chatops: MakeCha
     bot.fire("LowDiskOnReplica", "not matched: severity s4", severity="s4")
     answer = await bot.run(PROD)
     assert answer.ok, answer.text
-    deployed = "deployment check passed (the code is deployed)"
-    assert f"Checks: consistency check passed; {deployed}; production check passed" in answer.text
+    assert "Checks:" not in answer.text  # all passed: the audit says so, the answer need not
     assert await bot.gates("production") == {"boolean": "true"}
     assert await checks_of(bot) == {
         "consistency_check": "passed",
@@ -226,11 +225,11 @@ async def test_reducing_exposure_is_never_blocked(chatops: MakeChatops, tmp_path
     skipped = "production check skipped: the change only reduces exposure"
     for value, state in (("10 --actors", {"percentage_of_actors": "10"}), ("false", {})):
         answer = await bot.run(f"/chatops run feature set {FLAG} {value}")
-        assert answer.ok and skipped in answer.text, answer.text
+        assert answer.ok and skipped not in answer.text, answer.text  # in the audit only
         assert await bot.gates("production") == state
         assert (await checks_of(bot))["production_check"] == "skipped: the change only reduces exposure"
     answer = await bot.run(f"/chatops run feature delete {FLAG} --production")
-    assert answer.ok and skipped in answer.text
+    assert answer.ok and (await checks_of(bot))["production_check"] == "skipped: the change only reduces exposure"
     assert not (await bot.flag("production")).exists
     before = await bot.keyspace()
     answer = await bot.run(f"/chatops run feature set {FLAG} 20 --actors")  # up again: checked
@@ -241,7 +240,7 @@ async def test_reducing_exposure_is_never_blocked(chatops: MakeChatops, tmp_path
 async def test_without_a_production_check_the_audit_says_not_configured(chatops: MakeChatops) -> None:
     bot = await chatops()
     answer = await bot.run(PROD)
-    assert answer.ok and "Checks: consistency check passed; production check not configured" in answer.text
+    assert answer.ok and "Checks: production check not configured" in answer.text
     assert await checks_of(bot) == {"consistency_check": "passed", "production_check": "not configured"}
 
 

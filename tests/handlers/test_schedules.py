@@ -98,7 +98,7 @@ async def test_a_scheduled_change_runs_once_at_its_time_as_its_author(chatops: M
     assert post.channel == "C0DEV"  # where it was scheduled
     text = to_text(post)
     assert text.startswith("Scheduled change S1 by @alice: `/chatops run feature set")
-    assert "gstg: `off` → `on` (version 1)" in text and "[Roll back gstg]" in text
+    assert "gstg: `off` → `on`\n" in text and "[Undo on gstg: on → off]" in text
     assert "No scheduled or time-boxed changes." in (await bot.run("/chatops run feature schedule list")).text
 
 
@@ -120,7 +120,11 @@ async def test_a_time_boxed_change_is_restored_when_it_expires(chatops: MakeChat
     answer = await bot.run(f"{SET} {FLAG} true --staging --dev --for 1s", channel=D)
     assert answer.ok and await _state(bot, "staging") == {"boolean": "true"}
     assert "! Time-boxed: the previous state comes back at " in answer.text and "(in 1 s), as S1" in answer.text
-    assert [a.label for a in answer.reply.actions] == ["Roll back dev", "Roll back gstg", "Cancel S1"]
+    assert [a.label for a in answer.reply.actions] == [
+        "Undo on dev: on → 25% of actors",
+        "Undo on gstg: on → 25% of actors",
+        "Cancel S1",
+    ]
     drivers, posts = _drivers(bot)
     await bot.tick(drivers, 2.0)
     for option in ("dev", "staging"):
@@ -135,7 +139,11 @@ async def test_a_cancelled_schedule_never_runs(chatops: MakeChatops) -> None:
     bot = await chatops()
     assert (await bot.run(f"{SET} {FLAG} true --production --in 1s")).ok
     refused = await bot.run("/chatops run feature schedule cancel S1", user="mallory", groups=(), channel=D)
-    assert not refused.ok and "(Only its author, or someone who may change those environments here" in refused.text
+    assert (
+        not refused.ok
+        and "Only its author (alice), or someone who may change gprd here, may cancel S1." in refused.text
+    )
+    assert "Reason: gprd may only be changed in #production, and S1 was scheduled by alice." in refused.text
     cancelled = await bot.run(":schedule_cancel S1", user="alice", channel=D)  # the Cancel button
     assert cancelled.ok and "Cancelled S1: `/chatops run feature set" in cancelled.text
     drivers, posts = _drivers(bot)

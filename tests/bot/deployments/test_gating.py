@@ -57,19 +57,20 @@ async def test_gating_follows_the_deployments_gitlab_reports(gating_bot: DeployB
         status, _ = await bot.webhook(deployment_event(env, sha, "success", "2026-11-26 09:00:00 +0000", ref=ref))
         assert status == 200
     _, staged = await bot.text("run feature set picked_flag true --staging", channel="#development")
-    assert "set to true on gstg" in staged, staged  # master, with !104, runs on gstg
+    assert "*Enabled*: `picked_flag` on gstg" in staged, staged  # master, with !104, runs on gstg
     _, refused = await bot.text("run feature set picked_flag true --production")
     assert f"The code behind picked_flag ({history.mr104_merge[:11]}) is not deployed to gprd" in refused, refused
     assert not await bot.redis.exists(f"{bot.prefix}gprd:picked_flag")
     picked = deployment_event("gprd", history.mr104_pick, "success", "2026-11-26 10:00:00 +0000", ref="16-5-stable")
     assert (await bot.webhook(picked))[0] == 200
     _, allowed = await bot.text("run feature set picked_flag true --production")
-    assert "set to true on gprd" in allowed, allowed  # deployed through the pick into 16-5-stable
+    assert "*Enabled*: `picked_flag` on gprd" in allowed, allowed  # deployed through the pick into 16-5-stable
     _, side = await bot.text("run feature set side_flag true --staging", channel="#development")
     assert "The code behind side_flag" in side and "is not deployed to gstg" in side  # only on a side branch
     _, unknown = await bot.text("run feature set unknown_flag true --staging", channel="#development")
     assert (
-        "set to true on gstg" in unknown and "Code deployed: unknown (gstg: merge request !999 is not found" in unknown
+        "*Enabled*: `unknown_flag` on gstg" in unknown
+        and "Code deployed: unknown on gstg: merge request !999 is not found" in unknown
     )
 
 
@@ -95,13 +96,13 @@ async def test_a_stale_mirror_makes_the_answer_unknown_and_says_why(
         assert (await bot.webhook(deployment_event("gstg", late, "success", "2026-11-26 09:00:00 +0000")))[0] == 200
         stale = "answered from the mirror as fetched "
         _, known = await bot.text("run feature set known_flag true --staging", channel="#development")
-        assert "set to true on gstg" in known, known  # unknown warns by default
-        assert f"Code deployed: unknown (gstg: the mirror does not know {late[:11]}, deployed there ({stale}" in known
+        assert "*Enabled*: `known_flag` on gstg" in known, known  # unknown warns by default
+        assert f"Code deployed: unknown on gstg: the mirror does not know {late[:11]}, deployed there ({stale}" in known
         assert "fetching fails: " in known
         _, missing = await bot.text("run feature set late_flag true --staging", channel="#development")
-        assert "Code deployed: unknown (gstg: merge request !202 is not found in the mirror (not merged yet?; " in (
+        assert "Code deployed: unknown on gstg: merge request !202 is not found in the mirror (not merged yet?; " in (
             missing
         )
         assert stale in missing
         _, got = await bot.text("run feature get known_flag --staging", channel="#development")
-        assert "code deployed: unknown" in got, got
+        assert "Code deployed: unknown on gstg" in got, got

@@ -22,43 +22,46 @@ async def test_roll_back_restores_the_state_before_that_change(safe_bot: SafeBot
     await safe_bot.text(f"run feature set {FLAG} 25 --actors --staging", channel="#development")
     message = await safe_bot.command(f"run feature set {FLAG} true --staging", channel="#development")
     buttons = rollback_values(message)
-    assert list(buttons) == ["Roll back gstg"]
+    assert list(buttons) == ["Undo on gstg: on → 25% of actors"]
     [button] = [e for b in message["blocks"] if b["type"] == "actions" for e in b["elements"]]
     assert (button["action_id"], button["style"]) == ("rollback", "danger")
     assert button["confirm"] == {
-        "title": {"type": "plain_text", "text": "Roll back?"},
-        "text": {"type": "mrkdwn", "text": "Roll back gstg: restore the flag as it was before this change."},
-        "confirm": {"type": "plain_text", "text": "Roll back"},
+        "title": {"type": "plain_text", "text": "Undo on gstg?"},
+        "text": {
+            "type": "mrkdwn",
+            "text": f"{FLAG} on gstg goes back to 25% of actors (it is on now), if nobody changed it since.",
+        },
+        "confirm": {"type": "plain_text", "text": "Set gstg to 25% of actors"},
         "deny": {"type": "plain_text", "text": "Cancel"},
     }
-    kind, text = await safe_bot.click_answer(buttons["Roll back gstg"], channel="#development")
+    kind, text = await safe_bot.click_answer(buttons["Undo on gstg: on → 25% of actors"], channel="#development")
     assert kind == "in_channel", text
-    assert f"Feature flag `{FLAG}` restored to 25% of actors on gstg by <@U0SRE>" in text
+    assert f"*Rolled back*: `{FLAG}` on gstg by <@U0SRE>\n*gstg*: `on` → `25% of actors`" in text
     assert await safe_bot.redis.hgetall(f"{safe_bot.prefix}gstg:{FLAG}") == {"percentage_of_actors": "25"}
     [entry] = await safe_bot.redis.xrevrange(f"{safe_bot.prefix}gstg:chatops:audit:{FLAG}", count=1)
     assert entry[1]["command"].startswith("Roll back button on change ")
     await safe_bot.slack.wait_for(lambda: len(safe_bot.slack.post_texts("#feature-flag-log")) == 3)
-    assert "restored to 25% of actors on gstg" in safe_bot.slack.post_texts("#feature-flag-log")[-1]
+    assert f"*Rolled back*: `{FLAG}` on gstg" in safe_bot.slack.post_texts("#feature-flag-log")[-1]
 
 
 async def test_the_click_obeys_channel_rules_and_permissions(safe_bot: SafeBot) -> None:
     buttons = await change_with_buttons(safe_bot, f"run feature set {FLAG} true --staging --production")
     before = await keyspace(safe_bot.redis, safe_bot.prefix)
-    kind, text = await safe_bot.click_answer(buttons["Roll back gprd"], channel="#random")
+    kind, text = await safe_bot.click_answer(buttons["Undo on gprd: on → off"], channel="#random")
     assert kind == "ephemeral" and "may only run in #production" in text
-    kind, text = await safe_bot.click_answer(buttons["Roll back gprd"], user="U0DEV")
+    kind, text = await safe_bot.click_answer(buttons["Undo on gprd: on → off"], user="U0DEV")
     assert kind == "ephemeral" and "This action is not allowed" in text
     assert await keyspace(safe_bot.redis, safe_bot.prefix) == before
     await safe_bot.slack.wait_for(lambda: len(safe_bot.slack.post_texts("#chatops-security")) == 2)
     # an on-call SRE in #production may: the roll back of an enable only reduces exposure
     safe_bot.fire("HighWebErrorRate", severity="s1")
-    kind, text = await safe_bot.click_answer(buttons["Roll back gprd"])
-    assert kind == "in_channel" and "production check skipped: the change only reduces exposure" in text
+    kind, text = await safe_bot.click_answer(buttons["Undo on gprd: on → off"])
+    assert kind == "in_channel" and f"*Rolled back*: `{FLAG}` on gprd" in text, text
 
 
 async def test_forged_and_replayed_clicks_are_refused(safe_bot: SafeBot) -> None:
     buttons = await change_with_buttons(safe_bot, f"run feature set {FLAG} true --staging", "#development")
-    value = buttons["Roll back gstg"]
+    value = buttons["Undo on gstg: on → off"]
     option, name, _ = value.split("|")
     before = await keyspace(safe_bot.redis, safe_bot.prefix)
     # a signed click with a forged value (the full list: tests/handlers/test_change_engine.py)
