@@ -55,8 +55,10 @@ class Freeze:
 
 
 def describe_freeze(freeze: Freeze, name: str) -> str:
-    until = f", until {utc(freeze.until)}" if freeze.until is not None else ""
-    return f"{name} is frozen since {utc(freeze.since)} by {freeze.who}: {freeze.reason}{until}"
+    """``gstg is frozen since … by alice: incident 4521, until …`` (to the second when it lasts under an hour)."""
+    short = freeze.until is not None and freeze.until - freeze.since < 3600
+    until = f", until {utc(freeze.until, seconds=short)}" if freeze.until is not None else ""
+    return f"{name} is frozen since {utc(freeze.since, seconds=short)} by {freeze.who}: {freeze.reason}{until}"
 
 
 class FreezeView(Protocol):

@@ -21,12 +21,11 @@ from flags import FlagsError, StoreUnavailable, WrongKeyType
 from handlers.core.caller import Caller
 from handlers.core.chat import ChatBackend
 from handlers.core.context import Application, Context, Notify, Plan
-from handlers.core.freezes import FREEZES
+from handlers.core.freezes import FREEZES, describe_freeze
 from handlers.core.parsing import UsageError, parse
 from handlers.core.policy import authorize
 from handlers.core.reply import Code, CrossPost, Line, Mention, Reply, Section, error_reply, line, refused_reply
 from handlers.core.stored import StoredPlan
-from handlers.core.timefmt import utc
 from handlers.core.usage import command_help
 from handlers.metrics import COMMAND_SECONDS, COMMANDS
 
@@ -217,9 +216,7 @@ async def _freeze_notes(context: Context) -> tuple[Line, ...]:
     except (RedisError, OSError):
         return ()
     name = context.config.environment_name
-    return tuple(
-        line(f":snowflake: {name(f.option)} is frozen since {utc(f.since)} by {f.who}: {f.reason}") for f in frozen
-    )
+    return tuple(line(f":snowflake: {describe_freeze(f, name(f.option))}") for f in frozen)
 
 
 def _reported(reply: Reply, text: str, context: Context, trace: _Trace) -> Reply:

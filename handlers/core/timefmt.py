@@ -8,9 +8,10 @@ from datetime import UTC, datetime
 __all__ = ["ago", "span", "utc"]
 
 
-def utc(moment: datetime | float) -> str:
+def utc(moment: datetime | float, *, seconds: bool = False) -> str:
+    """``2026-12-01 09:30 UTC``; with ``seconds`` (for what spans less than an hour) ``09:30:12``."""
     value = moment if isinstance(moment, datetime) else datetime.fromtimestamp(moment, UTC)
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC" if seconds else "%Y-%m-%d %H:%M UTC")
 
 
 def ago(moment: float, now: float | None = None) -> str:

@@ -119,7 +119,7 @@ class FreezeOnCommand(Subcommand[FreezeOn]):
         for environment in plan.targets:
             await store.put(Freeze(environment.option, "manual", plan.reason, context.caller.who, now, until))
         lines = [
-            line(f"Frozen {names} by ", who, f": {plan.reason}{_until(until)}."),
+            line(f"Frozen {names} by ", who, f": {plan.reason}{_until(now, until)}."),
             line("Changes that raise exposure there are refused, whoever asks; changes that reduce it still work."),
         ]
         return _public(context, "frozen", lines)
@@ -140,8 +140,15 @@ class FreezeOffCommand(Subcommand[FreezeOff]):
         who = Mention(context.caller.user_id, context.caller.user_name)
         lifted = await store.lift([e.option for e in plan.targets], "manual")
         left = await store.of([e.option for e in plan.targets])
-        lines: list[Line] = [line(f"Freeze lifted on {names} by ", who, f" ({lifted} lifted).")]
-        lines += [line("Still frozen by an alert: ", describe_freeze(f, f.option)) for f in left]
+        name = context.config.environment_name
+        if not lifted:
+            lines: list[Line] = [line(f"No freeze made by a person is in force on {names}: nothing was lifted.")]
+            lines += [line("Still frozen by an alert: ", describe_freeze(f, name(f.option))) for f in left]
+            return Reply(True, "nothing to lift", (Section(tuple(lines)),))
+        where = ", ".join(name(f.option) for f in lifted)
+        lines = [line(f"Freeze lifted on {where} by ", who, ": changes that raise exposure work there again.")]
+        lines += [line("It was: ", describe_freeze(f, name(f.option)), ".") for f in lifted]
+        lines += [line("Still frozen by an alert: ", describe_freeze(f, name(f.option)), ".") for f in left]
         return _public(context, "freeze lifted", lines)
 
 
@@ -157,8 +164,8 @@ class FreezeStatusCommand(Subcommand[FreezeStatus]):
         return await _status(context.app.ports.need(FREEZE_STORE), context)
 
 
-def _until(until: float | None) -> str:
-    return f" (until {utc(until)})" if until is not None else ""
+def _until(now: float, until: float | None) -> str:
+    return f" (until {utc(until, seconds=until - now < 3600)})" if until is not None else ""
 
 
 async def _status(store: FreezeStore, context: Context) -> Reply:

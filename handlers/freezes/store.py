@@ -26,21 +26,23 @@ class FreezeStore:
         done: Any = self._redis.hset(self.key, f"{freeze.option}|{freeze.source}", freeze.to_json())
         await done
 
-    async def lift(self, options: list[str], source: str | None = None) -> int:
-        """Lift the freezes of ``options`` (from ``source`` only, or all); how many were lifted."""
-        keys: Any = await self._redis.hkeys(self.key)
-        fields = [str(f) for f in keys if str(f).split("|", 1)[0] in options]
-        if source is not None:
-            fields = [f for f in fields if f.split("|", 1)[1] == source]
-        if not fields:
-            return 0
-        removed: Any = self._redis.hdel(self.key, *fields)
-        return int(await removed)
+    async def lift(self, options: list[str], source: str | None = None) -> list[Freeze]:
+        """Lift the freezes in force on ``options`` (from ``source`` only, or all); those lifted."""
+        lifted = [f for f in await self.of(options) if source is None or f.source == source]
+        if lifted:
+            removed: Any = self._redis.hdel(self.key, *(f"{f.option}|{f.source}" for f in lifted))
+            await removed
+        return lifted
 
     async def active(self) -> list[Freeze]:
+        """The freezes in force; expired ones are removed as they are found."""
         records: Any = await self._redis.hgetall(self.key)
-        found = [Freeze.from_json(t) for t in records.values()]
-        return sorted((f for f in found if f.active), key=lambda f: (f.option, f.since))
+        found = {str(k): Freeze.from_json(t) for k, t in records.items()}
+        expired = [k for k, f in found.items() if not f.active]
+        if expired:
+            removed: Any = self._redis.hdel(self.key, *expired)
+            await removed
+        return sorted((f for f in found.values() if f.active), key=lambda f: (f.option, f.since))
 
     async def of(self, options: list[str]) -> list[Freeze]:
         return [f for f in await self.active() if f.option in options]

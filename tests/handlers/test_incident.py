@@ -4,6 +4,7 @@ incident responders too, and stops what would switch it back on."""
 from __future__ import annotations
 
 import random
+import re
 
 from flags.exposure import covers
 from handlers.core.alerts import Alert, alerts_arrived
@@ -109,6 +110,35 @@ async def test_a_freeze_refuses_raising_changes_and_lets_reductions_through(chat
     assert (await bot.run("/chatops run freeze off --staging", channel="#development")).ok
     assert (await bot.run(f"{SET} {FLAG} 75 --actors --staging", channel="#development")).ok
     assert "No change freeze is in force." in (await bot.run("/chatops run freeze status")).text
+
+
+async def test_freeze_off_says_what_it_lifted_and_what_still_holds(chatops: MakeChatops) -> None:
+    bot = await chatops()
+    short = await bot.run('/chatops run freeze on --staging --reason "a quick look" --for 12s', channel="#development")
+    until = re.search(r"until (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) UTC", short.text)  # under an hour: to the second
+    assert short.ok and until is not None, short.text
+    status = await bot.run("/chatops run freeze status")
+    assert re.search(r"gstg is frozen since \S+ \d\d:\d\d:\d\d UTC by alice: a quick look, until ", status.text)
+    labels = {"alertname": "HighErrorRate", "env": "gstg", "blocks_feature_flags": "true"}
+    alert = Alert("firing", labels, "fp-freeze")
+    await alerts_arrived(bot.app, ShellBackend("chatops", frozenset()), [alert])
+    lifted = await bot.run("/chatops run freeze off --staging", channel="#development")
+    assert lifted.ok and "Freeze lifted on gstg by @alice: changes that raise exposure work there again." in lifted.text
+    assert "It was: gstg is frozen since " in lifted.text and "a quick look" in lifted.text
+    assert "Still frozen by an alert: gstg is frozen since " in lifted.text and "staging" not in lifted.text
+    again = await bot.run("/chatops run freeze off --staging", channel="#development")
+    assert again.ok and "No freeze made by a person is in force on gstg: nothing was lifted." in again.text
+    assert again.posts == []  # nothing happened: nothing to tell the log channel
+
+
+async def test_an_expired_freeze_is_removed(chatops: MakeChatops) -> None:
+    bot = await chatops()
+    assert (await bot.run('/chatops run freeze on --staging --reason "brief" --for 2s', channel="#development")).ok
+    key = f"{bot.prefix}chatops:freezes"
+    assert await bot.redis.hlen(key) == 1
+    bot.clock.advance(3)
+    assert "No change freeze is in force." in (await bot.run("/chatops run freeze status")).text
+    assert await bot.redis.hlen(key) == 0
 
 
 async def test_a_rollout_on_a_frozen_environment_is_refused_at_start(chatops: MakeChatops) -> None:
