@@ -9,7 +9,7 @@ from __future__ import annotations
 from flags import Change, FlagState
 from flags.gates._percentage import read_percentage
 
-__all__ = ["covers", "increases_exposure", "percentage", "simulate"]
+__all__ = ["covers", "increases_exposure", "percentage", "same_exposure", "simulate"]
 
 
 def percentage(text: str | None) -> float:
@@ -45,3 +45,27 @@ def covers(wider: FlagState, narrower: FlagState) -> bool:
 
 def increases_exposure(before: FlagState, after: FlagState) -> bool:
     return not covers(before, after)
+
+
+def same_exposure(a: FlagState, b: FlagState) -> bool:
+    """Whether two states enable a flag for exactly the same actors, groups and times: both on (the
+    boolean gate enables everyone, whatever else the hash holds), or the same gates, a percentage
+    of 0 counting as none. A percentage that is not a number only equals the same text."""
+    if a.boolean or b.boolean:
+        return a.boolean == b.boolean
+    return (a.actors, a.groups, _amount(a.percentage_of_actors), _amount(a.percentage_of_time)) == (
+        b.actors,
+        b.groups,
+        _amount(b.percentage_of_actors),
+        _amount(b.percentage_of_time),
+    )
+
+
+def _amount(text: str | None) -> int | float | str | None:
+    """A percentage gate's text as the number Flipper reads (None for none or 0; corrupt text as is)."""
+    if text is None:
+        return None
+    value = read_percentage(text, "", "")
+    if value is None:
+        return text
+    return value or None

@@ -6,6 +6,7 @@ the rest and the answer says where. The change is journalled in the bot's own Re
 first write, so that if this process dies midway another one finishes or undoes it. A roll back restores what
 a recorded change found, if the flag's gates are still as that change left them (whoever wrote since: the
 bot, or another writer such as Ruby's Flipper, which moves no version).
+An environment the change would leave as it is is not written at all (``handlers.changes.noop``).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from flags import (
 )
 from flags.exposure import simulate
 from handlers.changes.announce import Outcome, announce
+from handlers.changes.noop import already_reply, split, unchanged_part
 from handlers.changes.ports import APPROVAL_GATE
 from handlers.changes.request import ChangeRequest, Target
 from handlers.changes.rules import SAFETY_RULES, SafetyRule
@@ -73,22 +75,22 @@ async def roll_back(flag: str, environment: Environment, entry_id: str, context:
 
 async def apply_change(request: ChangeRequest, context: Context, rules: tuple[SafetyRule, ...] | None = None) -> Reply:
     """Read every target, run the safety rules (the registered ones unless ``rules`` are given),
-    ask for approval where it is needed, write, and say what happened."""
-    targets: list[Target] = []
-    for environment in request.targets:
-        try:
-            record = await context.stores[environment.option].get(request.flag)
-        except StoreUnavailable as error:
-            return error_reply(f"Could not reach Redis for {environment.name} ({error.reason}). {NOTHING_CHANGED}")
-        targets.append(_target(environment, record, request))
-    targets, absent = _without_absent(request, targets)
+    ask for approval where it is needed, write, and say what happened. Environments the change
+    would leave as they are are not written, and no rule or approval is asked for them."""
+    read = await _read(request, context)
+    if isinstance(read, Reply):
+        return read
+    targets, absent = _without_absent(request, read)
     if not targets:
         where = ", ".join(e.name for e in absent)
         return error_reply(f"There is no flag {request.flag} on {where}: nothing was deleted.")
+    targets, same = split(request.flag, targets, context.definitions)
+    if not targets:
+        return already_reply(request.flag, same)
     if request.expected is not None and request.expected.changed(targets[0].record):
         return await _changed_since(request, context, targets[0])
 
-    outcome = Outcome()
+    outcome = Outcome(warnings=(unchanged_part(same),) if same else ())
     if absent:
         where = ", ".join(e.name for e in absent)
         outcome.warnings += (line(f"There is no flag {request.flag} on {where}: nothing to delete there."),)
@@ -150,29 +152,40 @@ async def _checked(
 async def apply_everywhere(request: ChangeRequest, context: Context, checks: dict[str, str]) -> Reply:
     """Write ``request`` (a kill: it only reduces exposure) on every target at once, each on its own
     and unconditionally, within WRITE_DEADLINE_S: one environment that fails or hangs never holds up
-    the others, and the answer names it, loudly. No safety rule runs: nothing may block it."""
+    the others, and the answer names it, loudly. No safety rule runs: nothing may block it. An
+    environment already as the change would leave it is not written (said with the answer)."""
     who = request.who
     audit = AuditInfo(
         who=who.who, who_id=who.user_id, channel=who.channel_label, command=request.command, checks=checks
     )
 
-    async def one(environment: Environment) -> tuple[Environment, ChangeResult | None, Line]:
+    async def one(environment: Environment) -> tuple[Environment, ChangeResult | Target | Line]:
+        """What became of one environment: written, already so (not written), or why it failed."""
         store = context.stores[environment.option]
         try:
             async with asyncio.timeout(WRITE_DEADLINE_S):
-                return environment, await store.apply(request.flag, request.change, audit), ()
+                target = _target(environment, await store.get(request.flag), request)
+                if not split(request.flag, [target], context.definitions)[0]:
+                    return environment, target
+                return environment, await store.apply(request.flag, request.change, audit)
         except TimeoutError:
             why = f": Redis did not answer within {WRITE_DEADLINE_S:g} s (it may still apply it); check `feature get`."
         except (StoreUnavailable, WrongKeyType) as error:
             why = f": {error}."
-        return environment, None, line(":rotating_light: NOT switched off on ", Strong(environment.name), why)
+        return environment, line(":rotating_light: NOT switched off on ", Strong(environment.name), why)
 
     outcome = Outcome(checks=dict(checks))
-    for environment, result, failure in await asyncio.gather(*(one(e) for e in request.targets)):
-        if result is not None:
+    same: list[Target] = []
+    for environment, result in await asyncio.gather(*(one(e) for e in request.targets)):
+        if isinstance(result, ChangeResult):
             outcome.done.append((environment, result))
+        elif isinstance(result, Target):
+            same.append(result)
         else:
-            outcome.failed(failure)
+            outcome.failed(result)
+    if not outcome.done and outcome.failure is None:
+        return already_reply(request.flag, same)
+    outcome.warnings += (unchanged_part(same),) if same else ()
     return await announce(request, context, outcome)
 
 
@@ -319,6 +332,18 @@ def _without_absent(request: ChangeRequest, targets: list[Target]) -> tuple[list
         return targets, []
     absent = [t.environment for t in targets if not t.record.exists and t.record.state.is_empty]
     return [t for t in targets if t.environment not in absent], absent
+
+
+async def _read(request: ChangeRequest, context: Context) -> list[Target] | Reply:
+    """Every target as it is now, and what the change would make of it; or why it cannot be read."""
+    targets: list[Target] = []
+    for environment in request.targets:
+        try:
+            record = await context.stores[environment.option].get(request.flag)
+        except StoreUnavailable as error:
+            return error_reply(f"Could not reach Redis for {environment.name} ({error.reason}). {NOTHING_CHANGED}")
+        targets.append(_target(environment, record, request))
+    return targets
 
 
 def _target(environment: Environment, record: FlagRecord, request: ChangeRequest) -> Target:

@@ -1,8 +1,9 @@
 """``feature kill NAME [environments] [--reason TEXT]``: the flag off everywhere, now.
 
 It only reduces exposure, so no safety rule runs; each environment is written on its own and at
-once, so one that is down never holds up the others, and the answer names it loudly. An active
-rollout of the flag is paused and its pending schedules are cancelled, so nothing turns it back on.
+once, so one that is down never holds up the others, and the answer names it loudly. Where the
+flag is already off nothing is written (off everywhere: the answer says so). An active rollout of
+the flag is paused and its pending schedules are cancelled, so nothing turns it back on.
 """
 
 from __future__ import annotations

@@ -13,13 +13,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any, ClassVar
 
-from flags import FlagState, StoreUnavailable
+from redis.exceptions import RedisError
+
+from flags import FlagRecord, FlagState, StoreUnavailable
+from flags.exposure import increases_exposure, simulate
 from handlers.changes.announce import shown_state
+from handlers.changes.noop import already_text, leaves_as_is
 from handlers.changes.ports import APPROVAL_GATE, approvers_for
+from handlers.changes.request import Target
 from handlers.config import Config
 from handlers.core.chat import PostFailed
 from handlers.core.command import ButtonAction, Subcommand
 from handlers.core.context import Application, Context
+from handlers.core.freezes import FREEZES, describe_freeze
 from handlers.core.grammar import SubcommandSpec
 from handlers.core.parsing import Invocation, UsageError
 from handlers.core.policy import Writes, authorize
@@ -41,7 +47,7 @@ from handlers.core.seen import Seen
 from handlers.core.timefmt import span, utc
 from handlers.rollouts.control import abort, pause
 from handlers.rollouts.grammar import ROLLOUT
-from handlers.rollouts.plans import RolloutList, RolloutPlan, RolloutStart, RolloutSteer, rollout_plan
+from handlers.rollouts.plans import RolloutList, RolloutPlan, RolloutStart, RolloutSteer, rollout_plan, step_change
 from handlers.rollouts.store import ROLLOUT_STORE, Rollout, RolloutStore, Stale
 
 __all__ = ["ROLLOUT_ACTIONS", "RolloutCommand", "alerted", "card_post", "progress_posts", "rollout"]
@@ -99,6 +105,9 @@ async def _start(plan: RolloutStart, context: Context, store: RolloutStore) -> R
         before[environment.option] = (record.state, record.exists)
         versions[environment.option] = record.version
         seen[environment.option] = Seen.of(record)
+    refusal = await _cannot_start(plan, before, versions, context)
+    if refusal is not None:
+        return refusal
     groups = approvers_for(plan.name, [(e, True) for e in plan.targets], context)  # each step raises
     if groups:
         return await _ask_approval(plan, context, before, seen, groups)
@@ -134,6 +143,49 @@ async def _start(plan: RolloutStart, context: Context, store: RolloutStore) -> R
         ),
     )
     return Reply(True, f"rollout {created.id} started", (Section(lines),))
+
+
+async def _cannot_start(
+    plan: RolloutStart, before: dict[str, tuple[FlagState, bool]], versions: dict[str, int], context: Context
+) -> Reply | None:
+    """Why the rollout is not started: no step would change any environment (the flag is already
+    that far there), or a step would raise exposure on a frozen one (it would only pause there)."""
+    effects = {e.option: _effects(plan, before[e.option], context) for e in plan.targets}
+    if not any(moves for moves, _ in effects.values()):
+        records = [FlagRecord(plan.name, *before[e.option], versions[e.option]) for e in plan.targets]
+        same = [Target(e, r, r.state, r.exists) for e, r in zip(plan.targets, records, strict=True)]
+        return error_reply(
+            f"`{plan.name}` is already {already_text(same)}: no step of this rollout would change it, "
+            "so it was not started."
+        )
+    raising = {e.option: e.name for e in plan.targets if effects[e.option][1]}
+    freezes = context.app.ports.get(FREEZES)
+    if freezes is None or not raising:
+        return None
+    try:
+        frozen = await freezes.of(list(raising))
+    except (RedisError, OSError) as error:  # fail closed: a freeze may be on
+        return error_reply(f"Could not check for a change freeze ({error}); nothing was started.")
+    if not frozen:
+        return None
+    lines = "; ".join(describe_freeze(f, raising.get(f.option, f.option)) for f in frozen)
+    return error_reply(
+        f"This rollout would raise exposure during a change freeze: {lines}. Nothing was started: start it "
+        "once the freeze is lifted (`/chatops run freeze status` shows every freeze)."
+    )
+
+
+def _effects(plan: RolloutStart, before: tuple[FlagState, bool], context: Context) -> tuple[bool, bool]:
+    """Whether some step would change an environment that is ``before``, and whether one would raise
+    its exposure (steps that would leave it as it is are not written, so the next starts from it too)."""
+    state, moves, raises = before, False, False
+    for percentage in plan.steps:
+        after = simulate(*state, step_change(plan.kind, percentage))
+        if leaves_as_is(plan.name, state, after, context.definitions):
+            continue
+        moves, raises = True, raises or increases_exposure(state[0], after[0])
+        state = after
+    return moves, raises
 
 
 async def _ask_approval(
@@ -266,7 +318,8 @@ async def _steer(found: Rollout, action: str, store: RolloutStore, context: Cont
         if outcome is None:
             return error_reply(f"{found.id} is {found.status}: there is nothing to abort.")
         aborted, replies = outcome
-        return await _told(aborted, context, f"Aborted by {who}: the state before the rollout is restored", replies)
+        what = "the state before the rollout is restored" if replies else "nothing to restore (the flag is as before)"
+        return await _told(aborted, context, f"Aborted by {who}: {what}", replies)
     if action == "pause":
         paused = await pause(store, found, f"by {who}")
         if paused.status != "paused":

@@ -2,15 +2,17 @@
 
 An abort is one change per environment, restoring the state each had before the rollout began,
 conditional on the version the rollout last wrote (or saw) there; it only reduces exposure, so no
-safety rule blocks it.
+safety rule blocks it. An environment already as it was before the rollout (no step written there,
+or undone since) is not written: there is nothing to restore.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-from flags import RestoreState
+from flags import FlagsError, RestoreState
 from handlers.changes.engine import apply_change
+from handlers.changes.noop import leaves_as_is
 from handlers.changes.request import ChangeRequest
 from handlers.core.context import Context
 from handlers.core.reply import Reply
@@ -41,7 +43,8 @@ async def abort(
     store: RolloutStore, rollout: Rollout, reason: str, context: Context
 ) -> tuple[Rollout, list[Reply]] | None:
     """Mark ``rollout`` aborted, then restore each environment to its state before the rollout; the
-    aborted rollout and the restoring changes, or None if it was not active (someone aborted it first)."""
+    aborted rollout and the restoring changes (none where it already is so), or None if it was not
+    active (someone aborted it first)."""
     while True:
         if not rollout.active:
             return None
@@ -59,7 +62,7 @@ async def abort(
     replies = []
     for option in aborted.options:
         environment = context.config.environment(option)
-        if environment is None or option not in aborted.before:
+        if environment is None or option not in aborted.before or await _as_before(aborted, option, context):
             continue
         state, exists = aborted.before[option]
         request = ChangeRequest(
@@ -71,6 +74,17 @@ async def abort(
         )
         replies.append(await apply_change(request, context))
     return aborted, replies
+
+
+async def _as_before(rollout: Rollout, option: str, context: Context) -> bool:
+    """Whether the flag reads in ``option`` as it did before the rollout (it wrote nothing that
+    stands there): then there is nothing to restore, and nothing is written."""
+    try:
+        record = await context.stores[option].get(rollout.flag)
+    except FlagsError:
+        return False  # the restore itself says what is wrong
+    now = (record.state, record.exists)
+    return leaves_as_is(rollout.flag, now, rollout.before[option], context.definitions)
 
 
 def _event(text: str) -> str:

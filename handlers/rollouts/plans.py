@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from flags import Change, Percentage, SetBoolean, SetPercentageOfActors, SetPercentageOfTime
 from handlers.changes.set_plan import environments_of
 from handlers.checks.matchers import InvalidMatcher, check_matcher
 from handlers.config import Config, Environment
@@ -14,7 +15,7 @@ from handlers.core.context import Context, Unscoped
 from handlers.core.parsing import Invocation, UsageError
 from handlers.core.timing import parse_duration
 
-__all__ = ["ACTIONS", "RolloutList", "RolloutPlan", "RolloutStart", "RolloutSteer", "rollout_plan"]
+__all__ = ["ACTIONS", "RolloutList", "RolloutPlan", "RolloutStart", "RolloutSteer", "rollout_plan", "step_change"]
 
 ACTIONS = ("status", "pause", "resume", "next", "abort")
 _USAGE = "`/chatops run feature rollout NAME --steps 1,10,25,50,100 --every 15m [environments]`"
@@ -81,6 +82,14 @@ class RolloutList(Unscoped):
 
 
 RolloutPlan = RolloutStart | RolloutSteer | RolloutList
+
+
+def step_change(kind: str, percentage: float) -> Change:
+    """What a step writes: the percentage of actors (or of time, ``random``); 100% is ``true``
+    (enabled for everyone, as a rollout ends)."""
+    if percentage >= 100:
+        return SetBoolean(True)
+    return (SetPercentageOfTime if kind == "random" else SetPercentageOfActors)(Percentage(f"{percentage:g}"))
 
 
 def rollout_plan(invocation: Invocation, context: Context) -> RolloutPlan:

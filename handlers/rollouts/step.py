@@ -6,7 +6,8 @@ matching its guard may be firing (else it aborts). The step itself is an ordinar
 run as the person who started the rollout, through the same pipeline: channel and access rules of
 now, consistency and production checks, the journalled, version-conditioned write, the audit
 entry ("(rollout R1 step 3/5)"), cross-posts and Roll back buttons. A refusal or a failure pauses
-the rollout (the step is not skipped) and says why.
+the rollout (the step is not skipped) and says why. A step that would leave every environment as it
+is (the flag is already that far) writes nothing, and the rollout goes on.
 """
 
 from __future__ import annotations
@@ -14,14 +15,10 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
-from flags import (
-    Change,
-    FlagsError,
-    Percentage,
-    SetBoolean,
-    SetPercentageOfActors,
-    SetPercentageOfTime,
-)
+from flags import FlagsError
+from flags.exposure import simulate
+from handlers.changes.noop import already_text, split
+from handlers.changes.request import Target
 from handlers.changes.set_plan import SetPlan, environments_of
 from handlers.config import Config
 from handlers.core import pipeline
@@ -31,6 +28,7 @@ from handlers.core.reply import Code, CrossPost, Line, Reply, error_reply, line
 from handlers.core.timefmt import utc
 from handlers.rollouts.commands import alerted, progress_posts
 from handlers.rollouts.control import abort, pause
+from handlers.rollouts.plans import step_change
 from handlers.rollouts.store import Rollout, RolloutStore, Stale
 
 __all__ = ["step", "step_command", "step_plan"]
@@ -46,11 +44,8 @@ def step_command(rollout: Rollout, percentage: float) -> str:
 
 def step_plan(rollout: Rollout, percentage: float, config: Config) -> SetPlan:
     """The typed ``feature set`` of a step; ValueError when one of its environments is no longer configured."""
-    change: Change = SetBoolean(True)
-    if percentage < 100:
-        of_time = rollout.kind == "random"
-        change = (SetPercentageOfTime if of_time else SetPercentageOfActors)(Percentage(f"{percentage:g}"))
     targets = environments_of(rollout.options, config)
+    change = step_change(rollout.kind, percentage)
     return SetPlan(rollout.flag, targets, change, step_command(rollout, percentage), frozenset(rollout.overrides))
 
 
@@ -95,6 +90,9 @@ async def step(
             *alerted(app, rollout),
         )
         return _post(app, aborted, title, replies)
+    skipped = await _nothing_to_write(rollout, number, app, store, token)
+    if skipped is not None:
+        return skipped
     percentage = rollout.steps[number - 1]
     started = time.monotonic()
     reply = await _write_step(rollout, percentage, origin, app, chat)
@@ -113,6 +111,41 @@ async def step(
 
 
 _OURS = "ours"  # what _changed_by_hand says of a change this very step made
+
+
+async def _nothing_to_write(
+    rollout: Rollout, number: int, app: Application, store: RolloutStore, token: int
+) -> list[CrossPost] | None:
+    """A step that would leave every environment as it is (the flag is already that far, or
+    further: on) is recorded as done without writing anything; None when it would change one."""
+    percentage = rollout.steps[number - 1]
+    same = await _unchanged_by(rollout, percentage, app)
+    if not same:
+        return None
+    what = "100% (true)" if percentage >= 100 else f"{percentage:g}% of {_of(rollout)}"
+    where = ", ".join(app.config.environment_name(o) for o in rollout.options)
+    event = f"{what} on {where} — nothing written: already {already_text(same)}"
+    written = await _record_step(rollout, number, {}, store, token, event)
+    finished = number == len(rollout.steps)
+    return _post(app, written, line(f"Step {rollout.step_label(number)}: {event}", " — done" if finished else ""))
+
+
+async def _unchanged_by(rollout: Rollout, percentage: float, app: Application) -> list[Target]:
+    """Every environment as it is now, if the step would leave all of them so; else none (nor when
+    one cannot be read: the step itself then says what is wrong)."""
+    change = step_change(rollout.kind, percentage)
+    targets: list[Target] = []
+    for option in rollout.options:
+        environment, store = app.config.environment(option), app.stores.get(option)
+        if environment is None or store is None:
+            return []
+        try:
+            record = await store.get(rollout.flag)
+        except FlagsError:
+            return []
+        targets.append(Target(environment, record, *simulate(record.state, record.exists, change)))
+    changing, same = split(rollout.flag, targets, app.definitions)
+    return [] if changing else same
 
 
 async def _record_step(

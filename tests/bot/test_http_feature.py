@@ -36,3 +36,18 @@ async def test_health_endpoints(bot: BotUnderTest) -> None:
         assert response.status == 200
     async with bot.session.get(f"{bot.url}/readyz") as response:
         assert response.status == 200 and "ready" in await response.text()
+
+
+async def test_setting_a_flag_as_it_already_is_writes_nothing(bot: BotUnderTest) -> None:
+    kind, _ = await bot.text(f"run feature set {FLAG} true --staging", channel="#development")
+    assert kind == "in_channel"
+    await bot.slack.wait_for(
+        lambda: bot.slack.post_texts("#feature-flag-log") and bot.slack.post_texts("#e2e-run-staging")
+    )
+    before = await keyspace(bot.redis, bot.prefix)  # the flag, its version, audit and journal, the bot's own keys
+    posts = bot.slack.count("chat.postMessage")
+    kind, text = await bot.text(f"run feature set {FLAG} true --staging", channel="#development")
+    assert kind == "ephemeral"  # for the person alone, and not an error
+    assert f"`{FLAG}` is already on in gstg: nothing to change, so nothing was written." in text
+    assert await keyspace(bot.redis, bot.prefix) == before
+    assert bot.slack.count("chat.postMessage") == posts  # no cross-post

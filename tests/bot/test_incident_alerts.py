@@ -22,6 +22,8 @@ async def test_a_blocking_alert_freezes_until_it_resolves(
 ) -> None:
     labels = {"alertname": "PatroniDown", "env": "gstg", "blocks_feature_flags": "true"}
     async with alerting_bot(tmp_path, redis_url, prefix, slack, monkeypatch) as (alertmanager, bot):
+        _, before = await bot.text(f"run feature set {FLAG} 50 --actors --staging", channel="#development")
+        assert f"*Set to 50% of actors*: `{FLAG}` on gstg" in before  # something to reduce during the freeze
         alertmanager.fire(labels, "database down")
         for _ in range(100):  # Alertmanager tells the bot within its group_wait
             if await bot.redis.hlen(f"{prefix}chatops:freezes"):

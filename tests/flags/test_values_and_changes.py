@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from flags import (
     ActorId,
     FlagName,
+    FlagState,
     GroupName,
     InvalidActor,
     InvalidChange,
@@ -23,6 +24,7 @@ from flags import (
     SetScopes,
     build_change,
 )
+from flags.exposure import same_exposure
 
 
 @pytest.mark.parametrize(
@@ -149,3 +151,21 @@ def test_scopes_are_bounded() -> None:
 def test_invalid_names_explain_the_rule() -> None:
     with pytest.raises(InvalidFlagName, match="lower-case letters, digits and underscores"):
         FlagName("Bad-Name")
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        (FlagState(), FlagState(), True),
+        (FlagState(boolean=True), FlagState(boolean=True, percentage_of_actors="10"), True),  # on is on
+        (FlagState(boolean=True), FlagState(actors=frozenset({"User:a"})), False),
+        (FlagState(percentage_of_actors="25"), FlagState(percentage_of_actors="25.0"), True),  # the same number
+        (FlagState(percentage_of_actors="0"), FlagState(), True),
+        (FlagState(percentage_of_actors="25"), FlagState(percentage_of_time="25"), False),
+        (FlagState(percentage_of_actors="x"), FlagState(), False),  # corrupt text is not taken for none
+        (FlagState(groups=frozenset({"beta"})), FlagState(groups=frozenset({"beta"})), True),
+        (FlagState(groups=frozenset({"beta"})), FlagState(), False),
+    ],
+)
+def test_same_exposure_is_what_evaluation_cannot_tell_apart(a: FlagState, b: FlagState, same: bool) -> None:
+    assert same_exposure(a, b) is same and same_exposure(b, a) is same

@@ -47,10 +47,11 @@ async def test_writes_in_configured_order_with_versions_and_a_button_each(chatop
         "Cancel",
     )
     assert f"[Undo on gprd: on → off] to press it, type: :rollback production|{FLAG}|" in answer.text
-    answer = await bot.run(f"{SET} {FLAG} 30 --actors --dev --staging")
-    assert "  dev, gstg: `on` → `on`\n" in answer.text
-    assert await bot.gates("dev") == {"boolean": "true", "percentage_of_actors": "30"}
-    assert (await bot.flag("production")).version == 1
+    answer = await bot.run(f"{SET} {FLAG} 30 --actors --dev --staging")  # on is on: nothing to write
+    assert answer.ok and not answer.reply.public and answer.posts == [] and answer.reply.actions == ()
+    assert f"`{FLAG}` is already on in dev, gstg: nothing to change, so nothing was written." in answer.text
+    assert await bot.gates("dev") == {"boolean": "true"}
+    assert [(await bot.flag(o)).version for o in ("dev", "staging", "production")] == [1, 1, 1]
 
 
 async def test_cross_posts_go_where_they_must(chatops: MakeChatops) -> None:
@@ -67,8 +68,9 @@ async def test_cross_posts_go_where_they_must(chatops: MakeChatops) -> None:
     qa = answer.posted_to("#e2e-run-staging")[0]
     assert qa.summary == f"Feature flag {FLAG} has been set to true on gstg"
     assert "End-to-end tests" not in answer.text  # no e2e_trigger in the plain example
-    answer = await bot.run(f"{SET} {FLAG} 25 --actors --dev --staging", channel=D)
-    assert [p.channel for p in answer.posts] == ["#feature-flag-log", "#e2e-run-staging"]  # no production: no team
+    answer = await bot.run(f"{SET} {FLAG} 25 --actors --dev --staging", channel=D)  # gstg is on: only dev moves
+    assert [p.channel for p in answer.posts] == ["#feature-flag-log"]  # no production: no team; gstg not written
+    assert "Already on in gstg: not written there." in answer.text
     answer = await bot.run(f"{SET} {FLAG} false --dev", channel=D)
     assert [p.channel for p in answer.posts] == ["#feature-flag-log"]
 
@@ -91,6 +93,7 @@ async def test_the_qa_channel_triggers_the_e2e_pipeline_unless_scoped_beyond_qa_
         "variables[FEATURE_FLAG_VALUE]": "true",
         "variables[FEATURE_FLAG_ENVIRONMENT]": "gstg",
     }
+    assert (await bot.run(f"{SET} {FLAG} false --staging", channel=D)).posted_to("#e2e-run-staging") == []
     answer = await bot.run(f"{SET} {FLAG} true --user=gitlab-qa --staging", channel=D)
     assert f"set to true for User:gitlab-qa on gstg\nEnd-to-end tests: {pipeline}" in answer.text
     answer = await bot.run(f"{SET} {FLAG} true --user=gitlab-qa,alice --staging", channel=D)
@@ -144,9 +147,10 @@ async def test_failed_gitlab_calls_are_notes_and_the_change_stands(chatops: Make
     bot = await chatops(safety=True)  # the same Redis prefix: the flag is true on gstg
     assert bot.outside is not None
     bot.outside.trigger_status = 500
+    assert (await bot.run(f"{SET} {FLAG} false --staging", channel=D)).ok
     answer = await bot.run(f"{SET} {FLAG} 10 --actors --staging", channel=D)
     state = await bot.gates("staging")
-    assert answer.ok and state == {"boolean": "true", "percentage_of_actors": "10"}
+    assert answer.ok and state == {"percentage_of_actors": "10"}
     assert "could not be triggered: pipeline trigger: GitLab answered HTTP 500" in answer.text
 
 
@@ -190,7 +194,7 @@ async def test_roll_back_restores_exactly_the_previous_state(chatops: MakeChatop
 
 async def test_roll_back_refuses_when_the_flag_changed_since(chatops: MakeChatops) -> None:
     bot = await chatops()
-    change = await bot.run(f"{SET} {FLAG} true --staging", channel=D)
+    change = await bot.run(f"{SET} {FLAG} 20 --actors --staging", channel=D)
     await bot.run(f"{SET} {FLAG} 40 --actors --staging", channel="#random")
     before = await bot.keyspace()
     answer = await bot.run(f":rollback {change.reply.actions[0].value}", channel=D)
@@ -199,14 +203,15 @@ async def test_roll_back_refuses_when_the_flag_changed_since(chatops: MakeChatop
         f"{FLAG} on gstg changed since that change, so it was not rolled back and nothing was changed." in answer.text
     )
     assert "Newer change: `set to 40% of actors` by @alice at " in answer.text
-    assert " UTC in #random; now `on`." in answer.text
+    assert " UTC in #random; now `40% of actors`." in answer.text
     assert await bot.keyspace() == before
-    # a double click: the second changes nothing
+    # a double click: the second finds the flag as the first left it, says so and writes nothing
     fresh = await bot.run(f"{SET} {FLAG} false --staging", channel=D)
     assert (await bot.run(f":rollback {fresh.reply.actions[0].value}", channel=D)).ok
     after_first = await bot.keyspace()
     again = await bot.run(f":rollback {fresh.reply.actions[0].value}", channel=D)
-    assert not again.ok and "changed since that change" in again.text and "`restored to on" in again.text
+    assert again.ok and not again.reply.public and again.posts == [] and again.reply.actions == ()
+    assert f"`{FLAG}` is already 40% of actors in gstg: nothing to change, so nothing was written." in again.text
     assert await bot.keyspace() == after_first
 
 

@@ -202,6 +202,8 @@ async def test_a_change_is_not_started_when_the_journal_cannot_be_written(
         prefix, **{o: redis_url for o in ("dev", "pre", "staging", "staging-ref", "ops", "production")}
     )
     bot = await chatops(environments=environments, redis_url="redis://127.0.0.1:1/0")
+    for option in ("dev", "staging"):  # on, by another writer: the bot cannot write without its journal
+        await bot.app.stores[option].apply(FLAG, SetBoolean(True), AuditInfo(who="flipper-console"))
     before = await bot.keyspace()
     answer = await bot.run(f"{SET} {FLAG} false --dev --staging", channel=D)  # lowers: no freeze check
     assert not answer.ok

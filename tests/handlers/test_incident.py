@@ -141,12 +141,25 @@ async def test_an_expired_freeze_is_removed(chatops: MakeChatops) -> None:
     assert await bot.redis.hlen(key) == 0
 
 
-async def test_a_freeze_pauses_a_rollout_step(chatops: MakeChatops) -> None:
+async def test_a_rollout_on_a_frozen_environment_is_refused_at_start(chatops: MakeChatops) -> None:
     bot = await chatops()
+    rollout = f"/chatops run feature rollout {FLAG} --steps 10,50 --every 1h --staging"
     assert (await bot.run('/chatops run freeze on --staging --reason "incident"', channel="#development")).ok
+    before = await bot.keyspace()
+    refused = await bot.run(rollout, channel="#development")
+    assert not refused.ok and refused.posts == []  # no rollout message: nothing was started
+    assert "This rollout would raise exposure during a change freeze: gstg is frozen since " in refused.text
+    assert "by alice: incident. Nothing was started: start it once the freeze is lifted" in refused.text
+    assert await bot.keyspace() == before
+    assert "No rollouts." in (await bot.run("/chatops run feature rollout list")).text
+
+
+async def test_a_freeze_after_its_start_pauses_a_rollout_step(chatops: MakeChatops) -> None:
+    bot = await chatops()
     assert (
         await bot.run(f"/chatops run feature rollout {FLAG} --steps 10,50 --every 1h --staging", channel="#development")
     ).ok
+    assert (await bot.run('/chatops run freeze on --staging --reason "incident"', channel="#development")).ok
     posts = await _drive(bot, 0.5)
     assert await _state(bot, "staging") == ({}, False)
     text = to_text(posts[-1])

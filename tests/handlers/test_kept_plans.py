@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from flags import SetBoolean
+from flags import AuditInfo, SetBoolean
 from handlers.changes.set_plan import SetPlan
 from handlers.core import pipeline
 from handlers.core.caller import Caller
@@ -50,7 +50,7 @@ async def test_an_approval_request_from_before_states_were_kept_compares_its_ver
     gates as they were) stops it, as it did when it was made."""
     bot = await chatops(access=ACCESS)
     await _put_legacy_approval(bot, "A1")
-    assert (await bot.run(f"/chatops run feature set {FLAG} false --production")).ok  # version 1, still off
+    await bot.app.stores["production"].apply(FLAG, SetBoolean(False), AuditInfo(who="carol"))  # version 1, still off
     before = await bot.keyspace()
     refused = await bot.run(":approve A1", **BOB)
     assert not refused.ok and f"{FLAG} changed since review (gprd: off now): ask again." in refused.text
