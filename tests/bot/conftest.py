@@ -242,6 +242,7 @@ async def slack() -> AsyncIterator[SlackStub]:
     await stub.start()
     yield stub
     await stub.stop()
+    assert stub.problems == [], "messages broke the button rules: " + "; ".join(stub.problems)
 
 
 async def start_bot(

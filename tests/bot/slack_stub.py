@@ -36,6 +36,7 @@ class SlackStub:
         default_factory=lambda: defaultdict(deque)
     )
     socket_acks: list[dict[str, Any]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # messages that break the rules every message keeps
     url: str = ""
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     _sockets: list[web.WebSocketResponse] = field(default_factory=list)
@@ -112,6 +113,8 @@ class SlackStub:
         return params
 
     def _record(self, call: Call) -> None:
+        if call.method in ("chat.postMessage", "chat.update", "response_url", "chat.postEphemeral"):
+            self.problems += button_problems(call.params)
         self.calls.append(call)
         self.changed.set()
 
@@ -193,6 +196,21 @@ class SlackStub:
                 self.socket_acks.append(json.loads(message.data))
                 self.changed.set()
         return ws
+
+
+def button_problems(message: dict[str, Any]) -> list[str]:
+    """What breaks the rules for buttons in one message's blocks: two with one label, a danger
+    button that asks nothing first."""
+    blocks = message.get("blocks") or []
+    buttons = [e for b in blocks if b.get("type") == "actions" for e in b.get("elements", [])]
+    buttons += [b["accessory"] for b in blocks if b.get("accessory", {}).get("type") == "button"]
+    labels = [str(b.get("text", {}).get("text", "")) for b in buttons]
+    found = [f"two buttons named {label!r}" for label in sorted(set(labels)) if labels.count(label) > 1]
+    for button in buttons:
+        confirm = button.get("confirm") or {}
+        if button.get("style") == "danger" and not str(confirm.get("text", {}).get("text", "")).strip():
+            found.append(f"danger button {button.get('text', {}).get('text')!r} asks nothing first")
+    return found
 
 
 def message_text(message: dict[str, Any]) -> str:

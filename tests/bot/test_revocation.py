@@ -101,6 +101,7 @@ async def event(bot: BotUnderTest, inner: dict[str, Any]) -> int:
     ],
 )
 async def test_a_group_change_event_revokes_at_once(bot: BotUnderTest, inner: dict[str, Any]) -> None:
+    await bot.redis.hset(f"{bot.prefix}gprd:{FLAG}", "boolean", "true")  # on: so that false changes it
     kind, _ = await bot.text(f"run feature set {FLAG} false --production", user="U0ONCALL")
     assert kind == "in_channel"
     remove(bot.slack, "sre", "U0ONCALL")
@@ -112,6 +113,7 @@ async def test_a_group_change_event_revokes_at_once(bot: BotUnderTest, inner: di
 
 
 async def test_production_groups_are_re_read_sooner_than_others(short_bot: BotUnderTest) -> None:
+    await short_bot.redis.hset(f"{short_bot.prefix}gprd:{FLAG}", "boolean", "true")  # on: so that false changes it
     assert (await short_bot.text(f"run feature set {FLAG} false --production", user="U0ONCALL"))[0] == "in_channel"
     assert (await short_bot.text(f"run feature set {FLAG} true --staging", user="U0QA", channel="#development"))[0] == (
         "in_channel"
