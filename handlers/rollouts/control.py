@@ -14,7 +14,7 @@ from handlers.changes.engine import apply_change
 from handlers.changes.request import ChangeRequest
 from handlers.core.context import Context
 from handlers.core.reply import Reply
-from handlers.core.timefmt import utc
+from handlers.rollouts.message import event
 from handlers.rollouts.store import Rollout, RolloutStore, Stale
 
 __all__ = ["abort", "pause"]
@@ -25,9 +25,8 @@ async def pause(store: RolloutStore, rollout: Rollout, reason: str, *, token: in
     while True:
         if rollout.status != "running":
             return rollout
-        paused = replace(
-            rollout, status="paused", reason=reason, history=(*rollout.history, _event(f"paused: {reason}"))
-        )
+        said = event(rollout.every_s, _because("Paused", reason))
+        paused = replace(rollout, status="paused", reason=reason, history=(*rollout.history, said))
         try:
             return await store.save(paused, token=token)
         except Stale:
@@ -45,9 +44,8 @@ async def abort(
     while True:
         if not rollout.active:
             return None
-        aborted = replace(
-            rollout, status="aborted", reason=reason, history=(*rollout.history, _event(f"aborted: {reason}"))
-        )
+        said = event(rollout.every_s, _because("Aborted", reason))
+        aborted = replace(rollout, status="aborted", reason=reason, history=(*rollout.history, said))
         try:
             aborted = await store.save(aborted)
             break
@@ -56,6 +54,11 @@ async def abort(
             if fresh is None:
                 return None
             rollout = fresh
+    return aborted, await _restore(aborted, reason, context)
+
+
+async def _restore(aborted: Rollout, reason: str, context: Context) -> list[Reply]:
+    """Each environment back to its state before the rollout; the answers, for the rollout's thread."""
     replies = []
     for option in aborted.options:
         environment = context.config.environment(option)
@@ -70,8 +73,10 @@ async def abort(
             command=f"rollout {aborted.id} aborted: {reason}",
         )
         replies.append(await apply_change(request, context))
-    return aborted, replies
+    return replies
 
 
-def _event(text: str) -> str:
-    return f"{utc(RolloutStore.now())}: {text}"
+def _because(what: str, reason: str) -> str:
+    """``Paused by alice.``, ``Aborted: alert X is firing.``: an event and its reason, in plain words."""
+    said = reason.rstrip(". ")
+    return f"{what} {said}." if said.startswith("by ") else f"{what}: {said}."
