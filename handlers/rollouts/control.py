@@ -2,7 +2,8 @@
 
 An abort is one change per environment, restoring the state each had before the rollout began,
 conditional on the version the rollout last wrote (or saw) there; it only reduces exposure, so no
-safety rule blocks it.
+safety rule blocks it. Each restore is told like any change (the log channel, the team and QA
+channels by the same rules), whoever or whatever aborted the rollout.
 """
 
 from __future__ import annotations
@@ -58,7 +59,9 @@ async def abort(
 
 
 async def _restore(aborted: Rollout, reason: str, context: Context) -> list[Reply]:
-    """Each environment back to its state before the rollout; the answers, for the rollout's thread."""
+    """Each environment back to its state before the rollout, each restore told where every change
+    is (its cross-posts delivered here, so they reach the log channel whoever aborted it); their
+    answers, for the rollout's thread."""
     replies = []
     for option in aborted.options:
         environment = context.config.environment(option)
@@ -72,7 +75,9 @@ async def _restore(aborted: Rollout, reason: str, context: Context) -> list[Repl
             who=context.caller,
             command=f"rollout {aborted.id} aborted: {reason}",
         )
-        replies.append(await apply_change(request, context))
+        reply = await apply_change(request, context)
+        delivered = await context.app.deliveries.deliver(reply, context.chat, context.notify)
+        replies.append(replace(delivered, cross_posts=()))  # told once, here
     return replies
 
 
