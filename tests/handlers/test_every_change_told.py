@@ -1,16 +1,18 @@
 """Every change is told: whatever writes a flag — a command, a Roll back click, a rollout step or
-abort, a kill, a schedule, a time box running out, an approval — the
+abort, a kill, a schedule, a time box running out, an approval, a recovery after a crash — the
 change is posted to the log channel (and to the team and QA channels by the same rules as a typed
 change), once, with its Roll back buttons (for the environments that may be changed from there:
 a production change's button is in the production channel, where it may be pressed)."""
 
 from __future__ import annotations
 
+from flags import SetBoolean
 from handlers.core.reply import CrossPost
 from handlers.core.text_chat import ShellBackend
 from handlers.core.text_render import to_text
 from tests.handlers.conftest import FLAG, Chatops, MakeChatops
 from tests.handlers.test_approvals import ACCESS, BOB, _request
+from tests.handlers.test_change_journal import _dead_writer, _recover
 
 LOG, TEAM, QA = "#feature-flag-log", "#g_database_frameworks", "#e2e-run-staging"
 D = "#development"
@@ -116,3 +118,30 @@ async def test_an_approved_change_is_told_once(chatops: MakeChatops) -> None:
     assert len(_to(approved.posts, TEAM)) == 1
     assert _roll_back_buttons(approved.posts, LOG) == []  # gprd is rolled back from #production
     assert [a.value.split("|")[0] for a in approved.reply.actions] == ["production"]  # the answer, there
+
+
+async def test_a_recovery_after_a_crash_is_told_like_any_change(chatops: MakeChatops) -> None:
+    bot = await chatops()
+    assert (await bot.run(f"{SET} {FLAG} true --dev --staging --production --ignore-production-check")).ok
+    await _dead_writer(bot, SetBoolean(False), ["dev", "production"], written=["dev"])  # died before gprd
+    settled, told = await _recover(bot)
+    assert settled == 1 and await bot.gates("production") == {}  # finished: it only reduces exposure
+    posts = list(told.posted)
+    (person,) = [to_text(p) for p in posts if p.channel == "U0ALICE"]
+    assert "It only reduces exposure, so it was finished on gprd" in person
+    (logged,) = _to(posts, LOG)  # the whole change, which nobody was told of: dev by the writer, gprd now
+    assert "finished after the bot stopped midway: " in logged and "on dev, gprd by @alice" in logged
+    assert len(_to(posts, TEAM)) == 1  # production changed
+    assert _roll_back_buttons(posts, LOG) == ["dev"]  # and gprd's from #production
+
+
+async def test_a_recovery_that_wrote_nothing_still_tells_the_log_what_it_found(chatops: MakeChatops) -> None:
+    bot = await chatops()
+    await _dead_writer(bot, SetBoolean(True), ["dev", "staging"], written=[])  # died before any write
+    settled, told = await _recover(bot)
+    assert settled == 1 and await bot.gates("staging") == {}
+    (logged,) = _to(list(told.posted), LOG)
+    assert (
+        logged.startswith(f"Interrupted change of `{FLAG}` by @alice: undone") and "Not written: dev, gstg." in logged
+    )
+    assert _roll_back_buttons(list(told.posted), LOG) == []  # nothing was written: nothing to roll back
