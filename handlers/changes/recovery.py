@@ -47,6 +47,12 @@ _log = structlog.get_logger("chatops.recovery")
 
 RECOVERY_INTERVAL_S = 5.0  # how often every serving process looks for changes left by a dead one
 _UNDO = "-undo"  # suffix of the change id of an undo (the finish reuses the change's own id)
+#: What the changes a recovery tells are called, by what it did.
+_HEADLINES = {
+    "finished": "Finished after the bot stopped midway",
+    "undone": "Undone after the bot stopped midway",
+    "none": "Written before the bot stopped",
+}
 
 
 @dataclass
@@ -218,6 +224,7 @@ async def _changes_told(
     """What stands written (the change's own writes, and recovery's finish or undo) told as every
     change is, environments left alike together; notes of what could not be told."""
     command = entry.command if action == "none" else _recorded_as(entry, finish=action == "finished")
+    headline = _HEADLINES[action]
     alike: dict[tuple[tuple[tuple[str, str], ...], bool], list[tuple[Environment, ChangeResult]]] = {}
     for f in found:
         if f.result is not None and f.state in ("written", "undone"):
@@ -229,7 +236,7 @@ async def _changes_told(
     for done in alike.values():
         _, result = done[0]
         change = RestoreState(result.after, result.after_exists)
-        request = ChangeRequest(entry.flag, tuple(e for e, _ in done), change, entry.who, command)
+        request = ChangeRequest(entry.flag, tuple(e for e, _ in done), change, entry.who, command, headline=headline)
         told_posts, told_notes = await told(request, context, Outcome(done=done))
         posts += told_posts
         notes += told_notes

@@ -74,6 +74,8 @@ async def _restore(aborted: Rollout, reason: str, context: Context) -> list[Repl
             change=RestoreState(state, exists),
             who=context.caller,
             command=f"rollout {aborted.id} aborted: {reason}",
+            headline="Restored by rollout abort",
+            reason="" if reason.startswith("by ") else reason,  # who is in the headline already
         )
         reply = await apply_change(request, context)
         delivered = await context.app.deliveries.deliver(reply, context.chat, context.notify)

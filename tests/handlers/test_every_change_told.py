@@ -50,7 +50,8 @@ async def test_a_rollout_step_and_its_abort_are_told(chatops: MakeChatops) -> No
     aborted = await bot.run(f"{ROLLOUT} abort {FLAG}", user="bob", channel=D)
     assert aborted.ok and to_text(aborted.reply) == "Aborted R1."
     (logged,) = _to(aborted.posts, LOG)  # the restore: the log's last word on gstg is off again
-    assert "rollout R1 aborted: by bob" in logged and "on gstg by @bob" in logged
+    assert logged.startswith(f"Restored by rollout abort: `{FLAG}` on gstg by @bob")
+    assert "rollout R1 aborted: by bob" in logged and "Reason:" not in logged  # who: in the headline
     assert _roll_back_buttons(aborted.posts, LOG) == ["staging"]
     assert await bot.gates("staging") == {}
 
@@ -65,7 +66,8 @@ async def test_a_rollout_aborted_by_an_alert_is_told(chatops: MakeChatops) -> No
     posts = await _driven(bot, 1.5)
     assert await bot.gates("production") == {}
     (logged,) = _to(posts, LOG)
-    assert "rollout R1 aborted: alert HighErrorRate" in logged and "on gprd by @alice" in logged
+    assert logged.startswith(f"Restored by rollout abort: `{FLAG}` on gprd by @alice")
+    assert "Reason: alert HighErrorRate {" in logged and "rollout R1 aborted: alert HighErrorRate" in logged
     (team,) = _to(posts, TEAM)  # production changed: the flag's team hears it too
     assert "rollout R1 aborted: alert HighErrorRate" in team
     assert _roll_back_buttons(posts, LOG) == _roll_back_buttons(posts, TEAM) == []  # gprd: only in #production
@@ -130,7 +132,8 @@ async def test_a_recovery_after_a_crash_is_told_like_any_change(chatops: MakeCha
     (person,) = [to_text(p) for p in posts if p.channel == "U0ALICE"]
     assert "It only reduces exposure, so it was finished on gprd" in person
     (logged,) = _to(posts, LOG)  # the whole change, which nobody was told of: dev by the writer, gprd now
-    assert "finished after the bot stopped midway: " in logged and "on dev, gprd by @alice" in logged
+    assert logged.startswith(f"Finished after the bot stopped midway: `{FLAG}` on dev, gprd by @alice")
+    assert "dev, gprd: `on` → `off`" in logged and "`finished after the bot stopped midway: " in logged
     assert len(_to(posts, TEAM)) == 1  # production changed
     assert _roll_back_buttons(posts, LOG) == ["dev"]  # and gprd's from #production
 

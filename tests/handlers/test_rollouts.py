@@ -302,7 +302,8 @@ async def test_a_kill_pauses_the_rollout_and_its_message_and_thread_say_so(chato
     assert f"Rollout R1 of `{FLAG}` on gstg: paused" in to_text(card)
     assert _labels(card) == ["Resume R1", "Abort R1 & roll back"]  # no Pause or Next step left
     (logged,) = killed.posted_to("#feature-flag-log")
-    assert "set to false on gstg" in to_text(logged) and [a.value.split("|")[0] for a in logged.actions] == ["staging"]
+    assert f"Killed: `{FLAG}` on gstg by @bob" in to_text(logged)
+    assert [a.value.split("|")[0] for a in logged.actions] == ["staging"]
     assert await _state(bot, "staging") == {}
     await _drive(bot, 2.0)
     assert await _state(bot, "staging") == {}  # no step turns it back on
