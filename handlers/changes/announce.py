@@ -14,7 +14,7 @@ from handlers.core.context import Context
 from handlers.core.reply import Action, Code, CrossPost, Line, Link, Reply, Section, line
 from handlers.core.wording import channel_of, definition_note, once
 
-__all__ = ["ROLL_BACK_ACTION", "Outcome", "announce", "shown_state"]
+__all__ = ["ROLL_BACK_ACTION", "Outcome", "announce", "shown_state", "told"]
 
 
 @dataclass
@@ -73,7 +73,7 @@ async def announce(request: ChangeRequest, context: Context, outcome: Outcome) -
     else:
         title, summary = line(Code(flag), " was not changed"), f"{flag} was not changed"
     actions = tuple(undo_button(environment, flag, result) for environment, result in done)
-    posts, notes = await _cross_posts(request, context, outcome)
+    posts, notes = await told(request, context, outcome)
     return Reply(
         outcome.failure is None,
         summary,
@@ -201,3 +201,10 @@ async def _log_issues(request: ChangeRequest, context: Context, outcome: Outcome
         except Exception as error:  # the change stands; say what could not be logged
             notes.append(line(f"Could not record the change-log issue for {environment.name}: {error}."))
     return notes
+
+
+async def told(request: ChangeRequest, context: Context, outcome: Outcome) -> tuple[tuple[CrossPost, ...], list[Line]]:
+    """Where every change the bot writes is told, whatever wrote it (a command, a button, a rollout
+    step or abort, a schedule, a recovery after a crash): the team, log and QA posts, as a typed
+    change's, and the change-log issues; notes of what could not be recorded."""
+    return await _cross_posts(request, context, outcome)

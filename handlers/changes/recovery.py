@@ -8,6 +8,8 @@ that reached every environment is left as it is: only its answer was lost. Eithe
 only ever reduces exposure. An environment changed by someone else since is left as it is.
 Every write is conditional on the version the journal recorded and carries a change id derived
 from the journal's, so a recovery that itself dies and is recovered again never writes twice.
+The person hears what was found and done; what stands written is told like any change (the log
+channel, the team and QA channels by the same rules, with Roll back buttons).
 """
 
 from __future__ import annotations
@@ -30,10 +32,11 @@ from flags import (
     Write,
     apply_together,
 )
-from handlers.changes.announce import shown_state
+from handlers.changes.announce import Outcome, shown_state, told
+from handlers.changes.request import ChangeRequest
 from handlers.config import Environment
 from handlers.core.chat import ChatBackend, PostFailed
-from handlers.core.context import Application
+from handlers.core.context import Application, Context
 from handlers.core.journal import ChangeJournal, Holding, JournalEntry, JournalTarget, LeaseLost
 from handlers.core.reply import Code, CrossPost, Line, Mention, Section, Strong, line
 from handlers.core.timefmt import utc
@@ -44,6 +47,12 @@ _log = structlog.get_logger("chatops.recovery")
 
 RECOVERY_INTERVAL_S = 5.0  # how often every serving process looks for changes left by a dead one
 _UNDO = "-undo"  # suffix of the change id of an undo (the finish reuses the change's own id)
+#: What the changes a recovery tells are called, by what it did.
+_HEADLINES = {
+    "finished": "Finished after the bot stopped midway",
+    "undone": "Undone after the bot stopped midway",
+    "none": "Written before the bot stopped",
+}
 
 
 @dataclass
@@ -53,7 +62,7 @@ class _Found:
     environment: Environment
     target: JournalTarget
     state: str  # "written" | "undone" | "not written" | "changed since"
-    result: ChangeResult | None = None  # the change's own result, where it was written
+    result: ChangeResult | None = None  # the last write there: the change's own, or recovery's finish or undo
 
 
 class _Unreachable(Exception):
@@ -113,6 +122,11 @@ async def _recover(holding: Holding, app: Application, chat: ChatBackend) -> Non
     await holding.close()
 
 
+def _recorded_as(entry: JournalEntry, *, finish: bool) -> str:
+    """The command a recovery's writes are audited (and told) with."""
+    return f"{'finished' if finish else 'undone'} after the bot stopped midway: {entry.command}"
+
+
 async def _find(entry: JournalEntry, target: JournalTarget, app: Application) -> _Found:
     environment = app.config.environment(target.option)
     store = app.stores.get(target.option)
@@ -138,7 +152,7 @@ async def _settle(entry: JournalEntry, found: list[_Found], app: Application, *,
         who=entry.who.who,
         who_id=entry.who.user_id,
         channel=entry.who.channel_label,
-        command=f"{'finished' if finish else 'undone'} after the bot stopped midway: {entry.command}",
+        command=_recorded_as(entry, finish=finish),
     )
     chosen = [f for f in found if f.state == ("not written" if finish else "written")]
     groups: list[list[_Found]] = []
@@ -160,7 +174,7 @@ async def _settle(entry: JournalEntry, found: list[_Found], app: Application, *,
         except StoreUnavailable as error:
             raise _Unreachable(f"{error.environment}: {error.reason}") from error
         for f, result in zip(group, results, strict=True):
-            f.state, f.result = ("written", result) if finish else ("undone", None)
+            f.state, f.result = ("written" if finish else "undone"), result
             written.append(f)
     return written
 
@@ -179,7 +193,58 @@ def _write(entry: JournalEntry, found: _Found, app: Application, audit: AuditInf
 async def _tell(
     entry: JournalEntry, found: list[_Found], action: str, written: list[_Found], app: Application, chat: ChatBackend
 ) -> None:
-    """The person (a direct message) and the log channel hear what was found and done."""
+    """The person (a direct message) hears what was found and done; what stands written is told
+    like any change. With nothing written, the log channel hears what was found."""
+    posts, notes = await _changes_told(entry, found, action, app, chat)
+    sections = (Section((*_found_lines(entry, found, action, written), *notes), _title(entry, action)),)
+    summary = f"interrupted change of {entry.flag} by {entry.who.who}: {action}"
+    posts.insert(0, CrossPost(entry.who.user_id, "person who ran it", sections, summary))
+    if len(posts) == 1 and app.config.slack.log_channel:
+        posts.append(CrossPost(app.config.slack.log_channel, "log channel", sections, summary))
+    for post in posts:
+        try:
+            await chat.post(post)
+        except PostFailed as error:
+            _log.error("recovery.tell_failed", entry=entry.id, channel=post.channel, error=str(error)[:200])
+
+
+def _title(entry: JournalEntry, action: str) -> Line:
+    return line(
+        "Interrupted change of ",
+        Code(entry.flag),
+        " by ",
+        Mention(entry.who.user_id, entry.who.user_name),
+        f": {action}",
+    )
+
+
+async def _changes_told(
+    entry: JournalEntry, found: list[_Found], action: str, app: Application, chat: ChatBackend
+) -> tuple[list[CrossPost], list[Line]]:
+    """What stands written (the change's own writes, and recovery's finish or undo) told as every
+    change is, environments left alike together; notes of what could not be told."""
+    command = entry.command if action == "none" else _recorded_as(entry, finish=action == "finished")
+    headline = _HEADLINES[action]
+    alike: dict[tuple[tuple[tuple[str, str], ...], bool], list[tuple[Environment, ChangeResult]]] = {}
+    for f in found:
+        if f.result is not None and f.state in ("written", "undone"):
+            key = (tuple(sorted(f.result.after.to_hash().items())), f.result.after_exists)
+            alike.setdefault(key, []).append((f.environment, f.result))
+    context = Context(app, entry.who, chat)
+    posts: list[CrossPost] = []
+    notes: list[Line] = []
+    for done in alike.values():
+        _, result = done[0]
+        change = RestoreState(result.after, result.after_exists)
+        request = ChangeRequest(entry.flag, tuple(e for e, _ in done), change, entry.who, command, headline=headline)
+        told_posts, told_notes = await told(request, context, Outcome(done=done))
+        posts += told_posts
+        notes += told_notes
+    return posts, notes
+
+
+def _found_lines(entry: JournalEntry, found: list[_Found], action: str, written: list[_Found]) -> list[Line]:
+    """What recovery found and did, in the person's words."""
     names = _names
     lines: list[Line] = [
         line(
@@ -221,19 +286,7 @@ async def _tell(
                 "Changed by someone else since, so left as it is: ", Strong(names(changed)), " (see `feature history`)."
             )
         )
-    lines += [_state_line(f) for f in found if f.state in ("written", "undone")]
-    who = Mention(entry.who.user_id, entry.who.user_name)
-    title = line("Interrupted change of ", Code(entry.flag), " by ", who, f": {action}")
-    sections = (Section(tuple(lines), title),)
-    summary = f"interrupted change of {entry.flag} by {entry.who.who}: {action}"
-    posts = [CrossPost(entry.who.user_id, "person who ran it", sections, summary)]
-    if app.config.slack.log_channel:
-        posts.append(CrossPost(app.config.slack.log_channel, "log channel", sections, summary))
-    for post in posts:
-        try:
-            await chat.post(post)
-        except PostFailed as error:
-            _log.error("recovery.tell_failed", entry=entry.id, channel=post.channel, error=str(error)[:200])
+    return lines + [_state_line(f) for f in found if f.state in ("written", "undone")]
 
 
 def _state_line(found: _Found) -> Line:

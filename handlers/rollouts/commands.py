@@ -24,16 +24,12 @@ from handlers.changes.request import Target
 from handlers.config import Config
 from handlers.core.chat import PostFailed
 from handlers.core.command import ButtonAction, Subcommand
-from handlers.core.context import Application, Context
+from handlers.core.context import Context
 from handlers.core.freezes import FREEZES, describe_freeze
 from handlers.core.grammar import SubcommandSpec
 from handlers.core.parsing import Invocation, UsageError
 from handlers.core.policy import Writes, authorize
 from handlers.core.reply import (
-    Action,
-    Code,
-    Confirm,
-    CrossPost,
     Line,
     Mention,
     Reply,
@@ -47,10 +43,11 @@ from handlers.core.seen import Seen
 from handlers.core.timefmt import span, utc
 from handlers.rollouts.control import abort, pause
 from handlers.rollouts.grammar import ROLLOUT
+from handlers.rollouts.message import card_post, event, progress_posts, step_text
 from handlers.rollouts.plans import RolloutList, RolloutPlan, RolloutStart, RolloutSteer, rollout_plan, step_change
 from handlers.rollouts.store import ROLLOUT_STORE, Rollout, RolloutStore, Stale
 
-__all__ = ["ROLLOUT_ACTIONS", "RolloutCommand", "alerted", "card_post", "progress_posts", "rollout"]
+__all__ = ["ROLLOUT_ACTIONS", "RolloutCommand", "rollout"]
 
 #: Button action ids → what they do to the rollout named in their value.
 ROLLOUT_ACTIONS = {
@@ -126,7 +123,7 @@ async def _start(plan: RolloutStart, context: Context, store: RolloutStore) -> R
         due=now,
         versions=versions,
         before=before,
-        history=(f"{utc(now)}: started by {context.caller.who}",),
+        history=(event(plan.every_s, f"Started by {context.caller.who}."),),
         approved_by=context.approved_by,
     )
     card = card_post(created, context.config, started=True)
@@ -134,7 +131,7 @@ async def _start(plan: RolloutStart, context: Context, store: RolloutStore) -> R
         created = replace(created, message=await context.chat.post(card))
     created = await store.save(created)
     if not created.message:
-        return _status(created, context, started=True)
+        return _card(created, context, started=True)
     where = ", ".join(context.config.environment_name(o) for o in created.options)
     lines = (
         line(
@@ -210,88 +207,19 @@ async def _ask_approval(
     return await approvals.ask(plan.text, plan.name, seen, groups, summary, context, kept=kept, note=note)
 
 
-def _status(found: Rollout, context: Context, *, started: bool = False) -> Reply:
+def _status(found: Rollout, context: Context) -> Reply:
+    """``rollout status``: the rollout's message as it stands, only to the person (its buttons only
+    when the rollout has no message of its own, where they are)."""
+    card = card_post(found, context.config)
+    actions = () if found.message else card.actions
+    return Reply(True, card.summary, card.sections, actions=actions)
+
+
+def _card(found: Rollout, context: Context, *, started: bool = False) -> Reply:
+    """The rollout's message as the answer itself, in the channel: when it has no message of its
+    own (it could not be posted), the channel sees where it stands and its buttons here."""
     card = card_post(found, context.config, started=started)
     return Reply(True, card.summary, card.sections, public=True, actions=card.actions)
-
-
-def card_post(found: Rollout, config: Config, *, started: bool = False) -> CrossPost:
-    """The rollout's message: the plan with each step's time, where it stands, the guard, who
-    started it, the last events, and its buttons while it is active (an update of its message
-    once it has one)."""
-    who = Mention(found.who.user_id, found.who.user_name)
-    where = ", ".join(config.environment_name(o) for o in found.options)
-    of = "time" if found.kind == "random" else "actors"
-    lines: list[Line] = []
-    for number, percentage in enumerate(found.steps, start=1):
-        what = "100% (true)" if percentage >= 100 else f"{percentage:g}% of {of}"
-        if number <= found.done:
-            when = "done"
-        else:
-            first = found.due if found.due is not None else time.time()
-            when = f"due {utc(first + (number - found.done - 1) * found.every_s)}"
-            when += "" if found.status == "running" else f" (when it runs; {found.status})"
-        lines.append(line(f"Step {found.step_label(number)}: {what} — {when}"))
-    guard = ", ".join(found.guard) if found.guard else "none (no Alertmanager matchers)"
-    approved = f", approved by {found.approved_by} (for every step)" if found.approved_by else ""
-    lines.append(line(f"Guard: {guard}. Every {span(found.every_s)}. Started by ", who, f"{approved}."))
-    if found.reason:
-        lines.append(line(f"{found.status.capitalize()}: {found.reason}"))
-    lines += [line(h) for h in found.history[-5:]]
-    verb = "started" if started else found.status
-    title = line(f"Rollout {found.id} of ", Code(found.flag), f" on {where}: ", Strong(verb))
-    actions = _buttons(found) if found.active else ()
-    summary = f"rollout {found.id} of {found.flag}: {verb}"
-    return CrossPost(
-        found.who.channel_id, "rollout", (Section(tuple(lines), title),), summary, actions, replaces=found.message
-    )
-
-
-def alerted(app: Application, found: Rollout) -> Line:
-    """Who hears that an alert aborted the rollout: its starter, and the on-call group if configured."""
-    who: Line = (Mention(found.who.user_id, found.who.user_name),)
-    group = app.config.slack.oncall_usergroup
-    return (*who, ", ", Mention(group, "on-call")) if group else who
-
-
-def progress_posts(found: Rollout, config: Config, title: Line, replies: Sequence[Reply] = ()) -> list[CrossPost]:
-    """What an event (a step, a pause, an abort) posts: a reply in the rollout message's thread
-    (the step's own answer, with its Roll back buttons) and the message brought up to date."""
-    lines: list[Line] = []
-    actions: list[Action] = []
-    for reply in replies:
-        lines += reply.all_lines()
-        actions += list(reply.actions)
-    event = CrossPost(
-        found.who.channel_id,
-        "rollout",
-        (Section(tuple(lines), title),),
-        f"rollout {found.id}",
-        tuple(actions),
-        thread=found.message,
-    )
-    return [event, card_post(found, config)] if found.message else [event]
-
-
-def _buttons(found: Rollout) -> tuple[Action, ...]:
-    flag = found.flag
-    return (
-        Action("Pause", "rollout_pause", found.id),
-        Action("Resume", "rollout_resume", found.id),
-        Action(
-            "Next step now",
-            "rollout_next",
-            found.id,
-            confirm=Confirm("Next step now?", f"Write the next step of {flag} now.", "Next step"),
-        ),
-        Action(
-            "Abort & roll back",
-            "rollout_abort",
-            found.id,
-            "danger",
-            Confirm("Abort?", f"Abort the rollout and restore {flag} to its state before it.", "Abort"),
-        ),
-    )
 
 
 async def _may_steer(found: Rollout, context: Context) -> Reply | None:
@@ -319,27 +247,37 @@ async def _steer(found: Rollout, action: str, store: RolloutStore, context: Cont
             return error_reply(f"{found.id} is {found.status}: there is nothing to abort.")
         aborted, replies = outcome
         what = "the state before the rollout is restored" if replies else "nothing to restore (the flag is as before)"
-        return await _told(aborted, context, f"Aborted by {who}: {what}", replies)
+        title = line(f"Aborted by {who}: {what}")
+        return await _told(aborted, context, f"Aborted {found.id}.", title, replies)
     if action == "pause":
         paused = await pause(store, found, f"by {who}")
         if paused.status != "paused":
             return error_reply(f"{found.id} is {found.status}, not running.")
-        return await _told(paused, context, f"Paused by {who}")
+        return await _told(paused, context, f"Paused {found.id}.", line(f"Paused by {who}"))
     if action == "next" and found.approved_by:
         return error_reply(
             f"{found.id} was approved by {found.approved_by} to step every {span(found.every_s)}: `next` cannot "
             "go faster than what was approved. Nothing was changed. To change its pace, abort it and start a new "
             "rollout (it is approved again)."
         )
+    return await _go_on(found, action, store, context)
+
+
+async def _go_on(found: Rollout, action: str, store: RolloutStore, context: Context) -> Reply:
+    """Resume a paused rollout, or bring its next step forward: its next step is due now (an
+    approved pace holds)."""
+    who = context.caller.who
     for _ in range(5):
         if action == "resume" and found.status != "paused":
             return error_reply(f"{found.id} is {found.status}, not paused.")
         if action == "next" and found.status != "running":
             return error_reply(f"{found.id} is {found.status}: resume it first.")
-        history = (*found.history, f"{utc(time.time())}: {action} by {who}")
+        label = found.step_label(found.done + 1)
+        said = f"Resumed by {who}" if action == "resume" else f"Step {label} brought forward by {who}"
         due = time.time()
         if found.approved_by and found.due is not None:  # an approved pace: a pause never makes it faster
             due = max(due, found.due)
+        history = (*found.history, event(found.every_s, said + "."))
         changed = replace(found, status="running", due=due, reason="", history=history)
         try:
             saved = await store.save(changed)
@@ -349,20 +287,24 @@ async def _steer(found: Rollout, action: str, store: RolloutStore, context: Cont
                 break
             found = fresh
             continue
-        return await _told(saved, context, "Resumed" if action == "resume" else "Next step now", by=who)
+        answer = f"Resumed {found.id}." if action == "resume" else f"Step {label} of {found.id} is due now."
+        return await _told(saved, context, answer, line(said))
     return error_reply(f"{found.id} kept changing; try again.")
 
 
-async def _told(found: Rollout, context: Context, event: str, replies: Sequence[Reply] = (), *, by: str = "") -> Reply:
-    """Bring the rollout's message up to date, say the event in its thread, and answer the person."""
-    title = line(event + (f" by {by}" if by else ""))
-    for post in progress_posts(found, context.config, title, replies):
-        with contextlib.suppress(PostFailed):  # the answer below says it all anyway
-            await context.chat.post(post)
-    reply = _status(found, context)
-    for change in replies:
-        reply = replace(reply, sections=reply.sections + change.sections, actions=reply.actions + change.actions)
-    return replace(reply, public=not found.message)  # the channel sees the message; no second copy
+async def _told(found: Rollout, context: Context, answer: str, title: Line, replies: Sequence[Reply] = ()) -> Reply:
+    """Say the event in the thread of the rollout's message and bring the message up to date; the
+    person hears one line, only them. A rollout without a message of its own (it could not be
+    posted) is answered in the channel instead: where it stands, its buttons and the event's changes."""
+    if not found.message:
+        reply = _card(found, context)
+        for change in replies:
+            reply = replace(reply, sections=reply.sections + change.sections, actions=reply.actions + change.actions)
+        return reply
+    lines = [line(answer)]
+    lines += [line(f"{reply.summary}: see the rollout's thread.") for reply in replies if not reply.ok]
+    posts = tuple(progress_posts(found, context.config, title, replies))
+    return Reply(True, answer, (Section(tuple(lines)),), cross_posts=posts)
 
 
 def _list(rollouts: list[Rollout]) -> Reply:
@@ -383,7 +325,7 @@ def _next_step(found: Rollout) -> str:
     if not found.active or found.done >= len(found.steps):
         return ""
     percentage = found.steps[found.done]
-    what = "100% (true)" if percentage >= 100 else f"{percentage:g}%"
+    what = step_text(found, percentage) if percentage >= 100 else f"{percentage:g}%"
     when = f"at {utc(found.due)}" if found.status == "running" and found.due is not None else "when resumed"
     return f" · next: {what} {when}"
 

@@ -4,6 +4,8 @@ An abort is one change per environment, restoring the state each had before the 
 conditional on the version the rollout last wrote (or saw) there; it only reduces exposure, so no
 safety rule blocks it. An environment already as it was before the rollout (no step written there,
 or undone since) is not written: there is nothing to restore.
+Each restore is told like any change (the log channel, the team and QA
+channels by the same rules), whoever or whatever aborted the rollout.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from handlers.changes.noop import leaves_as_is
 from handlers.changes.request import ChangeRequest
 from handlers.core.context import Context
 from handlers.core.reply import Reply
-from handlers.core.timefmt import utc
+from handlers.rollouts.message import event
 from handlers.rollouts.store import Rollout, RolloutStore, Stale
 
 __all__ = ["abort", "pause"]
@@ -27,9 +29,8 @@ async def pause(store: RolloutStore, rollout: Rollout, reason: str, *, token: in
     while True:
         if rollout.status != "running":
             return rollout
-        paused = replace(
-            rollout, status="paused", reason=reason, history=(*rollout.history, _event(f"paused: {reason}"))
-        )
+        said = event(rollout.every_s, _because("Paused", reason))
+        paused = replace(rollout, status="paused", reason=reason, history=(*rollout.history, said))
         try:
             return await store.save(paused, token=token)
         except Stale:
@@ -48,9 +49,8 @@ async def abort(
     while True:
         if not rollout.active:
             return None
-        aborted = replace(
-            rollout, status="aborted", reason=reason, history=(*rollout.history, _event(f"aborted: {reason}"))
-        )
+        said = event(rollout.every_s, _because("Aborted", reason))
+        aborted = replace(rollout, status="aborted", reason=reason, history=(*rollout.history, said))
         try:
             aborted = await store.save(aborted)
             break
@@ -59,6 +59,13 @@ async def abort(
             if fresh is None:
                 return None
             rollout = fresh
+    return aborted, await _restore(aborted, reason, context)
+
+
+async def _restore(aborted: Rollout, reason: str, context: Context) -> list[Reply]:
+    """Each environment back to its state before the rollout, each restore told where every change
+    is (its cross-posts delivered here, so they reach the log channel whoever aborted it); their
+    answers, for the rollout's thread."""
     replies = []
     for option in aborted.options:
         environment = context.config.environment(option)
@@ -71,9 +78,13 @@ async def abort(
             change=RestoreState(state, exists),
             who=context.caller,
             command=f"rollout {aborted.id} aborted: {reason}",
+            headline="Restored by rollout abort",
+            reason="" if reason.startswith("by ") else reason,  # who is in the headline already
         )
-        replies.append(await apply_change(request, context))
-    return aborted, replies
+        reply = await apply_change(request, context)
+        delivered = await context.app.deliveries.deliver(reply, context.chat, context.notify)
+        replies.append(replace(delivered, cross_posts=()))  # told once, here
+    return replies
 
 
 async def _as_before(rollout: Rollout, option: str, context: Context) -> bool:
@@ -87,5 +98,7 @@ async def _as_before(rollout: Rollout, option: str, context: Context) -> bool:
     return leaves_as_is(rollout.flag, now, rollout.before[option], context.definitions)
 
 
-def _event(text: str) -> str:
-    return f"{utc(RolloutStore.now())}: {text}"
+def _because(what: str, reason: str) -> str:
+    """``Paused by alice.``, ``Aborted: alert X is firing.``: an event and its reason, in plain words."""
+    said = reason.rstrip(". ")
+    return f"{what} {said}." if said.startswith("by ") else f"{what}: {said}."

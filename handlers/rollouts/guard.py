@@ -15,8 +15,8 @@ from handlers.checks.matchers import InvalidMatcher, matches
 from handlers.core.chat import ChatBackend, PostFailed
 from handlers.core.context import Application, Context
 from handlers.core.reply import Code, line
-from handlers.rollouts.commands import alerted, progress_posts
 from handlers.rollouts.control import abort
+from handlers.rollouts.message import alerted, progress_posts
 from handlers.rollouts.store import ROLLOUT_STORE, Rollout, RolloutStore
 
 __all__ = ["alerts_pushed", "poll_guards"]

@@ -10,9 +10,10 @@ from handlers.core.alerts import Alert
 from handlers.core.chat import ChatBackend
 from handlers.core.context import Application, Context
 from handlers.core.driver import post_all
-from handlers.core.reply import Line, line
+from handlers.core.reply import Code, Line, Reply, line
 from handlers.rollouts.control import pause
 from handlers.rollouts.guard import alerts_pushed, poll_guards
+from handlers.rollouts.message import progress_posts
 from handlers.rollouts.step import step
 from handlers.rollouts.store import ROLLOUT_STORE, Rollout
 
@@ -52,12 +53,18 @@ class RolloutAlerts:
 
 
 class RunningRollouts:
-    """A killed flag's running rollout is paused, so that its next step does not turn it back on."""
+    """A killed flag's running rollout is paused, so that its next step does not turn it back on;
+    its message says so (no Pause or Next step left on it), and so does its thread."""
 
     async def stop_for(self, flag: str, why: str, context: Context) -> list[Line]:
         store = context.app.ports.need(ROLLOUT_STORE)
         rollout = await store.active_for(flag)
         if rollout is None or rollout.status != "running":
             return []
-        await pause(store, rollout, why)
-        return [line(f"Rollout {rollout.id} of {flag} is paused.")]
+        paused = await pause(store, rollout, why)
+        if paused.status != "paused":  # aborted or done meanwhile: said then
+            return []
+        title = line(f"Rollout {paused.id} of ", Code(flag), f" paused: {why}")
+        posts = tuple(progress_posts(paused, context.config, title))
+        told = await context.app.deliveries.deliver(Reply(True, "", cross_posts=posts), context.chat, context.notify)
+        return [line(f"Rollout {paused.id} of {flag} is paused."), *told.notes]

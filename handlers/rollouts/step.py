@@ -15,7 +15,11 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
-from flags import FlagsError
+import structlog
+
+from flags import (
+    FlagsError,
+)
 from flags.exposure import simulate
 from handlers.changes.noop import already_text, split
 from handlers.changes.request import Target
@@ -24,14 +28,15 @@ from handlers.config import Config
 from handlers.core import pipeline
 from handlers.core.chat import ChatBackend
 from handlers.core.context import Application, Context
-from handlers.core.reply import Code, CrossPost, Line, Reply, error_reply, line
-from handlers.core.timefmt import utc
-from handlers.rollouts.commands import alerted, progress_posts
+from handlers.core.reply import Code, CrossPost, Line, Reply, error_reply, line, plain
 from handlers.rollouts.control import abort, pause
+from handlers.rollouts.message import alerted, event, progress_posts, step_text
 from handlers.rollouts.plans import step_change
 from handlers.rollouts.store import Rollout, RolloutStore, Stale
 
 __all__ = ["step", "step_command", "step_plan"]
+
+_log = structlog.get_logger("chatops.rollouts")
 
 
 def step_command(rollout: Rollout, percentage: float) -> str:
@@ -70,7 +75,7 @@ async def step(
     manual = await _changed_by_hand(rollout, app, origin)
     if manual == _OURS:  # a driver that died wrote this step but did not record it: record it now
         versions = {o: v for o in rollout.options if (v := await _version(app, rollout.flag, o)) is not None}
-        written = await _record_step(rollout, number, versions, store, token, "found written by a driver that stopped")
+        written = await _record_step(rollout, number, versions, store, token, " by a driver that stopped; recorded now")
         title = line(f"Step {rollout.step_label(number)} was written by a driver that stopped; recorded now")
         return _post(app, written, title)
     if manual:
@@ -98,15 +103,16 @@ async def step(
     reply = await _write_step(rollout, percentage, origin, app, chat)
     took = time.monotonic() - started
     where = ", ".join(app.config.environment_name(o) for o in rollout.options)
-    what = "100% (true)" if percentage >= 100 else f"{percentage:g}% of {_of(rollout)}"
+    what = step_text(rollout, percentage)
     if not reply.ok:
         reason = f"step {rollout.step_label(number)} was not written: {reply.summary}"
         paused = await pause(store, rollout, reason, token=token)
-        return _post(app, paused, line(f"Rollout {rollout.id} paused: ", reason), [reply])
+        return _post(app, paused, line(f"Rollout {rollout.id} paused: ", reason), [_without(reply, reply.summary)])
     versions = {o: v for o in rollout.options if (v := await _version(app, rollout.flag, o)) is not None}
-    written = await _record_step(rollout, number, versions, store, token, f"{what} on {where} ({took:.1f} s)")
+    _log.info("rollout.step_written", rollout=rollout.id, step=number, seconds=round(took, 3))
+    written = await _record_step(rollout, number, versions, store, token, f": {what} on {where}")
     finished = number == len(rollout.steps)
-    title = line(f"Step {rollout.step_label(number)}: {what} on {where}", " — done" if finished else "")
+    title = line(f"Step {rollout.step_label(number)} on {where}: {what}", " — the rollout is done" if finished else "")
     return _post(app, written, title, [reply])
 
 
@@ -122,12 +128,15 @@ async def _nothing_to_write(
     same = await _unchanged_by(rollout, percentage, app)
     if not same:
         return None
-    what = "100% (true)" if percentage >= 100 else f"{percentage:g}% of {_of(rollout)}"
+    what = step_text(rollout, percentage)
     where = ", ".join(app.config.environment_name(o) for o in rollout.options)
-    event = f"{what} on {where} — nothing written: already {already_text(same)}"
-    written = await _record_step(rollout, number, {}, store, token, event)
+    said = f" — nothing written: already {already_text(same)}"
+    written = await _record_step(rollout, number, {}, store, token, said)
     finished = number == len(rollout.steps)
-    return _post(app, written, line(f"Step {rollout.step_label(number)}: {event}", " — done" if finished else ""))
+    title = line(
+        f"Step {rollout.step_label(number)} on {where}: {what}{said}", " — the rollout is done" if finished else ""
+    )
+    return _post(app, written, title)
 
 
 async def _unchanged_by(rollout: Rollout, percentage: float, app: Application) -> list[Target]:
@@ -149,7 +158,7 @@ async def _unchanged_by(rollout: Rollout, percentage: float, app: Application) -
 
 
 async def _record_step(
-    rollout: Rollout, number: int, versions: dict[str, int], store: RolloutStore, token: int, event: str
+    rollout: Rollout, number: int, versions: dict[str, int], store: RolloutStore, token: int, said: str
 ) -> Rollout:
     """Save that step ``number`` is written (and when the next is due)."""
     finished = number == len(rollout.steps)
@@ -159,7 +168,7 @@ async def _record_step(
         versions={**rollout.versions, **versions},
         status="done" if finished else "running",
         due=None if finished else time.time() + rollout.every_s,
-        history=(*rollout.history, f"{utc(time.time())}: step {rollout.step_label(number)}: {event}"),
+        history=(*rollout.history, event(rollout.every_s, f"Step {rollout.step_label(number)} written{said}.")),
     )
     try:
         return await store.save(written, token=token)
@@ -210,5 +219,7 @@ def _post(app: Application, rollout: Rollout, title: Line, replies: list[Reply] 
     return progress_posts(rollout, app.config, title, replies or [])
 
 
-def _of(rollout: Rollout) -> str:
-    return "time" if rollout.kind == "random" else "actors"
+def _without(reply: Reply, said: str) -> Reply:
+    """``reply`` without its lines that only say ``said`` (the title of the post says it already)."""
+    sections = tuple(replace(s, lines=tuple(t for t in s.lines if plain(t) != said)) for s in reply.sections)
+    return replace(reply, sections=sections)

@@ -88,7 +88,7 @@ async def test_kill_9_midway_is_finished_or_undone_once_and_told(
             second = serve_process(config, port, slack.url, token="xoxb-crash-test")
             processes.append(second)
             await slack.wait_for(lambda: slack.posts("U0SRE"), timeout=40)
-            await slack.wait_for(lambda: _interrupted(slack.post_texts("#feature-flag-log")), timeout=5)
+            await slack.wait_for(lambda: _told(slack, action), timeout=5)
         states = await _states(clients, prefix)
         assert states == {o: {} for o in OPTIONS}  # no gate on anywhere: nothing half-done
         known = {o: await clients[o].sismember(f"{prefix}{_p(o)}flipper_features", FLAG) for o in OPTIONS}
@@ -98,7 +98,10 @@ async def test_kill_9_midway_is_finished_or_undone_once_and_told(
         assert f"Interrupted change of `{FLAG}` by" in message and f": {action}" in message
         assert "The bot stopped (a crash or a restart) while writing" in message
         assert "It had been written to *dev, pre*." in message
-        assert _interrupted(slack.post_texts("#feature-flag-log")) == [message]
+        # the log channel reads it as any change: what stands written, where, with the command recorded
+        (logged,) = _told(slack, action)
+        assert ("on dev, pre by" if action == "undone" else "on dev, pre, gstg, gprd by") in logged, logged
+        assert len(slack.post_texts("#g_database_frameworks")) == (2 if action == "finished" else 0)  # gprd changed
         audits = {o: await _audits(clients, prefix, o) for o in OPTIONS}
         # undone: dev and pre, the write and one undo, gstg and gprd never written; finished: one write each
         added = {"dev": 2, "pre": 2, "staging": 0, "production": 0} if action == "undone" else dict.fromkeys(OPTIONS, 1)
@@ -117,8 +120,9 @@ async def test_kill_9_midway_is_finished_or_undone_once_and_told(
         await there.aclose()
 
 
-def _interrupted(texts: list[str]) -> list[str]:
-    return [t for t in texts if t.startswith("Interrupted change")]
+def _told(slack: SlackStub, action: str) -> list[str]:
+    """What the log channel was told of the recovery (its writes are recorded as "undone after…")."""
+    return [t for t in slack.post_texts("#feature-flag-log") if f"{action} after the bot stopped midway: " in t]
 
 
 def _p(option: str) -> str:

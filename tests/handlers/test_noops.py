@@ -151,13 +151,13 @@ async def test_a_rollout_step_that_would_change_nothing_writes_nothing_and_the_r
     posts = await _drive(bot, 0.5)  # step 1: 30% over 30%
     assert await _flags(bot) == flags  # no version, no audit entry
     assert [to_text(p).splitlines()[0] for p in posts] == [
-        "Step 1/3: 30% of actors on gstg — nothing written: already 30% of actors in gstg"
+        "Step 1/3 on gstg: 30% of actors — nothing written: already 30% of actors in gstg"
     ]
     posts = await _drive(bot, 2.5)
     assert await bot.gates("staging") == {"boolean": "true"}
     assert [to_text(p).splitlines()[0] for p in posts] == [
-        "Step 2/3: 50% of actors on gstg",
-        "Step 3/3: 100% (true) on gstg — done",
+        "Step 2/3 on gstg: 50% of actors",
+        "Step 3/3 on gstg: on — the rollout is done",
     ]
     history = await bot.app.stores["staging"].history(FLAG, limit=10)
     assert [e.command.rsplit("(", 1)[1] for e in history[:2]] == ["rollout R1 step 3/3)", "rollout R1 step 2/3)"]
