@@ -59,7 +59,7 @@ async def code_deployed(flag: str, environments: Sequence[Environment], context:
         status = statuses.get(name)
         current = status.current if status is not None else None
         if current is None:
-            answers[environment.option] = CodeDeployed("unknown", f"no deployment to {name} is recorded", short)
+            answers[environment.option] = CodeDeployed("unknown", "no deployment there is recorded", short)
             continue
         contained: list[bool | None] = []
         for candidate in candidates:  # the merge commit first: usually the only one needed

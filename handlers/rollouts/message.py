@@ -76,7 +76,7 @@ def _when(found: Rollout, number: int) -> str:
     if found.status != "running":
         return "not written"
     first = found.due if found.due is not None else time.time()
-    return f"due {utc(first + (number - found.done - 1) * found.every_s)}"
+    return f"due {utc(first + (number - found.done - 1) * found.every_s, seconds=found.every_s < 3600)}"
 
 
 def buttons(found: Rollout, config: Config) -> tuple[Action, ...]:
@@ -91,7 +91,7 @@ def buttons(found: Rollout, config: Config) -> tuple[Action, ...]:
         out = [Action(f"Pause {found.id}", "rollout_pause", found.id)]
     if found.status == "running" and not found.approved_by and found.done < len(found.steps):
         label, what = found.step_label(found.done + 1), step_text(found, found.steps[found.done])
-        ask = f"Set {found.flag} to {what} on {where} now (step {label}), without waiting for its time."
+        ask = f"Set {found.flag} on {where} to {what} now (step {label}), without waiting for its time."
         out.append(
             Action(
                 f"Next step now: {what}", "rollout_next", found.id, confirm=Confirm("Next step now?", ask, "Write it")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -199,13 +200,19 @@ class SlackStub:
 
 
 def button_problems(message: dict[str, Any]) -> list[str]:
-    """What breaks the rules for buttons in one message's blocks: two with one label, a danger
-    button that asks nothing first."""
+    """What breaks the rules every message keeps: a sentence said twice, two buttons with one
+    label, a danger button that asks nothing first."""
     blocks = message.get("blocks") or []
+    sentences = [
+        s.strip().lower()
+        for s in re.split(r"(?<=[.!?])\s+|\n", message_text(message))
+        if len(s.strip()) > 24 and not s.strip().startswith("`")  # a list of changes may repeat a line
+    ]
+    found = [f"says twice: {s!r}" for s in sorted(set(sentences)) if sentences.count(s) > 1]
     buttons = [e for b in blocks if b.get("type") == "actions" for e in b.get("elements", [])]
     buttons += [b["accessory"] for b in blocks if b.get("accessory", {}).get("type") == "button"]
     labels = [str(b.get("text", {}).get("text", "")) for b in buttons]
-    found = [f"two buttons named {label!r}" for label in sorted(set(labels)) if labels.count(label) > 1]
+    found += [f"two buttons named {label!r}" for label in sorted(set(labels)) if labels.count(label) > 1]
     for button in buttons:
         confirm = button.get("confirm") or {}
         if button.get("style") == "danger" and not str(confirm.get("text", {}).get("text", "")).strip():

@@ -5,10 +5,8 @@ confirm naming the flag, the environment and the state it brings back; updated w
 from __future__ import annotations
 
 import re
-from collections import Counter
 from dataclasses import replace
 
-from bot.slack_blocks import to_slack
 from flags import AuditInfo, build_change
 from handlers.core.alerts import Alert, alerts_arrived
 from handlers.core.reply import Action, CrossPost, plain
@@ -91,43 +89,6 @@ async def test_the_alert_leads_then_each_change_has_its_own_undo_button(chatops:
         assert plain(change).startswith(f"{name} {back_to} → "), plain(change)  # the line beside it
     undone = await bot.run(f":rollback {buttons[1].value}")  # the newest change of the flag
     assert undone.ok and await bot.gates("production") == {}, undone.text
-
-
-async def test_changes_that_read_alike_are_told_apart_by_flag_then_time(chatops: MakeChatops) -> None:
-    bot = await chatops()
-    for value in ("true", "false", "true", "false"):  # on, off, on, off: two pairs alike
-        await _change(bot, f"{FLAG} {value}", seconds=1)
-    for value in ("true", "false"):  # the same moves on another flag in the same seconds
-        await _by_console(bot, value, seconds=0)
-    post = await _post(bot, replace(FIRING, starts_at=bot.clock.time()))
-    labels = [b.label for b in _buttons(post)]
-    assert len(labels) == 6 and len(set(labels)) == 6, labels
-    assert all(len(label) <= 75 for label in labels)
-    assert all(re.fullmatch(r"Undo on gprd: (on → off|off → on) \(.+\)", label) for label in labels), labels
-    for rendered in to_slack(post):
-        accessories = [b["accessory"]["text"]["text"] for b in rendered.blocks if "accessory" in b]
-        assert not [b for b in rendered.blocks if b["type"] == "actions"]
-        assert max(Counter(accessories).values()) == 1, accessories
-
-
-async def test_long_states_are_cut_to_slacks_limits_and_many_changes_stay_one_message(chatops: MakeChatops) -> None:
-    bot = await chatops()
-    for n in range(24):
-        await _by_console(bot, f"{n + 1} --actors", seconds=1)
-    actors = ",".join(f"user-with-a-long-name-{n}" for n in range(5))
-    await _change(bot, f"{FLAG} true --user={actors}")  # the newest: "actors: User:user-with-a-long-name-0, …"
-    post = await _post(bot, replace(FIRING, starts_at=bot.clock.time()))
-    buttons = _buttons(post)
-    assert len(buttons) == 20 and len({b.label for b in buttons}) == 20
-    assert all(len(b.label) <= 75 and b.confirm is not None and len(b.confirm.text) <= 300 for b in buttons)
-    wide = buttons[0]
-    assert wide.label.startswith("Undo on gprd: actors: User:user-with-a-long-name-0") and wide.label.endswith(" → off")
-    assert "…" in wide.label and wide.confirm is not None
-    assert wide.confirm.text.startswith(f"Set {FLAG} on gprd back to off, undoing the change to actors: "), wide.confirm
-    assert "5 older changes have no button here: `/chatops run feature changes --since " in to_text(post)
-    (message,) = to_slack(post)
-    assert len(message.blocks) <= 50
-    assert next(b["accessory"]["text"]["text"] for b in message.blocks if "accessory" in b) == wide.label
 
 
 async def test_the_message_says_at_the_top_once_the_alert_resolved(chatops: MakeChatops) -> None:

@@ -7,10 +7,7 @@ from __future__ import annotations
 
 import re
 
-from bot.dashboard_html import flag_html
 from handlers.core.text_render import to_text
-from handlers.dashboard.signin import Visitor
-from handlers.dashboard.views import flag_page
 from tests.handlers.conftest import FLAG, Chatops, MakeChatops
 from tests.handlers.test_approvals import ACCESS, RAISE, SET
 
@@ -76,29 +73,6 @@ async def test_the_checks_are_a_list_and_every_button_asks_naming_the_flag_and_t
     assert cancel.confirm is not None and cancel.confirm.text.startswith(
         f"Withdraw A1? {FLAG} stays as it is: gprd: off → 50%"
     )
-
-
-async def test_the_approver_is_recorded_apart_and_shown_by_history_and_the_dashboard(chatops: MakeChatops) -> None:
-    bot = await chatops(access=ACCESS)
-    _people(bot, bob=("sre", "approvers"))
-    assert (await bot.run(RAISE)).ok
-    approved = await bot.run(":approve A1", user="bob", groups=("sre", "approvers"))
-    assert approved.ok, approved.text
-    (entry,) = await bot.app.stores["production"].history(FLAG, limit=5)
-    assert (entry.who, entry.approved_by) == ("alice", "bob")
-    assert (await bot.run(f"{SET} {FLAG} false --production")).ok  # lowering: nobody approves it
-    history = await bot.run(f"/chatops run feature history {FLAG} --production")
-    first, second = [entry for entry in history.text.split("\n") if entry.startswith("  v")]
-    assert first.startswith("  v2 set to false by @alice at ") and "approved by" not in first, first
-    assert second.startswith("  v1 set to true by @alice, approved by @bob at "), second
-    page = await flag_page(bot.app, FLAG)
-    assert page is not None
-    html = flag_html(page, Visitor("U0ALICE", "alice"))
-    assert "<th>Who</th><th>Approved by</th>" in html
-    assert (
-        "<td>alice</td><td>@bob</td><td>set to true</td>" in html and "<td>alice</td><td></td><td>set to false" in html
-    )
-    assert "alice, approved by @bob · set to true" in html  # the chart's point says it too
 
 
 async def test_a_request_approved_but_refused_when_run_says_so_once(chatops: MakeChatops) -> None:

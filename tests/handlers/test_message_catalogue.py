@@ -106,6 +106,12 @@ async def test_every_message_kind_is_in_the_catalogue_and_keeps_the_rules(chatop
     assert broken == [], "\n".join(broken)
     seed = next(e for e in catalogue.entries if e.kind.startswith("feature set: the rollout issue"))
     assert len(visible_text(seed.message)) <= 500, visible_text(seed.message)
+    gated = await chatops(safety=True)  # deployments known: the code is deployed on gstg only
+    await gated.run(f"{RUN} feature delete {FLAG} --dev --pre --staging --staging-ref", channel=D)
+    checked = await gated.run(SEED)
+    unknown = "Code deployed: unknown on dev, pre, gstg-ref: no deployment there is recorded."
+    assert checked.ok and unknown in checked.text, checked.text
+    assert len(visible_text(checked.reply)) <= 500, visible_text(checked.reply)
     kill = next(e for e in catalogue.entries if e.kind == "feature kill")
     assert visible_text(kill.message).startswith("Killed: "), visible_text(kill.message)
     assert CATALOGUE.exists() and CATALOGUE.read_text(encoding="utf-8") == text, (

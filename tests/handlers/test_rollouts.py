@@ -249,7 +249,7 @@ async def test_the_message_has_only_the_buttons_that_apply(chatops: MakeChatops)
     ]
     (_, next_step, abort) = buttons(running, config)
     assert next_step.confirm is not None and next_step.confirm.text == (
-        f"Set {FLAG} to 50% of actors on gstg now (step 2/2), without waiting for its time."
+        f"Set {FLAG} on gstg to 50% of actors now (step 2/2), without waiting for its time."
     )
     assert abort.style == "danger" and abort.confirm is not None
     assert abort.confirm.text == f"Stop R3 and restore {FLAG} as it was before the rollout: off on gstg."
