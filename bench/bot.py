@@ -2,7 +2,8 @@
 
 Starts `chatops serve` against a local Slack stub and, in the same run, a bare
 Bolt AsyncApp whose /chatops handler only acks. Drives signed `feature get` and
-`feature set --staging` requests at 16 concurrent connections for 10 s each,
+`feature set --staging` requests (each a change: 50% and 51% of actors in turn) at 16
+concurrent connections for 10 s each,
 and the bare app the same way. Prints readable lines, then one JSON object.
 
   ack:  request sent -> HTTP answer (Slack needs it within 3 s)
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import statistics
@@ -22,6 +24,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -82,22 +85,25 @@ async def drive(
     session: aiohttp.ClientSession,
     url: str,
     stub: TimedStub,
-    text: str,
+    text: str | Callable[[int], str],
     seconds: float,
     e2e: bool,
     process: psutil.Process | None,
 ) -> dict[str, Any]:
+    """Send ``text`` (or the n-th command it makes) from 16 workers for ``seconds``."""
     acks: list[float] = []
     ends: list[float] = []
     errors = 0
     rss_peak = 0
     deadline = time.perf_counter() + seconds
     helper = BotUnderTest(url, stub, "", None, session)  # type: ignore[arg-type]
+    sent = itertools.count()
 
     async def worker(n: int) -> None:
         nonlocal errors
         while time.perf_counter() < deadline:
-            body, response_id = helper.form(text, "U0SRE", "#development")
+            line = text(next(sent)) if callable(text) else text
+            body, response_id = helper.form(line, "U0SRE", "#development")
             done = stub.expect(response_id) if e2e else None
             start = time.perf_counter()
             async with session.post(f"{url}/slack/events", data=body, headers=signed_headers(body)) as response:
@@ -176,13 +182,13 @@ async def main(seconds: float, workers: int, scaling: bool) -> None:
             await wait_healthy(session, bot_url)
             await wait_healthy(session, bare_url)
             process = psutil.Process(bot.pid)
-            await drive(session, bot_url, stub, f"run feature set {FLAG} true --staging", 1.0, True, None)  # warm up
+            await drive(session, bot_url, stub, f"run feature set {FLAG} 40 --actors --staging", 1.0, True, None)
             get = await drive(session, bot_url, stub, f"run feature get {FLAG} --staging", seconds, True, process)
             set_ = await drive(
                 session,
                 bot_url,
                 stub,
-                f"run feature set {FLAG} 50 --actors --staging",
+                lambda n: f"run feature set {FLAG} {50 + n % 2} --actors --staging",  # each a change: 50, 51, 50…
                 seconds,
                 True,
                 process,

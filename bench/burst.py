@@ -7,7 +7,7 @@ each answer is a success), then:
              errors = non-200 acks + answers missing or not a success after 30 s; the last
              answer's time is counted from the first send.
   steady:    200 commands/s for --seconds, paced by a schedule (not a closed loop): half
-             `feature get`, half `feature set NAME true --staging`, over 20 flags; latency from
+             `feature get`, half `feature set NAME true|false --staging` (each a change), over 20 flags; latency from
              the scheduled send to the stub receiving the answer on response_url.
   slowloris: 500 idle TCP connections; seconds until the server's open file descriptors are back
              near their baseline (capped at 90 s).
@@ -148,7 +148,8 @@ async def steady(
         async def one(n: int, scheduled: float) -> None:
             nonlocal errors
             name = names[(n // 2) % FLAGS]
-            text = f"run feature get {name} --staging" if n % 2 else f"run feature set {name} true --staging"
+            value = "false" if (n // 2 // FLAGS) % 2 == 0 else "true"  # each set a change: warmed up true
+            text = f"run feature get {name} --staging" if n % 2 else f"run feature set {name} {value} --staging"
             status, response_id, answered = await send(session, url, helper, stub, text)
             if status != 200:
                 errors += 1
