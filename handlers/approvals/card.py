@@ -20,7 +20,6 @@ from handlers.core.reply import (
     Confirm,
     CrossPost,
     Line,
-    Link,
     Mention,
     Section,
     Segment,
@@ -29,6 +28,7 @@ from handlers.core.reply import (
     plain,
 )
 from handlers.core.timefmt import span, utc
+from handlers.core.wording import issue_link
 
 __all__ = ["APPROVE", "CANCEL", "DECLINE", "approval_card", "approvers_line", "approvers_text", "who_can_approve"]
 
@@ -105,7 +105,7 @@ def approval_card(found: ApprovalRequest, channel: str) -> CrossPost:
     asked = line("Requested by ", who, f" in {found.requester.channel_label}. Who can approve: ")
     lines.append(asked + approvers_line(found) + line("."))
     if found.rollout_issue:
-        lines.append(line("Rollout issue: ", Link(found.rollout_issue, found.rollout_issue)))
+        lines.append(line("See the ", issue_link(found.rollout_issue), "."))
     actions: tuple[Action, ...] = ()
     if found.status == "pending":
         lines.append(line(f"Expires {utc(found.expires_at)} (in {span(found.expires_at - time.time())})."))

@@ -12,7 +12,7 @@ from handlers.config import Config
 from handlers.core.caller import Caller
 from handlers.core.reply import Channel, Code, Line, Link, Segment, Strong, line, plain
 
-__all__ = ["alike", "channel_of", "definition_note", "flag_segment", "moves", "once", "shortened"]
+__all__ = ["alike", "channel_of", "definition_note", "flag_segment", "issue_link", "moves", "once", "shortened"]
 
 
 def alike(moved: Iterable[tuple[str, str, str]]) -> list[tuple[list[str], str, str]]:
@@ -54,12 +54,15 @@ def definition_note(name: str, definitions: Mapping[str, Definition]) -> Line | 
     if definition is None:
         return None
     facts: list[Segment] = [f"{definition.type} · {definition.group} · milestone {definition.milestone}"]
-    url = definition.rollout_issue_url
-    if url:
-        number = url.rstrip("/").rsplit("/", 1)[-1]
-        label = f"rollout issue #{number}" if number.isdigit() else "rollout issue"
-        facts += [" · ", Link(url, label)]
+    if definition.rollout_issue_url:
+        facts += [" · ", issue_link(definition.rollout_issue_url)]
     return line(*facts)
+
+
+def issue_link(url: str) -> Link:
+    """A rollout issue as a short link: ``rollout issue #431866``, not its URL as text."""
+    number = url.rstrip("/").rsplit("/", 1)[-1]
+    return Link(url, f"rollout issue #{number}" if number.isdigit() else "rollout issue")
 
 
 def flag_segment(name: str, config: Config) -> Segment:
