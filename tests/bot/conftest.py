@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import json
 import os
 import signal
 import subprocess
@@ -213,8 +214,9 @@ class BotUnderTest:
         user: str = "U0SRE",
         channel: str = "#production",
         headers: dict[str, str] | None = None,
+        user_name: str | None = None,
     ) -> Answer:
-        body, response_id = self.form(text, user, channel)
+        body, response_id = self.form(text, user, channel, user_name)
         async with self.session.post(
             f"{self.url}/slack/events", data=body, headers=headers or signed_headers(body)
         ) as response:
@@ -222,13 +224,51 @@ class BotUnderTest:
             return Answer(response.status, response_id)
 
     async def command(
-        self, text: str, *, user: str = "U0SRE", channel: str = "#production", timeout: float = 5.0
+        self,
+        text: str,
+        *,
+        user: str = "U0SRE",
+        channel: str = "#production",
+        timeout: float = 5.0,
+        user_name: str | None = None,
     ) -> dict[str, Any]:
         """Send a signed slash command; wait for and return its (first) response_url message."""
-        answer = await self.send(text, user=user, channel=channel)
+        answer = await self.send(text, user=user, channel=channel, user_name=user_name)
         assert answer.status == 200, answer
         await self.slack.wait_for(lambda: self.slack.responses.get(answer.response_id), timeout)
         return self.slack.responses[answer.response_id][0]
+
+    async def button(
+        self,
+        action_id: str,
+        value: str,
+        *,
+        user: str = "U0SRE",
+        channel: str = "#production",
+        timeout: float = 5.0,
+        user_name: str | None = None,
+    ) -> dict[str, Any]:
+        """Click a button as Slack sends it (a signed block_actions payload); wait for and return
+        the (first) response_url message of its answer."""
+        response_id = f"click{next(_ids)}"
+        channel_id = CHANNELS.get(channel.lstrip("#"), channel)
+        payload = {
+            "type": "block_actions",
+            "team": {"id": "T0TEST", "domain": "test"},
+            "user": {"id": user, "username": user_name or user.lower(), "team_id": "T0TEST"},
+            "api_app_id": "A0APP",
+            "container": {"type": "message", "message_ts": "1.0", "channel_id": channel_id},
+            "channel": {"id": channel_id, "name": channel.lstrip("#")},
+            "response_url": f"{self.slack.url}/respond/{response_id}",
+            "trigger_id": "1.2.3",
+            "actions": [{"action_id": action_id, "block_id": "b1", "value": value, "type": "button"}],
+        }
+        body = urlencode({"payload": json.dumps(payload)})
+        async with self.session.post(f"{self.url}/slack/events", data=body, headers=signed_headers(body)) as response:
+            await response.read()
+            assert response.status == 200, (response.status, action_id, value)
+        await self.slack.wait_for(lambda: self.slack.responses.get(response_id), timeout)
+        return self.slack.responses[response_id][0]
 
     async def text(self, text: str, **kwargs: Any) -> tuple[str, str]:
         """(response_type, text) of the answer to a command."""

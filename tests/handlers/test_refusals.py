@@ -84,19 +84,27 @@ def _button(reply: Reply, action_id: str) -> Action:
     return next(b for b in buttons if b.action_id == action_id)
 
 
+#: What the table acts on, made by alice (``MAKER``) in this order: rollout R1 and schedule S1 of
+#: gprd, approval request A1 of ops, and a change of gprd (ROLLBACK_FROM: the line whose answer has
+#: the Roll back button the table's {rollback} stands for). ``MADE`` says which answer names which.
+MAKER = ALICE
+WORLD = (
+    f"/chatops run feature set {FLAG} true --staging",
+    f"/chatops run feature rollout {FLAG} --steps 10,50 --every 1h --production",
+    f"/chatops run feature set {FLAG} 5 --actors --production",
+    f"/chatops run feature set {FLAG} false --production --in 1h",
+    f"/chatops run feature set {FLAG} true --ops",
+)
+ROLLBACK_FROM = 2
+MADE = {"R1": 1, "S1": 3, "A1": 4}
+
+
 async def _world(bot: Chatops) -> str:
-    """What the table acts on, made by alice: rollout R1 and schedule S1 of gprd, approval request
-    A1 of ops, and a change of gprd (the value of its Roll back button)."""
-    made = [
-        await _run(bot, f"/chatops run feature set {FLAG} true --staging", ALICE),
-        await _run(bot, f"/chatops run feature rollout {FLAG} --steps 10,50 --every 1h --production", ALICE),
-        await _run(bot, f"/chatops run feature set {FLAG} 5 --actors --production", ALICE),
-        await _run(bot, f"/chatops run feature set {FLAG} false --production --in 1h", ALICE),
-        await _run(bot, f"/chatops run feature set {FLAG} true --ops", ALICE),
-    ]
+    """The world the table acts on (``WORLD``); the value of the Roll back button."""
+    made = [await _run(bot, line, MAKER) for line in WORLD]
     assert all(answer.ok for answer in made), [answer.text for answer in made if not answer.ok]
-    assert "R1" in made[1].text and "S1" in made[3].text and "A1" in made[4].text
-    return _button(made[2].reply, "rollback").value
+    assert all(name in made[i].text for name, i in MADE.items()), [answer.text for answer in made]
+    return _button(made[ROLLBACK_FROM].reply, "rollback").value
 
 
 def _covered(bot: Chatops) -> tuple[set[tuple[str, str]], set[str]]:
