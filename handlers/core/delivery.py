@@ -46,8 +46,9 @@ class Deliveries:
         for task in pending:
             follow_up = self._spawn(_follow_up(posts[task], task, reply.ok, notify))
             follow_up.add_done_callback(self._tasks.discard)
-        if pending:
-            notes.append(line(f"Still posting to {', '.join(posts[t].channel for t in pending)}: Slack is slow."))
+        told = [posts[t].channel for t in pending if posts[t].purpose != "security channel"]  # never the alarm
+        if told:
+            notes.append(line(f"Still posting to {', '.join(told)}: Slack is slow."))
         return reply.with_notes(*notes) if notes else reply
 
     def _spawn(self, work: Awaitable[None]) -> asyncio.Task[None]:

@@ -63,3 +63,27 @@ async def test_fast_cross_posts_fail_into_the_answer_itself(chatops: MakeChatops
     text = to_text(reply)
     assert "Could not post to #feature-flag-log (log channel): channel_not_found. The change itself stands." in text
     assert "Still posting" not in text and bot.app.deliveries.in_flight == 0
+
+
+class _SlowSecurityChannel(ShellBackend):
+    """The security channel hangs."""
+
+    async def post(self, post: CrossPost) -> str:
+        if post.channel == "#chatops-security":
+            await asyncio.sleep(3600)
+        return await super().post(post)
+
+
+async def test_a_refused_person_is_not_told_the_slow_report_is_still_on_its_way(
+    chatops: MakeChatops, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(delivery, "ANSWER_WAIT_S", 0.3)
+    monkeypatch.setattr(delivery, "DELIVERY_DEADLINE_S", 0.5)
+    bot = await chatops()
+    caller = Caller("mallory", "mallory", "C0RAND", "random")
+    backend = _SlowSecurityChannel("mallory", frozenset())
+    reply = await pipeline.run(f"run feature set {FLAG} true --production", caller, bot.app, backend)
+    text = to_text(reply)
+    assert not reply.ok and "may only run in #production" in text
+    assert "security" not in text and "Still posting" not in text, text
+    await bot.app.deliveries.drain(timeout=5)
