@@ -332,3 +332,20 @@ async def test_a_freeze_pauses_the_rollout_and_its_message_says_why_once(chatops
     assert text.count("incident 4521") == 1  # the reason once, not again under it
     assert ": paused" in to_text(card) and _labels(card) == ["Resume R1", "Abort R1 & roll back"]
     assert await _state(bot, "staging") == {}
+
+
+async def test_resumed_after_a_manual_change_or_a_kill_it_goes_on_from_the_flag_as_it_is(chatops: MakeChatops) -> None:
+    bot = await chatops()
+    assert (await bot.run(f"{ROLLOUT} {FLAG} --steps 10,50,100 --every 1s --staging", channel=D)).ok
+    await _drive(bot, 0.5)
+    assert (await bot.run(f"/chatops run feature set {FLAG} 5 --actors --staging", user="bob", channel=D)).ok
+    await _drive(bot, 1.5)
+    assert "paused" in (await bot.run(f"{ROLLOUT} list", channel=D)).text
+    assert (await bot.run(f"{ROLLOUT} resume {FLAG}", channel=D)).ok  # the person resuming has seen bob's change
+    await _drive(bot, 0.5)
+    assert await _state(bot, "staging") == {"percentage_of_actors": "50"}  # step 2, over bob's 5%
+    assert (await bot.run(f"/chatops run feature kill {FLAG} --staging", channel=D)).ok  # pauses it
+    assert (await bot.run(f"{ROLLOUT} resume {FLAG}", channel=D)).ok
+    await _drive(bot, 0.5)
+    assert await _state(bot, "staging") == {"boolean": "true"}  # step 3: resumed means going on
+    assert "done" in (await bot.run(f"{ROLLOUT} list", channel=D)).text
