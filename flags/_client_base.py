@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
+import structlog
+
 from flags._freshness import Freshness
 from flags.definitions import Definition
 from flags.keys import Keys
@@ -14,6 +16,11 @@ __all__: list[str] = []
 
 DEFAULT_POLL_INTERVAL = 10.0
 
+_log = structlog.get_logger("flags")
+
+#: What a listener is told about: (version, stale, loaded).
+_Seen = tuple[int, bool, bool]
+
 
 class SnapshotClient:
     def __init__(
@@ -23,6 +30,8 @@ class SnapshotClient:
         self.poll_interval = poll_interval
         self._snapshot = Snapshot.with_definitions(definitions)
         self._freshness = Freshness(f"{url.split('@')[-1]} prefix={prefix!r}")  # no password in logs
+        self._listeners: list[Callable[[], None]] = []
+        self._seen: _Seen = (0, False, False)
 
     def enabled(self, name: str, actor: object = None) -> bool:
         """Whether ``name`` is enabled for ``actor`` (a Flipper id such as ``"User:alice"``,
@@ -59,3 +68,26 @@ class SnapshotClient:
     def stale(self) -> bool:
         """True while Redis cannot be read and the last good snapshot is being served."""
         return self._freshness.failing_since is not None
+
+    def add_listener(self, listener: Callable[[], None]) -> None:
+        """Call ``listener()`` whenever ``version``, ``stale`` or ``loaded_at`` moves (a change pushed
+        by the bot, one found by a poll, Redis lost or back): from the refresh thread (``Flags``) or
+        task (``AsyncFlags``), as soon as the change is applied. It must return quickly; what it
+        raises is logged and ignored."""
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: Callable[[], None]) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    def _notify_listeners(self) -> None:
+        """Tell the listeners, if anything they are told about moved since they were last told."""
+        seen = (self._snapshot.version, self.stale, self._snapshot.loaded_at is not None)
+        if seen == self._seen:
+            return
+        self._seen = seen
+        for listener in tuple(self._listeners):
+            try:
+                listener()
+            except Exception as error:  # an application's listener must not stop the refresh
+                _log.warning("flags.listener_failed", error=repr(error))

@@ -133,6 +133,7 @@ class AsyncFlags(SnapshotClient):
         next_poll = time.monotonic() + self.poll_interval
         backoff = 0.1
         while not self._closing:
+            self._notify_listeners()
             try:
                 if self._pubsub is None:
                     if not await self._subscribe():

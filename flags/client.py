@@ -145,6 +145,7 @@ class Flags(SnapshotClient):
         next_poll = time.monotonic() + self.poll_interval
         backoff = 0.1
         while not self._stop.is_set():
+            self._notify_listeners()
             try:
                 if self._pubsub is None:
                     if not self._subscribe():

@@ -289,3 +289,23 @@ def test_a_snapshot_forgets_old_changes_whole() -> None:
     snapshot.finish_reload({f"flag_{i}": FlagState(boolean=False) for i in range(10_001)})  # past the log's size
     assert snapshot.changed_since(first) is None  # not a partial answer
     assert snapshot.changed_since(snapshot.version) == frozenset()
+
+
+async def test_listeners_hear_of_changes_and_one_that_raises_stops_nothing(redis_url: str, prefix: str) -> None:
+    store = FlagStore.from_url(redis_url, prefix=prefix)
+    heard: list[int] = []
+
+    def broken() -> None:
+        raise RuntimeError("an application's bug")
+
+    with capture_logs() as logs, Flags(redis_url, prefix=prefix, poll_interval=3600) as client:
+        client.add_listener(broken)
+        client.add_listener(lambda: heard.append(client.version))
+        await store.apply("heard_flag", build_change("true"), WHO)
+        eventually(lambda: client.version in heard)
+        before = client.version
+        client.remove_listener(broken)
+        await store.apply("heard_flag", build_change("false"), WHO)
+        eventually(lambda: client.version > before and client.version in heard)
+    assert [e["event"] for e in logs].count("flags.listener_failed") == 1
+    await store.close()
