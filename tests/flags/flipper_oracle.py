@@ -46,6 +46,10 @@ class FlipperOracle:
     def apply(self, prefix: str, flag: str, method: str, *args: Any) -> None:
         self.ask({"op": "apply", "prefix": prefix, "flag": flag, "method": method, "args": list(args)})
 
+    def register_group(self, group: str, members: list[str]) -> None:
+        """Register (or redefine) a Flipper group whose proc matches exactly the actors ``members``."""
+        self.ask({"op": "register_group", "prefix": "", "group": group, "members": members})
+
     def close(self) -> None:
         if self._process.stdin is not None:
             self._process.stdin.close()

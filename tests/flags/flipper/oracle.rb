@@ -95,6 +95,18 @@ Flipper.register(:admins) { |actor| actor.flipper_id.start_with?('User:admin') }
 Flipper.register(:projects) { |actor| actor.flipper_id.start_with?('Project:') }
 Flipper.register(:sevens) { |actor| actor.flipper_id.end_with?('7') }
 
+# Groups whose members a test names (register_group): the proc matches exactly those actors.
+$members = {}
+
+def register_group(name, members)
+  unless $members.key?(name)
+    raise "group #{name} is registered with a predicate of its own" if Flipper.group_exists?(name)
+
+    Flipper.register(name.to_sym) { |actor| $members.fetch(name).include?(actor.flipper_id) }
+  end
+  $members[name] = members.to_set
+end
+
 redis = Redis.new(url: ENV.fetch('REDIS_URL'))
 $stdout.sync = true
 
@@ -108,6 +120,9 @@ $stdin.each_line do |line|
         feature = flipper[flag]
         actor.nil? ? feature.enabled? : feature.enabled?(Actor.new(actor))
       end
+    when 'register_group'
+      register_group(request.fetch('group'), request.fetch('members'))
+      true
     when 'apply'
       feature = flipper[request.fetch('flag')]
       args = request.fetch('args')
