@@ -27,3 +27,21 @@ def test_bench_bot_runs_on_the_embedded_redis_without_redis_url() -> None:
     assert "redis: embedded" in done.stdout
     figures = json.loads(done.stdout.strip().splitlines()[-1])
     assert figures["errors"] == 0 and figures["get_rps"] > 0 and figures["set_rps"] > 0
+
+
+@pytest.mark.slow
+def test_bench_provider_runs_on_the_embedded_redis_and_the_provider_agrees_with_the_sdk() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "provider.py"), "--rounds", "1", "--seconds", "0.05"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=100,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "redis: embedded" in done.stdout
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    assert figures["sdk_disagreements"] == 0
+    assert figures["provider_evals_per_s"] > 0 and 0 < figures["provider_vs_native"] < figures["resolve_vs_native"]
