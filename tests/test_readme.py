@@ -5,11 +5,14 @@ into the example configuration."""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import tomllib
 
 import pytest
 import yaml
 
+from flags import AuditInfo, FlagStore, GroupName, build_change
 from handlers.composition import COMMANDS
 from handlers.composition.ports import RULES
 from handlers.config import Config, parse_config
@@ -89,3 +92,27 @@ def test_every_configuration_example_loads(example: str) -> None:
 def test_no_merge_leftovers() -> None:
     leftovers = [n for n, text in enumerate(README.splitlines(), 1) if text.startswith(("<<<<<<< ", ">>>>>>> "))]
     assert leftovers == [], f"conflict markers on README lines {leftovers}"
+
+
+async def test_the_openfeature_python_example_runs_as_written(redis_url: str, prefix: str) -> None:
+    """The example, run as a program against a real Redis (its URL and prefix swapped for this test's)."""
+    python = _section("OpenFeature").split("### Python, in process")[1]
+    example = re.search(r"```python\n(.*?)```", python, re.S).group(1)  # type: ignore[union-attr]
+    assert len(example.strip().splitlines()) <= 12
+    program = example.replace('"redis://127.0.0.1:6379/0"', repr(redis_url)).replace(
+        'prefix="gprd:"', f"prefix={prefix!r}"
+    )
+    assert program != example
+    flag = "enforce_explicit_connection_for_partitioned_shared_models"
+    store = FlagStore.from_url(redis_url, prefix=prefix)
+
+    def run() -> list[str]:
+        done = subprocess.run([sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr[-3000:]
+        return done.stdout.splitlines()
+
+    await store.apply(flag, build_change("true", groups=[GroupName("gitlab_team_members")]), AuditInfo(who="readme"))
+    assert run() == ["on for User:42", "FLAG_NOT_FOUND"]
+    await store.apply(flag, build_change("false", groups=[GroupName("gitlab_team_members")]), AuditInfo(who="readme"))
+    assert run() == ["FLAG_NOT_FOUND"]
+    await store.close()
