@@ -17,6 +17,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+import yaml
 from multidict import CIMultiDict
 from openfeature import api as openfeature
 from openfeature.client import OpenFeatureClient
@@ -30,7 +31,7 @@ from flags.evaluation import compile_flag
 from flags.state import FlagState
 from tests.bot.conftest import BotUnderTest, start_bot
 from tests.bot.slack_stub import SlackStub
-from tests.configs import ROOT
+from tests.configs import FLAG, ROOT, write_config
 from tests.flags.flipper_oracle import FlipperOracle
 from tests.flags_api_server import (
     BACKEND,
@@ -42,7 +43,7 @@ from tests.flags_api_server import (
     gprd_store,
     until,
 )
-from tests.redis_process import RedisProcess
+from tests.redis_process import RedisProcess, free_port
 
 GPRD, GSTG, WEB = KEYS["FLAGS_API_KEY_GPRD"], KEYS["FLAGS_API_KEY_GSTG"], KEYS["FLAGS_API_KEY_WEB"]
 ONE = "/gprd/ofrep/v1/evaluate/flags/"
@@ -590,3 +591,41 @@ async def test_mounted_in_serve_a_change_typed_in_slack_is_served(
                 assert response.status == 405
     finally:
         await runner.cleanup()
+
+
+def _readme_section() -> str:
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("## Flags API (OpenFeature, any language)\n")
+    return readme[start : readme.index("\n## ", start + 1)]
+
+
+@pytest.mark.slow
+async def test_the_readme_commands_and_python_example_run(tmp_path: Path, redis_url: str, prefix: str) -> None:
+    section = _readme_section()
+    [shell] = re.findall(r"```sh\n(.*?)```", section, re.S)
+    [configuration] = re.findall(r"```yaml\n(.*?)```", section, re.S)
+    [example] = re.findall(r"```python\n(.*?)```", section, re.S)
+    config = write_config(tmp_path, redis_url, prefix, **yaml.safe_load(configuration))
+    assert config.name == "chatops.yml"
+    port = str(free_port())
+    (tmp_path / "example.py").write_text(example.replace("8080", port))
+    shim = tmp_path / "bin" / "chatops"  # `chatops` as installed: this checkout's command line
+    shim.parent.mkdir()
+    shim.write_text(f'#!/bin/sh\nexec {sys.executable} -m bot.cli "$@"\n')
+    shim.chmod(0o755)
+    script = shell.replace("8080", port) + f"{sys.executable} example.py\nkill $!\nwait\n"
+    environment = {**os.environ, "PATH": f"{shim.parent}:{os.environ['PATH']}", "PYTHONPATH": str(ROOT)}
+    done = await asyncio.to_thread(
+        subprocess.run,
+        ["bash", "-e", "-c", script],
+        cwd=tmp_path,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.splitlines()
+    assert lines[0] == "ready"
+    assert json.loads(lines[1]) == {"key": FLAG, "value": False, "reason": "DEFAULT", "variant": "off"}
+    assert lines[2] == "False DEFAULT off"
