@@ -23,7 +23,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.dashboard import add_dashboard
-from bot.flags_api import add_flags_api, build_flags_api
+from bot.flags_api import FLAGS_API, add_flags_api, build_flags_api
 from bot.http_limits import MAX_FIELD_SIZE, MAX_LINE_SIZE, ConnectionLimits, GuardedSite, body_deadline
 from bot.runtime import Runtime
 from bot.slack import build_app, connect_socket_mode, events_handler
@@ -110,6 +110,8 @@ def _readyz(runtime: Runtime, slack_auth: _SlackAuth) -> Callable[[web.Request],
 
     async def readyz(request: web.Request) -> web.Response:
         failing = await _redis_problems(runtime)
+        if (flags_api := request.app.get(FLAGS_API)) is not None:
+            failing += flags_api.problems()  # mounted: its environments read at least once
         if (slack_problem := await slack_auth.problem()) is not None:
             failing.append(slack_problem)
         if failing:

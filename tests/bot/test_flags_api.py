@@ -41,6 +41,7 @@ from tests.flags_api_server import (
     flags_api_config,
     flags_api_server,
     gprd_store,
+    start_process,
     until,
 )
 from tests.redis_process import RedisProcess, free_port
@@ -556,6 +557,48 @@ async def test_a_redis_outage_serves_the_last_good_snapshot_marked_stale(tmp_pat
     assert "flags.redis_unavailable" in server.stderr[-1] and "flags.redis_recovered" in server.stderr[-1]
 
 
+async def test_started_while_redis_is_away_it_is_not_ready_and_says_so_until_redis_answers(
+    tmp_path: Path, prefix: str
+) -> None:
+    redis = RedisProcess(tmp_path)  # not started yet
+    config = flags_api_config(tmp_path, redis.url, prefix)
+    port = free_port()
+    process = start_process(config, port)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with aiohttp.ClientSession() as session:
+
+            async def healthy() -> bool:
+                try:
+                    async with session.get(f"{url}/healthz") as response:
+                        return response.status == 200
+                except aiohttp.ClientError:
+                    return False
+
+            await until(healthy, 20, "alive")
+            async with session.get(f"{url}/readyz") as response:
+                assert response.status == 503 and "the flags of gprd have not been read yet" in await response.text()
+            status, body, headers = await post(session, url + ONE + "everyone", {"context": {}})
+            assert (status, headers["Retry-After"]) == (503, "1")
+            assert body == {
+                "errorDetails": "The flags of gprd have not been read from Redis yet; try again in a second"
+            }
+            redis.start()
+
+            async def ready() -> bool:
+                async with session.get(f"{url}/readyz") as response:
+                    return response.status == 200
+
+            await until(ready, 20, "ready once Redis answers")
+            status, body, _ = await post(session, url + ONE + BACKEND, {"context": {}})
+            assert (status, body["value"]) == (200, True)
+    finally:
+        process.terminate()
+        _, stderr = process.communicate(timeout=20)
+        redis.stop()
+    assert "Traceback" not in stderr
+
+
 async def test_a_flags_api_that_cannot_read_its_keys_says_which_and_does_not_start(
     tmp_path: Path, redis_url: str, prefix: str
 ) -> None:
@@ -579,6 +622,8 @@ async def test_mounted_in_serve_a_change_typed_in_slack_is_served(
             gstg = "/gstg/ofrep/v1/evaluate/flags/" + BACKEND
             status, body, _ = await post(session, url + gstg, {"context": {"targetingKey": "User:1"}}, GSTG)
             assert (status, body["value"], body["reason"]) == (200, True, "DEFAULT")  # its definition's default
+            async with session.get(f"{url}/readyz") as response:
+                assert response.status == 200, await response.text()
             bot = BotUnderTest(url, slack, prefix, None, session)  # type: ignore[arg-type]
             await bot.command(f"run feature set {BACKEND} false --staging", channel="#development")
 
