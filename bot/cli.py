@@ -1,4 +1,4 @@
-"""The ``chatops`` command: serve, socket, shell, definitions lint."""
+"""The ``chatops`` command: serve, flags-api, socket, shell, deployments record, definitions lint."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from bot import server
+from bot.flags_api import serve_flags_api
 from bot.logs import add_secrets, configure_logging
 from bot.shell import run_shell
 from flags import lint_definitions
@@ -38,6 +39,13 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=3000)
     serve.add_argument("--workers", type=int, default=1, help="worker processes sharing the port (default 1)")
     serve.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
+
+    flags_api = commands.add_parser(
+        "flags-api", help="OpenFeature's remote evaluation protocol (OFREP) for applications"
+    )
+    with_config(flags_api)
+    flags_api.add_argument("--host", default="127.0.0.1")
+    flags_api.add_argument("--port", type=int, default=8080)
 
     socket = commands.add_parser("socket", help="Socket Mode (needs SLACK_APP_TOKEN)")
     with_config(socket)
@@ -93,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     add_secrets(_passwords(config))
     if args.command == "deployments":
         return asyncio.run(_record(config, args))
+    if args.command == "flags-api":
+        return serve_flags_api(config, args.host, args.port)
     if args.command == "shell":
         app = build_application(config, secrets)
         groups = frozenset(g.strip().lstrip("@") for g in args.usergroups.split(",") if g.strip())

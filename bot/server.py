@@ -23,6 +23,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.dashboard import add_dashboard
+from bot.flags_api import FLAGS_API, add_flags_api, build_flags_api
 from bot.http_limits import MAX_FIELD_SIZE, MAX_LINE_SIZE, ConnectionLimits, GuardedSite, body_deadline
 from bot.runtime import Runtime
 from bot.slack import build_app, connect_socket_mode, events_handler
@@ -32,6 +33,7 @@ from flags import StoreUnavailable
 from flags.embedded import SHARED_URL_VARIABLE, resolve_redis_url
 from handlers.config import Config, Secrets
 from handlers.deployments.registry import REGISTRY
+from handlers.flags_api import FlagsApi
 
 __all__ = ["RUNTIME", "ConnectionLimits", "create_web_app", "serve", "socket_mode"]
 
@@ -42,9 +44,12 @@ SLACK_RECHECK_S = 30.0  # how often /readyz asks Slack again while it refuses th
 RUNTIME = web.AppKey("runtime", Runtime)
 
 
-async def create_web_app(runtime: Runtime, secrets: Secrets, limits: ConnectionLimits | None = None) -> web.Application:
+async def create_web_app(
+    runtime: Runtime, secrets: Secrets, limits: ConnectionLimits | None = None, flags_api: FlagsApi | None = None
+) -> web.Application:
     """The HTTP application; call it in the running event loop. ``limits`` sets the body timeout
-    (the connection limits are the server's: :func:`serve`)."""
+    (the connection limits are the server's: :func:`serve`). With ``flags_api.mount_in_serve`` it
+    also answers the flags API's routes (``flags_api``, else one built from the configuration)."""
     limits = limits or ConnectionLimits()
     session = slack_session()
     bolt = build_app(runtime, secrets, session)
@@ -59,6 +64,8 @@ async def create_web_app(runtime: Runtime, secrets: Secrets, limits: ConnectionL
     app.router.add_post("/webhooks/alertmanager", alertmanager_webhook(runtime, secrets))
     if runtime.app.config.ui is not None:
         add_dashboard(app, runtime, runtime.app.config.ui)
+    if (settings := runtime.app.config.flags_api) is not None and settings.mount_in_serve:
+        add_flags_api(app, flags_api or FlagsApi.from_config(runtime.app.config))
     _add_lifecycle(app, runtime, secrets, session, slack_auth)
     return app
 
@@ -103,6 +110,8 @@ def _readyz(runtime: Runtime, slack_auth: _SlackAuth) -> Callable[[web.Request],
 
     async def readyz(request: web.Request) -> web.Response:
         failing = await _redis_problems(runtime)
+        if (flags_api := request.app.get(FLAGS_API)) is not None:
+            failing += flags_api.problems()  # mounted: its environments read at least once
         if (slack_problem := await slack_auth.problem()) is not None:
             failing.append(slack_problem)
         if failing:
@@ -183,6 +192,10 @@ def serve(
     except ValueError as error:
         print(f"chatops: serve: {error}", file=sys.stderr)
         return 2
+    mounted = config.flags_api is not None and config.flags_api.mount_in_serve
+    flags_api = build_flags_api(config, "serve") if mounted else None
+    if mounted and flags_api is None:
+        return 2
     runtime = Runtime.start(config, secrets=secrets)
     _log.info(
         "bot.serving",
@@ -194,19 +207,25 @@ def serve(
         keepalive_timeout_s=limits.keepalive_timeout_s,
         max_connections=limits.max_connections,
     )
-    asyncio.run(_run_server(runtime, secrets, host, port, reuse_port, limits))
+    asyncio.run(_run_server(runtime, secrets, host, port, reuse_port, limits, flags_api))
     return 0
 
 
 async def _run_server(
-    runtime: Runtime, secrets: Secrets, host: str, port: int, reuse_port: bool, limits: ConnectionLimits
+    runtime: Runtime,
+    secrets: Secrets,
+    host: str,
+    port: int,
+    reuse_port: bool,
+    limits: ConnectionLimits,
+    flags_api: FlagsApi | None = None,
 ) -> None:
     """Serve until SIGTERM or SIGINT, then shut down as ``web.run_app`` does (on_shutdown first)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):  # from the start: a SIGTERM while starting stops too
         loop.add_signal_handler(signum, stop.set)
-    app = await create_web_app(runtime, secrets, limits)
+    app = await create_web_app(runtime, secrets, limits, flags_api)
     runner = web.AppRunner(
         app,
         access_log=None,

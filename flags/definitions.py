@@ -38,8 +38,8 @@ REQUIRED_FIELDS = (
     "type",
     "default_enabled",
 )
-_OPTIONAL_FIELDS = ("feature_issue_url", "log_state_changes", "approval_required")
-_BOOLEAN_FIELDS = ("log_state_changes", "approval_required")  # true or false when present
+_OPTIONAL_FIELDS = ("feature_issue_url", "log_state_changes", "approval_required", "frontend")
+_BOOLEAN_FIELDS = ("log_state_changes", "approval_required", "frontend")  # true or false when present
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +54,7 @@ class Definition:
     feature_issue_url: str | None = None
     log_state_changes: bool = False
     approval_required: bool = False  # raising its exposure needs a second person's approval
+    frontend: bool = False  # served to front ends (browser keys of the flags API), as push_frontend_feature_flag
     path: str = ""
 
     def __post_init__(self) -> None:
@@ -104,6 +105,7 @@ def load_definitions(folders: Iterable[str | Path]) -> dict[str, Definition]:
             feature_issue_url=_optional_text(document, "feature_issue_url"),
             log_state_changes=bool(document.get("log_state_changes") or False),
             approval_required=document.get("approval_required") is True,
+            frontend=document.get("frontend") is True,
             path=str(path),
         )
         if definition.name in definitions:

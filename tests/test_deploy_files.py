@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"
 SCOPES = {"commands", "chat:write", "chat:write.public", "usergroups:read", "channels:read", "groups:read"}
 SERVER_ROUTES = set(re.findall(r'add_(?:get|post)\("([^"]+)"', (ROOT / "bot" / "server.py").read_text()))
+FLAGS_API_ROUTES = set(re.findall(r'add_(?:get|post)\("([^"]+)"', (ROOT / "bot" / "flags_api.py").read_text()))
 
 
 def test_slack_manifests_have_the_command_scopes_and_mode() -> None:
@@ -47,6 +48,36 @@ def test_kubernetes_manifests() -> None:
     configmap = next(d for d in documents if d["kind"] == "ConfigMap")
     config = parse_config(yaml.safe_load(configmap["data"]["chatops.yml"]))
     assert config.default_environment.production
+
+
+def test_kubernetes_flags_api() -> None:
+    documents = [d for d in yaml.safe_load_all((DEPLOY / "kubernetes" / "flags-api.yml").read_text()) if d]
+    by_kind = {d["kind"]: d for d in documents}
+    assert set(by_kind) == {"ConfigMap", "Deployment", "Service", "PodDisruptionBudget"}
+    deployment, service = by_kind["Deployment"], by_kind["Service"]
+    assert deployment["spec"]["replicas"] >= 2 and by_kind["PodDisruptionBudget"]["spec"]["minAvailable"] >= 1
+    template = deployment["spec"]["template"]
+    [container] = template["spec"]["containers"]
+    assert container["args"][2:3] == ["flags-api"] and "--config" in container["args"]
+    assert {"/healthz", "/readyz", "/metrics"} <= FLAGS_API_ROUTES
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    port = container["args"][container["args"].index("--port") + 1]
+    assert [p["containerPort"] for p in container["ports"]] == [int(port)]
+    assert (
+        service["spec"]["selector"] == template["metadata"]["labels"] == deployment["spec"]["selector"]["matchLabels"]
+    )
+    assert service["spec"]["ports"][0]["targetPort"] == container["ports"][0]["name"]
+    assert container["resources"]["requests"]["cpu"] and template["spec"]["securityContext"]["runAsNonRoot"] is True
+    secret = container["envFrom"][0]["secretRef"]["name"]
+    secrets = [d for d in yaml.safe_load_all((DEPLOY / "kubernetes" / "secret.example.yml").read_text()) if d]
+    shown = next(d["stringData"] for d in secrets if d["metadata"]["name"] == secret)
+    config = yaml.safe_load(by_kind["ConfigMap"]["data"]["chatops.yml"])
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    assert config.pop("definitions") == [mounts["definitions"]]
+    parsed = parse_config(config)
+    assert parsed.flags_api is not None and any(k.frontend for k in parsed.flags_api.keys)
+    assert {k.env for k in parsed.flags_api.keys} == set(shown)  # every key the Secret example names
 
 
 @pytest.mark.slow

@@ -44,7 +44,7 @@ from handlers.config.types import (
 )
 
 __all__ = ["RESERVED_OPTIONS", "AccessRule", "Config", "Deployments", "E2ETrigger", "Environment"]
-__all__ += ["ProductionCheckSettings", "Safety", "SlackChannels", "known_keys"]
+__all__ += ["FlagsApi", "FlagsApiKey", "ProductionCheckSettings", "Safety", "SlackChannels", "known_keys"]
 
 
 def known_keys(model: type[BaseModel], data: Any) -> Any:
@@ -254,6 +254,79 @@ class Cleanup(_Model):
     milestones: Annotated[int, in_range("milestones, 1-100", lambda m: 1 <= m <= 100)] = 3  # definition this old
 
 
+_ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_KEY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def _matching(pattern: re.Pattern[str], message: str, clean: Any = lambda text: text) -> BeforeValidator:
+    """Text that, cleaned, matches ``pattern``; else ``message`` (with ``{value!r}``)."""
+
+    def check(value: Any) -> str:
+        if not isinstance(value, str) or not pattern.fullmatch(text := clean(value)):
+            raise fail(message.format(value=value))
+        return str(text)
+
+    return BeforeValidator(check)
+
+
+class FlagsApiKey(_Model):
+    """One read-only API key of the flags API: for one environment, for back ends or (``frontend: true``)
+    for browsers. The key itself is never in the configuration: an environment variable or a file
+    holds it, or the configuration holds only its SHA-256."""
+
+    # Names the key in logs, e.g. gitlab-rails-gprd.
+    name: Annotated[str, _matching(_KEY_NAME, "{value!r} must be letters, digits, '.', '_' and '-' (64 at most)")]
+    environment: Text  # the environment's name or option
+    frontend: StrictBool = False  # a browser key: sees only flags whose definition says frontend: true
+    env: Annotated[str, _matching(_VARIABLE, "{value!r} is not an environment variable's name")] | None = None
+    file: LocalPath | None = None  # a file holding the key (a mounted secret), relative to this file
+    sha256: (
+        Annotated[
+            str,
+            _matching(
+                _SHA256,
+                "must be the key's SHA-256 in hex (printf %s KEY | sha256sum)",
+                lambda v: v.lower().removeprefix("sha256:"),
+            ),
+        ]
+        | None
+    ) = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> FlagsApiKey:
+        sources = [s for s in ("env", "file", "sha256") if getattr(self, s) is not None]
+        if len(sources) != 1:
+            found = f" (found {', '.join(sources)})" if sources else ""
+            raise fail(f"say where the key is: exactly one of env, file or sha256{found}")
+        return self
+
+
+class FlagsApi(_Model):
+    """``chatops flags-api`` (and, with ``mount_in_serve``, ``chatops serve``): OpenFeature's remote
+    evaluation protocol for the environments its keys are for."""
+
+    keys: Annotated[tuple[FlagsApiKey, ...], nonempty("list at least one key (name, environment, env or file)")] = ()
+    cors_origins: tuple[
+        Annotated[
+            str,
+            _matching(_ORIGIN, "{value!r} is not an origin like https://gitlab.example.com", lambda v: v.rstrip("/")),
+        ],
+        ...,
+    ] = ()  # the pages whose browsers may call it (front-end keys)
+    poll_seconds: Annotated[float, in_range("seconds, 1-3600", lambda s: 1 <= s <= 3600)] = 30.0  # a hint to clients
+    max_body_bytes: Annotated[int, in_range("bytes, 1024-1048576", lambda n: 1024 <= n <= 1_048_576, int)] = 65_536
+    mount_in_serve: StrictBool = False  # `chatops serve` answers the same routes too (small installs)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> FlagsApi:
+        names = [key.name for key in self.keys]
+        if duplicates := sorted({n for n in names if names.count(n) > 1}):
+            raise fail(f"key name {duplicates[0]!r} is used twice; give each key its own name", "keys")
+        return self
+
+
 class Config(_Model):
     environments: Annotated[
         tuple[Environment, ...], nonempty("declare at least one environment (see deploy/chatops.example.yml)")
@@ -269,6 +342,7 @@ class Config(_Model):
     incident: Incident = Field(default_factory=Incident)
     ui: Dashboard | None = None  # the web dashboard (off when absent)
     cleanup: Cleanup = Field(default_factory=Cleanup)
+    flags_api: FlagsApi | None = None  # the OpenFeature (OFREP) server (off when absent)
     _path: Path | None = PrivateAttr(None)
 
     @field_validator("safety")
@@ -305,6 +379,12 @@ class Config(_Model):
             if unknown := [target for target in rule.environments if target not in known]:
                 known_list = ", ".join(sorted(known))
                 raise fail(f"unknown environment {unknown[0]!r}; known: {known_list}", f"access[{i}].environments")
+        for i, key in enumerate(self.flags_api.keys if self.flags_api else ()):
+            if key.environment not in known - {"*"}:
+                known_list = ", ".join(e.name for e in environments)
+                raise fail(
+                    f"unknown environment {key.environment!r}; known: {known_list}", f"flags_api.keys[{i}].environment"
+                )
         self._path = (info.context or {}).get("path")
         return self
 

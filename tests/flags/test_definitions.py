@@ -82,6 +82,21 @@ def test_approval_required_is_a_known_field_and_must_be_true_or_false(tmp_path: 
     )
 
 
+def test_frontend_marks_a_flag_for_front_ends_and_must_be_true_or_false(tmp_path: Path) -> None:
+    write(tmp_path, "banner", GOOD.format(name="banner", type="beta", default="false") + "frontend: true\n")
+    write(tmp_path, "backend", GOOD.format(name="backend", type="beta", default="false"))
+    assert lint_definitions([tmp_path]) == []
+    loaded = load_definitions([tmp_path])
+    assert loaded["banner"].frontend is True and loaded["backend"].frontend is False
+    write(tmp_path, "maybe", GOOD.format(name="maybe", type="beta", default="false") + "frontend: sometimes\n")
+    [problem] = lint_definitions([tmp_path])
+    assert (Path(problem.path).name, problem.line, problem.message) == (
+        "maybe.yml",
+        10,
+        "frontend must be true or false",
+    )
+
+
 def test_load_refuses_a_bad_file_with_its_problem(tmp_path: Path) -> None:
     write(tmp_path, "risky", GOOD.format(name="risky", type="gitlab_com_derisk", default="true"))
     with pytest.raises(DefinitionError, match=r"risky.yml:9: a gitlab_com_derisk flag must not be"):

@@ -1,0 +1,89 @@
+"""Each served environment's flags in memory: the SDK's snapshot client, kept fresh by the store's
+change announcements (a change written anywhere through the bot's store arrives at once) and a
+full read every few seconds; while Redis is away it keeps serving the last good snapshot."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from collections.abc import Mapping
+
+from flags import AsyncFlags, Definition, FlagState
+
+__all__ = ["POLL_S", "Snapshots"]
+
+POLL_S = 10.0  # a full read this often: changes written without an announcement (Ruby's Flipper) arrive too
+
+
+def _state_hash(name: str, state: FlagState) -> int:
+    text = json.dumps([name, state.to_hash()], separators=(",", ":"), ensure_ascii=False)
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:16], "big")
+
+
+class _Digest:
+    """A digest of every flag's state in one snapshot, brought up to date flag by flag (the XOR of
+    each flag's hash): replicas that hold the same flags agree on it, whatever their history."""
+
+    def __init__(self) -> None:
+        self.version = -1
+        self.hashes: dict[str, int] = {}
+        self.value = 0
+
+    def of(self, flags: AsyncFlags) -> str:
+        if flags.version != self.version:
+            changed = flags.changed_since(self.version) if self.version >= 0 else None
+            names = flags.names() if changed is None else changed
+            if changed is None:
+                self.hashes, self.value = {}, 0
+            for name in names:
+                self.value ^= self.hashes.pop(name, 0)
+                state = flags.state(name)
+                if state is not None:
+                    self.hashes[name] = _state_hash(name, state)
+                    self.value ^= self.hashes[name]
+            self.version = flags.version
+        return f"{self.value:032x}"
+
+
+class Snapshots:
+    """The snapshots of the environments served, by option."""
+
+    def __init__(
+        self,
+        sources: Mapping[str, tuple[str, str]],
+        definitions: Mapping[str, Definition],
+        poll_interval: float = POLL_S,
+    ) -> None:
+        self._sources = dict(sources)  # option -> (Redis URL, key prefix)
+        self._definitions = definitions
+        self._poll_interval = poll_interval
+        self._digests = {option: _Digest() for option in sources}
+        self.live: dict[str, AsyncFlags] = {}
+
+    async def start(self) -> None:
+        """Read every environment once and keep them fresh. Never raises: an environment whose
+        Redis does not answer is read as soon as it does."""
+        for option, (url, prefix) in self._sources.items():
+            if option not in self.live:
+                flags = AsyncFlags(url, prefix=prefix, definitions=self._definitions, poll_interval=self._poll_interval)
+                self.live[option] = flags
+        await asyncio.gather(*(flags.start() for flags in self.live.values()))
+
+    async def close(self) -> None:
+        for flags in self.live.values():
+            await flags.close()
+        self.live.clear()
+
+    def flags(self, option: str) -> AsyncFlags | None:
+        """The environment's snapshot, once it has been read whole at least once."""
+        flags = self.live.get(option)
+        return flags if flags is not None and flags.loaded_at is not None else None
+
+    def digest(self, option: str) -> str:
+        """What the environment's flags are, as 32 hex digits (the same for the same flags)."""
+        return self._digests[option].of(self.live[option])
+
+    def not_loaded(self) -> list[str]:
+        """The options of the environments never read yet."""
+        return [option for option in self._sources if self.flags(option) is None]
