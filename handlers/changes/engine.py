@@ -38,6 +38,7 @@ from handlers.changes.request import ChangeRequest, Target
 from handlers.changes.rules import SAFETY_RULES, SafetyRule
 from handlers.changes.rules.base import NOTHING_CHANGED
 from handlers.config import Environment
+from handlers.core.cancellation import cancel_requests, stop_if_cancelled
 from handlers.core.context import Context
 from handlers.core.journal import Holding, JournalEntry, JournalTarget, LeaseLost
 from handlers.core.notices import notice_if_slow
@@ -77,6 +78,7 @@ async def apply_change(request: ChangeRequest, context: Context, rules: tuple[Sa
     """Read every target, run the safety rules (the registered ones unless ``rules`` are given),
     ask for approval where it is needed, write, and say what happened. Environments the change
     would leave as they are are not written, and no rule or approval is asked for them."""
+    cancels = cancel_requests()  # more later: a cancellation lost on the way (stop_if_cancelled)
     read = await _read(request, context)
     if isinstance(read, Reply):
         return read
@@ -110,7 +112,7 @@ async def apply_change(request: ChangeRequest, context: Context, rules: tuple[Sa
     entry = journal_entry(request, targets)
     journal = context.app.journal
     if journal is None:
-        return await _write(request, targets, audit, context, outcome, entry, None) or await announce(
+        return await _write(request, targets, audit, context, outcome, entry, None, cancels) or await announce(
             request, context, outcome
         )
     try:
@@ -122,7 +124,7 @@ async def apply_change(request: ChangeRequest, context: Context, rules: tuple[Sa
             f"the bot could neither finish nor undo after a crash is not started. {NOTHING_CHANGED}"
         )
     async with holding.renewed():  # closed once answered; left open only if this process dies
-        return await _write(request, targets, audit, context, outcome, entry, holding) or await announce(
+        return await _write(request, targets, audit, context, outcome, entry, holding, cancels) or await announce(
             request, context, outcome
         )
 
@@ -197,9 +199,12 @@ async def _write(
     outcome: Outcome,
     entry: JournalEntry,
     holding: Holding | None,
+    cancels: int,
 ) -> Reply | None:
     """Write every target in configured order, the environments sharing one Redis server together
-    in one atomic script; the first failure stops the rest. A reply here replaces the announcement."""
+    in one atomic script; the first failure stops the rest. A reply here replaces the announcement.
+    Cancelled (a shutdown), it stops before the next write even if the cancellation was lost on the
+    way (``cancels``: the task's pending cancellations when the change started), leaving its entry."""
     change_ids = {t.option: t.change_id for t in entry.targets}
     pending = _groups(targets, context)
     while pending:
@@ -210,6 +215,7 @@ async def _write(
         try:
             if holding is not None:
                 await holding.check()
+            stop_if_cancelled(cancels)
             results = await _bounded_write(apply_together(writes), names, context)
         except (LeaseLost, TimeoutError, StoreUnavailable) as error:
             outcome.stop(*_stopped_by(error, group, rest))

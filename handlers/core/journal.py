@@ -26,6 +26,7 @@ from redis.exceptions import RedisError
 
 from flags import FlagState
 from handlers.core.caller import Caller
+from handlers.core.cancellation import cancel_requests, stop
 
 __all__ = ["JOURNAL_LEASE_S", "ChangeJournal", "JournalEntry", "JournalTarget", "LeaseLost"]
 
@@ -202,13 +203,11 @@ class Holding:
         try:
             yield
         finally:
-            renewal.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await renewal
+            await stop(renewal)  # a cancellation of the block meanwhile goes on up: the entry stays
         await self.close()
 
     async def _keep_renewed(self) -> None:
-        while True:
+        while not cancel_requests():  # a cancellation lost in a renewal's send still stops it
             await asyncio.sleep(self.journal.lease_s / 3)
             try:
                 if not await self.journal._call("renew", self.entry_id, self.token, self.journal._lease_ms()):

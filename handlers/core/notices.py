@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
+from handlers.core.cancellation import stop
 from handlers.core.chat import Notify
 
 __all__ = ["notice_if_slow"]
@@ -24,6 +25,4 @@ async def notice_if_slow(notify: Notify | None, after_s: float, text: str) -> As
     try:
         yield
     finally:
-        notice.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await notice
+        await stop(notice)  # a cancellation of the block meanwhile goes on up, not into the notice

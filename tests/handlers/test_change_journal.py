@@ -250,12 +250,15 @@ async def test_a_change_cut_short_in_process_is_left_for_recovery(
         change = asyncio.create_task(
             engine.apply_change(request, Context(app, ALICE, ShellBackend("alice", frozenset())))
         )
-        # dev and gstg are written; ops waits. Wait for that however slow the machine is: cutting
-        # the change short before its entry was written would test nothing.
+        # dev and gstg are written; ops holds the write (its client is blocked by the pause). Wait for
+        # that however slow the machine is, then a little: cut short at the send of a Redis command,
+        # the cancellation would only take effect at the write deadline (see test_cancellation.py).
         deadline = time.monotonic() + 30
-        while not (await _state(bot, "staging"))[1]:
-            assert time.monotonic() < deadline, "dev and gstg were not written within 30 s"
+        while int(paused.info("clients")["blocked_clients"]) < 1:
+            assert time.monotonic() < deadline, "the write did not reach ops within 30 s"
             await asyncio.sleep(0.02)
+        await asyncio.sleep(0.05)
+        assert (await _state(bot, "staging"))[1]  # dev and gstg first
         change.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await change
