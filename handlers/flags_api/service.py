@@ -200,7 +200,8 @@ class FlagsApi:
         return refusal(503, details, "not loaded", {"Retry-After": "1"})
 
     def _etag(self, key: ApiKey, context: EvaluationContext) -> str:
-        parts = (self.snapshots.digest(key.option), self._definitions_digest, key.option, key.frontend)
+        digest = self.snapshots.digest(key.option, key.frontend)  # a front-end key's: its flags' only
+        parts = (digest, self._definitions_digest, key.option, key.frontend)
         text = json.dumps([*parts, context.canonical])
         return f'"{hashlib.sha256(text.encode()).hexdigest()[:32]}"'
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from flags import AsyncFlags, Definition, FlagState
 
@@ -22,10 +22,12 @@ def _state_hash(name: str, state: FlagState) -> int:
 
 
 class _Digest:
-    """A digest of every flag's state in one snapshot, brought up to date flag by flag (the XOR of
-    each flag's hash): replicas that hold the same flags agree on it, whatever their history."""
+    """A digest of every flag's state in one snapshot (those ``include`` accepts, when given),
+    brought up to date flag by flag (the XOR of each flag's hash): replicas that hold the same
+    flags agree on it, whatever their history."""
 
-    def __init__(self) -> None:
+    def __init__(self, include: Callable[[str], bool] | None = None) -> None:
+        self.include = include
         self.version = -1
         self.hashes: dict[str, int] = {}
         self.value = 0
@@ -39,7 +41,7 @@ class _Digest:
             for name in names:
                 self.value ^= self.hashes.pop(name, 0)
                 state = flags.state(name)
-                if state is not None:
+                if state is not None and (self.include is None or self.include(name)):
                     self.hashes[name] = _state_hash(name, state)
                     self.value ^= self.hashes[name]
             self.version = flags.version
@@ -59,6 +61,7 @@ class Snapshots:
         self._definitions = definitions
         self._poll_interval = poll_interval
         self._digests = {option: _Digest() for option in sources}
+        self._frontend_digests = {option: _Digest(self._for_front_ends) for option in sources}
         self.live: dict[str, AsyncFlags] = {}
 
     async def start(self) -> None:
@@ -80,9 +83,15 @@ class Snapshots:
         flags = self.live.get(option)
         return flags if flags is not None and flags.loaded_at is not None else None
 
-    def digest(self, option: str) -> str:
-        """What the environment's flags are, as 32 hex digits (the same for the same flags)."""
-        return self._digests[option].of(self.live[option])
+    def digest(self, option: str, frontend: bool = False) -> str:
+        """What the environment's flags are (``frontend``: only those for front ends), as 32 hex
+        digits (the same for the same flags)."""
+        digests = self._frontend_digests if frontend else self._digests
+        return digests[option].of(self.live[option])
+
+    def _for_front_ends(self, name: str) -> bool:
+        definition = self._definitions.get(name)
+        return definition is not None and definition.frontend
 
     def not_loaded(self) -> list[str]:
         """The options of the environments never read yet."""

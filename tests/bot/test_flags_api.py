@@ -519,6 +519,31 @@ async def test_browsers_read_front_end_flags_from_allowed_origins_only(
     assert reasons == ["origin not allowed", "origin not allowed", "back-end key from a browser"]
 
 
+async def test_a_front_end_keys_etag_changes_only_when_a_front_end_flag_does(
+    tmp_path: Path, redis_url: str, prefix: str
+) -> None:
+    config = flags_api_config(tmp_path, redis_url, prefix)
+    async with (
+        aiohttp.ClientSession() as session,
+        gprd_store(redis_url, prefix) as set_flag,
+        flags_api_server(config, session) as server,
+    ):
+        page = {"context": {"targetingKey": "User:1"}}
+        _, _, headers = await post(session, server.url + ALL, page, WEB)
+        _, _, backend = await post(session, server.url + ALL, page, GPRD)
+        await set_flag(BACKEND, "false")
+        await until(lambda: _is(session, server.url, BACKEND, value=False), 2, "the back-end change pushed")
+        status, _, again = await post(session, server.url + ALL, page, WEB, **{"If-None-Match": headers["ETag"]})
+        assert (status, again["ETag"]) == (304, headers["ETag"])  # nothing a page reads changed
+        status, _, _ = await post(session, server.url + ALL, page, GPRD, **{"If-None-Match": backend["ETag"]})
+        assert status == 200  # a back-end key reads it
+        await set_flag(FRONTEND, "true", actors=[ActorId("User:1")])
+        await until(lambda: _is(session, server.url, FRONTEND, value=True), 2, "the front-end change pushed")
+        status, body, again = await post(session, server.url + ALL, page, WEB, **{"If-None-Match": headers["ETag"]})
+        assert status == 200 and again["ETag"] != headers["ETag"]
+        assert [(item["key"], item["value"]) for item in body["flags"]] == [(FRONTEND, True)]
+
+
 async def test_a_redis_outage_serves_the_last_good_snapshot_marked_stale(tmp_path: Path, prefix: str) -> None:
     redis = RedisProcess(tmp_path).start()
     config = flags_api_config(tmp_path, redis.url, prefix)
