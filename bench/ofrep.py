@@ -561,10 +561,12 @@ def main() -> None:
         f"redis: {shown} ({redis_url}); wrk -t{args.threads} -c{args.connections}, {args.rounds} rounds of {args.seconds} s"
         f"; python {sys.version.split()[0]}; cpus {os.cpu_count()}; load {os.getloadavg()[0]:.1f}"
     )
-    measured = asyncio.run(servers(args, redis_url, work))
-    rates, sdk_differ = measure_provider(redis_url, args.provider_rounds, args.provider_seconds)
+    try:
+        measured = asyncio.run(servers(args, redis_url, work))
+        rates, sdk_differ = measure_provider(redis_url, args.provider_rounds, args.provider_seconds)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     report(figures(measured, rates, sdk_differ, args))
-    shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
