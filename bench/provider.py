@@ -167,24 +167,33 @@ def main() -> None:
     if not url:
         embedded = EmbeddedRedis(Path(".chatops-bench"))
         url = embedded.url
-    prefix = f"bench-provider:{uuid.uuid4().hex[:8]}:"
-    print(f"redis: {url if embedded is None else 'embedded ' + url} (prefix {prefix}); python {sys.version.split()[0]}")
-    asyncio.run(write_flags(url, prefix))
+    print(f"redis: {url if embedded is None else 'embedded ' + url}; python {sys.version.split()[0]}")
+    rates, differ = measure_provider(url, args.rounds, args.seconds)
+    if embedded is not None:
+        embedded.stop()
+    report(rates, differ, args.rounds)
 
+
+def measure_provider(url: str, rounds: int, seconds: float) -> tuple[dict[str, float], int]:
+    """The rates (native, provider, resolve, noop: medians of ``rounds`` interleaved rounds) and the
+    (flag, actor) pairs on which the provider and ``enabled()`` disagree, on flags written under a
+    prefix of their own on the Redis at ``url`` (deleted afterwards)."""
+    prefix = f"bench-provider:{uuid.uuid4().hex[:8]}:"
+    asyncio.run(write_flags(url, prefix))
     flags = Flags(url, prefix=prefix, poll_interval=3600)
     flags.register_group("beta", lambda actor: "beta" in getattr(actor, "groups", ()))
     provider = FlagsProvider(flags)
     api.set_provider_and_wait(provider)
     api.set_provider_and_wait(NothingProvider(), domain="floor")
     groups_of = {actor: ["beta"] if n % 3 == 0 else [] for n, actor in enumerate(ACTORS)}
-    differ = disagreements(flags, api.get_client(), groups_of)
-    rates = measure(flags, provider, args.rounds, args.seconds)
-    api.shutdown()
-    flags.close()
-    cleanup(url, prefix)
-    if embedded is not None:
-        embedded.stop()
-    report(rates, differ, args.rounds)
+    try:
+        differ = disagreements(flags, api.get_client(), groups_of)
+        rates = measure(flags, provider, rounds, seconds)
+    finally:
+        api.shutdown()
+        flags.close()
+        cleanup(url, prefix)
+    return rates, differ
 
 
 def cleanup(url: str, prefix: str) -> None:

@@ -34,6 +34,7 @@ FLAGS_API = web.AppKey("flags_api", FlagsApi)
 PREFIXES = ("", "/{environment}")  # the key's own environment, or one named in the path
 _ALLOWED_HEADERS = "Authorization, X-API-Key, Content-Type, If-None-Match"
 _PREFLIGHT_MAX_AGE_S = "600"
+_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)  # made once, not per answer
 
 REQUESTS = Counter(
     "chatops_flags_api_requests",
@@ -76,6 +77,7 @@ class _Routes:
     def guarded(self, endpoint: str, answer: Endpoint) -> Handler:
         """``answer`` for a request whose origin (if any) is allowed and whose key may read the
         environment; every refusal logged; CORS headers for an allowed origin."""
+        counters: dict[int, Counter] = {}  # by status: REQUESTS's child (its labels looked up once)
 
         async def handler(request: web.Request) -> web.StreamResponse:
             started = time.perf_counter()
@@ -94,7 +96,10 @@ class _Routes:
                     result = who
             if result.refused:
                 _refused(request, result, key or result.key)
-            REQUESTS.labels(endpoint, str(result.status)).inc()
+            counter = counters.get(result.status)
+            if counter is None:
+                counter = counters[result.status] = REQUESTS.labels(endpoint, str(result.status))
+            counter.inc()
             SECONDS.observe(time.perf_counter() - started)
             return _response(result, origin if allowed else None)
 
@@ -134,8 +139,14 @@ class _Routes:
 
 async def _read_body(request: web.Request, limit: int) -> bytes | None:
     """The request's body, or None when it is longer than ``limit`` bytes (not read further)."""
-    if request.content_length is not None and request.content_length > limit:
-        return None
+    length = request.content_length
+    if length is not None:  # read whole, at once
+        if length > limit:
+            return None
+        try:
+            return await request.content.readexactly(length)
+        except asyncio.IncompleteReadError as short:
+            return short.partial
     body = bytearray()
     while len(body) <= limit:
         chunk = await request.content.read(limit + 1 - len(body))
@@ -177,7 +188,7 @@ def _response(result: Answer, origin: str | None) -> web.Response:
         )
     if result.body is None:
         return web.Response(status=result.status, headers=headers)
-    body = json.dumps(result.body, separators=(",", ":"), ensure_ascii=False).encode()
+    body = _JSON.encode(result.body).encode()
     response = web.Response(status=result.status, body=body, headers=headers, content_type="application/json")
     if result.status == 413:
         response.force_close()  # the rest of the body is not read

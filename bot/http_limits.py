@@ -88,9 +88,9 @@ def body_deadline(timeout_s: float) -> Callable[..., Awaitable[web.StreamRespons
     async def middleware(
         request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> web.StreamResponse:
-        if not request.can_read_body:
-            return await handler(request)
         content = request.content
+        if not request.can_read_body or content.is_eof():  # no body, or all of it is here already
+            return await handler(request)
 
         def expire() -> None:
             if not content.is_eof():

@@ -45,3 +45,37 @@ def test_bench_provider_runs_on_the_embedded_redis_and_the_provider_agrees_with_
     figures = json.loads(done.stdout.strip().splitlines()[-1])
     assert figures["sdk_disagreements"] == 0
     assert figures["provider_evals_per_s"] > 0 and 0 < figures["provider_vs_native"] < figures["resolve_vs_native"]
+
+
+@pytest.mark.slow
+def test_bench_ofrep_runs_on_the_embedded_redis_and_the_flags_api_answers_as_flipper() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    short = [
+        "--seconds",
+        "1",
+        "--rounds",
+        "1",
+        "--change-rounds",
+        "3",
+        "--provider-rounds",
+        "1",
+        "--provider-seconds",
+        "0.05",
+    ]
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "ofrep.py"), *short],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "redis: embedded" in done.stdout
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    assert figures["errors"] == 0 and figures["flipper_disagreements"] == 0 and figures["flipper_pairs"] > 20000
+    assert figures["flags"] == 100 and figures["body_bytes"] > 50
+    assert figures["single_rps"] > 0 and figures["floor_rps"] > 0 and figures["single_vs_floor"] > 0
+    assert figures["bulk_200_rps"] > 0 and figures["bulk_304_rps"] > figures["bulk_200_rps"]
+    assert 0 < figures["change_to_ofrep_p50_ms"] <= figures["change_to_ofrep_p99_ms"] < 10_000
+    assert figures["provider_evals_per_s"] > 0 and 0 < figures["provider_vs_native"] < 1

@@ -14,7 +14,6 @@ from typing import Any
 
 from flags import AsyncFlags, Definition, FlagState, load_definitions, resolve_redis_url
 from flags.embedded import DEFAULT_DIRECTORY
-from flags.resolution import resolve
 from handlers.config import Config
 from handlers.config import FlagsApi as Settings
 from handlers.flags_api.context import BadRequest, EvaluationContext, parse_request
@@ -237,7 +236,7 @@ class FlagsApi:
                 "reason": "DEFAULT",
                 "variant": VARIANTS[definition.default_enabled],
             }
-        resolution = resolve(name, state, context.targeting_key, context.groups)
+        resolution = self.snapshots.resolver(key.option, name, state)(context.targeting_key, context.groups)
         if not resolution.enabled and context.targeting_key is None and _decided_by_actor(state):
             details = (
                 f"{name[:100]} is on for some actors in {key.environment}: say which with targetingKey (e.g. User:42)"

@@ -1,6 +1,7 @@
 """Each served environment's flags in memory: the SDK's snapshot client, kept fresh by the store's
 change announcements (a change written anywhere through the bot's store arrives at once) and a
-full read every few seconds; while Redis is away it keeps serving the last good snapshot."""
+full read every few seconds; while Redis is away it keeps serving the last good snapshot. Each
+flag state's resolver is made once, not on every evaluation."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import json
 from collections.abc import Callable, Mapping
 
 from flags import AsyncFlags, Definition, FlagState
+from flags.resolution import Resolver, compile_resolution
 
 __all__ = ["POLL_S", "Snapshots"]
 
@@ -48,6 +50,29 @@ class _Digest:
         return f"{self.value:032x}"
 
 
+class _Resolvers:
+    """Each flag's resolver, made once per state (a snapshot replaces a flag's state, never changes
+    it); those of the flags that changed are dropped as the snapshot moves on."""
+
+    def __init__(self) -> None:
+        self.version = -1
+        self.kept: dict[str, tuple[FlagState, Resolver]] = {}
+
+    def of(self, flags: AsyncFlags, name: str, state: FlagState) -> Resolver:
+        if flags.version != self.version:
+            changed = flags.changed_since(self.version) if self.version >= 0 else None
+            if changed is None:
+                self.kept.clear()
+            for changed_name in changed or ():
+                self.kept.pop(changed_name, None)
+            self.version = flags.version
+        kept = self.kept.get(name)
+        if kept is None or kept[0] is not state:
+            kept = (state, compile_resolution(name, state))
+            self.kept[name] = kept
+        return kept[1]
+
+
 class Snapshots:
     """The snapshots of the environments served, by option."""
 
@@ -62,6 +87,7 @@ class Snapshots:
         self._poll_interval = poll_interval
         self._digests = {option: _Digest() for option in sources}
         self._frontend_digests = {option: _Digest(self._for_front_ends) for option in sources}
+        self._resolvers = {option: _Resolvers() for option in sources}
         self.live: dict[str, AsyncFlags] = {}
 
     async def start(self) -> None:
@@ -92,6 +118,10 @@ class Snapshots:
     def _for_front_ends(self, name: str) -> bool:
         definition = self._definitions.get(name)
         return definition is not None and definition.frontend
+
+    def resolver(self, option: str, name: str, state: FlagState) -> Resolver:
+        """The resolver of ``name`` in ``state``, the environment's flag state now."""
+        return self._resolvers[option].of(self.live[option], name, state)
 
     def not_loaded(self) -> list[str]:
         """The options of the environments never read yet."""
