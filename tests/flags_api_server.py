@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,15 +54,20 @@ default_enabled: {default}
 """
 
 
-def flags_api_config(directory: Path, redis_url: str | None, prefix: str, **settings: Any) -> Path:
+def flags_api_config(
+    directory: Path, redis_url: str | None, prefix: str, *, frontend_flags: Iterable[str] = (), **settings: Any
+) -> Path:
     """The example configuration on the test's Redis and prefix, with definitions for FRONTEND and
-    BACKEND and a flags_api section (``settings`` replaces its keys)."""
+    BACKEND (and ``frontend_flags``, for front ends, default on: a stored state must overrule it)
+    and a flags_api section (``settings`` replaces its keys)."""
     definitions = directory / "feature_flags"
     definitions.mkdir(exist_ok=True)
     (definitions / f"{FRONTEND}.yml").write_text(
         _DEFINITION.format(name=FRONTEND, default="false") + "frontend: true\n"
     )
     (definitions / f"{BACKEND}.yml").write_text(_DEFINITION.format(name=BACKEND, default="true"))
+    for name in frontend_flags:
+        (definitions / f"{name}.yml").write_text(_DEFINITION.format(name=name, default="true") + "frontend: true\n")
     flags_api: dict[str, Any] = {
         "keys": [
             {"name": "rails-gprd", "environment": "gprd", "env": "FLAGS_API_KEY_GPRD"},

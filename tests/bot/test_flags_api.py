@@ -12,6 +12,7 @@ import re
 import subprocess
 import sys
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -236,6 +237,18 @@ def groups_of(actor: str) -> list[str]:
     return sorted(name for name, member in GROUPS.items() if member(actor))
 
 
+async def set_gate_kinds(set_flag: Callable[..., Awaitable[None]]) -> None:
+    """GATE_KINDS written as the bot writes them (``set_flag`` of gprd_store)."""
+    for name, changes in GATE_KINDS.items():
+        for change in changes:
+            scopes = {
+                "actors": [ActorId(a) for a in change.get("actors", [])],
+                "groups": [GroupName(g) for g in change.get("groups", [])],
+                "percentage_of": change.get("percentage_of"),
+            }
+            await set_flag(name, change["value"], **scopes)
+
+
 def provider_answers(base_url: str, actors: list[str]) -> list[bool | None]:
     """Each (flag, actor) through OpenFeature's client (None: an error)."""
     client = openfeature_client(base_url, GPRD)
@@ -261,14 +274,7 @@ async def test_every_client_answers_as_ruby_flipper_for_every_gate_kind_and_1000
             gprd_store(redis_url, prefix) as set_flag,
             flags_api_server(config, session) as server,
         ):
-            for name, changes in GATE_KINDS.items():
-                for change in changes:
-                    scopes = {
-                        "actors": [ActorId(a) for a in change.get("actors", [])],
-                        "groups": [GroupName(g) for g in change.get("groups", [])],
-                        "percentage_of": change.get("percentage_of"),
-                    }
-                    await set_flag(name, change["value"], **scopes)
+            await set_gate_kinds(set_flag)
             await until(lambda: _is(session, server.url, "kind_everything", actor="User:5", value=True), 2, "pushed")
             pairs = [(name, actor) for actor in ACTORS for name in GATE_KINDS]
             flipper = oracle.evaluate(f"{prefix}gprd:", pairs)

@@ -3,7 +3,8 @@
 origin of its own and loaded in Debian's headless Chromium (through chromedriver), calling
 ``chatops serve`` (the flags API mounted) across origins with a front-end key: every front-end flag
 in one bulk request, polled with its ETag; a change typed in Slack shows on the page at the next
-poll; back-end flags never reach the page; a back-end key and an origin not listed are refused."""
+poll; back-end flags never reach the page; a back-end key and an origin not listed are refused;
+and, switching its context through 1,000 actors, the page answers as Ruby Flipper does."""
 
 from __future__ import annotations
 
@@ -25,8 +26,10 @@ from selenium.webdriver.support.ui import WebDriverWait
 from tests.bot.conftest import BotUnderTest, start_bot
 from tests.bot.slack_stub import SlackStub
 from tests.bot.test_dashboard import CHROMIUM, DRIVER
+from tests.bot.test_flags_api import ACTORS, GATE_KINDS, ONE, groups_of, post, set_gate_kinds
 from tests.configs import ROOT
-from tests.flags_api_server import BACKEND, FRONTEND, KEYS, flags_api_config
+from tests.flags.flipper_oracle import FlipperOracle
+from tests.flags_api_server import BACKEND, FRONTEND, KEYS, flags_api_config, flags_api_server, gprd_store, until
 from tests.openfeature_js import bundle, bundle_page
 from tests.redis_process import free_port
 
@@ -78,8 +81,10 @@ async def mounted(
         await runner.cleanup()
 
 
-async def open_page(browser: webdriver.Chrome, origin: str, api: str, key: str, user: str) -> None:
-    query = {"api": api, "key": key, "user": user, "flags": f"{FRONTEND},{BACKEND}", "poll": str(POLL_MS)}
+async def open_page(
+    browser: webdriver.Chrome, origin: str, api: str, key: str, user: str, poll_ms: int = POLL_MS
+) -> None:
+    query = {"api": api, "key": key, "user": user, "flags": f"{FRONTEND},{BACKEND}", "poll": str(poll_ms)}
     await asyncio.to_thread(browser.get, f"{origin}/index.html?{urlencode(query)}")
 
 
@@ -153,6 +158,70 @@ async def test_a_page_reads_front_end_flags_and_sees_a_slack_change_at_the_next_
     assert [r["status"] for r in blocked["requests"]] == [0]  # the browser's CORS check failed the fetch
     assert "Failed to fetch" in blocked["requests"][0]["error"]
     assert shown(blocked, FRONTEND) == (False, "ERROR", None, "FLAG_NOT_FOUND")  # nothing was read
+
+
+#: Runs window.evaluateEach (tests/node/web/page.mjs) with the contexts and flags given; its answers as JSON.
+EVALUATE_EACH = """
+const [contexts, flags, done] = arguments;
+window.evaluateEach(contexts, flags).then(
+  (answers) => done(JSON.stringify(answers)),
+  (error) => done(JSON.stringify({ error: String(error) })),
+);
+"""
+BATCH = 250  # actors per script call: few round trips through chromedriver, each well within its timeout
+
+
+async def page_answers(browser: webdriver.Chrome, actors: list[str], flags: list[str]) -> list[Any]:
+    """Per actor, what the page's context change fetched ([status, targetingKey sent] of each
+    request) and each flag's [value, reason, errorCode] then, asked BATCH actors at a time."""
+    await asyncio.to_thread(browser.set_script_timeout, 60)
+    answers: list[Any] = []
+    for start in range(0, len(actors), BATCH):
+        contexts = [{"targetingKey": a, "groups": groups_of(a)} for a in actors[start : start + BATCH]]
+        found = json.loads(await asyncio.to_thread(browser.execute_async_script, EVALUATE_EACH, contexts, flags))
+        assert isinstance(found, list) and len(found) == len(contexts), found
+        answers += found
+    return answers
+
+
+@pytest.mark.slow
+async def test_the_page_answers_as_ruby_flipper_for_every_gate_kind_and_1000_actors(
+    tmp_path: Path, redis_url: str, prefix: str, browser: webdriver.Chrome, page_server: int
+) -> None:
+    flags, page = list(GATE_KINDS), f"http://localhost:{page_server}"
+    config = flags_api_config(tmp_path, redis_url, prefix, frontend_flags=flags, cors_origins=[page])
+    oracle = FlipperOracle(redis_url)
+    try:
+        async with (
+            aiohttp.ClientSession() as session,
+            gprd_store(redis_url, prefix) as set_flag,
+            flags_api_server(config, session) as server,
+        ):
+            await set_gate_kinds(set_flag)
+
+            async def pushed() -> bool:
+                _, body, _ = await post(
+                    session, server.url + ONE + "kind_everything", {"context": {"targetingKey": "User:5"}}, WEB
+                )
+                return body.get("value") is True
+
+            await until(pushed, 2, "the flags pushed")
+            pairs: list[tuple[str, str | None]] = [(name, actor) for actor in ACTORS for name in flags]
+            flipper = oracle.evaluate(f"{prefix}gprd:", pairs)
+            await open_page(browser, page, f"{server.url}/gprd", WEB, "Visitor:0", poll_ms=0)  # polls never
+            await wait_for(browser, "ready", lambda s: s["status"] == "READY")
+            answers = await page_answers(browser, ACTORS, flags)
+    finally:
+        oracle.close()
+    assert len(ACTORS) == 1000 and len(answers) == len(ACTORS)
+    unfetched = [(a, requests) for a, (requests, _) in zip(ACTORS, answers, strict=True) if requests != [[200, a]]]
+    assert unfetched == [], f"{len(unfetched)} context changes not fetched once for their actor: {unfetched[:3]}"
+    details = [detail for _, per_flag in answers for detail in per_flag]
+    errors = [(pair, d) for pair, d in zip(pairs, details, strict=True) if d[2] is not None]
+    assert errors == [], f"{len(errors)} errors, e.g. {errors[:3]}"
+    disagreements = [(pair, ruby, d[0]) for pair, ruby, d in zip(pairs, flipper, details, strict=True) if d[0] != ruby]
+    assert disagreements == [], f"{len(disagreements)} of {len(pairs)} differ from Flipper, e.g. {disagreements[:5]}"
+    assert 0.2 < sum(flipper) / len(flipper) < 0.8  # both answers occur often
 
 
 def _readme_browser_example() -> str:

@@ -19,7 +19,7 @@ import pytest
 from flags import ActorId, GroupName
 from flags.evaluation import compile_flag
 from flags.state import FlagState
-from tests.bot.test_flags_api import ACTORS, GATE_KINDS, ONE, groups_of, post
+from tests.bot.test_flags_api import ACTORS, GATE_KINDS, ONE, groups_of, post, set_gate_kinds
 from tests.configs import ROOT
 from tests.flags.flipper_oracle import FlipperOracle
 from tests.flags_api_server import BACKEND, FRONTEND, KEYS, flags_api_config, flags_api_server, gprd_store, until
@@ -134,12 +134,7 @@ async def test_node_answers_as_ruby_flipper_for_every_gate_kind_and_1000_actors(
             gprd_store(redis_url, prefix) as set_flag,
             flags_api_server(config, session) as server,
         ):
-            for name, changes in GATE_KINDS.items():
-                for change in changes:
-                    actors = [ActorId(a) for a in change.get("actors", [])]
-                    groups = [GroupName(g) for g in change.get("groups", [])]
-                    share = change.get("percentage_of")
-                    await set_flag(name, change["value"], actors=actors, groups=groups, percentage_of=share)
+            await set_gate_kinds(set_flag)
 
             async def pushed() -> bool:
                 found = await server_says(session, server.url, GPRD, "kind_everything", {"targetingKey": "User:5"})

@@ -3,7 +3,9 @@
 //
 // index.html?api=BASE_URL&key=FRONTEND_KEY&user=User:1&groups=a,b&flags=f1,f2&poll=MS
 // shows each named flag's details; window.ofrep holds them for tests, with every bulk request
-// (If-None-Match sent, status, ETag and the flag keys answered) and every provider event.
+// (If-None-Match sent, the context's targetingKey, status, ETag and the flag keys answered) and
+// every provider event. poll=0 polls never: the bulk evaluation is fetched only when the context
+// changes, as window.evaluateEach does for tests (an app switching users would).
 import { OpenFeature, ProviderEvents } from '@openfeature/web-sdk';
 import { OFREPWebProvider } from '@openfeature/ofrep-web-provider';
 
@@ -14,7 +16,9 @@ const state = { status: 'loading', flags: {}, requests: [], events: [], error: n
 window.ofrep = state;
 
 async function loggedFetch(request, init) {
-  const sent = { ifNoneMatch: request.headers.get('If-None-Match'), at: performance.now() };
+  const context = JSON.parse((await request.clone().text()) || '{}').context ?? {};
+  const sent = { ifNoneMatch: request.headers.get('If-None-Match'), targetingKey: context.targetingKey ?? null };
+  sent.at = performance.now();
   try {
     const response = await fetch(request, init);
     const body = response.status === 200 ? await response.clone().json() : null;
@@ -45,6 +49,22 @@ for (const event of [ProviderEvents.Ready, ProviderEvents.ConfigurationChanged, 
     render();
   });
 }
+
+// Each context in turn ({targetingKey, groups}) set as the page's, and then each named flag read:
+// per context, [the requests its change made as [status, targetingKey sent], [[value, reason,
+// errorCode] of each flag]]. A failed re-fetch leaves the previous answers in the provider's cache,
+// so the requests say whether the answers are this context's.
+window.evaluateEach = async function evaluateEach(contexts, flags) {
+  const answers = [];
+  for (const context of contexts) {
+    const before = state.requests.length;
+    await OpenFeature.setContext(context);
+    const requests = state.requests.slice(before).map((r) => [r.status, r.targetingKey]);
+    const details = flags.map((flag) => client.getBooleanDetails(flag, false));
+    answers.push([requests, details.map((d) => [d.value, d.reason, d.errorCode ?? null])]);
+  }
+  return answers;
+};
 
 await OpenFeature.setContext({ targetingKey: params.get('user') ?? undefined, groups });
 try {
