@@ -46,6 +46,10 @@ class SnapshotClient:
         """The gates of a flag as last read, or None when the flag is unknown."""
         return self._snapshot.state(name)
 
+    def default(self, name: str) -> bool | None:
+        """A defined flag's ``default_enabled`` (what it reads while not set); None when not defined."""
+        return self._snapshot.default(name)
+
     @property
     def loaded_at(self) -> float | None:
         """When every flag was last read from Redis; None while that has never succeeded."""

@@ -183,6 +183,9 @@ class FlagsProvider(AbstractProvider):
         if self._flags.loaded_at is None:
             message = "the flags have not been read from Redis yet (is it reachable?): the caller's default is used"
             return FlagResolutionDetails(default_value, ErrorCode.PROVIDER_NOT_READY, message, Reason.ERROR)
+        default = self._flags.default(flag_key)
+        if default is not None:  # defined, not set: it reads as its definition says, as enabled() and the API answer
+            return FlagResolutionDetails(default, None, None, Reason.DEFAULT, "on" if default else "off")
         message = f"no flag {str(flag_key)[:255]!r} in this environment: check its name (feature set creates it)"
         return FlagResolutionDetails(default_value, ErrorCode.FLAG_NOT_FOUND, message, Reason.ERROR)
 

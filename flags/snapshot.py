@@ -61,6 +61,11 @@ class Snapshot:
     def state(self, name: str) -> FlagState | None:
         return self._states.get(name)
 
+    def default(self, name: str) -> bool | None:
+        """What a defined flag reads while it has no state (its definition's ``default_enabled``);
+        None for a flag with no definition."""
+        return self._defaults.get(name)
+
     def names(self) -> list[str]:
         return sorted(self._states)
 

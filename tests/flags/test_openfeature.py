@@ -22,7 +22,18 @@ from openfeature.exception import ErrorCode, ProviderNotReadyError
 from openfeature.flag_evaluation import Reason
 from openfeature.provider import ProviderStatus
 
-from flags import ActorId, AsyncFlags, AuditInfo, Change, DeleteFlag, Flags, FlagStore, GroupName, build_change
+from flags import (
+    ActorId,
+    AsyncFlags,
+    AuditInfo,
+    Change,
+    Definition,
+    DeleteFlag,
+    Flags,
+    FlagStore,
+    GroupName,
+    build_change,
+)
 from flags.openfeature import FlagsProvider
 from tests.flags.flipper_oracle import FlipperOracle
 from tests.redis_process import RedisProcess
@@ -228,6 +239,32 @@ async def test_an_unknown_flag_answers_the_callers_default_with_flag_not_found(
         assert (details.value, details.reason, details.error_code) == (default, Reason.ERROR, ErrorCode.FLAG_NOT_FOUND)
         assert "of_unknown" in (details.error_message or "")
     assert client.get_string_details("of_unknown", "x").error_code == ErrorCode.FLAG_NOT_FOUND
+
+
+async def test_a_defined_flag_not_yet_set_reads_as_its_definition_says(
+    store: FlagStore, redis_url: str, prefix: str
+) -> None:
+    """As ``enabled()`` and the flags API answer it: the definition's default, by DEFAULT."""
+    await store.apply("of_known", build_change("true"), WHO)
+    defined = {
+        n: Definition(name=n, type="development", group="group::x", default_enabled=n == "of_default_on")
+        for n in ("of_default_on", "of_default_off")
+    }
+    flags = Flags(redis_url, prefix=prefix, definitions=defined, poll_interval=3600)
+    provider = FlagsProvider(flags)
+    provider.initialize(EvaluationContext())
+    for name, value in (("of_default_on", True), ("of_default_off", False)):
+        details = provider.resolve_boolean_details(name, not value, EvaluationContext("User:1"))
+        assert (details.value, details.reason, details.variant, details.error_code) == (
+            value,
+            Reason.DEFAULT,
+            "on" if value else "off",
+            None,
+        )
+        assert flags.enabled(name, "User:1") is value  # the SDK's own answer
+    assert provider.resolve_boolean_details("of_undefined", True).error_code == ErrorCode.FLAG_NOT_FOUND
+    provider.shutdown()
+    flags.close()
 
 
 async def test_other_types_are_a_type_mismatch_answering_the_default(
