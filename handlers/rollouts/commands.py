@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 from redis.exceptions import RedisError
 
-from flags import FlagRecord, FlagsError, FlagState, StoreUnavailable
+from flags import FlagRecord, FlagState, StoreUnavailable
 from flags.exposure import increases_exposure, simulate
 from handlers.changes.announce import shown_state
 from handlers.changes.noop import already_text, leaves_as_is
@@ -41,7 +41,7 @@ from handlers.core.reply import (
 )
 from handlers.core.seen import Seen
 from handlers.core.timefmt import span, utc
-from handlers.rollouts.control import abort, pause
+from handlers.rollouts.control import abort, pause, versions_now
 from handlers.rollouts.grammar import ROLLOUT
 from handlers.rollouts.message import card_post, event, progress_posts, step_text
 from handlers.rollouts.plans import RolloutList, RolloutPlan, RolloutStart, RolloutSteer, rollout_plan, step_change
@@ -280,7 +280,7 @@ async def _go_on(found: Rollout, action: str, store: RolloutStore, context: Cont
         history = (*found.history, event(found.every_s, said + "."))
         changed = replace(found, status="running", due=due, reason="", history=history)
         if action == "resume":  # whoever resumes has seen the flag as it is: the rollout goes on from there
-            changed = replace(changed, versions={**found.versions, **await _versions_now(found, context)})
+            changed = replace(changed, versions={**found.versions, **await versions_now(found, context.stores)})
         try:
             saved = await store.save(changed)
         except Stale:
@@ -292,20 +292,6 @@ async def _go_on(found: Rollout, action: str, store: RolloutStore, context: Cont
         answer = f"Resumed {found.id}." if action == "resume" else f"Step {label} of {found.id} is due now."
         return await _told(saved, context, answer, line(said))
     return error_reply(f"{found.id} kept changing; try again.")
-
-
-async def _versions_now(found: Rollout, context: Context) -> dict[str, int]:
-    """The flag's version in each of the rollout's environments now (those that can be read)."""
-    versions: dict[str, int] = {}
-    for option in found.options:
-        store = context.stores.get(option)
-        if store is None:
-            continue
-        try:
-            versions[option] = (await store.get(found.flag)).version
-        except FlagsError:
-            continue
-    return versions
 
 
 async def _told(found: Rollout, context: Context, answer: str, title: Line, replies: Sequence[Reply] = ()) -> Reply:

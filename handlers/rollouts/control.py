@@ -10,9 +10,10 @@ channels by the same rules), whoever or whatever aborted the rollout.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 
-from flags import FlagsError, RestoreState
+from flags import FlagsError, FlagStorage, RestoreState
 from handlers.changes.engine import apply_change
 from handlers.changes.noop import leaves_as_is
 from handlers.changes.request import ChangeRequest
@@ -20,6 +21,21 @@ from handlers.core.context import Context
 from handlers.core.reply import Reply
 from handlers.rollouts.message import event
 from handlers.rollouts.store import Rollout, RolloutStore, Stale
+
+
+async def versions_now(rollout: Rollout, stores: Mapping[str, FlagStorage]) -> dict[str, int]:
+    """The flag's version in each of the rollout's environments now (those that can be read)."""
+    versions: dict[str, int] = {}
+    for option in rollout.options:
+        store = stores.get(option)
+        if store is None:
+            continue
+        try:
+            versions[option] = (await store.get(rollout.flag)).version
+        except FlagsError:
+            continue
+    return versions
+
 
 __all__ = ["abort", "pause"]
 

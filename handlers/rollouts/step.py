@@ -29,7 +29,7 @@ from handlers.core import pipeline
 from handlers.core.chat import ChatBackend
 from handlers.core.context import Application, Context
 from handlers.core.reply import Code, CrossPost, Line, Reply, error_reply, line, plain
-from handlers.rollouts.control import abort, pause
+from handlers.rollouts.control import abort, pause, versions_now
 from handlers.rollouts.message import alerted, event, progress_posts, step_text
 from handlers.rollouts.plans import step_change
 from handlers.rollouts.store import Rollout, RolloutStore, Stale
@@ -74,7 +74,7 @@ async def step(
     origin = f" (rollout {rollout.id} step {rollout.step_label(number)}{approved})"
     manual = await _changed_by_hand(rollout, app, origin)
     if manual == _OURS:  # a driver that died wrote this step but did not record it: record it now
-        versions = {o: v for o in rollout.options if (v := await _version(app, rollout.flag, o)) is not None}
+        versions = await versions_now(rollout, app.stores)
         written = await _record_step(rollout, number, versions, store, token, " by a driver that stopped; recorded now")
         title = line(f"Step {rollout.step_label(number)} was written by a driver that stopped; recorded now")
         return _post(app, written, title)
@@ -108,7 +108,7 @@ async def step(
         reason = f"step {rollout.step_label(number)} was not written: {reply.summary}"
         paused = await pause(store, rollout, reason, token=token)
         return _post(app, paused, line(f"Rollout {rollout.id} paused: ", reason), [_without(reply, reply.summary)])
-    versions = {o: v for o in rollout.options if (v := await _version(app, rollout.flag, o)) is not None}
+    versions = await versions_now(rollout, app.stores)
     _log.info("rollout.step_written", rollout=rollout.id, step=number, seconds=round(took, 3))
     written = await _record_step(rollout, number, versions, store, token, f": {what} on {where}")
     finished = number == len(rollout.steps)
@@ -206,13 +206,6 @@ async def _guard_firing(rollout: Rollout, app: Application) -> str:
         return ""
     firing = await app.services.firing_alerts(rollout.guard)
     return firing[0] if firing else ""
-
-
-async def _version(app: Application, flag: str, option: str) -> int | None:
-    try:
-        return (await app.stores[option].get(flag)).version
-    except FlagsError:
-        return None
 
 
 def _post(app: Application, rollout: Rollout, title: Line, replies: list[Reply] | None = None) -> list[CrossPost]:
