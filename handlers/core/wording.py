@@ -4,7 +4,8 @@ the flag as a link to its dashboard page, the channel as a channel link."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
+from typing import TypeVar
 from urllib.parse import quote
 
 from flags import Definition
@@ -12,16 +13,34 @@ from handlers.config import Config
 from handlers.core.caller import Caller
 from handlers.core.reply import Channel, Code, Line, Link, Segment, Strong, line, plain
 
-__all__ = ["alike", "channel_of", "definition_note", "flag_segment", "issue_link", "moves", "once", "shortened"]
+__all__ = [
+    "alike",
+    "channel_of",
+    "definition_note",
+    "flag_segment",
+    "grouped",
+    "issue_link",
+    "moves",
+    "once",
+    "shortened",
+]
+
+K = TypeVar("K", bound=Hashable)
+
+
+def grouped(named: Iterable[tuple[str, K]]) -> list[tuple[list[str], K]]:
+    """``(environment, what)`` pairs grouped by what, in the order first seen: each explanation
+    once, with the environments it holds for (``[(["dev", "pre"], why), ...]``)."""
+    groups: dict[K, list[str]] = {}
+    for environment, what in named:
+        groups.setdefault(what, []).append(environment)
+    return [(names, what) for what, names in groups.items()]
 
 
 def alike(moved: Iterable[tuple[str, str, str]]) -> list[tuple[list[str], str, str]]:
     """``(environment, before, after)`` grouped by (before, after), in the order first seen:
     ``[(["dev", "pre"], "off", "50% of actors"), ...]``."""
-    groups: dict[tuple[str, str], list[str]] = {}
-    for environment, before, after in moved:
-        groups.setdefault((before, after), []).append(environment)
-    return [(names, before, after) for (before, after), names in groups.items()]
+    return [(names, before, after) for names, (before, after) in grouped((e, (b, a)) for e, b, a in moved)]
 
 
 def moves(moved: Iterable[tuple[str, str, str]]) -> list[Line]:

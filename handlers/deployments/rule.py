@@ -19,6 +19,7 @@ from handlers.core.code import CodeDeployed
 from handlers.core.context import Context
 from handlers.core.reply import Reply, Section, Strong, line
 from handlers.core.timefmt import ago
+from handlers.core.wording import grouped
 from handlers.deployments.merge_requests import parse_merge_request
 from handlers.deployments.mirror import MIRROR, Commit, GitMirror, MirrorUnavailable
 from handlers.deployments.registry import REGISTRY, Deployment, EnvironmentStatus, RegistryUnavailable
@@ -99,10 +100,7 @@ async def _deployed_where(
 
 def _grouped(answers: list[tuple[Environment, CodeDeployed]]) -> str:
     """``gstg, gprd: why`` for each reason once (one line for the same reason everywhere)."""
-    by_why: dict[str, list[str]] = {}
-    for environment, answer in answers:
-        by_why.setdefault(answer.why, []).append(environment.name)
-    return "; ".join(f"{', '.join(names)}: {why}" for why, names in by_why.items())
+    return "; ".join(f"{', '.join(names)}: {why}" for names, why in grouped((e.name, a.why) for e, a in answers))
 
 
 class DeploymentRule:

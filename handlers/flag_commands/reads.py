@@ -15,7 +15,7 @@ from handlers.core.context import Context
 from handlers.core.reply import Code, Line, Mention, Reply, Section, Strong, line
 from handlers.core.stale import by_flag, newest_milestone, stale_reason
 from handlers.core.timefmt import utc
-from handlers.core.wording import definition_note, flag_segment
+from handlers.core.wording import definition_note, flag_segment, grouped
 from handlers.flag_commands.plans import FlagPlan, HistoryPlan, ListPlan
 from handlers.flag_commands.unknown import no_such_flag
 
@@ -62,14 +62,10 @@ async def get(plan: FlagPlan, context: Context) -> Reply:
 
 def _code_lines(targets: tuple[Environment, ...], deployed: Mapping[str, CodeDeployed]) -> list[Line]:
     """Where the flag's code is deployed: one line per answer, naming the environments it holds for."""
-    by_answer: dict[tuple[str, str], list[str]] = {}
-    for environment in targets:
-        code = deployed.get(environment.option)
-        if code is not None:
-            by_answer.setdefault((code.state, code.why), []).append(environment.name)
+    answers = ((e.name, (code.state, code.why)) for e in targets if (code := deployed.get(e.option)) is not None)
     return [
         line(f"Code deployed: {state} on {', '.join(names)}" + (f" ({why})" if why else ""))
-        for (state, why), names in by_answer.items()
+        for names, (state, why) in grouped(answers)
     ]
 
 
