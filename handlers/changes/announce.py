@@ -8,7 +8,15 @@ from dataclasses import dataclass, field
 from flags import Change, ChangeResult, FlagState, RestoreState, SetPercentageOfActors, SetPercentageOfTime, SetScopes
 from handlers.changes.markdown import code_block, code_span
 from handlers.changes.request import ChangeRequest
-from handlers.changes.telling import ROLL_BACK_ACTION, checks_line, headline, headline_words, moved, undo_button
+from handlers.changes.telling import (
+    ROLL_BACK_ACTION,
+    checks_line,
+    checks_text,
+    headline,
+    headline_words,
+    moved,
+    undo_button,
+)
 from handlers.config import Config, Environment
 from handlers.core.context import Context
 from handlers.core.reply import Action, Code, CrossPost, Line, Link, Reply, Section, line
@@ -181,7 +189,7 @@ async def _log_issues(request: ChangeRequest, context: Context, outcome: Outcome
     assert services is not None
     notes: list[Line] = []
     caller = request.who
-    every = "; ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(outcome.checks.items()))
+    every = checks_text(outcome.checks)
     ignored = "production check ignored" in every
     for environment, result in outcome.done:
         labels = [environment.host or environment.name, "change"] + (["Production check ignored"] if ignored else [])

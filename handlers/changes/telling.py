@@ -11,7 +11,7 @@ from handlers.config import Config, Environment
 from handlers.core.reply import Action, Confirm, Line, Mention, Segment, Strong, line
 from handlers.core.wording import flag_segment, moves, shortened
 
-__all__ = ["ROLL_BACK_ACTION", "checks_line", "headline", "headline_words", "moved", "undo_button"]
+__all__ = ["ROLL_BACK_ACTION", "checks_line", "checks_text", "headline", "headline_words", "moved", "undo_button"]
 
 ROLL_BACK_ACTION = "rollback"  # the action_id of Undo (roll back) buttons
 
@@ -59,7 +59,12 @@ def checks_line(checks: dict[str, str], explained: Iterable[str] = ()) -> Line:
     worth = {k: v for k, v in checks.items() if k not in skip and not v.startswith(("passed", "skipped"))}
     if not worth:
         return ()
-    return line("Checks: " + "; ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(worth.items())))
+    return line("Checks: " + checks_text(worth))
+
+
+def checks_text(checks: dict[str, str]) -> str:
+    """``consistency check passed; production check not configured``: each check's record, by name."""
+    return "; ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(checks.items()))
 
 
 def undo_button(environment: Environment, flag: str, result: ChangeResult) -> Action:
