@@ -87,12 +87,7 @@ async def test_the_python_openfeature_client_reads_each_gate_with_its_reason(
         gprd_store(redis_url, prefix) as set_flag,
         flags_api_server(config, session) as server,
     ):
-        await set_flag("everyone", "true")
-        await set_flag("admins_only", "true", groups=[GroupName("admins")])
-        await set_flag("named", "true", actors=[ActorId("User:1")])
-        await set_flag("half", "50", percentage_of="actors")
-        await set_flag("nobody", "true", actors=[ActorId("User:9")])
-        await set_flag("nobody", "false", actors=[ActorId("User:9")])
+        await set_one_of_each_gate(set_flag)
         await until(lambda: _is(session, server.url, "half", actor="User:1", value={True, False}), 2, "flags pushed")
         client = openfeature_client(f"{server.url}/gprd", GPRD)
         admin = EvaluationContext("User:1", {"groups": ["admins"]})
@@ -235,6 +230,16 @@ ACTORS = (
 
 def groups_of(actor: str) -> list[str]:
     return sorted(name for name, member in GROUPS.items() if member(actor))
+
+
+async def set_one_of_each_gate(set_flag: Callable[..., Awaitable[None]]) -> None:
+    """One flag per kind of answer (everyone, a group, an actor, half of the actors, nobody left)."""
+    await set_flag("everyone", "true")
+    await set_flag("admins_only", "true", groups=[GroupName("admins")])
+    await set_flag("named", "true", actors=[ActorId("User:1")])
+    await set_flag("half", "50", percentage_of="actors")
+    await set_flag("nobody", "true", actors=[ActorId("User:9")])
+    await set_flag("nobody", "false", actors=[ActorId("User:9")])
 
 
 async def set_gate_kinds(set_flag: Callable[..., Awaitable[None]]) -> None:

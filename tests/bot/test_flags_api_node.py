@@ -19,7 +19,15 @@ import pytest
 from flags import ActorId, GroupName
 from flags.evaluation import compile_flag
 from flags.state import FlagState
-from tests.bot.test_flags_api import ACTORS, GATE_KINDS, ONE, groups_of, post, set_gate_kinds
+from tests.bot.test_flags_api import (
+    ACTORS,
+    GATE_KINDS,
+    ONE,
+    groups_of,
+    post,
+    set_gate_kinds,
+    set_one_of_each_gate,
+)
 from tests.configs import ROOT
 from tests.flags.flipper_oracle import FlipperOracle
 from tests.flags_api_server import BACKEND, FRONTEND, KEYS, flags_api_config, flags_api_server, gprd_store, until
@@ -55,12 +63,7 @@ async def test_the_node_openfeature_client_reads_each_gate_with_its_reason(
         gprd_store(redis_url, prefix) as set_flag,
         flags_api_server(config, session) as server,
     ):
-        await set_flag("everyone", "true")
-        await set_flag("admins_only", "true", groups=[GroupName("admins")])
-        await set_flag("named", "true", actors=[ActorId("User:1")])
-        await set_flag("half", "50", percentage_of="actors")
-        await set_flag("nobody", "true", actors=[ActorId("User:9")])
-        await set_flag("nobody", "false", actors=[ActorId("User:9")])
+        await set_one_of_each_gate(set_flag)
         await set_flag(FRONTEND, "true", actors=[ActorId("User:1")])
 
         async def pushed() -> bool:
