@@ -79,6 +79,12 @@ TARGETS = {  # figure: (at least, or at most, the target)
     "provider_vs_native": (">=", 0.2),
     "flipper_disagreements": ("<=", 0),
 }
+THREAD_IDS = """local threads = 0
+function setup(thread)
+  thread:set("id", threads)
+  threads = threads + 1
+end
+"""  # each wrk thread numbered (its own range of contexts)
 WRK_DONE = """
 function done(summary, latency, requests)
   local e = summary.errors
@@ -181,12 +187,7 @@ def distinct_script(work: Path, name: str, key: str) -> Path:
 wrk.method = "POST"
 wrk.headers["Authorization"] = "Bearer {key}"
 wrk.headers["Content-Type"] = "application/json"
-local threads = 0
-function setup(thread)
-  thread:set("id", threads)
-  threads = threads + 1
-end
-local n = 0
+{THREAD_IDS}local n = 0
 function request()
   n = n + 1
   local actor = id * 100000000 + n
@@ -212,12 +213,7 @@ wrk.method = "POST"
 local rows = {{
 {rows}
 }}
-local threads = 0
-function setup(thread)
-  thread:set("id", threads)
-  threads = threads + 1
-end
-local n = 0
+{THREAD_IDS}local n = 0
 function request()
   n = n + 1
   local row = rows[(id * 7919 + n) % #rows + 1]
