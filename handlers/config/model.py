@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Mapping
 from functools import partial
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
     BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     IPvAnyNetwork,
     PrivateAttr,
@@ -25,7 +23,10 @@ from pydantic import (
     model_validator,
 )
 
+from handlers.config.base import ConfigModel as _Model
+from handlers.config.base import known_keys
 from handlers.config.checks import AlertmanagerSettings, DeploymentsSettings, HttpSettings
+from handlers.config.flags_api import FlagsApi, FlagsApiKey
 from handlers.config.types import (
     RESERVED_OPTIONS,
     Channel,
@@ -45,38 +46,6 @@ from handlers.config.types import (
 
 __all__ = ["RESERVED_OPTIONS", "AccessRule", "Config", "Deployments", "E2ETrigger", "Environment"]
 __all__ += ["FlagsApi", "FlagsApiKey", "ProductionCheckSettings", "Safety", "SlackChannels", "known_keys"]
-
-
-def known_keys(model: type[BaseModel], data: Any) -> Any:
-    """Refuse keys ``model`` does not have, naming the closest known one. A key set to null is
-    null where null means something (``consistency_environment: null``: no consistency check),
-    and counts as absent elsewhere (its default applies)."""
-    if not isinstance(data, dict) or issubclass(model, RootModel):
-        return data
-    fields = model.model_fields
-    for key in data:
-        if key not in fields:
-            known = list(fields)
-            close = difflib.get_close_matches(str(key), known, n=1)
-            raise fail(
-                f"unknown key '{key}'"
-                + (f" (did you mean '{close[0]}'?)" if close else f"; known keys: {', '.join(known)}")
-            )
-    return {key: value for key, value in data.items() if value is not None or _nullable(fields[key].annotation)}
-
-
-def _nullable(annotation: Any) -> bool:
-    """Whether a field of this type may be None (``str | None``)."""
-    return annotation is None or type(None) in get_args(annotation)
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _known_keys(cls, data: Any) -> Any:
-        return known_keys(cls, data)
 
 
 class E2ETrigger(_Model):
@@ -252,79 +221,6 @@ class Cleanup(_Model):
 
     days: Annotated[int, in_range("days, 1-3650", lambda d: 1 <= d <= 3650)] = 30  # fully on/off this long
     milestones: Annotated[int, in_range("milestones, 1-100", lambda m: 1 <= m <= 100)] = 3  # definition this old
-
-
-_ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
-_SHA256 = re.compile(r"[0-9a-f]{64}")
-_VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_KEY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-
-
-def _matching(pattern: re.Pattern[str], message: str, clean: Any = lambda text: text) -> BeforeValidator:
-    """Text that, cleaned, matches ``pattern``; else ``message`` (with ``{value!r}``)."""
-
-    def check(value: Any) -> str:
-        if not isinstance(value, str) or not pattern.fullmatch(text := clean(value)):
-            raise fail(message.format(value=value))
-        return str(text)
-
-    return BeforeValidator(check)
-
-
-class FlagsApiKey(_Model):
-    """One read-only API key of the flags API: for one environment, for back ends or (``frontend: true``)
-    for browsers. The key itself is never in the configuration: an environment variable or a file
-    holds it, or the configuration holds only its SHA-256."""
-
-    # Names the key in logs, e.g. gitlab-rails-gprd.
-    name: Annotated[str, _matching(_KEY_NAME, "{value!r} must be letters, digits, '.', '_' and '-' (64 at most)")]
-    environment: Text  # the environment's name or option
-    frontend: StrictBool = False  # a browser key: sees only flags whose definition says frontend: true
-    env: Annotated[str, _matching(_VARIABLE, "{value!r} is not an environment variable's name")] | None = None
-    file: LocalPath | None = None  # a file holding the key (a mounted secret), relative to this file
-    sha256: (
-        Annotated[
-            str,
-            _matching(
-                _SHA256,
-                "must be the key's SHA-256 in hex (printf %s KEY | sha256sum)",
-                lambda v: v.lower().removeprefix("sha256:"),
-            ),
-        ]
-        | None
-    ) = None
-
-    @model_validator(mode="after")
-    def _one_source(self) -> FlagsApiKey:
-        sources = [s for s in ("env", "file", "sha256") if getattr(self, s) is not None]
-        if len(sources) != 1:
-            found = f" (found {', '.join(sources)})" if sources else ""
-            raise fail(f"say where the key is: exactly one of env, file or sha256{found}")
-        return self
-
-
-class FlagsApi(_Model):
-    """``chatops flags-api`` (and, with ``mount_in_serve``, ``chatops serve``): OpenFeature's remote
-    evaluation protocol for the environments its keys are for."""
-
-    keys: Annotated[tuple[FlagsApiKey, ...], nonempty("list at least one key (name, environment, env or file)")] = ()
-    cors_origins: tuple[
-        Annotated[
-            str,
-            _matching(_ORIGIN, "{value!r} is not an origin like https://gitlab.example.com", lambda v: v.rstrip("/")),
-        ],
-        ...,
-    ] = ()  # the pages whose browsers may call it (front-end keys)
-    poll_seconds: Annotated[float, in_range("seconds, 1-3600", lambda s: 1 <= s <= 3600)] = 30.0  # a hint to clients
-    max_body_bytes: Annotated[int, in_range("bytes, 1024-1048576", lambda n: 1024 <= n <= 1_048_576, int)] = 65_536
-    mount_in_serve: StrictBool = False  # `chatops serve` answers the same routes too (small installs)
-
-    @model_validator(mode="after")
-    def _unique_names(self) -> FlagsApi:
-        names = [key.name for key in self.keys]
-        if duplicates := sorted({n for n in names if names.count(n) > 1}):
-            raise fail(f"key name {duplicates[0]!r} is used twice; give each key its own name", "keys")
-        return self
 
 
 class Config(_Model):
