@@ -238,19 +238,19 @@ class BotUnderTest:
         await self.slack.wait_for(lambda: self.slack.responses.get(answer.response_id), timeout)
         return self.slack.responses[answer.response_id][0]
 
-    async def button(
+    async def click(
         self,
         action_id: str,
         value: str,
         *,
         user: str = "U0SRE",
         channel: str = "#production",
-        timeout: float = 5.0,
         user_name: str | None = None,
-    ) -> dict[str, Any]:
-        """Click a button as Slack sends it (a signed block_actions payload); wait for and return
-        the (first) response_url message of its answer."""
-        response_id = f"click{next(_ids)}"
+        response_id: str | None = None,
+    ) -> Answer:
+        """Click a button as Slack sends it (a signed block_actions payload): its HTTP status, and
+        the response id its answer goes to."""
+        response_id = response_id or f"click{next(_ids)}"
         channel_id = CHANNELS.get(channel.lstrip("#"), channel)
         payload = {
             "type": "block_actions",
@@ -266,9 +266,23 @@ class BotUnderTest:
         body = urlencode({"payload": json.dumps(payload)})
         async with self.session.post(f"{self.url}/slack/events", data=body, headers=signed_headers(body)) as response:
             await response.read()
-            assert response.status == 200, (response.status, action_id, value)
-        await self.slack.wait_for(lambda: self.slack.responses.get(response_id), timeout)
-        return self.slack.responses[response_id][0]
+            return Answer(response.status, response_id)
+
+    async def button(
+        self,
+        action_id: str,
+        value: str,
+        *,
+        user: str = "U0SRE",
+        channel: str = "#production",
+        timeout: float = 5.0,
+        user_name: str | None = None,
+    ) -> dict[str, Any]:
+        """Click a button; wait for and return the (first) response_url message of its answer."""
+        answer = await self.click(action_id, value, user=user, channel=channel, user_name=user_name)
+        assert answer.status == 200, (answer.status, action_id, value)
+        await self.slack.wait_for(lambda: self.slack.responses.get(answer.response_id), timeout)
+        return self.slack.responses[answer.response_id][0]
 
     async def text(self, text: str, **kwargs: Any) -> tuple[str, str]:
         """(response_type, text) of the answer to a command."""

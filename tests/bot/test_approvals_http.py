@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 import aiohttp
 import redis.asyncio as aioredis
 
-from tests.bot.conftest import FLAG, BotUnderTest, signed_headers, start_bot, wait_healthy, write_config
+from tests.bot.conftest import FLAG, BotUnderTest, start_bot, wait_healthy, write_config
 from tests.bot.slack_stub import SlackStub, message_text
 from tests.helpers import keyspace
 
@@ -19,23 +16,6 @@ ACCESS = [
     {"environments": ["production"], "usergroups": ["sre"], "approval": {"usergroups": ["sre"]}},
     {"environments": ["*"], "anyone": True},
 ]
-
-
-async def _click(bot: BotUnderTest, user: str, action_id: str, value: str, response_id: str) -> int:
-    payload = {
-        "type": "block_actions",
-        "team": {"id": "T0TEST", "domain": "test"},
-        "user": {"id": user, "username": user.lower(), "team_id": "T0TEST"},
-        "api_app_id": "A0APP",
-        "channel": {"id": "C0PROD", "name": "production"},
-        "response_url": f"{bot.slack.url}/respond/{response_id}",
-        "trigger_id": f"{time.time()}",
-        "actions": [{"action_id": action_id, "block_id": "b1", "value": value, "type": "button"}],
-    }
-    body = urlencode({"payload": json.dumps(payload)})
-    async with bot.session.post(f"{bot.url}/slack/events", data=body, headers=signed_headers(body)) as response:
-        await response.read()
-        return response.status
 
 
 async def _answer(bot: BotUnderTest, response_id: str) -> str:
@@ -62,16 +42,18 @@ async def test_approval_clicks_over_http(tmp_path: Path, redis_url: str, prefix:
             assert [b["action_id"] for b in buttons] == ["approve", "decline", "approval_cancel"]
             assert all(f"{FLAG}" in b["confirm"]["text"]["text"] for b in buttons)  # each asks first
             before = await keyspace(client, prefix)
-            assert await _click(bot, "U0SRE", "approve", "A1", "self") == 200
+            assert (await bot.click("approve", "A1", user="U0SRE", response_id="self")).status == 200
             assert "Nobody approves their own request" in await _answer(bot, "self")
             assert await keyspace(client, prefix) == before
-            assert await _click(bot, "U0ONCALL", "approve", "A1", "ok") == 200
+            assert (await bot.click("approve", "A1", user="U0ONCALL", response_id="ok")).status == 200
             assert f"*Enabled*: `{FLAG}` on gprd" in await _answer(bot, "ok")
             assert await client.hgetall(f"{prefix}gprd:{FLAG}") == {"boolean": "true"}
             entries = await client.xrange(f"{prefix}gprd:chatops:audit:{FLAG}")
             assert len(entries) == 1 and entries[0][1]["command"].endswith("(approved by u0oncall, request A1)")
             assert entries[0][1]["who"] == "u0sre" and entries[0][1]["approved_by"] == "u0oncall"
-            assert await _click(bot, "U0ONCALL", "approve", "A1", "twice") == 200  # a double click
+            assert (
+                await bot.click("approve", "A1", user="U0ONCALL", response_id="twice")
+            ).status == 200  # a double click
             assert "was already approved by u0oncall" in await _answer(bot, "twice")
             assert await client.xlen(f"{prefix}gprd:chatops:audit:{FLAG}") == 1  # applied once
             _, text = await bot.text(f"run feature set {FLAG} false --production")  # lowering needs no approval
@@ -85,13 +67,13 @@ async def test_approval_clicks_over_http(tmp_path: Path, redis_url: str, prefix:
                 ("U0NOBODY", "A2", "outsider", "Only members of @sre may approve or decline A2."),
                 ("U0ONCALL", "A99", "forged", "There is no approval request A99."),
             ):
-                assert await _click(bot, user, "approve", value, response_id) == 200
+                assert (await bot.click("approve", value, user=user, response_id=response_id)).status == 200
                 assert message in await _answer(bot, response_id)
                 assert await keyspace(client, prefix) == before
-            assert await _click(bot, "U0ONCALL", "decline", "A2", "declined") == 200
+            assert (await bot.click("decline", "A2", user="U0ONCALL", response_id="declined")).status == 200
             assert "declined" in await _answer(bot, "declined")
             after = await keyspace(client, prefix)
-            assert await _click(bot, "U0ONCALL", "approve", "A2", "late") == 200
+            assert (await bot.click("approve", "A2", user="U0ONCALL", response_id="late")).status == 200
             assert "was already declined by u0oncall" in await _answer(bot, "late")
             assert await keyspace(client, prefix) == after  # a declined request never applies
     finally:

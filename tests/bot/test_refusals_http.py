@@ -4,37 +4,17 @@ the person is told why and what to do, nothing changes, and the security channel
 from __future__ import annotations
 
 import asyncio
-import json
-import time
 from pathlib import Path
-from urllib.parse import urlencode
 
 import aiohttp
 import redis.asyncio as aioredis
 
-from tests.bot.conftest import FLAG, BotUnderTest, signed_headers, start_bot, wait_healthy, write_config
+from tests.bot.conftest import FLAG, BotUnderTest, start_bot, wait_healthy, write_config
 from tests.bot.slack_stub import SlackStub, message_text
 from tests.helpers import keyspace
 
 ACCESS = [{"environments": ["production"], "usergroups": ["sre"]}, {"environments": ["*"], "anyone": True}]
 SECURITY = "#chatops-security"
-
-
-async def _click(bot: BotUnderTest, user: str, action_id: str, value: str, response_id: str) -> int:
-    payload = {
-        "type": "block_actions",
-        "team": {"id": "T0TEST", "domain": "test"},
-        "user": {"id": user, "username": user.lower(), "team_id": "T0TEST"},
-        "api_app_id": "A0APP",
-        "channel": {"id": "C0PROD", "name": "production"},
-        "response_url": f"{bot.slack.url}/respond/{response_id}",
-        "trigger_id": f"{time.time()}",
-        "actions": [{"action_id": action_id, "block_id": "b1", "value": value, "type": "button"}],
-    }
-    body = urlencode({"payload": json.dumps(payload)})
-    async with bot.session.post(f"{bot.url}/slack/events", data=body, headers=signed_headers(body)) as response:
-        await response.read()
-        return response.status
 
 
 async def test_a_refused_cancel_click_reaches_the_security_channel(
@@ -52,7 +32,7 @@ async def test_a_refused_cancel_click_reaches_the_security_channel(
             )
             assert "S1" in text, text
             before = await keyspace(client, prefix)
-            assert await _click(bot, "U0NOBODY", "schedule_cancel", "S1", "outsider") == 200
+            assert (await bot.click("schedule_cancel", "S1", user="U0NOBODY", response_id="outsider")).status == 200
             await slack.wait_for(lambda: slack.responses.get("outsider"), timeout=10)
             answer = message_text(slack.responses["outsider"][0])
             assert "Only its author (u0sre), or someone who may change gprd here, may cancel S1." in answer
