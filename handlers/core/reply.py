@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from handlers.core.charts import Chart
+
 __all__ = [
     "Action",
     "Channel",
@@ -107,6 +109,8 @@ class CrossPost:
     thread: str = ""  # a reply in the thread of this message (a reference ``post`` returned)
     replaces: str = ""  # update this message (a reference ``post`` returned) instead of posting a new one
     notes: tuple[Line, ...] = ()  # small print under it (the flag's definition, the command as typed)
+    chart: Chart | None = None  # drawn and uploaded as an image in the thread of this message, after it
+    remember: str = ""  # a name under which the posted message's reference is kept (for later thread replies)
 
 
 @dataclass(frozen=True, slots=True)
