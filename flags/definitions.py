@@ -6,6 +6,7 @@ state in Redis), its owning ``group`` (for cross-posts) and its rollout issue.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +39,8 @@ REQUIRED_FIELDS = (
     "type",
     "default_enabled",
 )
-_OPTIONAL_FIELDS = ("feature_issue_url", "log_state_changes", "approval_required", "frontend")
+_OPTIONAL_FIELDS = ("feature_issue_url", "log_state_changes", "approval_required", "frontend", "metrics")
+_CHECK_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
 _BOOLEAN_FIELDS = ("log_state_changes", "approval_required", "frontend")  # true or false when present
 
 
@@ -55,6 +57,7 @@ class Definition:
     log_state_changes: bool = False
     approval_required: bool = False  # raising its exposure needs a second person's approval
     frontend: bool = False  # served to front ends (browser keys of the flags API), as push_frontend_feature_flag
+    metrics: tuple[str, ...] = ()  # the metric checks that guard its rollouts (names in the bot's configuration)
     path: str = ""
 
     def __post_init__(self) -> None:
@@ -106,6 +109,7 @@ def load_definitions(folders: Iterable[str | Path]) -> dict[str, Definition]:
             log_state_changes=bool(document.get("log_state_changes") or False),
             approval_required=document.get("approval_required") is True,
             frontend=document.get("frontend") is True,
+            metrics=tuple(document.get("metrics") or ()),
             path=str(path),
         )
         if definition.name in definitions:
@@ -187,4 +191,9 @@ def _lint_file(path: Path) -> list[LintProblem]:
     for key in _BOOLEAN_FIELDS:
         if key in document and document[key] is not None and not isinstance(document[key], bool):
             problem(key, f"{key} must be true or false")
+    checks = document.get("metrics")
+    if checks is not None and (
+        not isinstance(checks, list) or not all(isinstance(c, str) and _CHECK_NAME.fullmatch(c) for c in checks)
+    ):
+        problem("metrics", "metrics must be a list of check names, e.g. [error_ratio, checkout_errors]")
     return problems

@@ -10,6 +10,7 @@ import aiohttp
 
 from handlers.checks import CheckKind, CheckResult, ProbeDeps
 from handlers.checks.alertmanager import alerts_firing
+from handlers.checks.prometheus import PrometheusClient
 from handlers.checks.runner import configured_probes, run_production_check
 from handlers.config import Config, Environment, Secrets
 from handlers.gitlab import GitLabError, close_issue, create_issue, trigger_pipeline
@@ -52,6 +53,15 @@ class AppServices:
         if settings is None:
             return ["(no Alertmanager is configured for the guard: safety.production_check.alertmanager)"]
         return await alerts_firing(self.session, settings.url, matchers)
+
+    def prometheus(self) -> PrometheusClient | None:
+        """The team's Prometheus, when the configuration names one (``metrics.prometheus``)."""
+        metrics = self.config.metrics
+        if metrics is None:
+            return None
+        settings = metrics.prometheus
+        token = os.environ.get(settings.bearer_token_env, "") if settings.bearer_token_env else ""
+        return PrometheusClient(self.session, settings.url, settings.timeout, settings.max_series, token)
 
     async def trigger_e2e(self, environment: Environment, variables: dict[str, str]) -> str:
         trigger = environment.e2e_trigger

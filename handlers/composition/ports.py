@@ -29,7 +29,7 @@ from handlers.freezes.alerts import AlertFreezes
 from handlers.freezes.rule import FreezeRule
 from handlers.freezes.store import FREEZE_STORE, FreezeStore
 from handlers.incidents.alerts import RecentChanges
-from handlers.rollouts.jobs import GuardPoll, RolloutAlerts, RolloutSteps, RunningRollouts
+from handlers.rollouts.jobs import GuardPoll, MetricGuardPoll, RolloutAlerts, RolloutSteps, RunningRollouts
 from handlers.rollouts.store import ROLLOUT_STORE, RolloutStore
 from handlers.schedules.commands import Scheduler
 from handlers.schedules.jobs import DueSchedules, PendingSchedules
@@ -75,7 +75,7 @@ def application_ports(
         ports.add(SIGN_IN, sign_in)
     ports.add_many(SAFETY_RULES, RULES)
     ports.add_many(TIMER_JOBS, (DueSchedules(), RolloutSteps()))
-    ports.add_many(PERIODIC_JOBS, (GuardPoll(),))
+    ports.add_many(PERIODIC_JOBS, (GuardPoll(), MetricGuardPoll()))
     ports.add_many(ALERT_LISTENERS, (RolloutAlerts(), AlertFreezes(), RecentChanges()))
     ports.add_many(STANDING_WORK, (RunningRollouts(), PendingSchedules()))
     return ports

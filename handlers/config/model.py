@@ -27,6 +27,7 @@ from handlers.config.base import ConfigModel as _Model
 from handlers.config.base import known_keys
 from handlers.config.checks import AlertmanagerSettings, DeploymentsSettings, HttpSettings
 from handlers.config.flags_api import FlagsApi, FlagsApiKey
+from handlers.config.metrics import Metrics
 from handlers.config.types import (
     RESERVED_OPTIONS,
     Channel,
@@ -239,6 +240,7 @@ class Config(_Model):
     ui: Dashboard | None = None  # the web dashboard (off when absent)
     cleanup: Cleanup = Field(default_factory=Cleanup)
     flags_api: FlagsApi | None = None  # the OpenFeature (OFREP) server (off when absent)
+    metrics: Metrics | None = None  # the team's Prometheus: rollouts guarded by metric checks, watches after changes
     _path: Path | None = PrivateAttr(None)
 
     @field_validator("safety")
@@ -281,6 +283,10 @@ class Config(_Model):
                 raise fail(
                     f"unknown environment {key.environment!r}; known: {known_list}", f"flags_api.keys[{i}].environment"
                 )
+        for target in self.metrics.watch.environments or () if self.metrics and self.metrics.watch else ():
+            if target not in known - {"*"}:
+                known_list = ", ".join(e.name for e in environments)
+                raise fail(f"unknown environment {target!r}; known: {known_list}", "metrics.watch.environments")
         self._path = (info.context or {}).get("path")
         return self
 
@@ -301,6 +307,16 @@ class Config(_Model):
         (a record made under an older configuration)."""
         environment = self.environment(option)
         return environment.name if environment is not None else option
+
+    def watched(self, option: str) -> bool:
+        """Whether changes in this environment are watched by the metric checks afterwards."""
+        watch = self.metrics.watch if self.metrics else None
+        environment = self.environment(option)
+        if watch is None or environment is None:
+            return False
+        if watch.environments is None:
+            return environment.production
+        return environment.option in watch.environments or environment.name in watch.environments
 
     def production_usergroups(self) -> frozenset[str]:
         """User groups named by an access rule that covers a production environment."""

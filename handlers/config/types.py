@@ -42,6 +42,7 @@ RESERVED_OPTIONS = frozenset(
         "steps",
         "every",
         "guard",
+        "metrics",
         "reason",
         "since",
     }

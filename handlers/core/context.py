@@ -11,6 +11,7 @@ import redis.asyncio as aioredis
 
 from flags import AsyncFlags, Definition, FlagStorage
 from handlers.checks import CheckResult
+from handlers.checks.prometheus import PrometheusClient
 from handlers.config import Config, Environment
 from handlers.core.caller import Caller
 from handlers.core.chat import ChatBackend, Notify
@@ -49,6 +50,9 @@ class Services(Protocol):
     async def firing_alerts(self, matchers: tuple[str, ...]) -> list[str]:
         """Alerts firing now (not silenced or inhibited) in the configured Alertmanager that match
         every matcher, as ``NAME {label="value", ...}``; an unreachable Alertmanager counts as one."""
+
+    def prometheus(self) -> PrometheusClient | None:
+        """The team's Prometheus (metric checks), when one is configured."""
 
     async def trigger_e2e(self, environment: Environment, variables: dict[str, str]) -> str:
         """Trigger the environment's end-to-end pipeline; its web URL. Raises GitLabError."""

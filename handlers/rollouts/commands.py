@@ -44,6 +44,7 @@ from handlers.core.timefmt import span, utc
 from handlers.rollouts.control import abort, pause, versions_now
 from handlers.rollouts.grammar import ROLLOUT
 from handlers.rollouts.message import card_post, event, progress_posts, step_text
+from handlers.rollouts.metric_guard import baseline_problems, take_baselines
 from handlers.rollouts.plans import RolloutList, RolloutPlan, RolloutStart, RolloutSteer, rollout_plan, step_change
 from handlers.rollouts.store import ROLLOUT_STORE, Rollout, RolloutStore, Stale
 
@@ -105,6 +106,9 @@ async def _start(plan: RolloutStart, context: Context, store: RolloutStore) -> R
     refusal = await _cannot_start(plan, before, versions, context)
     if refusal is not None:
         return refusal
+    baselines = await _baselines(plan, context)
+    if isinstance(baselines, Reply):
+        return baselines
     groups = approvers_for(plan.name, [(e, True) for e in plan.targets], context)  # each step raises
     if groups:
         return await _ask_approval(plan, context, before, seen, groups)
@@ -125,6 +129,8 @@ async def _start(plan: RolloutStart, context: Context, store: RolloutStore) -> R
         before=before,
         history=(event(plan.every_s, f"Started by {context.caller.who}."),),
         approved_by=context.approved_by,
+        metrics=plan.metrics,
+        baselines=baselines,
     )
     card = card_post(created, context.config, started=True)
     with contextlib.suppress(PostFailed):  # then no message to update: progress comes message by message
@@ -140,6 +146,25 @@ async def _start(plan: RolloutStart, context: Context, store: RolloutStore) -> R
         ),
     )
     return Reply(True, f"rollout {created.id} started", (Section(lines),))
+
+
+async def _baselines(plan: RolloutStart, context: Context) -> dict[str, float | None] | Reply:
+    """Each metric check's value before the rollout, in each environment; a refusal (nothing started)
+    when one cannot be read."""
+    metrics = context.config.metrics
+    if not plan.metrics or metrics is None:
+        return {}
+    options = [e.option for e in plan.targets]
+    baselines, readings = await take_baselines(context.app, plan.metrics, options, plan.name)
+    problems = baseline_problems(metrics, readings)
+    if not problems:
+        return baselines
+    listed = "\n".join(f"• {p}" for p in problems)
+    return error_reply(
+        f"The metric checks could not take their baseline, so nothing was started:\n{listed}\n"
+        "Fix the check in the configuration (`chatops check-metrics` tries every one), or start the rollout "
+        "with other checks (`--metrics NAME,...`) or none (`--metrics none`)."
+    )
 
 
 async def _cannot_start(

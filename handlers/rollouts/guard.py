@@ -7,19 +7,21 @@ any process may act on a pushed alert, and repeated notifications do nothing mor
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import replace
 
 import structlog
 
 from handlers.checks.matchers import InvalidMatcher, matches
+from handlers.core.charts import Chart
 from handlers.core.chat import ChatBackend, PostFailed
 from handlers.core.context import Application, Context
-from handlers.core.reply import Code, line
+from handlers.core.reply import Code, Line, line
 from handlers.rollouts.control import abort
 from handlers.rollouts.message import alerted, progress_posts
 from handlers.rollouts.store import ROLLOUT_STORE, Rollout, RolloutStore
 
-__all__ = ["alerts_pushed", "poll_guards"]
+__all__ = ["abort_and_tell", "alerts_pushed", "poll_guards"]
 
 _log = structlog.get_logger("chatops.guard")
 
@@ -70,18 +72,36 @@ async def poll_guards(app: Application, chat: ChatBackend) -> list[str]:
 async def _abort(
     app: Application, chat: ChatBackend, store: RolloutStore, rollout: Rollout, alert: str, how: str
 ) -> bool:
-    context = Context(app, rollout.who, chat, origin=f" (rollout {rollout.id})")
-    outcome = await abort(store, rollout, f"alert {alert} is firing", context)
-    if outcome is None:
-        return False  # aborted already (another process, or an earlier notification)
-    _log.warning("guard.aborted", rollout=rollout.id, flag=rollout.flag, alert=alert, how=how)
     title = line(
         f"Rollout {rollout.id} of ",
         Code(rollout.flag),
         f" aborted: alert {alert} is firing ({how}) — ",
         *alerted(app, rollout),
     )
-    for post in progress_posts(outcome[0], app.config, title, outcome[1]):
+    return await abort_and_tell(app, chat, store, rollout, f"alert {alert} is firing", title)
+
+
+async def abort_and_tell(
+    app: Application,
+    chat: ChatBackend,
+    store: RolloutStore,
+    rollout: Rollout,
+    reason: str,
+    title: Line,
+    chart: Callable[[Rollout], Awaitable[Chart | None]] | None = None,
+) -> bool:
+    """Abort ``rollout`` (restoring each environment) because of what a guard saw, and say so in its
+    thread with ``title`` (and ``chart``'s picture); False when it was aborted already."""
+    context = Context(app, rollout.who, chat, origin=f" (rollout {rollout.id})")
+    outcome = await abort(store, rollout, reason, context)
+    if outcome is None:
+        return False  # aborted already (another process, or an earlier notification)
+    _log.warning("guard.aborted", rollout=rollout.id, flag=rollout.flag, reason=reason)
+    posts = progress_posts(outcome[0], app.config, title, outcome[1])
+    drawn = await chart(outcome[0]) if chart is not None else None
+    if drawn is not None:
+        posts[0] = replace(posts[0], chart=drawn)
+    for post in posts:
         try:
             await chat.post(post)
         except PostFailed as error:

@@ -14,10 +14,11 @@ from handlers.core.reply import Code, Line, Reply, line
 from handlers.rollouts.control import pause
 from handlers.rollouts.guard import alerts_pushed, poll_guards
 from handlers.rollouts.message import progress_posts
+from handlers.rollouts.metric_actions import poll_metric_guards
 from handlers.rollouts.step import step
 from handlers.rollouts.store import ROLLOUT_STORE, Rollout
 
-__all__ = ["GuardPoll", "RolloutAlerts", "RolloutSteps", "RunningRollouts"]
+__all__ = ["GuardPoll", "MetricGuardPoll", "RolloutAlerts", "RolloutSteps", "RunningRollouts"]
 
 
 class RolloutSteps:
@@ -42,6 +43,19 @@ class GuardPoll:
 
     async def run(self, app: Application, chat: ChatBackend) -> None:
         await poll_guards(app, chat)
+
+
+class MetricGuardPoll:
+    """Every ``metrics.every``: read the metric checks of running rollouts; abort, hold, pause or
+    resume them by what they say."""
+
+    name = "metric-guard"
+
+    def every(self, app: Application) -> float:
+        return app.config.metrics.every if app.config.metrics is not None else 60.0
+
+    async def run(self, app: Application, chat: ChatBackend) -> None:
+        await poll_metric_guards(app, chat)
 
 
 class RolloutAlerts:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from handlers.changes.announce import shown_state
+from handlers.checks.metric_checks import display_name, shown
 from handlers.config import Config
 from handlers.core.context import Application
 from handlers.core.reply import Action, Code, Confirm, CrossPost, Line, Mention, Reply, Section, Strong, line
@@ -50,6 +51,8 @@ def card_post(found: Rollout, config: Config, *, started: bool = False) -> Cross
     guard = ", ".join(found.guard) if found.guard else "none (no Alertmanager matchers)"
     approved = f", approved by {found.approved_by} (for every step)" if found.approved_by else ""
     lines.append(line(f"Guard: {guard}. Every {span(found.every_s)}. Started by ", who, f"{approved}."))
+    if found.metrics:
+        lines.append(line(_metric_line(found, config)))
     events = found.history[-5:]
     if found.reason and not any(found.reason in entry for entry in events):  # a record from before events said it
         lines.append(line(f"{found.status.capitalize()}: {found.reason}"))
@@ -66,6 +69,23 @@ def card_post(found: Rollout, config: Config, *, started: bool = False) -> Cross
         buttons(found, config),
         replaces=found.message,
     )
+
+
+def _metric_line(found: Rollout, config: Config) -> str:
+    """``Metric checks: error ratio (before: gstg 0.41%); 2 failing readings in a row abort.``"""
+    metrics = config.metrics
+    if metrics is None:
+        return f"Metric checks: {', '.join(found.metrics)} (no Prometheus is configured now: not read)."
+    said = []
+    for name in found.metrics:
+        check = metrics.checks.get(name)
+        values = [
+            f"{key.partition('@')[2]} {shown(check, value)}"
+            for key, value in found.baselines.items()
+            if check is not None and key.partition("@")[0] == name
+        ]
+        said.append(f"{display_name(name)} (before: {', '.join(values)})" if values else display_name(name))
+    return f"Metric checks: {'; '.join(said)}; {metrics.failure_limit} failing readings in a row abort."
 
 
 def _when(found: Rollout, number: int) -> str:

@@ -35,6 +35,7 @@ class RolloutStart:
     guard: tuple[str, ...]  # Alertmanager matchers; a matching firing alert aborts
     overrides: tuple[str, ...]  # passed to every step
     text: str  # the command as typed, after ``/chatops``
+    metrics: tuple[str, ...] = ()  # metric checks evaluated between steps
 
     @property
     def writes(self) -> bool:
@@ -50,6 +51,7 @@ class RolloutStart:
             "guard": list(self.guard),
             "overrides": list(self.overrides),
             "text": self.text,
+            "metrics": list(self.metrics),
         }
 
     @classmethod
@@ -64,6 +66,7 @@ class RolloutStart:
             tuple(str(g) for g in data["guard"]),
             tuple(str(o) for o in data["overrides"]),
             str(data["text"]),
+            tuple(str(m) for m in data.get("metrics") or ()),
         )
 
 
@@ -139,7 +142,10 @@ def _start(raw_name: str, invocation: Invocation, context: Context) -> RolloutSt
             raise UsageError(f"`--guard`: {error}") from None
     kind: Literal["actors", "random"] = "random" if invocation.flag("random") else "actors"
     overrides = tuple(o for o in STEP_OVERRIDES if invocation.flag(o))
-    return RolloutStart(name, invocation.environments, steps, every_s, kind, matchers, overrides, invocation.text)
+    metrics = _metric_checks(name, invocation.options.get("metrics"), context)
+    return RolloutStart(
+        name, invocation.environments, steps, every_s, kind, matchers, overrides, invocation.text, metrics
+    )
 
 
 def _steps(text: object) -> tuple[float, ...]:
@@ -163,3 +169,28 @@ def _default_guard(context: Context) -> tuple[str, ...]:
     settings = getattr(context.config.safety.production_check, "alertmanager", None)
     matchers = getattr(settings, "matchers", ())
     return tuple(str(m) for m in matchers)
+
+
+def _metric_checks(name: str, given: object, context: Context) -> tuple[str, ...]:
+    """The metric checks that guard the rollout: ``--metrics`` (``none``: no check), else the flag's
+    definition's, else the watch's; each must be configured."""
+    metrics = context.config.metrics
+    if isinstance(given, tuple) and given == ("none",):
+        return ()
+    if metrics is None:
+        if isinstance(given, tuple):
+            raise UsageError("`--metrics`: no Prometheus is configured (the `metrics:` section), so no check can run.")
+        return ()
+    definition = context.definitions.get(name)
+    if isinstance(given, tuple):
+        names = given
+    elif definition is not None and definition.metrics:
+        names = definition.metrics
+    else:
+        names = metrics.watch.checks if metrics.watch else ()
+    unknown = [n for n in names if n not in metrics.checks]
+    if unknown:
+        known = ", ".join(sorted(metrics.checks)) or "none"
+        whose = "`--metrics`" if isinstance(given, tuple) else f"the definition of `{name}`"
+        raise UsageError(f"{whose} names an unknown check `{short(unknown[0])}`; configured checks: {known}.")
+    return tuple(names)

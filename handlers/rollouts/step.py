@@ -31,6 +31,7 @@ from handlers.core.context import Application, Context
 from handlers.core.reply import Code, CrossPost, Line, Reply, error_reply, line, plain
 from handlers.rollouts.control import abort, pause, versions_now
 from handlers.rollouts.message import alerted, event, progress_posts, step_text
+from handlers.rollouts.metric_actions import before_step
 from handlers.rollouts.plans import step_change
 from handlers.rollouts.store import Rollout, RolloutStore, Stale
 
@@ -95,6 +96,10 @@ async def step(
             *alerted(app, rollout),
         )
         return _post(app, aborted, title, replies)
+    guarded = await before_step(app, chat, store, rollout)
+    if not isinstance(guarded, Rollout):
+        return guarded  # a metric check holds the step back, paused or aborted the rollout
+    rollout = guarded
     skipped = await _nothing_to_write(rollout, number, app, store, token)
     if skipped is not None:
         return skipped
@@ -168,6 +173,7 @@ async def _record_step(
         versions={**rollout.versions, **versions},
         status="done" if finished else "running",
         due=None if finished else time.time() + rollout.every_s,
+        stepped_at=(*rollout.stepped_at, time.time()) if versions else rollout.stepped_at,
         history=(*rollout.history, event(rollout.every_s, f"Step {rollout.step_label(number)} written{said}.")),
     )
     try:

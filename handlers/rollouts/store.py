@@ -51,6 +51,11 @@ class Rollout:
     history: tuple[str, ...] = ()  # one line per event, newest last
     message: str = ""  # its message in the channel (a chat reference), updated as it goes
     approved_by: str = ""  # who approved it (and so each of its steps), when it needed approval
+    metrics: tuple[str, ...] = ()  # the metric checks that guard it (names in the configuration)
+    baselines: dict[str, float | None] = field(default_factory=dict)  # each check@environment before it began
+    failing: dict[str, int] = field(default_factory=dict)  # consecutive failing evaluations, by check@environment
+    held: bool = False  # paused because its checks could not be read: resumed when they can
+    stepped_at: tuple[float, ...] = ()  # when each step was written (a chart marks them)
     rev: int = 0
 
     @property
@@ -83,6 +88,11 @@ class Rollout:
                 "history": list(self.history),
                 "message": self.message,
                 "approved_by": self.approved_by,
+                "metrics": list(self.metrics),
+                "baselines": self.baselines,
+                "failing": self.failing,
+                "held": self.held,
+                "stepped_at": list(self.stepped_at),
                 "rev": self.rev,
             }
         )
@@ -113,6 +123,11 @@ class Rollout:
             history=tuple(str(h) for h in data.get("history") or ()),
             message=str(data.get("message", "")),
             approved_by=str(data.get("approved_by", "")),
+            metrics=tuple(str(m) for m in data.get("metrics") or ()),
+            baselines={str(k): None if v is None else float(v) for k, v in dict(data.get("baselines") or {}).items()},
+            failing={str(k): int(v) for k, v in dict(data.get("failing") or {}).items()},
+            held=bool(data.get("held", False)),
+            stepped_at=tuple(float(t) for t in data.get("stepped_at") or ()),
             rev=int(data.get("rev", 0)),
         )
 
