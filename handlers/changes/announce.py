@@ -17,6 +17,7 @@ from handlers.changes.telling import (
     moved,
     undo_button,
 )
+from handlers.changes.watching import CHANGE_WATCH, watch_key
 from handlers.config import Config, Environment
 from handlers.core.context import Context
 from handlers.core.reply import Action, Code, CrossPost, Line, Link, Reply, Section, line
@@ -116,7 +117,7 @@ def _undo_here(channel: str, outcome: Outcome, request: ChangeRequest, config: C
 
 
 async def _cross_posts(
-    request: ChangeRequest, context: Context, outcome: Outcome
+    request: ChangeRequest, context: Context, outcome: Outcome, remember: str
 ) -> tuple[tuple[CrossPost, ...], list[Line]]:
     done = outcome.done
     if not done:
@@ -130,9 +131,10 @@ async def _cross_posts(
     purposes = [(team_channel, "team channel")] if team_channel and any(e.production for e, _ in done) else []
     if config.slack.log_channel:
         purposes.append((config.slack.log_channel, "log channel"))
-    for channel, purpose in purposes:
+    for number, (channel, purpose) in enumerate(purposes, start=1):
         actions = _undo_here(channel, outcome, request, config)
-        posts.append(CrossPost(channel, purpose, (body,), summary, actions=actions, notes=small_print))
+        kept = remember if number == len(purposes) else ""  # the log channel's, else the team's: a watch replies there
+        posts.append(CrossPost(channel, purpose, (body,), summary, actions=actions, notes=small_print, remember=kept))
     for environment, _result in done:
         if environment.qa_channel and change.enables:
             posts.append(await _qa_post(request, context, environment))
@@ -215,4 +217,9 @@ async def told(request: ChangeRequest, context: Context, outcome: Outcome) -> tu
     """Where every change the bot writes is told, whatever wrote it (a command, a button, a rollout
     step or abort, a schedule, a recovery after a crash): the team, log and QA posts, as a typed
     change's, and the change-log issues; notes of what could not be recorded."""
-    return await _cross_posts(request, context, outcome)
+    post = watch_key(outcome.done, context.config)
+    told = await _cross_posts(request, context, outcome, post)
+    watch = context.app.ports.get(CHANGE_WATCH)
+    if post and watch is not None:
+        await watch.changed(request, outcome.done, post, context)
+    return told

@@ -11,7 +11,8 @@ from handlers.config import Config, Environment
 from handlers.core.reply import Action, Confirm, Line, Mention, Segment, Strong, line
 from handlers.core.wording import flag_segment, moves, shortened
 
-__all__ = ["ROLL_BACK_ACTION", "checks_line", "checks_text", "headline", "headline_words", "moved", "undo_button"]
+__all__ = ["ROLL_BACK_ACTION", "checks_line", "checks_text", "headline", "headline_words", "moved", "undo_action"]
+__all__ += ["undo_button"]
 
 ROLL_BACK_ACTION = "rollback"  # the action_id of Undo (roll back) buttons
 
@@ -69,12 +70,16 @@ def checks_text(checks: dict[str, str]) -> str:
 
 def undo_button(environment: Environment, flag: str, result: ChangeResult) -> Action:
     """``Undo on gprd: 25% of actors → off``, confirming the state it puts back."""
-    before, after = result.before.describe(), result.after.describe()
+    return undo_action(environment, flag, result.before.describe(), result.after.describe(), result.entry_id)
+
+
+def undo_action(environment: Environment, flag: str, before: str, after: str, entry_id: str) -> Action:
+    """The Undo button of the change ``entry_id`` (``before`` → ``after``, as described), wherever it is shown."""
     label = f"Undo on {environment.name}: {shortened(after, _LABEL_STATE)} → {shortened(before, _LABEL_STATE)}"
     confirm = Confirm(
         f"Undo on {environment.name}?",
         f"{flag} on {environment.name} goes back to {before} (it is {after} now), if nobody changed it since.",
         f"Set {environment.name} to {shortened(before, 14)}",
     )
-    value = f"{environment.option}|{flag}|{result.entry_id}"
+    value = f"{environment.option}|{flag}|{entry_id}"
     return Action(label, ROLL_BACK_ACTION, value, "danger", confirm)

@@ -19,6 +19,7 @@ from handlers.composition.ports import application_ports
 from handlers.config import Config, Deployments, Secrets
 from handlers.core.context import Application
 from handlers.core.journal import ChangeJournal
+from handlers.core.post_refs import POST_REFS
 from handlers.core.timers import Timers
 from handlers.dashboard.signin import SignIn
 from handlers.deployments.mirror import GitMirror
@@ -62,7 +63,7 @@ def build_application(
     definitions = load_definitions(config.definitions) if config.definitions else {}
     _say_started(config, len(definitions))
     timers = Timers(own, prefix)
-    return Application(
+    app = Application(
         config,
         stores,
         COMMANDS,
@@ -74,6 +75,8 @@ def build_application(
         redis=own,
         lifecycle=Background(list(clients.values()), urls),
     )
+    app.deliveries.keep = app.ports.need(POST_REFS).keep  # a watch replies in the thread of a change's post
+    return app
 
 
 def _client(clients: dict[str, aioredis.Redis], url: str) -> aioredis.Redis:

@@ -14,11 +14,13 @@ from handlers.changes.rules.consistency import ConsistencyRule
 from handlers.changes.rules.percentage_step import PercentageStepRule
 from handlers.changes.rules.production_check import ProductionCheckRule
 from handlers.changes.rules.rollout_issue import RolloutIssueRule
+from handlers.changes.watching import CHANGE_WATCH
 from handlers.core.alerts import ALERT_LISTENERS
 from handlers.core.code import CODE_DEPLOYED
 from handlers.core.driver import PERIODIC_JOBS, TIMER_JOBS
 from handlers.core.freezes import FREEZES
 from handlers.core.ports import Ports
+from handlers.core.post_refs import POST_REFS, PostRefs
 from handlers.core.standing import STANDING_WORK
 from handlers.core.timers import Timers
 from handlers.dashboard.signin import SIGN_IN, SignIn
@@ -34,6 +36,9 @@ from handlers.rollouts.store import ROLLOUT_STORE, RolloutStore
 from handlers.schedules.commands import Scheduler
 from handlers.schedules.jobs import DueSchedules, PendingSchedules
 from handlers.schedules.store import SCHEDULE_STORE, ScheduleStore
+from handlers.watches.hook import WatchChanges
+from handlers.watches.job import WatchPoll
+from handlers.watches.store import WATCH_STORE, WatchStore
 
 __all__ = ["RULES", "application_ports"]
 
@@ -75,7 +80,10 @@ def application_ports(
         ports.add(SIGN_IN, sign_in)
     ports.add_many(SAFETY_RULES, RULES)
     ports.add_many(TIMER_JOBS, (DueSchedules(), RolloutSteps()))
-    ports.add_many(PERIODIC_JOBS, (GuardPoll(), MetricGuardPoll()))
+    ports.add(WATCH_STORE, WatchStore(own, prefix))
+    ports.add(CHANGE_WATCH, WatchChanges())
+    ports.add(POST_REFS, PostRefs(own, prefix))
+    ports.add_many(PERIODIC_JOBS, (GuardPoll(), MetricGuardPoll(), WatchPoll()))
     ports.add_many(ALERT_LISTENERS, (RolloutAlerts(), AlertFreezes(), RecentChanges()))
     ports.add_many(STANDING_WORK, (RunningRollouts(), PendingSchedules()))
     return ports

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
 import structlog
@@ -26,11 +26,16 @@ DELIVERY_DEADLINE_S = 60.0
 _log = structlog.get_logger("bot")
 
 
+#: Keeps a posted message's reference under the name its cross-post asked for (``remember``).
+Keep = Callable[[str, str], Awaitable[None]]
+
+
 class Deliveries:
     """The cross-posts still in flight, so that a shutdown (or the shell) can wait for them."""
 
     def __init__(self) -> None:
         self._tasks: set[asyncio.Task[None]] = set()
+        self.keep: Keep | None = None  # set by the composition root when there is a Redis to keep them in
 
     async def deliver(self, reply: Reply, chat: ChatBackend, notify: Notify | None) -> Reply:
         """Post ``reply``'s cross-posts; the reply, with notes for the ones that failed in time.
@@ -40,7 +45,7 @@ class Deliveries:
         if not fresh:
             return reply
         reply = replace(reply, delivered=reply.cross_posts)
-        posts = {asyncio.create_task(_bounded(chat.post(p))): p for p in fresh}
+        posts = {asyncio.create_task(_bounded(self._post(chat, p))): p for p in fresh}
         done, pending = await asyncio.wait(posts, timeout=ANSWER_WAIT_S)
         notes = [n for task in done if (n := _failure(posts[task], task, reply.ok)) is not None]
         for task in pending:
@@ -50,6 +55,14 @@ class Deliveries:
         if told:
             notes.append(line(f"Still posting to {', '.join(told)}: Slack is slow."))
         return reply.with_notes(*notes) if notes else reply
+
+    async def _post(self, chat: ChatBackend, post: CrossPost) -> None:
+        reference = await chat.post(post)
+        if post.remember and reference and self.keep is not None:
+            try:
+                await self.keep(post.remember, reference)
+            except Exception as error:  # the message went: only a later thread reply is lost
+                _log.warning("bot.keep_reference_failed", name=post.remember, error=str(error)[:200])
 
     def _spawn(self, work: Awaitable[None]) -> asyncio.Task[None]:
         task = asyncio.ensure_future(work)
