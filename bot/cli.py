@@ -1,4 +1,5 @@
-"""The ``chatops`` command: serve, flags-api, socket, shell, deployments record, definitions lint."""
+"""The ``chatops`` command: serve, flags-api, socket, shell, deployments record, definitions lint,
+check-metrics."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from bot.flags_api import serve_flags_api
 from bot.logs import add_secrets, configure_logging
 from bot.shell import run_shell
 from flags import lint_definitions
+from handlers.checks.metric_verify import verify_checks
 from handlers.composition import build_application
 from handlers.config import Config, ConfigError, Secrets, load_config
 from handlers.deployments.registry import REGISTRY, Deployment, InvalidDeployment, RegistryUnavailable
@@ -69,6 +71,11 @@ def _parser() -> argparse.ArgumentParser:
     record.add_argument("--url", default="", help="pipeline or job URL")
     record.add_argument("--at", type=float, default=None, help="when the status changed (epoch seconds; default now)")
 
+    check_metrics = commands.add_parser(
+        "check-metrics", help="try every metric check against Prometheus; non-zero on any problem"
+    )
+    with_config(check_metrics)
+
     definitions = commands.add_parser("definitions", help="flag definition files")
     definition_commands = definitions.add_subparsers(dest="definitions_command", required=True)
     lint = definition_commands.add_parser("lint", help="check definition files; non-zero on any problem")
@@ -101,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     add_secrets(_passwords(config))
     if args.command == "deployments":
         return asyncio.run(_record(config, args))
+    if args.command == "check-metrics":
+        return asyncio.run(_check_metrics(config, secrets))
     if args.command == "flags-api":
         return serve_flags_api(config, args.host, args.port)
     if args.command == "shell":
@@ -166,6 +175,26 @@ async def _record(config: Config, args: argparse.Namespace) -> int:
     outcome = f"now {became}" if became else "older than what is known: kept in the history only"
     print(f"recorded {deployment.status} of {deployment.sha[:11]} on {deployment.environment} ({outcome})")
     return 0
+
+
+async def _check_metrics(config: Config, secrets: Secrets) -> int:
+    if config.metrics is None:
+        print("chatops: the configuration has no `metrics` section: there is nothing to check", file=sys.stderr)
+        return 2
+    app = build_application(config, secrets)
+    try:
+        client = app.services.prometheus() if app.services is not None else None
+        assert client is not None
+        names = [e.name for e in config.environments]
+        findings = await verify_checks(client, config.metrics, names, app.definitions)
+    finally:
+        await app.close()
+    for finding in findings:
+        print(("problem: " if finding.problem else "") + finding.text)
+    problems = sum(1 for f in findings if f.problem)
+    checks, places = len(config.metrics.checks), len(config.environments)
+    print(f"{checks} check(s) in {places} environment(s): {problems} problem(s)", file=sys.stderr)
+    return 1 if problems else 0
 
 
 def _lint(folders: list[Path]) -> int:

@@ -11,9 +11,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import redis.asyncio as aioredis
+import structlog
 
 from flags import AsyncFlags
 from handlers.changes.recovery import keep_recovering
+from handlers.checks.metric_verify import verify_checks
 from handlers.core.chat import ChatBackend
 from handlers.core.context import Application
 from handlers.core.driver import LEASE_S, Driver
@@ -23,6 +25,7 @@ from handlers.deployments.registry import REGISTRY, RegistryUnavailable
 
 __all__ = ["BACKGROUND_GRACE_S", "LIVE_POLL_S", "Background"]
 
+_log = structlog.get_logger("chatops")
 BACKGROUND_GRACE_S = 15.0  # how long a shutdown waits for a change being recovered or a schedule being run
 LIVE_POLL_S = 60.0  # the dashboard's snapshots: a full read this often (the bot's own changes arrive at once)
 
@@ -47,6 +50,8 @@ class Background:
             mirror = app.ports.get(MIRROR)
             if mirror is not None:
                 await self._start_mirror(app, mirror)
+            if app.config.metrics is not None:
+                self._spawn(_verify_metrics(app), "check-metrics")
         if chat is None or self._talking:
             return
         self._talking = True
@@ -129,3 +134,15 @@ class Background:
             await app.services.close()
         for client in self.clients:
             await client.aclose()
+
+
+async def _verify_metrics(app: Application) -> None:
+    """Try every metric check once at start: a problem is logged loudly (the bot still starts: Prometheus
+    may be down for a moment; a rollout or watch says so again when it reads the check)."""
+    client = app.services.prometheus() if app.services is not None else None
+    if client is None or app.config.metrics is None:
+        return
+    names = [e.name for e in app.config.environments]
+    for finding in await verify_checks(client, app.config.metrics, names, app.definitions):
+        if finding.problem:
+            _log.error("metrics.check_problem", problem=finding.text)
