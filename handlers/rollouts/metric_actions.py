@@ -10,19 +10,20 @@ from dataclasses import replace
 
 import structlog
 
+from handlers.checks.metric_checks import Reading
 from handlers.config.metrics import Metrics
 from handlers.core.charts import Chart, Mark
 from handlers.core.chat import ChatBackend
 from handlers.core.context import Application
 from handlers.core.driver import post_all
 from handlers.core.metric_charts import BEFORE_S, metric_chart
-from handlers.core.reply import Code, CrossPost, line
+from handlers.core.reply import Code, CrossPost, Line, line
 from handlers.rollouts.guard import abort_and_tell
 from handlers.rollouts.message import alerted, event, progress_posts
 from handlers.rollouts.metric_guard import Evaluation, evaluate, failure_text, held_text
 from handlers.rollouts.store import ROLLOUT_STORE, Rollout, RolloutStore, Stale
 
-__all__ = ["before_step", "poll_metric_guards"]
+__all__ = ["abort_title", "before_step", "poll_metric_guards", "rollout_chart"]
 
 _log = structlog.get_logger("chatops.guard")
 
@@ -106,9 +107,7 @@ async def _abort(
     metrics: Metrics,
 ) -> None:
     first = evaluation.breached[0]
-    said = failure_text(metrics, first, rollout.baselines.get(first.key), evaluation.failing[first.key])
-    title = line(f"Rollout {rollout.id} of ", Code(rollout.flag), " aborted and rolled back: ", *said, " — ")
-    title += alerted(app, rollout)
+    title = abort_title(app, rollout, first, evaluation.failing[first.key])
     reason = f"metric check {first.check} on {first.environment} failed {evaluation.failing[first.key]} times in a row"
 
     async def chart(aborted: Rollout) -> Chart | None:
@@ -116,6 +115,15 @@ async def _abort(
 
     if await abort_and_tell(app, chat, store, rollout, reason, title, chart):
         _log.warning("guard.metric_abort", rollout=rollout.id, check=first.key, value=first.value)
+
+
+def abort_title(app: Application, rollout: Rollout, reading: Reading, times: int) -> Line:
+    """``Rollout R1 of `f` aborted and rolled back: error ratio on gstg is 3.1%, past its bound …``,
+    then the starter and on-call."""
+    assert app.config.metrics is not None
+    said = failure_text(app.config.metrics, reading, rollout.baselines.get(reading.key), times)
+    title = line(f"Rollout {rollout.id} of ", Code(rollout.flag), " aborted and rolled back: ", *said, " — ")
+    return title + alerted(app, rollout)
 
 
 async def _hold(

@@ -11,6 +11,7 @@ from handlers.config import Config
 from handlers.config.metrics import Metrics
 from handlers.core.charts import Chart
 from handlers.core.reply import Action, Code, CrossPost, Line, Mention, Section, line, plain
+from handlers.core.timefmt import span
 from handlers.watches.store import Watch, Watched
 
 __all__ = ["watch_post"]
@@ -33,7 +34,7 @@ def _moves(watch: Watch, metrics: Metrics, names: tuple[str, ...], *, worst: boo
 
 
 def _title(watch: Watch, member: Watched, metrics: Metrics, *, final: bool) -> Line:
-    minutes = f"{(watch.ends - member.at) / 60:.3g} min"
+    minutes = span(watch.ends - member.at)
     readable = tuple(n for n in watch.checks if n not in watch.errors and watch.last.get(n) is not None)
     if watch.failing:
         moved = ", ".join(_moves(watch, metrics, watch.failing, worst=True))
