@@ -1,4 +1,4 @@
-"""Charts drawn as PNG (and SVG).
+"""Charts drawn as PNG (and SVG) and uploaded into the thread of the message they belong to.
 
 The example chart is what a guard's chart looks like: two checks, production and staging, a bound
 on each, a change, a rollout step and an abort. It is saved as chart-example.png (into
@@ -12,14 +12,20 @@ import math
 import os
 import struct
 from collections import Counter
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
 from PIL import Image
+from prometheus_client import REGISTRY
 
 from bot.chart_axes import time_format, time_label, value_formatter, with_gaps
 from bot.charts import BOUND_COLOUR, DPI, HEADER_IN, MARK_STYLES, PANEL_HEIGHT_IN, WIDTH_IN, render_png, render_svg
+from bot.slack_api import SlackBackend, slack_session, web_client
 from handlers.core.charts import Bound, Chart, Mark, Panel, Series
+from handlers.core.reply import CrossPost, Section, line
+from tests.bot.slack_stub import SlackStub
 
 START = 1_767_000_000.0  # 2025-12-29 09:20 UTC
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -125,3 +131,77 @@ def test_missing_points_break_the_line() -> None:
     times, values = with_gaps([(0, 1.0), (30, 2.0), (60, 3.0), (180, 4.0), (210, 5.0)])
     assert len(times) == 6 and math.isnan(values[3]) and values[4] == 4.0
     assert not any(math.isnan(v) for v in with_gaps([(0, 1.0), (30, 2.0), (60, 3.0)])[1])
+
+
+# -- uploads into Slack threads --------------------------------------------------------------
+
+
+@pytest.fixture
+async def backend(slack: SlackStub) -> AsyncIterator[SlackBackend]:
+    async with slack_session() as session:
+        yield SlackBackend(web_client("xoxb-test-token", f"{slack.url}/api/", session))
+
+
+def _log_post(**kwargs: object) -> CrossPost:
+    return CrossPost(
+        channel="#feature-flag-log",
+        purpose="log channel",
+        sections=(Section((line("my_flag: step 2 aborted, error ratio 2.4% > max 2%"),)),),
+        summary="my_flag aborted",
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def _errors(method: str, error: str) -> float:
+    labels = {"method": method, "error": error}
+    return REGISTRY.get_sample_value("chatops_slack_api_errors_total", labels) or 0.0
+
+
+async def test_the_chart_follows_its_message_into_its_thread(slack: SlackStub, backend: SlackBackend) -> None:
+    chart = example_chart()
+    reference = await backend.post(_log_post(chart=chart))
+    [message] = slack.posts("#feature-flag-log")
+    assert reference == f"C0LOG|{message['_ts']}"
+    [upload] = slack.uploads("#feature-flag-log")
+    assert upload.channel_id == "C0LOG" and upload.thread_ts == message["_ts"]
+    assert (upload.title, upload.filename, upload.alt_txt) == (chart.title, chart.filename, chart.alt)
+    assert upload.data is not None and png_size(upload.data) == (1000, 660)
+    methods = [c.method for c in slack.calls]
+    assert methods == ["chat.postMessage", "files.getUploadURLExternal", "upload", "files.completeUploadExternal"]
+
+
+async def test_a_reply_or_an_update_puts_its_chart_in_the_thread_it_belongs_to(
+    slack: SlackStub, backend: SlackBackend
+) -> None:
+    parent = await backend.post(_log_post())
+    parent_ts = parent.partition("|")[2]
+    reply = await backend.post(_log_post(thread=parent, chart=example_chart()))
+    assert reply != parent
+    await backend.post(_log_post(replaces=parent, chart=example_chart()))
+    await backend.post(_log_post(replaces=reply, thread=parent, chart=example_chart()))
+    uploads = slack.uploads("C0LOG")
+    assert [u.thread_ts for u in uploads] == [parent_ts] * 3  # never the reply's own ts
+    assert slack.count("chat.update") == 2
+
+
+async def test_a_failed_upload_is_counted_and_the_message_still_stands(slack: SlackStub, backend: SlackBackend) -> None:
+    refused = _errors("files.completeUploadExternal", "not_in_channel")
+    slack.fail_next("files.completeUploadExternal", 200, body={"ok": False, "error": "not_in_channel"})
+    reference = await backend.post(_log_post(chart=example_chart()))
+    assert reference == f"C0LOG|{slack.posts('#feature-flag-log')[0]['_ts']}"
+    assert slack.uploads("#feature-flag-log") == []
+    assert _errors("files.completeUploadExternal", "not_in_channel") == refused + 1
+
+
+@pytest.mark.slow
+async def test_an_upload_url_that_keeps_failing_is_given_up_and_the_message_still_stands(
+    slack: SlackStub, backend: SlackBackend
+) -> None:
+    lost = _errors("files.upload (upload URL)", "HTTP 500")
+    for _ in range(4):  # the first try and three retries
+        slack.fail_next("upload", 500)
+    reference = await backend.post(_log_post(chart=example_chart()))
+    assert reference == f"C0LOG|{slack.posts('#feature-flag-log')[0]['_ts']}"
+    assert slack.count("upload") == 4 and slack.count("files.completeUploadExternal") == 0
+    assert slack.uploads("#feature-flag-log") == []
+    assert _errors("files.upload (upload URL)", "HTTP 500") == lost + 1
