@@ -9,6 +9,7 @@ that fails raises ChannelUnknown or MembershipUnknown with Slack's reason.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Collection
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from typing import Any
 
 import aiohttp
 import structlog
-from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.errors import SlackApiError, SlackClientError, SlackRequestError
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -29,8 +30,10 @@ from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
+from bot.charts import render_png
 from bot.metrics import SLACK_API_ERRORS
 from bot.slack_blocks import SlackMessage, to_slack
+from handlers.core.charts import Chart
 from handlers.core.chat import ChannelUnknown, MembershipUnknown, PostFailed
 from handlers.core.reply import CrossPost, Reply
 
@@ -45,6 +48,10 @@ SLACK_CALL_TIMEOUT = aiohttp.ClientTimeout(total=10, connect=5)
 RESPOND_TIMEOUT_S = 30.0  # one response_url message, retries included
 _FAILURES = (SlackClientError, aiohttp.ClientError, TimeoutError)
 MAX_RESPONSES = 5  # Slack accepts up to five messages on one response_url
+# A chart's three calls (upload URL, bytes, share), retries included: well within the post's
+# DELIVERY_DEADLINE_S (handlers.core.delivery), since the message itself was already delivered.
+UPLOAD_DEADLINE_S = 20.0
+_UPLOAD_STATUS = re.compile(r"status: (\d{3})")
 
 
 class _AnyServerErrorRetryHandler(AsyncServerErrorRetryHandler):
@@ -205,19 +212,27 @@ class SlackBackend:
 
     async def post(self, post: CrossPost) -> str:
         """A new message (or several, split to Slack's limits), a thread reply, or an update of
-        one (chat.update, its first message only); the reference is ``CHANNEL_ID|TS``."""
-        messages = to_slack(post)
-        if post.replaces:
-            channel, _, ts = post.replaces.partition("|")
-            try:
-                await self.client.chat_update(channel=channel, ts=ts, text=messages[0].text, blocks=messages[0].blocks)
-            except _FAILURES as error:
-                SLACK_API_ERRORS.labels("chat.update", _error(error)).inc()
-                raise PostFailed(_error(error)) from error
-            return post.replaces
+        one (chat.update, its first message only); the reference is ``CHANNEL_ID|TS``. A chart
+        follows as an image in the message's thread (see ``_upload_chart``)."""
+        reference = await (self._update(post) if post.replaces else self._post_new(post))
+        if post.chart is not None:
+            await self._upload_chart(post.chart, *_chart_thread(post, reference))
+        return reference
+
+    async def _update(self, post: CrossPost) -> str:
+        message = to_slack(post)[0]
+        channel, _, ts = post.replaces.partition("|")
+        try:
+            await self.client.chat_update(channel=channel, ts=ts, text=message.text, blocks=message.blocks)
+        except _FAILURES as error:
+            SLACK_API_ERRORS.labels("chat.update", _error(error)).inc()
+            raise PostFailed(_error(error)) from error
+        return post.replaces
+
+    async def _post_new(self, post: CrossPost) -> str:
         thread = post.thread.partition("|")[2] or None
         reference = ""
-        for message in messages:
+        for message in to_slack(post):
             try:
                 sent = await self.client.chat_postMessage(
                     channel=post.channel, text=message.text, blocks=message.blocks, thread_ts=thread
@@ -227,6 +242,49 @@ class SlackBackend:
                 raise PostFailed(_error(error)) from error
             reference = reference or f"{sent.get('channel', post.channel)}|{sent.get('ts', '')}"
         return reference
+
+    async def _upload_chart(self, chart: Chart, channel: str, thread_ts: str) -> None:
+        """The chart as a PNG in ``thread_ts`` of ``channel`` (files_upload_v2: an upload URL, the
+        bytes, then sharing it). The message it belongs to was delivered, so a chart that cannot be
+        drawn or uploaded is logged and counted, never raised; it is bounded by UPLOAD_DEADLINE_S
+        so that the post stays within its delivery deadline."""
+        try:
+            png = await asyncio.to_thread(render_png, chart)
+        except Exception:  # a chart the data breaks must not turn a delivered message into a failure
+            _log.exception("bot.chart_render_failed", channel=channel, chart=chart.title)
+            return
+        try:
+            async with asyncio.timeout(UPLOAD_DEADLINE_S):
+                await self.client.files_upload_v2(
+                    channel=channel,
+                    thread_ts=thread_ts,
+                    file=png,
+                    filename=chart.filename,
+                    title=chart.title,
+                    alt_txt=chart.alt or None,
+                )
+        except _FAILURES as error:
+            method, reason = _upload_failure(error)
+            _log.warning("bot.chart_upload_failed", channel=channel, method=method, error=reason)
+            SLACK_API_ERRORS.labels(method, reason).inc()
+
+
+def _chart_thread(post: CrossPost, reference: str) -> tuple[str, str]:
+    """Where a post's chart goes (channel ID, thread ts): the thread the post is in (Slack wants
+    the parent's ts, never a reply's), else the thread of the message posted or updated."""
+    channel, _, ts = reference.partition("|")
+    return channel, post.thread.partition("|")[2] or ts
+
+
+def _upload_failure(error: Exception) -> tuple[str, str]:
+    """(method, error) of a failed upload, for the log and the error counter: the Web API method
+    that refused, or the upload URL's HTTP status (slack_sdk words that as a long message, which
+    must not become a metric label)."""
+    if isinstance(error, SlackApiError):
+        return str(error.response.api_url).rsplit("/", 1)[-1] or "files.upload", _error(error)
+    if isinstance(error, SlackRequestError) and (status := _UPLOAD_STATUS.search(str(error))):
+        return "files.upload (upload URL)", f"HTTP {status.group(1)}"
+    return "files.upload", _error(error)
 
 
 async def respond(response_url: str, reply: Reply, session: aiohttp.ClientSession) -> None:

@@ -14,7 +14,15 @@ from handlers.config import parse_config
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"
-SCOPES = {"commands", "chat:write", "chat:write.public", "usergroups:read", "channels:read", "groups:read"}
+SCOPES = {
+    "commands",
+    "chat:write",
+    "chat:write.public",
+    "files:write",
+    "usergroups:read",
+    "channels:read",
+    "groups:read",
+}
 SERVER_ROUTES = set(re.findall(r'add_(?:get|post)\("([^"]+)"', (ROOT / "bot" / "server.py").read_text()))
 FLAGS_API_ROUTES = set(re.findall(r'add_(?:get|post)\("([^"]+)"', (ROOT / "bot" / "flags_api.py").read_text()))
 

@@ -15,7 +15,7 @@ from handlers.core.context import Application
 from handlers.core.reply import CrossPost, Reply
 from handlers.core.text_render import to_text
 
-__all__ = ["ShellBackend", "run_line"]
+__all__ = ["ShellBackend", "post_text", "run_line"]
 
 
 @dataclass
@@ -43,10 +43,20 @@ class ShellBackend:
         if self.live is None:
             self.posted.append(post)
             return reference
-        how = ", updated" if post.replaces else ", in its thread" if post.thread else ""
-        self.live.write(f"\n[{post.channel}] ({post.purpose}{how})\n{to_text(post)}\n")
+        self.live.write(post_text(post))
         self.live.flush()
         return reference
+
+
+def post_text(post: CrossPost) -> str:
+    """A cross-post as the shell prints it: its channel and purpose, its text, and its chart in words
+    (a terminal shows no image)."""
+    how = ", updated" if post.replaces else ", in its thread" if post.thread else ""
+    text = f"\n[{post.channel}] ({post.purpose}{how})\n{to_text(post)}\n"
+    if post.chart is not None:
+        about = f"{post.chart.title} — {post.chart.alt}" if post.chart.alt else post.chart.title
+        text += f"(chart: {about}; shown as an image in Slack)\n"
+    return text
 
 
 def _strip_prefix(text: str) -> str:
@@ -60,8 +70,7 @@ def _print(reply: Reply, posts: list[CrossPost], channel: str, out: TextIO) -> N
     visibility = "in channel" if reply.public else "only visible to you"
     out.write(f"[{channel}] ({visibility})\n{to_text(reply)}\n")
     for post in posts:
-        how = ", updated" if post.replaces else ", in its thread" if post.thread else ""
-        out.write(f"\n[{post.channel}] ({post.purpose}{how})\n{to_text(post)}\n")
+        out.write(post_text(post))
     out.flush()
 
 

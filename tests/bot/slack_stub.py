@@ -1,8 +1,10 @@
 """A local Slack Web API server for tests: records every call, answers like Slack,
 and can be told to fail (429 with Retry-After, 500, channel_not_found).
 
-Also serves response_url endpoints (/respond/<id>) and a Socket Mode WebSocket
-(/socket) for apps.connections.open.
+Also serves response_url endpoints (/respond/<id>), a Socket Mode WebSocket
+(/socket) for apps.connections.open, and the external file upload: files.getUploadURLExternal
+hands out an upload URL on the stub itself (/upload/<file id>), which takes the bytes (raw or
+multipart, as Slack does), and files.completeUploadExternal shares them (``uploads``).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
-from aiohttp import WSMsgType, web
+from aiohttp import BodyPartReader, WSMsgType, web
 
 
 @dataclass
@@ -24,6 +26,23 @@ class Call:
     method: str
     params: dict[str, Any]
     headers: dict[str, str]
+
+
+@dataclass
+class Upload:
+    """A file given to files.getUploadURLExternal, its bytes once sent to its upload URL, and where
+    files.completeUploadExternal shared it."""
+
+    file_id: str
+    filename: str
+    length: int
+    alt_txt: str = ""
+    data: bytes | None = None
+    title: str = ""
+    channel_id: str = ""
+    thread_ts: str = ""
+    initial_comment: str = ""
+    completed: bool = False
 
 
 @dataclass
@@ -37,6 +56,7 @@ class SlackStub:
         default_factory=lambda: defaultdict(deque)
     )
     socket_acks: list[dict[str, Any]] = field(default_factory=list)
+    files: dict[str, Upload] = field(default_factory=dict)  # file id → upload, in the order asked
     problems: list[str] = field(default_factory=list)  # messages that break the rules every message keeps
     url: str = ""
     changed: asyncio.Event = field(default_factory=asyncio.Event)
@@ -59,6 +79,11 @@ class SlackStub:
             for c in self.calls
             if c.method == "chat.postMessage" and c.params.get("channel") in wanted and c.params.get("_ok")
         ]
+
+    def uploads(self, channel: str) -> list[Upload]:
+        """Files shared by files.completeUploadExternal in a channel (#name or ID), oldest first."""
+        wanted = {channel, self.channels.get(channel.lstrip("#"), channel)}
+        return [u for u in self.files.values() if u.completed and u.channel_id in wanted]
 
     def post_texts(self, channel: str) -> list[str]:
         return [message_text(p) for p in self.posts(channel)]
@@ -85,6 +110,7 @@ class SlackStub:
         app = web.Application(client_max_size=10 * 1024 * 1024)
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/respond/{id}", self._respond)
+        app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_get("/socket", self._socket)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -162,7 +188,12 @@ class SlackStub:
                 return {"ok": False, "error": "channel_not_found"}
             ts = f"{len(self.calls)}.000100"
             params["_ts"] = ts
-            return {"ok": True, "channel": channel, "ts": ts}
+            # Slack answers with the channel's ID, also when it was named
+            return {
+                "ok": True,
+                "channel": self.channels.get(channel[1:], channel) if channel[:1] == "#" else channel,
+                "ts": ts,
+            }
         if method == "chat.update":
             known = any(c.method == "chat.postMessage" and c.params.get("_ts") == params.get("ts") for c in self.calls)
             return (
@@ -173,9 +204,59 @@ class SlackStub:
                     "error": "message_not_found",
                 }
             )
+        if method.startswith("files."):
+            return self._files_answer(method, params)
         if method == "apps.connections.open":
             return {"ok": True, "url": self.url.replace("http", "ws") + "/socket"}
         return {"ok": False, "error": "unknown_method"}
+
+    def _files_answer(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        if method == "files.getUploadURLExternal":
+            if not params.get("filename") or not str(params.get("length", "")).isdigit():
+                return {"ok": False, "error": "invalid_arguments"}
+            file_id = f"F{len(self.files) + 1:08d}"
+            self.files[file_id] = Upload(
+                file_id, str(params["filename"]), int(params["length"]), str(params.get("alt_txt", ""))
+            )
+            return {"ok": True, "upload_url": f"{self.url}/upload/{file_id}", "file_id": file_id}
+        if method == "files.completeUploadExternal":
+            return self._complete_upload(params)
+        return {"ok": False, "error": "unknown_method"}
+
+    def _complete_upload(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Shares uploaded files: every one named must have been sent to its upload URL, in full."""
+        files = params.get("files")
+        listed = json.loads(files) if isinstance(files, str) else files
+        if not isinstance(listed, list) or not listed:
+            return {"ok": False, "error": "invalid_arguments"}
+        uploads = [self.files.get(str(f.get("id"))) for f in listed]
+        if any(u is None or u.data is None or u.completed for u in uploads):
+            return {"ok": False, "error": "file_not_found"}
+        for upload, item in zip(uploads, listed, strict=True):
+            assert upload is not None
+            upload.title = str(item.get("title") or upload.filename)
+            upload.channel_id = str(params.get("channel_id", ""))
+            upload.thread_ts = str(params.get("thread_ts", ""))
+            upload.initial_comment = str(params.get("initial_comment", ""))
+            upload.completed = True
+        return {"ok": True, "files": [{"id": u.file_id, "title": u.title} for u in uploads if u is not None]}
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        """An upload URL: the bytes, raw or as the file of a multipart form; Slack answers in plain text."""
+        upload = self.files.get(request.match_info["file_id"])
+        call = Call("upload", {"file_id": request.match_info["file_id"]}, dict(request.headers))
+        if self.scripted["upload"]:
+            status, _, body = self.scripted["upload"].popleft()
+            self._record(call)
+            return web.Response(text=json.dumps(body), status=status, content_type="text/plain")
+        if upload is None:
+            self._record(call)
+            return web.Response(text="Not Found", status=404, content_type="text/plain")
+        upload.data = await _uploaded_bytes(request)
+        if len(upload.data) != upload.length:
+            self.problems.append(f"{upload.file_id}: {len(upload.data)} bytes sent, {upload.length} announced")
+        self._record(call)
+        return web.Response(text=f"OK - {len(upload.data)}", content_type="text/plain")
 
     async def _respond(self, request: web.Request) -> web.Response:
         params = await self._params(request)
@@ -197,6 +278,16 @@ class SlackStub:
                 self.socket_acks.append(json.loads(message.data))
                 self.changed.set()
         return ws
+
+
+async def _uploaded_bytes(request: web.Request) -> bytes:
+    if request.content_type != "multipart/form-data":
+        return await request.read()
+    reader = await request.multipart()
+    async for part in reader:
+        if isinstance(part, BodyPartReader) and part.filename is not None:
+            return bytes(await part.read())
+    return b""
 
 
 def button_problems(message: dict[str, Any]) -> list[str]:

@@ -4,13 +4,16 @@ and one that fails then is told to the person as a follow-up."""
 from __future__ import annotations
 
 import asyncio
+import io
 import time
+from dataclasses import replace
 
 import pytest
 
 from handlers.core import delivery, pipeline
 from handlers.core.caller import Caller
-from handlers.core.reply import CrossPost
+from handlers.core.charts import Chart
+from handlers.core.reply import CrossPost, Section, line
 from handlers.core.text_chat import ShellBackend
 from handlers.core.text_render import to_text
 from tests.handlers.conftest import FLAG, MakeChatops
@@ -87,3 +90,21 @@ async def test_a_refused_person_is_not_told_the_slow_report_is_still_on_its_way(
     assert not reply.ok and "may only run in #production" in text
     assert "security" not in text and "Still posting" not in text, text
     await bot.app.deliveries.drain(timeout=5)
+
+
+async def test_the_shell_says_in_words_what_slack_shows_as_a_chart() -> None:
+    chart = Chart("my_flag: checks around the rollout", 0.0, 600.0, (), alt="Error ratio stayed under max 2%")
+    out = io.StringIO()
+    backend = ShellBackend("alice", frozenset(), live=out)
+    post = CrossPost(
+        "#feature-flag-log", "log channel", (Section((line("my_flag: step 2 done"),)),), "done", chart=chart
+    )
+    await backend.post(post)
+    await backend.post(replace(post, chart=replace(chart, alt="")))
+    await backend.post(replace(post, chart=None))
+    said = [text for text in out.getvalue().splitlines() if text.startswith("(chart")]
+    assert said == [
+        "(chart: my_flag: checks around the rollout — Error ratio stayed under max 2%; shown as an image in Slack)",
+        "(chart: my_flag: checks around the rollout; shown as an image in Slack)",
+    ]
+    assert out.getvalue().count("my_flag: step 2 done") == 3
