@@ -13,11 +13,11 @@ from redis.exceptions import RedisError
 
 from handlers.checks.metric_checks import judge, read_all
 from handlers.config.metrics import Metrics
-from handlers.core.charts import Chart, Mark
+from handlers.core.charts import Chart
 from handlers.core.chat import ChatBackend, PostFailed
 from handlers.core.context import Application
-from handlers.core.metric_charts import BEFORE_S, metric_chart
 from handlers.core.post_refs import POST_REFS
+from handlers.watches.chart import watch_chart
 from handlers.watches.message import watch_post
 from handlers.watches.store import DONE_KEPT_S, WATCH_STORE, Watch, Watched, WatchStore
 
@@ -136,19 +136,4 @@ def _channel(thread: str | None, app: Application) -> str:
 
 async def _chart(watch: Watch, app: Application, metrics: Metrics) -> Chart | None:
     client = app.services.prometheus() if app.services is not None else None
-    if client is None:
-        return None
-    marks = [Mark(c.at, f"{c.flag}: {c.before} → {c.after}", "change") for c in watch.changes]
-    baselines = {f"{name}@{watch.environment}": value for name, value in watch.baselines.items()}
-    return await metric_chart(
-        client,
-        metrics,
-        watch.checks,
-        [watch.environment],
-        watch.changes[0].flag,
-        start=watch.started - BEFORE_S,
-        end=time.time(),
-        marks=marks,
-        baselines=baselines,
-        title=f"After {watch.changes[0].flag} on {watch.environment}",
-    )
+    return await watch_chart(client, metrics, watch, end=time.time()) if client is not None else None
