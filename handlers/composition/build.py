@@ -63,15 +63,16 @@ def build_application(
     definitions = load_definitions(config.definitions) if config.definitions else {}
     _say_started(config, len(definitions))
     timers = Timers(own, prefix)
+    services = AppServices(config, secrets, production_checks(registry))
     app = Application(
         config,
         stores,
         COMMANDS,
         definitions,
-        services=AppServices(config, secrets, production_checks(registry)),
+        services=services,
         journal=ChangeJournal(own, prefix),
         timers=timers,
-        ports=application_ports(own, timers, prefix, registry, mirror, sign_in),
+        ports=application_ports(own, timers, prefix, registry, mirror, sign_in, config.metrics, services.prometheus),
         redis=own,
         lifecycle=Background(list(clients.values()), urls),
     )

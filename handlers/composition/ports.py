@@ -4,6 +4,8 @@ what stops a killed flag's standing work."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import redis.asyncio as aioredis
 
 from handlers.approvals.gate import ApprovalDesk
@@ -15,12 +17,15 @@ from handlers.changes.rules.percentage_step import PercentageStepRule
 from handlers.changes.rules.production_check import ProductionCheckRule
 from handlers.changes.rules.rollout_issue import RolloutIssueRule
 from handlers.changes.watching import CHANGE_WATCH
+from handlers.checks.prometheus import PrometheusClient
+from handlers.config.metrics import Metrics
 from handlers.core.alerts import ALERT_LISTENERS
 from handlers.core.code import CODE_DEPLOYED
 from handlers.core.driver import PERIODIC_JOBS, TIMER_JOBS
 from handlers.core.freezes import FREEZES
 from handlers.core.ports import Ports
 from handlers.core.post_refs import POST_REFS, PostRefs
+from handlers.core.recent_charts import RECENT_METRIC_CHARTS
 from handlers.core.standing import STANDING_WORK
 from handlers.core.timers import Timers
 from handlers.dashboard.signin import SIGN_IN, SignIn
@@ -38,6 +43,7 @@ from handlers.schedules.jobs import DueSchedules, PendingSchedules
 from handlers.schedules.store import SCHEDULE_STORE, ScheduleStore
 from handlers.watches.hook import WatchChanges
 from handlers.watches.job import WatchPoll
+from handlers.watches.recent import RecentWatchCharts
 from handlers.watches.store import WATCH_STORE, WatchStore
 
 __all__ = ["RULES", "application_ports"]
@@ -60,8 +66,11 @@ def application_ports(
     registry: DeploymentRegistry | None,
     mirror: GitMirror | None,
     sign_in: SignIn | None,
+    metrics: Metrics | None,
+    prometheus: Callable[[], PrometheusClient | None],
 ) -> Ports:
-    """Every capability's offer, on the bot's own Redis (``own``, keys under ``prefix``)."""
+    """Every capability's offer, on the bot's own Redis (``own``, keys under ``prefix``); the
+    metric checks and the client of their Prometheus (``Services.prometheus``) draw watches' charts."""
     ports = Ports()
     freezes = FreezeStore(own, prefix)
     ports.add(FREEZE_STORE, freezes)
@@ -80,7 +89,9 @@ def application_ports(
         ports.add(SIGN_IN, sign_in)
     ports.add_many(SAFETY_RULES, RULES)
     ports.add_many(TIMER_JOBS, (DueSchedules(), RolloutSteps()))
-    ports.add(WATCH_STORE, WatchStore(own, prefix))
+    watches = WatchStore(own, prefix)
+    ports.add(WATCH_STORE, watches)
+    ports.add(RECENT_METRIC_CHARTS, RecentWatchCharts(watches, metrics, prometheus))
     ports.add(CHANGE_WATCH, WatchChanges())
     ports.add(POST_REFS, PostRefs(own, prefix))
     ports.add_many(PERIODIC_JOBS, (GuardPoll(), MetricGuardPoll(), WatchPoll()))
