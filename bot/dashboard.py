@@ -8,6 +8,7 @@ request gets 401 and how to sign in, and nothing else. No route writes anything 
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 from collections.abc import Awaitable, Callable
 
@@ -15,6 +16,7 @@ import structlog
 from aiohttp import web
 from redis.exceptions import RedisError
 
+from bot.dashboard_charts import chart_figure
 from bot.dashboard_html import (
     STYLE,
     RowHtml,
@@ -165,7 +167,8 @@ class _Pages:
         page = await flag_page(self._runtime.app, name)
         if page is None:
             raise web.HTTPNotFound(text=f"No flag {name} in Redis or in a definition.")
-        return flag_html(page, visitor)
+        figures = [await asyncio.to_thread(chart_figure, c, n) for n, c in enumerate(page.charts, 1)]  # off the loop
+        return flag_html(page, visitor, figures)
 
     async def deployments(self, request: web.Request, visitor: Visitor) -> str:
         reply = await self._read("auto_deploy", "status", AutoDeployPlan(None), visitor)

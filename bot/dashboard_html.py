@@ -44,6 +44,9 @@ i{display:block;height:4px;background:#2f6fdf;margin-top:2px}.on i{background:#1
 form{margin:8px 0;display:flex;gap:8px;flex-wrap:wrap}.warn{background:#fde2e1;padding:6px 10px}
 code{background:#f0f0f0;padding:0 3px}svg text{font:11px system-ui,sans-serif}dl{display:grid;
 grid-template-columns:max-content auto;gap:2px 12px}dt{font-weight:600}
+.metric-chart{margin:8px 0 20px}.metric-chart figcaption{font-weight:600;margin-bottom:4px}
+.metric-chart svg{display:block;width:100%;max-width:1000px;height:auto;background:#fff}
+.metric-chart svg *{stroke-linejoin:round;stroke-linecap:butt}
 """
 
 
@@ -163,7 +166,8 @@ def _unreachable(unreachable: dict[str, str]) -> str:
     )
 
 
-def flag_html(page: FlagPage, visitor: Visitor) -> str:
+def flag_html(page: FlagPage, visitor: Visitor, figures: Sequence[str] = ()) -> str:
+    """The flag's page; ``figures``: its recent watches' metric charts as HTML (``chart_figure``)."""
     definition = page.definition
     if definition is not None:
         items = [
@@ -185,7 +189,8 @@ def flag_html(page: FlagPage, visitor: Visitor) -> str:
         f"<h1>{escape(page.name)}</h1>{_unreachable(page.unreachable)}{about}"
         f"<h2>State</h2><table>{states}</table>"
         f"<h2>Exposure over time</h2>{timeline_svg(page.series, page.now)}"
-        f"<h2>History ({len(page.history)} changes)</h2><table><thead><tr><th>When</th><th>Where</th>"
+        + (f"<h2>Metric checks after its recent watched changes</h2>{''.join(figures)}" if figures else "")
+        + f"<h2>History ({len(page.history)} changes)</h2><table><thead><tr><th>When</th><th>Where</th>"
         f"<th>Who</th><th>Approved by</th><th>What</th><th>Command</th><th>Checks</th></tr></thead>"
         f"<tbody>{history}</tbody></table>"
     )

@@ -15,7 +15,9 @@ from typing import Literal
 from flags import AuditEntry, FlagRecord, FlagsError, FlagState
 from flags.definitions import Definition
 from handlers.config import Environment
+from handlers.core.charts import Chart
 from handlers.core.context import Application
+from handlers.core.recent_charts import RECENT_METRIC_CHARTS
 from handlers.core.stale import by_flag, newest_milestone, stale_reason
 from handlers.dashboard.cells import NOT_SET, UNKNOWN, Cell, Kind, Row, cell, cell_of, exposure
 from handlers.dashboard.live_rows import LiveRows
@@ -135,13 +137,22 @@ class FlagPage:
     history: list[AuditEntry]  # every environment's, newest first
     unreachable: dict[str, str] = field(default_factory=dict)
     now: float = 0.0
+    charts: tuple[Chart, ...] = ()  # the metric charts of its recent watched changes, newest first
 
 
 HISTORY_LIMIT = 1000  # changes read per environment for the chart and the table
+RECENT_CHARTS = 3  # the flag's recent watches whose charts the page shows
+
+
+async def _recent_charts(app: Application, name: str) -> list[Chart]:
+    """The charts its recent watches posted; none without metrics or a watches capability."""
+    recent = app.ports.get(RECENT_METRIC_CHARTS)
+    return await recent.for_flag(name, RECENT_CHARTS) if recent is not None else []
 
 
 async def flag_page(app: Application, name: str) -> FlagPage | None:
-    """A flag's definition, state and changes per environment; None when nothing knows the name."""
+    """A flag's definition, state and changes per environment, and the metric charts of its recent
+    watched changes (read together); None when nothing knows the name."""
     environments = app.config.environments
 
     async def read(environment: Environment) -> tuple[FlagRecord, list[AuditEntry]] | str:
@@ -151,7 +162,7 @@ async def flag_page(app: Application, name: str) -> FlagPage | None:
         except (FlagsError, ValueError) as error:  # ValueError: an audit entry written by hand, malformed
             return str(error)
 
-    found = await asyncio.gather(*(read(e) for e in environments))
+    found, charts = await asyncio.gather(asyncio.gather(*(read(e) for e in environments)), _recent_charts(app, name))
     cells: list[Cell] = []
     series: dict[str, list[Point]] = {}
     history: list[AuditEntry] = []
@@ -170,7 +181,9 @@ async def flag_page(app: Application, name: str) -> FlagPage | None:
     if definition is None and not history and not anywhere:
         return None
     history.sort(key=lambda e: e.at, reverse=True)
-    return FlagPage(name, definition, tuple(environments), tuple(cells), series, history, unreachable, time.time())
+    return FlagPage(
+        name, definition, tuple(environments), tuple(cells), series, history, unreachable, time.time(), tuple(charts)
+    )
 
 
 def _point(entry: AuditEntry) -> Point:
