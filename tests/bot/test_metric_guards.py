@@ -8,6 +8,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -17,7 +20,7 @@ import aiohttp
 import pytest
 import redis.asyncio as aioredis
 
-from tests.bot.conftest import FLAG, BotUnderTest, start_bot, wait_healthy, write_config
+from tests.bot.conftest import FLAG, ROOT, BotUnderTest, start_bot, wait_healthy, write_config
 from tests.bot.slack_stub import SlackStub, message_text
 from tests.metrics_harness import PrometheusWithApp, start_prometheus_with_app
 
@@ -234,3 +237,29 @@ async def test_a_harmless_change_gets_no_change_and_changes_close_together_are_w
 def _now(slack: SlackStub, reply: dict[str, Any]) -> str:
     updates = [c.params for c in slack.calls if c.method == "chat.update" and c.params.get("ts") == reply["_ts"]]
     return message_text(updates[-1] if updates else reply)
+
+
+def test_check_metrics_tries_every_check_and_fails_on_a_problem(
+    tmp_path: Path, redis_url: str, prefix: str, harmful: PrometheusWithApp
+) -> None:
+    checks = {
+        "error_ratio": {"query": ERROR_RATIO, "max_increase": "2x", "unit": "ratio"},
+        "bad_syntax": {"query": 'sum(rate(http_requests_total{env="{env}"}[1m]) /', "max": 1},
+    }
+    (tmp_path / "good").mkdir()
+    (tmp_path / "bad").mkdir()
+    good = write_config(tmp_path / "good", redis_url, prefix, metrics=metrics_section(harmful.prometheus.url))
+    bad = write_config(
+        tmp_path / "bad", redis_url, prefix, metrics=metrics_section(harmful.prometheus.url, checks=checks)
+    )
+    command = [sys.executable, "-m", "bot.cli", "--log-level", "error", "check-metrics", "--config"]
+    done = subprocess.run([*command, str(good)], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert re.search(r"^error_ratio on gstg: \d", done.stdout, re.M), done.stdout
+    assert "error_ratio on gprd: no data now (the query finds no series there)" in done.stdout
+    assert "1 check(s) in 6 environment(s): 0 problem(s)" in done.stderr
+    done = subprocess.run([*command, str(bad)], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "problem: bad_syntax on gstg: Prometheus refused the query: " in done.stdout, done.stdout
+    assert "parse error" in done.stdout
+    assert "2 check(s) in 6 environment(s): 6 problem(s)" in done.stderr

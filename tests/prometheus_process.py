@@ -1,0 +1,137 @@
+"""A real Prometheus (Debian's ``prometheus``) on a loopback port, scraping given targets every second.
+
+Always our own process on a free port, never a system service that may be listening on :9090.
+``stop()`` and ``start()`` again keep the port and the data directory, as a Prometheus restarted
+in production would (tests stop it in the middle of a rollout).
+
+Ready is not scraping: Prometheus 2.42 hands the first targets to its scrapers about 5 s after it
+starts (its service discovery sends updates at most every 5 s, and no setting shortens that), so
+every start, and restart, is followed by ~5 s without new samples. ``wait_for_scrape()`` waits for
+the first one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import shutil
+import subprocess
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import yaml
+
+from tests.children import spawn, stop, wait_until_answers
+from tests.redis_process import free_port
+
+__all__ = ["HOW_TO_INSTALL", "Prometheus", "prometheus_binary"]
+
+HOW_TO_INSTALL = "the metric guard tests need Prometheus: apt-get install -y prometheus (.ci/run does this)"
+
+
+def prometheus_binary() -> str:
+    found = shutil.which("prometheus")
+    if not found:
+        raise RuntimeError(HOW_TO_INSTALL)
+    return found
+
+
+class Prometheus:
+    """``Prometheus(directory, ["127.0.0.1:9101"]).start()``; ``url``, ``query()``, ``stop()``."""
+
+    def __init__(self, directory: Path, targets: Sequence[str], *, job: str = "app", port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.data = directory / "data"
+        self.log = directory / "prometheus.log"
+        self.config = directory / "prometheus.yml"
+        self.config.write_text(yaml.safe_dump(_config(job, targets), sort_keys=False))
+        self.job = job
+        self.started_at = 0.0  # epoch seconds of the last start()
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def start(self) -> Prometheus:
+        """Start it (again: same port, same data) and wait until it is ready to answer queries."""
+        if self.running:
+            raise RuntimeError("Prometheus is already running")
+        command = [
+            prometheus_binary(),
+            f"--config.file={self.config}",
+            f"--storage.tsdb.path={self.data}",
+            f"--web.listen-address=127.0.0.1:{self.port}",
+            "--web.enable-lifecycle",
+        ]
+        self.started_at = time.time()
+        self._process = spawn(command, self.log)
+        wait_until_answers(self._process, f"{self.url}/-/ready", self.log)
+        return self
+
+    def stop(self) -> None:
+        """SIGTERM and wait: it writes out what it holds, so a restart finds its samples."""
+        if self._process is not None:
+            stop(self._process)
+            self._process = None
+
+    def query(self, promql: str) -> float | None:
+        """An instant query's value now: None when it has no series (NaN stays NaN, e.g. 0/0).
+        ValueError for a query Prometheus refuses or one that returns several series."""
+        address = f"{self.url}/api/v1/query?{urllib.parse.urlencode({'query': promql})}"
+        try:
+            with urllib.request.urlopen(address, timeout=5) as response:
+                answer = json.loads(response.read())
+        except urllib.error.HTTPError as error:  # 400 and 422 carry Prometheus' reason
+            raise ValueError(f"{promql}: {json.loads(error.read()).get('error', error)}") from error
+        result = answer["data"]
+        if result["resultType"] == "scalar":
+            return float(result["result"][1])
+        series = result["result"]
+        if len(series) > 1:
+            raise ValueError(f"{promql} returned {len(series)} series: aggregate them to one (sum, max)")
+        return float(series[0]["value"][1]) if series else None
+
+    def wait_for_series(self, promql: str, timeout: float = 20.0) -> float:
+        """Until ``promql`` has a value (not NaN), blocking; the value. AssertionError after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while (value := self.query(promql)) is None or math.isnan(value):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no value within {timeout} s for {promql} (got {value})")
+            time.sleep(0.2)
+        return value
+
+    def wait_for_scrape(self, timeout: float = 20.0) -> None:
+        """Until every target has been scraped since the last ``start()`` (blocking; ~5 s after it)."""
+        latest = f'min(timestamp(up{{job="{self.job}"}}))'
+        deadline = time.monotonic() + timeout
+        while (value := self.query(latest)) is None or value < self.started_at:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no scrape of {self.job} within {timeout} s of the start (last at {value})")
+            time.sleep(0.2)
+
+    async def until(self, promql: str, holds: Callable[[float], bool], timeout: float, what: str = "") -> float:
+        """Until ``promql``'s value satisfies ``holds``, without blocking the event loop; the value.
+        AssertionError naming ``what`` and the last value after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            value = await asyncio.to_thread(self.query, promql)
+            if value is not None and not math.isnan(value) and holds(value):
+                return value
+            if time.monotonic() > deadline:
+                raise AssertionError(f"not within {timeout} s: {what or promql} (last value {value})")
+            await asyncio.sleep(0.2)
+
+
+def _config(job: str, targets: Sequence[str]) -> dict[str, object]:
+    """Scrape and evaluate every second: a change shows in a query within a couple of seconds."""
+    return {
+        "global": {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"},
+        "scrape_configs": [{"job_name": job, "static_configs": [{"targets": list(targets)}]}],
+    }
