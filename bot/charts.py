@@ -126,7 +126,7 @@ def _draw_bound(ax: Axes, bound: Bound) -> None:
 
 
 def _draw_marks(axes: Sequence[Axes], marks: Sequence[Mark]) -> None:
-    """Each mark a vertical line through every panel, labelled once, at the top of the first."""
+    """Each mark a vertical line through every panel, labelled once, down from the top of the first."""
     top = axes[0]
     at_top = blended_transform_factory(top.transData, top.transAxes) + _nudge(top, _LABEL_GAP_PT, 0)
     for mark in marks:
@@ -145,6 +145,8 @@ def _draw_marks(axes: Sequence[Axes], marks: Sequence[Mark]) -> None:
             fontsize=9.5,
             color=colour,
             path_effects=_OUTLINE,
+            in_layout=False,  # a label longer than the panel is high (a long flag's name) never squeezes the panels:
+            clip_on=True,  # it is cut where the panel ends
         )
 
 

@@ -11,6 +11,7 @@ import io
 import math
 import os
 import struct
+import warnings
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -104,6 +105,17 @@ def test_bounds_marks_and_series_are_drawn_in_their_colours() -> None:
     assert calm[ABORT_RED] == 0  # nothing else is drawn red
     one_panel = replace(chart.panels[0], bounds=())
     assert colour_counts(render_png(replace(chart, panels=(one_panel,))))[BOUND_COLOUR] == 0
+
+
+def test_a_mark_label_longer_than_its_panel_never_squeezes_the_panels() -> None:
+    flag = "enforce_explicit_connection_for_partitioned_shared_models"  # a watch labels its change so
+    chart = example_chart()
+    long = replace(chart, marks=(Mark(START + 1500, f"{flag}: 50% of actors → on", "change"),))
+    short = replace(chart, marks=(Mark(START + 1500, "on", "change"),))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib warns when its layout collapses the axes
+        drawn = colour_counts(render_png(long))
+    assert drawn["#1f77b4"] > 0.9 * colour_counts(render_png(short))["#1f77b4"]
 
 
 def test_the_svg_keeps_its_words_as_text_and_is_stable() -> None:
