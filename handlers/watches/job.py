@@ -135,5 +135,6 @@ def _channel(thread: str | None, app: Application) -> str:
 
 
 async def _chart(watch: Watch, app: Application, metrics: Metrics) -> Chart | None:
+    """The final chart, up to the final reading (the dashboard draws the watch up to the same moment)."""
     client = app.services.prometheus() if app.services is not None else None
-    return await watch_chart(client, metrics, watch, end=time.time()) if client is not None else None
+    return await watch_chart(client, metrics, watch, end=watch.read_at) if client is not None else None
