@@ -5,12 +5,16 @@ from __future__ import annotations
 
 from html import escape
 
+import structlog
+
 from bot.charts import render_svg
 from bot.inline_svg import inline_svg
 from handlers.core.charts import Chart
 from handlers.core.recent_charts import chart_caption
 
 __all__ = ["chart_figure"]
+
+_log = structlog.get_logger("bot")
 
 
 def chart_figure(chart: Chart, number: int) -> str:
@@ -19,7 +23,11 @@ def chart_figure(chart: Chart, number: int) -> str:
     ``number`` tells the charts of one page apart (their ids)."""
     if not chart.panels:
         return f'<p class="warn">{escape(chart.alt)}</p>'
-    svg = inline_svg(render_svg(chart), id_prefix=f"chart{number}-", label=chart.alt)
+    try:
+        svg = inline_svg(render_svg(chart), id_prefix=f"chart{number}-", label=chart.alt)
+    except Exception:  # a chart its data breaks (matplotlib reads "$…$" in a label as math) must not break the page
+        _log.exception("bot.dashboard_chart_failed", chart=chart.title)
+        return f'<p class="warn">{escape(chart_caption(chart))}: the chart could not be drawn. {escape(chart.alt)}</p>'
     return (
         f'<figure class="metric-chart"><figcaption>{escape(chart_caption(chart))}</figcaption>{svg}'
         f"<details><summary>In words</summary><p>{escape(chart.alt)}</p></details></figure>"
