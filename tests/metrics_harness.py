@@ -43,7 +43,7 @@ class PrometheusWithApp:
     prefix: str
     flag: str
     environment: str
-    started_in: float  # seconds from nothing to a defined error ratio in Prometheus
+    started_in: float  # seconds from nothing to ready: the error ratio defined, warm_up seconds of samples
 
     @property
     def flag_prefix(self) -> str:
@@ -61,10 +61,19 @@ class PrometheusWithApp:
 
 @contextmanager
 def start_prometheus_with_app(
-    directory: Path, redis_url: str, prefix: str, *, flag: str = FLAG, environment: str = "gstg", **settings: Any
+    directory: Path,
+    redis_url: str,
+    prefix: str,
+    *,
+    flag: str = FLAG,
+    environment: str = "gstg",
+    warm_up: float = 6.0,
+    **settings: Any,
 ) -> Iterator[PrometheusWithApp]:
-    """The app (``settings`` as in ``AppSettings``) and Prometheus scraping it, started and
-    waited for until the error ratio has a value; both stopped and ``prefix``'s keys deleted after."""
+    """The app (``settings`` as in ``AppSettings``) and Prometheus scraping it, started and waited
+    for until the error ratio has a value and ``warm_up`` seconds of samples (a baseline over a
+    window up to that long is then read from a full window; 0 for the quickest start, ~6 s after
+    the app's: Prometheus' first scrape); both stopped and ``prefix``'s keys deleted after."""
     started = time.monotonic()
     app = MetricsAppProcess(
         AppSettings(redis_url, free_port(), environment, flag, prefix=f"{prefix}{environment}:", **settings),
@@ -75,6 +84,7 @@ def start_prometheus_with_app(
         app.start()
         prometheus.start()
         prometheus.wait_for_series(error_ratio(app.settings.label, "5s"))
+        prometheus.wait_for_history(warm_up)
         yield PrometheusWithApp(
             prometheus, app, redis_url, prefix, flag, environment, started_in=time.monotonic() - started
         )

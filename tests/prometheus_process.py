@@ -116,6 +116,16 @@ class Prometheus:
                 raise AssertionError(f"no scrape of {self.job} within {timeout} s of the start (last at {value})")
             time.sleep(0.2)
 
+    def wait_for_history(self, seconds: float, timeout: float = 30.0) -> None:
+        """Until every target has ``seconds`` of samples (one a second), blocking: a rate or a baseline
+        over a window that long is then read from a full window, not from its first two samples."""
+        samples = f'min(count_over_time(up{{job="{self.job}"}}[1h]))'
+        deadline = time.monotonic() + timeout
+        while (value := self.query(samples)) is None or value < seconds + 1:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{self.job} has {value} samples after {timeout} s, not {seconds + 1:.0f}")
+            time.sleep(0.2)
+
     async def until(self, promql: str, holds: Callable[[float], bool], timeout: float, what: str = "") -> float:
         """Until ``promql``'s value satisfies ``holds``, without blocking the event loop; the value.
         AssertionError naming ``what`` and the last value after ``timeout`` seconds."""
