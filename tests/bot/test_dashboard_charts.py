@@ -7,6 +7,7 @@ or scripts the page, each chart's ids are its own, a chart that cannot be drawn 
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -19,6 +20,7 @@ from typing import Any
 import aiohttp
 import pytest
 import redis.asyncio as aioredis
+from selenium.webdriver.common.by import By
 
 from bot.charts import BOUND_COLOUR, MARK_STYLES, SERIES_COLOURS
 from bot.dashboard_charts import chart_figure
@@ -30,6 +32,7 @@ from handlers.dashboard.signin import SIGN_IN, Visitor
 from handlers.watches.store import WATCH_STORE, Watch
 from tests.bot.conftest import FLAG, BotUnderTest, start_bot, wait_healthy, write_config
 from tests.bot.slack_stub import SlackStub, Upload
+from tests.bot.test_dashboard import browser  # noqa: F401 (the headless Chromium fixture)
 from tests.metric_history import until_chartable
 from tests.metrics_harness import PrometheusWithApp, error_ratio, start_prometheus_with_app
 from tests.redis_process import free_port
@@ -140,6 +143,16 @@ async def _finished_watch(app: Any, slack: SlackStub) -> tuple[Watch, Upload]:
     raise AssertionError("the watch did not end with its chart within 30 s")
 
 
+async def _watched_change(
+    bot: BotUnderTest, app: Any, slack: SlackStub, world: PrometheusWithApp
+) -> tuple[Watch, Upload]:
+    """``feature set`` on gstg once Prometheus has enough history to chart, and its watch once over."""
+    await until_chartable(PrometheusClient(bot.session, world.prometheus.url), error_ratio("gstg", WINDOW))
+    _, said = await bot.text(f"run feature set {FLAG} true --staging", channel="#development")
+    assert "on gstg" in said, said
+    return await _finished_watch(app, slack)
+
+
 @pytest.mark.slow
 async def test_the_flag_page_shows_the_chart_its_watch_posted(
     watched: tuple[BotUnderTest, Any], slack: SlackStub, world: PrometheusWithApp
@@ -147,10 +160,7 @@ async def test_the_flag_page_shows_the_chart_its_watch_posted(
     bot, app = watched
     before = await _flag_page(bot)
     assert "metric-chart" not in before and "Metric checks" not in before and "<figure" not in before
-    await until_chartable(PrometheusClient(bot.session, world.prometheus.url), error_ratio("gstg", WINDOW))
-    _, said = await bot.text(f"run feature set {FLAG} true --staging", channel="#development")
-    assert "on gstg" in said, said
-    watch, upload = await _finished_watch(app, slack)
+    watch, upload = await _watched_change(bot, app, slack, world)
 
     page = await _flag_page(bot)
     parts = parts_of(page)
@@ -204,3 +214,31 @@ def test_a_chart_without_panels_or_one_that_cannot_be_drawn_is_a_line() -> None:
     said = chart_figure(unreadable, 1)
     assert said.startswith('<p class="warn">Error ratio after my_flag on gstg, ') and "<svg" not in said, said
     assert said.endswith("the chart could not be drawn. what it shows</p>"), said
+
+
+@pytest.mark.slow
+async def test_in_a_browser_the_chart_is_drawn_under_its_caption(
+    watched: tuple[BotUnderTest, Any],
+    slack: SlackStub,
+    world: PrometheusWithApp,
+    browser: Any,  # noqa: F811 (the fixture imported above)
+    tmp_path: Path,
+) -> None:
+    bot, app = watched
+    await _watched_change(bot, app, slack, world)
+    token = app.ports.need(SIGN_IN).token(Visitor("U0SRE", "sre"))
+    await asyncio.to_thread(browser.delete_all_cookies)
+    await asyncio.to_thread(browser.get, f"{bot.url}/ui/signin?token={token}")
+    await asyncio.to_thread(browser.get, f"{bot.url}/ui/flags/{FLAG}")
+    figure = await asyncio.to_thread(browser.find_element, By.CSS_SELECTOR, "figure.metric-chart")
+    caption = await asyncio.to_thread(lambda: figure.find_element(By.TAG_NAME, "figcaption").text)
+    svg = await asyncio.to_thread(figure.find_element, By.CSS_SELECTOR, "svg[role=img]")
+    size = await asyncio.to_thread(lambda: svg.size)
+    assert caption.startswith(f"Error ratio after {FLAG} on gstg, "), caption
+    assert size["width"] >= 900 and 0.3 < size["height"] / size["width"] < 0.5, size  # its own shape, full width
+    lines = await asyncio.to_thread(svg.find_elements, By.CSS_SELECTOR, f'path[style*="{SERIES_COLOURS[0]}"]')
+    sizes = await asyncio.to_thread(lambda: [p.size for p in lines if p.is_displayed()])
+    assert len(sizes) == 2 and all(s["width"] > 1 for s in sizes), sizes  # the series' line and its legend's sample
+    folder = Path(os.environ.get("CHATOPS_SCREENSHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    assert await asyncio.to_thread(figure.screenshot, str(folder / "dashboard-flag-chart.png"))
