@@ -28,8 +28,6 @@ from tests.metric_history import until_chartable
 from tests.metrics_harness import PrometheusWithApp, error_ratio
 from tests.redis_process import free_port
 
-pytestmark = pytest.mark.slow
-
 OTHER_FLAG = "some_other_flag"
 WINDOW = "6s"
 
@@ -78,6 +76,7 @@ def _charts(store: WatchStore, metrics: Metrics | None, client: PrometheusClient
     return RecentWatchCharts(store, metrics, lambda: client)
 
 
+@pytest.mark.slow
 async def test_the_flag_s_last_watches_newest_first_each_drawn_to_its_end(
     watches: WatchStore, session: aiohttp.ClientSession, prometheus_with_app: PrometheusWithApp
 ) -> None:
