@@ -25,7 +25,7 @@ from tests.bot.conftest import FLAG, ROOT, BotUnderTest, start_bot, wait_healthy
 from tests.bot.slack_stub import SlackStub, message_text
 from tests.bot.test_charts import png_size
 from tests.helpers import keyspace
-from tests.metrics_harness import PrometheusWithApp, start_prometheus_with_app
+from tests.metrics_harness import PrometheusWithApp, error_ratio, start_prometheus_with_app
 
 pytestmark = pytest.mark.slow
 
@@ -183,8 +183,8 @@ async def test_bad_checks_are_refused_and_nothing_starts(
         assert await keyspace(bot.redis, prefix) == before
 
 
-def watch_section(prometheus_url: str) -> dict[str, Any]:
-    watch = {"checks": ["error_ratio"], "minutes": 0.25, "every": "1s", "environments": ["gstg"]}
+def watch_section(prometheus_url: str, environments: list[str] | None = ["gstg"]) -> dict[str, Any]:  # noqa: B006
+    watch = {"checks": ["error_ratio"], "minutes": 0.25, "every": "1s", "environments": environments}
     return metrics_section(prometheus_url, watch=watch)
 
 
@@ -200,25 +200,36 @@ def latest_reply(slack: SlackStub) -> str:
     return message_text(updates[-1] if updates else reply)
 
 
-async def test_a_change_that_raises_errors_gets_a_warning_with_a_working_undo(
-    tmp_path: Path, redis_url: str, prefix: str, slack: SlackStub, harmful: PrometheusWithApp
+async def test_a_production_change_that_raises_errors_gets_a_warning_with_a_working_undo(
+    tmp_path: Path, redis_url: str, prefix: str, slack: SlackStub
 ) -> None:
-    async with guarded_bot(tmp_path, redis_url, prefix, slack, watch_section(harmful.prometheus.url)) as bot:
-        _, text = await bot.text(f"run feature set {FLAG} true --staging", channel="#development")
-        assert "on gstg" in text, text
-        await slack.wait_for(lambda: log_thread(slack) and ":warning:" in latest_reply(slack), timeout=20)
-        said = latest_reply(slack)
-        assert said.startswith(":warning: error ratio ") and "on gstg since this change" in said, said
-        parent = next(p for p in slack.posts("#feature-flag-log") if not p.get("thread_ts"))
-        assert log_thread(slack)[0]["thread_ts"] == parent["_ts"]  # in the thread of the change's post
-        reply = log_thread(slack)[0]
-        updates = [c.params for c in slack.calls if c.method == "chat.update" and c.params.get("ts") == reply["_ts"]]
-        blocks = (updates[-1] if updates else reply)["blocks"]
-        (undo,) = [e for b in blocks for e in [*b.get("elements", []), b.get("accessory") or {}] if e.get("action_id")]
-        assert undo["text"]["text"] == "Undo on gstg: on → off", undo
-        answer = await bot.button(undo["action_id"], undo["value"], channel="#development")
-        assert "off" in message_text(answer), message_text(answer)
-        assert await bot.redis.hget(f"{prefix}gstg:{FLAG}", "boolean") is None
+    with start_prometheus_with_app(
+        tmp_path, redis_url, prefix, environment="gprd", error_rate=0.6, base_error_rate=0.02
+    ) as world:
+        metrics = watch_section(world.prometheus.url, environments=None)  # default: the production ones
+        async with guarded_bot(tmp_path, redis_url, prefix, slack, metrics) as bot:
+            _, text = await bot.text(f"run feature set {FLAG} true --ignore-feature-flag-consistency-check")
+            assert "on gprd" in text, text
+            await slack.wait_for(lambda: log_thread(slack) and ":warning:" in latest_reply(slack), timeout=20)
+            said = latest_reply(slack)
+            assert said.startswith(":warning: error ratio ") and "on gprd since this change — <@U0SRE>" in said
+            parent = next(p for p in slack.posts("#feature-flag-log") if not p.get("thread_ts"))
+            reply = log_thread(slack)[0]
+            assert reply["thread_ts"] == parent["_ts"]  # in the thread of the change's post
+            updates = [
+                c.params for c in slack.calls if c.method == "chat.update" and c.params.get("ts") == reply["_ts"]
+            ]
+            blocks = (updates[-1] if updates else reply)["blocks"]
+            buttons = [e for b in blocks for e in [*b.get("elements", []), b.get("accessory") or {}]]
+            (undo,) = [e for e in buttons if e.get("action_id")]
+            assert undo["text"]["text"] == "Undo on gprd: on → off", undo
+            assert "goes back to off" in undo["confirm"]["text"]["text"]
+            answer = await bot.button(undo["action_id"], undo["value"])
+            assert "off" in message_text(answer), message_text(answer)
+            assert await bot.redis.hget(f"{prefix}gprd:{FLAG}", "boolean") is None
+            await world.prometheus.until(
+                error_ratio("gprd", "6s"), lambda ratio: ratio < 0.1, 20, "errors back to base after the undo"
+            )
 
 
 async def test_a_harmless_change_gets_no_change_and_changes_close_together_are_watched_together(
