@@ -43,6 +43,8 @@ EMPTY_TOP: dict[Unit, float] = {"ratio": 0.01, "seconds": 0.1, "number": 1.0}
 _GRID = "#dddddd"
 _MUTED = "#888888"
 # Labels are outlined in white, not boxed: readable over a line without hiding it.
+_MERGE_SHARE = 0.02  # marks closer than this share of the time axis are drawn as one
+_MARK_LABEL_CHARS = 34  # a mark's label runs up the panel: longer ones are cut
 _LABEL_GAP_PT = 3.0  # between a line and its label, so that the outline never cuts the line
 _OUTLINE = [withStroke(linewidth=3.5, foreground="white")]
 _SVG_LOCK = threading.Lock()  # rc_context changes matplotlib's global settings while it is open
@@ -72,7 +74,7 @@ def _figure(chart: Chart) -> Figure:
     figure.suptitle(chart.title, x=0.01, ha="left", fontsize=15, fontweight="bold")
     for ax, panel in zip(axes, panels, strict=True):
         _draw_panel(ax, panel)
-    _draw_marks(axes, [m for m in chart.marks if chart.start <= m.at <= chart.end])
+    _draw_marks(axes, [m for m in chart.marks if chart.start <= m.at <= chart.end], chart)
     _time_axis(axes[-1], chart)
     return figure
 
@@ -125,29 +127,47 @@ def _draw_bound(ax: Axes, bound: Bound) -> None:
     )
 
 
-def _draw_marks(axes: Sequence[Axes], marks: Sequence[Mark]) -> None:
-    """Each mark a vertical line through every panel, labelled once, down from the top of the first."""
+def _draw_marks(axes: Sequence[Axes], marks: Sequence[Mark], chart: Chart) -> None:
+    """Each mark a vertical line through every panel, labelled once, at the top of the first: to the
+    right of its line, or to its left near the right edge (a label never leaves the chart)."""
     top = axes[0]
-    at_top = blended_transform_factory(top.transData, top.transAxes) + _nudge(top, _LABEL_GAP_PT, 0)
-    for mark in marks:
+    blended = blended_transform_factory(top.transData, top.transAxes)
+    span = max(chart.end - chart.start, 1e-9)
+    for mark in _merged(marks, span * _MERGE_SHARE):
         colour, style = MARK_STYLES.get(mark.kind, MARK_STYLES["change"])
         at = _utc(mark.at)
         for ax in axes:
             ax.axvline(at, color=colour, linestyle=style, linewidth=1.6)  # type: ignore[arg-type]
+        near_right = (mark.at - chart.start) / span > 0.85
+        gap = -_LABEL_GAP_PT if near_right else _LABEL_GAP_PT
+        label = mark.label if len(mark.label) <= _MARK_LABEL_CHARS else mark.label[: _MARK_LABEL_CHARS - 1] + "…"
         top.text(
             at,  # type: ignore[arg-type]
             0.97,
-            mark.label,
-            transform=at_top,
+            label,
+            transform=blended + _nudge(top, gap, 0),
             rotation=90,
-            ha="left",
+            ha="right" if near_right else "left",
             va="top",
             fontsize=9.5,
             color=colour,
             path_effects=_OUTLINE,
-            in_layout=False,  # a label longer than the panel is high (a long flag's name) never squeezes the panels:
-            clip_on=True,  # it is cut where the panel ends
         )
+
+
+def _merged(marks: Sequence[Mark], within: float) -> list[Mark]:
+    """Marks closer than ``within`` seconds drawn as one, labelled with the last and how many: two
+    changes a second apart would otherwise write their labels over each other."""
+    out: list[Mark] = []
+    count = 1
+    for mark in sorted(marks, key=lambda m: m.at):
+        if out and mark.at - out[-1].at < within:
+            count += 1
+            out[-1] = Mark(mark.at, f"{count} changes, last {mark.label}", mark.kind)
+        else:
+            count = 1
+            out.append(mark)
+    return out
 
 
 def _time_axis(ax: Axes, chart: Chart) -> None:

@@ -1,6 +1,7 @@
 """Waiting for a fresh Prometheus to have enough history to chart: a chart spans half an hour
-before a change (``BEFORE_S``) in 240 steps of 7.5 s, so a Prometheus started seconds ago gives it
-no point, or one, which draws no line."""
+before a change (``BEFORE_S``) read in 240 steps of 7.5 s, so a Prometheus started seconds ago may
+give it no point at all, and then nothing to start the chart from (``metric_chart`` starts it
+where the data does, read again at that span's resolution, only once it has a point)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from handlers.core.metric_charts import BEFORE_S
 __all__ = ["until_chartable"]
 
 
-async def until_chartable(client: PrometheusClient, query: str, points: int = 3, timeout: float = 45.0) -> None:
+async def until_chartable(client: PrometheusClient, query: str, points: int = 1, timeout: float = 45.0) -> None:
     """Until ``query`` over a chart's span ending now has ``points`` values; AssertionError after ``timeout``."""
     deadline = time.monotonic() + timeout
     while True:

@@ -26,6 +26,7 @@ class Reading:
     query: str  # as sent
     value: float | None
     error: str = ""
+    at: float = 0.0  # when it was read (unix time)
 
     @property
     def key(self) -> str:
@@ -61,9 +62,9 @@ async def read_all(
         for environment in environments:
             query = fill(checks[name].query, environment, flag)
             try:
-                readings.append(Reading(name, environment, query, await client.value(query, moment)))
+                readings.append(Reading(name, environment, query, await client.value(query, moment), at=moment))
             except PrometheusError as error:
-                readings.append(Reading(name, environment, query, None, str(error)))
+                readings.append(Reading(name, environment, query, None, str(error), moment))
     return readings
 
 

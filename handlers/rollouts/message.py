@@ -50,7 +50,7 @@ def card_post(found: Rollout, config: Config, *, started: bool = False) -> Cross
     ]
     guard = ", ".join(found.guard) if found.guard else "none (no Alertmanager matchers)"
     approved = f", approved by {found.approved_by} (for every step)" if found.approved_by else ""
-    lines.append(line(f"Guard: {guard}. Every {span(found.every_s)}. Started by ", who, f"{approved}."))
+    lines.append(line(f"Alert guard: {guard}. Every {span(found.every_s)}. Started by ", who, f"{approved}."))
     if found.metrics:
         lines.append(line(_metric_line(found, config)))
     events = found.history[-5:]

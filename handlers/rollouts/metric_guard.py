@@ -106,9 +106,10 @@ def failure_text(metrics: Metrics, reading: Reading, baseline: float | None, tim
     bound = f"max {shown(check, check.max)}" if limit == check.max else _relative(metrics, reading.check)
     said = (
         f"{display_name(reading.check)} on {reading.environment} is {shown(check, reading.value)}, past its bound "
-        f"{shown(check, limit)} ({bound}; baseline {shown(check, baseline)}), {times} reading(s) in a row ("
+        f"{shown(check, limit)} ({bound}; baseline {shown(check, baseline)}), "
+        f"{times} reading{'s' if times != 1 else ''} in a row ("
     )
-    return line(said, Link(graph_url(metrics, reading.query), "the query in Prometheus"), ")")
+    return line(said, Link(graph_url(metrics, reading), "the query in Prometheus"), ")")
 
 
 def _relative(metrics: Metrics, name: str) -> str:
@@ -129,6 +130,6 @@ def held_text(metrics: Metrics, unreadable: Sequence[Reading]) -> str:
     )
 
 
-def graph_url(metrics: Metrics, query: str) -> str:
-    """The query in Prometheus' graph page, over the last hour."""
-    return graph_link(metrics.prometheus.url, query, end=time.time() + 60, span_s=3600)
+def graph_url(metrics: Metrics, reading: Reading) -> str:
+    """The reading's query in Prometheus' graph page: the hour up to five minutes after it was read."""
+    return graph_link(metrics.prometheus.url, reading.query, end=(reading.at or time.time()) + 300, span_s=3600)

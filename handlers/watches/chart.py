@@ -16,7 +16,8 @@ __all__ = ["watch_chart"]
 async def watch_chart(client: PrometheusClient, metrics: Metrics, watch: Watch, *, end: float) -> Chart:
     """The chart of ``watch`` up to ``end`` (never raises for Prometheus: its alt text says what it could not read)."""
     first = watch.changes[0].flag
-    marks = [Mark(c.at, f"{c.flag}: {c.before} → {c.after}", "change") for c in watch.changes]
+    one_flag = len({c.flag for c in watch.changes}) == 1  # then the title names it, and each mark need not
+    marks = [Mark(c.at, f"→ {c.after}" if one_flag else f"{c.flag}: → {c.after}", "change") for c in watch.changes]
     baselines = {f"{name}@{watch.environment}": value for name, value in watch.baselines.items()}
     return await metric_chart(
         client,

@@ -11,7 +11,7 @@ from dataclasses import replace
 import structlog
 from redis.exceptions import RedisError
 
-from handlers.checks.metric_checks import judge, read_all
+from handlers.checks.metric_checks import Reading, judge, read_all
 from handlers.config.metrics import Metrics
 from handlers.core.charts import Chart
 from handlers.core.chat import ChatBackend, PostFailed
@@ -85,26 +85,33 @@ async def _read_and_tell(watch: Watch, app: Application, chat: ChatBackend, metr
     if client is None:
         return watch
     flag, now = watch.changes[0].flag, time.time()
-    if not watch.baselines:
+    if not watch.baselines or None in watch.baselines.values():  # not read yet, or not readable then
         before = await read_all(client, metrics.checks, watch.checks, [watch.environment], flag, at=watch.started - 1)
         watch = replace(watch, baselines={r.check: r.value for r in before})
     readings = await read_all(client, metrics.checks, watch.checks, [watch.environment], flag)
     last = {r.check: r.value for r in readings}
     errors = {r.check: r.error or "no data (the query finds no series)" for r in readings if r.value is None}
-    failing = list(watch.failing)
-    worst = dict(watch.worst)
-    for reading in readings:
-        check = metrics.checks[reading.check]
-        if reading.value is not None:
-            higher = check.worse_when == "higher"
-            old = worst.get(reading.check, reading.value)
-            worst[reading.check] = max(old, reading.value) if higher else min(old, reading.value)
-        if judge(check, watch.baselines.get(reading.check), reading) == "failing" and reading.check not in failing:
-            failing.append(reading.check)
     final = now >= watch.ends
-    watch = replace(watch, last=last, errors=errors, worst=worst, failing=tuple(failing), read_at=now, done=final)
+    watch = replace(_judged(watch, readings, metrics), last=last, errors=errors, read_at=now, done=final)
     chart = await _chart(watch, app, metrics) if final else None
     return await _tell(watch, app, chat, final=final, chart=chart)
+
+
+def _judged(watch: Watch, readings: list[Reading], metrics: Metrics) -> Watch:
+    """The watch with each check's failing streak, its worst failing value, and the checks whose
+    streak reached ``failure_limit`` (one noisy reading is not a warning)."""
+    failing, worst, streak = list(watch.failing), dict(watch.worst), dict(watch.streak)
+    for reading in readings:
+        check = metrics.checks[reading.check]
+        bad = judge(check, watch.baselines.get(reading.check), reading) == "failing"
+        streak[reading.check] = streak.get(reading.check, 0) + 1 if bad else 0
+        if bad and reading.value is not None:
+            old = worst.get(reading.check, reading.value)
+            higher = check.worse_when == "higher"
+            worst[reading.check] = max(old, reading.value) if higher else min(old, reading.value)
+        if streak[reading.check] >= metrics.failure_limit and reading.check not in failing:
+            failing.append(reading.check)
+    return replace(watch, failing=tuple(failing), worst=worst, streak=streak)
 
 
 async def _tell(watch: Watch, app: Application, chat: ChatBackend, *, final: bool, chart: Chart | None) -> Watch:

@@ -47,7 +47,8 @@ class Watch:
     last: dict[str, float | None] = field(default_factory=dict)  # by check, at the last reading
     worst: dict[str, float] = field(default_factory=dict)  # by check, the worst reading since the change
     errors: dict[str, str] = field(default_factory=dict)  # by check, why the last reading has no value
-    failing: tuple[str, ...] = ()  # checks that broke their bound at some reading
+    failing: tuple[str, ...] = ()  # checks that broke their bound failure_limit readings in a row
+    streak: dict[str, int] = field(default_factory=dict)  # by check, failing readings in a row now
     read_at: float = 0.0
     done: bool = False
 

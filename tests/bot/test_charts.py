@@ -108,9 +108,9 @@ def test_bounds_marks_and_series_are_drawn_in_their_colours() -> None:
 
 
 def test_a_mark_label_longer_than_its_panel_never_squeezes_the_panels() -> None:
-    flag = "enforce_explicit_connection_for_partitioned_shared_models"  # a watch labels its change so
+    flag = "enforce_explicit_connection_for_partitioned_shared_models"  # a watch of several flags labels each so
     chart = example_chart()
-    long = replace(chart, marks=(Mark(START + 1500, f"{flag}: 50% of actors → on", "change"),))
+    long = replace(chart, marks=(Mark(START + 1500, f"{flag}: → 50% of actors", "change"),))
     short = replace(chart, marks=(Mark(START + 1500, "on", "change"),))
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # matplotlib warns when its layout collapses the axes

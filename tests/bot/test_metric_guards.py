@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import re
 import subprocess
 import sys
@@ -22,7 +23,9 @@ import redis.asyncio as aioredis
 
 from tests.bot.conftest import FLAG, ROOT, BotUnderTest, start_bot, wait_healthy, write_config
 from tests.bot.slack_stub import SlackStub, message_text
-from tests.metrics_harness import PrometheusWithApp, start_prometheus_with_app
+from tests.bot.test_charts import png_size
+from tests.helpers import keyspace
+from tests.metrics_harness import PrometheusWithApp, error_ratio, start_prometheus_with_app
 
 pytestmark = pytest.mark.slow
 
@@ -105,6 +108,13 @@ async def test_a_step_that_raises_errors_is_aborted_and_rolled_back(
         assert "the query in Prometheus" in said and "<@U0" in said, said
         card = next(p for p in slack.posts("#development") if message_text(p).startswith("Rollout R1 of"))
         assert "Metric checks: error ratio (before: gstg " in message_text(card)
+        await slack.wait_for(lambda: slack.uploads("#development"), timeout=10)
+        (chart,) = slack.uploads("#development")
+        assert chart.thread_ts == card["_ts"] and chart.title == f"Rollout R1 of {FLAG}"
+        assert png_size(chart.data) == (1000, 360) and 10_000 < len(chart.data) < 300_000
+        assert "error ratio on gstg:" in chart.alt_txt, chart.alt_txt
+        if os.environ.get("CHATOPS_SCREENSHOTS"):
+            (ROOT / os.environ["CHATOPS_SCREENSHOTS"] / "chart-rollout-abort.png").write_bytes(chart.data)
 
 
 def _thread(slack: SlackStub) -> list[str]:
@@ -165,16 +175,16 @@ async def test_bad_checks_are_refused_and_nothing_starts(
     }
     metrics = metrics_section(harmful.prometheus.url, checks=checks)
     async with guarded_bot(tmp_path, redis_url, prefix, slack, metrics) as bot:
-        before = sorted(await bot.redis.keys(f"{prefix}*"))
+        before = await keyspace(bot.redis, prefix)
         _, text = await bot.text(
             f"run feature rollout {FLAG} --steps 50,100 --every 30s --staging {given}", channel="#development"
         )
         assert said in text, text
-        assert sorted(await bot.redis.keys(f"{prefix}*")) == before
+        assert await keyspace(bot.redis, prefix) == before
 
 
-def watch_section(prometheus_url: str) -> dict[str, Any]:
-    watch = {"checks": ["error_ratio"], "minutes": 0.25, "every": "1s", "environments": ["gstg"]}
+def watch_section(prometheus_url: str, environments: list[str] | None = ["gstg"]) -> dict[str, Any]:  # noqa: B006
+    watch = {"checks": ["error_ratio"], "minutes": 0.25, "every": "1s", "environments": environments}
     return metrics_section(prometheus_url, watch=watch)
 
 
@@ -190,25 +200,36 @@ def latest_reply(slack: SlackStub) -> str:
     return message_text(updates[-1] if updates else reply)
 
 
-async def test_a_change_that_raises_errors_gets_a_warning_with_a_working_undo(
-    tmp_path: Path, redis_url: str, prefix: str, slack: SlackStub, harmful: PrometheusWithApp
+async def test_a_production_change_that_raises_errors_gets_a_warning_with_a_working_undo(
+    tmp_path: Path, redis_url: str, prefix: str, slack: SlackStub
 ) -> None:
-    async with guarded_bot(tmp_path, redis_url, prefix, slack, watch_section(harmful.prometheus.url)) as bot:
-        _, text = await bot.text(f"run feature set {FLAG} true --staging", channel="#development")
-        assert "on gstg" in text, text
-        await slack.wait_for(lambda: log_thread(slack) and ":warning:" in latest_reply(slack), timeout=20)
-        said = latest_reply(slack)
-        assert said.startswith(":warning: error ratio ") and "on gstg since this change" in said, said
-        parent = next(p for p in slack.posts("#feature-flag-log") if not p.get("thread_ts"))
-        assert log_thread(slack)[0]["thread_ts"] == parent["_ts"]  # in the thread of the change's post
-        reply = log_thread(slack)[0]
-        updates = [c.params for c in slack.calls if c.method == "chat.update" and c.params.get("ts") == reply["_ts"]]
-        blocks = (updates[-1] if updates else reply)["blocks"]
-        (undo,) = [e for b in blocks for e in [*b.get("elements", []), b.get("accessory") or {}] if e.get("action_id")]
-        assert undo["text"]["text"] == "Undo on gstg: on → off", undo
-        answer = await bot.button(undo["action_id"], undo["value"], channel="#development")
-        assert "off" in message_text(answer), message_text(answer)
-        assert await bot.redis.hget(f"{prefix}gstg:{FLAG}", "boolean") is None
+    with start_prometheus_with_app(
+        tmp_path, redis_url, prefix, environment="gprd", error_rate=0.6, base_error_rate=0.02
+    ) as world:
+        metrics = watch_section(world.prometheus.url, environments=None)  # default: the production ones
+        async with guarded_bot(tmp_path, redis_url, prefix, slack, metrics) as bot:
+            _, text = await bot.text(f"run feature set {FLAG} true --ignore-feature-flag-consistency-check")
+            assert "on gprd" in text, text
+            await slack.wait_for(lambda: log_thread(slack) and ":warning:" in latest_reply(slack), timeout=20)
+            said = latest_reply(slack)
+            assert said.startswith(":warning: error ratio ") and "on gprd since this change — <@U0SRE>" in said
+            parent = next(p for p in slack.posts("#feature-flag-log") if not p.get("thread_ts"))
+            reply = log_thread(slack)[0]
+            assert reply["thread_ts"] == parent["_ts"]  # in the thread of the change's post
+            updates = [
+                c.params for c in slack.calls if c.method == "chat.update" and c.params.get("ts") == reply["_ts"]
+            ]
+            blocks = (updates[-1] if updates else reply)["blocks"]
+            buttons = [e for b in blocks for e in [*b.get("elements", []), b.get("accessory") or {}]]
+            (undo,) = [e for e in buttons if e.get("action_id")]
+            assert undo["text"]["text"] == "Undo on gprd: on → off", undo
+            assert "goes back to off" in undo["confirm"]["text"]["text"]
+            answer = await bot.button(undo["action_id"], undo["value"])
+            assert "off" in message_text(answer), message_text(answer)
+            assert await bot.redis.hget(f"{prefix}gprd:{FLAG}", "boolean") is None
+            await world.prometheus.until(
+                error_ratio("gprd", "6s"), lambda ratio: ratio < 0.1, 20, "errors back to base after the undo"
+            )
 
 
 async def test_a_harmless_change_gets_no_change_and_changes_close_together_are_watched_together(
@@ -225,13 +246,18 @@ async def test_a_harmless_change_gets_no_change_and_changes_close_together_are_w
 
             await slack.wait_for(final, timeout=40)
             first, second = (_now(slack, r) for r in log_thread(slack))
-            assert first.startswith("No change in error ratio (") or first.startswith("No change in error ratio "), (
-                first
-            )
+            assert first.startswith("No change in error ratio "), first
             assert "on gstg in the " in first and "after this change" in first, first
             assert "Watched together with the other changes on gstg close to it" in first, first
             assert f"{FLAG} 50% of actors → on by " in first, first
             assert f"{FLAG} off → 50% of actors by " in second, second
+            parents = {r["thread_ts"] for r in log_thread(slack)}
+            await slack.wait_for(lambda: len(slack.uploads("#feature-flag-log")) == 2, timeout=10)
+            charts = slack.uploads("#feature-flag-log")
+            assert {c.thread_ts for c in charts} == parents  # each in the thread of its change's post
+            assert all(png_size(c.data)[0] == 1000 for c in charts)
+            if os.environ.get("CHATOPS_SCREENSHOTS"):
+                (ROOT / os.environ["CHATOPS_SCREENSHOTS"] / "chart-watch.png").write_bytes(charts[0].data)
 
 
 def _now(slack: SlackStub, reply: dict[str, Any]) -> str:

@@ -10,6 +10,7 @@ from pathlib import Path
 from handlers.core.alerts import Alert, alerts_arrived
 from handlers.core.text_chat import ShellBackend
 from tests.handlers.catalogue import Catalogue, problems, visible_text
+from tests.handlers.catalogue_metrics import metric_messages
 from tests.handlers.conftest import FLAG, Chatops, MakeChatops
 
 CATALOGUE = Path(__file__).resolve().parents[2] / "docs" / "messages.md"
@@ -99,6 +100,7 @@ async def test_every_message_kind_is_in_the_catalogue_and_keeps_the_rules(chatop
     await _incidents(bot, catalogue)
     await _timed(bot, catalogue)
     await _approvals(chatops, catalogue)
+    await metric_messages(chatops, catalogue)
     text = catalogue.markdown()
     if os.environ.get("CHATOPS_WRITE_MESSAGES"):
         CATALOGUE.write_text(text, encoding="utf-8")
