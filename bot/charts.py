@@ -47,6 +47,9 @@ _MERGE_SHARE = 0.02  # marks closer than this share of the time axis are drawn a
 _MARK_LABEL_CHARS = 34  # a mark's label runs up the panel: longer ones are cut
 _LABEL_GAP_PT = 3.0  # between a line and its label, so that the outline never cuts the line
 _OUTLINE = [withStroke(linewidth=3.5, foreground="white")]
+# Labels come from data (flag names, states): text between two "$" is text, never maths to typeset
+# (a label with a "$" pair would fail to draw). This module is the process' only use of matplotlib.
+mpl.rcParams["text.parse_math"] = False
 _SVG_LOCK = threading.Lock()  # rc_context changes matplotlib's global settings while it is open
 
 

@@ -118,6 +118,14 @@ def test_a_mark_label_longer_than_its_panel_never_squeezes_the_panels() -> None:
     assert drawn["#1f77b4"] > 0.9 * colour_counts(render_png(short))["#1f77b4"]
 
 
+def test_dollar_signs_in_labels_are_text_not_maths() -> None:
+    chart = example_chart()
+    marks = (Mark(START + 300, "price_$5 → $6_flag: on", "change"),)
+    chart = Chart("$x$ costs $2 $and$ more", chart.start, chart.end, chart.panels, marks, chart.alt)
+    assert png_size(render_png(chart)) == png_size(render_png(example_chart()))
+    assert "$x$ costs $2 $and$ more" in render_svg(chart)
+
+
 def test_the_svg_keeps_its_words_as_text_and_is_stable() -> None:
     svg = render_svg(example_chart())
     assert svg.startswith("<?xml") and "</svg>" in svg
