@@ -91,6 +91,11 @@ class FlagStorage(Protocol):
         """Every flag's changes in this environment from ``since`` (epoch seconds), newest first."""
         ...
 
+    async def last_entries(self, names: Sequence[str]) -> dict[str, AuditEntry]:
+        """The last audit entry of each of ``names`` that has one (one round trip for a page of
+        flags: what their last change was, and when)."""
+        ...
+
     async def entry(self, name: str, entry_id: str) -> AuditEntry | None:
         """One audit entry of a flag by its id, or None when there is none."""
         ...

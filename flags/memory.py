@@ -196,6 +196,12 @@ class MemoryFlagStore:
             raise ValueError("limit must be at least 1")
         return self._space.audit.newest(limit, (max(0, int(since * 1000)), 0))
 
+    async def last_entries(self, names: Sequence[str]) -> dict[str, AuditEntry]:
+        """The last audit entry of each of ``names`` that has one."""
+        flags = [FlagName(name).value for name in names]
+        found = ((flag, self._space.flags.get(flag)) for flag in flags)
+        return {flag: newest[0] for flag, f in found if f is not None and (newest := f.audit.newest(1))}
+
     async def entry(self, name: str, entry_id: str) -> AuditEntry | None:
         """One audit entry of a flag by its id, or None when there is none."""
         flag = FlagName(name).value

@@ -219,6 +219,18 @@ class FlagStore:
             entries: Any = await self._redis.xrevrange(self.keys.audit_all, "+", start, count=limit)
         return [AuditEntry.from_stream(entry_id, fields) for entry_id, fields in entries]
 
+    async def last_entries(self, names: Sequence[str]) -> dict[str, AuditEntry]:
+        """The last audit entry of each of ``names`` that has one, read in one pipelined round trip."""
+        flags = [FlagName(name).value for name in names]
+        if not flags:
+            return {}
+        async with self._unavailable_as_error({self.keys.audit(f): "stream" for f in flags}):
+            pipe = self._redis.pipeline(transaction=False)
+            for flag in flags:
+                pipe.xrevrange(self.keys.audit(flag), count=1)
+            replies: list[Any] = await pipe.execute()
+        return {flag: AuditEntry.from_stream(*found[0]) for flag, found in zip(flags, replies, strict=True) if found}
+
     async def entry(self, name: str, entry_id: str) -> AuditEntry | None:
         """One audit entry of a flag by its id, or None when there is none."""
         flag = FlagName(name).value

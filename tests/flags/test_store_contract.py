@@ -342,6 +342,20 @@ async def test_changes_since_is_every_flags_changes_from_a_time_newest_first(sto
     assert len(await store.changes_since(-5)) == 3
 
 
+async def test_last_entries_are_each_flags_newest_entry_and_none_for_a_flag_never_changed(store: FlagStorage) -> None:
+    await store.apply("flag_a", build_change("true"), WHO)
+    b = await store.apply("flag_b", build_change("true"), WHO)
+    killed = AuditInfo(who="bob", command="/chatops run feature kill flag_a")
+    a = await store.apply("flag_a", build_change("false"), killed)
+    found = await store.last_entries(["flag_a", "flag_b", "never_written"])
+    assert {name: e.entry_id for name, e in found.items()} == {"flag_a": a.entry_id, "flag_b": b.entry_id}
+    assert found["flag_a"] == (await store.history("flag_a"))[0]
+    assert (found["flag_a"].who, found["flag_a"].command) == ("bob", "/chatops run feature kill flag_a")
+    assert await store.last_entries([]) == {}
+    with pytest.raises(InvalidFlagName):
+        await store.last_entries(["flag_a", "no spaces"])
+
+
 async def test_stores_on_one_backend_share_flags_by_prefix(adapter: Adapter, store: FlagStorage) -> None:
     same = adapter.store("gstg", beside=store)
     other = adapter.store("gprd", beside=store)
