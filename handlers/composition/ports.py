@@ -1,6 +1,6 @@
 """What each capability offers the others, registered once: stores, the approval gate, the
-scheduler, the safety rules in the order they run, alert listeners, timer and periodic jobs, and
-what stops a killed flag's standing work."""
+scheduler, the safety rules in the order they run, alert listeners, timer and periodic jobs, what
+stops a killed flag's standing work, and what is going on with a flag (for the flags page)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import redis.asyncio as aioredis
 
+from handlers.approvals.activity import ApprovalActivity
 from handlers.approvals.gate import ApprovalDesk
 from handlers.approvals.store import APPROVAL_STORE, ApprovalStore
 from handlers.changes.ports import APPROVAL_GATE, SCHEDULER
@@ -22,6 +23,7 @@ from handlers.config.metrics import Metrics
 from handlers.core.alerts import ALERT_LISTENERS
 from handlers.core.code import CODE_DEPLOYED
 from handlers.core.driver import PERIODIC_JOBS, TIMER_JOBS
+from handlers.core.flag_activity import FLAG_ACTIVITY
 from handlers.core.freezes import FREEZES
 from handlers.core.ports import Ports
 from handlers.core.post_refs import POST_REFS, PostRefs
@@ -32,10 +34,13 @@ from handlers.dashboard.signin import SIGN_IN, SignIn
 from handlers.deployments.mirror import MIRROR, GitMirror
 from handlers.deployments.registry import REGISTRY, DeploymentRegistry
 from handlers.deployments.rule import DeployedCode, DeploymentRule
+from handlers.freezes.activity import FreezeActivity
 from handlers.freezes.alerts import AlertFreezes
 from handlers.freezes.rule import FreezeRule
 from handlers.freezes.store import FREEZE_STORE, FreezeStore
+from handlers.incidents.activity import KillActivity
 from handlers.incidents.alerts import RecentChanges
+from handlers.rollouts.activity import RolloutActivity
 from handlers.rollouts.jobs import GuardPoll, MetricGuardPoll, RolloutAlerts, RolloutSteps, RunningRollouts
 from handlers.rollouts.store import ROLLOUT_STORE, RolloutStore
 from handlers.schedules.commands import Scheduler
@@ -97,4 +102,5 @@ def application_ports(
     ports.add_many(PERIODIC_JOBS, (GuardPoll(), MetricGuardPoll(), WatchPoll()))
     ports.add_many(ALERT_LISTENERS, (RolloutAlerts(), AlertFreezes(), RecentChanges()))
     ports.add_many(STANDING_WORK, (RunningRollouts(), PendingSchedules()))
+    ports.add_many(FLAG_ACTIVITY, (RolloutActivity(), ApprovalActivity(), FreezeActivity(), KillActivity()))
     return ports

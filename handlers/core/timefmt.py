@@ -5,13 +5,21 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
-__all__ = ["ago", "span", "utc"]
+__all__ = ["ago", "clock", "span", "utc"]
 
 
 def utc(moment: datetime | float, *, seconds: bool = False) -> str:
     """``2026-12-01 09:30 UTC``; with ``seconds`` (for what spans less than an hour) ``09:30:12``."""
     value = moment if isinstance(moment, datetime) else datetime.fromtimestamp(moment, UTC)
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC" if seconds else "%Y-%m-%d %H:%M UTC")
+
+
+def clock(moment: float, now: float | None = None) -> str:
+    """A time in a few characters, for a badge: ``14:30`` on the same UTC day as ``now``, else
+    ``12-01 14:30`` (UTC both; the whole time goes in the badge's words)."""
+    value = datetime.fromtimestamp(moment, UTC)
+    today = datetime.fromtimestamp(now if now is not None else time.time(), UTC).date()
+    return value.strftime("%H:%M" if value.date() == today else "%m-%d %H:%M")
 
 
 def ago(moment: float, now: float | None = None) -> str:
