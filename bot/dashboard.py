@@ -17,16 +17,8 @@ from aiohttp import web
 from redis.exceptions import RedisError
 
 from bot.dashboard_charts import chart_figure
-from bot.dashboard_html import (
-    STYLE,
-    RowHtml,
-    approvals_reply,
-    board_page,
-    flag_html,
-    flags_html,
-    refusal_page,
-    table_rows,
-)
+from bot.dashboard_flags_html import flags_html
+from bot.dashboard_html import STYLE, approvals_reply, board_page, flag_html, refusal_page
 from bot.runtime import Runtime
 from flags import FlagName
 from handlers.approvals.store import APPROVAL_STORE
@@ -35,7 +27,9 @@ from handlers.core import pipeline
 from handlers.core.caller import Caller
 from handlers.core.context import Plan
 from handlers.core.reply import Reply, error_reply
+from handlers.dashboard.change_times import ChangeTimes
 from handlers.dashboard.live_rows import LiveRows
+from handlers.dashboard.query import FlagsQuery
 from handlers.dashboard.signin import SIGN_IN, SignInRefused, Visitor
 from handlers.dashboard.views import flag_page, flags_page
 from handlers.deployments.auto_deploy import AutoDeployPlan
@@ -142,21 +136,14 @@ class _Pages:
     def __init__(self, runtime: Runtime) -> None:
         self._runtime = runtime
         self._live_rows = LiveRows(runtime.app.live)  # the rows, kept and brought up to date flag by flag
-        self._row_html = RowHtml()  # each row as HTML, kept while the row is the same
+        self._change_times = ChangeTimes()  # when each flag last changed, kept up to date from the audit streams
 
     async def flags(self, request: web.Request, visitor: Visitor) -> str:
-        filters = {k: request.query.get(k, "")[:100] for k in ("name", "group", "type", "milestone", "cleanup")}
-        page = await flags_page(
-            self._runtime.app,
-            name=filters["name"],
-            group=filters["group"],
-            kind=filters["type"],
-            milestone=filters["milestone"],
-            cleanup=bool(filters["cleanup"]),
-            live=self._live_rows,
-        )
-        rows = table_rows(page.rows, self._row_html)
-        return flags_html(page, filters, visitor, self._runtime.app.config.cleanup, rows)
+        """``/ui/?q=&type=&state=gprd:on&since=7d&cleanup=1&sort=changed&order=desc&page=2``."""
+        app = self._runtime.app
+        query = FlagsQuery.parse(request.query.items(), [e.name for e in app.config.environments])
+        page = await flags_page(app, query, live=self._live_rows, times=self._change_times)
+        return flags_html(page, visitor, app.config.cleanup)
 
     async def flag(self, request: web.Request, visitor: Visitor) -> str:
         name = request.match_info["name"]

@@ -13,23 +13,22 @@ from urllib.parse import quote
 from flags import AuditEntry
 from handlers.approvals.card import approvers_line
 from handlers.approvals.store import ApprovalRequest
-from handlers.config.model import Cleanup
 from handlers.core.reply import Code, Line, Link, Mention, Reply, Section, Strong, line
 from handlers.core.timefmt import utc
-from handlers.dashboard.cells import Cell, Row
+from handlers.dashboard.cells import Cell
 from handlers.dashboard.signin import Visitor
-from handlers.dashboard.views import FlagPage, FlagsPage, Point
+from handlers.dashboard.views import FlagPage, Point
 
 __all__ = [
     "STYLE",
-    "RowHtml",
     "approvals_reply",
     "board_page",
     "flag_html",
-    "flags_html",
+    "flag_url",
+    "layout",
     "refusal_page",
-    "table_rows",
     "timeline_svg",
+    "unreachable_html",
 ]
 
 STYLE = """
@@ -47,6 +46,18 @@ grid-template-columns:max-content auto;gap:2px 12px}dt{font-weight:600}
 .metric-chart{margin:8px 0 20px}.metric-chart figcaption{font-weight:600;margin-bottom:4px}
 .metric-chart svg{display:block;width:100%;max-width:1000px;height:auto;background:#fff}
 .metric-chart svg *{stroke-linejoin:round;stroke-linecap:butt}
+.count{margin:4px 0}.filters fieldset{border:0;padding:0;margin:0;display:flex;gap:8px;flex-wrap:wrap}
+.filters legend{float:left;margin-right:4px}.quick{margin:4px 0}
+.pager{display:flex;gap:6px;flex-wrap:wrap;margin:8px 0;align-items:center}.pager a,.pager span{padding:2px 6px}
+.pager [aria-current]{font-weight:700;background:#24292f;color:#fff;border-radius:3px}.pager .off{color:#6e7781}
+table.flags caption{text-align:left;font-weight:600;padding:4px 0}th a{color:inherit}
+table.flags td{vertical-align:top}table.flags time,table.flags th{white-space:nowrap}
+.refs{margin-left:6px;white-space:nowrap}.refs a{text-decoration:none;margin-right:4px}
+.badge{display:inline-block;margin:2px 2px 0 0;padding:0 4px;border-radius:3px;font-size:12px;white-space:nowrap;
+border:1px solid #d0d7de;background:#fff}.b-rollout{border-color:#0969da;color:#0550ae}
+.b-paused{border-color:#9a6700;color:#7d4e00}.b-approval{border-color:#8250df;color:#6639ba}
+.b-freeze{border-color:#0969da;background:#ddf4ff;color:#0a3069}.b-kill{border-color:#cf222e;background:#ffebe9;color:#a40e26}
+.badges{display:block}small.read{display:block;color:#57606a;font-size:11px}td.never{color:#57606a}
 """
 
 
@@ -81,83 +92,6 @@ def _flag_url(name: str) -> str:
 def _cell(cell: Cell) -> str:
     bar = f'<i style="width:{cell.share:g}%"></i>' if cell.kind in ("percent", "on") else ""
     return f'<td class="{cell.kind}">{escape(cell.words)}{bar}</td>'
-
-
-class RowHtml:
-    """Each flag's table row as HTML, kept while its row is the same object (rows are kept and
-    replaced one by one when a state changes), so a page joins strings instead of building them."""
-
-    def __init__(self) -> None:
-        self._kept: dict[str, tuple[Row, str]] = {}
-
-    def of(self, row: Row) -> str:
-        kept = self._kept.get(row.name)
-        if kept is not None and kept[0] is row:
-            return kept[1]
-        html = _row_html(row)
-        if len(self._kept) > 200_000:
-            self._kept.clear()
-        self._kept[row.name] = (row, html)
-        return html
-
-
-def _row_html(row: Row) -> str:
-    definition = row.definition
-    return (
-        f'<tr><td><a href="{_flag_url(row.name)}">{escape(row.name)}</a></td>'
-        + "".join(_cell(c) for c in row.cells)
-        + (
-            f"<td>{escape(definition.type)}</td><td>{escape(definition.group)}</td>"
-            f"<td>{escape(definition.milestone or '')}</td>"
-            if definition is not None
-            else "<td></td><td></td><td></td>"
-        )
-        + (f"<td>{escape(row.cleanup)}</td>" if row.cleanup else "")
-        + "</tr>"
-    )
-
-
-def table_rows(rows: Sequence[Row], kept: RowHtml | None = None) -> str:
-    """The flags table's rows."""
-    return "".join(kept.of(r) if kept is not None and not r.cleanup else _row_html(r) for r in rows)
-
-
-def flags_html(
-    page: FlagsPage, filters: dict[str, str], visitor: Visitor, cleanup: Cleanup, rendered_rows: str | None = None
-) -> str:
-    heads = "".join(f"<th>{escape(e.name)}</th>" for e in page.environments)
-    cleanup_column = bool(filters.get("cleanup"))
-    rows = rendered_rows if rendered_rows is not None else table_rows(page.rows)
-    fields = "".join(
-        f'<label>{label} <input name="{key}" value="{escape(filters.get(key, ""))}"></label>'
-        for key, label in (("name", "Name"), ("group", "Group"), ("type", "Type"), ("milestone", "Milestone"))
-    )
-    checked = " checked" if filters.get("cleanup") else ""
-    stale = (
-        f'<label><input type="checkbox" name="cleanup" value="1"{checked}> cleanup: fully on or off everywhere '
-        f"for {cleanup.days}+ days, or a milestone {cleanup.milestones}+ old (in chat: "
-        "<code>feature list --stale</code>)</label>"
-    )
-    title = f"{len(page.rows)} of {page.total} flags"
-    body = (
-        f"<h1>{title}</h1>{_unreachable(page.unreachable)}"
-        + (f'<p class="warn">{escape(page.note)}</p>' if page.note else "")
-        + f'<form method="get">{fields}{stale}<button>Filter</button></form>'
-        f"<table><thead><tr><th>Flag</th>{heads}<th>Type</th><th>Group</th><th>Milestone</th>"
-        + ("<th>Why clean it up</th>" if cleanup_column else "")
-        + "</tr></thead>"
-        f"<tbody>{rows}</tbody></table>{_source(page)}"
-    )
-    return _page("Flags", body, visitor)
-
-
-def _source(page: FlagsPage) -> str:
-    if page.source == "snapshot":
-        return (
-            '<p class="source">States from the live snapshot: the bot\'s own changes show at once, changes '
-            "made in Redis by other means within a minute.</p>"
-        )
-    return '<p class="source">States read from Redis just now.</p>'
 
 
 def _unreachable(unreachable: dict[str, str]) -> str:
@@ -327,3 +261,7 @@ def approvals_reply(pending: Sequence[ApprovalRequest]) -> Reply:
         for a in pending
     )
     return Reply(True, "", (Section(lines),))
+
+
+#: What the flags page (bot/dashboard_flags_html.py) shares of this module's pages.
+layout, flag_url, unreachable_html = _page, _flag_url, _unreachable

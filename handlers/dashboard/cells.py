@@ -11,7 +11,7 @@ from flags.definitions import Definition
 from flags.exposure import percentage
 from handlers.changes.announce import shown_state
 
-__all__ = ["NOT_SET", "UNKNOWN", "Cell", "Kind", "Row", "cell", "cell_of", "exposure"]
+__all__ = ["NOT_SET", "UNKNOWN", "Cell", "Kind", "Row", "cell", "cell_of", "exposure", "unknown_since"]
 
 Kind = Literal["off", "some", "percent", "on", "unknown"]
 
@@ -34,6 +34,7 @@ class Cell:
     words: str  # as chat answers say it
     kind: Kind
     share: float
+    read_at: float | None = None  # an unknown cell: when its environment was last read whole (None: never)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +45,15 @@ class Row:
     cleanup: str = ""  # why it is ready to clean up (with the cleanup filter)
 
 
-UNKNOWN = Cell("unknown (could not read)", "unknown", 0.0)
+UNKNOWN = Cell("unknown", "unknown", 0.0)  # an environment never read
+
+
+def unknown_since(read_at: float | None) -> Cell:
+    """The cell of an environment that cannot be read now: unknown, and since when (its last good
+    read) — never the old state, which would look current."""
+    return Cell("unknown", "unknown", 0.0, read_at)
+
+
 NOT_SET = Cell("off", "off", 0.0)
 
 

@@ -1,5 +1,7 @@
 """The flags page's rows from live snapshots of every environment, kept between pages and
-brought up to date flag by flag: a change to one flag works out one row again, not ten thousand."""
+brought up to date flag by flag: a change to one flag works out one row again, not ten thousand.
+While an environment's Redis cannot be read, its cells say "unknown" and since when, not the
+snapshot's last states (which would look current)."""
 
 from __future__ import annotations
 
@@ -8,11 +10,10 @@ from typing import Protocol
 
 from flags import FlagState
 from handlers.core.context import Application
-from handlers.dashboard.cells import NOT_SET, Row, cell_of
+from handlers.core.timefmt import utc
+from handlers.dashboard.cells import NOT_SET, Cell, Row, cell_of, unknown_since
 
 __all__ = ["LiveEnvironment", "LiveRows"]
-
-STALE = "its Redis cannot be read now; this is its last good state"
 
 
 class LiveEnvironment(Protocol):
@@ -41,6 +42,7 @@ class LiveRows:
         self._versions: dict[str, int] = {}
         self._rows: dict[str, Row] = {}
         self._order: list[str] = []
+        self._unknown: dict[str, Cell] = {}  # option → the cell of every flag there while it cannot be read
         self.rows: tuple[Row, ...] = ()  # the same tuple until a state changes
 
     def ready(self, app: Application) -> bool:
@@ -50,11 +52,17 @@ class LiveRows:
             e.option in self._live and self._live[e.option].loaded_at is not None for e in app.config.environments
         )
 
+    def last_read(self, option: str) -> float | None:
+        """When the environment's snapshot was last read whole (None: never, or no snapshot)."""
+        live = self._live.get(option)
+        return live.loaded_at if live is not None else None
+
     def update(self, app: Application) -> dict[str, str]:
-        """Bring ``rows`` up to date; the environments whose snapshot is stale, and why."""
+        """Bring ``rows`` up to date; the environments that cannot be read now, and why."""
         options = [e.option for e in app.config.environments]
+        unknown = {o: unknown_since(self._live[o].loaded_at) for o in options if self._live[o].stale}
         changed: set[str] | None = None
-        if self._definitions is app.definitions and set(self._versions) == set(options):
+        if self._definitions is app.definitions and set(self._versions) == set(options) and unknown == self._unknown:
             changed = set()
             for option in options:
                 since = self._live[option].changed_since(self._versions[option])
@@ -63,16 +71,25 @@ class LiveRows:
                     break
                 changed |= since
         if changed is None:
+            self._unknown = unknown
             self._rebuild(app, options)
         elif changed:
             self._refresh(app, options, changed)
-        return {e.name: STALE for e in app.config.environments if self._live[e.option].stale}
+        return {
+            app.config.environment_name(option): f"its Redis cannot be read now (last read {_when(cell.read_at)})"
+            for option, cell in unknown.items()
+        }
 
     def _row(self, app: Application, options: list[str], name: str) -> Row | None:
         states = [self._live[o].state(name) for o in options]
         if name not in app.definitions and all(s is None for s in states):
             return None  # deleted everywhere and not defined
-        return Row(name, app.definitions.get(name), tuple(NOT_SET if s is None else cell_of(s) for s in states))
+        unknown = self._unknown
+        cells = tuple(
+            unknown[o] if o in unknown else NOT_SET if s is None else cell_of(s)
+            for o, s in zip(options, states, strict=True)
+        )
+        return Row(name, app.definitions.get(name), cells)
 
     def _rebuild(self, app: Application, options: list[str]) -> None:
         self._versions = {o: self._live[o].version for o in options}
@@ -97,3 +114,7 @@ class LiveRows:
         if reorder:
             self._order = sorted(self._rows)
         self.rows = tuple(self._rows[n] for n in self._order)
+
+
+def _when(read_at: float | None) -> str:
+    return utc(read_at, seconds=True) if read_at is not None else "never"

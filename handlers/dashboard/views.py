@@ -1,14 +1,14 @@
 """What each dashboard page shows, read from Redis and the definitions (never written).
 
 Every environment is read at once; one that cannot be read is named on the page and its cells
-say "unknown" — the rest of the page still shows.
+say "unknown" (and since when) — the rest of the page still shows.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -19,20 +19,36 @@ from handlers.core.charts import Chart
 from handlers.core.context import Application
 from handlers.core.recent_charts import RECENT_METRIC_CHARTS
 from handlers.core.stale import by_flag, newest_milestone, stale_reason
-from handlers.dashboard.cells import NOT_SET, UNKNOWN, Cell, Kind, Row, cell, cell_of, exposure
+from handlers.dashboard.cell_activity import CellActivity, cell_activity
+from handlers.dashboard.cells import NOT_SET, UNKNOWN, Cell, Kind, Row, cell, cell_of, exposure, unknown_since
+from handlers.dashboard.change_times import ChangeTimes, latest_of, records_times
 from handlers.dashboard.live_rows import LiveRows
+from handlers.dashboard.query import FlagsQuery
+from handlers.dashboard.selection import Paged, matching, ordered
 
-__all__ = ["FlagPage", "FlagsPage", "Point", "flag_page", "flags_page"]
+__all__ = ["EVERY_FLAG", "FlagPage", "FlagsPage", "Point", "flag_page", "flags_page"]
+
+
+EVERY_FLAG = FlagsQuery()  # no filter, by name, the first page
 
 
 @dataclass(frozen=True, slots=True)
 class FlagsPage:
     environments: tuple[Environment, ...]
-    rows: tuple[Row, ...]
+    rows: tuple[Row, ...]  # this page's rows
     unreachable: dict[str, str]  # environment name → why it could not be read
-    total: int  # rows before filtering
+    total: int  # every flag, before filtering
+    query: FlagsQuery = EVERY_FLAG
+    matched: int = 0  # the rows the filters let through
+    page: int = 1
+    pages: int = 1
+    first: int = 1  # the number of the page's first row among those matched
     source: Literal["snapshot", "redis"] = "redis"  # where the states came from
     note: str = ""  # why rows are missing (the cleanup filter with an environment unread)
+    changed: dict[str, float] = field(default_factory=dict)  # the page's flags: when each last changed
+    activity: CellActivity = field(default_factory=dict)  # (flag, option) → what is going on there
+    activity_unread: tuple[str, ...] = ()  # what of that could not be read, and why
+    now: float = 0.0
 
 
 async def _read_all(app: Application) -> tuple[dict[str, dict[str, FlagRecord]], dict[str, str]]:
@@ -52,55 +68,80 @@ async def _read_all(app: Application) -> tuple[dict[str, dict[str, FlagRecord]],
 
 async def flags_page(
     app: Application,
+    query: FlagsQuery = EVERY_FLAG,
     *,
-    name: str = "",
-    group: str = "",
-    kind: str = "",
-    milestone: str = "",
-    cleanup: bool = False,
     live: LiveRows | None = None,
+    times: ChangeTimes | None = None,
 ) -> FlagsPage:
-    """Every flag in Redis or in a definition, one cell per environment, filtered. With ``live``
-    snapshots of every environment the states come from memory; the cleanup filter, which needs
-    when each flag last changed, always reads Redis."""
-    environments = app.config.environments
-    source: Literal["snapshot", "redis"] = "redis"
+    """One page of the flags, one cell per environment, filtered, sorted and paged as ``query``
+    asks, with what is going on in its cells. With ``live`` snapshots of every environment the
+    states come from memory (and the change times from ``times``, kept up to date); the cleanup
+    filter, which needs when each flag last changed on each environment, always reads Redis."""
+    now, environments = time.time(), app.config.environments
     records: dict[str, dict[str, FlagRecord]] = {}
-    if live is not None and not cleanup and live.ready(app):
-        source = "snapshot"
-        unreachable = live.update(app)
-        all_rows = live.rows
+    source: Literal["snapshot", "redis"] = "redis"
+    if live is not None and not query.cleanup and live.ready(app):
+        source, unreachable, all_rows = "snapshot", live.update(app), live.rows
+        if times is not None:
+            await times.refresh(app, [e.option for e in environments if e.name not in unreachable])
+        changed = times.latest if times is not None else {}
     else:
         records, unreachable = await _read_all(app)
-        all_rows = _rows(app, {o: {n: r.state for n, r in found.items()} for o, found in records.items()})
-    total = len(all_rows)
-    if not (cleanup or name or group or kind or milestone):
-        return FlagsPage(tuple(environments), all_rows, unreachable, total, source)  # the kept tuple itself
-    rows: list[Row] | tuple[Row, ...] = all_rows
-    note = ""
-    if cleanup and unreachable:  # "off everywhere" cannot be told from "could not read"
-        rows, note = [], "Which flags to clean up cannot be told while an environment cannot be read."
-    elif cleanup:
-        options = [e.option for e in environments]
-        newest, now, settings = newest_milestone(app.definitions.values()), time.time(), app.config.cleanup
-        rows = [
-            replace(r, cleanup=reason)
-            for r in rows
-            if (reason := stale_reason(by_flag(records, options, r.name), r.definition, newest, settings, now))
-        ]
-    rows = [
-        r
+        all_rows = _rows(app, {o: {n: r.state for n, r in found.items()} for o, found in records.items()}, live)
+        changed = latest_of(records_times(found.values()) for found in records.values())
+    rows, note = _cleanup(app, all_rows, records, unreachable, now) if query.cleanup else (all_rows, "")
+    rows = ordered(matching(rows, query, [e.name for e in environments], changed, now), query, changed)
+    page = Paged(rows, query.page)
+    readable = [e.option for e in environments if e.name not in unreachable]
+    activity, unread = await cell_activity(app, [r.name for r in page.rows], readable)
+    return FlagsPage(
+        tuple(environments),
+        page.rows,
+        unreachable,
+        len(all_rows),
+        query,
+        page.matched,
+        page.page,
+        page.pages,
+        page.first,
+        source,
+        note,
+        {r.name: changed[r.name] for r in page.rows if r.name in changed},
+        activity,
+        unread,
+        now,
+    )
+
+
+def _cleanup(
+    app: Application,
+    rows: Sequence[Row],
+    records: Mapping[str, Mapping[str, FlagRecord]],
+    unreachable: Mapping[str, str],
+    now: float,
+) -> tuple[Sequence[Row], str]:
+    """The rows ready to clean up, each with why; none while an environment cannot be read
+    ("off everywhere" cannot be told from "could not read")."""
+    if unreachable:
+        return [], "Which flags to clean up cannot be told while an environment cannot be read."
+    options = [e.option for e in app.config.environments]
+    newest, settings = newest_milestone(app.definitions.values()), app.config.cleanup
+    return [
+        replace(r, cleanup=reason)
         for r in rows
-        if (not name or name.lower() in r.name.lower())
-        and (not group or (r.definition is not None and group.lower() in r.definition.group.lower()))
-        and (not kind or (r.definition is not None and r.definition.type == kind))
-        and (not milestone or (r.definition is not None and (r.definition.milestone or "") == milestone))
-    ]
-    return FlagsPage(tuple(environments), tuple(rows), unreachable, total, source, note)
+        if (reason := stale_reason(by_flag(records, options, r.name), r.definition, newest, settings, now))
+    ], ""
 
 
-def _rows(app: Application, states: Mapping[str, Mapping[str, FlagState]]) -> tuple[Row, ...]:
+def _rows(app: Application, states: Mapping[str, Mapping[str, FlagState]], live: LiveRows | None) -> tuple[Row, ...]:
+    """Rows from states read just now; an environment not read says unknown, and when its live
+    snapshot (if any) last read it."""
     environments = app.config.environments
+    unknown = {
+        e.option: unknown_since(live.last_read(e.option) if live is not None else None)
+        for e in environments
+        if e.option not in states
+    }
     names = sorted(set(app.definitions) | {n for by_name in states.values() for n in by_name})
     return tuple(
         Row(
@@ -109,7 +150,7 @@ def _rows(app: Application, states: Mapping[str, Mapping[str, FlagState]]) -> tu
             tuple(
                 (cell_of(s) if (s := states[e.option].get(flag)) is not None else NOT_SET)
                 if e.option in states
-                else UNKNOWN
+                else unknown[e.option]
                 for e in environments
             ),
         )

@@ -151,12 +151,11 @@ async def test_the_pages_show_what_was_written_and_the_chart_is_the_audit_stream
     cells = dict(zip(heads, [await asyncio.to_thread(lambda c=c: c.text) for c in row], strict=False))
     assert cells["gstg"] == "25% of actors", cells
     assert cells["gprd"] == "off", cells
-    _shot(browser, tmp_path, "flags")
     _, answer = await dashboard.text(f"run feature set {FLAG} 60 --actors --staging", channel="#development")
     assert "*Set to" in answer, answer
     deadline = time.monotonic() + 10
     while True:  # the page from the live snapshot, with the change it was told of
-        text = await _open(browser, f"{dashboard.url}/ui/?name=partitioned")
+        text = await _open(browser, f"{dashboard.url}/ui/?q=partitioned")
         if "States from the live snapshot" in text and "60% of actors" in text:
             break
         assert time.monotonic() < deadline, text

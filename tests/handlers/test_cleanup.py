@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from flags import MemoryBackend
+from handlers.dashboard.query import FlagsQuery
 from handlers.dashboard.views import flags_page
 from tests.configs import example_environments
 from tests.handlers.conftest import MakeChatops
@@ -59,7 +60,7 @@ async def test_cleanup_is_not_judged_while_an_environment_cannot_be_read(chatops
     bot = await chatops(environments=example_environments(prefix, ops="redis://127.0.0.1:1/0"))
     answer = await bot.run("/chatops run feature list --stale", channel="#random")
     assert not answer.ok and "ops" in answer.text, answer.text  # chat: says which one, lists nothing
-    page = await flags_page(bot.app, cleanup=True)  # the dashboard's cleanup filter
+    page = await flags_page(bot.app, FlagsQuery(cleanup=True))  # the dashboard's cleanup filter
     assert page.rows == () and "cannot be told while an environment cannot be read" in page.note
     assert "ops" in page.unreachable
     everything = await flags_page(bot.app)  # without the filter the rest still shows
