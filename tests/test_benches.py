@@ -79,3 +79,24 @@ def test_bench_ofrep_runs_on_the_embedded_redis_and_the_flags_api_answers_as_fli
     assert figures["bulk_200_rps"] > 0 and figures["bulk_304_rps"] > figures["bulk_200_rps"]
     assert 0 < figures["change_to_ofrep_p50_ms"] <= figures["change_to_ofrep_p99_ms"] < 10_000
     assert figures["provider_evals_per_s"] > 0 and 0 < figures["provider_vs_native"] < 1
+
+
+@pytest.mark.slow
+def test_bench_ui_runs_on_the_embedded_redis_and_times_the_pages_and_the_browser_load() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    small = ["--flags", "250", "--changes", "20", "--rounds", "2", "--browser-rounds", "2"]
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "ui.py"), *small],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "redis: embedded" in done.stdout
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    assert figures["flags"] == 250 and figures["environments"] == 6
+    for page in ("flags_page", "flags_page_sorted", "flags_page_filtered", "flag_page", "flags_page_browser_load"):
+        assert 0 < figures[f"{page}_p50_ms"] <= figures[f"{page}_p99_ms"], page
+    assert 1 < figures["flags_page_kb"] < 100 and 1 < figures["flags_page_browser_kb"] < 100  # one page, gzipped
