@@ -41,6 +41,13 @@ class KillActivity:
 
     @staticmethod
     async def _last(app: Application, option: str, flags: Sequence[str]) -> dict[str, AuditEntry] | str:
+        """The last audit entries of those of ``flags`` that may have been killed on ``option``:
+        with a live snapshot of it, only the flags it holds fully off (what a kill leaves)."""
+        live = app.live.get(option)
+        if live is not None:
+            flags = [f for f in flags if (state := live.state(f)) is not None and state.is_empty]
+        if not flags:
+            return {}
         try:
             return await app.stores[option].last_entries(flags)
         except (FlagsError, ValueError) as error:  # ValueError: an audit entry written by hand, malformed
