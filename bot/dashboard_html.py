@@ -51,7 +51,9 @@ grid-template-columns:max-content auto;gap:2px 12px}dt{font-weight:600}
 .pager{display:flex;gap:6px;flex-wrap:wrap;margin:8px 0;align-items:center}.pager a,.pager span{padding:2px 6px}
 .pager [aria-current]{font-weight:700;background:#24292f;color:#fff;border-radius:3px}.pager .off{color:#6e7781}
 table.flags caption{text-align:left;font-weight:600;padding:4px 0}th a{color:inherit}
-table.flags td{vertical-align:top}table.flags time,table.flags th{white-space:nowrap}
+table.flags td{vertical-align:top}table.flags time{white-space:nowrap}
+table.flags :is(td.off,td.some,td.percent,td.on,td.unknown){min-width:5.5em}
+table.flags td:first-child{max-width:22em;overflow-wrap:anywhere}
 .refs{margin-left:6px;white-space:nowrap}.refs a{text-decoration:none;margin-right:4px}
 .badge{display:inline-block;margin:2px 2px 0 0;padding:0 4px;border-radius:3px;font-size:12px;white-space:nowrap;
 border:1px solid #d0d7de;background:#fff}.b-rollout{border-color:#0969da;color:#0550ae}
