@@ -40,6 +40,7 @@ import json
 import os
 import random
 import re
+import shutil
 import statistics
 import sys
 import tempfile
@@ -327,8 +328,8 @@ def regression_lines(done: list[Regression], window: str, target_s: float) -> li
         f"check rate[{window}], max_increase {BOUND} (baselines {', '.join(f'{r.baseline:.2%}' for r in done)})",
         f"regression: step written → rolled back: median {statistics.median(seconds):.2f} s, max {max(seconds):.2f} s "
         f"({len(done)} runs: {', '.join(f'{s:.2f}' for s in seconds)})",
-        f"regression: first failing reading seen {statistics.median(first):.2f} s after the step (median; the "
-        f"scrape and the window), then {FAILURE_LIMIT - 1} more reading(s) to abort (failure_limit {FAILURE_LIMIT})",
+        f"regression: first failing reading seen {statistics.median(first):.2f} s after the step (median: the next "
+        f"scrape, then the guard's next round), then {FAILURE_LIMIT - 1} more reading(s) to abort (failure_limit {FAILURE_LIMIT})",
         f"regression: target ≤ {target_s:g} s (scrape {SCRAPE_S:g} s + failure_limit {FAILURE_LIMIT} x every "
         f"{EVERY_S:g} s + 1 s) for every run: " + ("met" if max(seconds) <= target_s else "MISSED"),
     ]
@@ -424,8 +425,12 @@ def main(runs: int, evaluations: int, window: str) -> None:
     try:
         with start_world(work, redis_url, prefix, window) as world:
             measured = asyncio.run(measure(world, work, redis_url, prefix, runs, evaluations))
+    except BaseException:
+        print(f"Prometheus' and the apps' logs are kept in {work}", file=sys.stderr)
+        raise
     finally:
         delete_prefixed(redis_url, prefix)
+    shutil.rmtree(work, ignore_errors=True)  # Prometheus' data too
     report(measured, window)
 
 
