@@ -22,6 +22,7 @@ import pytest
 import redis.asyncio as aioredis
 from selenium.webdriver.common.by import By
 
+import bot.dashboard_charts
 from bot.charts import BOUND_COLOUR, MARK_STYLES, SERIES_COLOURS
 from bot.dashboard_charts import chart_figure
 from bot.server import RUNTIME
@@ -207,10 +208,17 @@ def test_text_from_data_is_text_and_each_chart_keeps_its_own_ids() -> None:
     assert not any(k.startswith("on") for c in parts.charts for k in c)
 
 
-def test_a_chart_without_panels_or_one_that_cannot_be_drawn_is_a_line() -> None:
+def test_a_chart_without_panels_or_one_that_cannot_be_drawn_is_a_line(monkeypatch: pytest.MonkeyPatch) -> None:
     why = "Could not read the recent watches of my_flag: <refused>"
     assert chart_figure(Chart("Watches of my_flag", 0, 0, (), alt=why), 1) == f'<p class="warn">{escape(why)}</p>'
-    unreadable = _chart("After my_flag on gstg", "gstg", "my_flag: $x^$ → on", "what it shows")  # "$…$": math
+    dollars = _chart("After my_flag on gstg", "gstg", "my_flag: $x^$ → on", "what it shows")  # text, not maths
+    assert "<svg" in chart_figure(dollars, 1)
+
+    def broken(chart: Chart) -> str:
+        raise ValueError("a chart its data breaks")
+
+    monkeypatch.setattr(bot.dashboard_charts, "render_svg", broken)
+    unreadable = _chart("After my_flag on gstg", "gstg", "my_flag: → on", "what it shows")
     said = chart_figure(unreadable, 1)
     assert said.startswith('<p class="warn">Error ratio after my_flag on gstg, ') and "<svg" not in said, said
     assert said.endswith("the chart could not be drawn. what it shows</p>"), said
