@@ -10,6 +10,7 @@ from functools import lru_cache
 from html import escape
 from urllib.parse import quote
 
+from bot.dashboard_layout import page
 from flags import AuditEntry
 from handlers.approvals.card import approvers_line
 from handlers.approvals.store import ApprovalRequest
@@ -27,7 +28,6 @@ __all__ = [
     "board_page",
     "flag_html",
     "flags_html",
-    "refusal_page",
     "table_rows",
     "timeline_svg",
 ]
@@ -51,26 +51,7 @@ grid-template-columns:max-content auto;gap:2px 12px}dt{font-weight:600}
 
 
 def _page(title: str, body: str, visitor: Visitor | None) -> str:
-    who = f'<span class="who">{escape(visitor.name)}</span>' if visitor is not None else ""
-    nav = (
-        '<a href="/ui/"><b>chatops</b></a><a href="/ui/">Flags</a><a href="/ui/?cleanup=1">Cleanup</a>'
-        '<a href="/ui/deployments">Deployments</a><a href="/ui/activity">Rollouts, freezes, approvals</a>'
-    )
-    return (
-        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)} · chatops</title>'
-        f'<meta name="viewport" content="width=device-width"><link rel="stylesheet" href="/ui/style.css">'
-        f"</head><body><header>{nav}{who}</header><main>{body}</main></body></html>"
-    )
-
-
-def refusal_page(message: str) -> str:
-    """What a request without a valid session sees: why, and how to get in. Nothing else."""
-    body = (
-        f"<h1>Sign in through Slack</h1><p>{escape(message)}</p>"
-        "<p>Type <code>/chatops run dashboard</code> in Slack and follow the link it answers with "
-        "(it is yours only, works once and expires in a few minutes).</p>"
-    )
-    return _page("Sign in", body, None)
+    return page(title, body, visitor)
 
 
 def _flag_url(name: str) -> str:
