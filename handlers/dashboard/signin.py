@@ -20,7 +20,7 @@ import hmac
 import json
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -36,7 +36,7 @@ _SPENT = "This sign-in link was used already: each works once."
 class Visitor:
     user_id: str  # the Slack user id ("" behind a trusted proxy)
     name: str
-    form_token: str = ""  # what this visitor's forms carry: their session's ("" behind a trusted proxy)
+    form_token: str = field(default="", repr=False)  # what their forms carry ("" behind a trusted proxy)
 
 
 class SignInRefused(Exception):
