@@ -32,6 +32,7 @@ from handlers.core.timefmt import utc
 from handlers.dashboard.signin import SIGN_IN, Visitor
 from handlers.watches.store import WATCH_STORE, Watch
 from tests.bot.conftest import FLAG, BotUnderTest, start_bot, wait_healthy, write_config
+from tests.bot.dashboard_browser import sign_in
 from tests.bot.slack_stub import SlackStub, Upload
 from tests.bot.test_dashboard import browser  # noqa: F401 (the headless Chromium fixture)
 from tests.metric_history import until_chartable
@@ -116,7 +117,7 @@ async def watched(
         async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
             await wait_healthy(session, url)
             token = app.ports.need(SIGN_IN).token(Visitor("U0SRE", "sre"))
-            async with session.get(f"{url}/ui/signin?token={token}") as signed:
+            async with session.post(f"{url}/ui/signin", data={"token": token}) as signed:
                 assert signed.status == 200  # followed to the flags page
             yield BotUnderTest(url, slack, prefix, client, session), app
     finally:
@@ -236,7 +237,7 @@ async def test_in_a_browser_the_chart_is_drawn_under_its_caption(
     await _watched_change(bot, app, slack, world)
     token = app.ports.need(SIGN_IN).token(Visitor("U0SRE", "sre"))
     await asyncio.to_thread(browser.delete_all_cookies)
-    await asyncio.to_thread(browser.get, f"{bot.url}/ui/signin?token={token}")
+    await sign_in(browser, f"{bot.url}/ui/signin?token={token}")
     await asyncio.to_thread(browser.get, f"{bot.url}/ui/flags/{FLAG}")
     figure = await asyncio.to_thread(browser.find_element, By.CSS_SELECTOR, "figure.metric-chart")
     caption = await asyncio.to_thread(lambda: figure.find_element(By.TAG_NAME, "figcaption").text)
