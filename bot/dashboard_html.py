@@ -1,6 +1,6 @@
-"""The dashboard's pages as HTML: server-rendered, no script at all, no asset from elsewhere; the
-timeline is an SVG drawn here. Every text from Redis, definitions or people goes through
-``escape`` (flag names, reasons, Slack names, commands)."""
+"""The dashboard's pages as HTML: server-rendered, no script at all, no asset from elsewhere (the
+exposure chart is drawn in ``bot.dashboard_timeline``). Every text from Redis, definitions or people
+goes through ``escape`` (flag names, reasons, Slack names, commands)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from functools import lru_cache
 from html import escape
 from urllib.parse import quote
 
+from bot.dashboard_timeline import checks_text, timeline_svg
 from flags import AuditEntry
 from handlers.approvals.card import approvers_line
 from handlers.approvals.store import ApprovalRequest
@@ -18,7 +19,7 @@ from handlers.core.reply import Code, Line, Link, Mention, Reply, Section, Stron
 from handlers.core.timefmt import utc
 from handlers.dashboard.cells import Cell, Row
 from handlers.dashboard.signin import Visitor
-from handlers.dashboard.views import FlagPage, FlagsPage, Point
+from handlers.dashboard.views import FlagPage, FlagsPage
 
 __all__ = [
     "STYLE",
@@ -29,7 +30,6 @@ __all__ = [
     "flags_html",
     "refusal_page",
     "table_rows",
-    "timeline_svg",
 ]
 
 STYLE = """
@@ -203,10 +203,6 @@ def _link(url: str | None) -> str:
     return f'<a href="{escape(url)}">{escape(url)}</a>'
 
 
-def _checks(entry: AuditEntry) -> str:
-    return "; ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(entry.checks.items()))
-
-
 def _history_row(entry: AuditEntry) -> str:
     approver = f"@{entry.approved_by}" if entry.approved_by else ""
     cells = (
@@ -216,66 +212,9 @@ def _history_row(entry: AuditEntry) -> str:
         approver,
         entry.description,
         entry.command,
-        _checks(entry),
+        checks_text(entry),
     )
     return "<tr>" + "".join(f"<td>{escape(c)}</td>" for c in cells) + "</tr>"
-
-
-_COLORS = ("#2f6fdf", "#1a7f37", "#bf3989", "#9a6700", "#8250df", "#cf222e", "#0969da", "#57606a")
-
-
-def timeline_svg(series: dict[str, list[Point]], now: float) -> str:
-    """One lane per environment: exposure (0 to 100%) as a step line over time, a dot per change
-    carrying the audit entry (its id, when, share) and, as its tooltip, who, what and the checks."""
-    points = [p for lane in series.values() for p in lane]
-    if not points:
-        return "<p>No changes recorded.</p>"
-    start = min(p.at for p in points)
-    end = max(now, start + 60)
-    width, left, lane_height = 760, 90, 56
-    height = lane_height * len(series) + 24
-
-    def x(at: float) -> float:
-        return round(left + (at - start) / (end - start) * (width - left - 10), 1)
-
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
-        f'aria-label="exposure over time per environment">'
-    ]
-    for index, (name, lane) in enumerate(series.items()):
-        top, color = index * lane_height + 8, _COLORS[index % len(_COLORS)]
-
-        def y(share: float, top: int = top) -> float:
-            return round(top + (lane_height - 16) * (1 - share / 100), 1)
-
-        parts.append(f'<text x="4" y="{top + 20}">{escape(name)}</text>')
-        parts.append(
-            f'<line x1="{left}" y1="{y(0)}" x2="{width - 10}" y2="{y(0)}" stroke="#ccc"/>'
-            f'<line x1="{left}" y1="{y(100)}" x2="{width - 10}" y2="{y(100)}" stroke="#eee"/>'
-        )
-        if not lane:
-            continue
-        path = [f"M{left},{y(0)}"]
-        path += [f"H{x(point.at)}V{y(point.share)}" for point in lane]
-        path.append(f"H{x(end)}")
-        parts.append(f'<path d="{"".join(path)}" fill="none" stroke="{color}" stroke-width="2"/>')
-        parts += [_dot(point, x(point.at), y(point.share), name, color) for point in lane]
-    axis = lane_height * len(series) + 18
-    parts.append(f'<text x="{left}" y="{axis}">{escape(utc(start))}</text>')
-    parts.append(f'<text x="{width - 10}" y="{axis}" text-anchor="end">{escape(utc(end))}</text>')
-    parts.append("</svg>")
-    return "".join(parts)
-
-
-def _dot(point: Point, cx: float, cy: float, environment: str, color: str) -> str:
-    entry = point.entry
-    who = entry.who + (f", approved by @{entry.approved_by}" if entry.approved_by else "")
-    tip = f"{utc(point.at)} · {who} · {entry.description}" + (f" · {_checks(entry)}" if entry.checks else "")
-    return (
-        f'<circle class="change" cx="{cx}" cy="{cy}" r="4" fill="{color}" data-environment="{escape(environment)}" '
-        f'data-entry="{escape(entry.entry_id)}" data-at="{point.at:.3f}" data-share="{point.share:g}" '
-        f'data-kind="{point.kind}"><title>{escape(tip)}</title></circle>'
-    )
 
 
 def _line_html(segments: Line) -> str:
