@@ -5,12 +5,13 @@ goes through ``escape`` (flag names, reasons, Slack names, commands)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from html import escape
 from urllib.parse import quote
 
-from bot.dashboard_timeline import checks_text, timeline_svg
+from bot.dashboard_links import outbound_link
+from bot.dashboard_timeline import checks_text, entry_anchor, timeline_svg
 from flags import AuditEntry
 from handlers.approvals.card import approvers_line
 from handlers.approvals.store import ApprovalRequest
@@ -47,6 +48,13 @@ grid-template-columns:max-content auto;gap:2px 12px}dt{font-weight:600}
 .metric-chart{margin:8px 0 20px}.metric-chart figcaption{font-weight:600;margin-bottom:4px}
 .metric-chart svg{display:block;width:100%;max-width:1000px;height:auto;background:#fff}
 .metric-chart svg *{stroke-linejoin:round;stroke-linecap:butt}
+.exposure{margin:8px 0 16px}.exposure svg{display:block;max-width:100%;height:auto;background:#fff}
+.exposure .lane{font-size:12px;font-weight:600}.exposure .tick,.exposure .caption{fill:#595959;color:#595959}
+.exposure .value{fill:#1d1d1f;paint-order:stroke;stroke:#fff;stroke-width:3px}.exposure .frozen{fill:#1f3f77}
+.exposure .mark{stroke:#fff;stroke-width:1.5}.exposure .ring{fill:transparent;stroke:none}
+.exposure a:focus{outline:none}.exposure a:focus .ring,.exposure a:hover .ring{stroke:#1d1d1f;stroke-width:2.5}
+.exposure a:focus .mark{stroke:#1d1d1f}.exposure .quiet{font-size:12px}
+tr[id]{scroll-margin-top:48px}tr:target td{background:#fff3b0}
 """
 
 
@@ -175,9 +183,11 @@ def flag_html(page: FlagPage, visitor: Visitor, figures: Sequence[str] = ()) -> 
             ("Group", escape(definition.group)),
             ("Milestone", escape(definition.milestone or "")),
             ("Default", "enabled" if definition.default_enabled else "disabled"),
-            ("Rollout issue", _link(definition.rollout_issue_url)),
-            ("Introduced by", _link(definition.introduced_by_url)),
+            ("Merge request", outbound_link(definition.introduced_by_url)),
+            ("Rollout issue", outbound_link(definition.rollout_issue_url)),
         ]
+        if definition.feature_issue_url:
+            items.append(("Feature issue", outbound_link(definition.feature_issue_url)))
         about = "<dl>" + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in items) + "</dl>"
     else:
         about = "<p>No definition file names this flag.</p>"
@@ -188,7 +198,7 @@ def flag_html(page: FlagPage, visitor: Visitor, figures: Sequence[str] = ()) -> 
     body = (
         f"<h1>{escape(page.name)}</h1>{_unreachable(page.unreachable)}{about}"
         f"<h2>State</h2><table>{states}</table>"
-        f"<h2>Exposure over time</h2>{timeline_svg(page.series, page.now)}"
+        f"<h2>Exposure over time</h2>{timeline_svg(page)}"
         + (f"<h2>Metric checks after its recent watched changes</h2>{''.join(figures)}" if figures else "")
         + f"<h2>History ({len(page.history)} changes)</h2><table><thead><tr><th>When</th><th>Where</th>"
         f"<th>Who</th><th>Approved by</th><th>What</th><th>Command</th><th>Checks</th></tr></thead>"
@@ -197,16 +207,10 @@ def flag_html(page: FlagPage, visitor: Visitor, figures: Sequence[str] = ()) -> 
     return _page(page.name, body, visitor)
 
 
-def _link(url: str | None) -> str:
-    if not url or not url.startswith(("https://", "http://")):
-        return escape(url or "")
-    return f'<a href="{escape(url)}">{escape(url)}</a>'
-
-
 def _history_row(entry: AuditEntry) -> str:
     approver = f"@{entry.approved_by}" if entry.approved_by else ""
     cells = (
-        utc(entry.at.timestamp()),
+        utc(entry.at.timestamp(), seconds=True),  # changes a chart's marks tell apart by seconds
         entry.environment,
         entry.who,
         approver,
@@ -214,7 +218,7 @@ def _history_row(entry: AuditEntry) -> str:
         entry.command,
         checks_text(entry),
     )
-    return "<tr>" + "".join(f"<td>{escape(c)}</td>" for c in cells) + "</tr>"
+    return f'<tr id="{entry_anchor(entry)}">' + "".join(f"<td>{escape(c)}</td>" for c in cells) + "</tr>"
 
 
 def _line_html(segments: Line) -> str:
@@ -229,7 +233,7 @@ def _line_html(segments: Line) -> str:
         elif isinstance(segment, Mention):
             out.append(f"@{escape(segment.name)}")
         elif isinstance(segment, Link):
-            out.append(_link(segment.url) if segment.url == segment.label else escape(segment.label))
+            out.append(outbound_link(segment.url, segment.label))
     return "".join(out)
 
 
@@ -250,8 +254,10 @@ def board_page(title: str, parts: Iterable[tuple[str, Reply]], visitor: Visitor)
     return _page(title, body, visitor)
 
 
-def approvals_reply(pending: Sequence[ApprovalRequest]) -> Reply:
-    """Pending approvals, read-only, as a reply (the card's lines without its buttons)."""
+def approvals_reply(pending: Sequence[ApprovalRequest], cards: Mapping[str, str] | None = None) -> Reply:
+    """Pending approvals, read-only, as a reply (the card's lines without its buttons); ``cards``:
+    the permalinks of their cards in Slack, by request id."""
+    cards = cards or {}
     if not pending:
         return Reply(True, "", (Section((line("No approval is pending."),)),))
     lines = tuple(
@@ -262,6 +268,7 @@ def approvals_reply(pending: Sequence[ApprovalRequest]) -> Reply:
             f" · by {a.requester.user_name} · who can approve: ",
             *approvers_line(a),
             f" · expires in {max(0, int(a.expires_at - time.time()) // 60)} min",
+            *((" · ", Link(cards[a.id], "its card in Slack")) if a.id in cards else ()),
         )
         for a in pending
     )
