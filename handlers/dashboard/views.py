@@ -168,7 +168,7 @@ async def _freezes(app: Application) -> dict[str, list[Freeze]] | str:
         return {}
     try:
         active = await view.active()
-    except (RedisError, OSError) as error:
+    except (RedisError, OSError, ValueError, KeyError) as error:  # ValueError, KeyError: a record written by hand
         return str(error) or type(error).__name__
     names = {e.option: e.name for e in app.config.environments}
     found: dict[str, list[Freeze]] = {}

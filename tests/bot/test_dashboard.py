@@ -495,9 +495,15 @@ async def test_the_chart_over_weeks_ticks_mondays_and_a_long_quiet_tail_is_drawn
     await _write_history(app.stores["production"], quiet, [*changes, (now - 21 * day + 100, "50", "on", "")])
     page = await _page_over_http(dashboard, f"/ui/flags/{quiet}")
     ticks = _ticks(page)
-    assert len(ticks) >= 4 and all(re.fullmatch(r"(.* )?\d\d:\d\d:\d\d", t) for t in ticks), ticks  # seconds apart
+    assert len(ticks) >= 3 and all(re.fullmatch(r"(.* )?\d\d:\d\d:[0-5][05]", t) for t in ticks), ticks  # seconds
     assert ">now, 21 days later</text>" in page, page
     assert "dev, pre, gstg, gstg-ref, ops: off throughout" in page
+
+    freezes = app.ports.need(FREEZE_STORE)
+    await dashboard.redis.hset(freezes.key, "production|manual", "{not json")  # a record written by hand, broken
+    page = await _page_over_http(dashboard, f"/ui/flags/{quiet}")
+    assert '<p class="warn">Freezes could not be read, so none is marked: ' in page  # and the chart still shows
+    assert ">now, 21 days later</text>" in page
 
 
 APPROVAL_ACCESS = [
