@@ -47,28 +47,22 @@ def entry_anchor(entry: AuditEntry) -> str:
     return f"entry-{_NOT_ID.sub('_', entry.environment)}-{_NOT_ID.sub('_', entry.entry_id)}"
 
 
-@dataclass(frozen=True, slots=True)
 class _Axis:
     """Time to x: linear from ``start`` to ``cut``; with a break (``cut`` before ``now``) the quiet
     tail from ``cut`` to ``now`` is squeezed into the last NOW_ZONE pixels."""
 
-    start: float
-    cut: float
-    now: float
-
-    @property
-    def broken(self) -> bool:
-        return self.cut < self.now
-
-    @property
-    def linear_right(self) -> float:
-        return RIGHT - NOW_ZONE if self.broken else RIGHT
+    def __init__(self, start: float, cut: float, now: float) -> None:
+        self.start, self.cut, self.now = start, cut, now
+        self.broken = cut < now
+        self.linear_right = RIGHT - NOW_ZONE if self.broken else RIGHT
+        self._scale = (self.linear_right - LEFT) / (cut - start)
+        self._tail_scale = NOW_ZONE / (now - cut) if self.broken else 0.0
 
     def x(self, at: float) -> float:
         at = min(max(at, self.start), self.now)
         if at <= self.cut:
-            return round(LEFT + (at - self.start) / (self.cut - self.start) * (self.linear_right - LEFT), 1)
-        return round(self.linear_right + (at - self.cut) / (self.now - self.cut) * NOW_ZONE, 1)
+            return round(LEFT + (at - self.start) * self._scale, 1)
+        return round(self.linear_right + (at - self.cut) * self._tail_scale, 1)
 
 
 def _axis(points: Sequence[Point], now: float) -> _Axis:
@@ -239,18 +233,17 @@ def _mark(point: Point, environment: str, cx: float, cy: float, color: str, word
     """A change's mark (a diamond for a rollout's step), a link to its history row named in words;
     its tooltip adds the checks."""
     entry = point.entry
-    said = _said(point, environment, words)
-    tip = said + (f" · {checks_text(entry)}" if entry.checks else "")
+    said = escape(_said(point, environment, words))
+    tip = said + (escape(f" · {checks_text(entry)}") if entry.checks else "")
     shape = (
         f'<path class="mark" d="M{cx},{round(cy - 6, 1)}l6,6l-6,6l-6,-6z" fill="{color}"/>'
         if point.step
         else f'<circle class="mark" cx="{cx}" cy="{cy}" r="4.5" fill="{color}"/>'
     )
     return (
-        f'<a class="change" href="#{entry_anchor(entry)}" aria-label="{escape(said)}" '
-        f'data-environment="{escape(environment)}" data-entry="{escape(entry.entry_id)}" data-at="{point.at:.3f}" '
-        f'data-share="{point.share:g}" data-kind="{point.kind}" data-step="{escape(point.step)}">'
-        f'<title>{escape(tip)}</title><circle class="ring" cx="{cx}" cy="{cy}" r="9"/>{shape}</a>'
+        f'<a class="change" href="#{entry_anchor(entry)}" aria-label="{said}" data-environment="{escape(environment)}" '
+        f'data-entry="{escape(entry.entry_id)}" data-share="{point.share:g}" data-step="{escape(point.step)}">'
+        f'<title>{tip}</title><circle class="ring" cx="{cx}" cy="{cy}" r="9"/>{shape}</a>'
     )
 
 
