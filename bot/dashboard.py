@@ -13,6 +13,7 @@ from aiohttp import web
 from redis.exceptions import RedisError
 
 from bot.dashboard_access import COOKIE, Access
+from bot.dashboard_activity import message_links, with_links
 from bot.dashboard_charts import chart_figure
 from bot.dashboard_html import (
     STYLE,
@@ -102,15 +103,22 @@ class _Pages:
         return board_page("Deployments", [("auto_deploy status", reply)], visitor)
 
     async def activity(self, request: web.Request, visitor: Visitor) -> str:
-        parts = [
-            ("Rollouts", await self._read("feature", "rollout", RolloutList(), visitor)),
-            ("Freezes", await self._read("freeze", "status", FreezeStatus(), visitor)),
-        ]
+        """Rollouts, freezes and pending approvals as chat answers them, each rollout and approval
+        with a link to its message in Slack when Slack gives one."""
+        rollouts = await self._read("feature", "rollout", RolloutList(), visitor)
+        freezes = await self._read("freeze", "status", FreezeStatus(), visitor)
         approvals = self._runtime.app.ports.get(APPROVAL_STORE)
+        unread: Reply | None = None
         try:
-            parts.append(("Pending approvals", approvals_reply(await approvals.pending() if approvals else [])))
+            pending = await approvals.pending() if approvals else []
         except (RedisError, OSError, ValueError, KeyError) as error:
-            parts.append(("Pending approvals", error_reply(f"Could not read the approval requests: {error}")))
+            pending, unread = [], error_reply(f"Could not read the approval requests: {error}")
+        links = await message_links(self._runtime, pending)
+        parts = [
+            ("Rollouts", with_links(rollouts, links, "its message in Slack")),
+            ("Freezes", freezes),
+            ("Pending approvals", unread or approvals_reply(pending, links)),
+        ]
         return board_page("Rollouts, freezes and approvals", parts, visitor)
 
     async def _read(self, command: str, subcommand: str, plan: Plan, visitor: Visitor) -> Reply:

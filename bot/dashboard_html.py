@@ -1,16 +1,18 @@
-"""The dashboard's pages as HTML: server-rendered, no script at all, no asset from elsewhere; the
-timeline is an SVG drawn here. Every text from Redis, definitions or people goes through
-``escape`` (flag names, reasons, Slack names, commands)."""
+"""The dashboard's pages as HTML: server-rendered, no script at all, no asset from elsewhere (the
+exposure chart is drawn in ``bot.dashboard_timeline``). Every text from Redis, definitions or people
+goes through ``escape`` (flag names, reasons, Slack names, commands)."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from html import escape
 from urllib.parse import quote
 
 from bot.dashboard_layout import page
+from bot.dashboard_links import outbound_link
+from bot.dashboard_timeline import checks_text, entry_anchor, timeline_svg
 from flags import AuditEntry
 from handlers.approvals.card import approvers_line
 from handlers.approvals.store import ApprovalRequest
@@ -19,7 +21,7 @@ from handlers.core.reply import Code, Line, Link, Mention, Reply, Section, Stron
 from handlers.core.timefmt import utc
 from handlers.dashboard.cells import Cell, Row
 from handlers.dashboard.signin import Visitor
-from handlers.dashboard.views import FlagPage, FlagsPage, Point
+from handlers.dashboard.views import FlagPage, FlagsPage
 
 __all__ = [
     "STYLE",
@@ -29,7 +31,6 @@ __all__ = [
     "flag_html",
     "flags_html",
     "table_rows",
-    "timeline_svg",
 ]
 
 STYLE = """
@@ -47,6 +48,13 @@ grid-template-columns:max-content auto;gap:2px 12px}dt{font-weight:600}
 .metric-chart{margin:8px 0 20px}.metric-chart figcaption{font-weight:600;margin-bottom:4px}
 .metric-chart svg{display:block;width:100%;max-width:1000px;height:auto;background:#fff}
 .metric-chart svg *{stroke-linejoin:round;stroke-linecap:butt}
+.exposure{margin:8px 0 16px}.exposure svg{display:block;max-width:100%;height:auto;background:#fff}
+.exposure .lane{font-size:12px;font-weight:600}.exposure .tick,.exposure .caption{fill:#595959;color:#595959}
+.exposure .value{fill:#1d1d1f;paint-order:stroke;stroke:#fff;stroke-width:3px}.exposure .frozen{fill:#1f3f77}
+.exposure .mark{stroke:#fff;stroke-width:1.5}.exposure .ring{fill:transparent;stroke:none}
+.exposure a:focus{outline:none}.exposure a:focus .ring,.exposure a:hover .ring{stroke:#1d1d1f;stroke-width:2.5}
+.exposure a:focus .mark{stroke:#1d1d1f}.exposure .quiet{font-size:12px}
+tr[id]{scroll-margin-top:48px}tr:target td{background:#fff3b0}
 """
 
 
@@ -158,9 +166,11 @@ def flag_html(page: FlagPage, visitor: Visitor, figures: Sequence[str] = ()) -> 
             ("Group", escape(definition.group)),
             ("Milestone", escape(definition.milestone or "")),
             ("Default", "enabled" if definition.default_enabled else "disabled"),
-            ("Rollout issue", _link(definition.rollout_issue_url)),
-            ("Introduced by", _link(definition.introduced_by_url)),
+            ("Merge request", outbound_link(definition.introduced_by_url)),
+            ("Rollout issue", outbound_link(definition.rollout_issue_url)),
         ]
+        if definition.feature_issue_url:
+            items.append(("Feature issue", outbound_link(definition.feature_issue_url)))
         about = "<dl>" + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in items) + "</dl>"
     else:
         about = "<p>No definition file names this flag.</p>"
@@ -172,7 +182,7 @@ def flag_html(page: FlagPage, visitor: Visitor, figures: Sequence[str] = ()) -> 
     body = (
         f"<h1>{escape(page.name)}</h1>{_unreachable(page.unreachable)}{about}"
         f"<h2>State</h2><table><caption>On each environment</caption>{states}</table>"
-        f"<h2>Exposure over time</h2>{timeline_svg(page.series, page.now)}"
+        f"<h2>Exposure over time</h2>{timeline_svg(page)}"
         + (f"<h2>Metric checks after its recent watched changes</h2>{''.join(figures)}" if figures else "")
         + f"<h2>History ({len(page.history)} changes)</h2><table><caption>Every change, newest first</caption>"
         "<thead><tr>" + "".join(f'<th scope="col">{h}</th>' for h in _HISTORY_HEADS) + "</tr></thead>"
@@ -184,85 +194,18 @@ def flag_html(page: FlagPage, visitor: Visitor, figures: Sequence[str] = ()) -> 
 _HISTORY_HEADS = ("When", "Where", "Who", "Approved by", "What", "Command", "Checks")
 
 
-def _link(url: str | None) -> str:
-    if not url or not url.startswith(("https://", "http://")):
-        return escape(url or "")
-    return f'<a href="{escape(url)}">{escape(url)}</a>'
-
-
-def _checks(entry: AuditEntry) -> str:
-    return "; ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(entry.checks.items()))
-
-
 def _history_row(entry: AuditEntry) -> str:
     approver = f"@{entry.approved_by}" if entry.approved_by else ""
     cells = (
-        utc(entry.at.timestamp()),
+        utc(entry.at.timestamp(), seconds=True),  # changes a chart's marks tell apart by seconds
         entry.environment,
         entry.who,
         approver,
         entry.description,
         entry.command,
-        _checks(entry),
+        checks_text(entry),
     )
-    return "<tr>" + "".join(f"<td>{escape(c)}</td>" for c in cells) + "</tr>"
-
-
-_COLORS = ("#2f6fdf", "#1a7f37", "#bf3989", "#9a6700", "#8250df", "#cf222e", "#0969da", "#57606a")
-
-
-def timeline_svg(series: dict[str, list[Point]], now: float) -> str:
-    """One lane per environment: exposure (0 to 100%) as a step line over time, a dot per change
-    carrying the audit entry (its id, when, share) and, as its tooltip, who, what and the checks."""
-    points = [p for lane in series.values() for p in lane]
-    if not points:
-        return "<p>No changes recorded.</p>"
-    start = min(p.at for p in points)
-    end = max(now, start + 60)
-    width, left, lane_height = 760, 90, 56
-    height = lane_height * len(series) + 24
-
-    def x(at: float) -> float:
-        return round(left + (at - start) / (end - start) * (width - left - 10), 1)
-
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
-        f'aria-label="exposure over time per environment">'
-    ]
-    for index, (name, lane) in enumerate(series.items()):
-        top, color = index * lane_height + 8, _COLORS[index % len(_COLORS)]
-
-        def y(share: float, top: int = top) -> float:
-            return round(top + (lane_height - 16) * (1 - share / 100), 1)
-
-        parts.append(f'<text x="4" y="{top + 20}">{escape(name)}</text>')
-        parts.append(
-            f'<line x1="{left}" y1="{y(0)}" x2="{width - 10}" y2="{y(0)}" stroke="#ccc"/>'
-            f'<line x1="{left}" y1="{y(100)}" x2="{width - 10}" y2="{y(100)}" stroke="#eee"/>'
-        )
-        if not lane:
-            continue
-        path = [f"M{left},{y(0)}"]
-        path += [f"H{x(point.at)}V{y(point.share)}" for point in lane]
-        path.append(f"H{x(end)}")
-        parts.append(f'<path d="{"".join(path)}" fill="none" stroke="{color}" stroke-width="2"/>')
-        parts += [_dot(point, x(point.at), y(point.share), name, color) for point in lane]
-    axis = lane_height * len(series) + 18
-    parts.append(f'<text x="{left}" y="{axis}">{escape(utc(start))}</text>')
-    parts.append(f'<text x="{width - 10}" y="{axis}" text-anchor="end">{escape(utc(end))}</text>')
-    parts.append("</svg>")
-    return "".join(parts)
-
-
-def _dot(point: Point, cx: float, cy: float, environment: str, color: str) -> str:
-    entry = point.entry
-    who = entry.who + (f", approved by @{entry.approved_by}" if entry.approved_by else "")
-    tip = f"{utc(point.at)} · {who} · {entry.description}" + (f" · {_checks(entry)}" if entry.checks else "")
-    return (
-        f'<circle class="change" cx="{cx}" cy="{cy}" r="4" fill="{color}" data-environment="{escape(environment)}" '
-        f'data-entry="{escape(entry.entry_id)}" data-at="{point.at:.3f}" data-share="{point.share:g}" '
-        f'data-kind="{point.kind}"><title>{escape(tip)}</title></circle>'
-    )
+    return f'<tr id="{entry_anchor(entry)}">' + "".join(f"<td>{escape(c)}</td>" for c in cells) + "</tr>"
 
 
 def _line_html(segments: Line) -> str:
@@ -277,15 +220,8 @@ def _line_html(segments: Line) -> str:
         elif isinstance(segment, Mention):
             out.append(f"@{escape(segment.name)}")
         elif isinstance(segment, Link):
-            out.append(_labelled_link(segment))
+            out.append(outbound_link(segment.url, segment.label))
     return "".join(out)
-
-
-def _labelled_link(link: Link) -> str:
-    """A chat answer's link (a pipeline, a compare): its label, linked when the URL is the web's."""
-    if not link.url.startswith(("https://", "http://")):
-        return escape(link.label)
-    return f'<a href="{escape(link.url)}">{escape(link.label)}</a>'
 
 
 def reply_html(reply: Reply) -> str:
@@ -305,8 +241,10 @@ def board_page(title: str, parts: Iterable[tuple[str, Reply]], visitor: Visitor)
     return _page(title, body, visitor)
 
 
-def approvals_reply(pending: Sequence[ApprovalRequest]) -> Reply:
-    """Pending approvals, read-only, as a reply (the card's lines without its buttons)."""
+def approvals_reply(pending: Sequence[ApprovalRequest], cards: Mapping[str, str] | None = None) -> Reply:
+    """Pending approvals, read-only, as a reply (the card's lines without its buttons); ``cards``:
+    the permalinks of their cards in Slack, by request id."""
+    cards = cards or {}
     if not pending:
         return Reply(True, "", (Section((line("No approval is pending."),)),))
     lines = tuple(
@@ -317,6 +255,7 @@ def approvals_reply(pending: Sequence[ApprovalRequest]) -> Reply:
             f" · by {a.requester.user_name} · who can approve: ",
             *approvers_line(a),
             f" · expires in {max(0, int(a.expires_at - time.time()) // 60)} min",
+            *((" · ", Link(cards[a.id], "its card in Slack")) if a.id in cards else ()),
         )
         for a in pending
     )

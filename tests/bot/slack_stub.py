@@ -1,6 +1,7 @@
 """A local Slack Web API server for tests: records every call, answers like Slack,
 and can be told to fail (429 with Retry-After, 500, channel_not_found).
 
+chat.getPermalink answers with a link for the messages posted here (message_not_found for others).
 Also serves response_url endpoints (/respond/<id>), a Socket Mode WebSocket
 (/socket) for apps.connections.open, and the external file upload: files.getUploadURLExternal
 hands out an upload URL on the stub itself (/upload/<file id>), which takes the bytes (raw or
@@ -204,11 +205,24 @@ class SlackStub:
                     "error": "message_not_found",
                 }
             )
+        if method == "chat.getPermalink":
+            return self._permalink(params)
         if method.startswith("files."):
             return self._files_answer(method, params)
         if method == "apps.connections.open":
             return {"ok": True, "url": self.url.replace("http", "ws") + "/socket"}
         return {"ok": False, "error": "unknown_method"}
+
+    def _permalink(self, params: dict[str, Any]) -> dict[str, Any]:
+        """A message's link, as Slack gives it: only for a message posted (and so known) here."""
+        channel, ts = str(params.get("channel", "")), str(params.get("message_ts", ""))
+        if not channel or not ts:
+            return {"ok": False, "error": "invalid_arguments"}
+        known = any(c.method == "chat.postMessage" and c.params.get("_ts") == ts for c in self.calls)
+        if not known:
+            return {"ok": False, "error": "message_not_found"}
+        link = f"https://test.slack.com/archives/{channel}/p{ts.replace('.', '')}"
+        return {"ok": True, "channel": channel, "permalink": link}
 
     def _files_answer(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         if method == "files.getUploadURLExternal":
