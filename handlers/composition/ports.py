@@ -23,6 +23,7 @@ from handlers.core.alerts import ALERT_LISTENERS
 from handlers.core.code import CODE_DEPLOYED
 from handlers.core.driver import PERIODIC_JOBS, TIMER_JOBS
 from handlers.core.freezes import FREEZES
+from handlers.core.outbox import OUTBOX, Outbox
 from handlers.core.ports import Ports
 from handlers.core.post_refs import POST_REFS, PostRefs
 from handlers.core.recent_charts import RECENT_METRIC_CHARTS
@@ -94,6 +95,7 @@ def application_ports(
     ports.add(RECENT_METRIC_CHARTS, RecentWatchCharts(watches, metrics, prometheus))
     ports.add(CHANGE_WATCH, WatchChanges())
     ports.add(POST_REFS, PostRefs(own, prefix))
+    ports.add(OUTBOX, Outbox(own, prefix))
     ports.add_many(PERIODIC_JOBS, (GuardPoll(), MetricGuardPoll(), WatchPoll()))
     ports.add_many(ALERT_LISTENERS, (RolloutAlerts(), AlertFreezes(), RecentChanges()))
     ports.add_many(STANDING_WORK, (RunningRollouts(), PendingSchedules()))
