@@ -51,7 +51,7 @@ class Outbox:
             try:
                 await self.add(event)
             except (RedisError, OSError) as error:
-                _log.error("outbox.not_recorded", event=event.get("id"), error=str(error)[:200])
+                _log.error("outbox.not_recorded", event_id=event.get("id"), error=str(error)[:200])
 
     async def after(
         self, stream_id: str, count: int = 200, block_ms: int | None = None

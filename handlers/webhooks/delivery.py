@@ -166,7 +166,7 @@ class Deliverer:
             _log.warning(
                 "webhooks.failed",
                 receiver=webhook.name,
-                event=queued.event.get("id"),
+                event_id=queued.event.get("id"),
                 error=error,
                 attempts=attempts,
                 dead=due is None,

@@ -1,0 +1,128 @@
+"""Outgoing webhooks against real HTTP receivers: signed events that follow the documented schema, a
+receiver that fails three times (each event delivered once, in order per flag), one that never
+answers (retried, dead, visible in status, retried by command), a Grafana annotations stand-in."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import jsonschema
+import pytest
+import redis.asyncio as aioredis
+
+from tests.bot.conftest import FLAG, ROOT, BotUnderTest, start_bot, wait_healthy, write_config
+from tests.bot.slack_stub import SlackStub
+from tests.webhook_receivers import Receivers
+
+pytestmark = pytest.mark.slow
+
+SCHEMA = json.loads((ROOT / "docs" / "events.schema.json").read_text())
+
+
+def webhooks(url: str, **never: Any) -> list[dict[str, Any]]:
+    quick = {"backoff_seconds": 0.05, "max_backoff_seconds": 0.2}
+    return [
+        {"name": "signed", "url": f"{url}/signed", "secret_env": "TEST_WEBHOOK_SECRET", **quick},
+        {"name": "flaky", "url": f"{url}/flaky", "max_attempts": 10, "concurrency": 2, **quick},
+        {"name": "never", "url": f"{url}/never", "timeout": 0.3, "max_attempts": 3, **quick, **never},
+        {
+            "name": "grafana",
+            "url": f"{url}/api/annotations",
+            "format": "grafana_annotation",
+            "token_env": "TEST_GRAFANA_TOKEN",
+            "environments": ["gprd"],
+            **quick,
+        },
+    ]
+
+
+@contextlib.asynccontextmanager
+async def hooked_bot(
+    tmp_path: Path, redis_url: str, prefix: str, slack: SlackStub, receivers: Receivers
+) -> AsyncIterator[tuple[BotUnderTest, Path]]:
+    config = write_config(tmp_path, redis_url, prefix, webhooks=webhooks(receivers.url))
+    runner, url = await start_bot(config, slack, tmp_path / ".chatops")
+    client = aioredis.from_url(redis_url, decode_responses=True)
+    try:
+        async with aiohttp.ClientSession() as session:
+            await wait_healthy(session, url)
+            yield BotUnderTest(url, slack, prefix, client, session), config
+    finally:
+        await runner.cleanup()
+        await client.aclose()
+
+
+@pytest.fixture
+async def receivers(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Receivers]:
+    found = await Receivers().start()
+    monkeypatch.setenv("TEST_WEBHOOK_SECRET", found.secret)
+    monkeypatch.setenv("TEST_GRAFANA_TOKEN", found.grafana_token)
+    yield found
+    await found.stop()
+
+
+async def until(condition: Any, timeout: float, what: str) -> None:
+    for _ in range(int(timeout * 20)):
+        if condition():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"not within {timeout} s: {what}")
+
+
+def status(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "bot.cli", "--log-level", "error", "webhooks", *args, "--config", str(config)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=ROOT)
+
+
+async def test_events_reach_every_receiver_as_each_asks(
+    tmp_path: Path, redis_url: str, prefix: str, slack: SlackStub, receivers: Receivers
+) -> None:
+    async with hooked_bot(tmp_path, redis_url, prefix, slack, receivers) as (bot, _config):
+        commands = [
+            (f"run feature set {FLAG} 50 --actors --staging", "#development"),
+            (f"run feature set {FLAG} true --staging", "#development"),
+            (f"run feature set {FLAG} true --ignore-feature-flag-consistency-check", "#production"),
+            (f"run feature kill {FLAG} --reason 'error spike'", "#production"),
+            ("run freeze on --staging --reason 'incident 4521'", "#development"),
+            ("run freeze off --staging", "#development"),
+        ]
+        for text, channel in commands:
+            answer = await bot.command(text, channel=channel)
+            assert answer.get("response_type") == "in_channel", answer
+        await until(lambda: len(receivers.bodies("/signed")) >= 7, 10, "seven events signed and received")
+        signed = sorted(receivers.bodies("/signed"), key=lambda b: b["time_ms"])  # lanes run side by side
+        for body in signed:
+            jsonschema.validate(body, SCHEMA)
+        kinds = [(b["type"], b["environment"]) for b in signed]
+        assert kinds == [
+            ("change", "gstg"),
+            ("change", "gstg"),
+            ("change", "gprd"),
+            ("kill", "gstg"),
+            ("kill", "gprd"),
+            ("freeze.on", "gstg"),
+            ("freeze.off", "gstg"),
+        ], kinds
+        assert signed[0]["before"] == "off" and signed[0]["after"] == "50% of actors"
+        assert signed[4]["reason"] == "error spike" and signed[4]["by"]["user_id"] == "U0SRE"
+        assert len({b["id"] for b in signed}) == 7
+        await until(lambda: len(receivers.bodies("/flaky")) >= 7, 20, "the flaky receiver has all seven")
+        flaky = receivers.bodies("/flaky")
+        assert sorted(b["id"] for b in flaky) == sorted(b["id"] for b in signed)  # each once
+        in_order = [b["id"] for b in signed if b["flag"] == FLAG]
+        assert [b["id"] for b in flaky if b["flag"] == FLAG] == in_order  # in order per flag
+        assert all(receivers.attempts[b["id"]] == 4 for b in flaky)  # three failures, then taken
+        await until(lambda: len(receivers.bodies("/api/annotations")) >= 2, 10, "the production events annotated")
+        annotations = receivers.bodies("/api/annotations")
+        assert [a["tags"][:3] for a in annotations] == [["chatops", "change", "gprd"], ["chatops", "kill", "gprd"]]
+        assert annotations[0]["text"] == f"gprd: {FLAG} off → on by u0sre", annotations[0]
+        assert annotations[1]["text"] == f"killed: gprd: {FLAG} on → off by u0sre (error spike)", annotations[1]
+        assert receivers.problems == []
