@@ -38,6 +38,7 @@ class Receivers:
     problems: list[str] = field(default_factory=list)  # what a receiver refused, and why
     attempts: Counter[str] = field(default_factory=Counter)  # /flaky, per key
     seen_keys: Counter[str] = field(default_factory=Counter)  # /dedupe, every delivery per key
+    never_asked: int = 0  # requests /never has held without answering
     _runner: web.AppRunner | None = None
 
     @property
@@ -95,6 +96,7 @@ class Receivers:
         return web.Response(status=200, text="ok")
 
     async def _never(self, request: web.Request) -> web.Response:
+        self.never_asked += 1
         await asyncio.sleep(3600)
         return web.Response(status=200)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -18,8 +19,18 @@ import jsonschema
 import pytest
 import redis.asyncio as aioredis
 
-from tests.bot.conftest import FLAG, ROOT, BotUnderTest, start_bot, wait_healthy, write_config
+from tests.bot.conftest import (
+    FLAG,
+    ROOT,
+    BotUnderTest,
+    serve_process,
+    start_bot,
+    stop_processes,
+    wait_healthy,
+    write_config,
+)
 from tests.bot.slack_stub import SlackStub
+from tests.redis_process import free_port
 from tests.webhook_receivers import Receivers
 
 pytestmark = pytest.mark.slow
@@ -126,3 +137,94 @@ async def test_events_reach_every_receiver_as_each_asks(
         assert annotations[0]["text"] == f"gprd: {FLAG} off → on by u0sre", annotations[0]
         assert annotations[1]["text"] == f"killed: gprd: {FLAG} on → off by u0sre (error spike)", annotations[1]
         assert receivers.problems == []
+
+
+async def test_a_receiver_that_never_answers_is_dead_after_its_attempts_and_retried_by_command(
+    tmp_path: Path, redis_url: str, prefix: str, slack: SlackStub, receivers: Receivers
+) -> None:
+    async with hooked_bot(tmp_path, redis_url, prefix, slack, receivers) as (bot, config):
+        await bot.command(f"run feature set {FLAG} true --staging", channel="#development")
+        key = f"{prefix}chatops:webhook:never:"
+
+        async def dead() -> int:
+            return int(await bot.redis.llen(key + "dead"))
+
+        for _ in range(100):
+            if await dead() == 1:
+                break
+            await asyncio.sleep(0.1)
+        assert await dead() == 1 and await bot.redis.zcard(key + "pending") == 0
+        (letter,) = [json.loads(t) for t in await bot.redis.lrange(key + "dead", 0, -1)]
+        assert letter["attempts"] == 3 and letter["error"] == "no answer within 0.3 s", letter
+        jsonschema.validate(letter["event"], SCHEMA)
+        said = status(config, "status")
+        assert said.returncode == 0, said.stderr
+        lines = said.stdout.splitlines()
+        assert "signed: 1 delivered, 0 pending, 0 dead" in lines, lines
+        (never,) = [s for s in lines if s.startswith("never: ")]
+        assert never.startswith("never: 0 delivered, 0 pending, 1 dead; last error 20") and never.endswith(
+            "UTC: no answer within 0.3 s"
+        ), never
+        retried = status(config, "retry", "never")
+        assert retried.returncode == 0 and retried.stdout.strip() == "never: 1 dead letter(s) queued again"
+        for _ in range(100):  # tried again three times, and dead again
+            if await dead() == 1 and await bot.redis.zcard(key + "pending") == 0:
+                break
+            await asyncio.sleep(0.1)
+        assert await dead() == 1 and receivers.never_asked == 6  # three attempts, then three more after the retry
+        unknown = status(config, "retry", "nobody")
+        assert (
+            unknown.returncode == 2
+            and "no receiver is named 'nobody'; configured: signed, flaky, never, grafana" in (unknown.stderr)
+        )
+
+
+async def test_kill_9_between_the_change_and_its_delivery_loses_nothing_and_doubles_nothing(
+    tmp_path: Path, redis_url: str, prefix: str, slack: SlackStub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The receiver is down while the changes are made, so every event waits in the outbox when the bot
+    is killed with SIGKILL; the next process (after the lease runs out) delivers each exactly once."""
+    receiver = Receivers()  # not listening yet: connections are refused
+    hook = {
+        "name": "dedupe",
+        "url": f"{receiver.url}/dedupe",
+        "max_attempts": 100,
+        "backoff_seconds": 0.05,
+        "max_backoff_seconds": 0.2,
+    }
+    config = write_config(tmp_path, redis_url, prefix, webhooks=[hook])
+    processes: list[subprocess.Popen[str]] = []
+    client = aioredis.from_url(redis_url, decode_responses=True)
+    try:
+        async with aiohttp.ClientSession() as session:
+            port = free_port()
+            first = serve_process(config, port, slack.url, token="xoxb-webhooks-kill")
+            processes.append(first)
+            bot = BotUnderTest(f"http://127.0.0.1:{port}", slack, prefix, client, session)
+            await wait_healthy(session, bot.url)
+            for value in ("10", "20", "30", "40", "50"):
+                answer = await bot.command(f"run feature set {FLAG} {value} --actors --staging", channel="#development")
+                assert answer.get("response_type") == "in_channel", answer
+            pending = f"{prefix}chatops:webhook:dedupe:pending"
+            for _ in range(100):
+                if await client.zcard(pending) == 5:
+                    break
+                await asyncio.sleep(0.05)
+            assert await client.zcard(pending) == 5  # queued, and failing: the receiver is down
+            first.send_signal(signal.SIGKILL)
+            first.wait(10)
+            await receiver.start()
+            second = serve_process(config, free_port(), slack.url, token="xoxb-webhooks-kill")
+            processes.append(second)
+            for _ in range(300):
+                if len(receiver.seen_keys) == 5 and await client.zcard(pending) == 0:
+                    break
+                await asyncio.sleep(0.05)
+        assert len(receiver.seen_keys) == 5, receiver.seen_keys
+        assert set(receiver.seen_keys.values()) == {1}, receiver.seen_keys  # each delivered once
+        afters = [b["after"] for b in receiver.bodies("/dedupe")]
+        assert afters == [f"{p}% of actors" for p in (10, 20, 30, 40, 50)]  # in order: one flag
+    finally:
+        stop_processes(processes)
+        await receiver.stop()
+        await client.aclose()
