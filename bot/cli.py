@@ -19,9 +19,9 @@ from flags import lint_definitions
 from handlers.checks.metric_verify import verify_checks
 from handlers.composition import build_application
 from handlers.config import Config, ConfigError, Secrets, load_config
+from handlers.core.outbox_state import ReceiverStatus
 from handlers.deployments.registry import REGISTRY, Deployment, InvalidDeployment, RegistryUnavailable
 from handlers.webhooks.status import UnknownReceiver, retry_dead, statuses
-from handlers.webhooks.store import ReceiverStatus
 
 __all__ = ["main"]
 

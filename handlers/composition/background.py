@@ -21,9 +21,9 @@ from handlers.core.context import Application
 from handlers.core.driver import LEASE_S, Driver
 from handlers.core.lease import Lease
 from handlers.core.outbox import OUTBOX
+from handlers.core.outbox_delivery import OUTBOX_RECEIVERS, Deliverer
 from handlers.deployments.mirror import MIRROR, GitMirror
 from handlers.deployments.registry import REGISTRY, RegistryUnavailable
-from handlers.webhooks.delivery import Deliverer
 
 __all__ = ["BACKGROUND_GRACE_S", "LIVE_POLL_S", "Background"]
 
@@ -64,9 +64,10 @@ class Background:
             self.driver = Driver(app, chat, app.timers, lease)
             self._spawn(self.driver.run(), "driver")
             outbox = app.ports.get(OUTBOX)
-            if outbox is not None and app.config.webhooks:
-                deliverer = Deliverer(app.config, outbox, app.config.redis_prefix, app.timers.lease_key)
-                self._spawn(deliverer.run(self._lease_token, self._stopping), "webhooks")
+            receivers = [r for make in app.ports.all(OUTBOX_RECEIVERS) for r in make(app)]
+            if outbox is not None and receivers:
+                deliverer = Deliverer(outbox, receivers, app.config.redis_prefix, app.timers.lease_key)
+                self._spawn(deliverer.run(self._lease_token, self._stopping), "outbox")
 
     def _lease_token(self) -> int | None:
         """The driver's lease token while this process holds it (webhooks are delivered by its holder)."""

@@ -7,7 +7,7 @@ import time
 
 from handlers.core.context import Application
 from handlers.core.outbox import OUTBOX
-from handlers.webhooks.store import ReceiverState, ReceiverStatus
+from handlers.core.outbox_state import ReceiverState, ReceiverStatus
 
 __all__ = ["UnknownReceiver", "retry_dead", "statuses"]
 

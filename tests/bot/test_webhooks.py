@@ -88,9 +88,10 @@ async def until(condition: Any, timeout: float, what: str) -> None:
     raise AssertionError(f"not within {timeout} s: {what}")
 
 
-def status(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+async def status(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``chatops webhooks ARGS`` as a person types it (in a thread: the bot under test shares this loop)."""
     command = [sys.executable, "-m", "bot.cli", "--log-level", "error", "webhooks", *args, "--config", str(config)]
-    return subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=ROOT)
+    return await asyncio.to_thread(subprocess.run, command, capture_output=True, text=True, timeout=60, cwd=ROOT)
 
 
 async def test_events_reach_every_receiver_as_each_asks(
@@ -157,7 +158,7 @@ async def test_a_receiver_that_never_answers_is_dead_after_its_attempts_and_retr
         (letter,) = [json.loads(t) for t in await bot.redis.lrange(key + "dead", 0, -1)]
         assert letter["attempts"] == 3 and letter["error"] == "no answer within 0.3 s", letter
         jsonschema.validate(letter["event"], SCHEMA)
-        said = status(config, "status")
+        said = await status(config, "status")
         assert said.returncode == 0, said.stderr
         lines = said.stdout.splitlines()
         assert "signed: 1 delivered, 0 pending, 0 dead" in lines, lines
@@ -165,14 +166,14 @@ async def test_a_receiver_that_never_answers_is_dead_after_its_attempts_and_retr
         assert never.startswith("never: 0 delivered, 0 pending, 1 dead; last error 20") and never.endswith(
             "UTC: no answer within 0.3 s"
         ), never
-        retried = status(config, "retry", "never")
+        retried = await status(config, "retry", "never")
         assert retried.returncode == 0 and retried.stdout.strip() == "never: 1 dead letter(s) queued again"
         for _ in range(100):  # tried again three times, and dead again
             if await dead() == 1 and await bot.redis.zcard(key + "pending") == 0:
                 break
             await asyncio.sleep(0.1)
         assert await dead() == 1 and receivers.never_asked == 6  # three attempts, then three more after the retry
-        unknown = status(config, "retry", "nobody")
+        unknown = await status(config, "retry", "nobody")
         assert (
             unknown.returncode == 2
             and "no receiver is named 'nobody'; configured: signed, flaky, never, grafana" in (unknown.stderr)

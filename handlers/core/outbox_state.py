@@ -18,8 +18,8 @@ from handlers.core.timers import Fenced
 __all__ = ["Queued", "ReceiverState", "ReceiverStatus"]
 
 _SCRIPT = (
-    resources.files("handlers.webhooks")
-    .joinpath("receivers.lua")
+    resources.files("handlers.core")
+    .joinpath("outbox_state.lua")
     .read_text(encoding="utf-8")
     .replace("--FENCED_CHECK--", FENCED_CHECK)
 )
@@ -50,7 +50,7 @@ def _text(value: Any) -> str:
 
 class ReceiverState:
     def __init__(self, client: aioredis.Redis, prefix: str, name: str, lease_key: str) -> None:
-        base = f"{prefix}chatops:webhook:{name}:"
+        base = f"{prefix}chatops:webhook:{name}:"  # (named when only webhooks received events)
         self.name = name
         self._client = client
         self._keys = [lease_key, *(base + k for k in ("cursor", "pending", "events", "attempts", "dead", "stats"))]
