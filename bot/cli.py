@@ -9,7 +9,9 @@ import getpass
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from bot import server
 from bot.flags_api import serve_flags_api
@@ -78,18 +80,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     with_config(check_metrics)
 
+    _webhooks_parser(commands, with_config)
+    definitions = commands.add_parser("definitions", help="flag definition files")
+    definition_commands = definitions.add_subparsers(dest="definitions_command", required=True)
+    lint = definition_commands.add_parser("lint", help="check definition files; non-zero on any problem")
+    lint.add_argument("folders", nargs="+", type=Path)
+    return parser
+
+
+def _webhooks_parser(commands: Any, with_config: Callable[[argparse.ArgumentParser], None]) -> None:
     hooks = commands.add_parser("webhooks", help="outgoing webhooks: status, and retrying dead letters")
     hook_commands = hooks.add_subparsers(dest="webhooks_command", required=True)
     with_config(hook_commands.add_parser("status", help="per receiver: delivered, pending, dead, last error"))
     retry = hook_commands.add_parser("retry", help="queue a receiver's dead letters again")
     with_config(retry)
     retry.add_argument("name", help="the receiver's name")
-
-    definitions = commands.add_parser("definitions", help="flag definition files")
-    definition_commands = definitions.add_subparsers(dest="definitions_command", required=True)
-    lint = definition_commands.add_parser("lint", help="check definition files; non-zero on any problem")
-    lint.add_argument("folders", nargs="+", type=Path)
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:

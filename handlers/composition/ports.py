@@ -43,6 +43,8 @@ from handlers.rollouts.store import ROLLOUT_STORE, RolloutStore
 from handlers.schedules.commands import Scheduler
 from handlers.schedules.jobs import DueSchedules, PendingSchedules
 from handlers.schedules.store import SCHEDULE_STORE, ScheduleStore
+from handlers.subscriptions.receiver import subscription_receivers
+from handlers.subscriptions.store import SUBSCRIPTION_STORE, SubscriptionStore
 from handlers.watches.hook import WatchChanges
 from handlers.watches.job import WatchPoll
 from handlers.watches.recent import RecentWatchCharts
@@ -98,7 +100,8 @@ def application_ports(
     ports.add(CHANGE_WATCH, WatchChanges())
     ports.add(POST_REFS, PostRefs(own, prefix))
     ports.add(OUTBOX, Outbox(own, prefix))
-    ports.add_many(OUTBOX_RECEIVERS, (webhook_receivers,))
+    ports.add(SUBSCRIPTION_STORE, SubscriptionStore(own, prefix))
+    ports.add_many(OUTBOX_RECEIVERS, (webhook_receivers, subscription_receivers))
     ports.add_many(PERIODIC_JOBS, (GuardPoll(), MetricGuardPoll(), WatchPoll()))
     ports.add_many(ALERT_LISTENERS, (RolloutAlerts(), AlertFreezes(), RecentChanges()))
     ports.add_many(STANDING_WORK, (RunningRollouts(), PendingSchedules()))

@@ -44,7 +44,7 @@ from handlers.config.types import (
     in_range,
     nonempty,
 )
-from handlers.config.webhooks import Webhook
+from handlers.config.webhooks import SubscriptionAccess, Webhook
 
 __all__ = ["RESERVED_OPTIONS", "AccessRule", "Config", "Deployments", "E2ETrigger", "Environment"]
 __all__ += ["FlagsApi", "FlagsApiKey", "ProductionCheckSettings", "Safety", "SlackChannels", "known_keys"]
@@ -243,6 +243,7 @@ class Config(_Model):
     flags_api: FlagsApi | None = None  # the OpenFeature (OFREP) server (off when absent)
     metrics: Metrics | None = None  # the team's Prometheus: rollouts guarded by metric checks, watches after changes
     webhooks: tuple[Webhook, ...] = ()  # receivers of the bot's events (outgoing webhooks)
+    subscriptions: SubscriptionAccess = Field(default_factory=SubscriptionAccess)  # who may subscribe a channel
     _path: Path | None = PrivateAttr(None)
 
     @field_validator("safety")

@@ -11,7 +11,7 @@ from pydantic import BeforeValidator, model_validator
 from handlers.config.base import ConfigModel
 from handlers.config.types import HttpUrl, fail, in_range
 
-__all__ = ["EVENT_KINDS", "Webhook"]
+__all__ = ["EVENT_KINDS", "SubscriptionAccess", "Webhook"]
 
 #: What a receiver may ask for, and the event types each name covers.
 EVENT_KINDS: dict[str, tuple[str, ...]] = {
@@ -61,3 +61,11 @@ class Webhook(ConfigModel):
 
     def types(self) -> frozenset[str]:
         return frozenset(t for kind in self.events for t in EVENT_KINDS[kind])
+
+
+class SubscriptionAccess(ConfigModel):
+    """Who may subscribe a channel to news (anyone may subscribe themselves, by direct message):
+    members of these user groups, or these users; with neither, anyone in the channel."""
+
+    usergroups: tuple[str, ...] = ()
+    users: tuple[str, ...] = ()
