@@ -28,9 +28,11 @@ def _title(event: dict[str, Any]) -> Line:
     by = event["by"]
     who: Line = (Mention(by["user_id"], by["name"]),) if by.get("user_id") else (str(by.get("name") or "an alert"),)
     headline = _HEADLINES.get(kind, kind)
+    if kind == "change" and event.get("after"):
+        headline = "Deleted" if event["after"] == "deleted" else f"Set to {event['after']}"
     rollout = event.get("rollout") or {}
     if kind == "change" and rollout.get("step"):
-        headline = f"Rollout {rollout['id']} step {rollout['step']}"
+        headline = f"Rollout {rollout['id']} step {rollout['step']}: {event.get('after')}"
     if kind.startswith("freeze."):
         return line(Strong(headline), f": {where} by ", *who)
     channel = f" in {event['channel']}" if event.get("channel") else ""

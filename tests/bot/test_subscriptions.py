@@ -68,7 +68,7 @@ async def test_a_channel_and_a_person_hear_what_they_asked_for(
         await slack.wait_for(lambda: len(told(slack, "#development")) == 2, timeout=10)
         (channel,) = told(slack, "#random")  # production only: not the staging change
         text = message_text(channel)
-        assert text.startswith(f"*Changed*: `{FLAG}` on gprd by <@U0SRE> in #production"), text
+        assert text.startswith(f"*Set to on*: `{FLAG}` on gprd by <@U0SRE> in #production"), text
         assert "gprd: `off` → `on`" in text and "Subscription N1: `/chatops run unsubscribe N1` to stop." in text
         assert buttons(channel) == []  # #random may not change production: no Undo there
         (direct,) = told(slack, "U0SRE")  # staging only

@@ -229,3 +229,10 @@ async def test_kill_9_between_the_change_and_its_delivery_loses_nothing_and_doub
         stop_processes(processes)
         await receiver.stop()
         await client.aclose()
+
+
+def test_the_readme_s_event_example_follows_the_schema() -> None:
+    readme = (ROOT / "README.md").read_text()
+    news = readme[readme.index("## News: subscriptions and outgoing webhooks") :]
+    example = news[news.index("```json\n") + 8 : news.index("```", news.index("```json\n") + 8)]
+    jsonschema.validate(json.loads(example), SCHEMA)
