@@ -121,7 +121,7 @@ async def main(flags: int, changes: int, rounds: int) -> None:
             assert key is not None
             sign_in = SignIn(client, prefix, key, link_seconds=300, session_hours=12)
             token = sign_in.token(Visitor("U0BENCH", "bench"))
-            async with session.get(f"{url}/ui/signin?token={token}") as signed:
+            async with session.post(f"{url}/ui/signin", data={"token": token}) as signed:
                 assert signed.status == 200, signed.status  # followed to the flags page
             loading = time.perf_counter()
             while True:  # until the live snapshots are loaded (before that, each page reads Redis)

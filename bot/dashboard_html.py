@@ -10,6 +10,7 @@ from functools import lru_cache
 from html import escape
 from urllib.parse import quote
 
+from bot.dashboard_layout import page
 from flags import AuditEntry
 from handlers.approvals.card import approvers_line
 from handlers.approvals.store import ApprovalRequest
@@ -27,7 +28,6 @@ __all__ = [
     "board_page",
     "flag_html",
     "flags_html",
-    "refusal_page",
     "table_rows",
     "timeline_svg",
 ]
@@ -39,7 +39,7 @@ header a{color:#fff;text-decoration:none}header .who{margin-left:auto;opacity:.8
 main{padding:12px 16px}h1{font-size:20px;margin:8px 0}h2{font-size:16px;margin:16px 0 6px}
 table{border-collapse:collapse;background:#fff}td,th{border:1px solid #ddd;padding:2px 6px;text-align:left}
 th{background:#f0f0f0;position:sticky;top:0}
-.off{color:#888}.some{background:#fff6d6}.percent{background:#e6f0ff}.on{background:#dcf5e3}.unknown{background:#fde2e1}
+.off{color:#636363}.some{background:#fff6d6}.percent{background:#e6f0ff}.on{background:#dcf5e3}.unknown{background:#fde2e1}
 i{display:block;height:4px;background:#2f6fdf;margin-top:2px}.on i{background:#1a7f37}
 form{margin:8px 0;display:flex;gap:8px;flex-wrap:wrap}.warn{background:#fde2e1;padding:6px 10px}
 code{background:#f0f0f0;padding:0 3px}svg text{font:11px system-ui,sans-serif}dl{display:grid;
@@ -51,26 +51,7 @@ grid-template-columns:max-content auto;gap:2px 12px}dt{font-weight:600}
 
 
 def _page(title: str, body: str, visitor: Visitor | None) -> str:
-    who = f'<span class="who">{escape(visitor.name)}</span>' if visitor is not None else ""
-    nav = (
-        '<a href="/ui/"><b>chatops</b></a><a href="/ui/">Flags</a><a href="/ui/?cleanup=1">Cleanup</a>'
-        '<a href="/ui/deployments">Deployments</a><a href="/ui/activity">Rollouts, freezes, approvals</a>'
-    )
-    return (
-        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)} · chatops</title>'
-        f'<meta name="viewport" content="width=device-width"><link rel="stylesheet" href="/ui/style.css">'
-        f"</head><body><header>{nav}{who}</header><main>{body}</main></body></html>"
-    )
-
-
-def refusal_page(message: str) -> str:
-    """What a request without a valid session sees: why, and how to get in. Nothing else."""
-    body = (
-        f"<h1>Sign in through Slack</h1><p>{escape(message)}</p>"
-        "<p>Type <code>/chatops run dashboard</code> in Slack and follow the link it answers with "
-        "(it is yours only, works once and expires in a few minutes).</p>"
-    )
-    return _page("Sign in", body, None)
+    return page(title, body, visitor)
 
 
 def _flag_url(name: str) -> str:
@@ -125,7 +106,7 @@ def table_rows(rows: Sequence[Row], kept: RowHtml | None = None) -> str:
 def flags_html(
     page: FlagsPage, filters: dict[str, str], visitor: Visitor, cleanup: Cleanup, rendered_rows: str | None = None
 ) -> str:
-    heads = "".join(f"<th>{escape(e.name)}</th>" for e in page.environments)
+    heads = "".join(f'<th scope="col">{escape(e.name)}</th>' for e in page.environments)
     cleanup_column = bool(filters.get("cleanup"))
     rows = rendered_rows if rendered_rows is not None else table_rows(page.rows)
     fields = "".join(
@@ -143,8 +124,10 @@ def flags_html(
         f"<h1>{title}</h1>{_unreachable(page.unreachable)}"
         + (f'<p class="warn">{escape(page.note)}</p>' if page.note else "")
         + f'<form method="get">{fields}{stale}<button>Filter</button></form>'
-        f"<table><thead><tr><th>Flag</th>{heads}<th>Type</th><th>Group</th><th>Milestone</th>"
-        + ("<th>Why clean it up</th>" if cleanup_column else "")
+        f"<table><caption>Each flag's state on each environment</caption>"
+        f'<thead><tr><th scope="col">Flag</th>{heads}<th scope="col">Type</th><th scope="col">Group</th>'
+        '<th scope="col">Milestone</th>'
+        + ('<th scope="col">Why clean it up</th>' if cleanup_column else "")
         + "</tr></thead>"
         f"<tbody>{rows}</tbody></table>{_source(page)}"
     )
@@ -182,19 +165,23 @@ def flag_html(page: FlagPage, visitor: Visitor, figures: Sequence[str] = ()) -> 
     else:
         about = "<p>No definition file names this flag.</p>"
     states = "".join(
-        f"<tr><th>{escape(e.name)}</th>{_cell(c)}</tr>" for e, c in zip(page.environments, page.cells, strict=True)
+        f'<tr><th scope="row">{escape(e.name)}</th>{_cell(c)}</tr>'
+        for e, c in zip(page.environments, page.cells, strict=True)
     )
     history = "".join(_history_row(entry) for entry in page.history)
     body = (
         f"<h1>{escape(page.name)}</h1>{_unreachable(page.unreachable)}{about}"
-        f"<h2>State</h2><table>{states}</table>"
+        f"<h2>State</h2><table><caption>On each environment</caption>{states}</table>"
         f"<h2>Exposure over time</h2>{timeline_svg(page.series, page.now)}"
         + (f"<h2>Metric checks after its recent watched changes</h2>{''.join(figures)}" if figures else "")
-        + f"<h2>History ({len(page.history)} changes)</h2><table><thead><tr><th>When</th><th>Where</th>"
-        f"<th>Who</th><th>Approved by</th><th>What</th><th>Command</th><th>Checks</th></tr></thead>"
+        + f"<h2>History ({len(page.history)} changes)</h2><table><caption>Every change, newest first</caption>"
+        "<thead><tr>" + "".join(f'<th scope="col">{h}</th>' for h in _HISTORY_HEADS) + "</tr></thead>"
         f"<tbody>{history}</tbody></table>"
     )
     return _page(page.name, body, visitor)
+
+
+_HISTORY_HEADS = ("When", "Where", "Who", "Approved by", "What", "Command", "Checks")
 
 
 def _link(url: str | None) -> str:
@@ -290,8 +277,15 @@ def _line_html(segments: Line) -> str:
         elif isinstance(segment, Mention):
             out.append(f"@{escape(segment.name)}")
         elif isinstance(segment, Link):
-            out.append(_link(segment.url) if segment.url == segment.label else escape(segment.label))
+            out.append(_labelled_link(segment))
     return "".join(out)
+
+
+def _labelled_link(link: Link) -> str:
+    """A chat answer's link (a pipeline, a compare): its label, linked when the URL is the web's."""
+    if not link.url.startswith(("https://", "http://")):
+        return escape(link.label)
+    return f'<a href="{escape(link.url)}">{escape(link.label)}</a>'
 
 
 def reply_html(reply: Reply) -> str:

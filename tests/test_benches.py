@@ -79,3 +79,23 @@ def test_bench_ofrep_runs_on_the_embedded_redis_and_the_flags_api_answers_as_fli
     assert figures["bulk_200_rps"] > 0 and figures["bulk_304_rps"] > figures["bulk_200_rps"]
     assert 0 < figures["change_to_ofrep_p50_ms"] <= figures["change_to_ofrep_p99_ms"] < 10_000
     assert figures["provider_evals_per_s"] > 0 and 0 < figures["provider_vs_native"] < 1
+
+
+@pytest.mark.slow
+def test_bench_guards_rolls_a_regression_back_and_counts_the_steady_readings() -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "guards.py"), "--runs", "1", "--evaluations", "20"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "regression: step written → rolled back: median " in done.stdout
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    assert 0.5 < figures["regression_to_rollback_s"] == figures["regression_to_rollback_max_s"] < 10
+    assert 0 < figures["regression_first_failing_s"] < figures["regression_to_rollback_s"]
+    assert figures["evaluations"] == 20 and figures["false_aborts_steady"] == 0
+    assert 0.5 < figures["steady_peak_vs_baseline"] < 2  # the highest reading may be below a high baseline
+    assert (figures["every_s"], figures["failure_limit"], figures["scrape_interval_s"]) == (1, 2, 1)
+    assert (figures["regression_window"], figures["steady_window"], figures["max_increase"]) == ("5s", "10s", "2x")

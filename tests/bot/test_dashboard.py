@@ -1,7 +1,7 @@
 """The dashboard in a real browser: Debian's chromium, headless, driven through chromedriver.
 
-Signing in with the link a signed slash command answers with; the link a second time, an expired
-link, a forged link and no cookie are refused; the page shows what `feature set` wrote, the chart's
+Signing in with the link a signed slash command answers with (its page's Sign in button); the
+link a second time, an expired link, a forged link and no cookie are refused; the page shows what `feature set` wrote, the chart's
 points are the audit stream's entries; a reason or a Slack name carrying <script> is text.
 Screenshots of each page are saved (into $CHATOPS_SCREENSHOTS when set, e.g. docs/).
 """
@@ -26,6 +26,7 @@ from bot.dashboard import COOKIE
 from bot.server import RUNTIME
 from handlers.dashboard.signin import SIGN_IN, Visitor
 from tests.bot.conftest import BotUnderTest, signed_headers, start_bot, write_config
+from tests.bot.dashboard_browser import link_token, sign_in
 from tests.bot.deployments.conftest import (
     WEBHOOK_TOKEN,
     build_history,
@@ -103,16 +104,22 @@ async def test_sign_in_works_once_for_its_person_and_everything_else_is_refused(
         assert anonymous.status == 401 and "/chatops run dashboard" in page
         assert "<table" not in page  # nothing is rendered without a session
     link = await dashboard.link()
-    async with aiohttp.ClientSession() as fresh, fresh.get(link, allow_redirects=False) as signed:
-        assert signed.status == 303 and signed.headers["Location"] == "/ui/"
-        cookie = signed.headers["Set-Cookie"]
-        assert f"{COOKIE}=" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
-        assert "Max-Age=43200" in cookie and "Path=/ui" in cookie
-    async with dashboard.session.get(link, allow_redirects=False) as again:
+    signin = {"token": link_token(link)}
+    async with aiohttp.ClientSession() as fresh:
+        async with fresh.get(link, allow_redirects=False) as looked:  # the link's page only shows a button
+            assert looked.status == 200 and "Set-Cookie" not in looked.headers
+        async with fresh.post(f"{dashboard.url}/ui/signin", data=signin, allow_redirects=False) as signed:
+            assert signed.status == 303 and signed.headers["Location"] == "/ui/"
+            cookie = signed.headers["Set-Cookie"]
+            assert f"{COOKIE}=" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+            assert "Max-Age=43200" in cookie and "Path=/ui" in cookie
+    async with dashboard.session.post(f"{dashboard.url}/ui/signin", data=signin, allow_redirects=False) as again:
         assert again.status == 401 and "was used already" in await again.text()
+    async with dashboard.session.get(link, allow_redirects=False) as looked:
+        assert looked.status == 401 and "was used already" in await looked.text()
 
     await asyncio.to_thread(browser.delete_all_cookies)
-    text = await _open(browser, await dashboard.link(user="U0ONCALL", user_name="oncall-person"))
+    text = await sign_in(browser, await dashboard.link(user="U0ONCALL", user_name="oncall-person"))
     assert "flags" in text and "oncall-person" in text  # signed in, as the link's person
     (session,) = [c for c in await asyncio.to_thread(browser.get_cookies) if c["name"] == COOKIE]
     assert session["httpOnly"] is True and session["sameSite"] == "Lax" and session["secure"] is False
@@ -143,7 +150,7 @@ async def test_the_pages_show_what_was_written_and_the_chart_is_the_audit_stream
     _, answer = await dashboard.text(f"run feature set {FLAG} 25 --actors --staging", channel="#development")
     assert "*Set to" in answer, answer
     await asyncio.to_thread(browser.delete_all_cookies)
-    text = await _open(browser, await dashboard.link())
+    text = await sign_in(browser, await dashboard.link())
     row = await asyncio.to_thread(
         lambda: browser.find_element(By.XPATH, f"//tr[td/a[text()='{FLAG}']]").find_elements(By.TAG_NAME, "td")
     )
@@ -181,7 +188,6 @@ async def test_the_pages_show_what_was_written_and_the_chart_is_the_audit_stream
 
     text = await _open(browser, f"{dashboard.url}/ui/deployments")
     assert "Deployments" in text
-    _shot(browser, tmp_path, "deployments")
     text = await _open(browser, f"{dashboard.url}/ui/activity")
     assert "No approval is pending." in text and "No change freeze is in force." in text, text
     _shot(browser, tmp_path, "activity")
@@ -200,7 +206,7 @@ async def test_script_in_a_reason_or_a_slack_name_is_text(dashboard: Dashboard, 
     _, killed = await dashboard.text(f'run feature kill {FLAG} --reason "{evil}" --staging', channel="#development")
     assert "kill" in killed.lower() or "off" in killed.lower(), killed
     await asyncio.to_thread(browser.delete_all_cookies)
-    await _open(browser, await dashboard.link())
+    await sign_in(browser, await dashboard.link())
     text = await _open(browser, f"{dashboard.url}/ui/flags/{FLAG}")
     assert evil in text, text  # shown as the text it is
     assert await asyncio.to_thread(lambda: browser.find_elements(By.TAG_NAME, "script")) == []
@@ -236,7 +242,7 @@ async def test_behind_a_proxy_the_trusted_header_signs_in(
         async with session.get(f"{url}/ui/deployments") as direct:
             assert direct.status == 401 and "/chatops run dashboard" in await direct.text()
         token = runner.app[RUNTIME].app.ports.get(SIGN_IN).token(Visitor("U0SRE", "sre"))
-        async with session.get(f"{url}/ui/signin?token={token}", allow_redirects=False) as signed:
+        async with session.post(f"{url}/ui/signin", data={"token": token}, allow_redirects=False) as signed:
             assert signed.status == 303 and "Secure" in signed.headers["Set-Cookie"]  # served as https
     await runner.cleanup()
 
@@ -255,7 +261,7 @@ async def test_with_its_own_redis_down_the_dashboard_says_so(
         token = runner.app[RUNTIME].app.ports.get(SIGN_IN).token(Visitor("U0SRE", "sre"))
         jar = aiohttp.CookieJar(unsafe=True)  # cookies of 127.0.0.1
         async with aiohttp.ClientSession(cookie_jar=jar) as session:
-            async with session.get(f"{url}/ui/signin?token={token}") as signed:
+            async with session.post(f"{url}/ui/signin", data={"token": token}) as signed:
                 assert signed.status == 200  # followed to the flags page
             own.stop()
             async with session.get(f"{url}/ui/") as down:
@@ -302,7 +308,7 @@ async def test_deployments_and_activity_pages_show_what_chat_shows(
         assert "Approval requested from @sre" in asked, asked
         dashboard = Dashboard(url, slack, prefix, bot.redis, bot.session)
         await asyncio.to_thread(browser.delete_all_cookies)
-        await _open(browser, await dashboard.link())
+        await sign_in(browser, await dashboard.link())
         text = await _open(browser, f"{url}/ui/deployments")
         assert "gstg" in text and history.latest[:11] in text, text
         text = await _open(browser, f"{url}/ui/activity")
