@@ -21,9 +21,8 @@ from flags import lint_definitions
 from handlers.checks.metric_verify import verify_checks
 from handlers.composition import build_application
 from handlers.config import Config, ConfigError, Secrets, load_config
-from handlers.core.outbox_state import ReceiverStatus
 from handlers.deployments.registry import REGISTRY, Deployment, InvalidDeployment, RegistryUnavailable
-from handlers.webhooks.status import UnknownReceiver, retry_dead, statuses
+from handlers.webhooks.status import UnknownReceiver, retry_dead, status_line, statuses
 
 __all__ = ["main"]
 
@@ -225,21 +224,12 @@ async def _webhooks(config: Config, secrets: Secrets, args: argparse.Namespace) 
             print(f"{args.name}: {count} dead letter(s) queued again")
             return 0
         for found in await statuses(app):
-            print(webhook_line(found))
+            print(status_line(found))
         if not config.webhooks:
             print("no receivers: the configuration has no webhooks", file=sys.stderr)
         return 0
     finally:
         await app.close()
-
-
-def webhook_line(found: ReceiverStatus) -> str:
-    """``grafana: 120 delivered, 0 pending, 2 dead; last error 2026-12-03 19:04:05 UTC: HTTP 503``."""
-    said = f"{found.name}: {found.delivered} delivered, {found.pending} pending, {found.dead} dead"
-    if found.last_error and found.last_error_at is not None:
-        at = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(found.last_error_at))
-        said += f"; last error {at}: {found.last_error}"
-    return said
 
 
 def _lint(folders: list[Path]) -> int:

@@ -19,6 +19,8 @@ import jsonschema
 import pytest
 import redis.asyncio as aioredis
 
+from bot.server import RUNTIME
+from handlers.dashboard.signin import SIGN_IN, Visitor
 from tests.bot.conftest import (
     FLAG,
     ROOT,
@@ -36,6 +38,18 @@ from tests.webhook_receivers import Receivers
 pytestmark = pytest.mark.slow
 
 SCHEMA = json.loads((ROOT / "docs" / "events.schema.json").read_text())
+bots: dict[str, Any] = {}  # each bot's application, by its URL (for a dashboard sign-in link)
+
+
+async def activity_page(bot: BotUnderTest) -> str:
+    """The dashboard's activity page, signed in with a fresh link as Slack's users are."""
+    token = bots[bot.url].ports.need(SIGN_IN).token(Visitor("U0SRE", "sre"))
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
+        async with session.post(f"{bot.url}/ui/signin", data={"token": token}) as signed:
+            assert signed.status == 200
+        async with session.get(f"{bot.url}/ui/activity") as page:
+            assert page.status == 200
+            return await page.text()
 
 
 def webhooks(url: str, **never: Any) -> list[dict[str, Any]]:
@@ -59,8 +73,11 @@ def webhooks(url: str, **never: Any) -> list[dict[str, Any]]:
 async def hooked_bot(
     tmp_path: Path, redis_url: str, prefix: str, slack: SlackStub, receivers: Receivers
 ) -> AsyncIterator[tuple[BotUnderTest, Path]]:
-    config = write_config(tmp_path, redis_url, prefix, webhooks=webhooks(receivers.url))
-    runner, url = await start_bot(config, slack, tmp_path / ".chatops")
+    port = free_port()
+    dashboard = {"base_url": f"http://127.0.0.1:{port}"}
+    config = write_config(tmp_path, redis_url, prefix, webhooks=webhooks(receivers.url), ui=dashboard)
+    runner, url = await start_bot(config, slack, tmp_path / ".chatops", port=port)
+    bots[url] = runner.app[RUNTIME].app
     client = aioredis.from_url(redis_url, decode_responses=True)
     try:
         async with aiohttp.ClientSession() as session:
@@ -173,10 +190,13 @@ async def test_a_receiver_that_never_answers_is_dead_after_its_attempts_and_retr
                 break
             await asyncio.sleep(0.1)
         assert await dead() == 1 and receivers.never_asked == 6  # three attempts, then three more after the retry
+        page = await activity_page(bot)
+        assert "<h2>Webhooks and subscriptions</h2>" in page and "never: 0 delivered, 0 pending, 1 dead; last" in page
         unknown = await status(config, "retry", "nobody")
         assert (
             unknown.returncode == 2
-            and "no receiver is named 'nobody'; configured: signed, flaky, never, grafana" in (unknown.stderr)
+            and "no receiver is named 'nobody'; configured: signed, flaky, never, grafana, subscriptions"
+            in (unknown.stderr)
         )
 
 
