@@ -40,6 +40,7 @@ from handlers.dashboard.views import flag_page, flags_page
 from handlers.deployments.auto_deploy import AutoDeployPlan
 from handlers.freezes.command import FreezeStatus
 from handlers.rollouts.plans import RolloutList
+from handlers.webhooks.status import status_reply, statuses
 
 __all__ = ["COOKIE", "add_dashboard"]
 
@@ -119,7 +120,11 @@ class _Pages:
             ("Freezes", freezes),
             ("Pending approvals", unread or approvals_reply(pending, links)),
         ]
-        return board_page("Rollouts, freezes and approvals", parts, visitor)
+        try:
+            parts.append(("Webhooks and subscriptions", status_reply(await statuses(self._runtime.app))))
+        except (RedisError, OSError) as error:
+            parts.append(("Webhooks and subscriptions", error_reply(f"Could not read the deliveries: {error}")))
+        return board_page("Rollouts, freezes, approvals and news", parts, visitor)
 
     async def _read(self, command: str, subcommand: str, plan: Plan, visitor: Visitor) -> Reply:
         """A read-only command's answer, invoked through the pipeline as the visitor (and logged)."""

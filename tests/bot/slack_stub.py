@@ -51,6 +51,7 @@ class SlackStub:
     channels: dict[str, str] = field(default_factory=dict)  # name → id
     usergroups: dict[str, tuple[str, list[str]]] = field(default_factory=dict)  # handle → (id, members)
     missing_channels: set[str] = field(default_factory=set)  # chat.postMessage → channel_not_found
+    not_member: set[str] = field(default_factory=set)  # channel IDs conversations.info says the bot is not in
     calls: list[Call] = field(default_factory=list)
     responses: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     scripted: dict[str, deque[tuple[int, dict[str, str], dict[str, Any]]]] = field(
@@ -173,6 +174,11 @@ class SlackStub:
         if method == "conversations.list":
             channels = [{"id": i, "name": n} for n, i in self.channels.items()]
             return {"ok": True, "channels": channels, "response_metadata": {"next_cursor": ""}}
+        if method == "conversations.info":
+            channel = str(params.get("channel", ""))
+            if channel in self.not_member:
+                return {"ok": True, "channel": {"id": channel, "is_member": False}}
+            return {"ok": True, "channel": {"id": channel, "is_member": True}}
         if method == "usergroups.list":
             return {
                 "ok": True,
