@@ -9,7 +9,9 @@ import getpass
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from bot import server
 from bot.flags_api import serve_flags_api
@@ -20,6 +22,7 @@ from handlers.checks.metric_verify import verify_checks
 from handlers.composition import build_application
 from handlers.config import Config, ConfigError, Secrets, load_config
 from handlers.deployments.registry import REGISTRY, Deployment, InvalidDeployment, RegistryUnavailable
+from handlers.webhooks.status import UnknownReceiver, retry_dead, status_line, statuses
 
 __all__ = ["main"]
 
@@ -76,11 +79,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     with_config(check_metrics)
 
+    _webhooks_parser(commands, with_config)
     definitions = commands.add_parser("definitions", help="flag definition files")
     definition_commands = definitions.add_subparsers(dest="definitions_command", required=True)
     lint = definition_commands.add_parser("lint", help="check definition files; non-zero on any problem")
     lint.add_argument("folders", nargs="+", type=Path)
     return parser
+
+
+def _webhooks_parser(commands: Any, with_config: Callable[[argparse.ArgumentParser], None]) -> None:
+    hooks = commands.add_parser("webhooks", help="outgoing webhooks: status, and retrying dead letters")
+    hook_commands = hooks.add_subparsers(dest="webhooks_command", required=True)
+    with_config(hook_commands.add_parser("status", help="per receiver: delivered, pending, dead, last error"))
+    retry = hook_commands.add_parser("retry", help="queue a receiver's dead letters again")
+    with_config(retry)
+    retry.add_argument("name", help="the receiver's name")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -108,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     add_secrets(_passwords(config))
     if args.command == "deployments":
         return asyncio.run(_record(config, args))
+    if args.command == "webhooks":
+        return asyncio.run(_webhooks(config, secrets, args))
     if args.command == "check-metrics":
         return asyncio.run(_check_metrics(config, secrets))
     if args.command == "flags-api":
@@ -195,6 +210,26 @@ async def _check_metrics(config: Config, secrets: Secrets) -> int:
     checks, places = len(config.metrics.checks), len(config.environments)
     print(f"{checks} check(s) in {places} environment(s): {problems} problem(s)", file=sys.stderr)
     return 1 if problems else 0
+
+
+async def _webhooks(config: Config, secrets: Secrets, args: argparse.Namespace) -> int:
+    app = build_application(config, secrets)
+    try:
+        if args.webhooks_command == "retry":
+            try:
+                count = await retry_dead(app, args.name)
+            except UnknownReceiver as error:
+                print(f"chatops: {error}", file=sys.stderr)
+                return 2
+            print(f"{args.name}: {count} dead letter(s) queued again")
+            return 0
+        for found in await statuses(app):
+            print(status_line(found))
+        if not config.webhooks:
+            print("no receivers: the configuration has no webhooks", file=sys.stderr)
+        return 0
+    finally:
+        await app.close()
 
 
 def _lint(folders: list[Path]) -> int:

@@ -25,7 +25,7 @@ def chart_figure(chart: Chart, number: int) -> str:
         return f'<p class="warn">{escape(chart.alt)}</p>'
     try:
         svg = inline_svg(render_svg(chart), id_prefix=f"chart{number}-", label=chart.alt)
-    except Exception:  # a chart its data breaks (matplotlib reads "$…$" in a label as math) must not break the page
+    except Exception:  # a chart its data breaks must not break the page
         _log.exception("bot.dashboard_chart_failed", chart=chart.title)
         return f'<p class="warn">{escape(chart_caption(chart))}: the chart could not be drawn. {escape(chart.alt)}</p>'
     return (

@@ -9,7 +9,8 @@ from dataclasses import replace
 from html import escape
 
 from bot.dashboard_flags_cells import flag_row, query_url
-from bot.dashboard_html import layout, unreachable_html
+from bot.dashboard_html import unreachable_html
+from bot.dashboard_layout import page as layout
 from flags.definitions import KNOWN_TYPES
 from handlers.config.model import Cleanup
 from handlers.dashboard.query import SINCE, STATES, FlagsQuery, Order, Sort

@@ -1,15 +1,18 @@
-"""The dashboard's pages as HTML: server-rendered, no script at all, no asset from elsewhere; the
-timeline is an SVG drawn here. Every text from Redis, definitions or people goes through
-``escape`` (flag names, reasons, Slack names, commands)."""
+"""The dashboard's pages as HTML: server-rendered, no script at all, no asset from elsewhere (the
+exposure chart is drawn in ``bot.dashboard_timeline``). Every text from Redis, definitions or people
+goes through ``escape`` (flag names, reasons, Slack names, commands)."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from html import escape
 from urllib.parse import quote
 
+from bot.dashboard_layout import page
+from bot.dashboard_links import outbound_link
+from bot.dashboard_timeline import checks_text, entry_anchor, timeline_svg
 from flags import AuditEntry
 from handlers.approvals.card import approvers_line
 from handlers.approvals.store import ApprovalRequest
@@ -17,7 +20,7 @@ from handlers.core.reply import Code, Line, Link, Mention, Reply, Section, Stron
 from handlers.core.timefmt import utc
 from handlers.dashboard.cells import Cell
 from handlers.dashboard.signin import Visitor
-from handlers.dashboard.views import FlagPage, Point
+from handlers.dashboard.views import FlagPage
 
 __all__ = [
     "STYLE",
@@ -25,9 +28,6 @@ __all__ = [
     "board_page",
     "flag_html",
     "flag_url",
-    "layout",
-    "refusal_page",
-    "timeline_svg",
     "unreachable_html",
 ]
 
@@ -38,7 +38,7 @@ header a{color:#fff;text-decoration:none}header .who{margin-left:auto;opacity:.8
 main{padding:12px 16px}h1{font-size:20px;margin:8px 0}h2{font-size:16px;margin:16px 0 6px}
 table{border-collapse:collapse;background:#fff}td,th{border:1px solid #ddd;padding:2px 6px;text-align:left}
 th{background:#f0f0f0;position:sticky;top:0}
-.off{color:#888}.some{background:#fff6d6}.percent{background:#e6f0ff}.on{background:#dcf5e3}.unknown{background:#fde2e1}
+.off{color:#636363}.some{background:#fff6d6}.percent{background:#e6f0ff}.on{background:#dcf5e3}.unknown{background:#fde2e1}
 i{display:block;height:4px;background:#2f6fdf;margin-top:2px}.on i{background:#1a7f37}
 form{margin:8px 0;display:flex;gap:8px;flex-wrap:wrap}.warn{background:#fde2e1;padding:6px 10px}
 code{background:#f0f0f0;padding:0 3px}svg text{font:11px system-ui,sans-serif}dl{display:grid;
@@ -46,12 +46,18 @@ grid-template-columns:max-content auto;gap:2px 12px}dt{font-weight:600}
 .metric-chart{margin:8px 0 20px}.metric-chart figcaption{font-weight:600;margin-bottom:4px}
 .metric-chart svg{display:block;width:100%;max-width:1000px;height:auto;background:#fff}
 .metric-chart svg *{stroke-linejoin:round;stroke-linecap:butt}
+.exposure{margin:8px 0 16px}.exposure svg{display:block;max-width:100%;height:auto;background:#fff}
+.exposure .lane{font-size:12px;font-weight:600}.exposure .tick,.exposure .caption{fill:#595959;color:#595959}
+.exposure .value{fill:#1d1d1f;paint-order:stroke;stroke:#fff;stroke-width:3px}.exposure .frozen{fill:#1f3f77}
+.exposure .mark{stroke:#fff;stroke-width:1.5}.exposure .ring{fill:transparent;stroke:none}
+.exposure a:focus{outline:none}.exposure a:focus .ring,.exposure a:hover .ring{stroke:#1d1d1f;stroke-width:2.5}
+.exposure a:focus .mark{stroke:#1d1d1f}.exposure .quiet{font-size:12px}
+tr[id]{scroll-margin-top:48px}tr:target td{background:#fff3b0}
 .count{margin:4px 0}.filters fieldset{border:0;padding:0;margin:0;display:flex;gap:8px;flex-wrap:wrap}
 .filters legend{float:left;margin-right:4px}.quick{margin:4px 0}
 .pager{display:flex;gap:6px;flex-wrap:wrap;margin:8px 0;align-items:center}.pager a,.pager span{padding:2px 6px}
-.pager [aria-current]{font-weight:700;background:#24292f;color:#fff;border-radius:3px}.pager .off{color:#6e7781}
-table.flags caption{text-align:left;font-weight:600;padding:4px 0}th a{color:inherit}
-table.flags td{vertical-align:top}table.flags time{white-space:nowrap}
+.pager [aria-current]{font-weight:700;background:#24292f;color:#fff;border-radius:3px}.pager .off{color:#57606a}
+th a{color:inherit}table.flags td{vertical-align:top}table.flags time{white-space:nowrap}
 table.flags :is(td.off,td.some,td.percent,td.on,td.unknown){min-width:5.5em}
 table.flags td:first-child{max-width:22em;overflow-wrap:anywhere}
 .refs{margin-left:6px;white-space:nowrap}.refs a{text-decoration:none;margin-right:4px}
@@ -64,26 +70,7 @@ border:1px solid #d0d7de;background:#fff}.b-rollout{border-color:#0969da;color:#
 
 
 def _page(title: str, body: str, visitor: Visitor | None) -> str:
-    who = f'<span class="who">{escape(visitor.name)}</span>' if visitor is not None else ""
-    nav = (
-        '<a href="/ui/"><b>chatops</b></a><a href="/ui/">Flags</a><a href="/ui/?cleanup=1">Cleanup</a>'
-        '<a href="/ui/deployments">Deployments</a><a href="/ui/activity">Rollouts, freezes, approvals</a>'
-    )
-    return (
-        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)} · chatops</title>'
-        f'<meta name="viewport" content="width=device-width"><link rel="stylesheet" href="/ui/style.css">'
-        f"</head><body><header>{nav}{who}</header><main>{body}</main></body></html>"
-    )
-
-
-def refusal_page(message: str) -> str:
-    """What a request without a valid session sees: why, and how to get in. Nothing else."""
-    body = (
-        f"<h1>Sign in through Slack</h1><p>{escape(message)}</p>"
-        "<p>Type <code>/chatops run dashboard</code> in Slack and follow the link it answers with "
-        "(it is yours only, works once and expires in a few minutes).</p>"
-    )
-    return _page("Sign in", body, None)
+    return page(title, body, visitor)
 
 
 def _flag_url(name: str) -> str:
@@ -111,107 +98,46 @@ def flag_html(page: FlagPage, visitor: Visitor, figures: Sequence[str] = ()) -> 
             ("Group", escape(definition.group)),
             ("Milestone", escape(definition.milestone or "")),
             ("Default", "enabled" if definition.default_enabled else "disabled"),
-            ("Rollout issue", _link(definition.rollout_issue_url)),
-            ("Introduced by", _link(definition.introduced_by_url)),
+            ("Merge request", outbound_link(definition.introduced_by_url)),
+            ("Rollout issue", outbound_link(definition.rollout_issue_url)),
         ]
+        if definition.feature_issue_url:
+            items.append(("Feature issue", outbound_link(definition.feature_issue_url)))
         about = "<dl>" + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in items) + "</dl>"
     else:
         about = "<p>No definition file names this flag.</p>"
     states = "".join(
-        f"<tr><th>{escape(e.name)}</th>{_cell(c)}</tr>" for e, c in zip(page.environments, page.cells, strict=True)
+        f'<tr><th scope="row">{escape(e.name)}</th>{_cell(c)}</tr>'
+        for e, c in zip(page.environments, page.cells, strict=True)
     )
     history = "".join(_history_row(entry) for entry in page.history)
     body = (
         f"<h1>{escape(page.name)}</h1>{_unreachable(page.unreachable)}{about}"
-        f"<h2>State</h2><table>{states}</table>"
-        f"<h2>Exposure over time</h2>{timeline_svg(page.series, page.now)}"
+        f"<h2>State</h2><table><caption>On each environment</caption>{states}</table>"
+        f"<h2>Exposure over time</h2>{timeline_svg(page)}"
         + (f"<h2>Metric checks after its recent watched changes</h2>{''.join(figures)}" if figures else "")
-        + f"<h2>History ({len(page.history)} changes)</h2><table><thead><tr><th>When</th><th>Where</th>"
-        f"<th>Who</th><th>Approved by</th><th>What</th><th>Command</th><th>Checks</th></tr></thead>"
+        + f"<h2>History ({len(page.history)} changes)</h2><table><caption>Every change, newest first</caption>"
+        "<thead><tr>" + "".join(f'<th scope="col">{h}</th>' for h in _HISTORY_HEADS) + "</tr></thead>"
         f"<tbody>{history}</tbody></table>"
     )
     return _page(page.name, body, visitor)
 
 
-def _link(url: str | None) -> str:
-    if not url or not url.startswith(("https://", "http://")):
-        return escape(url or "")
-    return f'<a href="{escape(url)}">{escape(url)}</a>'
-
-
-def _checks(entry: AuditEntry) -> str:
-    return "; ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(entry.checks.items()))
+_HISTORY_HEADS = ("When", "Where", "Who", "Approved by", "What", "Command", "Checks")
 
 
 def _history_row(entry: AuditEntry) -> str:
     approver = f"@{entry.approved_by}" if entry.approved_by else ""
     cells = (
-        utc(entry.at.timestamp()),
+        utc(entry.at.timestamp(), seconds=True),  # changes a chart's marks tell apart by seconds
         entry.environment,
         entry.who,
         approver,
         entry.description,
         entry.command,
-        _checks(entry),
+        checks_text(entry),
     )
-    return "<tr>" + "".join(f"<td>{escape(c)}</td>" for c in cells) + "</tr>"
-
-
-_COLORS = ("#2f6fdf", "#1a7f37", "#bf3989", "#9a6700", "#8250df", "#cf222e", "#0969da", "#57606a")
-
-
-def timeline_svg(series: dict[str, list[Point]], now: float) -> str:
-    """One lane per environment: exposure (0 to 100%) as a step line over time, a dot per change
-    carrying the audit entry (its id, when, share) and, as its tooltip, who, what and the checks."""
-    points = [p for lane in series.values() for p in lane]
-    if not points:
-        return "<p>No changes recorded.</p>"
-    start = min(p.at for p in points)
-    end = max(now, start + 60)
-    width, left, lane_height = 760, 90, 56
-    height = lane_height * len(series) + 24
-
-    def x(at: float) -> float:
-        return round(left + (at - start) / (end - start) * (width - left - 10), 1)
-
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
-        f'aria-label="exposure over time per environment">'
-    ]
-    for index, (name, lane) in enumerate(series.items()):
-        top, color = index * lane_height + 8, _COLORS[index % len(_COLORS)]
-
-        def y(share: float, top: int = top) -> float:
-            return round(top + (lane_height - 16) * (1 - share / 100), 1)
-
-        parts.append(f'<text x="4" y="{top + 20}">{escape(name)}</text>')
-        parts.append(
-            f'<line x1="{left}" y1="{y(0)}" x2="{width - 10}" y2="{y(0)}" stroke="#ccc"/>'
-            f'<line x1="{left}" y1="{y(100)}" x2="{width - 10}" y2="{y(100)}" stroke="#eee"/>'
-        )
-        if not lane:
-            continue
-        path = [f"M{left},{y(0)}"]
-        path += [f"H{x(point.at)}V{y(point.share)}" for point in lane]
-        path.append(f"H{x(end)}")
-        parts.append(f'<path d="{"".join(path)}" fill="none" stroke="{color}" stroke-width="2"/>')
-        parts += [_dot(point, x(point.at), y(point.share), name, color) for point in lane]
-    axis = lane_height * len(series) + 18
-    parts.append(f'<text x="{left}" y="{axis}">{escape(utc(start))}</text>')
-    parts.append(f'<text x="{width - 10}" y="{axis}" text-anchor="end">{escape(utc(end))}</text>')
-    parts.append("</svg>")
-    return "".join(parts)
-
-
-def _dot(point: Point, cx: float, cy: float, environment: str, color: str) -> str:
-    entry = point.entry
-    who = entry.who + (f", approved by @{entry.approved_by}" if entry.approved_by else "")
-    tip = f"{utc(point.at)} · {who} · {entry.description}" + (f" · {_checks(entry)}" if entry.checks else "")
-    return (
-        f'<circle class="change" cx="{cx}" cy="{cy}" r="4" fill="{color}" data-environment="{escape(environment)}" '
-        f'data-entry="{escape(entry.entry_id)}" data-at="{point.at:.3f}" data-share="{point.share:g}" '
-        f'data-kind="{point.kind}"><title>{escape(tip)}</title></circle>'
-    )
+    return f'<tr id="{entry_anchor(entry)}">' + "".join(f"<td>{escape(c)}</td>" for c in cells) + "</tr>"
 
 
 def _line_html(segments: Line) -> str:
@@ -226,7 +152,7 @@ def _line_html(segments: Line) -> str:
         elif isinstance(segment, Mention):
             out.append(f"@{escape(segment.name)}")
         elif isinstance(segment, Link):
-            out.append(_link(segment.url) if segment.url == segment.label else escape(segment.label))
+            out.append(outbound_link(segment.url, segment.label))
     return "".join(out)
 
 
@@ -247,8 +173,10 @@ def board_page(title: str, parts: Iterable[tuple[str, Reply]], visitor: Visitor)
     return _page(title, body, visitor)
 
 
-def approvals_reply(pending: Sequence[ApprovalRequest]) -> Reply:
-    """Pending approvals, read-only, as a reply (the card's lines without its buttons)."""
+def approvals_reply(pending: Sequence[ApprovalRequest], cards: Mapping[str, str] | None = None) -> Reply:
+    """Pending approvals, read-only, as a reply (the card's lines without its buttons); ``cards``:
+    the permalinks of their cards in Slack, by request id."""
+    cards = cards or {}
     if not pending:
         return Reply(True, "", (Section((line("No approval is pending."),)),))
     lines = tuple(
@@ -259,6 +187,7 @@ def approvals_reply(pending: Sequence[ApprovalRequest]) -> Reply:
             f" · by {a.requester.user_name} · who can approve: ",
             *approvers_line(a),
             f" · expires in {max(0, int(a.expires_at - time.time()) // 60)} min",
+            *((" · ", Link(cards[a.id], "its card in Slack")) if a.id in cards else ()),
         )
         for a in pending
     )
@@ -266,4 +195,4 @@ def approvals_reply(pending: Sequence[ApprovalRequest]) -> Reply:
 
 
 #: What the flags page (bot/dashboard_flags_html.py) shares of this module's pages.
-layout, flag_url, unreachable_html = _page, _flag_url, _unreachable
+flag_url, unreachable_html = _flag_url, _unreachable

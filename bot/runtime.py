@@ -1,10 +1,13 @@
 """What delivery keeps beside the application: the commands acknowledged but not answered yet
-(a shutdown waits for them) and the requests already handled (replays are answered, not run)."""
+(a shutdown waits for them), the requests already handled (replays are answered, not run) and,
+with Slack, where the dashboard asks for the permalinks of the bot's messages."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from bot.inflight import InFlight
 from bot.replays import ReplayGuard
@@ -13,7 +16,13 @@ from handlers.composition import build_application
 from handlers.config import Config, Secrets
 from handlers.core.context import Application
 
-__all__ = ["Runtime"]
+__all__ = ["Permalinks", "Runtime"]
+
+
+class Permalinks(Protocol):
+    """Links to the bot's own chat messages, by their references (``bot.slack_permalinks``)."""
+
+    async def of(self, references: Iterable[str]) -> dict[str, str]: ...
 
 
 @dataclass
@@ -21,6 +30,7 @@ class Runtime:
     app: Application
     replays: ReplayGuard | None = None  # requests already handled, in the bot's own Redis
     inflight: InFlight = field(default_factory=InFlight)
+    permalinks: Permalinks | None = None  # set with the Slack client (None in the shell)
 
     @classmethod
     def start(

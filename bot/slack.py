@@ -26,6 +26,7 @@ from bot.metrics import ACK_SECONDS
 from bot.replays import SLACK_WINDOW_S, ReplayCheckFailed
 from bot.runtime import Runtime
 from bot.slack_api import SlackBackend, respond, web_client
+from bot.slack_permalinks import SlackPermalinks
 from bot.slack_requests import BadRequest, check_request
 from handlers.config import Secrets
 from handlers.core import pipeline
@@ -46,6 +47,7 @@ def build_app(
     config = runtime.app.config
     backend = SlackBackend(client, config.production_usergroups(), config.slack.production_group_cache_seconds)
     runtime.app.chat = backend  # background work talks through it once the application starts
+    runtime.permalinks = SlackPermalinks(client)  # the dashboard links to rollouts' and approvals' messages
     app = AsyncApp(
         client=client,
         signing_secret=None if socket_mode else secrets.signing_secret,

@@ -210,6 +210,20 @@ class SlackBackend:
             self._usergroup_ids_at = time.monotonic()
         return self._usergroup_ids.get(handle)
 
+    async def cannot_post(self, channel_id: str) -> str:
+        """A channel the bot is not a member of cannot be posted in (direct messages always can)."""
+        if channel_id[:1] in ("D", "U", "W"):
+            return ""
+        try:
+            answer = await self.client.conversations_info(channel=channel_id)
+        except _FAILURES as error:
+            _lookup_failed("conversations.info", error)
+            return "" if "not_in_channel" not in str(error) else "the bot is not a member of this channel"
+        channel: dict[str, Any] = answer.get("channel") or {}
+        if channel.get("is_member") or channel.get("is_im"):
+            return ""
+        return "the bot is not a member of this channel"
+
     async def post(self, post: CrossPost) -> str:
         """A new message (or several, split to Slack's limits), a thread reply, or an update of
         one (chat.update, its first message only); the reference is ``CHANNEL_ID|TS``. A chart

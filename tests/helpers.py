@@ -14,9 +14,10 @@ from flags.adapter import AUDIT_PER_ENVIRONMENT
 #: Part of the key of the bot's memory of requests it handled (replay protection): not state a
 #: command changed, so keyspace comparisons leave it out.
 REPLAY_MARKER = ":chatops:seen:"
-#: Keys the bot's background work keeps on its own schedule (the timer driver's lease), not state
-#: a command changes: left out of keyspace comparisons like replay markers.
-BACKGROUND_KEYS = (REPLAY_MARKER, ":chatops:driver")
+#: Keys the bot's background work writes whatever people do: the driver's lease, and the delivery of
+#: the outbox's events (each receiver's queue, what each subscription was told). The outbox itself is
+#: not among them: only a change adds to it.
+BACKGROUND_KEYS = (REPLAY_MARKER, ":chatops:driver", ":chatops:webhook:", ":chatops:subscriptions:told:")
 
 
 def delete_prefixed(url: str, prefix: str) -> None:

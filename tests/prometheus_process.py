@@ -8,6 +8,9 @@ Ready is not scraping: Prometheus 2.42 hands the first targets to its scrapers a
 starts (its service discovery sends updates at most every 5 s, and no setting shortens that), so
 every start, and restart, is followed by ~5 s without new samples. ``wait_for_scrape()`` waits for
 the first one.
+
+With ``query_log=True`` it logs every query it answers (Prometheus' own ``query_log_file``), so a
+benchmark can count what the bot asked, and when, without asking the bot (``logged_queries()``).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -44,13 +48,22 @@ def prometheus_binary() -> str:
 class Prometheus:
     """``Prometheus(directory, ["127.0.0.1:9101"]).start()``; ``url``, ``query()``, ``stop()``."""
 
-    def __init__(self, directory: Path, targets: Sequence[str], *, job: str = "app", port: int | None = None) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        targets: Sequence[str],
+        *,
+        job: str = "app",
+        port: int | None = None,
+        query_log: bool = False,
+    ) -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.data = directory / "data"
         self.log = directory / "prometheus.log"
         self.config = directory / "prometheus.yml"
-        self.config.write_text(yaml.safe_dump(_config(job, targets), sort_keys=False))
+        self.query_log = directory / "queries.log" if query_log else None
+        self.config.write_text(yaml.safe_dump(_config(job, targets, self.query_log), sort_keys=False))
         self.job = job
         self.started_at = 0.0  # epoch seconds of the last start()
         self._process: subprocess.Popen[bytes] | None = None
@@ -81,10 +94,12 @@ class Prometheus:
             stop(self._process)
             self._process = None
 
-    def query(self, promql: str) -> float | None:
-        """An instant query's value now: None when it has no series (NaN stays NaN, e.g. 0/0).
-        ValueError for a query Prometheus refuses or one that returns several series."""
-        address = f"{self.url}/api/v1/query?{urllib.parse.urlencode({'query': promql})}"
+    def query(self, promql: str, at: float | None = None) -> float | None:
+        """An instant query's value now (or at ``at``, epoch seconds): None when it has no series
+        (NaN stays NaN, e.g. 0/0). ValueError for a query Prometheus refuses or one that returns
+        several series."""
+        params = {"query": promql} if at is None else {"query": promql, "time": f"{at:.3f}"}
+        address = f"{self.url}/api/v1/query?{urllib.parse.urlencode(params)}"
         try:
             with urllib.request.urlopen(address, timeout=5) as response:
                 answer = json.loads(response.read())
@@ -138,10 +153,24 @@ class Prometheus:
                 raise AssertionError(f"not within {timeout} s: {what or promql} (last value {value})")
             await asyncio.sleep(0.2)
 
+    def logged_queries(self) -> list[dict[str, Any]]:
+        """Every query answered so far, oldest first, as Prometheus logged it: ``params.query``,
+        ``params.start`` (the evaluation time, RFC 3339), ``httpRequest.path``, ``ts``…
+        RuntimeError when it was not started with ``query_log=True``."""
+        if self.query_log is None:
+            raise RuntimeError("Prometheus logs its queries only with query_log=True")
+        if not self.query_log.exists():
+            return []
+        lines = self.query_log.read_text(encoding="utf-8").splitlines()
+        return [json.loads(text) for text in lines if text.endswith("}")]  # a line being written is skipped
 
-def _config(job: str, targets: Sequence[str]) -> dict[str, object]:
+
+def _config(job: str, targets: Sequence[str], query_log: Path | None) -> dict[str, object]:
     """Scrape and evaluate every second: a change shows in a query within a couple of seconds."""
+    scraping: dict[str, object] = {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"}
+    if query_log is not None:
+        scraping["query_log_file"] = str(query_log)
     return {
-        "global": {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"},
+        "global": scraping,
         "scrape_configs": [{"job_name": job, "static_configs": [{"targets": list(targets)}]}],
     }

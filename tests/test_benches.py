@@ -82,6 +82,26 @@ def test_bench_ofrep_runs_on_the_embedded_redis_and_the_flags_api_answers_as_fli
 
 
 @pytest.mark.slow
+def test_bench_guards_rolls_a_regression_back_and_counts_the_steady_readings() -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "guards.py"), "--runs", "1", "--evaluations", "20"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "regression: step written → rolled back: median " in done.stdout
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    assert 0.5 < figures["regression_to_rollback_s"] == figures["regression_to_rollback_max_s"] < 10
+    assert 0 < figures["regression_first_failing_s"] < figures["regression_to_rollback_s"]
+    assert figures["evaluations"] == 20 and figures["false_aborts_steady"] == 0
+    assert 0.5 < figures["steady_peak_vs_baseline"] < 2  # the highest reading may be below a high baseline
+    assert (figures["every_s"], figures["failure_limit"], figures["scrape_interval_s"]) == (1, 2, 1)
+    assert (figures["regression_window"], figures["steady_window"], figures["max_increase"]) == ("5s", "10s", "2x")
+
+
+@pytest.mark.slow
 def test_bench_ui_runs_on_the_embedded_redis_and_times_the_pages_and_the_browser_load() -> None:
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
     small = ["--flags", "250", "--changes", "20", "--rounds", "2", "--browser-rounds", "2"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from flags import Change, ChangeResult, FlagState, RestoreState, SetPercentageOfActors, SetPercentageOfTime, SetScopes
+from handlers.changes.events import publish_change
 from handlers.changes.markdown import code_block, code_span
 from handlers.changes.request import ChangeRequest
 from handlers.changes.telling import (
@@ -218,6 +219,7 @@ async def told(request: ChangeRequest, context: Context, outcome: Outcome) -> tu
     step or abort, a schedule, a recovery after a crash): the team, log and QA posts, as a typed
     change's, and the change-log issues; notes of what could not be recorded."""
     post = watch_key(outcome.done, context.config)
+    await publish_change(request, context, outcome.done)  # before the posts: the news outlives a crash now
     told = await _cross_posts(request, context, outcome, post)
     watch = context.app.ports.get(CHANGE_WATCH)
     if post and watch is not None:

@@ -20,6 +20,8 @@ from handlers.core.chat import ChatBackend
 from handlers.core.context import Application
 from handlers.core.driver import LEASE_S, Driver
 from handlers.core.lease import Lease
+from handlers.core.outbox import OUTBOX
+from handlers.core.outbox_delivery import OUTBOX_RECEIVERS, Deliverer
 from handlers.deployments.mirror import MIRROR, GitMirror
 from handlers.deployments.registry import REGISTRY, RegistryUnavailable
 
@@ -61,6 +63,15 @@ class Background:
             lease = Lease(app.timers.client, app.timers.lease_key, LEASE_S)
             self.driver = Driver(app, chat, app.timers, lease)
             self._spawn(self.driver.run(), "driver")
+            outbox = app.ports.get(OUTBOX)
+            receivers = [r for make in app.ports.all(OUTBOX_RECEIVERS) for r in make(app)]
+            if outbox is not None and receivers:
+                deliverer = Deliverer(outbox, receivers, app.config.redis_prefix, app.timers.lease_key)
+                self._spawn(deliverer.run(self._lease_token, self._stopping), "outbox")
+
+    def _lease_token(self) -> int | None:
+        """The driver's lease token while this process holds it (webhooks are delivered by its holder)."""
+        return self.driver.token if self.driver is not None else None
 
     def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
         self._tasks.append(asyncio.create_task(work, name=name))

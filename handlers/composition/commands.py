@@ -15,6 +15,7 @@ from handlers.help.command import HelpCommand
 from handlers.incidents.commands import ChangesCommand, KillCommand
 from handlers.rollouts.commands import RolloutCommand
 from handlers.schedules.commands import ScheduleCommand
+from handlers.subscriptions.commands import SubscribeCommand, SubscriptionsCommand, UnsubscribeCommand
 
 __all__ = ["COMMANDS"]
 
@@ -36,6 +37,9 @@ COMMANDS = CommandRegistry(
         AutoDeployCommand(),
         ReleaseCommand(),
         DashboardCommand(),
+        SubscribeCommand(),
+        UnsubscribeCommand(),
+        SubscriptionsCommand(),
         HelpCommand(),
     ],
     groups=[FEATURE, FREEZE],

@@ -25,6 +25,8 @@ from handlers.core.code import CODE_DEPLOYED
 from handlers.core.driver import PERIODIC_JOBS, TIMER_JOBS
 from handlers.core.flag_activity import FLAG_ACTIVITY
 from handlers.core.freezes import FREEZES
+from handlers.core.outbox import OUTBOX, Outbox
+from handlers.core.outbox_delivery import OUTBOX_RECEIVERS
 from handlers.core.ports import Ports
 from handlers.core.post_refs import POST_REFS, PostRefs
 from handlers.core.recent_charts import RECENT_METRIC_CHARTS
@@ -46,10 +48,13 @@ from handlers.rollouts.store import ROLLOUT_STORE, RolloutStore
 from handlers.schedules.commands import Scheduler
 from handlers.schedules.jobs import DueSchedules, PendingSchedules
 from handlers.schedules.store import SCHEDULE_STORE, ScheduleStore
+from handlers.subscriptions.receiver import subscription_receivers
+from handlers.subscriptions.store import SUBSCRIPTION_STORE, SubscriptionStore
 from handlers.watches.hook import WatchChanges
 from handlers.watches.job import WatchPoll
 from handlers.watches.recent import RecentWatchCharts
 from handlers.watches.store import WATCH_STORE, WatchStore
+from handlers.webhooks.receiver import webhook_receivers
 
 __all__ = ["RULES", "application_ports"]
 
@@ -99,6 +104,9 @@ def application_ports(
     ports.add(RECENT_METRIC_CHARTS, RecentWatchCharts(watches, metrics, prometheus))
     ports.add(CHANGE_WATCH, WatchChanges())
     ports.add(POST_REFS, PostRefs(own, prefix))
+    ports.add(OUTBOX, Outbox(own, prefix))
+    ports.add(SUBSCRIPTION_STORE, SubscriptionStore(own, prefix))
+    ports.add_many(OUTBOX_RECEIVERS, (webhook_receivers, subscription_receivers))
     ports.add_many(PERIODIC_JOBS, (GuardPoll(), MetricGuardPoll(), WatchPoll()))
     ports.add_many(ALERT_LISTENERS, (RolloutAlerts(), AlertFreezes(), RecentChanges()))
     ports.add_many(STANDING_WORK, (RunningRollouts(), PendingSchedules()))

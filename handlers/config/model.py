@@ -44,6 +44,7 @@ from handlers.config.types import (
     in_range,
     nonempty,
 )
+from handlers.config.webhooks import SubscriptionAccess, Webhook
 
 __all__ = ["RESERVED_OPTIONS", "AccessRule", "Config", "Deployments", "E2ETrigger", "Environment"]
 __all__ += ["FlagsApi", "FlagsApiKey", "ProductionCheckSettings", "Safety", "SlackChannels", "known_keys"]
@@ -241,6 +242,8 @@ class Config(_Model):
     cleanup: Cleanup = Field(default_factory=Cleanup)
     flags_api: FlagsApi | None = None  # the OpenFeature (OFREP) server (off when absent)
     metrics: Metrics | None = None  # the team's Prometheus: rollouts guarded by metric checks, watches after changes
+    webhooks: tuple[Webhook, ...] = ()  # receivers of the bot's events (outgoing webhooks)
+    subscriptions: SubscriptionAccess = Field(default_factory=SubscriptionAccess)  # who may subscribe a channel
     _path: Path | None = PrivateAttr(None)
 
     @field_validator("safety")
@@ -287,6 +290,13 @@ class Config(_Model):
             if target not in known - {"*"}:
                 known_list = ", ".join(e.name for e in environments)
                 raise fail(f"unknown environment {target!r}; known: {known_list}", "metrics.watch.environments")
+        names = [w.name for w in self.webhooks]
+        if duplicates := sorted({n for n in names if names.count(n) > 1}):
+            raise fail(f"receiver name {duplicates[0]!r} is used twice", "webhooks")
+        for i, webhook in enumerate(self.webhooks):
+            if unknown := [t for t in webhook.environments or () if t not in known - {"*"}]:
+                known_list = ", ".join(e.name for e in environments)
+                raise fail(f"unknown environment {unknown[0]!r}; known: {known_list}", f"webhooks[{i}].environments")
         self._path = (info.context or {}).get("path")
         return self
 

@@ -43,6 +43,9 @@ RESERVED_OPTIONS = frozenset(
         "every",
         "guard",
         "metrics",
+        "flag",
+        "events",
+        "dm",
         "reason",
         "since",
     }

@@ -42,6 +42,10 @@ class ChatBackend(Protocol):
         """User IDs (and, for the shell, names) of a user group given by handle or ID; raise
         MembershipUnknown when the chat service could not be asked."""
 
+    async def cannot_post(self, channel_id: str) -> str:
+        """Why the bot cannot post in this channel (it is not a member), or '' when it can (or the
+        chat service could not be asked: the first post then says what is wrong)."""
+
     async def post(self, post: CrossPost) -> str:
         """Deliver a cross-post (a new message, a thread reply, or an update of one, as it says);
         a reference to the message, for later updates and replies. Raise PostFailed when it cannot

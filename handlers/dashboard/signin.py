@@ -4,7 +4,11 @@
 with HMAC-SHA256 under the dashboard key. Following it opens a session (a random id kept in the
 bot's Redis for ``ui.session_hours``) and spends the link's nonce, so a link works once, for the
 person it was made for, within ``ui.link_seconds``. A forged, altered, expired or spent link is
-refused, each with its own reason.
+refused, each with its own reason. Looking at a link (``check``) spends nothing: link unfurlers
+and scanners fetch links, so only the person's own POST redeems one.
+
+Each session has a form token (an HMAC of the session id under the same key): the sign-out form
+carries it, so another site cannot end a session by posting to the dashboard.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import hmac
 import json
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -25,11 +29,14 @@ from handlers.core.ports import PortKey
 
 __all__ = ["SIGN_IN", "SignIn", "SignInRefused", "Visitor"]
 
+_SPENT = "This sign-in link was used already: each works once."
+
 
 @dataclass(frozen=True, slots=True)
 class Visitor:
     user_id: str  # the Slack user id ("" behind a trusted proxy)
     name: str
+    form_token: str = field(default="", repr=False)  # what their forms carry ("" behind a trusted proxy)
 
 
 class SignInRefused(Exception):
@@ -54,17 +61,19 @@ class SignIn:
         payload = _b64(json.dumps(body, separators=(",", ":")).encode())
         return f"{payload}.{self._sign(payload)}"
 
+    async def check(self, token: str) -> Visitor:
+        """The person a token would sign in, spending nothing; SignInRefused says why it would not."""
+        body = self._body(token)
+        if await self._redis.exists(self._spent + str(body["x"])):
+            raise SignInRefused(_SPENT)
+        return Visitor(str(body["u"]), str(body["n"]))
+
     async def redeem(self, token: str) -> Visitor:
         """The person a token signs in (spending it); SignInRefused says why it does not."""
-        payload, _, signature = token.partition(".")
-        if not payload or not hmac.compare_digest(signature.encode(), self._sign(payload).encode()):
-            raise SignInRefused("This sign-in link is not one this bot made (it is altered or forged).")
-        body = _unb64(payload)
-        if time.time() > float(body["e"]):
-            raise SignInRefused("This sign-in link has expired.")
+        body = self._body(token)
         spent: Any = await self._redis.set(self._spent + str(body["x"]), "1", nx=True, ex=int(self.link_seconds) + 60)
         if not spent:
-            raise SignInRefused("This sign-in link was used already: each works once.")
+            raise SignInRefused(_SPENT)
         return Visitor(str(body["u"]), str(body["n"]))
 
     async def open_session(self, visitor: Visitor) -> str:
@@ -80,8 +89,36 @@ class SignIn:
         value: Any = await self._redis.get(self._sessions + session)
         if not value:
             return None
-        data = json.loads(value)
-        return Visitor(str(data["u"]), str(data["n"]))
+        try:
+            data = json.loads(value)
+            return Visitor(str(data["u"]), str(data["n"]), self.form_token(session))
+        except (ValueError, KeyError, TypeError):  # not a session this bot wrote: nobody is signed in by it
+            return None
+
+    async def close_session(self, session: str, form_token: str) -> bool:
+        """End ``session`` when ``form_token`` is its own (False, changing nothing, when it is not)."""
+        if (
+            not session
+            or len(session) > 100
+            or not hmac.compare_digest(form_token.encode(), self.form_token(session).encode())
+        ):
+            return False
+        await self._redis.delete(self._sessions + session)
+        return True
+
+    def form_token(self, session: str) -> str:
+        """The token the forms of ``session`` carry (derived from it: nothing more to keep)."""
+        return self._sign("form:" + session)
+
+    def _body(self, token: str) -> dict[str, Any]:
+        """A token's fields, once its signature and expiry hold."""
+        payload, _, signature = token.partition(".")
+        if not payload or not hmac.compare_digest(signature.encode(), self._sign(payload).encode()):
+            raise SignInRefused("This sign-in link is not one this bot made (it is altered or forged).")
+        body = _unb64(payload)
+        if time.time() > float(body["e"]):
+            raise SignInRefused("This sign-in link has expired.")
+        return body
 
     def _sign(self, payload: str) -> str:
         return _b64(hmac.new(self._key, payload.encode(), hashlib.sha256).digest())

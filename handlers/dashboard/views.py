@@ -7,16 +7,20 @@ say "unknown" (and since when) — the rest of the page still shows.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
+
+from redis.exceptions import RedisError
 
 from flags import AuditEntry, FlagRecord, FlagsError, FlagState
 from flags.definitions import Definition
 from handlers.config import Environment
 from handlers.core.charts import Chart
 from handlers.core.context import Application
+from handlers.core.freezes import FREEZES, Freeze
 from handlers.core.recent_charts import RECENT_METRIC_CHARTS
 from handlers.core.stale import by_flag, newest_milestone, stale_reason
 from handlers.dashboard.cell_activity import CellActivity, cell_activity
@@ -166,6 +170,10 @@ class Point:
     kind: Kind
     share: float
     entry: AuditEntry
+    step: str = ""  # "R1 step 2/4" when a rollout's step wrote it
+
+
+_ROLLOUT_STEP = re.compile(r"\(rollout (R\d+) step (\d+/\d+)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +187,8 @@ class FlagPage:
     unreachable: dict[str, str] = field(default_factory=dict)
     now: float = 0.0
     charts: tuple[Chart, ...] = ()  # the metric charts of its recent watched changes, newest first
+    freezes: dict[str, list[Freeze]] = field(default_factory=dict)  # environment name → its freezes in force
+    freezes_unread: str = ""  # why the freezes could not be read ("" when they were)
 
 
 HISTORY_LIMIT = 1000  # changes read per environment for the chart and the table
@@ -189,6 +199,24 @@ async def _recent_charts(app: Application, name: str) -> list[Chart]:
     """The charts its recent watches posted; none without metrics or a watches capability."""
     recent = app.ports.get(RECENT_METRIC_CHARTS)
     return await recent.for_flag(name, RECENT_CHARTS) if recent is not None else []
+
+
+async def _freezes(app: Application) -> dict[str, list[Freeze]] | str:
+    """The freezes in force by environment name (the freezes capability keeps them; lifted ones
+    are not kept, so the chart marks those in force); why not, when they cannot be read."""
+    view = app.ports.get(FREEZES)
+    if view is None:
+        return {}
+    try:
+        active = await view.active()
+    except (RedisError, OSError, ValueError, KeyError) as error:  # ValueError, KeyError: a record written by hand
+        return str(error) or type(error).__name__
+    names = {e.option: e.name for e in app.config.environments}
+    found: dict[str, list[Freeze]] = {}
+    for freeze in active:
+        if freeze.option in names:
+            found.setdefault(names[freeze.option], []).append(freeze)
+    return found
 
 
 async def flag_page(app: Application, name: str) -> FlagPage | None:
@@ -203,7 +231,9 @@ async def flag_page(app: Application, name: str) -> FlagPage | None:
         except (FlagsError, ValueError) as error:  # ValueError: an audit entry written by hand, malformed
             return str(error)
 
-    found, charts = await asyncio.gather(asyncio.gather(*(read(e) for e in environments)), _recent_charts(app, name))
+    found, charts, freezes = await asyncio.gather(
+        asyncio.gather(*(read(e) for e in environments)), _recent_charts(app, name), _freezes(app)
+    )
     cells: list[Cell] = []
     series: dict[str, list[Point]] = {}
     history: list[AuditEntry] = []
@@ -223,10 +253,21 @@ async def flag_page(app: Application, name: str) -> FlagPage | None:
         return None
     history.sort(key=lambda e: e.at, reverse=True)
     return FlagPage(
-        name, definition, tuple(environments), tuple(cells), series, history, unreachable, time.time(), tuple(charts)
+        name,
+        definition,
+        tuple(environments),
+        tuple(cells),
+        series,
+        history,
+        unreachable,
+        time.time(),
+        tuple(charts),
+        freezes if isinstance(freezes, dict) else {},
+        freezes if isinstance(freezes, str) else "",
     )
 
 
 def _point(entry: AuditEntry) -> Point:
     kind, share = exposure(entry.after)
-    return Point(entry.at.timestamp(), kind, share, entry)
+    step = _ROLLOUT_STEP.search(entry.command)
+    return Point(entry.at.timestamp(), kind, share, entry, f"{step[1]} step {step[2]}" if step else "")

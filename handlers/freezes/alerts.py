@@ -14,6 +14,7 @@ from handlers.core.alerts import Alert
 from handlers.core.chat import ChatBackend
 from handlers.core.context import Application
 from handlers.core.freezes import Freeze
+from handlers.freezes.events import publish_freezes
 from handlers.freezes.store import FREEZE_STORE
 
 __all__ = ["AlertFreezes"]
@@ -44,12 +45,17 @@ async def _freezes(app: Application, alerts: Sequence[Alert]) -> tuple[list[str]
         options = [e.option for e in (named or app.config.environments)]
         source = f"alert:{alert.fingerprint or alert.name}"
         if alert.status == "firing":
-            for option in options:
-                await store.put(Freeze(option, source, f"alert {alert.name} is firing", alert.name, time.time()))
+            now = time.time()
+            already = {f.option for f in await store.of(options) if f.source == source}  # a repeated notification
+            freezes = [Freeze(o, source, f"alert {alert.name} is firing", alert.name, now) for o in options]
+            for freeze in freezes:
+                await store.put(freeze)
+            await publish_freezes(app, "freeze.on", [f for f in freezes if f.option not in already], None)
             frozen += options
             _log.warning("alerts.frozen", alert=alert.name, environments=options)
         else:
-            if await store.lift(options, source):
+            if gone := await store.lift(options, source):
+                await publish_freezes(app, "freeze.off", gone, None)
                 lifted += options
                 _log.info("alerts.unfrozen", alert=alert.name, environments=options)
     return frozen, lifted

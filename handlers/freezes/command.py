@@ -21,6 +21,7 @@ from handlers.core.parsing import Invocation, UsageError
 from handlers.core.reply import CrossPost, Line, Mention, Reply, Section, line
 from handlers.core.timefmt import utc
 from handlers.core.timing import parse_duration
+from handlers.freezes.events import publish_freezes
 from handlers.freezes.store import FREEZE_STORE, FreezeStore
 
 __all__ = [
@@ -116,8 +117,10 @@ class FreezeOnCommand(Subcommand[FreezeOn]):
         who = Mention(context.caller.user_id, context.caller.user_name)
         now = time.time()
         until = now + plan.lasts if plan.lasts is not None else None
-        for environment in plan.targets:
-            await store.put(Freeze(environment.option, "manual", plan.reason, context.caller.who, now, until))
+        freezes = [Freeze(e.option, "manual", plan.reason, context.caller.who, now, until) for e in plan.targets]
+        for freeze in freezes:
+            await store.put(freeze)
+        await publish_freezes(context.app, "freeze.on", freezes, context.caller)
         lines = [
             line(f"Frozen {names} by ", who, f": {plan.reason}{_until(now, until)}."),
             line("Changes that raise exposure there are refused, whoever asks; changes that reduce it still work."),
@@ -139,6 +142,7 @@ class FreezeOffCommand(Subcommand[FreezeOff]):
         names = ", ".join(e.name for e in plan.targets)
         who = Mention(context.caller.user_id, context.caller.user_name)
         lifted = await store.lift([e.option for e in plan.targets], "manual")
+        await publish_freezes(context.app, "freeze.off", lifted, context.caller)
         left = await store.of([e.option for e in plan.targets])
         name = context.config.environment_name
         if not lifted:

@@ -38,6 +38,7 @@ TOPICS: dict[str, frozenset[tuple[str, str]]] = {
         {("feature", "get"), ("feature", "list"), ("feature", "history"), ("dashboard", ""), ("help", "")}
     ),
     "Deployments": frozenset({("auto_deploy", "status"), ("release", "check")}),
+    "News": frozenset({("subscribe", ""), ("unsubscribe", ""), ("subscriptions", "")}),
 }
 OTHER = "Other"  # a registered command no topic names yet
 

@@ -18,6 +18,8 @@ from handlers.changes.engine import apply_change
 from handlers.changes.noop import leaves_as_is
 from handlers.changes.request import ChangeRequest
 from handlers.core.context import Context
+from handlers.core.events import event as news
+from handlers.core.outbox import OUTBOX
 from handlers.core.reply import Reply
 from handlers.rollouts.message import event
 from handlers.rollouts.store import Rollout, RolloutStore, Stale
@@ -75,7 +77,22 @@ async def abort(
             if fresh is None:
                 return None
             rollout = fresh
+    await _publish_abort(aborted, reason, context)
     return aborted, await _restore(aborted, reason, context)
+
+
+async def _publish_abort(aborted: Rollout, reason: str, context: Context) -> None:
+    """The abort's events (``rollout.aborted``), one per environment, before its restores' own."""
+    outbox = context.app.ports.get(OUTBOX)
+    if outbox is None:
+        return
+    environments = [e for o in aborted.options if (e := context.config.environment(o)) is not None]
+    rollout = {"id": aborted.id, "step": aborted.step_label(aborted.done)}
+    events = [
+        news("rollout.aborted", aborted.id, e, context.caller, flag=aborted.flag, reason=reason, rollout=rollout)
+        for e in environments
+    ]
+    await outbox.add_all(events)
 
 
 async def _restore(aborted: Rollout, reason: str, context: Context) -> list[Reply]:

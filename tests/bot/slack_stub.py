@@ -1,6 +1,7 @@
 """A local Slack Web API server for tests: records every call, answers like Slack,
 and can be told to fail (429 with Retry-After, 500, channel_not_found).
 
+chat.getPermalink answers with a link for the messages posted here (message_not_found for others).
 Also serves response_url endpoints (/respond/<id>), a Socket Mode WebSocket
 (/socket) for apps.connections.open, and the external file upload: files.getUploadURLExternal
 hands out an upload URL on the stub itself (/upload/<file id>), which takes the bytes (raw or
@@ -50,6 +51,7 @@ class SlackStub:
     channels: dict[str, str] = field(default_factory=dict)  # name → id
     usergroups: dict[str, tuple[str, list[str]]] = field(default_factory=dict)  # handle → (id, members)
     missing_channels: set[str] = field(default_factory=set)  # chat.postMessage → channel_not_found
+    not_member: set[str] = field(default_factory=set)  # channel IDs conversations.info says the bot is not in
     calls: list[Call] = field(default_factory=list)
     responses: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     scripted: dict[str, deque[tuple[int, dict[str, str], dict[str, Any]]]] = field(
@@ -172,6 +174,11 @@ class SlackStub:
         if method == "conversations.list":
             channels = [{"id": i, "name": n} for n, i in self.channels.items()]
             return {"ok": True, "channels": channels, "response_metadata": {"next_cursor": ""}}
+        if method == "conversations.info":
+            channel = str(params.get("channel", ""))
+            if channel in self.not_member:
+                return {"ok": True, "channel": {"id": channel, "is_member": False}}
+            return {"ok": True, "channel": {"id": channel, "is_member": True}}
         if method == "usergroups.list":
             return {
                 "ok": True,
@@ -204,11 +211,24 @@ class SlackStub:
                     "error": "message_not_found",
                 }
             )
+        if method == "chat.getPermalink":
+            return self._permalink(params)
         if method.startswith("files."):
             return self._files_answer(method, params)
         if method == "apps.connections.open":
             return {"ok": True, "url": self.url.replace("http", "ws") + "/socket"}
         return {"ok": False, "error": "unknown_method"}
+
+    def _permalink(self, params: dict[str, Any]) -> dict[str, Any]:
+        """A message's link, as Slack gives it: only for a message posted (and so known) here."""
+        channel, ts = str(params.get("channel", "")), str(params.get("message_ts", ""))
+        if not channel or not ts:
+            return {"ok": False, "error": "invalid_arguments"}
+        known = any(c.method == "chat.postMessage" and c.params.get("_ts") == ts for c in self.calls)
+        if not known:
+            return {"ok": False, "error": "message_not_found"}
+        link = f"https://test.slack.com/archives/{channel}/p{ts.replace('.', '')}"
+        return {"ok": True, "channel": channel, "permalink": link}
 
     def _files_answer(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         if method == "files.getUploadURLExternal":

@@ -22,6 +22,7 @@ import pytest
 import redis.asyncio as aioredis
 from selenium.webdriver.common.by import By
 
+import bot.dashboard_charts
 from bot.charts import BOUND_COLOUR, MARK_STYLES, SERIES_COLOURS
 from bot.dashboard_charts import chart_figure
 from bot.server import RUNTIME
@@ -31,6 +32,7 @@ from handlers.core.timefmt import utc
 from handlers.dashboard.signin import SIGN_IN, Visitor
 from handlers.watches.store import WATCH_STORE, Watch
 from tests.bot.conftest import FLAG, BotUnderTest, start_bot, wait_healthy, write_config
+from tests.bot.dashboard_browser import sign_in
 from tests.bot.slack_stub import SlackStub, Upload
 from tests.bot.test_dashboard import browser  # noqa: F401 (the headless Chromium fixture)
 from tests.metric_history import until_chartable
@@ -115,7 +117,7 @@ async def watched(
         async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
             await wait_healthy(session, url)
             token = app.ports.need(SIGN_IN).token(Visitor("U0SRE", "sre"))
-            async with session.get(f"{url}/ui/signin?token={token}") as signed:
+            async with session.post(f"{url}/ui/signin", data={"token": token}) as signed:
                 assert signed.status == 200  # followed to the flags page
             yield BotUnderTest(url, slack, prefix, client, session), app
     finally:
@@ -207,10 +209,17 @@ def test_text_from_data_is_text_and_each_chart_keeps_its_own_ids() -> None:
     assert not any(k.startswith("on") for c in parts.charts for k in c)
 
 
-def test_a_chart_without_panels_or_one_that_cannot_be_drawn_is_a_line() -> None:
+def test_a_chart_without_panels_or_one_that_cannot_be_drawn_is_a_line(monkeypatch: pytest.MonkeyPatch) -> None:
     why = "Could not read the recent watches of my_flag: <refused>"
     assert chart_figure(Chart("Watches of my_flag", 0, 0, (), alt=why), 1) == f'<p class="warn">{escape(why)}</p>'
-    unreadable = _chart("After my_flag on gstg", "gstg", "my_flag: $x^$ → on", "what it shows")  # "$…$": math
+    dollars = _chart("After my_flag on gstg", "gstg", "my_flag: $x^$ → on", "what it shows")  # text, not maths
+    assert "<svg" in chart_figure(dollars, 1)
+
+    def broken(chart: Chart) -> str:
+        raise ValueError("a chart its data breaks")
+
+    monkeypatch.setattr(bot.dashboard_charts, "render_svg", broken)
+    unreadable = _chart("After my_flag on gstg", "gstg", "my_flag: → on", "what it shows")
     said = chart_figure(unreadable, 1)
     assert said.startswith('<p class="warn">Error ratio after my_flag on gstg, ') and "<svg" not in said, said
     assert said.endswith("the chart could not be drawn. what it shows</p>"), said
@@ -228,7 +237,7 @@ async def test_in_a_browser_the_chart_is_drawn_under_its_caption(
     await _watched_change(bot, app, slack, world)
     token = app.ports.need(SIGN_IN).token(Visitor("U0SRE", "sre"))
     await asyncio.to_thread(browser.delete_all_cookies)
-    await asyncio.to_thread(browser.get, f"{bot.url}/ui/signin?token={token}")
+    await sign_in(browser, f"{bot.url}/ui/signin?token={token}")
     await asyncio.to_thread(browser.get, f"{bot.url}/ui/flags/{FLAG}")
     figure = await asyncio.to_thread(browser.find_element, By.CSS_SELECTOR, "figure.metric-chart")
     caption = await asyncio.to_thread(lambda: figure.find_element(By.TAG_NAME, "figcaption").text)

@@ -30,6 +30,7 @@ import flags.store
 from flags import AuditInfo, FlagStore, build_change
 from handlers.config import load_config
 from tests.bot.conftest import ROOT, start_bot, write_config
+from tests.bot.dashboard_browser import axe_problems, sign_in
 from tests.bot.many_flags import ENVIRONMENTS, Many, flag_name, shown_state, write_definitions, write_flags
 from tests.bot.slack_stub import SlackStub
 from tests.bot.test_dashboard import FLAG, Dashboard, _open, _shot, browser
@@ -111,7 +112,7 @@ async def many(
 async def _signed_in(bot: Dashboard, browser: webdriver.Chrome) -> None:
     """Sign the browser in and wait until the page reads the live snapshots."""
     await asyncio.to_thread(browser.delete_all_cookies)
-    await _open(browser, await bot.link())
+    await sign_in(browser, await bot.link())
     deadline = time.monotonic() + 30
     while "States from the live snapshot" not in await _open(browser, f"{bot.url}/ui/"):
         assert time.monotonic() < deadline, "the live snapshots were not loaded in 30 s"
@@ -316,6 +317,7 @@ async def test_the_cells_show_a_rollout_a_freeze_a_kill_and_an_approval_in_words
     await _signed_in(many, browser)
     await _open(browser, f"{many.url}/ui/?sort=changed")
     _shot(browser, tmp_path, "flags")
+    assert await axe_problems(browser) == []  # badges, icon links, page links and the form, as axe-core sees them
 
     text, badges = await _cell(browser, FLAG, "dev")
     ((shown, said),) = badges
@@ -391,6 +393,7 @@ async def test_an_environment_whose_redis_is_down_is_unknown_in_each_cell_with_w
             last = datetime.strptime(found.group(1), "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC).timestamp()
             assert started - 60 < last <= started, (last, started)  # the last good read, before it stopped
             assert rows[0][4] == "on" and rows[3][1:5] == ["off"] * 4, rows[:4]  # the others as they are
+            assert await axe_problems(browser) == []
             await _open(browser, f"{bot.url}/ui/?state=ops:unknown")
             assert (
                 await _text(browser, "p.count")

@@ -31,6 +31,7 @@ from tests.handlers.test_refusals import (
     OUTSIDERS,
     ROLLBACK_FROM,
     SECURITY,
+    SUBSCRIBERS,
     TYPED,
     WORLD,
     Person,
@@ -80,7 +81,7 @@ class TableBot:
 async def table_bot(tmp_path: Path, redis_url: str, prefix: str, slack: SlackStub) -> AsyncIterator[TableBot]:
     """One bot for the whole table, with the world the rows act on made by the person who may."""
     slack.usergroups = usergroups(PEOPLE)
-    config = write_config(tmp_path, redis_url, prefix, access=ACCESS)
+    config = write_config(tmp_path, redis_url, prefix, access=ACCESS, subscriptions=SUBSCRIBERS)
     runner, url = await start_bot(config, slack, tmp_path / ".chatops")
     client = aioredis.from_url(redis_url, decode_responses=True)
     try:

@@ -73,8 +73,8 @@ async def test_the_approver_is_recorded_apart_and_shown_by_history_and_the_dashb
     page = await flag_page(bot.app, FLAG)
     assert page is not None
     html = flag_html(page, Visitor("U0ALICE", "alice"))
-    assert "<th>Who</th><th>Approved by</th>" in html
+    assert '<th scope="col">Who</th><th scope="col">Approved by</th>' in html
     assert (
         "<td>alice</td><td>@bob</td><td>set to true</td>" in html and "<td>alice</td><td></td><td>set to false" in html
     )
-    assert "alice, approved by @bob · set to true" in html  # the chart's point says it too
+    assert re.search(r'aria-label="gprd: off → on by alice, approved by bob at [^"]+"', html)  # the chart's mark too

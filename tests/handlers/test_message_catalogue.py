@@ -11,6 +11,7 @@ from handlers.core.alerts import Alert, alerts_arrived
 from handlers.core.text_chat import ShellBackend
 from tests.handlers.catalogue import Catalogue, problems, visible_text
 from tests.handlers.catalogue_metrics import metric_messages
+from tests.handlers.catalogue_news import news_messages
 from tests.handlers.conftest import FLAG, Chatops, MakeChatops
 
 CATALOGUE = Path(__file__).resolve().parents[2] / "docs" / "messages.md"
@@ -101,6 +102,7 @@ async def test_every_message_kind_is_in_the_catalogue_and_keeps_the_rules(chatop
     await _timed(bot, catalogue)
     await _approvals(chatops, catalogue)
     await metric_messages(chatops, catalogue)
+    await news_messages(bot, catalogue)
     text = catalogue.markdown()
     if os.environ.get("CHATOPS_WRITE_MESSAGES"):
         CATALOGUE.write_text(text, encoding="utf-8")

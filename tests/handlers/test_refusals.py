@@ -19,6 +19,7 @@ ACCESS = [
     {"environments": ["ops"], "usergroups": ["sre"], "approval": {"usergroups": ["approvers"]}},
     {"environments": ["*"], "anyone": True},
 ]
+SUBSCRIBERS = {"usergroups": ["sre"]}  # who may subscribe a channel
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,9 @@ TYPED = (
     Row("/chatops run auto_deploy status", ()),
     Row("/chatops run release check https://gitlab.com/gitlab-org/gitlab/-/merge_requests/1 16.5", ()),
     Row("/chatops run dashboard", ()),
+    Row(f"/chatops run subscribe --flag {FLAG} --production", OUTSIDERS[:1]),  # mallory is not in @sre
+    Row("/chatops run unsubscribe N1", OUTSIDERS),  # #production's: not from #random, nor by mallory
+    Row("/chatops run subscriptions", ()),
     Row("/chatops help", ()),
 )
 CLICKS = (
@@ -94,9 +98,10 @@ WORLD = (
     f"/chatops run feature set {FLAG} 5 --actors --production",
     f"/chatops run feature set {FLAG} false --production --in 1h",
     f"/chatops run feature set {FLAG} true --ops",
+    f"/chatops run subscribe --flag {FLAG} --events changes,alerts",
 )
 ROLLBACK_FROM = 2
-MADE = {"R1": 1, "S1": 3, "A1": 4}
+MADE = {"R1": 1, "S1": 3, "A1": 4, "N1": 5}
 
 
 async def _world(bot: Chatops) -> str:
@@ -117,7 +122,7 @@ def _covered(bot: Chatops) -> tuple[set[tuple[str, str]], set[str]]:
 
 
 async def test_the_table_covers_every_registered_command_and_button(chatops: MakeChatops) -> None:
-    bot = await chatops(access=ACCESS)
+    bot = await chatops(access=ACCESS, subscriptions=SUBSCRIBERS)
     registry = bot.app.commands
     registered = {
         (spec.name, form.name if spec.subcommands else "") for spec in registry.grammar.values() for form in spec.forms
@@ -128,7 +133,7 @@ async def test_the_table_covers_every_registered_command_and_button(chatops: Mak
 
 
 async def test_everyone_who_may_not_is_refused_reported_once_and_changes_nothing(chatops: MakeChatops) -> None:
-    bot = await chatops(access=ACCESS)
+    bot = await chatops(access=ACCESS, subscriptions=SUBSCRIBERS)
     rollback = await _world(bot)
     before = await bot.keyspace()
     for row in (*TYPED, *CLICKS):
@@ -161,7 +166,7 @@ def _names_who_where_and_what(report: str, line: str, who: Person, bot: Chatops)
 
 
 async def test_an_approved_change_refused_when_run_is_reported_once(chatops: MakeChatops) -> None:
-    bot = await chatops(access=ACCESS)
+    bot = await chatops(access=ACCESS, subscriptions=SUBSCRIBERS)
     asked = await _run(bot, f"/chatops run feature set {FLAG} true --ops", ALICE)
     assert asked.ok and "A1" in asked.text, asked.text
     await _run(bot, "/chatops help", Person("alice", (), "#production"))  # alice leaves @sre meanwhile

@@ -274,7 +274,7 @@ async def test_help_names_every_registered_command_and_subcommand(chatops: MakeC
     overview = (await bot.run("/chatops help", groups=(), channel="#random")).text
     lines = overview.splitlines()
     titles = [t for t in lines if not t.startswith(" ")][1:]  # after the reply's own first line
-    assert titles == ["Changes", "Incidents", "Reading", "Deployments", "Rules in #random"], titles
+    assert titles == ["Changes", "Incidents", "Reading", "Deployments", "News", "Rules in #random"], titles
     for spec in COMMANDS.grammar.values():
         for form in spec.forms:
             call = f"{spec.name} {form.name}".strip()

@@ -1,0 +1,202 @@
+"""Delivering the outbox to its receivers (webhooks, subscriptions' Slack posts), while this process
+holds the driver lease: new events are queued per receiver (those it wants) as soon as they are added;
+each queued event is sent, in order per flag (a later event waits for an earlier one of the same flag),
+at most ``concurrency`` at a time per receiver; a failure is tried again after an exponential backoff
+with jitter, and after ``max_attempts`` it is a dead letter. Every state write checks the lease token:
+a process that lost the lease stops, and the next holder sends what is still queued (at least once;
+the idempotency key lets receivers drop a repeat)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import structlog
+from redis.exceptions import RedisError
+
+from handlers.core.context import Application
+from handlers.core.outbox import Outbox
+from handlers.core.outbox_state import Queued, ReceiverState
+from handlers.core.ports import PortKey
+from handlers.core.timers import Fenced
+
+__all__ = ["OUTBOX_RECEIVERS", "START_BACK_S", "Deliverer", "Receiver", "Retries"]
+
+_log = structlog.get_logger("chatops.outbox")
+START_BACK_S = 600.0  # a receiver seen for the first time gets the events of the last ten minutes
+IDLE_WAIT_MS = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Retries:
+    concurrency: int = 4  # sent at once
+    max_attempts: int = 8  # then a dead letter
+    backoff_seconds: float = 1.0  # the first wait; doubled each time
+    max_backoff_seconds: float = 300.0
+
+
+class Receiver(Protocol):
+    """Something the outbox's events are delivered to."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def retries(self) -> Retries: ...
+
+    def wants(self, event: dict[str, Any]) -> bool: ...
+
+    async def send(self, event: dict[str, Any]) -> str:
+        """Deliver ``event``; '' when it was taken, else what went wrong (it is tried again)."""
+
+    async def close(self) -> None: ...
+
+
+@dataclass
+class _Lane:
+    receiver: Receiver
+    state: ReceiverState
+    inflight: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+
+
+class Deliverer:
+    def __init__(self, outbox: Outbox, receivers: Sequence[Receiver], prefix: str, lease_key: str) -> None:
+        self.outbox = outbox
+        self.lanes = [_Lane(r, ReceiverState(outbox.client, prefix, r.name, lease_key)) for r in receivers]
+        self._wake = asyncio.Event()
+
+    async def run(self, token_of: Callable[[], int | None], stopping: asyncio.Event) -> None:
+        """Deliver until ``stopping`` is set, whenever ``token_of()`` says this process holds the lease."""
+        if not self.lanes:
+            return
+        try:
+            while not stopping.is_set():
+                token = token_of()
+                if token is None:
+                    await _pause(stopping, 0.5)
+                    continue
+                try:
+                    await self.round(token)
+                except Fenced:
+                    _log.info("outbox.lease_lost")
+                except (RedisError, OSError) as error:
+                    _log.warning("outbox.redis_unavailable", error=str(error)[:200])
+                    await _pause(stopping, 1.0)
+        finally:
+            await asyncio.gather(*(t for lane in self.lanes for t in lane.inflight.values()), return_exceptions=True)
+            for lane in self.lanes:
+                await lane.receiver.close()
+
+    async def round(self, token: int) -> None:
+        """Queue what is new, send what is due; wait (briefly) when there is nothing to do."""
+        new = await self._queue_new(token, block_ms=None)
+        sent, next_due = await self._send_due(token)
+        if new or sent:
+            return
+        if any(lane.inflight for lane in self.lanes):
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), 0.2)
+            return
+        wait_s = IDLE_WAIT_MS / 1000 if next_due is None else min(IDLE_WAIT_MS / 1000, next_due - time.time())
+        await self._queue_new(token, block_ms=max(10, int(wait_s * 1000)))
+
+    async def _queue_new(self, token: int, block_ms: int | None) -> int:
+        cursors = {}
+        for lane in self.lanes:
+            cursor = await lane.state.cursor()
+            if not cursor:
+                await lane.state.start_at(f"{int((time.time() - START_BACK_S) * 1000)}-0")
+                cursor = await lane.state.cursor()
+            cursors[lane.receiver.name] = cursor
+        oldest = min(cursors.values(), key=_order)
+        events = await self.outbox.after(oldest, count=500, block_ms=block_ms)
+        if not events:
+            return 0
+        now = time.time()
+        for lane in self.lanes:
+            since = _order(cursors[lane.receiver.name])
+            mine = [(i, e) for i, e in events if _order(i) > since and lane.receiver.wants(e)]
+            await lane.state.fan(token, events[-1][0], now, mine)
+        return len(events)
+
+    async def _send_due(self, token: int) -> tuple[int, float | None]:
+        """Start sending each queued event that is due and first of its flag; how many started, and
+        when the next one waiting for its backoff is due."""
+        started, next_due, now = 0, None, time.time()
+        for lane in self.lanes:
+            blocked: set[str] = set()
+            for queued in await lane.state.queued():
+                key = str(queued.event.get("flag") or f"environment:{queued.event.get('environment')}")
+                if key in blocked:
+                    continue
+                blocked.add(key)  # what comes after it on its flag waits for it
+                if queued.stream_id in lane.inflight:
+                    continue
+                if queued.due > now:
+                    next_due = queued.due if next_due is None else min(next_due, queued.due)
+                    continue
+                if len(lane.inflight) >= lane.receiver.retries.concurrency:
+                    break
+                task = asyncio.create_task(self._send(token, lane, queued))
+                lane.inflight[queued.stream_id] = task
+                task.add_done_callback(functools.partial(self._finished, lane, queued.stream_id))
+                started += 1
+        return started, next_due
+
+    def _finished(self, lane: _Lane, stream_id: str, _task: asyncio.Task[None]) -> None:
+        lane.inflight.pop(stream_id, None)
+        self._wake.set()
+
+    async def _send(self, token: int, lane: _Lane, queued: Queued) -> None:
+        receiver = lane.receiver
+        try:
+            error = await receiver.send(queued.event)
+        except Exception as failure:  # a receiver's own bug is a failed attempt, never a stopped outbox
+            error = f"{type(failure).__name__}: {failure}"[:300]
+        try:
+            if not error:
+                await lane.state.delivered(token, queued, time.time())
+                return
+            attempts = queued.attempts + 1
+            retries = receiver.retries
+            due = None if attempts >= retries.max_attempts else time.time() + _backoff(retries, attempts)
+            _log.warning(
+                "outbox.not_delivered",
+                receiver=receiver.name,
+                event_id=queued.event.get("id"),
+                error=error,
+                attempts=attempts,
+                dead=due is None,
+            )
+            await lane.state.failed(token, queued, time.time(), error, due)
+        except (Fenced, RedisError, OSError) as failure:  # the next holder sends it again
+            _log.warning("outbox.not_recorded", receiver=receiver.name, error=str(failure)[:200])
+
+
+def _backoff(retries: Retries, attempts: int) -> float:
+    """Exponential, capped, with jitter (half to one and a half times), so that receivers coming back
+    are not all hit at once."""
+    base = min(retries.max_backoff_seconds, retries.backoff_seconds * 2.0 ** (attempts - 1))
+    return float(base * random.uniform(0.5, 1.5))
+
+
+def _order(stream_id: str) -> tuple[int, int]:
+    millis, _, sequence = stream_id.partition("-")
+    return int(millis), int(sequence or 0)
+
+
+async def _pause(stopping: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stopping.wait(), seconds)
+
+
+#: What receives the outbox's events: each capability that delivers some registers a function that
+#: makes its receivers for the application (webhooks from the configuration, subscriptions' posts).
+OUTBOX_RECEIVERS: PortKey[Callable[[Application], Sequence[Receiver]]] = PortKey("outbox receivers")
