@@ -99,21 +99,21 @@ async def flags_page(
     readable = [e.option for e in environments if e.name not in unreachable]
     activity, unread = await cell_activity(app, [r.name for r in page.rows], readable)
     return FlagsPage(
-        tuple(environments),
-        page.rows,
-        unreachable,
-        len(all_rows),
-        query,
-        page.matched,
-        page.page,
-        page.pages,
-        page.first,
-        source,
-        note,
-        {r.name: changed[r.name] for r in page.rows if r.name in changed},
-        activity,
-        unread,
-        now,
+        environments=tuple(environments),
+        rows=page.rows,
+        unreachable=unreachable,
+        total=len(all_rows),
+        query=query,
+        matched=page.matched,
+        page=page.page,
+        pages=page.pages,
+        first=page.first,
+        source=source,
+        note=note,
+        changed={r.name: changed[r.name] for r in page.rows if r.name in changed},
+        activity=activity,
+        activity_unread=unread,
+        now=now,
     )
 
 
