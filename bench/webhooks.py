@@ -12,15 +12,19 @@ counting every delivery) and `chatops serve` (one worker, the driver's lease: it
                100 flags: delivery alone, without command handling; events/s = events / (first
                write → last arrival). Then --events / 5 events of ONE flag (sent one at a time, in
                order). Every first arrival is checked against the outbox's order per flag.
-  commands:    --commands `feature set --staging` commands over 20 flags from 16 connections, as
-               Slack sends them: events/s end to end (bounded by the bot's command handling).
-  kill -9:     --kills times, while a stream of changes (20/s to every live process, plus a burst
-               of 10 to the holder just before the kill) flows: SIGKILL the process holding the
-               lease at a random moment, start a new standby (two run at once: one waits for the
-               lease, ~4 s), wait for the next holder. At the end every change written (the staging
-               audit stream) must have reached the receiver: lost = written - received. Repeats are
-               counted raw (at least once: a kill between a send and its record repeats it) and after
-               the dedupe receiver (what it let through twice: must be 0).
+  commands:    --commands `feature set --staging` commands from 16 connections, as Slack sends
+               them, each connection toggling a flag of its own and waiting for the answer (so that
+               each is a change): events/s end to end (bounded by the bot's command handling).
+  kill -9:     --kills times, while a stream of changes flows (20/s, to every process that answers):
+               SIGKILL the process holding the lease at a random moment, by turns as it writes and
+               delivers a burst of 10 changes sent to it, and at once after it took the lease over
+               (as it sends what was queued while the lease was free); start a new standby (two run
+               at once: one waits for the lease, ~4 s); wait for the next holder. At the end (once
+               recovery of the last victim's changes is due) every change written (the staging audit
+               stream) must have reached the receiver: lost = written - received, split into those
+               that reached the outbox (the delivery's) and those never told. Repeats are counted raw
+               (at least once: a kill between a send and its record repeats it) and after the dedupe
+               receiver (what it let through twice: must be 0).
 
 Prints readable lines, then one JSON object.
 """
@@ -41,7 +45,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -109,6 +113,8 @@ class Fleet:
         self.live: dict[int, tuple[subprocess.Popen[bytes], str]] = {}  # pid → process, URL
         self.ready: set[int] = set()  # those that answered /health (commands go to them)
         self.started = 0
+        self.killed_at = 0.0
+        self.before_kill: Callable[[], None] | None = None  # called just before each kill
 
     def spawn(self) -> int:
         port = free_port()
@@ -138,6 +144,9 @@ class Fleet:
         raise RuntimeError(f"no process took the lease within {timeout:.0f} s (logs: {self.work})")
 
     def kill(self, pid: int) -> None:
+        self.killed_at = time.perf_counter()
+        if self.before_kill is not None:
+            self.before_kill()
         process, _ = self.live.pop(pid)
         self.ready.discard(pid)
         process.send_signal(signal.SIGKILL)
@@ -192,13 +201,16 @@ class Audit:
 
     def __init__(self, redis: aioredis.Redis, prefix: str) -> None:
         self.redis, self.key, self.mark = redis, f"{prefix}gstg:chatops:audit", "0-0"
+        self.commands: dict[str, str] = {}  # event id → the command that wrote it
 
     async def since_mark(self) -> list[str]:
         """Event ids of the changes written since the last ``since_mark`` (the mark moves on)."""
         entries = await self.redis.xrange(self.key, f"({self.mark}", "+")
         if entries:
             self.mark = entries[-1][0]
-        return [f"change:staging:{fields['entry']}" for _, fields in entries]
+        ids = [f"change:staging:{fields['entry']}" for _, fields in entries]
+        self.commands.update(zip(ids, (fields.get("command", "") for _, fields in entries), strict=True))
+        return ids
 
 
 def written_ms(event_id: str) -> int:
@@ -369,7 +381,8 @@ class Stream:
         began, n = time.perf_counter(), 0
         while not self._stop.is_set():
             urls = self.fleet.urls()
-            self.send(urls[n % len(urls)])
+            if urls:  # (none for a moment when the holder was killed before the new standby answered)
+                self.send(urls[n % len(urls)])
             n += 1
             await asyncio.sleep(max(0.0, began + n / PACE_PER_S - time.perf_counter()))
 
@@ -384,21 +397,31 @@ class Stream:
         await asyncio.gather(*self.tasks)
 
 
-async def kill_once(fleet: Fleet, stream: Stream, session: aiohttp.ClientSession, rng: random.Random) -> list[float]:
-    """Kill the holder at a random moment of a burst of changes sent to it; start a standby; wait for
-    the next holder. (pending events of the receiver at the kill, seconds until another held the lease)"""
-    await fleet.healthy(session)  # the standby is up, waiting for the lease
-    await asyncio.sleep(rng.uniform(0.2, 1.0))
+async def kill_once(
+    fleet: Fleet, stream: Stream, session: aiohttp.ClientSession, rng: random.Random, backlog: bool
+) -> None:
+    """Kill the holder at a random moment: with ``backlog``, soon after it took over (as it sends what
+    was queued while the lease was free); else as it writes and delivers a burst of changes sent to
+    it. Start a standby; wait for the next holder."""
+    if backlog:
+        await asyncio.sleep(rng.uniform(0.0, 0.6))  # it looks for the lease's token every 0.5 s
+    else:
+        await fleet.healthy(session)  # the standby is up, waiting for the lease
+        await asyncio.sleep(rng.uniform(0.2, 1.0))
+        for _ in range(KILL_BURST):
+            stream.send(fleet.live[await fleet.holder()][1])
+        await asyncio.sleep(rng.uniform(0.0, 0.05))
     victim = await fleet.holder()
-    for _ in range(KILL_BURST):
-        stream.send(fleet.live[victim][1])
-    await asyncio.sleep(rng.uniform(0.0, 0.15))
-    pending = await fleet.redis.zcard(f"{fleet.prefix}chatops:webhook:bench:pending")
     fleet.kill(victim)
-    killed = time.perf_counter()
     fleet.spawn()
     await fleet.holder(other_than=victim)
-    return [float(pending), time.perf_counter() - killed]
+
+
+async def keep_reading(told: OutboxLog, stop: asyncio.Event) -> None:
+    """Keep ``told`` up to date (every 20 ms) until ``stop``: what is undelivered at a kill is known at once."""
+    while not stop.is_set():
+        await told.update()
+        await asyncio.sleep(0.02)
 
 
 async def settle(audit: Audit, arrivals: Arrivals, told: OutboxLog, not_before: float) -> tuple[list[str], set[str]]:
@@ -414,7 +437,7 @@ async def settle(audit: Audit, arrivals: Arrivals, told: OutboxLog, not_before: 
     return ids, set(ids) - arrivals.update().keys()
 
 
-async def explain(redis: aioredis.Redis, prefix: str, told: OutboxLog, missing: set[str]) -> int:
+async def explain(redis: aioredis.Redis, prefix: str, audit: Audit, told: OutboxLog, missing: set[str]) -> int:
     """Where each change that never arrived got to (the outbox, the receiver's queue, its dead letters);
     how many of them never reached the outbox (written, then never told)."""
     in_outbox = await told.update()
@@ -423,8 +446,8 @@ async def explain(redis: aioredis.Redis, prefix: str, told: OutboxLog, missing: 
     dead = " ".join(await redis.lrange(state + "dead", 0, -1))
     for event_id in sorted(missing):
         print(
-            f"           not received: {event_id}: in the outbox {event_id in in_outbox}, "
-            f"queued {any(event_id in e for e in queued)}, dead {event_id in dead}"
+            f"           not received: {event_id} ({audit.commands.get(event_id, '?')}): in the outbox "
+            f"{event_id in in_outbox}, queued {any(event_id in e for e in queued)}, dead {event_id in dead}"
         )
     return len(missing - in_outbox)
 
@@ -442,23 +465,30 @@ async def kills(
     fleet.spawn()  # a standby
     failed_before = commands.failed
     stream = Stream(commands, fleet)
-    at_kill: list[list[float]] = []
+    undelivered: list[int] = []  # events in the outbox not received yet, at each kill
+    fleet.before_kill = lambda: undelivered.append(len(told.ids - arrivals.update().keys()))
+    reading_stop = asyncio.Event()
+    reading = asyncio.create_task(keep_reading(told, reading_stop))
+    takeovers: list[float] = []
     for n in range(count):
-        at_kill.append(await kill_once(fleet, stream, session, rng))
+        await kill_once(fleet, stream, session, rng, backlog=n % 2 == 1)
+        takeovers.append(time.perf_counter() - fleet.killed_at)
         print(
-            f"kill -9:   {n + 1}/{count}: {at_kill[-1][0]:.0f} event(s) pending; next holder in {at_kill[-1][1]:.1f} s"
+            f"kill -9:   {n + 1}/{count}: {undelivered[-1]} event(s) not delivered yet; "
+            f"next holder in {takeovers[-1]:.1f} s"
         )
+    reading_stop.set()
+    await reading
     await stream.stop()
     recovered = time.monotonic() + JOURNAL_LEASE_S + RECOVERY_INTERVAL_S + 1  # the last victim's changes told
     ids, missing = await settle(audit, arrivals, told, recovered)
-    never_told = await explain(fleet.redis, fleet.prefix, told, missing)
+    never_told = await explain(fleet.redis, fleet.prefix, audit, told, missing)
     raw = sum(arrivals.receivers.seen_keys[i] - 1 for i in ids if arrivals.receivers.seen_keys[i] > 1)
-    pending = [p for p, _ in at_kill]
     print(
         f"kill -9:   {count} kills, {len(ids)} changes written ({commands.failed - failed_before} commands not "
         f"acked: sent to a process being killed); lost {len(missing)} ({never_told} never reached the outbox); "
-        f"raw repeats {raw}; events pending at the kills: "
-        f"median {statistics.median(pending):.0f}, max {max(pending):.0f}"
+        f"raw repeats {raw}; events not delivered yet at the kills: median {statistics.median(undelivered):.0f}, "
+        f"max {max(undelivered)}"
     )
     return {
         "lost_after_kill9": len(missing),
@@ -467,8 +497,9 @@ async def kills(
         "kills": count,
         "changes_during_kills": len(ids),
         "repeat_deliveries_raw": raw,
-        "pending_at_kill_median": statistics.median(pending),
-        "takeover_p50_s": round(statistics.median(s for _, s in at_kill), 1),
+        "undelivered_at_kill_median": statistics.median(undelivered),
+        "kills_with_events_undelivered": sum(1 for u in undelivered if u > 0),
+        "takeover_p50_s": round(statistics.median(takeovers), 1),
     }
 
 
