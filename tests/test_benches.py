@@ -120,3 +120,29 @@ def test_bench_ui_runs_on_the_embedded_redis_and_times_the_pages_and_the_browser
     for page in ("flags_page", "flags_page_sorted", "flags_page_filtered", "flag_page", "flags_page_browser_load"):
         assert 0 < figures[f"{page}_p50_ms"] <= figures[f"{page}_p99_ms"], page
     assert 1 < figures["flags_page_kb"] < 100 and 1 < figures["flags_page_browser_kb"] < 100  # one page, gzipped
+
+
+@pytest.mark.slow
+def test_bench_webhooks_delivers_each_told_event_in_order_over_kill_9_and_dedupe_lets_none_through_twice() -> None:
+    """A short run (under a minute): every figure is measured, and the delivery's own promises hold:
+    each event added to the outbox reached the receiver (also over two kill -9 of the lease holder), in
+    the outbox's order per flag, and the dedupe receiver let none through twice. (Changes written but
+    never told, which recovery leaves untold when the flag changed again before it ran, are reported by
+    the bench as ``lost_after_kill9_never_told``; they are not the delivery's.)"""
+    short = ["--changes", "20", "--events", "300", "--commands", "50", "--kills", "2"]
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "webhooks.py"), *short],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=150,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    assert figures["latency_changes"] == 20 and figures["latency_missing"] == 0
+    assert 0 < figures["delivery_p50_ms"] <= figures["delivery_p99_ms"] < 10_000
+    assert figures["outbox_missing"] == 0 and figures["events_per_s"] > 0 and figures["events_per_s_one_flag"] > 0
+    assert figures["commands_missing"] == 0 and figures["events_per_s_via_commands"] > 0
+    assert figures["kills"] == 2 and figures["changes_during_kills"] > 0 and figures["takeover_p50_s"] > 0
+    assert figures["lost_after_kill9_from_outbox"] == 0, done.stdout[-3000:]
+    assert figures["out_of_order_per_flag"] == 0 and figures["duplicates_seen_by_dedup_receiver"] == 0

@@ -1,7 +1,8 @@
 """Each receiver's delivery state in the bot's own Redis: how far into the outbox it has been queued
 (its cursor), what is queued and when each is due, how often each failed, its dead letters, and
-counts. The driver writes it (every write checks its lease token); ``status`` and ``retry`` are for
-people (the CLI, the dashboard)."""
+counts. The driver writes it (every write checks its lease token) and reads it back only when it
+takes the lease, when it has sent what it read, or when people queued dead letters again; ``status``
+and ``retry`` are for people (the CLI, the dashboard)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from handlers.core.lease import FENCED_CHECK
+from handlers.core.outbox_queue import Queued, stream_order
 from handlers.core.timers import Fenced
 
-__all__ = ["Queued", "ReceiverState", "ReceiverStatus"]
+__all__ = ["Loaded", "Queued", "ReceiverState", "ReceiverStatus"]
 
 _SCRIPT = (
     resources.files("handlers.core")
@@ -26,11 +28,12 @@ _SCRIPT = (
 
 
 @dataclass(frozen=True, slots=True)
-class Queued:
-    stream_id: str
-    event: dict[str, Any]
-    due: float
-    attempts: int
+class Loaded:
+    """What is queued for a receiver, as read: its oldest events in the outbox's order (never an event
+    without the earlier ones of its flag), and whether that is all of them."""
+
+    queued: list[Queued]
+    complete: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +47,9 @@ class ReceiverStatus:
     last_delivered_at: float | None
 
 
+_READ_AT_ONCE = 1000  # queued events read with one HMGET
+
+
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
@@ -54,6 +60,7 @@ class ReceiverState:
         self.name = name
         self._client = client
         self._keys = [lease_key, *(base + k for k in ("cursor", "pending", "events", "attempts", "dead", "stats"))]
+        self.requeued_key = base + "requeued"  # counts `retry`s: the deliverer reads the queue again
         self._script = client.register_script(_SCRIPT)
 
     async def _call(self, token: int, *args: Any) -> None:
@@ -72,20 +79,22 @@ class ReceiverState:
         pairs = [x for stream_id, event in events for x in (stream_id, json.dumps(event, separators=(",", ":")))]
         await self._call(token, "fan", cursor, now, *pairs)
 
-    async def queued(self, limit: int = 1000) -> list[Queued]:
-        """What is queued, oldest event first."""
-        found: Any = await self._client.zrange(self._keys[2], 0, limit - 1, withscores=True)
-        if not found:
-            return []
-        ids = [_text(i) for i, _ in found]
-        events: Any = await self._client.hmget(self._keys[3], ids)
-        attempts: Any = await self._client.hmget(self._keys[4], ids)
-        out = [
-            Queued(i, json.loads(_text(e)), float(due), int(a or 0))
-            for i, (_, due), e, a in zip(ids, found, events, attempts, strict=True)
-            if e is not None
-        ]
-        return sorted(out, key=lambda q: tuple(int(p) for p in q.stream_id.split("-")))
+    async def load(self, limit: int) -> Loaded:
+        """The oldest ``limit`` events queued, in the outbox's order (due times and failures as recorded)."""
+        found: Any = await self._client.zrange(self._keys[2], 0, -1, withscores=True)
+        ordered = sorted(((_text(i), float(due)) for i, due in found), key=lambda pair: stream_order(pair[0]))
+        queued: list[Queued] = []
+        for start in range(0, min(limit, len(ordered)), _READ_AT_ONCE):
+            some = ordered[start : min(limit, start + _READ_AT_ONCE)]
+            ids = [i for i, _ in some]
+            events: Any = await self._client.hmget(self._keys[3], ids)
+            attempts: Any = await self._client.hmget(self._keys[4], ids)
+            queued += [
+                Queued(i, json.loads(_text(e)), due, int(a or 0))
+                for (i, due), e, a in zip(some, events, attempts, strict=True)
+                if e is not None
+            ]
+        return Loaded(queued, complete=len(ordered) <= limit)
 
     async def delivered(self, token: int, queued: Queued, now: float) -> None:
         await self._call(token, "done", queued.stream_id, now)
@@ -136,5 +145,6 @@ class ReceiverState:
                 pipe.hdel(self._keys[4], letter["stream_id"])
             pipe.ltrim(self._keys[5], len(letters), -1)
             pipe.hincrby(self._keys[6], "dead", -len(letters))
+            pipe.incr(self.requeued_key)
             await pipe.execute()
         return len(letters)
