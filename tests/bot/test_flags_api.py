@@ -484,6 +484,8 @@ async def test_bad_input_gets_the_protocols_answer_and_every_refusal_is_logged(
             assert response.status == 200
     log = [json.loads(line) for line in server.stderr[-1].splitlines() if line.startswith("{")]
     refused = [line for line in log if line["event"] == "flags_api.refused"]
+    # asking for "named" before its first snapshot arrived is a (logged) 404 of the wait, not of the table
+    refused = [r for r in refused if not (r["reason"] == "flag not found" and r["path"] == ONE + "named")]
     assert [(r["status"], r["reason"]) for r in refused] == [(s, reason) for *_, (s, _, _, reason) in BAD_INPUT] + [
         (413, "body too large")
     ]
