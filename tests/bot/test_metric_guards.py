@@ -185,7 +185,9 @@ async def test_bad_checks_are_refused_and_nothing_starts(
 
 def watch_section(prometheus_url: str, environments: list[str] | None = ["gstg"]) -> dict[str, Any]:  # noqa: B006
     watch = {"checks": ["error_ratio"], "minutes": 0.25, "every": "1s", "environments": environments}
-    return metrics_section(prometheus_url, watch=watch)
+    # an absolute bound: a 2x bound on a 2% rate read over a few seconds trips on noise (a baseline read low)
+    checks = {"error_ratio": {"query": ERROR_RATIO, "max_increase": "+0.05", "unit": "ratio"}}
+    return metrics_section(prometheus_url, watch=watch, checks=checks)
 
 
 def log_thread(slack: SlackStub) -> list[dict[str, Any]]:
